@@ -1,0 +1,14 @@
+"""botree: hierarchical data as a persistent, order-indexed tree database.
+
+The foundation is ``OrderIndex``, a persistent BO-Tree (Finis et al., "Order
+Indexes", VLDB Journal 2017) whose blocks live in an id-keyed table, so every
+update yields a new index and old ones stay intact.
+"""
+
+from . import errors
+from .batch import IndexBatch
+from .index import DEFAULT_BLOCK_SIZE, OrderIndex
+from .reader import Bound
+
+__all__ = ["Bound", "DEFAULT_BLOCK_SIZE", "IndexBatch", "OrderIndex", "errors"]
+__version__ = "0.1.0"

@@ -1,0 +1,151 @@
+"""The three order-index primitives (plus range delete and data updates) on a batch.
+
+``IndexBatch`` is the evolver of an ``OrderIndex``: it validates every argument
+before changing anything, so a rejected call leaves the batch exactly as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .editor import Editor
+from .errors import InvalidOperation
+from .reader import Bound, check_bound
+from .relocate import cut, splice, top_index
+
+
+class IndexBatch(Editor):
+    """A batch of order-index updates, frozen into a new index by ``persistent()``."""
+
+    __slots__ = ()
+
+    def implied_level(self, before: Optional[Bound]) -> int:
+        """Level a node inserted just before ``before`` gets. O(h + log B).
+
+        Before an opening bound: a sibling of that node; before a closing bound:
+        the last child of that node; at the end (None): a top-level node.
+        """
+        if before is None:
+            return 0
+        level = self.bound_level(before)
+        return level if before[1] else level + 1
+
+    def insert_pair(self, data: Any = None, before: Optional[Bound] = None) -> int:
+        """Insert a new node's bounds, adjacent, just before ``before`` (None: at the end).
+
+        Returns the new node id. O(B · h).
+        """
+        if before is None:
+            leaf = self._last_leaf()
+            pos = len(self._blocks[leaf].items)
+        else:
+            leaf, pos = self._locate(before)
+        level = self.implied_level(before)
+        node = self._nodes.insert(data)
+        rel = level - self._sum(leaf)
+        self._insert_items(leaf, pos, [node << 1, node << 1 | 1], [rel, rel], None, 0)
+        self._settle()
+        return node
+
+    def _check_range(self, first: Bound, last: Bound) -> None:
+        """Check that first..last is a balanced run: open of x .. close of y, x and y siblings."""
+        check_bound(first)
+        check_bound(last)
+        if not first[1] or last[1]:
+            raise InvalidOperation(
+                f"a range must run from an opening to a closing bound, got {first!r}..{last!r}"
+            )
+        if first[0] != last[0]:
+            if self.enclosing(first[0]) != self.enclosing(last[0]) or not self.before(first, last):
+                raise InvalidOperation(
+                    f"nodes {first[0]} and {last[0]} are not siblings in that order: "
+                    f"the range {first!r}..{last!r} is not a run of whole subtrees"
+                )
+        else:
+            self._row(first[0])
+
+    def relocate(self, first: Bound, last: Bound, before: Optional[Bound], d: Optional[int] = None) -> None:
+        """Move the bounds first..last (a run of sibling subtrees) to just before ``before``.
+
+        ``before`` None means the end.  Every moved bound's level changes by d, the
+        difference between the level implied at the target and the run's level;
+        if ``d`` is given it must equal that difference.  O(B · h), independent of
+        the number of bounds moved.
+        """
+        self._check_range(first, last)
+        if before is not None:
+            check_bound(before)
+            self._locate(before)
+            # Inside means first < before <= last in document order.
+            if before != first and self.before(first, before) and not self.before(last, before):
+                raise InvalidOperation(f"target {before!r} lies inside the moved range {first!r}..{last!r}")
+        implied = self.implied_level(before) - self.level(first[0])
+        if d is not None and d != implied:
+            raise InvalidOperation(
+                f"level delta {d} disagrees with the target: moving there shifts levels by {implied}"
+            )
+        after = self.next_bound(last)
+        splice(self, first, after, before, implied)
+
+    def delete_pair(self, node: int) -> None:
+        """Remove ``node``'s two bounds; bounds between them move up one level. O(B · h)."""
+        self._row(node)
+        inner = self.next_bound((node, True))
+        if inner != (node, False):
+            last = self.prev_bound((node, False))
+            assert inner is not None and last is not None
+            splice(self, inner, (node, False), (node, True), -1)
+        for bound in ((node, False), (node, True)):
+            leaf, pos = self._locate(bound)
+            blk = self._w(leaf)
+            del blk.items[pos], blk.aux[pos], blk.keys[pos]
+            self._mark(leaf, 0)
+        self._nodes.delete(node)
+        self._settle()
+
+    def delete_range(self, first: Bound, last: Bound) -> int:
+        """Remove the run of sibling subtrees first..last; returns how many nodes went.
+
+        Cutting the run out is O(B · h); freeing its blocks and node rows is
+        O(size of the run).
+        """
+        self._check_range(first, last)
+        after = self.next_bound(last)
+        if self._height == 0:
+            self._grow()
+        cut(self, first)
+        cut(self, after)
+        lo = top_index(self, first)
+        hi = top_index(self, after)
+        root_id = self._root
+        root = self._w(root_id)
+        gone = root.items[lo:hi]
+        del root.items[lo:hi], root.aux[lo:hi], root.keys[lo:hi], root.counts[lo:hi]  # type: ignore[index]
+        if root.items:
+            self._mark(root_id, self._height)
+        else:
+            self._free_block(root_id)
+            self._root = self._new_block(True, -1, 0)
+            self._height = 0
+        removed = 0
+        blocks = self._blocks
+        nodes = self._nodes
+        stack = list(gone)
+        while stack:
+            bid = stack.pop()
+            blk = blocks[bid]
+            if blk.counts is None:
+                for item in blk.items:
+                    if not item & 1:
+                        nodes.delete(item >> 1)
+                        removed += 1
+            else:
+                stack.extend(blk.items)
+            self._free_block(bid)
+        self._settle()
+        return removed
+
+    def set_data(self, node: int, data: Any) -> None:
+        """Replace the user data of ``node``. O(1) (O(log n) with indexed fields)."""
+        self._row(node)
+        self._nodes.set_data(node, data)

@@ -1,0 +1,126 @@
+"""The invariant checker: every structural promise of an order index, verified. O(n)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, List, Set, Tuple
+
+from nodetable import TableCorrupt
+
+from .blocks import EMPTY_MIN
+from .errors import InvariantError
+from .gapkeys import SPACE
+
+if TYPE_CHECKING:
+    from .index import OrderIndex
+
+
+def _fail(message: str) -> None:
+    raise InvariantError(message)
+
+
+def check_index(idx: "OrderIndex") -> None:
+    """Raise ``InvariantError`` naming the first broken invariant of ``idx``."""
+    blocks = idx._blocks
+    B = idx.block_size
+    low = B // 2
+    root = idx._root
+    rblk = blocks[root]
+    if rblk is None or rblk.parent != -1:
+        _fail(f"root {root} missing or has a parent")
+    # Walk blocks top-down (no recursion), collecting leaves left to right.
+    live: Set[int] = set()
+    leaves: List[Tuple[int, int]] = []  # (leaf id, delta sum)
+    level_rows: List[List[Tuple[int, int]]] = [[(root, rblk.delta)]]
+    for depth in range(idx._height + 1):
+        nxt: List[Tuple[int, int]] = []
+        for bid, total in level_rows[depth]:
+            if bid in live:
+                _fail(f"block {bid} reachable twice")
+            live.add(bid)
+            blk = blocks[bid]
+            keys = blk.keys
+            n = len(blk.items)
+            if len(keys) != n or len(blk.aux) != n:
+                _fail(f"block {bid}: parallel arrays differ in length")
+            if any(not 0 < k < SPACE for k in keys) or any(a >= b for a, b in zip(keys, keys[1:])):
+                _fail(f"block {bid}: gap keys not strictly increasing in (0, SPACE): {keys}")
+            if n > B:
+                _fail(f"block {bid}: {n} items exceed block size {B}")
+            if bid != root and n < low:
+                _fail(f"block {bid}: {n} items below minimum {low}")
+            is_leaf = depth == idx._height
+            if is_leaf != (blk.counts is None):
+                _fail(f"block {bid}: leaf/inner kind does not match its depth {depth}")
+            if is_leaf:
+                leaves.append((bid, total))
+                continue
+            if bid == root and n < 2:
+                _fail(f"inner root {bid} has {n} children")
+            if len(blk.counts) != n:
+                _fail(f"block {bid}: counts length differs")
+            for j, child in enumerate(blk.items):
+                cblk = blocks[child]
+                if cblk is None:
+                    _fail(f"block {bid}: child {child} is not in the block table")
+                if cblk.parent != bid or cblk.pkey != keys[j]:
+                    _fail(f"block {child}: parent link ({cblk.parent}, {cblk.pkey}) should be ({bid}, {keys[j]})")
+                if blk.counts[j] != cblk.entry_count():
+                    _fail(f"block {bid}: count of child {child} is {blk.counts[j]}, true {cblk.entry_count()}")
+                if blk.aux[j] != cblk.min_level():
+                    _fail(f"block {bid}: min level of child {child} is {blk.aux[j]}, true {cblk.min_level()}")
+                nxt.append((child, total + cblk.delta))
+        if not is_leaf:
+            level_rows.append(nxt)
+    # Block ids: every id is live or free, never both; nothing else is stored.
+    alloc = idx._alloc
+    free = list(alloc.free_ids())
+    if len(set(free)) != len(free):
+        _fail("a block id is on the free list twice")
+    if set(free) & live:
+        _fail(f"block ids both live and free: {sorted(set(free) & live)}")
+    if len(blocks) != alloc.next_id or len(live) + len(free) != alloc.next_id:
+        _fail(f"block ids leak: {len(live)} live + {len(free)} free != {alloc.next_id} allocated")
+    for bid in free:
+        if blocks[bid] is not None:
+            _fail(f"free block id {bid} still holds a block")
+    # Bounds: well nested, levels equal true depth, back-links resolve.
+    nodes = idx._nodes
+    stack: List[int] = []
+    seen: Dict[int, int] = {}
+    for leaf, total in leaves:
+        blk = blocks[leaf]
+        for j, item in enumerate(blk.items):
+            node = item >> 1
+            level = blk.aux[j] + total
+            if node not in nodes:
+                _fail(f"bound of node {node} in leaf {leaf} has no row")
+            row = nodes.row(node)
+            if item & 1:
+                if not stack or stack[-1] != node:
+                    _fail(f"closing bound of node {node} does not match the innermost open node")
+                stack.pop()
+                if level != seen[node]:
+                    _fail(f"node {node}: closing level {level} differs from opening level {seen[node]}")
+                if (row.close_leaf, row.close_key) != (leaf, blk.keys[j]):
+                    _fail(f"node {node}: close back-link {(row.close_leaf, row.close_key)} != {(leaf, blk.keys[j])}")
+            else:
+                if node in seen:
+                    _fail(f"node {node} opens twice")
+                if level != len(stack):
+                    _fail(f"node {node}: level {level} but true depth {len(stack)}")
+                seen[node] = level
+                stack.append(node)
+                if (row.open_leaf, row.open_key) != (leaf, blk.keys[j]):
+                    _fail(f"node {node}: open back-link {(row.open_leaf, row.open_key)} != {(leaf, blk.keys[j])}")
+    if stack:
+        _fail(f"nodes never closed: {stack[:10]}")
+    if len(seen) != len(nodes):
+        _fail(f"{len(nodes)} rows but {len(seen)} nodes in the index")
+    if rblk.counts is not None and sum(rblk.counts) != 2 * len(seen):
+        _fail("root counts disagree with the number of bounds")
+    if idx._height == 0 and not rblk.items and rblk.min_level() != rblk.delta + EMPTY_MIN:
+        _fail("empty root has a wrong minimum")
+    try:
+        nodes.check()
+    except TableCorrupt as exc:
+        raise InvariantError(f"node table: {exc}") from exc

@@ -1,0 +1,40 @@
+"""The botree error hierarchy.
+
+Every error the library raises on bad input derives from ``BotreeError`` and also
+from the matching built-in (``KeyError``, ``ValueError``, ``IndexError``,
+``TypeError``), so callers can catch either.
+"""
+
+from __future__ import annotations
+
+
+class BotreeError(Exception):
+    """Base class of every botree error."""
+
+
+class NodeNotFound(BotreeError, KeyError):
+    """A node id that does not exist in this tree."""
+
+    def __init__(self, node: object, message: str | None = None) -> None:
+        super().__init__(node)
+        self.node = node
+        self.message = message or f"node {node!r} does not exist"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidOperation(BotreeError, ValueError):
+    """An operation that would break the hierarchy (e.g. moving a node into itself)."""
+
+
+class PositionError(BotreeError, IndexError):
+    """A rank or child index outside the valid range."""
+
+
+class InvalidArgument(BotreeError, TypeError):
+    """An argument of the wrong type (e.g. a bound that is not ``(int, bool)``)."""
+
+
+class InvariantError(BotreeError, AssertionError):
+    """``check()`` found a broken invariant: a bug or a corrupted structure."""

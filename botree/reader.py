@@ -1,0 +1,340 @@
+"""Read-only queries on an order index, shared by snapshots and batches.
+
+A bound is a pair ``(node, is_open)``.  Every query here works from a node's
+back-link (leaf id, gap key) and the blocks' parent links, so none of them
+searches from the root except ``at_rank``.  B is the block size, h the height.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any, Iterator, Optional, Tuple
+
+from .blocks import Block
+from .errors import InvalidArgument, NodeNotFound, PositionError
+
+Bound = Tuple[int, bool]
+
+
+def check_bound(bound: object) -> Bound:
+    """Validate the shape of a bound; raises ``InvalidArgument``."""
+    if (
+        type(bound) is not tuple
+        or len(bound) != 2
+        or type(bound[0]) is not int
+        or type(bound[1]) is not bool
+    ):
+        raise InvalidArgument(f"a bound is a (node id, is_open) pair of (int, bool), not {bound!r}")
+    return bound
+
+
+class IndexReader:
+    """Queries over ``_blocks`` (block id -> Block), ``_nodes`` (node table), ``_root``."""
+
+    __slots__ = ()
+    _blocks: Any
+    _nodes: Any
+    _root: int
+    _height: int
+
+    # -- locating -----------------------------------------------------------
+
+    def _row(self, node: int) -> Any:
+        try:
+            return self._nodes.row(node)
+        except KeyError:
+            raise NodeNotFound(node) from None
+
+    def _locate(self, bound: Bound) -> Tuple[int, int]:
+        """(leaf id, position in leaf) of a bound. O(log B)."""
+        node, is_open = check_bound(bound)
+        row = self._row(node)
+        if is_open:
+            leaf = row.open_leaf
+            key = row.open_key
+        else:
+            leaf = row.close_leaf
+            key = row.close_key
+        return leaf, bisect_left(self._blocks[leaf].keys, key)
+
+    def _sum(self, bid: int) -> int:
+        """Sum of the level deltas from block ``bid`` up to the root. O(h)."""
+        blocks = self._blocks
+        blk = blocks[bid]
+        total = blk.delta
+        parent = blk.parent
+        while parent >= 0:
+            blk = blocks[parent]
+            total += blk.delta
+            parent = blk.parent
+        return total
+
+    def _child_index(self, blk: Block) -> int:
+        """Position of ``blk`` among its parent's children. O(log B)."""
+        return bisect_left(self._blocks[blk.parent].keys, blk.pkey)
+
+    def _first_leaf(self) -> int:
+        blocks = self._blocks
+        bid = self._root
+        for _ in range(self._height):
+            bid = blocks[bid].items[0]
+        return bid
+
+    def _last_leaf(self) -> int:
+        blocks = self._blocks
+        bid = self._root
+        for _ in range(self._height):
+            bid = blocks[bid].items[-1]
+        return bid
+
+    def _next_leaf(self, bid: int) -> Optional[int]:
+        """The leaf after ``bid`` in document order, or None. Amortised O(1) in scans."""
+        blocks = self._blocks
+        up = 0
+        blk = blocks[bid]
+        while True:
+            parent = blk.parent
+            if parent < 0:
+                return None
+            pblk = blocks[parent]
+            i = bisect_left(pblk.keys, blk.pkey) + 1
+            up += 1
+            if i < len(pblk.items):
+                bid = pblk.items[i]
+                break
+            blk = pblk
+        for _ in range(up - 1):
+            bid = blocks[bid].items[0]
+        return bid
+
+    def _prev_leaf(self, bid: int) -> Optional[int]:
+        """The leaf before ``bid`` in document order, or None."""
+        blocks = self._blocks
+        up = 0
+        blk = blocks[bid]
+        while True:
+            parent = blk.parent
+            if parent < 0:
+                return None
+            pblk = blocks[parent]
+            i = bisect_left(pblk.keys, blk.pkey) - 1
+            up += 1
+            if i >= 0:
+                bid = pblk.items[i]
+                break
+            blk = pblk
+        for _ in range(up - 1):
+            bid = blocks[bid].items[-1]
+        return bid
+
+    # -- public queries -----------------------------------------------------
+
+    def __len__(self) -> int:
+        """Number of nodes. O(1)."""
+        return len(self._nodes)
+
+    def __contains__(self, node: object) -> bool:
+        """True if ``node`` is a node id of this index. O(1)."""
+        return node in self._nodes
+
+    @property
+    def entry_count(self) -> int:
+        """Number of bounds (twice the number of nodes). O(1)."""
+        return 2 * len(self._nodes)
+
+    @property
+    def height(self) -> int:
+        """Number of inner levels above the leaves (0: the root is a leaf)."""
+        return self._height
+
+    def data(self, node: int) -> Any:
+        """The user data of ``node``. O(1)."""
+        return self._row(node).data
+
+    def level(self, node: int) -> int:
+        """Depth of ``node`` in the forest (top-level nodes: 0). O(h + log B)."""
+        leaf, pos = self._locate((node, True))
+        return self._blocks[leaf].aux[pos] + self._sum(leaf)
+
+    def bound_level(self, bound: Bound) -> int:
+        """Level of a bound: the level of its node. O(h + log B)."""
+        leaf, pos = self._locate(bound)
+        return self._blocks[leaf].aux[pos] + self._sum(leaf)
+
+    def before(self, first: Bound, second: Bound) -> bool:
+        """True if bound ``first`` comes strictly before ``second``. O(h).
+
+        Climbs both leaves' parent links in lockstep until they meet and compares
+        the gap keys there; no position search is needed.
+        """
+        node1, open1 = check_bound(first)
+        node2, open2 = check_bound(second)
+        row1 = self._row(node1)
+        row2 = self._row(node2)
+        if open1:
+            b1, k1 = row1.open_leaf, row1.open_key
+        else:
+            b1, k1 = row1.close_leaf, row1.close_key
+        if open2:
+            b2, k2 = row2.open_leaf, row2.open_key
+        else:
+            b2, k2 = row2.close_leaf, row2.close_key
+        blocks = self._blocks
+        while b1 != b2:
+            blk1 = blocks[b1]
+            blk2 = blocks[b2]
+            k1 = blk1.pkey
+            b1 = blk1.parent
+            k2 = blk2.pkey
+            b2 = blk2.parent
+        return k1 < k2
+
+    def rank(self, bound: Bound) -> int:
+        """Number of bounds before ``bound`` in document order. O(B · h)."""
+        leaf, pos = self._locate(bound)
+        blocks = self._blocks
+        total = pos
+        blk = blocks[leaf]
+        parent = blk.parent
+        while parent >= 0:
+            pblk = blocks[parent]
+            i = bisect_left(pblk.keys, blk.pkey)
+            total += sum(pblk.counts[:i])
+            blk = pblk
+            parent = blk.parent
+        return total
+
+    def at_rank(self, k: int) -> Bound:
+        """The bound with ``k`` bounds before it (negative k counts from the end). O(B · h)."""
+        if type(k) is not int:
+            raise InvalidArgument(f"rank must be an int, not {type(k).__name__}")
+        n = self.entry_count
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise PositionError(f"rank {k} out of range for {n} bounds")
+        blocks = self._blocks
+        blk = blocks[self._root]
+        while blk.counts is not None:
+            counts = blk.counts
+            i = 0
+            while k >= counts[i]:
+                k -= counts[i]
+                i += 1
+            blk = blocks[blk.items[i]]
+        item = blk.items[k]
+        return item >> 1, not item & 1
+
+    def next_bound(self, bound: Bound) -> Optional[Bound]:
+        """The bound after ``bound``, or None at the end. O(log B), O(h) at leaf ends."""
+        leaf, pos = self._locate(bound)
+        blk = self._blocks[leaf]
+        if pos + 1 < len(blk.items):
+            item = blk.items[pos + 1]
+        else:
+            nxt = self._next_leaf(leaf)
+            if nxt is None:
+                return None
+            item = self._blocks[nxt].items[0]
+        return item >> 1, not item & 1
+
+    def prev_bound(self, bound: Bound) -> Optional[Bound]:
+        """The bound before ``bound``, or None at the start. O(log B), O(h) at leaf ends."""
+        leaf, pos = self._locate(bound)
+        blk = self._blocks[leaf]
+        if pos > 0:
+            item = blk.items[pos - 1]
+        else:
+            prv = self._prev_leaf(leaf)
+            if prv is None:
+                return None
+            item = self._blocks[prv].items[-1]
+        return item >> 1, not item & 1
+
+    def first_bound(self) -> Optional[Bound]:
+        """The first bound, or None when empty. O(h)."""
+        items = self._blocks[self._first_leaf()].items
+        return (items[0] >> 1, not items[0] & 1) if items else None
+
+    def last_bound(self) -> Optional[Bound]:
+        """The last bound, or None when empty. O(h)."""
+        items = self._blocks[self._last_leaf()].items
+        return (items[-1] >> 1, not items[-1] & 1) if items else None
+
+    def bounds(self, start: Optional[Bound] = None) -> Iterator[Bound]:
+        """Bounds in document order from ``start`` (default: the first). Amortised O(1) each."""
+        blocks = self._blocks
+        if start is None:
+            leaf: Optional[int] = self._first_leaf()
+            pos = 0
+        else:
+            leaf, pos = self._locate(start)
+        while leaf is not None:
+            items = blocks[leaf].items
+            for j in range(pos, len(items)):
+                item = items[j]
+                yield item >> 1, not item & 1
+            pos = 0
+            leaf = self._next_leaf(leaf)
+
+    def leveled_bounds(self) -> Iterator[Tuple[int, bool, int]]:
+        """(node, is_open, level) in document order. Amortised O(1) each.
+
+        The delta sum is refreshed only when the scan enters a new leaf.
+        """
+        blocks = self._blocks
+        leaf: Optional[int] = self._first_leaf()
+        while leaf is not None:
+            blk = blocks[leaf]
+            base = self._sum(leaf)
+            for item, rel in zip(blk.items, blk.aux):
+                yield item >> 1, not item & 1, rel + base
+            leaf = self._next_leaf(leaf)
+
+    def enclosing(self, node: int) -> Optional[int]:
+        """The parent of ``node`` (None at top level). O(B · h).
+
+        The parent's opening bound is the nearest earlier bound whose level is
+        below ``node``'s; inner blocks keep per-child minimum levels, so the search
+        skips whole subtrees: scan the leaf, climb until a left sibling subtree
+        holds a lower level, then descend into the rightmost such child.
+        """
+        leaf, pos = self._locate((node, True))
+        blocks = self._blocks
+        blk = blocks[leaf]
+        base = self._sum(leaf)
+        target = blk.aux[pos] + base  # the node's level
+        limit = target - base
+        aux = blk.aux
+        for j in range(pos - 1, -1, -1):
+            if aux[j] < limit:
+                return blk.items[j] >> 1
+        # Climb: base is S(blk); S(parent) = base - blk.delta.
+        while True:
+            parent = blk.parent
+            if parent < 0:
+                return None
+            base -= blk.delta
+            pblk = blocks[parent]
+            limit = target - base
+            aux = pblk.aux
+            found = -1
+            for j in range(bisect_left(pblk.keys, blk.pkey) - 1, -1, -1):
+                if aux[j] < limit:
+                    found = j
+                    break
+            if found >= 0:
+                blk = blocks[pblk.items[found]]
+                break
+            blk = pblk
+        # Descend: blk's subtree holds a bound below target; take the rightmost one.
+        while True:
+            base += blk.delta
+            limit = target - base
+            aux = blk.aux
+            j = len(aux) - 1
+            while aux[j] >= limit:
+                j -= 1
+            if blk.counts is None:
+                return blk.items[j] >> 1
+            blk = blocks[blk.items[j]]

@@ -1,0 +1,21 @@
+"""nodetable: a persistent table of node rows with dense, reused integer ids.
+
+``NodeTable`` is an immutable value; ``NodeTable.evolver()`` gives a
+``TransientNodeTable`` batch whose ``persistent()`` freezes it into a new table.
+"""
+
+from .allocator import IdAllocator
+from .errors import NodeTableError, NotIndexed, TableCorrupt, UnknownNode
+from .rows import Row
+from .table import NodeTable, TransientNodeTable
+
+__all__ = [
+    "IdAllocator",
+    "NodeTable",
+    "NodeTableError",
+    "NotIndexed",
+    "Row",
+    "TableCorrupt",
+    "TransientNodeTable",
+    "UnknownNode",
+]

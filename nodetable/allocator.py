@@ -1,0 +1,58 @@
+"""Dense integer id allocation that reuses freed ids.
+
+The free ids form a persistent stack of cons cells ``(id, rest)``, so copying an
+allocator is O(1) and a copy never sees ids released by another copy.  Tables keep
+one allocator per value and copy it before a batch mutates it.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional, Tuple
+
+FreeStack = Optional[Tuple[int, "FreeStack"]]
+
+
+class IdAllocator:
+    """Hands out the smallest never-used id, or the most recently freed one.
+
+    ``allocate`` and ``release`` are O(1); ``copy`` is O(1).
+    """
+
+    __slots__ = ("next_id", "free", "nfree")
+
+    def __init__(self, next_id: int = 0, free: FreeStack = None, nfree: int = 0) -> None:
+        self.next_id = next_id
+        self.free = free
+        self.nfree = nfree
+
+    def copy(self) -> "IdAllocator":
+        """An independent allocator in the same state. O(1)."""
+        return IdAllocator(self.next_id, self.free, self.nfree)
+
+    def allocate(self) -> int:
+        """Return a free id: a released one if any (LIFO), else a fresh one. O(1)."""
+        free = self.free
+        if free is not None:
+            ident, self.free = free
+            self.nfree -= 1
+            return ident
+        ident = self.next_id
+        self.next_id = ident + 1
+        return ident
+
+    def release(self, ident: int) -> None:
+        """Make ``ident`` available again. O(1). The caller guarantees it is live."""
+        self.free = (ident, self.free)
+        self.nfree += 1
+
+    def free_ids(self) -> Iterator[int]:
+        """The released ids, most recent first. O(number of free ids)."""
+        node = self.free
+        while node is not None:
+            ident, node = node
+            yield ident
+
+    @property
+    def live_count(self) -> int:
+        """Number of ids handed out and not released."""
+        return self.next_id - self.nfree

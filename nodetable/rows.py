@@ -1,0 +1,43 @@
+"""The row kept for every node: its two back-links into the order index and its data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Row:
+    """One node's row.
+
+    ``open_leaf``/``open_key`` locate the node's opening bound (leaf block id and gap
+    key inside that leaf), ``close_leaf``/``close_key`` its closing bound.  ``owner``
+    is the token of the batch allowed to change this row in place; a row reachable
+    from a committed table has an owner no live batch holds, so it is never mutated.
+    """
+
+    __slots__ = ("open_leaf", "open_key", "close_leaf", "close_key", "data", "owner")
+
+    def __init__(
+        self,
+        open_leaf: int,
+        open_key: int,
+        close_leaf: int,
+        close_key: int,
+        data: Any,
+        owner: object,
+    ) -> None:
+        self.open_leaf = open_leaf
+        self.open_key = open_key
+        self.close_leaf = close_leaf
+        self.close_key = close_key
+        self.data = data
+        self.owner = owner
+
+    def copy(self, owner: object) -> "Row":
+        """A copy owned by ``owner``. O(1)."""
+        return Row(self.open_leaf, self.open_key, self.close_leaf, self.close_key, self.data, owner)
+
+    def __repr__(self) -> str:
+        return (
+            f"Row(open=({self.open_leaf}, {self.open_key}), "
+            f"close=({self.close_leaf}, {self.close_key}), data={self.data!r})"
+        )
