@@ -188,17 +188,22 @@ class Editor(IndexReader):
         self._insert_items(dst, at, items, aux, counts, level, keys)
 
     def _split_off(self, bid: int, pos: int, level: int) -> int:
-        """Split block ``bid`` before ``pos``; the new right sibling takes items pos.. .
+        """Split block ``bid`` before ``pos``; returns the id of the block starting at ``pos``.
 
+        The smaller side moves to a new sibling, so at most B/2 items are relinked.
         The parent gains a child and may overflow; ``_settle`` fixes that. O(B).
         """
         blk = self._blocks[bid]
+        n = len(blk.items)
         parent = blk.parent
         new = self._new_block(blk.counts is None, parent, blk.delta)
-        pblk = self._blocks[parent]
-        i = bisect_left(pblk.keys, blk.pkey)
+        i = bisect_left(self._blocks[parent].keys, blk.pkey)
+        if 2 * pos < n:
+            self._insert_items(parent, i, [new], [0], [0], level + 1)
+            self._move_items(bid, 0, pos, new, 0, level)
+            return bid
         self._insert_items(parent, i + 1, [new], [0], [0], level + 1)
-        self._move_items(bid, pos, len(blk.items), new, 0, level)
+        self._move_items(bid, pos, n, new, 0, level)
         return new
 
     def _grow(self) -> None:
@@ -307,9 +312,10 @@ class Editor(IndexReader):
                 if n > B:
                     if bid == self._root:
                         self._grow()
-                    new = self._split_off(bid, n // 2, level)
+                    right = self._split_off(bid, n // 2, level)
                     todo.add(bid)
-                    todo.add(new)
+                    todo.add(right)
+                    todo |= dirty.pop(level, set())
                     continue
                 if n < low and bid != self._root:
                     self._rebalance(bid, level, todo)
