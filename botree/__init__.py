@@ -7,8 +7,11 @@ update yields a new index and old ones stay intact.
 
 from . import errors
 from .batch import IndexBatch
+from .cursor import Cursor
 from .index import DEFAULT_BLOCK_SIZE, OrderIndex
 from .reader import Bound
+from .transaction import Transaction
+from .tree import Tree
 
-__all__ = ["Bound", "DEFAULT_BLOCK_SIZE", "IndexBatch", "OrderIndex", "errors"]
+__all__ = ["Bound", "Cursor", "DEFAULT_BLOCK_SIZE", "IndexBatch", "OrderIndex", "Transaction", "Tree", "errors"]
 __version__ = "0.1.0"

@@ -47,7 +47,7 @@ class IndexBatch(Editor):
         self._settle()
         return node
 
-    def _check_range(self, first: Bound, last: Bound) -> None:
+    def check_run(self, first: Bound, last: Bound) -> None:
         """Check that first..last is a balanced run: open of x .. close of y, x and y siblings."""
         check_bound(first)
         check_bound(last)
@@ -72,7 +72,7 @@ class IndexBatch(Editor):
         if ``d`` is given it must equal that difference.  O(B · h), independent of
         the number of bounds moved.
         """
-        self._check_range(first, last)
+        self.check_run(first, last)
         if before is not None:
             check_bound(before)
             self._locate(before)
@@ -109,7 +109,7 @@ class IndexBatch(Editor):
         Cutting the run out is O(B · h); freeing its blocks and node rows is
         O(size of the run).
         """
-        self._check_range(first, last)
+        self.check_run(first, last)
         after = self.next_bound(last)
         if self._height == 0:
             self._grow()

@@ -1,0 +1,121 @@
+"""``Cursor``: an immutable position (a bound) on one ``Tree`` snapshot."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator, Optional
+
+if TYPE_CHECKING:
+    from .tree import Tree
+
+
+class Cursor:
+    """A bound of one node on one snapshot: ``node`` and ``is_open``.
+
+    Moves return a new ``Cursor`` (or None where there is nothing); edits return a
+    ``Cursor`` on the new tree at the node concerned.  Moves cost O(log B), O(log n)
+    at block edges; ``parent`` is O(B · log n).
+    """
+
+    __slots__ = ("tree", "node", "is_open")
+
+    def __init__(self, tree: "Tree", node: int, is_open: bool = True) -> None:
+        self.tree = tree
+        self.node = node
+        self.is_open = is_open
+
+    def _at(self, bound: Optional[tuple[int, bool]]) -> Optional["Cursor"]:
+        return None if bound is None else Cursor(self.tree, bound[0], bound[1])
+
+    @property
+    def data(self) -> Any:
+        """The data of the node under the cursor."""
+        return self.tree.data(self.node)
+
+    @property
+    def level(self) -> int:
+        """The level of the node under the cursor."""
+        return self.tree.level(self.node)
+
+    # -- moves ------------------------------------------------------------------
+
+    def next(self) -> Optional["Cursor"]:
+        """The next bound in document order."""
+        return self._at(self.tree._ix.next_bound((self.node, self.is_open)))
+
+    def prev(self) -> Optional["Cursor"]:
+        """The previous bound in document order."""
+        return self._at(self.tree._ix.prev_bound((self.node, self.is_open)))
+
+    def parent(self) -> Optional["Cursor"]:
+        """The opening bound of the parent node."""
+        parent = self.tree.parent(self.node)
+        return None if parent is None else Cursor(self.tree, parent, True)
+
+    def first_child(self) -> Optional["Cursor"]:
+        """The opening bound of the first child."""
+        bound = self.tree._ix.next_bound((self.node, True))
+        return self._at(bound) if bound is not None and bound[1] else None
+
+    def last_child(self) -> Optional["Cursor"]:
+        """The opening bound of the last child."""
+        bound = self.tree._ix.prev_bound((self.node, False))
+        return Cursor(self.tree, bound[0], True) if bound is not None and not bound[1] else None
+
+    def next_sibling(self) -> Optional["Cursor"]:
+        """The opening bound of the next sibling."""
+        bound = self.tree._ix.next_bound((self.node, False))
+        return self._at(bound) if bound is not None and bound[1] else None
+
+    def prev_sibling(self) -> Optional["Cursor"]:
+        """The opening bound of the previous sibling."""
+        bound = self.tree._ix.prev_bound((self.node, True))
+        return Cursor(self.tree, bound[0], True) if bound is not None and not bound[1] else None
+
+    def match(self) -> "Cursor":
+        """The other bound of the same node."""
+        return Cursor(self.tree, self.node, not self.is_open)
+
+    def __iter__(self) -> Iterator["Cursor"]:
+        """This bound and every later one, as cursors. Amortised O(1) each."""
+        tree = self.tree
+        for node, is_open in tree._ix.bounds((self.node, self.is_open)):
+            yield Cursor(tree, node, is_open)
+
+    # -- edits ------------------------------------------------------------------
+
+    def insert_child(self, data: Any = None, index: int = -1) -> "Cursor":
+        """Insert a child of this node; the cursor on the new tree at the new node."""
+        tree, node = self.tree.insert_child(self.node, data, index)
+        return Cursor(tree, node, True)
+
+    def insert_before(self, data: Any = None) -> "Cursor":
+        """Insert a sibling before this node; the cursor at the new node."""
+        tree, node = self.tree.insert_before(self.node, data)
+        return Cursor(tree, node, True)
+
+    def insert_after(self, data: Any = None) -> "Cursor":
+        """Insert a sibling after this node; the cursor at the new node."""
+        tree, node = self.tree.insert_after(self.node, data)
+        return Cursor(tree, node, True)
+
+    def set_data(self, data: Any) -> "Cursor":
+        """Replace this node's data; the cursor at the same bound on the new tree."""
+        return Cursor(self.tree.set_data(self.node, data), self.node, self.is_open)
+
+    def delete(self) -> Optional["Cursor"]:
+        """Delete this node's subtree; the cursor at the bound that followed it, or None."""
+        after = self.tree._ix.next_bound((self.node, False))
+        tree = self.tree.delete(self.node)
+        return None if after is None else Cursor(tree, after[0], after[1])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Cursor):
+            return NotImplemented
+        return self.tree is other.tree and self.node == other.node and self.is_open == other.is_open
+
+    def __hash__(self) -> int:
+        return hash((id(self.tree), self.node, self.is_open))
+
+    def __repr__(self) -> str:
+        side = "open" if self.is_open else "close"
+        return f"<Cursor {side} node {self.node} level {self.level}>"
