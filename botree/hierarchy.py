@@ -27,14 +27,14 @@ def _forward(ix: IndexReader, parent: Optional[int], skip: Optional[Run], splice
     bound = ix.first_bound() if parent is None else ix.next_bound((parent, True))
     while bound is not None and bound[1]:
         child = bound[0]
-        if skip is not None and child == skip[0]:
-            bound = ix.next_bound((skip[1], False))
-            continue
-        if child == splice:
+        if child == splice:  # checked first: move_inner skips the node but keeps its children
             inner = ix.next_bound((child, True))
             while inner is not None and inner[1]:
                 yield inner[0]
                 inner = ix.next_bound((inner[0], False))
+        elif skip is not None and child == skip[0]:
+            bound = ix.next_bound((skip[1], False))
+            continue
         else:
             yield child
         bound = ix.next_bound((child, False))
@@ -45,14 +45,14 @@ def _backward(ix: IndexReader, parent: Optional[int], skip: Optional[Run], splic
     bound = ix.last_bound() if parent is None else ix.prev_bound((parent, False))
     while bound is not None and not bound[1]:
         child = bound[0]
-        if skip is not None and child == skip[1]:
-            bound = ix.prev_bound((skip[0], True))
-            continue
         if child == splice:
             inner = ix.prev_bound((child, False))
             while inner is not None and not inner[1]:
                 yield inner[0]
                 inner = ix.prev_bound((inner[0], True))
+        elif skip is not None and child == skip[1]:
+            bound = ix.prev_bound((skip[0], True))
+            continue
         else:
             yield child
         bound = ix.prev_bound((child, True))
