@@ -24,10 +24,11 @@ def field_value(data: Any, field: str) -> Any:
     return getattr(data, field, MISSING)
 
 
-def indexed_values(fields: Tuple[str, ...], data: Any, node: int) -> List[Any]:
-    """The values ``data`` has for each field, checked hashable.
+def indexed_values(fields: Tuple[str, ...], data: Any, where: object) -> List[Any]:
+    """The values ``data`` has for each field, checked hashable and self-equal.
 
-    Raises TypeError naming the field and node before anything is changed.
+    Raises TypeError (unhashable) or ValueError (NaN, which no lookup could find
+    again) naming the field and ``where`` (a node id or item), before anything changes.
     """
     values = []
     for field in fields:
@@ -37,11 +38,20 @@ def indexed_values(fields: Tuple[str, ...], data: Any, node: int) -> List[Any]:
                 hash(value)
             except TypeError:
                 raise TypeError(
-                    f"indexed field {field!r} of node {node} has an unhashable value "
+                    f"indexed field {field!r} of {_where(where)} has an unhashable value "
                     f"of type {type(value).__name__}: {value!r}"
                 ) from None
+            if value != value:
+                raise ValueError(
+                    f"indexed field {field!r} of {_where(where)} is not equal to itself ({value!r}); "
+                    "it could never be found"
+                )
         values.append(value)
     return values
+
+
+def _where(where: object) -> str:
+    return f"node {where}" if isinstance(where, int) else str(where)
 
 
 def empty_index(fields: Iterable[str]) -> Tuple[PMap, ...]:

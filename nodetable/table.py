@@ -33,7 +33,7 @@ class _TableReader:
 
     def __contains__(self, node: object) -> bool:
         """True when ``node`` is a live id. O(1)."""
-        if type(node) is not int or node < 0:
+        if type(node) is not int or node < 0:  # bool is not a node id
             return False
         try:
             return self._rows[node] is not None
@@ -46,8 +46,8 @@ class _TableReader:
         The returned row must not be modified: use a batch's ``writable``.
         """
         try:
-            row = self._rows[node] if node >= 0 else None
-        except (IndexError, TypeError):
+            row = self._rows[node] if type(node) is int and node >= 0 else None
+        except IndexError:
             row = None
         if row is None:
             raise UnknownNode(node)
@@ -59,8 +59,9 @@ class _TableReader:
 
     def ids(self) -> Iterator[int]:
         """Live ids in increasing order. O(capacity)."""
-        for node, row in enumerate(self._rows):
-            if row is not None:
+        rows = self._rows
+        for node in range(len(rows)):
+            if rows[node] is not None:
                 yield node
 
     @property
@@ -196,11 +197,15 @@ class TransientNodeTable(_TableReader):
 
     def insert(self, data: Any = None, links: Tuple[int, int, int, int] = (0, 0, 0, 0)) -> int:
         """Add a row and return its id (a freed id is reused first). O(log n)."""
+        try:
+            open_leaf, open_key, close_leaf, close_key = links
+        except (TypeError, ValueError):
+            raise TypeError(f"links must be four ints (open/close leaf and key), not {links!r}") from None
         alloc = self._alloc
         node = alloc.free[0] if alloc.free is not None else alloc.next_id
         values = indexed_values(self._fields, data, node) if self._index is not None else None
         node = alloc.allocate()
-        row = Row(links[0], links[1], links[2], links[3], data, self._token)
+        row = Row(open_leaf, open_key, close_leaf, close_key, data, self._token)
         rows = self._rows
         if node == len(rows):
             rows.append(row)
@@ -217,8 +222,8 @@ class TransientNodeTable(_TableReader):
         """
         datas = list(datas)
         if self._index is not None:
-            for data in datas:
-                indexed_values(self._fields, data, -1)
+            for i, data in enumerate(datas):
+                indexed_values(self._fields, data, f"item {i}")
         return [self.insert(data) for data in datas]
 
     def set_data(self, node: int, data: Any) -> None:
@@ -233,12 +238,13 @@ class TransientNodeTable(_TableReader):
 
     def update(self, node: int, **fields: Any) -> None:
         """Replace named fields of the row of ``node`` (``data`` goes through ``set_data``)."""
-        if "data" in fields:
-            self.set_data(node, fields.pop("data"))
-        allowed = ("open_leaf", "open_key", "close_leaf", "close_key")
+        allowed = ("open_leaf", "open_key", "close_leaf", "close_key", "data")
         for name in fields:
             if name not in allowed:
                 raise TypeError(f"unknown row field {name!r}")
+        self.row(node)
+        if "data" in fields:
+            self.set_data(node, fields.pop("data"))
         row = self.writable(node)
         for name, value in fields.items():
             setattr(row, name, value)

@@ -1,0 +1,1 @@
+"""Benchmarks for botree (run as modules, e.g. ``python -m benchmarks.foundation``)."""
