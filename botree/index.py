@@ -1,7 +1,7 @@
 """``OrderIndex``: the persistent BO-Tree order index, an immutable value.
 
-Blocks live in a pyrsistent ``PVector`` keyed by small integer block ids (a freed
-id is reused), node rows in a ``nodetable.NodeTable``.  An update runs as a batch
+Blocks live in a ``nodetable.ChunkedVector`` keyed by small integer block ids (a
+freed id is reused), node rows in a ``nodetable.NodeTable``.  An update runs as a batch
 (``IndexBatch``) that copies only the blocks and rows it writes, then freezes:
 parents refer to children by id, so a changed block replaces one slot and no path
 is copied unless counts along it change.
@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional, Tuple
 
-from pyrsistent import PVector, pvector
-
-from nodetable import IdAllocator, NodeTable
+from nodetable import ChunkedVector, IdAllocator, NodeTable
 
 from .batch import IndexBatch
 from .blocks import Block
@@ -43,7 +41,7 @@ class OrderIndex(IndexReader):
     def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE, index: Iterable[str] = ()) -> None:
         self.block_size = check_block_size(block_size)
         root = Block([], [], [], None, -1, 0, 0, None)
-        self._blocks: PVector = pvector([root])
+        self._blocks = ChunkedVector([root])
         self._nodes = NodeTable(index)
         self._root = 0
         self._height = 0
@@ -51,7 +49,7 @@ class OrderIndex(IndexReader):
 
     @classmethod
     def _make(
-        cls, blocks: PVector, nodes: NodeTable, root: int, height: int, alloc: IdAllocator, block_size: int
+        cls, blocks: ChunkedVector, nodes: NodeTable, root: int, height: int, alloc: IdAllocator, block_size: int
     ) -> "OrderIndex":
         idx = cls.__new__(cls)
         idx._blocks = blocks

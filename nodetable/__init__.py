@@ -8,8 +8,10 @@ from .allocator import IdAllocator
 from .errors import NodeTableError, NotIndexed, TableCorrupt, UnknownNode
 from .rows import Row
 from .table import NodeTable, TransientNodeTable
+from .vector import ChunkedVector, TransientVector
 
 __all__ = [
+    "ChunkedVector",
     "IdAllocator",
     "NodeTable",
     "NodeTableError",
@@ -17,5 +19,6 @@ __all__ = [
     "Row",
     "TableCorrupt",
     "TransientNodeTable",
+    "TransientVector",
     "UnknownNode",
 ]

@@ -1,8 +1,9 @@
 """The persistent node table and its transient (batch) form.
 
-Rows live in a pyrsistent ``PVector`` indexed by node id (``None`` marks a free
-slot): reads are ~0.04 µs, an evolver write ~0.05 µs, a snapshot O(1).  A batch
-(``TransientNodeTable``) writes through a ``PVector`` evolver and copies a row the
+Rows live in a ``ChunkedVector`` indexed by node id (``None`` marks a free slot):
+reads are two list subscripts, a snapshot O(1), and the garbage collector only
+walks the chunks an update touched (see ``vector.py``).  A batch
+(``TransientNodeTable``) writes through a ``TransientVector`` and copies a row the
 first time it changes it; ``persistent()`` freezes the batch into a new
 ``NodeTable`` and retires the batch's ownership token, so no committed row is ever
 changed in place.
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
-from pyrsistent import PMap, PVector, pvector
+from pyrsistent import PMap
 
 from .allocator import IdAllocator
 from .attrindex import MISSING, TransientIndex, empty_index, indexed_values, lookup
 from .errors import TableCorrupt, UnknownNode
 from .rows import Row
+from .vector import ChunkedVector
 
 
 class _TableReader:
@@ -84,14 +86,14 @@ class NodeTable(_TableReader):
         for field in fields:
             if not isinstance(field, str):
                 raise TypeError(f"index field names must be str, not {type(field).__name__}")
-        self._rows: PVector = pvector()
+        self._rows = ChunkedVector()
         self._alloc = IdAllocator()
         self._fields = fields
         self._index: Tuple[PMap, ...] = empty_index(fields)
 
     @classmethod
     def _make(
-        cls, rows: PVector, alloc: IdAllocator, fields: Tuple[str, ...], index: Tuple[PMap, ...]
+        cls, rows: ChunkedVector, alloc: IdAllocator, fields: Tuple[str, ...], index: Tuple[PMap, ...]
     ) -> "NodeTable":
         table = cls.__new__(cls)
         table._rows = rows
