@@ -9,9 +9,21 @@ from . import errors
 from .batch import IndexBatch
 from .cursor import Cursor
 from .index import DEFAULT_BLOCK_SIZE, OrderIndex
+from .nested import JsonNode
 from .reader import Bound
 from .transaction import Transaction
-from .tree import Tree
+from .tree import Tree, load_parent_table
 
-__all__ = ["Bound", "Cursor", "DEFAULT_BLOCK_SIZE", "IndexBatch", "OrderIndex", "Transaction", "Tree", "errors"]
+__all__ = [
+    "Bound",
+    "Cursor",
+    "DEFAULT_BLOCK_SIZE",
+    "IndexBatch",
+    "JsonNode",
+    "OrderIndex",
+    "Transaction",
+    "Tree",
+    "errors",
+    "load_parent_table",
+]
 __version__ = "0.1.0"

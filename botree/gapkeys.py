@@ -9,7 +9,8 @@ rewritten by the caller.  SPACE is 2**30 so keys stay one-digit CPython ints.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import List, Optional
+from functools import lru_cache
+from typing import List, Optional, Tuple
 
 SPACE = 1 << 30
 
@@ -30,10 +31,15 @@ def gap_keys(keys: List[int], lo: int, hi: int) -> Optional[List[int]]:
     return [left + span * j // parts for j in range(1, parts)]
 
 
-def even_keys(count: int) -> List[int]:
-    """``count`` keys spread evenly over (0, SPACE). O(count)."""
+@lru_cache(maxsize=1024)
+def _even(count: int) -> Tuple[int, ...]:
     parts = count + 1
-    return [SPACE * j // parts for j in range(1, parts)]
+    return tuple(SPACE * j // parts for j in range(1, parts))
+
+
+def even_keys(count: int) -> List[int]:
+    """``count`` keys spread evenly over (0, SPACE), as a new list. O(count)."""
+    return list(_even(count))
 
 
 def interpolation_search(keys: List[int], key: int) -> int:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Tuple
+import json
+import os
+from typing import IO, TYPE_CHECKING, Any, Dict, Hashable, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import hierarchy
 from .batch import IndexBatch
-from .errors import InvalidArgument
+from .bulk import Progress, build_index
+from .errors import InvalidArgument, InvalidOperation
 from .index import DEFAULT_BLOCK_SIZE, OrderIndex
+from .nested import build_nested, nested_events, single_root
+from .parenttable import parent_rows, parent_table_events
 from .queries import TreeQueries
 from .render import render, summary
 
@@ -53,6 +58,100 @@ class Tree(TreeQueries):
     def block_size(self) -> int:
         """Entries per block of the order index."""
         return self._ix.block_size
+
+    # -- interchange ------------------------------------------------------------
+
+    @classmethod
+    def from_events(
+        cls,
+        events: Iterable[Tuple[Any, bool]],
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        index: Iterable[str] = (),
+        fill: float = 0.75,
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A tree built bottom-up from ``(data, is_open)`` bounds in document order. O(n).
+
+        Node ids are 0, 1, 2, ... in preorder, as inserting the nodes one by one would
+        give.  Closing bounds' data is ignored.  ``progress(done, total)`` is called
+        every 65,536 bounds.  An unbalanced stream raises ``InvalidOperation``.
+        """
+        return cls._wrap(build_index(events, block_size, index, fill, progress))
+
+    def data_events(self, node: Optional[int] = None) -> Iterator[Tuple[Any, bool]]:
+        """``(data, is_open)`` bounds of ``node``'s subtree (None: the forest): ``from_events`` input."""
+        ix = self._ix
+        return ((ix.data(n), is_open) for n, is_open in self.events(node))
+
+    @classmethod
+    def from_nested(
+        cls,
+        value: Any,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        index: Iterable[str] = (),
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A tree encoding a JSON-like value losslessly (see ``botree.nested``). O(n).
+
+        Raises TypeError naming the path of the first non-JSON value; nothing is built.
+        """
+        return cls._wrap(build_index(nested_events(value), block_size, index, progress=progress))
+
+    def to_nested(self, node: Optional[int] = None) -> Any:
+        """The JSON-like value ``node`` encodes (None: the single top-level node). O(size)."""
+        if node is None:
+            node = single_root(self.roots())
+            if node is None:
+                raise InvalidOperation("the tree is empty: there is no value to convert")
+        return build_nested(self.events(node), self._ix.data)
+
+    @classmethod
+    def from_json(
+        cls,
+        source: Union[str, "os.PathLike[str]", IO[str]],
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        index: Iterable[str] = (),
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A tree from a JSON file (path or open text file), via ``from_nested``.
+
+        The parsed document and the tree share their strings and numbers; the
+        document's containers are released as soon as the build ends.
+        """
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, encoding="utf-8") as handle:
+                value = json.load(handle)
+        else:
+            value = json.load(source)
+        return cls.from_nested(value, block_size, index, progress)
+
+    def to_json(self, node: Optional[int] = None, **dumps: Any) -> str:
+        """``json.dumps`` of ``to_nested(node)``; keyword arguments go to ``json.dumps``."""
+        return json.dumps(self.to_nested(node), **dumps)
+
+    @classmethod
+    def from_parent_table(
+        cls,
+        rows: Iterable[Any],
+        id: Any = "id",
+        parent: Any = "parent",
+        order: Any = None,
+        data: Any = None,
+        orphans: str = "error",
+        cycles: str = "error",
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        index: Iterable[str] = (),
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A tree from (id, parent) rows; see ``load_parent_table`` for every option."""
+        return load_parent_table(rows, id, parent, order, data, orphans, cycles, block_size, index, progress)[0]
+
+    def to_parent_table(self) -> List[Dict[str, Any]]:
+        """One ``{"id", "parent", "order", "data"}`` dict per node, in preorder. O(n).
+
+        ``Tree.from_parent_table(rows, data="data", order="order")`` rebuilds the tree.
+        """
+        return parent_rows(self)
 
     # -- batches and positions ------------------------------------------------
 
@@ -193,3 +292,36 @@ class Tree(TreeQueries):
     def __repr__(self) -> str:
         n = len(self)
         return f"<Tree {n} node{'s' if n != 1 else ''}{': ' + summary(self) if n else ''}>"
+
+
+def load_parent_table(
+    rows: Iterable[Any],
+    id: Any = "id",
+    parent: Any = "parent",
+    order: Any = None,
+    data: Any = None,
+    orphans: str = "error",
+    cycles: str = "error",
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    index: Iterable[str] = (),
+    progress: Optional[Progress] = None,
+) -> Tuple[Tree, Dict[Hashable, int]]:
+    """A tree from parent-child rows, and the mapping external id -> node id. O(n log n).
+
+    * ``rows``: dicts (columns by key) or sequences (columns by position).
+    * ``id``, ``parent``: the columns of a row's id and its parent's id; a parent of
+      None (or a missing key in a dict row) makes a top-level node.
+    * ``order``: a column to sort siblings by (stable); default: input order.
+    * ``data``: the column to store as node data; default: the whole row.
+    * ``orphans``: rows whose parent id is not in the table: ``"error"`` (default,
+      naming them), ``"ignore"`` (drop them and everything below), ``"root"`` (make
+      them top-level).
+    * ``cycles``: rows whose parent chain loops: ``"error"`` (default, naming the ids
+      on the cycles) or ``"break"`` (the cycle member that came first in the input
+      becomes top-level).
+    * Duplicate ids raise ``InvalidOperation`` naming them.  Nothing half-built is
+      returned.  Node ids are assigned in preorder.
+    """
+    events, ids = parent_table_events(rows, id, parent, order, data, orphans, cycles)
+    tree = Tree.from_events(events, block_size, index, progress=progress)
+    return tree, {ext: node for node, ext in enumerate(ids)}
