@@ -1,44 +1,46 @@
-"""Quickstart: build a small hierarchy in the persistent order index, query it, update it.
+"""Quickstart: build a hierarchy, query it, update it, keep snapshots, batch, walk with a cursor.
 
 Run: python examples/quickstart.py
 """
 
-from botree import OrderIndex
+from botree import Tree
 
 
 def main() -> None:
-    idx = OrderIndex(index=("name",))
-    # insert_pair(data, before): a node whose bounds go just before `before` (None: the end).
-    idx, root = idx.insert_pair({"name": "company"})
-    idx, eng = idx.insert_pair({"name": "engineering"}, before=(root, False))
-    idx, sales = idx.insert_pair({"name": "sales"}, before=(root, False))
-    idx, alice = idx.insert_pair({"name": "alice"}, before=(eng, False))
-    idx, bob = idx.insert_pair({"name": "bob"}, before=(sales, False))
-    v1 = idx
+    # An empty forest whose node data is indexed on the "name" field.
+    t = Tree(index=("name",))
+    t, company = t.insert_child(None, {"name": "company"})
+    t, eng = t.insert_child(company, {"name": "engineering"})
+    t, sales = t.insert_child(company, {"name": "sales"})
+    t, alice = t.insert_child(eng, {"name": "alice"})
+    t, bob = t.insert_child(sales, {"name": "bob"})
+    v1 = t  # a snapshot costs nothing: a Tree never changes
 
-    print("levels:", {idx.data(n)["name"]: idx.level(n) for n in (root, eng, sales, alice, bob)})
-    print("alice inside engineering:", idx.before((eng, True), (alice, True)) and idx.before((alice, False), (eng, False)))
-    print("parent of bob:", idx.data(idx.enclosing(bob))["name"])
+    print(t.render())
+    print("level of bob:", t.level(bob), "| parent:", t.data(t.parent(bob))["name"])
+    print("alice under engineering?", t.is_descendant(alice, eng), "| size of company:", t.size(company))
+    print("preorder:", [t.data(n)["name"] for n in t.preorder()])
 
-    # Move the whole sales department under engineering: one relocation, O(B · h).
-    idx = idx.relocate((sales, True), (sales, False), before=(eng, False))
-    print("after the move, bob is at level", idx.level(bob), "under", idx.data(idx.enclosing(sales))["name"])
-    print("old version untouched: bob at level", v1.level(bob))
+    # Move all of sales under engineering: O(log n), however big sales is.
+    t = t.move(sales, eng)
+    print("\nafter the move:\n" + t.render())
+    print("bob's level now", t.level(bob), "- in the old snapshot still", v1.level(bob))
 
-    # A batch: many updates, one new index.
-    batch = idx.edit()
-    for i in range(5):
-        batch.insert_pair({"name": f"intern{i}"}, before=(alice, False))
-    idx = batch.persistent()
-    print("interns under alice:", sorted(idx.data(n)["name"] for n in idx.find("name", "intern3")))
+    # A transaction: many updates, one new tree; an exception would discard them all.
+    with t.transaction() as tx:
+        interns = tx.insert_child(alice, {"name": "interns"})
+        for i in range(3):
+            tx.insert_child(interns, {"name": f"intern{i}"})
+    t = tx.tree
+    print("\nfind(name='intern1'):", t.find(name="intern1"))
 
-    # Walk the bounds in document order, with levels.
-    for node, is_open, level in idx.leveled_bounds():
-        if is_open:
-            print("  " * level + idx.data(node)["name"])
-    idx.check()
+    # A cursor: an immutable position; walking it visits every bound in document order.
+    opened = [c.data["name"] for c in t.cursor(company) if c.is_open]
+    print("cursor walk:", " > ".join(opened))
+
+    t.check()
     v1.check()
-    print(f"{len(idx)} nodes now, {len(v1)} in the first version; both pass check()")
+    print(f"\n{len(t)} nodes now, {len(v1)} in the first snapshot; both pass check()")
 
 
 if __name__ == "__main__":
