@@ -6,10 +6,13 @@ before changing anything, so a rejected call leaves the batch exactly as it was.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any, Optional
 
+from .blocks import Block
 from .editor import Editor
 from .errors import InvalidOperation
+from .gapkeys import SPACE
 from .reader import Bound, check_bound
 from .relocate import cut, splice, top_index
 
@@ -37,15 +40,59 @@ class IndexBatch(Editor):
         """
         if before is None:
             leaf = self._last_leaf()
-            pos = len(self._blocks[leaf].items)
+            pos = len(self._block(leaf).items)
+            total = self._sum(leaf)
+            rel = -total  # a top-level node: level 0
         else:
             leaf, pos = self._locate(before)
-        level = self.implied_level(before)
+            total = self._sum(leaf)
+            blk = self._block(leaf)
+            # Before an opening bound: that node's level; before a closing one: one deeper.
+            rel = blk.aux[pos] if before[1] else blk.aux[pos] + 1
         node = self._nodes.insert(data)
-        rel = level - self._sum(leaf)
-        self._insert_items(leaf, pos, [node << 1, node << 1 | 1], [rel, rel], None, 0)
-        self._settle()
+        blk = self._w(leaf)
+        if len(blk.items) + 2 > self._B:
+            self._insert_items(leaf, pos, [node << 1, node << 1 | 1], [rel, rel], None, 0)
+            self._settle()
+            return node
+        # Fast path: the leaf has room, so only counts and minimum levels change above it.
+        keys = blk.keys
+        left = keys[pos - 1] if pos else 0
+        right = keys[pos] if pos < len(keys) else SPACE
+        if right - left > 2:
+            third = (right - left) // 3  # >= 1: two keys fit strictly inside the gap
+            k1 = left + third
+            k2 = k1 + third
+            blk.items[pos:pos] = [node << 1, node << 1 | 1]
+            blk.aux[pos:pos] = [rel, rel]
+            keys[pos:pos] = [k1, k2]
+            row = self._nodes.writable(node)
+            row.open_leaf = row.close_leaf = leaf
+            row.open_key = k1
+            row.close_key = k2
+        else:
+            blk.items[pos:pos] = [node << 1, node << 1 | 1]
+            blk.aux[pos:pos] = [rel, rel]
+            keys[pos:pos] = [0, 0]
+            self._label(leaf, blk, pos, pos + 2)
+        self._bump(blk, 2, blk.delta + rel)
         return node
+
+    def _bump(self, blk: Block, count: int, low: int) -> None:
+        """Add ``count`` bounds whose minimum level, relative to ``blk``'s parent, is ``low``.
+
+        Walks the parent links to the root: counts grow, minimum levels can only
+        fall, so no block below needs recomputing. O(h log B).
+        """
+        w = self._w
+        while blk.parent >= 0:
+            parent = w(blk.parent)
+            i = bisect_left(parent.keys, blk.pkey)
+            parent.counts[i] += count  # type: ignore[index]
+            if low < parent.aux[i]:
+                parent.aux[i] = low
+            low += parent.delta
+            blk = parent
 
     def check_run(self, first: Bound, last: Bound) -> None:
         """Check that first..last is a balanced run: open of x .. close of y, x and y siblings."""

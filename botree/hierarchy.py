@@ -74,6 +74,8 @@ def target_for_index(
         raise InvalidArgument(f"index must be an int, not {type(index).__name__}")
     if parent is not None:
         ix._row(parent)
+    if index == -1 and skip is None and splice is None:
+        return _end(parent)  # the common case: append as the last child
     if index >= 0:
         # Skip `index` children; the new node goes before the next one, or last.
         walk = _forward(ix, parent, skip, splice)

@@ -64,11 +64,7 @@ class TreeQueries:
 
     def is_descendant(self, a: int, b: int) -> bool:
         """True if ``a`` lies strictly inside ``b``'s subtree. O(log n)."""
-        ix = self._ix
-        if a == b:
-            ix._row(a)
-            return False
-        return ix.before((b, True), (a, True)) and ix.before((a, True), (b, False))
+        return self._ix.inside(a, b)
 
     def is_ancestor(self, a: int, b: int) -> bool:
         """True if ``a`` is a proper ancestor of ``b``. O(log n)."""
@@ -76,7 +72,8 @@ class TreeQueries:
 
     def is_child(self, a: int, b: int) -> bool:
         """True if ``a`` is a child of ``b``. O(log n)."""
-        return self.is_descendant(a, b) and self._ix.level(a) == self._ix.level(b) + 1
+        ix = self._ix
+        return ix.inside(a, b) and ix.level(a) == ix.level(b) + 1
 
     def is_parent(self, a: int, b: int) -> bool:
         """True if ``a`` is the parent of ``b``. O(log n)."""

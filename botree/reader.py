@@ -28,6 +28,23 @@ def check_bound(bound: object) -> Bound:
     return bound
 
 
+def _precedes(chunks: Any, b1: int, k1: int, b2: int, k2: int) -> bool:
+    """True if the bound at (leaf b1, key k1) comes before the one at (b2, k2). O(h).
+
+    Climbs both leaves' parent links in lockstep (all leaves are at one depth)
+    until the blocks meet, then compares the keys of the two children there.
+    ``chunks`` is the block table's chunk lists (inlined ChunkedVector reads).
+    """
+    while b1 != b2:
+        blk1 = chunks[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
+        blk2 = chunks[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
+        k1 = blk1.pkey
+        b1 = blk1.parent
+        k2 = blk2.pkey
+        b2 = blk2.parent
+    return k1 < k2
+
+
 class IndexReader:
     """Queries over ``_blocks`` (block id -> Block), ``_nodes`` (node table), ``_root``."""
 
@@ -45,6 +62,10 @@ class IndexReader:
         except KeyError:
             raise NodeNotFound(node) from None
 
+    def _block(self, bid: int) -> Block:
+        """Block ``bid`` (inlined ChunkedVector read: see nodetable.vector)."""
+        return self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+
     def _locate(self, bound: Bound) -> Tuple[int, int]:
         """(leaf id, position in leaf) of a bound. O(log B)."""
         node, is_open = check_bound(bound)
@@ -59,12 +80,12 @@ class IndexReader:
 
     def _sum(self, bid: int) -> int:
         """Sum of the level deltas from block ``bid`` up to the root. O(h)."""
-        blocks = self._blocks
-        blk = blocks[bid]
+        chunks = self._blocks.chunks
+        blk = chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
         total = blk.delta
         parent = blk.parent
         while parent >= 0:
-            blk = blocks[parent]
+            blk = chunks[parent >> 12][(parent >> 6) & 63][parent & 63]
             total += blk.delta
             parent = blk.parent
         return total
@@ -153,8 +174,17 @@ class IndexReader:
 
     def level(self, node: int) -> int:
         """Depth of ``node`` in the forest (top-level nodes: 0). O(h + log B)."""
-        leaf, pos = self._locate((node, True))
-        return self._blocks[leaf].aux[pos] + self._sum(leaf)
+        row = self._row(node)
+        chunks = self._blocks.chunks
+        bid = row.open_leaf
+        blk = chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+        total = blk.aux[bisect_left(blk.keys, row.open_key)] + blk.delta
+        parent = blk.parent
+        while parent >= 0:
+            blk = chunks[parent >> 12][(parent >> 6) & 63][parent & 63]
+            total += blk.delta
+            parent = blk.parent
+        return total
 
     def bound_level(self, bound: Bound) -> int:
         """Level of a bound: the level of its node. O(h + log B)."""
@@ -179,15 +209,21 @@ class IndexReader:
             b2, k2 = row2.open_leaf, row2.open_key
         else:
             b2, k2 = row2.close_leaf, row2.close_key
-        blocks = self._blocks
-        while b1 != b2:
-            blk1 = blocks[b1]
-            blk2 = blocks[b2]
-            k1 = blk1.pkey
-            b1 = blk1.parent
-            k2 = blk2.pkey
-            b2 = blk2.parent
-        return k1 < k2
+        return _precedes(self._blocks.chunks, b1, k1, b2, k2)
+
+    def inside(self, a: int, b: int) -> bool:
+        """True if node ``a`` lies strictly inside node ``b``'s subtree. O(h).
+
+        One pass over both rows: open(b) < open(a) < close(b).
+        """
+        row_a = self._row(a)
+        row_b = self._row(b)
+        if a == b:
+            return False
+        chunks = self._blocks.chunks
+        return _precedes(chunks, row_b.open_leaf, row_b.open_key, row_a.open_leaf, row_a.open_key) and _precedes(
+            chunks, row_a.open_leaf, row_a.open_key, row_b.close_leaf, row_b.close_key
+        )
 
     def rank(self, bound: Bound) -> int:
         """Number of bounds before ``bound`` in document order. O(B · h)."""

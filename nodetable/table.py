@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
-from pyrsistent import PMap
+from pyrsistent import PMap, pmap, pset
 
 from .allocator import IdAllocator
 from .attrindex import MISSING, TransientIndex, empty_index, indexed_values, lookup
@@ -47,13 +47,18 @@ class _TableReader:
 
         The returned row must not be modified: use a batch's ``writable``.
         """
-        try:
-            row = self._rows[node] if type(node) is int and node >= 0 else None
-        except IndexError:
-            row = None
-        if row is None:
-            raise UnknownNode(node)
-        return row
+        rows = self._rows
+        if type(node) is int and 0 <= node < rows.length:
+            # Inlined ChunkedVector read (MID_BITS = 12, LEAF_BITS = 6): this is the hottest read.
+            row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63]
+            if row is not None:
+                return row
+        raise UnknownNode(node)
+
+    @property
+    def rows(self) -> Any:
+        """The row vector, for read-only scans (``rows[node]`` is a Row or None)."""
+        return self._rows
 
     def data(self, node: int) -> Any:
         """The user data of ``node``. O(1)."""
@@ -101,6 +106,25 @@ class NodeTable(_TableReader):
         table._fields = fields
         table._index = index
         return table
+
+    @classmethod
+    def from_rows(cls, rows: List[Row], index: Iterable[str] = ()) -> "NodeTable":
+        """A table whose ids 0..len(rows)-1 hold ``rows`` (bulk load). O(n).
+
+        The rows become part of an immutable table: the caller must not keep
+        changing them.  Indexed values are checked first; a bad one raises and
+        nothing is built.
+        """
+        fields = tuple(index)
+        maps: Tuple[PMap, ...] = empty_index(fields)
+        if fields:
+            groups: List[dict[Any, List[int]]] = [{} for _ in fields]
+            for node, row in enumerate(rows):
+                for group, value in zip(groups, indexed_values(fields, row.data, node)):
+                    if value is not MISSING:
+                        group.setdefault(value, []).append(node)
+            maps = tuple(pmap({value: pset(ids) for value, ids in group.items()}) for group in groups)
+        return cls._make(ChunkedVector(rows), IdAllocator(len(rows)), fields, maps)
 
     def evolver(self) -> "TransientNodeTable":
         """A batch starting from this table. O(1)."""

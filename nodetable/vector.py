@@ -22,6 +22,8 @@ LEAF = 1 << LEAF_BITS  # slots per leaf
 LEAF_MASK = LEAF - 1
 MID_BITS = 2 * LEAF_BITS  # slots per middle list: LEAF * LEAF
 MID = 1 << MID_BITS
+# Hot readers inline `chunks[i >> 12][(i >> 6) & 63][i & 63]`; keep them in step.
+assert (MID_BITS, LEAF_BITS) == (12, 6)
 
 
 def _build(flat: List[Any]) -> List[List[List[Any]]]:
