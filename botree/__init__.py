@@ -8,6 +8,8 @@ update yields a new index and old ones stay intact.
 from . import errors
 from .batch import IndexBatch
 from .cursor import Cursor
+from .database import Commit, Database, DbTransaction
+from .diff import Changes
 from .index import DEFAULT_BLOCK_SIZE, OrderIndex
 from .nested import JsonNode
 from .reader import Bound
@@ -16,7 +18,11 @@ from .tree import Tree, load_parent_table
 
 __all__ = [
     "Bound",
+    "Changes",
+    "Commit",
     "Cursor",
+    "Database",
+    "DbTransaction",
     "DEFAULT_BLOCK_SIZE",
     "IndexBatch",
     "JsonNode",

@@ -38,3 +38,14 @@ class InvalidArgument(BotreeError, TypeError):
 
 class InvariantError(BotreeError, AssertionError):
     """``check()`` found a broken invariant: a bug or a corrupted structure."""
+
+
+class ConflictError(BotreeError):
+    """A transaction could not be committed: a concurrent commit invalidated one of its updates."""
+
+
+class VersionNotFound(BotreeError, KeyError):
+    """A version that does not exist or is no longer retained."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "version not found"

@@ -8,7 +8,7 @@ min(i, -i) siblings (index 0 and -1 are O(1)).
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from .batch import IndexBatch
 from .errors import InvalidArgument, InvalidOperation, PositionError
@@ -216,3 +216,43 @@ def move_inner(b: IndexBatch, node: int, parent: Optional[int], index: int = -1)
         assert last is not None
         b.relocate(inner, last, (node, True), -1)
     b.relocate((node, True), (node, False), target)
+
+
+def set_data(b: IndexBatch, node: int, data: Any) -> None:
+    """Replace the data of ``node``."""
+    b.set_data(node, data)
+
+
+# Every logical update, by name: what transactions record and databases replay.
+UPDATES: Dict[str, Callable[..., Any]] = {
+    "insert_root": insert_root,
+    "insert_child": insert_child,
+    "insert_before": insert_before,
+    "insert_after": insert_after,
+    "insert_parent": insert_parent,
+    "delete": delete,
+    "unwrap": unwrap,
+    "move": move,
+    "move_before": move_before,
+    "move_after": move_after,
+    "move_range": move_range,
+    "move_inner": move_inner,
+    "set_data": set_data,
+}
+
+# Positions of the node-id arguments of each update (after the batch argument).
+NODE_ARGS = {
+    "insert_root": (),
+    "insert_child": (0,),
+    "insert_before": (0,),
+    "insert_after": (0,),
+    "insert_parent": (0, 2),
+    "delete": (0,),
+    "unwrap": (0,),
+    "move": (0, 1),
+    "move_before": (0, 1),
+    "move_after": (0, 1),
+    "move_range": (0, 1, 2),
+    "move_inner": (0, 1),
+    "set_data": (0,),
+}

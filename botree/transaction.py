@@ -66,54 +66,58 @@ class Transaction(TreeQueries):
 
     # -- updates: same names as Tree's, returning node ids -------------------------
 
+    def _apply(self, name: str, *args: Any) -> Any:
+        """Run one logical update on the batch; subclasses may record it."""
+        return hierarchy.UPDATES[name](self._batch(), *args)
+
     def insert_root(self, data: Any = None) -> int:
         """See ``Tree.insert_root``; returns the new node id."""
-        return hierarchy.insert_root(self._batch(), data)
+        return self._apply("insert_root", data)
 
     def insert_child(self, parent: Optional[int], data: Any = None, index: int = -1) -> int:
         """See ``Tree.insert_child``; returns the new node id."""
-        return hierarchy.insert_child(self._batch(), parent, data, index)
+        return self._apply("insert_child", parent, data, index)
 
     def insert_before(self, node: int, data: Any = None) -> int:
         """See ``Tree.insert_before``; returns the new node id."""
-        return hierarchy.insert_before(self._batch(), node, data)
+        return self._apply("insert_before", node, data)
 
     def insert_after(self, node: int, data: Any = None) -> int:
         """See ``Tree.insert_after``; returns the new node id."""
-        return hierarchy.insert_after(self._batch(), node, data)
+        return self._apply("insert_after", node, data)
 
     def insert_parent(self, first: int, data: Any = None, last: Optional[int] = None) -> int:
         """See ``Tree.insert_parent``; returns the new node id."""
-        return hierarchy.insert_parent(self._batch(), first, data, last)
+        return self._apply("insert_parent", first, data, last)
 
     def delete(self, node: int) -> None:
         """See ``Tree.delete``."""
-        hierarchy.delete(self._batch(), node)
+        self._apply("delete", node)
 
     def unwrap(self, node: int) -> None:
         """See ``Tree.unwrap``."""
-        hierarchy.unwrap(self._batch(), node)
+        self._apply("unwrap", node)
 
     def move(self, node: int, parent: Optional[int], index: int = -1) -> None:
         """See ``Tree.move``."""
-        hierarchy.move(self._batch(), node, parent, index)
+        self._apply("move", node, parent, index)
 
     def move_before(self, node: int, target: int) -> None:
         """See ``Tree.move_before``."""
-        hierarchy.move_before(self._batch(), node, target)
+        self._apply("move_before", node, target)
 
     def move_after(self, node: int, target: int) -> None:
         """See ``Tree.move_after``."""
-        hierarchy.move_after(self._batch(), node, target)
+        self._apply("move_after", node, target)
 
     def move_range(self, first: int, last: int, parent: Optional[int], index: int = -1) -> None:
         """See ``Tree.move_range``."""
-        hierarchy.move_range(self._batch(), first, last, parent, index)
+        self._apply("move_range", first, last, parent, index)
 
     def move_inner(self, node: int, parent: Optional[int], index: int = -1) -> None:
         """See ``Tree.move_inner``."""
-        hierarchy.move_inner(self._batch(), node, parent, index)
+        self._apply("move_inner", node, parent, index)
 
     def set_data(self, node: int, data: Any) -> None:
         """See ``Tree.set_data``."""
-        self._batch().set_data(node, data)
+        self._apply("set_data", node, data)

@@ -18,6 +18,7 @@ from .render import render, summary
 
 if TYPE_CHECKING:
     from .cursor import Cursor
+    from .diff import Changes
     from .transaction import Transaction
 
 
@@ -257,6 +258,16 @@ class Tree(TreeQueries):
         return self._commit(b)
 
     # -- whole-tree -----------------------------------------------------------
+
+    def diff(self, other: "Tree") -> "Changes":
+        """What changed from this tree to ``other`` (see ``botree.diff.Changes``).
+
+        Compares every node: O(n log n).  For versions of a ``Database``,
+        ``db.changes(v1, v2)`` looks only where the logged updates touched.
+        """
+        from .diff import full_diff
+
+        return full_diff(self, other)
 
     def check(self) -> None:
         """Verify every invariant of the underlying index; raises ``InvariantError``. O(n)."""

@@ -1,0 +1,344 @@
+"""``Database``: the current tree, concurrent transactions with optimistic commits, history.
+
+* Readers take ``db.tree`` (or ``db.snapshot()``): an immutable ``Tree``. They never
+  block and never see a half-committed tree: a commit publishes a new tree with one
+  reference assignment.
+* ``with db.transaction() as tx:`` works on a private batch and records each logical
+  update.  On exit it commits under a short lock.  If another commit landed since the
+  transaction began, its updates are replayed on the newer tree: every update must
+  still apply (its nodes exist and were not deleted meanwhile, no move into its own
+  subtree, runs still siblings, indices in range, no concurrent ``set_data`` on the
+  same node) or the commit raises ``ConflictError`` naming the update and nothing is
+  committed.  This is snapshot isolation with first-committer-wins on data.
+* ``db.transact(fn, retries=...)`` runs ``fn(tx)`` and commits only if no other
+  commit landed meanwhile, re-running ``fn`` on a fresh snapshot otherwise:
+  serializable, for updates that depend on what ``fn`` read.
+* Every commit gets a version; ``as_of``, ``history``, ``changes`` and ``subscribe``
+  read the history.  Node ids handed out inside a replayed transaction may differ
+  from the committed ones: ``tx.ids`` maps them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, TypeVar
+
+from . import hierarchy
+from .diff import Changes, targeted_diff
+from .errors import BotreeError, ConflictError, InvalidArgument, InvalidOperation, VersionNotFound
+from .index import DEFAULT_BLOCK_SIZE
+from .queries import TreeQueries
+from .transaction import Transaction
+from .tree import Tree
+
+Op = Tuple[str, Tuple[Any, ...], Any]  # (update name, arguments, result)
+Listener = Callable[[int, Changes], None]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One entry of the history."""
+
+    version: int
+    parent: int
+    time: float
+    message: Optional[str]
+    meta: Mapping[str, Any]
+    ops: Tuple[Op, ...] = field(repr=False)
+
+
+class DbTransaction(Transaction):
+    """A ``Transaction`` that records its updates and commits into a ``Database``."""
+
+    __slots__ = ("db", "base_version", "ops", "ids", "deleted", "message", "meta", "serializable")
+
+    def __init__(
+        self, db: "Database", message: Optional[str], meta: Optional[Mapping[str, Any]], serializable: bool
+    ) -> None:
+        version, tree = db.snapshot()
+        super().__init__(tree)
+        self.db = db
+        self.base_version = version
+        self.ops: List[Op] = []
+        self.ids: Dict[int, int] = {}
+        self.deleted: Set[int] = set()
+        self.message = message
+        self.meta: Mapping[str, Any] = MappingProxyType(dict(meta or {}))
+        self.serializable = serializable
+
+    def _apply(self, name: str, *args: Any) -> Any:
+        doomed = _doomed(self._batch(), name, args)
+        result = super()._apply(name, *args)
+        self.deleted |= doomed
+        self.ops.append((name, args, result))
+        return result
+
+    def commit(self) -> Tree:
+        """Commit into the database (replaying on a newer tree if needed); returns the new tree."""
+        batch = self._batch()
+        self._open = False
+        self.tree = self.db._commit(self, batch)
+        return self.tree
+
+
+class Database:
+    """An in-memory database holding the current version of one forest and its history.
+
+    ``Database()`` starts empty; ``Database(tree)`` starts from a tree (version 0).
+    ``keep`` bounds how many versions stay readable with ``as_of`` (None: all).
+    """
+
+    def __init__(
+        self,
+        tree: Optional[Tree] = None,
+        keep: Optional[int] = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        index: Tuple[str, ...] = (),
+    ) -> None:
+        if keep is not None and (type(keep) is not int or keep < 1):
+            raise InvalidArgument(f"keep must be a positive int or None, not {keep!r}")
+        start = tree if tree is not None else Tree(block_size, index)
+        if not isinstance(start, Tree):
+            raise InvalidArgument(f"a Database starts from a Tree, not {type(start).__name__}")
+        self._lock = threading.Lock()
+        self._head: Tuple[int, Tree] = (0, start)
+        self._keep = keep
+        self._trees: Dict[int, Tree] = {0: start}
+        self._log: List[Commit] = [Commit(0, -1, time.time(), "initial", MappingProxyType({}), ())]
+        self._initial = start
+        self._deleted: List[Set[int]] = [set()]  # per version: node ids its commit deleted
+        self._listeners: List[Listener] = []
+
+    # -- reading ----------------------------------------------------------------
+
+    @property
+    def tree(self) -> Tree:
+        """The current tree. O(1), never blocks."""
+        return self._head[1]
+
+    @property
+    def version(self) -> int:
+        """The current version number. O(1)."""
+        return self._head[0]
+
+    def snapshot(self) -> Tuple[int, Tree]:
+        """(version, tree), read together. O(1)."""
+        return self._head
+
+    def as_of(self, version: int) -> Tree:
+        """The tree committed as ``version``; ``VersionNotFound`` if unknown or dropped."""
+        tree = self._trees.get(version)
+        if tree is None:
+            raise VersionNotFound(f"version {version!r} does not exist or is no longer kept (keep={self._keep})")
+        return tree
+
+    def history(self) -> List[Commit]:
+        """Every commit, oldest first (version, parent, time, message, meta, ops)."""
+        return list(self._log)
+
+    def changes(self, v1: int, v2: int) -> Changes:
+        """What changed from version ``v1`` to ``v2`` (v1 <= v2).
+
+        Replays the logged updates of the commits in between on ``as_of(v1)``,
+        noting every node they touch, then compares only those nodes: cost
+        O(updates · log n + nodes whose parent or data changed), not O(n).
+        """
+        if v1 > v2:
+            raise InvalidArgument(f"changes(v1, v2) needs v1 <= v2, got {v1} > {v2}")
+        old = self.as_of(v1)
+        new = self.as_of(v2)
+        touched: Set[int] = set()
+        parents: Set[Optional[int]] = set()
+        batch = old._ix.edit()
+        for commit in self._log[v1 + 1 : v2 + 1]:
+            for name, args, result in commit.ops:
+                _note_effects(batch, name, args, touched, parents, before=True)
+                hierarchy.UPDATES[name](batch, *args)
+                if isinstance(result, int):
+                    touched.add(result)
+                _note_effects(batch, name, args, touched, parents, before=False)
+        return targeted_diff(old, new, touched, parents)
+
+    def subscribe(self, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(version, changes)`` after each commit; returns an unsubscribe function."""
+        with self._lock:
+            self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def replay(self) -> Tree:
+        """Apply every logged update to the initial tree again: equals ``db.tree``. O(total updates)."""
+        batch = self._initial._ix.edit()
+        for commit in self._log[1:]:
+            for name, args, _ in commit.ops:
+                hierarchy.UPDATES[name](batch, *args)
+        return Tree._wrap(batch.persistent())
+
+    # -- writing ----------------------------------------------------------------
+
+    def transaction(
+        self, message: Optional[str] = None, meta: Optional[Mapping[str, Any]] = None
+    ) -> DbTransaction:
+        """A transaction on the current tree, committed on leaving ``with`` (snapshot isolation)."""
+        return DbTransaction(self, message, meta, serializable=False)
+
+    def transact(
+        self,
+        fn: Callable[[DbTransaction], T],
+        retries: int = 10,
+        message: Optional[str] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+    ) -> T:
+        """Run ``fn(tx)`` and commit serializably, re-running it on ``ConflictError``.
+
+        Raises the last ``ConflictError`` after ``retries`` re-runs; an exception from
+        ``fn`` rolls back and propagates.
+        """
+        if type(retries) is not int or retries < 0:
+            raise InvalidArgument(f"retries must be a non-negative int, not {retries!r}")
+        last: Optional[ConflictError] = None
+        for _ in range(retries + 1):
+            tx = DbTransaction(self, message, meta, serializable=True)
+            try:
+                result = fn(tx)
+            except BaseException:
+                tx.rollback()
+                raise
+            try:
+                tx.commit()
+                return result
+            except ConflictError as exc:
+                last = exc
+        assert last is not None
+        raise ConflictError(f"gave up after {retries} retries: {last}") from last
+
+    def _commit(self, tx: DbTransaction, batch: Any) -> Tree:
+        ops = tuple(tx.ops)
+        with self._lock:
+            version, head = self._head
+            if version == tx.base_version:
+                tree = Tree._wrap(batch.persistent())
+                tx.ids = {r: r for _, _, r in ops if isinstance(r, int)}
+                deleted = tx.deleted
+            elif tx.serializable:
+                raise ConflictError(
+                    f"version {version} was committed after this transaction began at {tx.base_version}"
+                )
+            else:
+                tree, ops, tx.ids, deleted = self._rebase(tx, head, version)
+            new_version = version + 1
+            self._log.append(Commit(new_version, version, time.time(), tx.message, tx.meta, ops))
+            self._deleted.append(deleted)
+            self._trees[new_version] = tree
+            self._head = (new_version, tree)
+            if self._keep is not None:
+                self._trees.pop(new_version - self._keep, None)
+            listeners = list(self._listeners)
+        if listeners and ops:
+            changes = self.changes(new_version - 1, new_version)
+            for listener in listeners:
+                listener(new_version, changes)
+        return tree
+
+    def _rebase(
+        self, tx: DbTransaction, head: Tree, version: int
+    ) -> Tuple[Tree, Tuple[Op, ...], Dict[int, int], Set[int]]:
+        """Replay ``tx``'s updates on ``head``; ConflictError if any no longer applies."""
+        deleted_since: Set[int] = set()
+        for v in range(tx.base_version + 1, version + 1):
+            deleted_since |= self._deleted[v]
+        base = tx.base
+        batch = head._ix.edit()
+        ids: Dict[int, int] = {}
+        out: List[Op] = []
+        deleted: Set[int] = set()
+        for name, args, result in tx.ops:
+            mapped = list(args)
+            for i in hierarchy.NODE_ARGS[name]:
+                node = mapped[i]
+                if node is None:
+                    continue
+                if node in ids:
+                    mapped[i] = ids[node]
+                    continue
+                if node in deleted_since or node not in head:
+                    raise ConflictError(f"{name}: node {node} was deleted by a concurrent commit")
+            if name == "set_data" and args[0] not in ids:
+                node = args[0]
+                if node in base and node in head and head.data(node) is not base.data(node):
+                    raise ConflictError(f"set_data: node {node}'s data was changed by a concurrent commit")
+            try:
+                doomed = _doomed(batch, name, tuple(mapped))
+                new = hierarchy.UPDATES[name](batch, *mapped)
+            except BotreeError as exc:
+                raise ConflictError(f"{name}{tuple(mapped)!r} no longer applies: {exc}") from exc
+            deleted |= doomed
+            if isinstance(result, int):
+                ids[result] = new
+            out.append((name, tuple(mapped), new))
+        return Tree._wrap(batch.persistent()), tuple(out), ids, deleted
+
+
+def _doomed(batch: Any, name: str, args: Tuple[Any, ...]) -> Set[int]:
+    """Ids an update is about to delete (an unknown node yields nothing: the update will fail)."""
+    if name not in ("delete", "unwrap") or args[0] not in batch:
+        return set()
+    if name == "unwrap":
+        return {args[0]}
+    return {args[0], *_View(batch).descendants(args[0])}
+
+
+def _note_effects(
+    batch: Any, name: str, args: Tuple[Any, ...], touched: Set[int], parents: Set[Optional[int]], before: bool
+) -> None:
+    """Record the nodes an update touches, before and after it runs (for ``changes``)."""
+    view = _View(batch)
+    if name == "set_data":
+        touched.add(args[0])
+    elif not before:
+        if name.startswith("move"):
+            parents.add(view.parent(args[0]))
+    elif name == "insert_root":
+        touched.update(view.children(None))
+    elif name == "insert_parent":
+        touched.update(_run(view, args[0], args[2] if args[2] is not None else args[0]))
+    elif name in ("delete", "unwrap"):
+        touched |= _doomed(batch, name, args)
+        if name == "unwrap":
+            touched.update(view.children(args[0]))
+    elif name.startswith("move"):
+        touched.update(_run(view, args[0], args[1]) if name == "move_range" else (args[0],))
+        if name == "move_inner":
+            touched.update(view.children(args[0]))
+        parents.add(view.parent(args[0]))
+
+
+class _View(TreeQueries):
+    """The node-level queries over a batch."""
+
+    __slots__ = ("_ix",)
+
+    def __init__(self, batch: Any) -> None:
+        self._ix = batch
+
+
+def _run(view: _View, first: int, last: int) -> List[int]:
+    """The siblings first..last."""
+    out = [first]
+    node = first
+    while node != last:
+        bound = view._ix.next_bound((node, False))
+        if bound is None or not bound[1]:
+            raise InvalidOperation(f"nodes {first}..{last} are not a run of siblings")
+        node = bound[0]
+        out.append(node)
+    return out
