@@ -47,7 +47,8 @@ def build_index(
 
     ``events`` yields ``(data, True)`` to open a node (its data) and ``(_, False)`` to
     close the innermost open node.  ``progress(done, total)`` is called every 65,536
-    bounds and at the end (``total`` as given, else None).  Raises
+    bounds and with the final count (``total`` as given, else None); counts strictly
+    increase.  Raises
     ``InvalidOperation`` for an unbalanced stream; nothing is returned half-built.
     The cyclic garbage collector is paused meanwhile (see ``gcpause``).
     """
@@ -142,6 +143,6 @@ def _build(
             start += size
         level_ids = above
         height += 1
-    if progress is not None:
-        progress(done, total)
+    if progress is not None and (done & (PROGRESS_EVERY - 1) or not done):
+        progress(done, total)  # the final count, unless it was just reported
     return OrderIndex._make(ChunkedVector(blocks), nodes, level_ids[0], height, IdAllocator(len(blocks)), B)
