@@ -234,24 +234,11 @@ class Editor(IndexReader):
 
     def _neighbour(self, bid: int) -> tuple[int, bool]:
         """An adjacent block at the same level: (id, is_left), or (-1, False) if none."""
-        blocks = self._blocks
-        up = 0
-        blk = blocks[bid]
-        while True:
-            parent = blk.parent
-            if parent < 0:
-                break
-            pblk = blocks[parent]
-            i = bisect_left(pblk.keys, blk.pkey)
-            up += 1
-            if i > 0 or i + 1 < len(pblk.items):
-                left = i > 0
-                other = pblk.items[i - 1] if left else pblk.items[i + 1]
-                for _ in range(up - 1):
-                    other = blocks[other].items[-1 if left else 0]
-                return other, left
-            blk = pblk
-        return -1, False
+        left = self._adjacent(bid, -1)
+        if left is not None:
+            return left, True
+        right = self._adjacent(bid, 1)
+        return (-1, False) if right is None else (right, False)
 
     def _rebalance(self, bid: int, level: int, todo: Set[int]) -> None:
         """Bring underfull block ``bid`` to at least B/2 items using a neighbour."""

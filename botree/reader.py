@@ -108,8 +108,12 @@ class IndexReader:
             bid = blocks[bid].items[-1]
         return bid
 
-    def _next_leaf(self, bid: int) -> Optional[int]:
-        """The leaf after ``bid`` in document order, or None. Amortised O(1) in scans."""
+    def _adjacent(self, bid: int, step: int) -> Optional[int]:
+        """The block after (step 1) or before (step -1) ``bid`` at the same level, or None.
+
+        Climbs until the ancestor has a sibling that way, steps over, and descends
+        along the near edge. Amortised O(1) in scans, O(h) at worst.
+        """
         blocks = self._blocks
         up = 0
         blk = blocks[bid]
@@ -118,35 +122,24 @@ class IndexReader:
             if parent < 0:
                 return None
             pblk = blocks[parent]
-            i = bisect_left(pblk.keys, blk.pkey) + 1
+            i = bisect_left(pblk.keys, blk.pkey) + step
             up += 1
-            if i < len(pblk.items):
+            if 0 <= i < len(pblk.items):
                 bid = pblk.items[i]
                 break
             blk = pblk
+        edge = 0 if step > 0 else -1
         for _ in range(up - 1):
-            bid = blocks[bid].items[0]
+            bid = blocks[bid].items[edge]
         return bid
+
+    def _next_leaf(self, bid: int) -> Optional[int]:
+        """The leaf after ``bid`` in document order, or None."""
+        return self._adjacent(bid, 1)
 
     def _prev_leaf(self, bid: int) -> Optional[int]:
         """The leaf before ``bid`` in document order, or None."""
-        blocks = self._blocks
-        up = 0
-        blk = blocks[bid]
-        while True:
-            parent = blk.parent
-            if parent < 0:
-                return None
-            pblk = blocks[parent]
-            i = bisect_left(pblk.keys, blk.pkey) - 1
-            up += 1
-            if i >= 0:
-                bid = pblk.items[i]
-                break
-            blk = pblk
-        for _ in range(up - 1):
-            bid = blocks[bid].items[-1]
-        return bid
+        return self._adjacent(bid, -1)
 
     # -- public queries -----------------------------------------------------
 

@@ -32,7 +32,29 @@ def _build(flat: List[Any]) -> List[List[List[Any]]]:
     ]
 
 
-class ChunkedVector:
+class _VectorReader:
+    """Reads shared by the frozen and the transient vector."""
+
+    __slots__ = ()
+    chunks: List[List[List[Any]]]
+    length: int
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> Any:
+        """Item ``i`` (0 <= i < len); raises IndexError otherwise. O(1)."""
+        if not 0 <= i < self.length:
+            raise IndexError(f"vector index {i} out of range")
+        return self.chunks[i >> MID_BITS][(i >> LEAF_BITS) & LEAF_MASK][i & LEAF_MASK]
+
+    def __iter__(self) -> Iterator[Any]:
+        for mid in self.chunks:
+            for leaf in mid:
+                yield from leaf
+
+
+class ChunkedVector(_VectorReader):
     """An immutable vector. Get O(1); ``evolver()`` O(1)."""
 
     __slots__ = ("chunks", "length")
@@ -49,26 +71,12 @@ class ChunkedVector:
         vec.length = length
         return vec
 
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, i: int) -> Any:
-        """Item ``i`` (0 <= i < len); raises IndexError otherwise. O(1)."""
-        if not 0 <= i < self.length:
-            raise IndexError(f"vector index {i} out of range")
-        return self.chunks[i >> MID_BITS][(i >> LEAF_BITS) & LEAF_MASK][i & LEAF_MASK]
-
-    def __iter__(self) -> Iterator[Any]:
-        for mid in self.chunks:
-            for leaf in mid:
-                yield from leaf
-
     def evolver(self) -> "TransientVector":
         """A transient copy for batched writes. O(1)."""
         return TransientVector(self)
 
 
-class TransientVector:
+class TransientVector(_VectorReader):
     """Writable view of a ``ChunkedVector``; ``persistent()`` freezes it.
 
     The first write copies the top list (O(n / 4096)), and the first write below a
@@ -84,19 +92,6 @@ class TransientVector:
         self.length = base.length
         self._mids: Optional[Set[int]] = None  # None: the top list is still shared
         self._leaves: Set[int] = set()
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, i: int) -> Any:
-        if not 0 <= i < self.length:
-            raise IndexError(f"vector index {i} out of range")
-        return self.chunks[i >> MID_BITS][(i >> LEAF_BITS) & LEAF_MASK][i & LEAF_MASK]
-
-    def __iter__(self) -> Iterator[Any]:
-        for mid in self.chunks:
-            for leaf in mid:
-                yield from leaf
 
     def _mid(self, t: int) -> List[List[Any]]:
         """Middle list ``t``, owned by this transient."""

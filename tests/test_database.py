@@ -6,7 +6,7 @@ import random
 import sys
 import threading
 import time
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import pytest
 
@@ -21,6 +21,20 @@ def abc() -> Tuple[Database, int, int, int]:
         b = tx.insert_child(a, "B")
         c = tx.insert_child(a, "C")
     return db, a, b, c
+
+
+def run_threads(targets: List[Callable[[], None]], switch_interval: float) -> None:
+    """Run the targets in threads, switching between them often, and wait for all."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(switch_interval)
+    try:
+        threads = [threading.Thread(target=target) for target in targets]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        sys.setswitchinterval(old)
 
 
 def shape(t: Tree) -> List[Tuple[Optional[str], str]]:
@@ -140,16 +154,7 @@ def test_transact_serializes_read_modify_write_across_threads() -> None:
         for _ in range(50):
             db.transact(add_numbered, retries=10_000)
 
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        threads = [threading.Thread(target=work) for _ in range(4)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-    finally:
-        sys.setswitchinterval(old)
+    run_threads([work] * 4, switch_interval=1e-5)
     t = db.tree
     assert sorted(t.data(n) for n in t.children(box)) == list(range(200))
     assert db.version == 201
@@ -362,16 +367,7 @@ def test_eight_threads_500_transactions_each() -> None:
                 with lock:
                     conflicts[0] += 1
 
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-4)
-    try:
-        threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-    finally:
-        sys.setswitchinterval(old)
+    run_threads([lambda t=t: worker(t) for t in range(8)], switch_interval=1e-4)
     tree = db.tree
     tree.check()
     tags = [tree.data(n) for n in tree.preorder() if isinstance(tree.data(n), tuple)]
