@@ -9,7 +9,6 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any, Optional
 
-from .blocks import Block
 from .editor import Editor
 from .errors import InvalidOperation
 from .gapkeys import SPACE
@@ -75,24 +74,25 @@ class IndexBatch(Editor):
             blk.aux[pos:pos] = [rel, rel]
             keys[pos:pos] = [0, 0]
             self._label(leaf, blk, pos, pos + 2)
-        self._bump(blk, 2, blk.delta + rel)
+        self._bump(leaf, 2, rel)
         return node
 
-    def _bump(self, blk: Block, count: int, low: int) -> None:
-        """Add ``count`` bounds whose minimum level, relative to ``blk``'s parent, is ``low``.
+    def _bump(self, bid: int, count: int, low: int) -> None:
+        """Add ``count`` bounds below block ``bid`` whose minimum level relative to it is ``low``.
 
         Walks the parent links to the root: counts grow, minimum levels can only
         fall, so no block below needs recomputing. O(h log B).
         """
         w = self._w
-        while blk.parent >= 0:
-            parent = w(blk.parent)
-            i = bisect_left(parent.keys, blk.pkey)
-            parent.counts[i] += count  # type: ignore[index]
-            if low < parent.aux[i]:
-                parent.aux[i] = low
-            low += parent.delta
-            blk = parent
+        parent, pkey, delta = self._link(bid)
+        while parent >= 0:
+            low += delta
+            pblk = w(parent)
+            i = bisect_left(pblk.keys, pkey)
+            pblk.counts[i] += count  # type: ignore[index]
+            if low < pblk.aux[i]:
+                pblk.aux[i] = low
+            parent, pkey, delta = self._link(parent)
 
     def check_run(self, first: Bound, last: Bound) -> None:
         """Check that first..last is a balanced run: open of x .. close of y, x and y siblings."""

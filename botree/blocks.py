@@ -9,15 +9,22 @@ merging, relabelling and level shifting treat them the same way:
              inner: for each child, the minimum bound level in its subtree minus
              S(this block) (so ``parent`` searches can skip whole subtrees);
 * ``counts`` inner only: number of bounds below each child (rank, size);
-* ``parent``/``pkey``  the parent block id (-1 at the root) and this block's key there;
-* ``delta``  level delta: a bound's level is its ``aux`` plus the deltas of the
-             blocks from its leaf to the root;
 * ``owner``  the token of the batch allowed to change the block in place.
+
+A block's place in the tree is not stored in the block but in the index's link
+table, one ``(parent id, key in parent, delta)`` tuple per block id (parent -1 at the
+root).  ``delta`` is the level delta: a bound's level is its ``aux`` plus the deltas of
+the blocks from its leaf to the root.  Keeping links outside the blocks means that
+moving children to another parent (splits, merges, relabels) or shifting a subtree's
+levels rewrites one small tuple per child instead of copying the child block.
 """
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
+
+# (parent block id or -1, this block's key in the parent, level delta)
+Link = Tuple[int, int, int]
 
 # Min-level of an empty block: larger than any real level.
 EMPTY_MIN = 1 << 60
@@ -31,7 +38,7 @@ def encode(node: int, is_open: bool) -> int:
 class Block:
     """A leaf or inner block (see the module docstring for the fields)."""
 
-    __slots__ = ("keys", "items", "aux", "counts", "parent", "pkey", "delta", "owner")
+    __slots__ = ("keys", "items", "aux", "counts", "owner")
 
     def __init__(
         self,
@@ -39,44 +46,29 @@ class Block:
         items: List[int],
         aux: List[int],
         counts: Optional[List[int]],
-        parent: int,
-        pkey: int,
-        delta: int,
         owner: object,
     ) -> None:
         self.keys = keys
         self.items = items
         self.aux = aux
         self.counts = counts
-        self.parent = parent
-        self.pkey = pkey
-        self.delta = delta
         self.owner = owner
 
     def copy(self, owner: object) -> "Block":
         """A copy owned by ``owner``. O(B)."""
         counts = self.counts
-        return Block(
-            self.keys[:],
-            self.items[:],
-            self.aux[:],
-            None if counts is None else counts[:],
-            self.parent,
-            self.pkey,
-            self.delta,
-            owner,
-        )
+        return Block(self.keys[:], self.items[:], self.aux[:], None if counts is None else counts[:], owner)
 
     def entry_count(self) -> int:
         """Number of bounds below this block. O(B)."""
         counts = self.counts
         return len(self.items) if counts is None else sum(counts)
 
-    def min_level(self) -> int:
-        """Minimum of ``aux`` plus this block's delta (its value in the parent's ``aux``)."""
+    def min_aux(self) -> int:
+        """Minimum of ``aux`` (EMPTY_MIN when empty); plus the block's delta, its value in the parent."""
         aux = self.aux
-        return self.delta + (min(aux) if aux else EMPTY_MIN)
+        return min(aux) if aux else EMPTY_MIN
 
     def __repr__(self) -> str:
         kind = "Leaf" if self.counts is None else "Inner"
-        return f"{kind}(items={self.items}, delta={self.delta}, parent={self.parent})"
+        return f"{kind}(items={self.items})"

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from nodetable import ChunkedVector, IdAllocator, NodeTable, Row
 
-from .blocks import EMPTY_MIN, Block
+from .blocks import Block, Link
 from .errors import InvalidArgument, InvalidOperation
 from .gapkeys import even_keys
 from .gcpause import gc_paused
@@ -102,13 +102,15 @@ def _build(
     nodes = NodeTable.from_rows(rows, index)  # checks indexed values before anything else
 
     blocks: List[Block] = []
+    links: List[Link] = []
     level_ids: List[int] = []
     start = 0
     for size in _sizes(len(items), B, fill):
         bid = len(blocks)
         keys = even_keys(size)
         chunk = items[start : start + size]
-        blocks.append(Block(keys, chunk, levels[start : start + size], None, -1, 0, 0, owner))
+        blocks.append(Block(keys, chunk, levels[start : start + size], None, owner))
+        links.append((-1, 0, 0))
         for key, item in zip(keys, chunk):
             row = rows[item >> 1]
             if item & 1:
@@ -121,7 +123,8 @@ def _build(
         start += size
     height = 0
     if not level_ids:
-        blocks.append(Block([], [], [], None, -1, 0, 0, owner))
+        blocks.append(Block([], [], [], None, owner))
+        links.append((-1, 0, 0))
         level_ids.append(0)
     while len(level_ids) > 1:
         above: List[int] = []
@@ -134,15 +137,17 @@ def _build(
             mins = []
             for key, kid in zip(keys, kids):
                 child = blocks[kid]
-                child.parent = bid
-                child.pkey = key
+                links[kid] = (bid, key, 0)
                 counts.append(child.entry_count())
-                mins.append(min(child.aux) if child.aux else EMPTY_MIN)
-            blocks.append(Block(keys, kids, mins, counts, -1, 0, 0, owner))
+                mins.append(child.min_aux())
+            blocks.append(Block(keys, kids, mins, counts, owner))
+            links.append((-1, 0, 0))
             above.append(bid)
             start += size
         level_ids = above
         height += 1
     if progress is not None and (done & (PROGRESS_EVERY - 1) or not done):
         progress(done, total)  # the final count, unless it was just reported
-    return OrderIndex._make(ChunkedVector(blocks), nodes, level_ids[0], height, IdAllocator(len(blocks)), B)
+    return OrderIndex._make(
+        ChunkedVector(blocks), ChunkedVector(links), nodes, level_ids[0], height, IdAllocator(len(blocks)), B
+    )

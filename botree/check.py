@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Dict, List, Set, Tuple
 
 from nodetable import TableCorrupt
 
-from .blocks import EMPTY_MIN
 from .errors import InvariantError
 from .gapkeys import SPACE
 
@@ -21,16 +20,19 @@ def _fail(message: str) -> None:
 def check_index(idx: "OrderIndex") -> None:
     """Raise ``InvariantError`` naming the first broken invariant of ``idx``."""
     blocks = idx._blocks
+    links = idx._links
     B = idx.block_size
     low = B // 2
     root = idx._root
     rblk = blocks[root]
-    if rblk is None or rblk.parent != -1:
+    if len(links) != len(blocks):
+        _fail(f"{len(links)} links for {len(blocks)} block slots")
+    if rblk is None or links[root] is None or links[root][0] != -1:
         _fail(f"root {root} missing or has a parent")
     # Walk blocks top-down (no recursion), collecting leaves left to right.
     live: Set[int] = set()
     leaves: List[Tuple[int, int]] = []  # (leaf id, delta sum)
-    level_rows: List[List[Tuple[int, int]]] = [[(root, rblk.delta)]]
+    level_rows: List[List[Tuple[int, int]]] = [[(root, links[root][2])]]
     for depth in range(idx._height + 1):
         nxt: List[Tuple[int, int]] = []
         for bid, total in level_rows[depth]:
@@ -60,15 +62,17 @@ def check_index(idx: "OrderIndex") -> None:
                 _fail(f"block {bid}: counts length differs")
             for j, child in enumerate(blk.items):
                 cblk = blocks[child]
-                if cblk is None:
+                link = links[child]
+                if cblk is None or link is None:
                     _fail(f"block {bid}: child {child} is not in the block table")
-                if cblk.parent != bid or cblk.pkey != keys[j]:
-                    _fail(f"block {child}: parent link ({cblk.parent}, {cblk.pkey}) should be ({bid}, {keys[j]})")
+                parent, pkey, delta = link
+                if parent != bid or pkey != keys[j]:
+                    _fail(f"block {child}: parent link ({parent}, {pkey}) should be ({bid}, {keys[j]})")
                 if blk.counts[j] != cblk.entry_count():
                     _fail(f"block {bid}: count of child {child} is {blk.counts[j]}, true {cblk.entry_count()}")
-                if blk.aux[j] != cblk.min_level():
-                    _fail(f"block {bid}: min level of child {child} is {blk.aux[j]}, true {cblk.min_level()}")
-                nxt.append((child, total + cblk.delta))
+                if blk.aux[j] != delta + cblk.min_aux():
+                    _fail(f"block {bid}: min level of child {child} is {blk.aux[j]}, true {delta + cblk.min_aux()}")
+                nxt.append((child, total + delta))
         if not is_leaf:
             level_rows.append(nxt)
     # Block ids: every id is live or free, never both; nothing else is stored.
@@ -81,8 +85,8 @@ def check_index(idx: "OrderIndex") -> None:
     if len(blocks) != alloc.next_id or len(live) + len(free) != alloc.next_id:
         _fail(f"block ids leak: {len(live)} live + {len(free)} free != {alloc.next_id} allocated")
     for bid in free:
-        if blocks[bid] is not None:
-            _fail(f"free block id {bid} still holds a block")
+        if blocks[bid] is not None or links[bid] is not None:
+            _fail(f"free block id {bid} still holds a block or link")
     # Bounds: well nested, levels equal true depth, back-links resolve.
     nodes = idx._nodes
     stack: List[int] = []
@@ -118,8 +122,6 @@ def check_index(idx: "OrderIndex") -> None:
         _fail(f"{len(nodes)} rows but {len(seen)} nodes in the index")
     if rblk.counts is not None and sum(rblk.counts) != 2 * len(seen):
         _fail("root counts disagree with the number of bounds")
-    if idx._height == 0 and not rblk.items and rblk.min_level() != rblk.delta + EMPTY_MIN:
-        _fail("empty root has a wrong minimum")
     try:
         nodes.check()
     except TableCorrupt as exc:

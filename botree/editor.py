@@ -33,6 +33,7 @@ class Editor(IndexReader):
 
     __slots__ = (
         "_blocks",
+        "_links",
         "_nodes",
         "_root",
         "_height",
@@ -47,6 +48,7 @@ class Editor(IndexReader):
 
     def __init__(self, base: "OrderIndex") -> None:
         self._blocks = base._blocks.evolver()
+        self._links = base._links.evolver()
         self._nodes = base._nodes.evolver()
         self._root = base._root
         self._height = base._height
@@ -70,21 +72,29 @@ class Editor(IndexReader):
         return blk
 
     def _new_block(self, leaf: bool, parent: int, delta: int) -> int:
-        """Create an empty block (not yet linked into ``parent``). O(1)."""
-        blk = Block([], [], [], None if leaf else [], parent, 0, delta, self._token)
+        """Create an empty block (its link names ``parent``, which does not list it yet). O(1)."""
+        blk = Block([], [], [], None if leaf else [], self._token)
         bid = self._alloc.allocate()
         blocks = self._blocks
         if bid == len(blocks):
             blocks.append(blk)
+            self._links.append((parent, 0, delta))
         else:
             blocks[bid] = blk
+            self._links[bid] = (parent, 0, delta)
         self.blocks_written += 1
         return bid
 
     def _free_block(self, bid: int) -> None:
         """Drop a block; its id is reused only after the current primitive ends."""
         self._blocks[bid] = None
+        self._links[bid] = None
         self._pending_free.append(bid)
+
+    def _shift(self, bid: int, diff: int) -> None:
+        """Add ``diff`` to block ``bid``'s level delta. O(1)."""
+        parent, pkey, delta = self._link(bid)
+        self._links[bid] = (parent, pkey, delta + diff)
 
     def _mark(self, bid: int, level: int) -> None:
         """Remember that block ``bid`` at ``level`` changed and must be settled."""
@@ -112,11 +122,10 @@ class Editor(IndexReader):
                     row.open_leaf = bid
                     row.open_key = keys[j]
         else:
-            w = self._w
+            links = self._links
             for j in range(lo, hi):
-                child = w(items[j])
-                child.parent = bid
-                child.pkey = keys[j]
+                child = items[j]
+                links[child] = (bid, keys[j], links[child][2])
 
     def _label(self, bid: int, blk: Block, lo: int, hi: int) -> None:
         """Give items lo..hi-1 keys inside their gap, relabelling the block if full."""
@@ -166,8 +175,8 @@ class Editor(IndexReader):
         """Move items lo..hi-1 of block ``src`` into block ``dst`` at position ``at``.
 
         Levels are preserved: aux values (and, for inner blocks, the moved children's
-        deltas) are shifted by S(src) - S(dst). O(B), plus O(B) per moved child for
-        inner blocks (their parent links are rewritten).
+        deltas) are shifted by S(src) - S(dst). O(B): moved children only get new
+        link tuples, never copies.
         """
         s = self._w(src)
         items = s.items[lo:hi]
@@ -182,9 +191,8 @@ class Editor(IndexReader):
         if diff:
             aux = [a + diff for a in aux]
             if counts is not None:
-                w = self._w
                 for child in items:
-                    w(child).delta += diff
+                    self._shift(child, diff)
         self._insert_items(dst, at, items, aux, counts, level, keys)
 
     def _split_off(self, bid: int, pos: int, level: int) -> int:
@@ -195,9 +203,9 @@ class Editor(IndexReader):
         """
         blk = self._blocks[bid]
         n = len(blk.items)
-        parent = blk.parent
-        new = self._new_block(blk.counts is None, parent, blk.delta)
-        i = bisect_left(self._blocks[parent].keys, blk.pkey)
+        parent, pkey, delta = self._link(bid)
+        new = self._new_block(blk.counts is None, parent, delta)
+        i = bisect_left(self._blocks[parent].keys, pkey)
         if 2 * pos < n:
             self._insert_items(parent, i, [new], [0], [0], level + 1)
             self._move_items(bid, 0, pos, new, 0, level)
@@ -213,21 +221,22 @@ class Editor(IndexReader):
         self._root = new
         self._height += 1
         blk = self._blocks[old]
-        self._insert_items(new, 0, [old], [blk.min_level()], [blk.entry_count()], self._height)
+        low = self._link(old)[2] + blk.min_aux()
+        self._insert_items(new, 0, [old], [low], [blk.entry_count()], self._height)
         self._mark(old, self._height - 1)
 
-    def _remove_child(self, parent: int, child_blk: Block, level: int) -> None:
-        """Unlink a child from ``parent`` (at ``level``); empty parents go too."""
+    def _remove_child(self, child: int, level: int) -> None:
+        """Unlink block ``child`` from its parent (at ``level``) and free it; empty parents go too."""
         while True:
+            parent, pkey, _ = self._link(child)
+            self._free_block(child)
             pblk = self._w(parent)
-            i = bisect_left(pblk.keys, child_blk.pkey)
+            i = bisect_left(pblk.keys, pkey)
             del pblk.items[i], pblk.keys[i], pblk.aux[i], pblk.counts[i]  # type: ignore[index]
             self._mark(parent, level)
             if pblk.items or parent == self._root:
                 return
-            self._free_block(parent)
-            child_blk = pblk
-            parent = pblk.parent
+            child = parent
             level += 1
 
     # -- settling -------------------------------------------------------------
@@ -251,9 +260,7 @@ class Editor(IndexReader):
         if n + m <= self._B:
             rblk = self._blocks[rbid]
             self._move_items(rbid, 0, len(rblk.items), lbid, len(self._blocks[lbid].items), level)
-            rblk = self._blocks[rbid]
-            self._free_block(rbid)
-            self._remove_child(rblk.parent, rblk, level + 1)
+            self._remove_child(rbid, level + 1)
             todo.add(lbid)
         else:
             k = (m - n) // 2
@@ -265,13 +272,13 @@ class Editor(IndexReader):
 
     def _refresh(self, bid: int, blk: Block, level: int) -> None:
         """Write ``blk``'s entry count and minimum level into its parent's arrays."""
-        parent = blk.parent
+        parent, pkey, delta = self._link(bid)
         if parent < 0:
             return
         count = blk.entry_count()
-        low = blk.min_level()
+        low = delta + blk.min_aux()
         pblk = self._blocks[parent]
-        i = bisect_left(pblk.keys, blk.pkey)
+        i = bisect_left(pblk.keys, pkey)
         if pblk.counts[i] != count or pblk.aux[i] != low:
             pblk = self._w(parent)
             pblk.counts[i] = count  # type: ignore[index]
@@ -320,12 +327,10 @@ class Editor(IndexReader):
             root = blocks[self._root]
             if len(root.items) != 1:
                 break
-            child = self._w(root.items[0])
-            child.delta += root.delta
-            child.parent = -1
-            child.pkey = 0
+            child = root.items[0]
+            self._links[child] = (-1, 0, self._link(child)[2] + self._link(self._root)[2])
             self._free_block(self._root)
-            self._root = root.items[0]
+            self._root = child
             self._height -= 1
         alloc = self._alloc
         for bid in self._pending_free:
@@ -343,6 +348,7 @@ class Editor(IndexReader):
 
         idx = OrderIndex._make(
             self._blocks.persistent(),
+            self._links.persistent(),
             self._nodes.persistent(),
             self._root,
             self._height,

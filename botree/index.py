@@ -36,12 +36,13 @@ class OrderIndex(IndexReader):
     one never changes.  ``edit()`` gives a batch for many updates at once.
     """
 
-    __slots__ = ("_blocks", "_nodes", "_root", "_height", "_alloc", "block_size")
+    __slots__ = ("_blocks", "_links", "_nodes", "_root", "_height", "_alloc", "block_size")
 
     def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE, index: Iterable[str] = ()) -> None:
         self.block_size = check_block_size(block_size)
-        root = Block([], [], [], None, -1, 0, 0, None)
+        root = Block([], [], [], None, None)
         self._blocks = ChunkedVector([root])
+        self._links = ChunkedVector([(-1, 0, 0)])
         self._nodes = NodeTable(index)
         self._root = 0
         self._height = 0
@@ -49,10 +50,18 @@ class OrderIndex(IndexReader):
 
     @classmethod
     def _make(
-        cls, blocks: ChunkedVector, nodes: NodeTable, root: int, height: int, alloc: IdAllocator, block_size: int
+        cls,
+        blocks: ChunkedVector,
+        links: ChunkedVector,
+        nodes: NodeTable,
+        root: int,
+        height: int,
+        alloc: IdAllocator,
+        block_size: int,
     ) -> "OrderIndex":
         idx = cls.__new__(cls)
         idx._blocks = blocks
+        idx._links = links
         idx._nodes = nodes
         idx._root = root
         idx._height = height

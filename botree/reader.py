@@ -28,20 +28,16 @@ def check_bound(bound: object) -> Bound:
     return bound
 
 
-def _precedes(chunks: Any, b1: int, k1: int, b2: int, k2: int) -> bool:
+def _precedes(links: Any, b1: int, k1: int, b2: int, k2: int) -> bool:
     """True if the bound at (leaf b1, key k1) comes before the one at (b2, k2). O(h).
 
     Climbs both leaves' parent links in lockstep (all leaves are at one depth)
     until the blocks meet, then compares the keys of the two children there.
-    ``chunks`` is the block table's chunk lists (inlined ChunkedVector reads).
+    ``links`` is the link table's chunk lists (inlined ChunkedVector reads).
     """
     while b1 != b2:
-        blk1 = chunks[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
-        blk2 = chunks[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
-        k1 = blk1.pkey
-        b1 = blk1.parent
-        k2 = blk2.pkey
-        b2 = blk2.parent
+        b1, k1, _ = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
+        b2, k2, _ = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
     return k1 < k2
 
 
@@ -50,6 +46,7 @@ class IndexReader:
 
     __slots__ = ()
     _blocks: Any
+    _links: Any
     _nodes: Any
     _root: int
     _height: int
@@ -80,19 +77,21 @@ class IndexReader:
 
     def _sum(self, bid: int) -> int:
         """Sum of the level deltas from block ``bid`` up to the root. O(h)."""
-        chunks = self._blocks.chunks
-        blk = chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
-        total = blk.delta
-        parent = blk.parent
-        while parent >= 0:
-            blk = chunks[parent >> 12][(parent >> 6) & 63][parent & 63]
-            total += blk.delta
-            parent = blk.parent
+        links = self._links.chunks
+        total = 0
+        while bid >= 0:
+            bid, _, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            total += delta
         return total
 
-    def _child_index(self, blk: Block) -> int:
-        """Position of ``blk`` among its parent's children. O(log B)."""
-        return bisect_left(self._blocks[blk.parent].keys, blk.pkey)
+    def _link(self, bid: int) -> Tuple[int, int, int]:
+        """(parent id, key in parent, delta) of block ``bid``."""
+        return self._links.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+
+    def _child_index(self, bid: int) -> int:
+        """Position of block ``bid`` among its parent's children. O(log B)."""
+        parent, pkey, _ = self._link(bid)
+        return bisect_left(self._block(parent).keys, pkey)
 
     def _first_leaf(self) -> int:
         blocks = self._blocks
@@ -116,18 +115,17 @@ class IndexReader:
         """
         blocks = self._blocks
         up = 0
-        blk = blocks[bid]
         while True:
-            parent = blk.parent
+            parent, pkey, _ = self._link(bid)
             if parent < 0:
                 return None
             pblk = blocks[parent]
-            i = bisect_left(pblk.keys, blk.pkey) + step
+            i = bisect_left(pblk.keys, pkey) + step
             up += 1
             if 0 <= i < len(pblk.items):
                 bid = pblk.items[i]
                 break
-            blk = pblk
+            bid = parent
         edge = 0 if step > 0 else -1
         for _ in range(up - 1):
             bid = blocks[bid].items[edge]
@@ -168,15 +166,13 @@ class IndexReader:
     def level(self, node: int) -> int:
         """Depth of ``node`` in the forest (top-level nodes: 0). O(h + log B)."""
         row = self._row(node)
-        chunks = self._blocks.chunks
         bid = row.open_leaf
-        blk = chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
-        total = blk.aux[bisect_left(blk.keys, row.open_key)] + blk.delta
-        parent = blk.parent
-        while parent >= 0:
-            blk = chunks[parent >> 12][(parent >> 6) & 63][parent & 63]
-            total += blk.delta
-            parent = blk.parent
+        blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+        total = blk.aux[bisect_left(blk.keys, row.open_key)]
+        links = self._links.chunks
+        while bid >= 0:
+            bid, _, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            total += delta
         return total
 
     def bound_level(self, bound: Bound) -> int:
@@ -202,7 +198,7 @@ class IndexReader:
             b2, k2 = row2.open_leaf, row2.open_key
         else:
             b2, k2 = row2.close_leaf, row2.close_key
-        return _precedes(self._blocks.chunks, b1, k1, b2, k2)
+        return _precedes(self._links.chunks, b1, k1, b2, k2)
 
     def inside(self, a: int, b: int) -> bool:
         """True if node ``a`` lies strictly inside node ``b``'s subtree. O(h).
@@ -213,24 +209,21 @@ class IndexReader:
         row_b = self._row(b)
         if a == b:
             return False
-        chunks = self._blocks.chunks
+        chunks = self._links.chunks
         return _precedes(chunks, row_b.open_leaf, row_b.open_key, row_a.open_leaf, row_a.open_key) and _precedes(
             chunks, row_a.open_leaf, row_a.open_key, row_b.close_leaf, row_b.close_key
         )
 
     def rank(self, bound: Bound) -> int:
         """Number of bounds before ``bound`` in document order. O(B · h)."""
-        leaf, pos = self._locate(bound)
+        bid, pos = self._locate(bound)
         blocks = self._blocks
         total = pos
-        blk = blocks[leaf]
-        parent = blk.parent
+        parent, pkey, _ = self._link(bid)
         while parent >= 0:
             pblk = blocks[parent]
-            i = bisect_left(pblk.keys, blk.pkey)
-            total += sum(pblk.counts[:i])
-            blk = pblk
-            parent = blk.parent
+            total += sum(pblk.counts[: bisect_left(pblk.keys, pkey)])
+            parent, pkey, _ = self._link(parent)
         return total
 
     def at_rank(self, k: int) -> Bound:
@@ -328,37 +321,38 @@ class IndexReader:
         skips whole subtrees: scan the leaf, climb until a left sibling subtree
         holds a lower level, then descend into the rightmost such child.
         """
-        leaf, pos = self._locate((node, True))
+        bid, pos = self._locate((node, True))
         blocks = self._blocks
-        blk = blocks[leaf]
-        base = self._sum(leaf)
+        blk = blocks[bid]
+        base = self._sum(bid)
         target = blk.aux[pos] + base  # the node's level
         limit = target - base
         aux = blk.aux
         for j in range(pos - 1, -1, -1):
             if aux[j] < limit:
                 return blk.items[j] >> 1
-        # Climb: base is S(blk); S(parent) = base - blk.delta.
+        # Climb: base is S(bid); S(parent) = base - delta(bid).
         while True:
-            parent = blk.parent
+            parent, pkey, delta = self._link(bid)
             if parent < 0:
                 return None
-            base -= blk.delta
+            base -= delta
             pblk = blocks[parent]
             limit = target - base
             aux = pblk.aux
             found = -1
-            for j in range(bisect_left(pblk.keys, blk.pkey) - 1, -1, -1):
+            for j in range(bisect_left(pblk.keys, pkey) - 1, -1, -1):
                 if aux[j] < limit:
                     found = j
                     break
             if found >= 0:
-                blk = blocks[pblk.items[found]]
+                bid = pblk.items[found]
                 break
-            blk = pblk
-        # Descend: blk's subtree holds a bound below target; take the rightmost one.
+            bid = parent
+        # Descend: bid's subtree holds a bound below target; take the rightmost one.
         while True:
-            base += blk.delta
+            base += self._link(bid)[2]
+            blk = blocks[bid]
             limit = target - base
             aux = blk.aux
             j = len(aux) - 1
@@ -366,4 +360,4 @@ class IndexReader:
                 j -= 1
             if blk.counts is None:
                 return blk.items[j] >> 1
-            blk = blocks[blk.items[j]]
+            bid = blk.items[j]

@@ -34,9 +34,9 @@ def cut(ed: "Editor", bound: Optional[Bound]) -> None:
     while bid != root:
         if pos > 0:
             bid = ed._split_off(bid, pos, level)
-        blk = blocks[bid]
-        pos = bisect_left(blocks[blk.parent].keys, blk.pkey)
-        bid = blk.parent
+        parent, pkey, _ = ed._link(bid)
+        pos = bisect_left(blocks[parent].keys, pkey)
+        bid = parent
         level += 1
 
 
@@ -47,10 +47,10 @@ def top_index(ed: "Editor", bound: Optional[Bound]) -> int:
     if bound is None:
         return len(blocks[root].items)
     bid, _ = ed._locate(bound)
-    blk = blocks[bid]
-    while blk.parent != root:
-        blk = blocks[blk.parent]
-    return bisect_left(blocks[root].keys, blk.pkey)
+    parent, pkey, _ = ed._link(bid)
+    while parent != root:
+        parent, pkey, _ = ed._link(parent)
+    return bisect_left(blocks[root].keys, pkey)
 
 
 def splice(ed: "Editor", first: Bound, after: Optional[Bound], target: Optional[Bound], d: int) -> None:
@@ -80,9 +80,8 @@ def splice(ed: "Editor", first: Bound, after: Optional[Bound], target: Optional[
         lo, hi = at, at + len(items)
     if d:
         root = ed._w(root_id)
-        w = ed._w
         for j in range(lo, hi):
-            w(root.items[j]).delta += d
+            ed._shift(root.items[j], d)
             root.aux[j] += d
     ed._mark(root_id, level)
     ed._settle()
