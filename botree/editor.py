@@ -28,7 +28,8 @@ class Editor(IndexReader):
 
     Blocks this batch created or copied (``owner is self._token``) change in place;
     others are copied on first write.  ``blocks_written`` counts those copies and
-    creations: the work-counting measure tests use for complexity.
+    creations, ``links_written`` the parent-link and delta updates: the work-counting
+    measures tests use for complexity.
     """
 
     __slots__ = (
@@ -44,6 +45,7 @@ class Editor(IndexReader):
         "_dirty",
         "_pending_free",
         "blocks_written",
+        "links_written",
     )
 
     def __init__(self, base: "OrderIndex") -> None:
@@ -59,6 +61,7 @@ class Editor(IndexReader):
         self._dirty: Dict[int, Set[int]] = {}
         self._pending_free: List[int] = []
         self.blocks_written = 0
+        self.links_written = 0
 
     # -- block table ----------------------------------------------------------
 
@@ -91,10 +94,15 @@ class Editor(IndexReader):
         self._links[bid] = None
         self._pending_free.append(bid)
 
+    def _set_link(self, bid: int, parent: int, pkey: int, delta: int) -> None:
+        """Record block ``bid``'s parent, key in the parent and level delta. O(1)."""
+        self._links[bid] = (parent, pkey, delta)
+        self.links_written += 1
+
     def _shift(self, bid: int, diff: int) -> None:
         """Add ``diff`` to block ``bid``'s level delta. O(1)."""
         parent, pkey, delta = self._link(bid)
-        self._links[bid] = (parent, pkey, delta + diff)
+        self._set_link(bid, parent, pkey, delta + diff)
 
     def _mark(self, bid: int, level: int) -> None:
         """Remember that block ``bid`` at ``level`` changed and must be settled."""
@@ -122,10 +130,9 @@ class Editor(IndexReader):
                     row.open_leaf = bid
                     row.open_key = keys[j]
         else:
-            links = self._links
             for j in range(lo, hi):
                 child = items[j]
-                links[child] = (bid, keys[j], links[child][2])
+                self._set_link(child, bid, keys[j], self._link(child)[2])
 
     def _label(self, bid: int, blk: Block, lo: int, hi: int) -> None:
         """Give items lo..hi-1 keys inside their gap, relabelling the block if full."""
@@ -328,7 +335,7 @@ class Editor(IndexReader):
             if len(root.items) != 1:
                 break
             child = root.items[0]
-            self._links[child] = (-1, 0, self._link(child)[2] + self._link(self._root)[2])
+            self._set_link(child, -1, 0, self._link(child)[2] + self._link(self._root)[2])
             self._free_block(self._root)
             self._root = child
             self._height -= 1

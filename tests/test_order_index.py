@@ -241,6 +241,7 @@ def test_relocation_work_does_not_depend_on_range_size() -> None:
     assert idx.entry_count == 200_000
     idx.check()
     written = {}
+    links = {}
     for name, node, target in [
         ("small", small, (filler, False)),
         ("big", big, (filler, False)),
@@ -250,6 +251,7 @@ def test_relocation_work_does_not_depend_on_range_size() -> None:
         batch = idx.edit()
         batch.relocate((node, True), (node, False), target)
         written[name] = batch.blocks_written
+        links[name] = batch.links_written
         moved = batch.persistent()
         moved.check()
         assert moved.enclosing(node) == (filler if target == (filler, False) else None)
@@ -261,6 +263,10 @@ def test_relocation_work_does_not_depend_on_range_size() -> None:
         assert count < leaves_in_big_range / 4, (name, written)
     assert written["big"] <= 2 * written["small"] + B, written
     assert written["big-end"] <= 2 * written["small-first"] + B, written
+    # Link updates (children moved between parents, level shifts) are bounded the same way.
+    for name, count in links.items():
+        assert count <= 3 * (h + 1) * (B + 4), (name, links)
+    assert links["big"] <= 2 * links["small"] + 2 * B, links
 
 
 # -- bad input -------------------------------------------------------------------------
