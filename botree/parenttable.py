@@ -33,6 +33,18 @@ def _names(ids: Iterable[Any], limit: int = 10) -> str:
     return shown + (f", … ({len(ids)} in all)" if len(ids) > limit else "")
 
 
+def _extract(rows: List[Any], col: Any, what: str, optional: bool = False) -> List[Any]:
+    """One column of every row: a list comprehension, or a per-row pass naming the bad row."""
+    try:
+        if optional:
+            return [row.get(col) if isinstance(row, Mapping) else row[col] for row in rows]
+        return [row[col] for row in rows]
+    except (KeyError, IndexError, TypeError):
+        for rownum, row in enumerate(rows):
+            _column(row, col, what, rownum, optional)
+        raise  # not reached: some row failed above
+
+
 def parent_table_events(
     rows: Iterable[Any],
     id: Any = "id",
@@ -45,54 +57,44 @@ def parent_table_events(
     """The bounds of the forest described by ``rows``, and the external ids in preorder.
 
     Node data is ``row[data]`` if ``data`` names a column, else the row itself.
+    O(n) plus the sibling sort when ``order`` is given.
     """
     if orphans not in ORPHAN_POLICIES:
         raise InvalidArgument(f"orphans must be one of {ORPHAN_POLICIES}, not {orphans!r}")
     if cycles not in CYCLE_POLICIES:
         raise InvalidArgument(f"cycles must be one of {CYCLE_POLICIES}, not {cycles!r}")
-    ext: List[Hashable] = []
-    parents: List[Any] = []
-    datas: List[Any] = []
-    keys: List[Any] = []
-    position: Dict[Hashable, int] = {}
-    duplicates: List[Any] = []
-    for rownum, row in enumerate(rows):
-        ident = _column(row, id, "id", rownum)
-        try:
-            seen = ident in position
-        except TypeError:
-            raise InvalidArgument(f"row {rownum} has an unhashable id {ident!r}") from None
-        if seen:
-            duplicates.append(ident)
-            continue
-        position[ident] = len(ext)
-        ext.append(ident)
-        parents.append(_column(row, parent, "parent", rownum, optional=True))
-        datas.append(row if data is None else _column(row, data, "data", rownum))
-        if order is not None:
-            keys.append(_column(row, order, "order", rownum))
-    if duplicates:
-        raise InvalidOperation(f"duplicate ids: {_names(duplicates)}")
-    n = len(ext)
-    # Resolve parents to positions; -1 means top level.
-    up = [-1] * n
+    rows = rows if isinstance(rows, list) else list(rows)
+    n = len(rows)
+    ext = _extract(rows, id, "id")
+    parents = _extract(rows, parent, "parent", optional=True)
+    datas = rows if data is None else _extract(rows, data, "data")
+    keys = _extract(rows, order, "order") if order is not None else None
+    try:
+        position: Dict[Hashable, int] = {ident: i for i, ident in enumerate(ext)}
+    except TypeError:
+        bad = next(i for i, ident in enumerate(ext) if not _hashable(ident))
+        raise InvalidArgument(f"row {bad} has an unhashable id {ext[bad]!r}") from None
+    if len(position) < n:
+        seen: set = set()
+        duplicates = [ident for ident in ext if ident in seen or seen.add(ident)]  # type: ignore[func-returns-value]
+        raise InvalidOperation(f"duplicate ids: {_names(dict.fromkeys(duplicates))}")
+    # Parents as row positions: -1 top level, -2 orphan (parent id not in the table).
+    try:
+        up = [-1 if p is None else position.get(p, -2) for p in parents]
+    except TypeError:
+        bad = next(i for i, p in enumerate(parents) if not _hashable(p))
+        raise InvalidArgument(f"row with id {ext[bad]!r} has an unhashable parent {parents[bad]!r}") from None
     state = [0] * n  # 0 unknown, 1 on the current walk, 2 kept, 3 dropped, 4 on/below a cycle
-    orphaned: List[Any] = []
-    for i, p in enumerate(parents):
-        if p is None:
-            continue
-        try:
-            j = position.get(p, -1)
-        except TypeError:
-            raise InvalidArgument(f"row with id {ext[i]!r} has an unhashable parent {p!r}") from None
-        if j >= 0:
-            up[i] = j
-            continue
-        orphaned.append(ext[i])
-        if orphans == "ignore":
-            state[i] = 3
-    if orphaned and orphans == "error":
-        raise InvalidOperation(f"rows whose parent id is not in the table (orphans): {_names(orphaned)}")
+    orphaned = [i for i in range(n) if up[i] == -2]
+    if orphaned:
+        if orphans == "error":
+            raise InvalidOperation(
+                f"rows whose parent id is not in the table (orphans): {_names(ext[i] for i in orphaned)}"
+            )
+        for i in orphaned:
+            up[i] = -1
+            if orphans == "ignore":
+                state[i] = 3
     # Every row's chain of parents must reach the top level (or a dropped orphan).
     cyclic: List[Any] = []
     for i in range(n):
@@ -121,30 +123,47 @@ def parent_table_events(
             state[t] = verdict
     if cyclic:
         raise InvalidOperation(f"parent cycles among ids: {_names(cyclic)}")
-    children: List[List[int]] = [[] for _ in range(n)]
-    tops: List[int] = []
-    for i in range(n):
-        if state[i] == 2:
-            (tops if up[i] < 0 else children[up[i]]).append(i)
-    if order is not None:
+    # Children grouped by parent (input order, or by `order`), as one sorted list + offsets.
+    kept = [i for i in range(n) if state[i] == 2]
+    if keys is not None:
         try:
-            tops.sort(key=keys.__getitem__)
-            for kids in children:
-                if len(kids) > 1:
-                    kids.sort(key=keys.__getitem__)
+            kept.sort(key=keys.__getitem__)
         except TypeError as exc:
             raise InvalidArgument(f"order values cannot be compared: {exc}") from None
+    kept.sort(key=up.__getitem__)  # stable: keeps the sibling order within each parent
+    # p's children (p = -1: the top level) fill kept[start[p + 2] : start[p + 3]].
+    start = [0] * (n + 3)
+    for i in kept:
+        start[up[i] + 3] += 1
+    for p in range(1, n + 3):
+        start[p] += start[p - 1]
     events: List[Tuple[Any, bool]] = []
     ids: List[Hashable] = []
-    stack: List[Tuple[int, bool]] = [(i, True) for i in reversed(tops)]
+    emit = events.append
+    note = ids.append
+    # stack of (next slot, end slot) ranges of `kept` still to visit
+    stack: List[List[int]] = [[start[1], start[2]]]
     while stack:
-        i, is_open = stack.pop()
-        events.append((datas[i], is_open))
-        if is_open:
-            ids.append(ext[i])
-            stack.append((i, False))
-            stack.extend((c, True) for c in reversed(children[i]))
+        frame = stack[-1]
+        if frame[0] == frame[1]:
+            stack.pop()
+            if stack:
+                emit((None, False))
+            continue
+        i = kept[frame[0]]
+        frame[0] += 1
+        emit((datas[i], True))
+        note(ext[i])
+        stack.append([start[i + 2], start[i + 3]])
     return events, ids
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def parent_rows(tree: Any) -> List[Dict[str, Any]]:

@@ -10,6 +10,7 @@ from . import hierarchy
 from .batch import IndexBatch
 from .bulk import Progress, build_index
 from .errors import InvalidArgument, InvalidOperation
+from .gcpause import gc_paused
 from .index import DEFAULT_BLOCK_SIZE, OrderIndex
 from .nested import build_nested, nested_events, single_root
 from .parenttable import parent_rows, parent_table_events
@@ -333,6 +334,7 @@ def load_parent_table(
     * Duplicate ids raise ``InvalidOperation`` naming them.  Nothing half-built is
       returned.  Node ids are assigned in preorder.
     """
-    events, ids = parent_table_events(rows, id, parent, order, data, orphans, cycles)
+    with gc_paused():  # millions of small containers, no cycles: see botree.gcpause
+        events, ids = parent_table_events(rows, id, parent, order, data, orphans, cycles)
     tree = Tree.from_events(events, block_size, index, progress=progress)
     return tree, {ext: node for node, ext in enumerate(ids)}
