@@ -141,20 +141,25 @@ def parent_table_events(
     ids: List[Hashable] = []
     emit = events.append
     note = ids.append
-    # stack of (next slot, end slot) ranges of `kept` still to visit
-    stack: List[List[int]] = [[start[1], start[2]]]
+    close = (None, False)
+    # Depth-first with one stack of row positions; ~i marks "close row i".
+    stack = kept[start[1] : start[2]]
+    stack.reverse()
+    pop = stack.pop
+    push = stack.append
+    extend = stack.extend
     while stack:
-        frame = stack[-1]
-        if frame[0] == frame[1]:
-            stack.pop()
-            if stack:
-                emit((None, False))
+        i = pop()
+        if i < 0:
+            emit(close)
             continue
-        i = kept[frame[0]]
-        frame[0] += 1
         emit((datas[i], True))
         note(ext[i])
-        stack.append([start[i + 2], start[i + 3]])
+        push(~i)
+        lo = start[i + 2]
+        hi = start[i + 3]
+        if hi > lo:
+            extend(kept[hi - 1 : lo - 1 if lo else None : -1])
     return events, ids
 
 
