@@ -40,40 +40,31 @@ class IndexBatch(Editor):
         if before is None:
             leaf = self._last_leaf()
             pos = len(self._block(leaf).items)
-            total = self._sum(leaf)
-            rel = -total  # a top-level node: level 0
+            rel = -self._sum(leaf)  # a top-level node: level 0
         else:
             leaf, pos = self._locate(before)
-            total = self._sum(leaf)
-            blk = self._block(leaf)
+            aux = self._block(leaf).aux
             # Before an opening bound: that node's level; before a closing one: one deeper.
-            rel = blk.aux[pos] if before[1] else blk.aux[pos] + 1
-        node = self._nodes.insert(data)
+            rel = aux[pos] if before[1] else aux[pos] + 1
         blk = self._w(leaf)
-        if len(blk.items) + 2 > self._B:
-            self._insert_items(leaf, pos, [node << 1, node << 1 | 1], [rel, rel], None, 0)
-            self._settle()
-            return node
-        # Fast path: the leaf has room, so only counts and minimum levels change above it.
         keys = blk.keys
         left = keys[pos - 1] if pos else 0
         right = keys[pos] if pos < len(keys) else SPACE
-        if right - left > 2:
-            third = (right - left) // 3  # >= 1: two keys fit strictly inside the gap
-            k1 = left + third
-            k2 = k1 + third
-            blk.items[pos:pos] = [node << 1, node << 1 | 1]
-            blk.aux[pos:pos] = [rel, rel]
-            keys[pos:pos] = [k1, k2]
-            row = self._nodes.writable(node)
-            row.open_leaf = row.close_leaf = leaf
-            row.open_key = k1
-            row.close_key = k2
-        else:
-            blk.items[pos:pos] = [node << 1, node << 1 | 1]
-            blk.aux[pos:pos] = [rel, rel]
-            keys[pos:pos] = [0, 0]
-            self._label(leaf, blk, pos, pos + 2)
+        if len(keys) + 2 > self._B or right - left < 3:
+            # Slow path: the leaf splits or its gap is exhausted.
+            node = self._nodes.insert(data)
+            self._insert_items(leaf, pos, [node << 1, node << 1 | 1], [rel, rel], None, 0)
+            self._settle()
+            return node
+        # Fast path: two keys fit in the gap and the leaf has room, so only counts and
+        # minimum levels change above it.
+        third = (right - left) // 3
+        k1 = left + third
+        k2 = k1 + third
+        node = self._nodes.insert(data, (leaf, k1, leaf, k2))
+        blk.items[pos:pos] = [node << 1, node << 1 | 1]
+        blk.aux[pos:pos] = [rel, rel]
+        keys[pos:pos] = [k1, k2]
         self._bump(leaf, 2, rel)
         return node
 

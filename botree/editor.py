@@ -67,7 +67,7 @@ class Editor(IndexReader):
 
     def _w(self, bid: int) -> Block:
         """Block ``bid``, owned by this batch (copied on first write). O(B) first time."""
-        blk: Block = self._blocks[bid]
+        blk: Block = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
         if blk.owner is not self._token:
             blk = blk.copy(self._token)
             self._blocks[bid] = blk
