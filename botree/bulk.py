@@ -65,7 +65,7 @@ def _build(
     total: Optional[int],
 ) -> OrderIndex:
     B = check_block_size(block_size)
-    if not 0.5 <= fill <= 1.0:
+    if type(fill) not in (int, float) or not 0.5 <= fill <= 1.0:
         raise InvalidArgument(f"fill must be between 0.5 and 1.0, not {fill!r}")
     owner = object()  # held by no batch: every block and row built here is frozen
     rows: List[Row] = []

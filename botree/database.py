@@ -131,7 +131,7 @@ class Database:
 
     def as_of(self, version: int) -> Tree:
         """The tree committed as ``version``; ``VersionNotFound`` if unknown or dropped."""
-        tree = self._trees.get(version)
+        tree = self._trees.get(version) if type(version) is int else None
         if tree is None:
             raise VersionNotFound(f"version {version!r} does not exist or is no longer kept (keep={self._keep})")
         return tree
@@ -151,17 +151,7 @@ class Database:
             raise InvalidArgument(f"changes(v1, v2) needs v1 <= v2, got {v1} > {v2}")
         old = self.as_of(v1)
         new = self.as_of(v2)
-        touched: Set[int] = set()
-        parents: Set[Optional[int]] = set()
-        batch = old._ix.edit()
-        for commit in self._log[v1 + 1 : v2 + 1]:
-            for name, args, result in commit.ops:
-                _note_effects(batch, name, args, touched, parents, before=True)
-                hierarchy.UPDATES[name](batch, *args)
-                if isinstance(result, int):
-                    touched.add(result)
-                _note_effects(batch, name, args, touched, parents, before=False)
-        return targeted_diff(old, new, touched, parents)
+        return _replayed_changes(old, new, [commit.ops for commit in self._log[v1 + 1 : v2 + 1]])
 
     def subscribe(self, callback: Listener) -> Callable[[], None]:
         """Call ``callback(version, changes)`` after each commit; returns an unsubscribe function."""
@@ -225,6 +215,7 @@ class Database:
         ops = tuple(tx.ops)
         with self._lock:
             version, head = self._head
+            previous = head
             if version == tx.base_version:
                 tree = Tree._wrap(batch.persistent())
                 tx.ids = {r: r for _, _, r in ops if isinstance(r, int)}
@@ -243,8 +234,9 @@ class Database:
             if self._keep is not None:
                 self._trees.pop(new_version - self._keep, None)
             listeners = list(self._listeners)
-        if listeners and ops:
-            changes = self.changes(new_version - 1, new_version)
+        if listeners:
+            # From the trees in hand: `keep` may already have dropped the previous version.
+            changes = _replayed_changes(previous, tree, [ops])
             for listener in listeners:
                 listener(new_version, changes)
         return tree
@@ -288,6 +280,23 @@ class Database:
         return Tree._wrap(batch.persistent()), tuple(out), ids, deleted
 
 
+def _replayed_changes(old: Tree, new: Tree, op_lists: List[Tuple[Op, ...]]) -> Changes:
+    """Replay the logged updates on ``old``, noting what they touch, and diff only that."""
+    touched: Set[int] = set()
+    moved: Set[int] = set()
+    parents: Set[Optional[int]] = set()
+    batch = old._ix.edit()
+    for ops in op_lists:
+        for name, args, result in ops:
+            _note_effects(batch, name, args, touched, moved, parents, before=True)
+            hierarchy.UPDATES[name](batch, *args)
+            if isinstance(result, int):
+                touched.add(result)
+                moved.add(result)
+            _note_effects(batch, name, args, touched, moved, parents, before=False)
+    return targeted_diff(old, new, touched, moved, parents)
+
+
 def _doomed(batch: Any, name: str, args: Tuple[Any, ...]) -> Set[int]:
     """Ids an update is about to delete (an unknown node yields nothing: the update will fail)."""
     if name not in ("delete", "unwrap") or args[0] not in batch:
@@ -298,28 +307,45 @@ def _doomed(batch: Any, name: str, args: Tuple[Any, ...]) -> Set[int]:
 
 
 def _note_effects(
-    batch: Any, name: str, args: Tuple[Any, ...], touched: Set[int], parents: Set[Optional[int]], before: bool
+    batch: Any,
+    name: str,
+    args: Tuple[Any, ...],
+    touched: Set[int],
+    moved: Set[int],
+    parents: Set[Optional[int]],
+    before: bool,
 ) -> None:
-    """Record the nodes an update touches, before and after it runs (for ``changes``)."""
+    """Record the nodes an update touches, before and after it runs (for ``changes``).
+
+    ``touched``: every node whose presence, data, parent or place may have changed;
+    ``moved``: the subset whose place may have changed (for reused ids too);
+    ``parents``: parents whose child order may have changed.
+    """
     view = _View(batch)
     if name == "set_data":
         touched.add(args[0])
-    elif not before:
+        return
+    if not before:
         if name.startswith("move"):
             parents.add(view.parent(args[0]))
-    elif name == "insert_root":
-        touched.update(view.children(None))
+        return
+    if name == "insert_root":
+        shifted = list(view.children(None))
     elif name == "insert_parent":
-        touched.update(_run(view, args[0], args[2] if args[2] is not None else args[0]))
+        shifted = _run(view, args[0], args[2] if args[2] is not None else args[0])
     elif name in ("delete", "unwrap"):
-        touched |= _doomed(batch, name, args)
+        shifted = list(_doomed(batch, name, args))
         if name == "unwrap":
-            touched.update(view.children(args[0]))
+            shifted.extend(view.children(args[0]))
     elif name.startswith("move"):
-        touched.update(_run(view, args[0], args[1]) if name == "move_range" else (args[0],))
+        shifted = _run(view, args[0], args[1]) if name == "move_range" else [args[0]]
         if name == "move_inner":
-            touched.update(view.children(args[0]))
+            shifted.extend(view.children(args[0]))
         parents.add(view.parent(args[0]))
+    else:
+        shifted = []
+    touched.update(shifted)
+    moved.update(shifted)
 
 
 class _View(TreeQueries):

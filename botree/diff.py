@@ -125,15 +125,24 @@ def _reorders(old: "Tree", new: "Tree", parents: Iterable[Optional[int]]) -> Set
     return out
 
 
-def targeted_diff(old: "Tree", new: "Tree", touched: Iterable[int], parents: Iterable[Optional[int]]) -> Changes:
+def targeted_diff(
+    old: "Tree",
+    new: "Tree",
+    touched: Iterable[int],
+    moved: Iterable[int],
+    parents: Iterable[Optional[int]],
+) -> Changes:
     """The changes between two versions, looking only where updates happened.
 
     ``touched``: every node an update inserted, deleted, moved or re-valued, or whose
-    parent changed (e.g. the children of an unwrapped node).  ``parents``: the old
-    and new parents of moved nodes, whose child order is compared.  Cost
-    O(k · log n) for k touched nodes, plus the children of those parents; it never
-    scans the whole tree.
+    parent changed (e.g. the children of an unwrapped node).  ``moved``: those whose
+    place may have changed; one present in both versions under the same parent (a
+    moved node, or an id deleted and reused) has its parent's child order compared,
+    as do ``parents`` (the old and new parents of moves).  Cost O(k · log n) for k
+    touched nodes, plus the children of those parents; it never scans the whole tree.
     """
+    placed = set(moved)
+    parents = set(parents)
     inserted: List[int] = []
     deleted: List[int] = []
     moved_nodes: Set[int] = set()
@@ -146,11 +155,15 @@ def targeted_diff(old: "Tree", new: "Tree", touched: Iterable[int], parents: Ite
         elif was and not now:
             deleted.append(n)
         elif was and now:
-            if old.parent(n) != new.parent(n):
-                moved_nodes.add(n)
+            if n in placed:
+                before, after = old.parent(n), new.parent(n)
+                if before != after:
+                    moved_nodes.add(n)
+                else:
+                    parents.add(before)
             if _differs(old.data(n), new.data(n)):
                 changed.append(n)
-    moved_nodes |= _reorders(old, new, set(parents))
+    moved_nodes |= _reorders(old, new, parents)
     moved = {n: (_place(old, n), _place(new, n)) for n in sorted(moved_nodes)}
     return Changes(inserted, deleted, moved, changed)
 

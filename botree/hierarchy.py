@@ -206,6 +206,8 @@ def move_inner(b: IndexBatch, node: int, parent: Optional[int], index: int = -1)
     ``parent`` may be one of ``node``'s own descendants, since they stay behind.
     """
     b._row(node)
+    if parent is not None:
+        b._row(parent)
     if parent == node:
         raise InvalidOperation(f"cannot move node {node} under itself")
     # Resolve the target as the child list will be once node's children moved up.

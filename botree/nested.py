@@ -117,6 +117,8 @@ def build_nested(bounds: Iterator[Tuple[int, bool]], data_of: Any) -> Any:
                 frame = stack.pop()
                 if len(frame) != 2:
                     raise InvalidOperation(f"key node {node} ({frame[0]!r}) has no value")
+                if frame[0] in stack[-1]:
+                    raise InvalidOperation(f"key node {node}: the object already has a member {frame[0]!r}")
                 stack[-1][frame[0]] = frame[1]
             elif kind != VALUE:
                 stack.pop()
@@ -125,6 +127,10 @@ def build_nested(bounds: Iterator[Tuple[int, bool]], data_of: Any) -> Any:
         if not isinstance(data, JsonNode):
             raise InvalidOperation(f"node {node} does not hold JSON data: {data!r:.60}")
         kind = data.kind
+        if kind not in (OBJECT, ARRAY, KEY, VALUE):
+            raise InvalidOperation(f"node {node} has an unknown JSON kind {kind!r}")
+        if kind == KEY and type(data.value) is not str:
+            raise InvalidOperation(f"key node {node} holds a non-str key {data.value!r}")
         parent_kind = kinds[-1] if kinds else None
         if parent_kind == OBJECT and kind != KEY:
             raise InvalidOperation(f"node {node} is a child of an object but not a key")
@@ -159,3 +165,50 @@ def single_root(roots: Iterator[int]) -> Optional[int]:
     if first is not None and next(roots, None) is not None:
         raise InvalidOperation("the forest has several top-level nodes: name the one to convert")
     return first
+
+
+def json_text(bounds: Iterator[Tuple[int, bool]], data_of: Any, indent: Optional[int] = None) -> str:
+    """The JSON text of one node's encoding, written iteratively (no depth limit).
+
+    Scalars and keys go through ``json.dumps``; structure is written here, with
+    ``indent`` spaces per level, byte for byte what ``json.dumps(value, indent=indent)``
+    writes.  The caller validates the encoding first (``build_nested``).
+    """
+    import json
+
+    out: List[str] = []
+    write = out.append
+    kinds: List[str] = []
+    counts: List[int] = []  # members written so far, per open container
+    sep = (",", ": ") if indent is not None else (", ", ": ")  # json.dumps' defaults
+
+    def newline(depth: int) -> None:
+        if indent is not None:
+            write("\n" + " " * (indent * depth))
+
+    for node, is_open in bounds:
+        if not is_open:
+            kind = kinds.pop()
+            if kind in (OBJECT, ARRAY):
+                had = counts.pop()
+                if had:
+                    newline(len(counts))
+                write("}" if kind == OBJECT else "]")
+            continue
+        data = data_of(node)
+        kind = data.kind
+        parent = kinds[-1] if kinds else None
+        if parent in (OBJECT, ARRAY):
+            if counts[-1]:
+                write(sep[0])
+            counts[-1] += 1
+            newline(len(counts))
+        if kind == KEY:
+            write(json.dumps(data.value) + sep[1])
+        elif kind == OBJECT or kind == ARRAY:
+            write("{" if kind == OBJECT else "[")
+            counts.append(0)
+        else:
+            write(json.dumps(data.value))
+        kinds.append(kind)
+    return "".join(out)

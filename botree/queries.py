@@ -11,7 +11,9 @@ from __future__ import annotations
 from functools import cmp_to_key
 from typing import Any, Iterator, List, Optional, Tuple
 
-from .errors import InvalidArgument, PositionError
+from nodetable import NotIndexed
+
+from .errors import InvalidArgument, InvalidOperation, PositionError
 from .reader import IndexReader
 
 Event = Tuple[int, bool]
@@ -47,7 +49,12 @@ class TreeQueries:
             raise InvalidArgument("find() needs at least one field=value pair")
         found: Optional[frozenset[int]] = None
         for field, value in equalities.items():
-            ids = self._ix._nodes.find(field, value)
+            try:
+                ids = self._ix._nodes.find(field, value)
+            except NotIndexed as exc:
+                raise InvalidOperation(str(exc)) from None
+            except TypeError:
+                raise InvalidArgument(f"find({field}=...) needs a hashable value, not {type(value).__name__}") from None
             found = ids if found is None else found & ids
         assert found is not None
         return sorted(found, key=cmp_to_key(self.compare))
@@ -82,8 +89,9 @@ class TreeQueries:
     def is_sibling(self, a: int, b: int) -> bool:
         """True if ``a`` and ``b`` are distinct nodes with the same parent (top level counts). O(B · log n)."""
         ix = self._ix
+        ix._row(a)
+        ix._row(b)
         if a == b:
-            ix._row(a)
             return False
         return ix.level(a) == ix.level(b) and ix.enclosing(a) == ix.enclosing(b)
 
@@ -113,8 +121,9 @@ class TreeQueries:
 
     def compare(self, a: int, b: int) -> int:
         """-1, 0 or 1 as ``a`` comes before, is, or comes after ``b`` in document order. O(log n)."""
+        self._ix._row(a)
+        self._ix._row(b)
         if a == b:
-            self._ix._row(a)
             return 0
         return -1 if self._ix.before((a, True), (b, True)) else 1
 

@@ -12,7 +12,7 @@ from .bulk import Progress, build_index
 from .errors import InvalidArgument, InvalidOperation
 from .gcpause import gc_paused
 from .index import DEFAULT_BLOCK_SIZE, OrderIndex
-from .nested import build_nested, nested_events, single_root
+from .nested import build_nested, json_text, nested_events, single_root
 from .parenttable import parent_rows, parent_table_events
 from .queries import TreeQueries
 from .render import render, summary
@@ -38,6 +38,10 @@ class Tree(TreeQueries):
     def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE, index: Iterable[str] = ()) -> None:
         if isinstance(index, str):
             raise InvalidArgument("index is a sequence of field names, e.g. index=('name',)")
+        index = tuple(index)
+        for field in index:
+            if not isinstance(field, str):
+                raise InvalidArgument(f"index field names must be str, not {type(field).__name__}")
         self._ix: OrderIndex = OrderIndex(block_size, index)
         self._hash: Optional[int] = None
 
@@ -127,9 +131,19 @@ class Tree(TreeQueries):
             value = json.load(source)
         return cls.from_nested(value, block_size, index, progress)
 
-    def to_json(self, node: Optional[int] = None, **dumps: Any) -> str:
-        """``json.dumps`` of ``to_nested(node)``; keyword arguments go to ``json.dumps``."""
-        return json.dumps(self.to_nested(node), **dumps)
+    def to_json(self, node: Optional[int] = None, indent: Optional[int] = None, **dumps: Any) -> str:
+        """The JSON text of ``to_nested(node)``, written without recursion. O(size).
+
+        ``indent`` works as in ``json.dumps``; other keyword arguments (``sort_keys``,
+        ``ensure_ascii``, ...) are passed to ``json.dumps`` of the decoded value,
+        which is limited to the interpreter's recursion depth.
+        """
+        value = self.to_nested(node)  # validates the encoding
+        if dumps:
+            return json.dumps(value, indent=indent, **dumps)
+        if node is None:
+            node = single_root(self.roots())
+        return json_text(self.events(node), self._ix.data, indent)
 
     @classmethod
     def from_parent_table(
