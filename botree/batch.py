@@ -122,8 +122,48 @@ class IndexBatch(Editor):
             raise InvalidOperation(
                 f"level delta {d} disagrees with the target: moving there shifts levels by {implied}"
             )
-        after = self.next_bound(last)
-        splice(self, first, after, before, implied)
+        self._relocate(first, last, before, implied)
+
+    def _relocate(self, first: Bound, last: Bound, before: Optional[Bound], d: int) -> None:
+        """Relocate a validated run: within-leaf runs move directly, others by split and join."""
+        src, lo = self._locate(first)
+        src_last, hi = self._locate(last)
+        if src_last != src:
+            splice(self, first, self.next_bound(last), before, d)
+            return
+        # The whole run sits in one leaf: move its entries straight to the target leaf
+        # (O(B) plus the settle pass), no cuts needed.
+        if before is None:
+            dst = self._last_leaf()
+            at = len(self._block(dst).items)
+        else:
+            dst, at = self._locate(before)
+        hi += 1
+        k = hi - lo
+        if dst == src:
+            blk = self._w(src)
+            if lo <= at <= hi:  # already in place: only levels may shift
+                if d:
+                    blk.aux[lo:hi] = [a + d for a in blk.aux[lo:hi]]
+                    self._mark(src, 0)
+                    self._settle()
+                return
+            items = blk.items[lo:hi]
+            aux = [a + d for a in blk.aux[lo:hi]]
+            del blk.items[lo:hi], blk.aux[lo:hi], blk.keys[lo:hi]
+            if at > hi:
+                at -= k
+            blk.items[at:at] = items
+            blk.aux[at:at] = aux
+            blk.keys[at:at] = [0] * k
+            self._label(src, blk, at, at + k)
+            self._mark(src, 0)
+        else:
+            self._move_items(src, lo, hi, dst, at, 0)
+            if d:
+                aux = self._w(dst).aux
+                aux[at : at + k] = [a + d for a in aux[at : at + k]]
+        self._settle()
 
     def delete_pair(self, node: int) -> None:
         """Remove ``node``'s two bounds; bounds between them move up one level. O(B · h)."""
@@ -132,7 +172,7 @@ class IndexBatch(Editor):
         if inner != (node, False):
             last = self.prev_bound((node, False))
             assert inner is not None and last is not None
-            splice(self, inner, (node, False), (node, True), -1)
+            self._relocate(inner, last, (node, True), -1)
         for bound in ((node, False), (node, True)):
             leaf, pos = self._locate(bound)
             blk = self._w(leaf)
