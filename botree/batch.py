@@ -188,6 +188,20 @@ class IndexBatch(Editor):
         O(size of the run).
         """
         self.check_run(first, last)
+        leaf, lo = self._locate(first)
+        leaf_last, hi = self._locate(last)
+        if leaf == leaf_last:
+            # The run sits in one leaf: drop its entries there, no cuts needed.
+            blk = self._w(leaf)
+            gone_items = blk.items[lo : hi + 1]
+            del blk.items[lo : hi + 1], blk.aux[lo : hi + 1], blk.keys[lo : hi + 1]
+            self._mark(leaf, 0)
+            nodes = self._nodes
+            for item in gone_items:
+                if not item & 1:
+                    nodes.delete(item >> 1)
+            self._settle()
+            return len(gone_items) // 2
         after = self.next_bound(last)
         if self._height == 0:
             self._grow()
