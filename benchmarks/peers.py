@@ -285,16 +285,27 @@ class AnytreePeer(Peer):
         self.fresh = 0
 
     def version(self) -> str:
-        return version("anytree")
+        return version(self.module)
+
+    # Hooks: bigtree differs from anytree only in these and in size/preorder/snapshot.
+    def _node_class(self) -> Any:
+        from anytree import Node
+
+        return Node
+
+    def _labels(self, inp: Inputs) -> Sequence[Any]:
+        return inp.keys
+
+    def _new_label(self) -> Any:
+        return None
 
     def reset(self) -> None:
         self.nodes = []
 
     def _make(self, inp: Inputs) -> List[Any]:
-        from anytree import Node
-
+        Node = self._node_class()
         parents = inp.parents
-        keys = inp.keys
+        keys = self._labels(inp)
         nodes = [Node(keys[0])]
         append = nodes.append
         for i in range(1, len(parents)):
@@ -346,12 +357,12 @@ class AnytreePeer(Peer):
         return perf() - t0, len(nodes)
 
     def insert(self, parents: Sequence[Any]) -> Result:
-        from anytree import Node
-
+        Node = self._node_class()
         total = 0.0
         for p in parents:
+            label = self._new_label()
             t0 = perf()
-            new = Node(None, parent=p)
+            new = Node(label, parent=p)
             total += perf() - t0
             new.parent = None
         return total, len(parents)
@@ -377,13 +388,13 @@ class AnytreePeer(Peer):
         return total, len(pairs)
 
     def wrap(self, nodes: Sequence[Any]) -> Result:
-        from anytree import Node
-
+        Node = self._node_class()
         total = 0.0
         for x in nodes:
             old = x.parent
+            label = self._new_label()
             t0 = perf()
-            w = Node(None, parent=old)
+            w = Node(label, parent=old)
             x.parent = w
             total += perf() - t0
             x.parent = old
@@ -410,126 +421,30 @@ class AnytreePeer(Peer):
 # -- bigtree ---------------------------------------------------------------------------------
 
 
-class BigtreePeer(Peer):
+class BigtreePeer(AnytreePeer):
+    """The same parent-pointer idioms as anytree; bigtree needs unique string names."""
+
     name = "bigtree"
     title = "bigtree"
     module = "bigtree"
 
-    def __init__(self) -> None:
-        self.nodes: List[Any] = []
-        self.fresh = 0
-
-    def version(self) -> str:
-        return version("bigtree")
-
-    def reset(self) -> None:
-        self.nodes = []
-
-    def _make(self, inp: Inputs) -> List[Any]:
+    def _node_class(self) -> Any:
         from bigtree import Node
 
-        parents = inp.parents
-        names = inp.names
-        nodes = [Node(names[0])]
-        append = nodes.append
-        for i in range(1, len(parents)):
-            append(Node(names[i], parent=nodes[parents[i]]))
-        return nodes
+        return Node
 
-    def build(self, inp: Inputs) -> Result:
-        self.reset()
-        t0 = perf()
-        nodes = self._make(inp)
-        elapsed = perf() - t0
-        self.nodes = nodes
-        return elapsed, len(nodes)
+    def _labels(self, inp: Inputs) -> Sequence[Any]:
+        return inp.names
 
-    def build_bare(self, inp: Inputs) -> Any:
-        return self._make(inp)[0]  # the root keeps every node alive; the list of nodes is not counted
-
-    def handle(self, i: int) -> Any:
-        return self.nodes[i]
-
-    def _name(self) -> str:
+    def _new_label(self) -> Any:
         self.fresh += 1
         return f"new{self.fresh}"
-
-    def is_descendant(self, pairs: Sequence[Tuple[Any, Any]]) -> Result:
-        t0 = perf()
-        for a, b in pairs:
-            b in a.ancestors  # noqa: B015
-        return perf() - t0, len(pairs)
-
-    def level(self, nodes: Sequence[Any]) -> Result:
-        t0 = perf()
-        for x in nodes:
-            x.depth  # noqa: B018
-        return perf() - t0, len(nodes)
-
-    def parent(self, nodes: Sequence[Any]) -> Result:
-        t0 = perf()
-        for x in nodes:
-            x.parent  # noqa: B018
-        return perf() - t0, len(nodes)
-
-    def children(self, nodes: Sequence[Any]) -> Result:
-        t0 = perf()
-        for x in nodes:
-            list(x.children)
-        return perf() - t0, len(nodes)
 
     def size(self, nodes: Sequence[Any]) -> Result:
         t0 = perf()
         for x in nodes:
             sum(1 for _ in x.descendants) + 1
         return perf() - t0, len(nodes)
-
-    def insert(self, parents: Sequence[Any]) -> Result:
-        from bigtree import Node
-
-        total = 0.0
-        for p in parents:
-            name = self._name()
-            t0 = perf()
-            new = Node(name, parent=p)
-            total += perf() - t0
-            new.parent = None
-        return total, len(parents)
-
-    def delete(self, nodes: Sequence[Any]) -> Result:
-        total = 0.0
-        for x in nodes:
-            old = x.parent
-            t0 = perf()
-            x.parent = None
-            total += perf() - t0
-            x.parent = old
-        return total, len(nodes)
-
-    def move(self, pairs: Sequence[Tuple[Any, Any]]) -> Result:
-        total = 0.0
-        for x, target in pairs:
-            old = x.parent
-            t0 = perf()
-            x.parent = target
-            total += perf() - t0
-            x.parent = old
-        return total, len(pairs)
-
-    def wrap(self, nodes: Sequence[Any]) -> Result:
-        from bigtree import Node
-
-        total = 0.0
-        for x in nodes:
-            old = x.parent
-            name = self._name()
-            t0 = perf()
-            w = Node(name, parent=old)
-            x.parent = w
-            total += perf() - t0
-            x.parent = old
-            w.parent = None
-        return total, len(nodes)
 
     def preorder(self, _: Any = None) -> Result:
         from bigtree import preorder_iter
