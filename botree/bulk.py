@@ -109,8 +109,12 @@ def _build(
         bid = len(blocks)
         keys = even_keys(size)
         chunk = items[start : start + size]
-        blocks.append(Block(keys, chunk, levels[start : start + size], None, owner))
-        links.append((-1, 0, 0))
+        # Each block's delta absorbs its lowest level, so stored levels stay small
+        # (CPython shares small ints: deep trees then cost no more per node).
+        lv = levels[start : start + size]
+        base = min(lv)
+        blocks.append(Block(keys, chunk, [level - base for level in lv], None, owner))
+        links.append((-1, 0, base))  # absolute for now; made relative to the parent below
         for key, item in zip(keys, chunk):
             row = rows[item >> 1]
             if item & 1:
@@ -135,13 +139,15 @@ def _build(
             keys = even_keys(size)
             counts = []
             mins = []
+            base = min(links[kid][2] for kid in kids)
             for key, kid in zip(keys, kids):
                 child = blocks[kid]
-                links[kid] = (bid, key, 0)
+                delta = links[kid][2] - base
+                links[kid] = (bid, key, delta)
                 counts.append(child.entry_count())
-                mins.append(child.min_aux())
+                mins.append(delta + child.min_aux())
             blocks.append(Block(keys, kids, mins, counts, owner))
-            links.append((-1, 0, 0))
+            links.append((-1, 0, base))
             above.append(bid)
             start += size
         level_ids = above
