@@ -1,0 +1,27 @@
+"""The examples in docs/api.md and the README run and their assertions hold."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def blocks(name: str) -> list[str]:
+    with open(os.path.join(ROOT, name), encoding="utf-8") as f:
+        return re.findall(r"```python\n(.*?)```", f.read(), re.S)
+
+
+@pytest.mark.parametrize("name", ["docs/api.md", "README.md"])
+def test_python_blocks_run_in_order(name: str) -> None:
+    found = blocks(name)
+    assert found, f"no python examples in {name}"
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for code in found:
+            exec(compile(code, name, "exec"), namespace)  # noqa: S102
