@@ -15,7 +15,7 @@ distinct from ``1``.  Both directions are iterative: nesting depth is unlimited.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple, Union
 
 from .errors import InvalidOperation
 
@@ -131,6 +131,8 @@ def build_nested(bounds: Iterator[Tuple[int, bool]], data_of: Any) -> Any:
             raise InvalidOperation(f"node {node} has an unknown JSON kind {kind!r}")
         if kind == KEY and type(data.value) is not str:
             raise InvalidOperation(f"key node {node} holds a non-str key {data.value!r}")
+        if kind == VALUE and type(data.value) not in _SCALARS:
+            raise InvalidOperation(f"value node {node} holds a non-scalar {type(data.value).__name__}")
         parent_kind = kinds[-1] if kinds else None
         if parent_kind == OBJECT and kind != KEY:
             raise InvalidOperation(f"node {node} is a child of an object but not a key")
@@ -167,7 +169,7 @@ def single_root(roots: Iterator[int]) -> Optional[int]:
     return first
 
 
-def json_text(bounds: Iterator[Tuple[int, bool]], data_of: Any, indent: Optional[int] = None) -> str:
+def json_text(bounds: Iterator[Tuple[int, bool]], data_of: Any, indent: Union[int, str, None] = None) -> str:
     """The JSON text of one node's encoding, written iteratively (no depth limit).
 
     Scalars and keys go through ``json.dumps``; structure is written here, with
@@ -181,10 +183,11 @@ def json_text(bounds: Iterator[Tuple[int, bool]], data_of: Any, indent: Optional
     kinds: List[str] = []
     counts: List[int] = []  # members written so far, per open container
     sep = (",", ": ") if indent is not None else (", ", ": ")  # json.dumps' defaults
+    unit = indent if isinstance(indent, str) else " " * (indent or 0)  # as json.dumps reads indent
 
     def newline(depth: int) -> None:
         if indent is not None:
-            write("\n" + " " * (indent * depth))
+            write("\n" + unit * depth)
 
     for node, is_open in bounds:
         if not is_open:

@@ -126,11 +126,13 @@ def parent_table_events(
     # Children grouped by parent (input order, or by `order`), as one sorted list + offsets.
     kept = [i for i in range(n) if state[i] == 2]
     if keys is not None:
+        # Order values are compared only between siblings; ties keep input order.
         try:
-            kept.sort(key=keys.__getitem__)
+            kept.sort(key=lambda i: (up[i], keys[i]))
         except TypeError as exc:
-            raise InvalidArgument(f"order values cannot be compared: {exc}") from None
-    kept.sort(key=up.__getitem__)  # stable: keeps the sibling order within each parent
+            raise InvalidArgument(f"order values of siblings cannot be compared: {exc}") from None
+    else:
+        kept.sort(key=up.__getitem__)  # stable: keeps the sibling order within each parent
     # p's children (p = -1: the top level) fill kept[start[p + 2] : start[p + 3]].
     start = [0] * (n + 3)
     for i in kept:

@@ -131,7 +131,7 @@ class Tree(TreeQueries):
             value = json.load(source)
         return cls.from_nested(value, block_size, index, progress)
 
-    def to_json(self, node: Optional[int] = None, indent: Optional[int] = None, **dumps: Any) -> str:
+    def to_json(self, node: Optional[int] = None, indent: Union[int, str, None] = None, **dumps: Any) -> str:
         """The JSON text of ``to_nested(node)``, written without recursion. O(size).
 
         ``indent`` works as in ``json.dumps``; other keyword arguments (``sort_keys``,
