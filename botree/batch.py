@@ -37,12 +37,10 @@ class IndexBatch(Editor):
 
         Returns the new node id. O(B · h).
         """
+        leaf, pos = self._position(before)
         if before is None:
-            leaf = self._last_leaf()
-            pos = len(self._block(leaf).items)
             rel = -self._sum(leaf)  # a top-level node: level 0
         else:
-            leaf, pos = self._locate(before)
             aux = self._block(leaf).aux
             # Before an opening bound: that node's level; before a closing one: one deeper.
             rel = aux[pos] if before[1] else aux[pos] + 1
@@ -68,6 +66,21 @@ class IndexBatch(Editor):
         self._bump(leaf, 2, rel)
         return node
 
+    def _position(self, before: Optional[Bound]) -> tuple[int, int]:
+        """(leaf, position) where entries inserted just before ``before`` go (None: the end)."""
+        if before is None:
+            leaf = self._last_leaf()
+            return leaf, len(self._block(leaf).items)
+        return self._locate(before)
+
+    def _drop_rows(self, items: list[int]) -> int:
+        """Delete the rows of the nodes opened among leaf ``items``; returns how many."""
+        delete = self._nodes.delete
+        opened = [item >> 1 for item in items if not item & 1]
+        for node in opened:
+            delete(node)
+        return len(opened)
+
     def _bump(self, bid: int, count: int, low: int) -> None:
         """Add ``count`` bounds below block ``bid`` whose minimum level relative to it is ``low``.
 
@@ -86,7 +99,7 @@ class IndexBatch(Editor):
             parent, pkey, delta = self._link(parent)
 
     def check_run(self, first: Bound, last: Bound) -> None:
-        """Check that first..last is a balanced run: open of x .. close of y, x and y siblings."""
+        """Check that first..last is a balanced run: open of x .. close of y, x and y siblings. O(B log n)."""
         check_bound(first)
         check_bound(last)
         if not first[1] or last[1]:
@@ -133,11 +146,7 @@ class IndexBatch(Editor):
             return
         # The whole run sits in one leaf: move its entries straight to the target leaf
         # (O(B) plus the settle pass), no cuts needed.
-        if before is None:
-            dst = self._last_leaf()
-            at = len(self._block(dst).items)
-        else:
-            dst, at = self._locate(before)
+        dst, at = self._position(before)
         hi += 1
         k = hi - lo
         if dst == src:
@@ -151,13 +160,7 @@ class IndexBatch(Editor):
             items = blk.items[lo:hi]
             aux = [a + d for a in blk.aux[lo:hi]]
             del blk.items[lo:hi], blk.aux[lo:hi], blk.keys[lo:hi]
-            if at > hi:
-                at -= k
-            blk.items[at:at] = items
-            blk.aux[at:at] = aux
-            blk.keys[at:at] = [0] * k
-            self._label(src, blk, at, at + k)
-            self._mark(src, 0)
+            self._insert_items(src, at - k if at > hi else at, items, aux, None, 0)
         else:
             self._move_items(src, lo, hi, dst, at, 0)
             if d:
@@ -196,12 +199,9 @@ class IndexBatch(Editor):
             gone_items = blk.items[lo : hi + 1]
             del blk.items[lo : hi + 1], blk.aux[lo : hi + 1], blk.keys[lo : hi + 1]
             self._mark(leaf, 0)
-            nodes = self._nodes
-            for item in gone_items:
-                if not item & 1:
-                    nodes.delete(item >> 1)
+            removed = self._drop_rows(gone_items)
             self._settle()
-            return len(gone_items) // 2
+            return removed
         after = self.next_bound(last)
         if self._height == 0:
             self._grow()
@@ -221,16 +221,12 @@ class IndexBatch(Editor):
             self._height = 0
         removed = 0
         blocks = self._blocks
-        nodes = self._nodes
         stack = list(gone)
         while stack:
             bid = stack.pop()
             blk = blocks[bid]
             if blk.counts is None:
-                for item in blk.items:
-                    if not item & 1:
-                        nodes.delete(item >> 1)
-                        removed += 1
+                removed += self._drop_rows(blk.items)
             else:
                 stack.extend(blk.items)
             self._free_block(bid)

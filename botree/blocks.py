@@ -30,11 +30,6 @@ Link = Tuple[int, int, int]
 EMPTY_MIN = 1 << 60
 
 
-def encode(node: int, is_open: bool) -> int:
-    """The leaf item for a bound."""
-    return node << 1 if is_open else node << 1 | 1
-
-
 class Block:
     """A leaf or inner block (see the module docstring for the fields)."""
 

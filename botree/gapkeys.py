@@ -63,5 +63,3 @@ def interpolation_search(keys: List[int], key: int) -> int:
             return n - 1
     return bisect_left(keys, key)
 
-
-binary_search = bisect_left

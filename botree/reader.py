@@ -88,11 +88,6 @@ class IndexReader:
         """(parent id, key in parent, delta) of block ``bid``."""
         return self._links.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
 
-    def _child_index(self, bid: int) -> int:
-        """Position of block ``bid`` among its parent's children. O(log B)."""
-        parent, pkey, _ = self._link(bid)
-        return bisect_left(self._block(parent).keys, pkey)
-
     def _first_leaf(self) -> int:
         blocks = self._blocks
         bid = self._root
@@ -156,7 +151,7 @@ class IndexReader:
 
     @property
     def height(self) -> int:
-        """Number of inner levels above the leaves (0: the root is a leaf)."""
+        """Number of inner levels above the leaves (0: the root is a leaf). O(1)."""
         return self._height
 
     def data(self, node: int) -> Any:
