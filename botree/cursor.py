@@ -28,51 +28,51 @@ class Cursor:
 
     @property
     def data(self) -> Any:
-        """The data of the node under the cursor."""
+        """The data of the node under the cursor. O(1)."""
         return self.tree.data(self.node)
 
     @property
     def level(self) -> int:
-        """The level of the node under the cursor."""
+        """The level of the node under the cursor. O(log n)."""
         return self.tree.level(self.node)
 
     # -- moves ------------------------------------------------------------------
 
     def next(self) -> Optional["Cursor"]:
-        """The next bound in document order."""
+        """The next bound in document order. O(log B), O(log n) at a block edge."""
         return self._at(self.tree._ix.next_bound((self.node, self.is_open)))
 
     def prev(self) -> Optional["Cursor"]:
-        """The previous bound in document order."""
+        """The previous bound in document order. O(log B), O(log n) at a block edge."""
         return self._at(self.tree._ix.prev_bound((self.node, self.is_open)))
 
     def parent(self) -> Optional["Cursor"]:
-        """The opening bound of the parent node."""
+        """The opening bound of the parent node. O(B log n)."""
         parent = self.tree.parent(self.node)
         return None if parent is None else Cursor(self.tree, parent, True)
 
     def first_child(self) -> Optional["Cursor"]:
-        """The opening bound of the first child."""
+        """The opening bound of the first child. O(log B), O(log n) at a block edge."""
         bound = self.tree._ix.next_bound((self.node, True))
         return self._at(bound) if bound is not None and bound[1] else None
 
     def last_child(self) -> Optional["Cursor"]:
-        """The opening bound of the last child."""
+        """The opening bound of the last child. O(log B), O(log n) at a block edge."""
         bound = self.tree._ix.prev_bound((self.node, False))
         return Cursor(self.tree, bound[0], True) if bound is not None and not bound[1] else None
 
     def next_sibling(self) -> Optional["Cursor"]:
-        """The opening bound of the next sibling."""
+        """The opening bound of the next sibling. O(log B), O(log n) at a block edge."""
         bound = self.tree._ix.next_bound((self.node, False))
         return self._at(bound) if bound is not None and bound[1] else None
 
     def prev_sibling(self) -> Optional["Cursor"]:
-        """The opening bound of the previous sibling."""
+        """The opening bound of the previous sibling. O(log B), O(log n) at a block edge."""
         bound = self.tree._ix.prev_bound((self.node, True))
         return Cursor(self.tree, bound[0], True) if bound is not None and not bound[1] else None
 
     def match(self) -> "Cursor":
-        """The other bound of the same node."""
+        """The other bound of the same node. O(1)."""
         return Cursor(self.tree, self.node, not self.is_open)
 
     def __iter__(self) -> Iterator["Cursor"]:
@@ -84,26 +84,26 @@ class Cursor:
     # -- edits ------------------------------------------------------------------
 
     def insert_child(self, data: Any = None, index: int = -1) -> "Cursor":
-        """Insert a child of this node; the cursor on the new tree at the new node."""
+        """Insert a child of this node; the cursor on the new tree at the new node. O(log n + min(i, -i))."""
         tree, node = self.tree.insert_child(self.node, data, index)
         return Cursor(tree, node, True)
 
     def insert_before(self, data: Any = None) -> "Cursor":
-        """Insert a sibling before this node; the cursor at the new node."""
+        """Insert a sibling before this node; the cursor at the new node. O(log n)."""
         tree, node = self.tree.insert_before(self.node, data)
         return Cursor(tree, node, True)
 
     def insert_after(self, data: Any = None) -> "Cursor":
-        """Insert a sibling after this node; the cursor at the new node."""
+        """Insert a sibling after this node; the cursor at the new node. O(log n)."""
         tree, node = self.tree.insert_after(self.node, data)
         return Cursor(tree, node, True)
 
     def set_data(self, data: Any) -> "Cursor":
-        """Replace this node's data; the cursor at the same bound on the new tree."""
+        """Replace this node's data; the cursor at the same bound on the new tree. O(1)."""
         return Cursor(self.tree.set_data(self.node, data), self.node, self.is_open)
 
     def delete(self) -> Optional["Cursor"]:
-        """Delete this node's subtree; the cursor at the bound that followed it, or None."""
+        """Delete this node's subtree; the cursor at the bound that followed it, or None. O(log n + size)."""
         after = self.tree._ix.next_bound((self.node, False))
         tree = self.tree.delete(self.node)
         return None if after is None else Cursor(tree, after[0], after[1])

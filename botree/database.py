@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, TypeVar
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple, TypeVar
 
 from . import hierarchy
 from .diff import Changes, targeted_diff
@@ -49,6 +49,7 @@ class Commit:
     message: Optional[str]
     meta: Mapping[str, Any]
     ops: Tuple[Op, ...] = field(repr=False)
+    deleted: FrozenSet[int] = field(default=frozenset(), repr=False)  # ids this commit deleted
 
 
 class DbTransaction(Transaction):
@@ -78,7 +79,10 @@ class DbTransaction(Transaction):
         return result
 
     def commit(self) -> Tree:
-        """Commit into the database (replaying on a newer tree if needed); returns the new tree."""
+        """Commit into the database (replaying on a newer tree if needed); returns the new tree.
+
+        O(1) plus, after a concurrent commit, replaying its updates: O(k log n) for k updates.
+        """
         batch = self._batch()
         self._open = False
         self.tree = self.db._commit(self, batch)
@@ -110,7 +114,6 @@ class Database:
         self._trees: Dict[int, Tree] = {0: start}
         self._log: List[Commit] = [Commit(0, -1, time.time(), "initial", MappingProxyType({}), ())]
         self._initial = start
-        self._deleted: List[Set[int]] = [set()]  # per version: node ids its commit deleted
         self._listeners: List[Listener] = []
 
     # -- reading ----------------------------------------------------------------
@@ -130,14 +133,14 @@ class Database:
         return self._head
 
     def as_of(self, version: int) -> Tree:
-        """The tree committed as ``version``; ``VersionNotFound`` if unknown or dropped."""
+        """The tree committed as ``version``; ``VersionNotFound`` if unknown or dropped. O(1)."""
         tree = self._trees.get(version) if type(version) is int else None
         if tree is None:
             raise VersionNotFound(f"version {version!r} does not exist or is no longer kept (keep={self._keep})")
         return tree
 
     def history(self) -> List[Commit]:
-        """Every commit, oldest first (version, parent, time, message, meta, ops)."""
+        """Every commit, oldest first (version, parent, time, message, meta, ops). O(versions)."""
         return list(self._log)
 
     def changes(self, v1: int, v2: int) -> Changes:
@@ -154,7 +157,7 @@ class Database:
         return _replayed_changes(old, new, [commit.ops for commit in self._log[v1 + 1 : v2 + 1]])
 
     def subscribe(self, callback: Listener) -> Callable[[], None]:
-        """Call ``callback(version, changes)`` after each commit; returns an unsubscribe function."""
+        """Call ``callback(version, changes)`` after each commit; returns an unsubscribe function. O(1)."""
         with self._lock:
             self._listeners.append(callback)
 
@@ -178,7 +181,7 @@ class Database:
     def transaction(
         self, message: Optional[str] = None, meta: Optional[Mapping[str, Any]] = None
     ) -> DbTransaction:
-        """A transaction on the current tree, committed on leaving ``with`` (snapshot isolation)."""
+        """A transaction on the current tree, committed on leaving ``with`` (snapshot isolation). O(1)."""
         return DbTransaction(self, message, meta, serializable=False)
 
     def transact(
@@ -192,6 +195,7 @@ class Database:
 
         Raises the last ``ConflictError`` after ``retries`` re-runs; an exception from
         ``fn`` rolls back and propagates.
+        O(cost of fn) per attempt.
         """
         if type(retries) is not int or retries < 0:
             raise InvalidArgument(f"retries must be a non-negative int, not {retries!r}")
@@ -227,8 +231,7 @@ class Database:
             else:
                 tree, ops, tx.ids, deleted = self._rebase(tx, head, version)
             new_version = version + 1
-            self._log.append(Commit(new_version, version, time.time(), tx.message, tx.meta, ops))
-            self._deleted.append(deleted)
+            self._log.append(Commit(new_version, version, time.time(), tx.message, tx.meta, ops, frozenset(deleted)))
             self._trees[new_version] = tree
             self._head = (new_version, tree)
             if self._keep is not None:
@@ -247,7 +250,7 @@ class Database:
         """Replay ``tx``'s updates on ``head``; ConflictError if any no longer applies."""
         deleted_since: Set[int] = set()
         for v in range(tx.base_version + 1, version + 1):
-            deleted_since |= self._deleted[v]
+            deleted_since |= self._log[v].deleted
         base = tx.base
         batch = head._ix.edit()
         ids: Dict[int, int] = {}

@@ -71,7 +71,7 @@ class OrderIndex(IndexReader):
 
     @property
     def nodes(self) -> NodeTable:
-        """The node table (rows with back-links and data)."""
+        """The node table (rows with back-links and data). O(1)."""
         return self._nodes
 
     def edit(self) -> IndexBatch:
@@ -111,7 +111,7 @@ class OrderIndex(IndexReader):
         return batch.persistent()
 
     def delete_range(self, first: Bound, last: Bound) -> "OrderIndex":
-        """A new index without the run of sibling subtrees first..last."""
+        """A new index without the run of sibling subtrees first..last. O(B log n) plus O(size)."""
         batch = IndexBatch(self)
         batch.delete_range(first, last)
         return batch.persistent()

@@ -244,7 +244,7 @@ class TreeQueries:
                 depth -= 1
 
     def siblings(self, node: int) -> Iterator[int]:
-        """The other children of ``node``'s parent, in order (``node`` excluded)."""
+        """The other children of ``node``'s parent, in order (``node`` excluded). O(B log n), then O(log B) per step."""
         parent = self._ix.enclosing(node)
         return (child for child in self.children(parent) if child != node)
 

@@ -53,7 +53,7 @@ class Transaction(TreeQueries):
             self.rollback()
 
     def commit(self) -> "Tree":
-        """Freeze the changes into a new ``Tree`` (also ``self.tree``); the transaction closes."""
+        """Freeze the changes into a new ``Tree`` (also ``self.tree``); the transaction closes. O(changes)."""
         from .tree import Tree
 
         self.tree = Tree._wrap(self._batch().persistent())
@@ -61,7 +61,7 @@ class Transaction(TreeQueries):
         return self.tree
 
     def rollback(self) -> None:
-        """Discard every change; ``self.tree`` stays None and the transaction closes."""
+        """Discard every change; ``self.tree`` stays None and the transaction closes. O(1)."""
         self._open = False
 
     # -- updates: same names as Tree's, returning node ids -------------------------

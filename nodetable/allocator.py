@@ -54,5 +54,5 @@ class IdAllocator:
 
     @property
     def live_count(self) -> int:
-        """Number of ids handed out and not released."""
+        """Number of ids handed out and not released. O(1)."""
         return self.next_id - self.nfree

@@ -57,7 +57,7 @@ class _TableReader:
 
     @property
     def rows(self) -> Any:
-        """The row vector, for read-only scans (``rows[node]`` is a Row or None)."""
+        """The row vector, for read-only scans (``rows[node]`` is a Row or None). O(1)."""
         return self._rows
 
     def data(self, node: int) -> Any:
@@ -73,7 +73,7 @@ class _TableReader:
 
     @property
     def fields(self) -> Tuple[str, ...]:
-        """The indexed field names."""
+        """The indexed field names. O(1)."""
         return self._fields
 
 
@@ -139,37 +139,37 @@ class NodeTable(_TableReader):
     def insert(
         self, data: Any = None, links: Tuple[int, int, int, int] = (0, 0, 0, 0)
     ) -> Tuple["NodeTable", int]:
-        """A new table with one more row; returns (table, new id)."""
+        """A new table with one more row; returns (table, new id). O(log n)."""
         batch = self.evolver()
         node = batch.insert(data, links)
         return batch.persistent(), node
 
     def insert_many(self, datas: Iterable[Any]) -> Tuple["NodeTable", List[int]]:
-        """A new table with one row per item of ``datas``; returns (table, ids)."""
+        """A new table with one row per item of ``datas``; returns (table, ids). O(k log n)."""
         batch = self.evolver()
         ids = batch.insert_many(datas)
         return batch.persistent(), ids
 
     def set_data(self, node: int, data: Any) -> "NodeTable":
-        """A new table where ``node`` holds ``data``."""
+        """A new table where ``node`` holds ``data``. O(log n)."""
         batch = self.evolver()
         batch.set_data(node, data)
         return batch.persistent()
 
     def update(self, node: int, **fields: Any) -> "NodeTable":
-        """A new table with the named row fields of ``node`` replaced."""
+        """A new table with the named row fields of ``node`` replaced. O(log n)."""
         batch = self.evolver()
         batch.update(node, **fields)
         return batch.persistent()
 
     def delete(self, node: int) -> "NodeTable":
-        """A new table without ``node``; its id may be reused later."""
+        """A new table without ``node``; its id may be reused later. O(log n)."""
         batch = self.evolver()
         batch.delete(node)
         return batch.persistent()
 
     def check(self) -> None:
-        """Verify allocator and attribute-index consistency; raises ``TableCorrupt``."""
+        """Verify allocator and attribute-index consistency; raises ``TableCorrupt``. O(n)."""
         rows = self._rows
         alloc = self._alloc
         if len(rows) != alloc.next_id:
@@ -263,7 +263,7 @@ class TransientNodeTable(_TableReader):
         self.writable(node).data = data
 
     def update(self, node: int, **fields: Any) -> None:
-        """Replace named fields of the row of ``node`` (``data`` goes through ``set_data``)."""
+        """Replace named fields of the row of ``node`` (``data`` goes through ``set_data``). O(log n)."""
         allowed = ("open_leaf", "open_key", "close_leaf", "close_key", "data")
         for name in fields:
             if name not in allowed:
@@ -284,7 +284,7 @@ class TransientNodeTable(_TableReader):
         self._alloc.release(node)
 
     def find(self, field: str, value: Any) -> frozenset[int]:
-        """Ids of nodes whose ``field`` equals ``value`` in the batch's current state."""
+        """Ids of nodes whose ``field`` equals ``value`` in the batch's current state. O(fields + changes + result)."""
         if self._index is None:
             return frozenset(lookup(self._fields, (), field, value))
         maps = tuple(e.persistent() for e in self._index._maps)
