@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import functools
 import gc
 import math
 import os
@@ -181,46 +182,28 @@ OP_COLUMNS = (
 )
 
 
+def calls(fn: Callable[..., Any], args: Sequence[Any], spread: bool = False) -> Callable[[], int]:
+    """A timed run: ``fn`` on every argument (``spread``: each argument is a tuple of arguments)."""
+    if spread:
+
+        def run_spread() -> int:
+            for a in args:
+                fn(*a)
+            return len(args)
+
+        return run_spread
+
+    def run() -> int:
+        for a in args:
+            fn(a)
+        return len(args)
+
+    return run
+
+
 def time_ops(idx: OrderIndex, workload: Dict[str, Any], s: Settings) -> Dict[str, float]:
     """µs per operation for every column of OP_COLUMNS, each a median over s.reps runs."""
-    before = idx.before
     pairs = workload["pairs"]
-
-    def run_before() -> int:
-        for a, b in pairs:
-            before(a, b)
-        return len(pairs)
-
-    level = idx.level
-    enclosing = idx.enclosing
-    nodes = workload["nodes"]
-
-    def run_level() -> int:
-        for n in nodes:
-            level(n)
-        return len(nodes)
-
-    def run_enclosing() -> int:
-        for n in nodes:
-            enclosing(n)
-        return len(nodes)
-
-    rank = idx.rank
-    bounds = workload["bounds"]
-
-    def run_rank() -> int:
-        for b in bounds:
-            rank(b)
-        return len(bounds)
-
-    insert_pair = idx.insert_pair
-    targets = workload["insert_targets"]
-
-    def run_insert() -> int:
-        for t in targets:
-            insert_pair(None, t)
-        return len(targets)
-
     relocate = idx.relocate
 
     def mover(moves: List[tuple]) -> Callable[[], int]:
@@ -232,11 +215,11 @@ def time_ops(idx: OrderIndex, workload: Dict[str, Any], s: Settings) -> Dict[str
         return run
 
     runs = {
-        "before": run_before,
-        "level": run_level,
-        "enclosing": run_enclosing,
-        "rank": run_rank,
-        "insert": run_insert,
+        "before": calls(idx.before, pairs, spread=True),
+        "level": calls(idx.level, workload["nodes"]),
+        "enclosing": calls(idx.enclosing, workload["nodes"]),
+        "rank": calls(idx.rank, workload["bounds"]),
+        "insert": calls(functools.partial(idx.insert_pair, None), workload["insert_targets"]),
         "reloc_small": mover(workload["small_moves"]),
         "reloc_large": mover(workload["large_moves"]),
     }
@@ -391,19 +374,8 @@ def measure_search(idx: OrderIndex, workload: Dict[str, Any], s: Settings) -> Se
 
     bis, interp = alternating([searcher(bisect.bisect_left), searcher(interpolation_search)], s.reps)
 
-    nodes = workload["nodes"]
-    level = idx.level
-    enclosing = idx.enclosing
-
-    def run_level() -> int:
-        for n in nodes:
-            level(n)
-        return len(nodes)
-
-    def run_enclosing() -> int:
-        for n in nodes:
-            enclosing(n)
-        return len(nodes)
+    run_level = calls(idx.level, workload["nodes"])
+    run_enclosing = calls(idx.enclosing, workload["nodes"])
 
     original = botree.reader.bisect_left
 

@@ -70,7 +70,7 @@ class Peer:
         return super().__new__(cls)
 
     def version(self) -> str:
-        return ""
+        return version(self.module) if self.module else ""
 
     def build(self, inp: Inputs) -> Result:
         raise NotImplementedError
@@ -125,6 +125,15 @@ class Peer:
 
     def snapshot(self, _: Any = None) -> Result:
         raise NotSupported
+
+
+def timed_copy(make: Callable[[], Any]) -> Result:
+    """Time one call of ``make`` (a copy); the copy is dropped untimed."""
+    t0 = perf()
+    dup = make()
+    elapsed = perf() - t0
+    del dup
+    return elapsed, 1
 
 
 def timed_loop(fn: Callable[..., Any], args: Sequence[Any]) -> Result:
@@ -284,9 +293,6 @@ class AnytreePeer(Peer):
         self.nodes: List[Any] = []
         self.fresh = 0
 
-    def version(self) -> str:
-        return version(self.module)
-
     # Hooks: bigtree differs from anytree only in these and in size/preorder/snapshot.
     def _node_class(self) -> Any:
         from anytree import Node
@@ -411,11 +417,7 @@ class AnytreePeer(Peer):
         return perf() - t0, count
 
     def snapshot(self, _: Any = None) -> Result:
-        t0 = perf()
-        dup = copy.deepcopy(self.nodes[0])
-        elapsed = perf() - t0
-        del dup
-        return elapsed, 1
+        return timed_copy(lambda: copy.deepcopy(self.nodes[0]))
 
 
 # -- bigtree ---------------------------------------------------------------------------------
@@ -456,11 +458,7 @@ class BigtreePeer(AnytreePeer):
         return perf() - t0, count
 
     def snapshot(self, _: Any = None) -> Result:
-        t0 = perf()
-        dup = self.nodes[0].copy()
-        elapsed = perf() - t0
-        del dup
-        return elapsed, 1
+        return timed_copy(lambda: self.nodes[0].copy())
 
 
 # -- treelib ---------------------------------------------------------------------------------
@@ -475,9 +473,6 @@ class TreelibPeer(Peer):
         self.tree: Any = None
         self.fresh = 0
         self.n = 0
-
-    def version(self) -> str:
-        return version("treelib")
 
     def reset(self) -> None:
         self.tree = None
@@ -591,11 +586,7 @@ class TreelibPeer(Peer):
     def snapshot(self, _: Any = None) -> Result:
         from treelib import Tree
 
-        t0 = perf()
-        dup = Tree(self.tree, deep=True)
-        elapsed = perf() - t0
-        del dup
-        return elapsed, 1
+        return timed_copy(lambda: Tree(self.tree, deep=True))
 
 
 # -- networkx --------------------------------------------------------------------------------
@@ -610,9 +601,6 @@ class NetworkxPeer(Peer):
         self.g: Any = None
         self.fresh = 0
         self.n = 0
-
-    def version(self) -> str:
-        return version("networkx")
 
     def reset(self) -> None:
         self.g = None
@@ -760,11 +748,7 @@ class NetworkxPeer(Peer):
         return perf() - t0, count
 
     def snapshot(self, _: Any = None) -> Result:
-        t0 = perf()
-        dup = self.g.copy()
-        elapsed = perf() - t0
-        del dup
-        return elapsed, 1
+        return timed_copy(lambda: self.g.copy())
 
 
 # -- SQLite ----------------------------------------------------------------------------------
