@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple, TypeVar
 
 from . import hierarchy
-from .diff import Changes, targeted_diff
+from .diff import Changes, full_diff, targeted_diff
 from .errors import BotreeError, ConflictError, InvalidArgument, InvalidOperation, VersionNotFound
 from .index import DEFAULT_BLOCK_SIZE
 from .queries import TreeQueries
@@ -48,7 +49,7 @@ class Commit:
     time: float
     message: Optional[str]
     meta: Mapping[str, Any]
-    ops: Tuple[Op, ...] = field(repr=False)
+    ops: Optional[Tuple[Op, ...]] = field(repr=False)  # None: ``replace`` put in a whole new tree
     deleted: FrozenSet[int] = field(default=frozenset(), repr=False)  # ids this commit deleted
 
 
@@ -90,11 +91,21 @@ class DbTransaction(Transaction):
 
 
 class Database:
-    """An in-memory database holding the current version of one forest and its history.
+    """A database holding the current version of one forest and its history.
 
-    ``Database()`` starts empty; ``Database(tree)`` starts from a tree (version 0).
-    ``keep`` bounds how many versions stay readable with ``as_of`` (None: all).
+    ``Database()`` starts empty in memory; ``Database(tree)`` starts from a tree
+    (version 0).  ``keep`` bounds how many versions stay readable with ``as_of``
+    (None: all).  ``Database("file.db")`` or ``Database("postgresql://...")`` opens
+    durable storage instead (see ``DurableDatabase``).
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Database":
+        source = args[0] if args else kwargs.get("tree", kwargs.get("source"))
+        if cls is Database and isinstance(source, (str, os.PathLike)):
+            from .durable import DurableDatabase
+
+            return super().__new__(DurableDatabase)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -113,7 +124,6 @@ class Database:
         self._keep = keep
         self._trees: Dict[int, Tree] = {0: start}
         self._log: List[Commit] = [Commit(0, -1, time.time(), "initial", MappingProxyType({}), ())]
-        self._initial = start
         self._listeners: List[Listener] = []
 
     # -- reading ----------------------------------------------------------------
@@ -143,6 +153,10 @@ class Database:
         """Every commit, oldest first (version, parent, time, message, meta, ops). O(versions)."""
         return list(self._log)
 
+    def _commits(self, first: int, last: int) -> List[Commit]:
+        """The commits with first <= version <= last. O(count)."""
+        return self._log[first : last + 1]
+
     def changes(self, v1: int, v2: int) -> Changes:
         """What changed from version ``v1`` to ``v2`` (v1 <= v2).
 
@@ -154,7 +168,10 @@ class Database:
             raise InvalidArgument(f"changes(v1, v2) needs v1 <= v2, got {v1} > {v2}")
         old = self.as_of(v1)
         new = self.as_of(v2)
-        return _replayed_changes(old, new, [commit.ops for commit in self._log[v1 + 1 : v2 + 1]])
+        op_lists = [commit.ops for commit in self._commits(v1 + 1, v2)]
+        if any(ops is None for ops in op_lists):  # a replaced tree: nothing to replay
+            return full_diff(old, new)
+        return _replayed_changes(old, new, op_lists)  # type: ignore[arg-type]
 
     def subscribe(self, callback: Listener) -> Callable[[], None]:
         """Call ``callback(version, changes)`` after each commit; returns an unsubscribe function. O(1)."""
@@ -169,12 +186,39 @@ class Database:
         return unsubscribe
 
     def replay(self) -> Tree:
-        """Apply every logged update to the initial tree again: equals ``db.tree``. O(total updates)."""
-        batch = self._initial._ix.edit()
-        for commit in self._log[1:]:
-            for name, args, _ in commit.ops:
-                hierarchy.UPDATES[name](batch, *args)
+        """Apply the logged updates to the oldest readable version again: equals ``db.tree``.
+
+        Starts after the last ``replace`` if there is one. O(total updates).
+        """
+        version = self.version
+        start = self._oldest()
+        commits = self._commits(start + 1, version)
+        for commit in commits:
+            if commit.ops is None:
+                start = commit.version
+        batch = self.as_of(start)._ix.edit()
+        for commit in commits:
+            if commit.version > start:
+                for name, args, _ in commit.ops or ():
+                    hierarchy.UPDATES[name](batch, *args)
         return Tree._wrap(batch.persistent())
+
+    def _oldest(self) -> int:
+        """The oldest version ``as_of`` can read. O(kept versions)."""
+        return min(self._trees)
+
+    def compact(self, keep: int) -> int:
+        """Drop every version but the newest ``keep``: ``as_of`` then refuses them. Returns the oldest kept.
+
+        Explicit and never automatic for stored databases.  O(dropped versions).
+        """
+        if type(keep) is not int or keep < 1:
+            raise InvalidArgument(f"keep must be a positive int, not {keep!r}")
+        with self._lock:
+            cut = max(0, self._head[0] - keep + 1)
+            for version in [v for v in self._trees if v < cut]:
+                del self._trees[version]
+            return cut
 
     # -- writing ----------------------------------------------------------------
 
@@ -215,42 +259,69 @@ class Database:
         assert last is not None
         raise ConflictError(f"gave up after {retries} retries: {last}") from last
 
-    def _commit(self, tx: DbTransaction, batch: Any) -> Tree:
-        ops = tuple(tx.ops)
+    def replace(
+        self, tree: Tree, message: Optional[str] = None, meta: Optional[Mapping[str, Any]] = None
+    ) -> int:
+        """Commit ``tree`` as the next version, whatever the current one holds (bulk imports).
+
+        Such a commit logs no updates: a transaction that began before it cannot be
+        rebased over it (``ConflictError``), and ``changes`` across it compares whole
+        trees.  Returns the new version. O(1) in memory; O(n) to store.
+        """
+        if not isinstance(tree, Tree):
+            raise InvalidArgument(f"replace needs a Tree, not {type(tree).__name__}")
+        meta_map: Mapping[str, Any] = MappingProxyType(dict(meta or {}))
         with self._lock:
-            version, head = self._head
-            previous = head
-            if version == tx.base_version:
-                tree = Tree._wrap(batch.persistent())
-                tx.ids = {r: r for _, _, r in ops if isinstance(r, int)}
-                deleted = tx.deleted
-            elif tx.serializable:
-                raise ConflictError(
-                    f"version {version} was committed after this transaction began at {tx.base_version}"
-                )
-            else:
-                tree, ops, tx.ids, deleted = self._rebase(tx, head, version)
-            new_version = version + 1
-            self._log.append(Commit(new_version, version, time.time(), tx.message, tx.meta, ops, frozenset(deleted)))
-            self._trees[new_version] = tree
-            self._head = (new_version, tree)
-            if self._keep is not None:
-                self._trees.pop(new_version - self._keep, None)
-            listeners = list(self._listeners)
-        if listeners:
-            # From the trees in hand: `keep` may already have dropped the previous version.
-            changes = _replayed_changes(previous, tree, [ops])
-            for listener in listeners:
-                listener(new_version, changes)
+            version, previous = self._head
+            self._publish(Commit(version + 1, version, time.time(), message, meta_map, None), tree)
+        self._notify(version + 1, previous, tree, None)
+        return version + 1
+
+    def _resolve(
+        self, tx: DbTransaction, batch: Any, version: int, head: Tree, persisted: Optional[Tree]
+    ) -> Tuple[Tree, Tuple[Op, ...], Dict[int, int], Set[int]]:
+        """The tree ``tx`` commits on top of ``head`` (at ``version``), its updates, id map and deleted ids."""
+        if version == tx.base_version:
+            ops = tuple(tx.ops)
+            tree = persisted if persisted is not None else Tree._wrap(batch.persistent())
+            return tree, ops, {r: r for _, _, r in ops if isinstance(r, int)}, tx.deleted
+        if tx.serializable:
+            raise ConflictError(f"version {version} was committed after this transaction began at {tx.base_version}")
+        return self._rebase(tx, head, version)
+
+    def _commit(self, tx: DbTransaction, batch: Any) -> Tree:
+        with self._lock:
+            version, previous = self._head
+            tree, ops, tx.ids, deleted = self._resolve(tx, batch, version, previous, None)
+            self._publish(Commit(version + 1, version, time.time(), tx.message, tx.meta, ops, frozenset(deleted)), tree)
+        self._notify(version + 1, previous, tree, ops)
         return tree
+
+    def _publish(self, commit: Commit, tree: Tree) -> None:
+        """Make ``tree`` the head as ``commit`` (the caller holds the lock). O(1)."""
+        self._log.append(commit)
+        self._trees[commit.version] = tree
+        self._head = (commit.version, tree)
+        if self._keep is not None:
+            self._trees.pop(commit.version - self._keep, None)
+
+    def _notify(self, version: int, previous: Tree, tree: Tree, ops: Optional[Tuple[Op, ...]]) -> None:
+        """Tell the listeners what the commit of ``version`` changed (from the trees in hand)."""
+        listeners = list(self._listeners)
+        if listeners:
+            changes = full_diff(previous, tree) if ops is None else _replayed_changes(previous, tree, [ops])
+            for listener in listeners:
+                listener(version, changes)
 
     def _rebase(
         self, tx: DbTransaction, head: Tree, version: int
     ) -> Tuple[Tree, Tuple[Op, ...], Dict[int, int], Set[int]]:
         """Replay ``tx``'s updates on ``head``; ConflictError if any no longer applies."""
         deleted_since: Set[int] = set()
-        for v in range(tx.base_version + 1, version + 1):
-            deleted_since |= self._log[v].deleted
+        for commit in self._commits(tx.base_version + 1, version):
+            if commit.ops is None:
+                raise ConflictError(f"version {commit.version} replaced the whole tree after this transaction began")
+            deleted_since |= commit.deleted
         base = tx.base
         batch = head._ix.edit()
         ids: Dict[int, int] = {}

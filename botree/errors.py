@@ -49,3 +49,11 @@ class VersionNotFound(BotreeError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "version not found"
+
+
+class StorageError(BotreeError):
+    """The storage behind a database cannot be reached or used (bad URL, server down, no permission)."""
+
+
+class CorruptDatabase(StorageError):
+    """A stored database failed a check: bad checksum, truncated file, missing or malformed record."""

@@ -15,19 +15,22 @@ FreeStack = Optional[Tuple[int, "FreeStack"]]
 class IdAllocator:
     """Hands out the smallest never-used id, or the most recently freed one.
 
-    ``allocate`` and ``release`` are O(1); ``copy`` is O(1).
+    ``allocate`` and ``release`` are O(1); ``copy`` is O(1).  ``holes`` counts ids
+    that are free but no longer on the stack (a stored allocator keeps only the top
+    of its stack, see ``botree.codec``): they are never handed out again.
     """
 
-    __slots__ = ("next_id", "free", "nfree")
+    __slots__ = ("next_id", "free", "nfree", "holes")
 
-    def __init__(self, next_id: int = 0, free: FreeStack = None, nfree: int = 0) -> None:
+    def __init__(self, next_id: int = 0, free: FreeStack = None, nfree: int = 0, holes: int = 0) -> None:
         self.next_id = next_id
         self.free = free
         self.nfree = nfree
+        self.holes = holes
 
     def copy(self) -> "IdAllocator":
         """An independent allocator in the same state. O(1)."""
-        return IdAllocator(self.next_id, self.free, self.nfree)
+        return IdAllocator(self.next_id, self.free, self.nfree, self.holes)
 
     def allocate(self) -> int:
         """Return a free id: a released one if any (LIFO), else a fresh one. O(1)."""
@@ -52,7 +55,15 @@ class IdAllocator:
             ident, node = node
             yield ident
 
+    @classmethod
+    def restore(cls, next_id: int, top: list[int], nfree: int) -> "IdAllocator":
+        """An allocator whose stack holds ``top`` (most recent first) out of ``nfree`` free ids. O(len(top))."""
+        free: FreeStack = None
+        for ident in reversed(top):
+            free = (ident, free)
+        return cls(next_id, free, len(top), nfree - len(top))
+
     @property
     def live_count(self) -> int:
         """Number of ids handed out and not released. O(1)."""
-        return self.next_id - self.nfree
+        return self.next_id - self.nfree - self.holes

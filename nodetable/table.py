@@ -94,12 +94,13 @@ class NodeTable(_TableReader):
         self._rows = ChunkedVector()
         self._alloc = IdAllocator()
         self._fields = fields
-        self._index: Tuple[PMap, ...] = empty_index(fields)
+        self._index: Optional[Tuple[PMap, ...]] = empty_index(fields)
 
     @classmethod
     def _make(
-        cls, rows: ChunkedVector, alloc: IdAllocator, fields: Tuple[str, ...], index: Tuple[PMap, ...]
+        cls, rows: ChunkedVector, alloc: IdAllocator, fields: Tuple[str, ...], index: Optional[Tuple[PMap, ...]]
     ) -> "NodeTable":
+        """A table from its parts; ``index=None`` builds the attribute index from the rows on first use."""
         table = cls.__new__(cls)
         table._rows = rows
         table._alloc = alloc
@@ -116,15 +117,18 @@ class NodeTable(_TableReader):
         nothing is built.
         """
         fields = tuple(index)
-        maps: Tuple[PMap, ...] = empty_index(fields)
-        if fields:
-            groups: List[dict[Any, List[int]]] = [{} for _ in fields]
-            for node, row in enumerate(rows):
-                for group, value in zip(groups, indexed_values(fields, row.data, node)):
-                    if value is not MISSING:
-                        group.setdefault(value, []).append(node)
-            maps = tuple(pmap({value: pset(ids) for value, ids in group.items()}) for group in groups)
+        maps = _build_index(fields, enumerate(rows))
         return cls._make(ChunkedVector(rows), IdAllocator(len(rows)), fields, maps)
+
+    def _maps(self) -> Tuple[PMap, ...]:
+        """The attribute index, built from the rows the first time a loaded table needs it. O(1), or O(n) once."""
+        maps = self._index
+        if maps is None:
+            rows = self._rows
+            maps = self._index = _build_index(
+                self._fields, ((node, row) for node, row in enumerate(rows) if row is not None)
+            )
+        return maps
 
     def evolver(self) -> "TransientNodeTable":
         """A batch starting from this table. O(1)."""
@@ -132,7 +136,7 @@ class NodeTable(_TableReader):
 
     def find(self, field: str, value: Any) -> frozenset[int]:
         """Ids of nodes whose ``field`` equals ``value``. O(log n + result)."""
-        return frozenset(lookup(self._fields, self._index, field, value))
+        return frozenset(lookup(self._fields, self._maps(), field, value))
 
     # Persistent single-step updates, each a one-operation batch: O(log n).
 
@@ -175,13 +179,13 @@ class NodeTable(_TableReader):
         if len(rows) != alloc.next_id:
             raise TableCorrupt(f"{len(rows)} slots but allocator next id {alloc.next_id}")
         free = list(alloc.free_ids())
-        if len(free) != alloc.nfree or len(set(free)) != len(free):
+        if len(free) != alloc.nfree or len(set(free)) != len(free) or alloc.holes < 0:
             raise TableCorrupt("free list length or uniqueness broken")
         for node in free:
             if not 0 <= node < len(rows) or rows[node] is not None:
                 raise TableCorrupt(f"id {node} is both free and live (or out of range)")
         live = [n for n, r in enumerate(rows) if r is not None]
-        if len(live) + len(free) != len(rows):
+        if len(live) + len(free) + alloc.holes != len(rows):
             raise TableCorrupt("some id is neither live nor free")
         for i, field in enumerate(self._fields):
             expect: dict[Any, set[int]] = {}
@@ -189,9 +193,21 @@ class NodeTable(_TableReader):
                 value = indexed_values((field,), rows[node].data, node)[0]
                 if value is not MISSING:
                     expect.setdefault(value, set()).add(node)
-            got = {value: set(ids) for value, ids in self._index[i].items()}
+            got = {value: set(ids) for value, ids in self._maps()[i].items()}
             if got != expect:
                 raise TableCorrupt(f"attribute index on {field!r} disagrees with the rows")
+
+
+def _build_index(fields: Tuple[str, ...], rows: Iterable[Tuple[int, Row]]) -> Tuple[PMap, ...]:
+    """The attribute index of (id, row) pairs. O(n); raises on an unindexable value before building."""
+    if not fields:
+        return empty_index(fields)
+    groups: List[dict[Any, List[int]]] = [{} for _ in fields]
+    for node, row in rows:
+        for group, value in zip(groups, indexed_values(fields, row.data, node)):
+            if value is not MISSING:
+                group.setdefault(value, []).append(node)
+    return tuple(pmap({value: pset(ids) for value, ids in group.items()}) for group in groups)
 
 
 class TransientNodeTable(_TableReader):
@@ -209,7 +225,7 @@ class TransientNodeTable(_TableReader):
         self._alloc = base._alloc.copy()
         self._fields = base._fields
         self._index: Optional[TransientIndex] = (
-            TransientIndex(base._fields, base._index) if base._fields else None
+            TransientIndex(base._fields, base._maps()) if base._fields else None
         )
         self._token = object()
 

@@ -1,0 +1,356 @@
+"""``DurableDatabase``: a ``Database`` whose versions live in SQLite or PostgreSQL.
+
+``Database("org.db")`` (SQLite, created if missing) or
+``Database("postgresql://user@host/db")`` return one.  Everything the in-memory
+database promises holds, across processes too:
+
+* Opening reads the head commit row only; the head tree's vector leaves load on
+  first touch and stay cached (``nodetable.lazy``), so opening a 10^6-node database
+  costs milliseconds whatever its size.
+* A commit encodes the leaves its tree does not share with the head it was built on
+  (found by identity, nothing is scanned), then publishes them with a
+  compare-and-set on the stored head.  If another process committed first, the
+  head is refreshed (sharing every leaf that did not change) and the transaction's
+  logged updates are replayed on it exactly as in memory: ``ConflictError`` when one
+  no longer applies, retry for ``transact``.
+* ``db.tree`` / ``snapshot()`` check the stored head (one indexed read) and pick up
+  other processes' commits.
+* ``as_of``, ``history``, ``changes`` read stored versions; ``compact(keep)`` drops
+  old ones, explicitly.  ``verify()`` reads every stored record and checks it.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import time
+from collections import OrderedDict
+from types import MappingProxyType
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+
+from . import codec
+from .codec import TABLES, checksum, vectors
+from .database import Commit, Database, DbTransaction, Op
+from .errors import CorruptDatabase, InvalidArgument, StorageError, VersionNotFound
+from .index import DEFAULT_BLOCK_SIZE, check_block_size
+from .storage import Cell, CommitRow, Store
+from .tree import Tree
+
+_CACHED_VERSIONS = 8  # trees kept for as_of besides the head
+
+
+def open_store(target: str) -> Store:
+    """The store for a file path or a ``postgresql://`` URL."""
+    if "://" in target:
+        scheme = target.split("://", 1)[0].lower()
+        if scheme in ("postgresql", "postgres"):
+            from .pgstore import PostgresStore
+
+            return PostgresStore(target)
+        if scheme != "file":
+            raise InvalidArgument(f"unsupported database URL scheme {scheme!r} (use a file path or postgresql://)")
+        target = target.split("://", 1)[1]
+    if not target:
+        raise InvalidArgument("empty database path")
+    from .sqlitestore import SQLiteStore
+
+    if os.path.isdir(target):
+        raise InvalidArgument(f"{target!r} is a directory, not a database file")
+    return SQLiteStore(target)
+
+
+class DurableDatabase(Database):
+    """A ``Database`` stored in SQLite (a file path) or PostgreSQL (a URL); see the module docstring."""
+
+    def __init__(
+        self,
+        source: "str | os.PathLike[str]",
+        keep: Optional[int] = None,
+        block_size: Optional[int] = None,
+        index: Optional[Tuple[str, ...]] = None,
+    ) -> None:
+        if keep is not None:
+            raise InvalidArgument("a stored database keeps every version until compact(keep) is called")
+        if block_size is not None:
+            check_block_size(block_size)
+        self._store = open_store(os.fspath(source))
+        empty = Tree(block_size or DEFAULT_BLOCK_SIZE, index or ())
+        super().__init__(empty)
+        self._commit_cache: Dict[int, Commit] = {}
+        self._state_cache: Dict[int, Dict[str, Any]] = {}
+        self._tree_cache: "OrderedDict[int, Tree]" = OrderedDict()
+        try:
+            first, cells = self._encode(-1, None, empty, time.time(), "initial", {}, (), set())
+            created = self._store.initialise(first, cells)
+            head = self._store.head()
+            tree = empty if created else self._load_tree(head, None)
+        except BaseException:
+            self._store.close()
+            raise
+        self._trees = {}
+        self._log = []
+        self._head = (head, tree)
+        stored = tree._ix
+        if block_size is not None and block_size != stored.block_size:
+            raise InvalidArgument(f"{self._store.target} has block size {stored.block_size}, not {block_size}")
+        if index is not None and tuple(index) != stored.nodes.fields:
+            raise InvalidArgument(f"{self._store.target} indexes {stored.nodes.fields}, not {tuple(index)}")
+
+    # -- opening and closing ---------------------------------------------------------
+
+    @property
+    def target(self) -> str:
+        """The file path or URL (without password). O(1)."""
+        return self._store.target
+
+    def close(self) -> None:
+        """Close the connection; trees already loaded stay usable for what they loaded. O(1)."""
+        self._store.close()
+
+    def __enter__(self) -> "DurableDatabase":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Database({self.target!r}, version={self._head[0]})"
+
+    # -- reading -----------------------------------------------------------------------
+
+    @property
+    def tree(self) -> Tree:
+        """The current tree (checks the stored head: other processes' commits appear). O(log)."""
+        return self.snapshot()[1]
+
+    @property
+    def version(self) -> int:
+        """The current version (from storage). O(log)."""
+        return self.snapshot()[0]
+
+    def snapshot(self) -> Tuple[int, Tree]:
+        """(version, tree) of the stored head. O(log) if nothing changed, else O(leaves changed + n/64)."""
+        with self._lock:
+            return self._refresh(self._store.head())
+
+    def as_of(self, version: int) -> Tree:
+        """The tree committed as ``version`` (loading lazily); ``VersionNotFound`` if unknown or compacted.
+
+        O(n / 64) to build its leaf placeholders, then O(1) per read from cache.
+        """
+        if type(version) is not int:
+            raise VersionNotFound(f"version {version!r} does not exist")
+        with self._lock:
+            head_version, head = self._head
+            if version == head_version:
+                return head
+            cached = self._tree_cache.get(version)
+            if cached is not None:
+                self._tree_cache.move_to_end(version)
+                return cached
+            tree = self._load_tree(version, (head_version, head))
+            self._tree_cache[version] = tree
+            if len(self._tree_cache) > _CACHED_VERSIONS:
+                self._tree_cache.popitem(last=False)
+            return tree
+
+    def history(self) -> List[Commit]:
+        """Every stored commit, oldest first. O(versions)."""
+        with self._lock:
+            return self._commits(self._store.oldest(), self._store.head())
+
+    def _commits(self, first: int, last: int) -> List[Commit]:
+        missing = [v for v in range(first, last + 1) if v not in self._commit_cache]
+        if missing:
+            for row in self._store.commit_rows(missing[0], missing[-1]):
+                self._remember(row)
+        try:
+            return [self._commit_cache[v] for v in range(first, last + 1)]
+        except KeyError as exc:
+            raise VersionNotFound(f"version {exc.args[0]} does not exist or was compacted away") from None
+
+    def _oldest(self) -> int:
+        return self._store.oldest()
+
+    def verify(self) -> None:
+        """Read and check every stored record and the head tree; raises ``CorruptDatabase``. O(stored size)."""
+        with self._lock:
+            head = self._store.head()
+            oldest = self._store.oldest()
+            self._commit_cache.clear()
+            commits = self._commits(oldest, head)
+            if [c.version for c in commits] != list(range(oldest, head + 1)):
+                raise CorruptDatabase(f"{self.target}: commits {oldest}..{head} are not contiguous")
+            for table in TABLES:
+                for leaf, version, payload, crc in self._store.cells(table):
+                    if checksum(payload, table, leaf, version) != crc:
+                        raise CorruptDatabase(f"{self.target}: {table} leaf {leaf} version {version}: bad checksum")
+            self._tree_cache.clear()
+            self._head = (head, self._load_tree(head, None))
+            tree = self._head[1]
+        try:
+            tree.check()
+        except Exception as exc:  # an InvariantError or a decoding failure deep in a read
+            if isinstance(exc, CorruptDatabase):
+                raise
+            raise CorruptDatabase(f"{self.target}: version {head} fails its check: {exc}") from exc
+
+    # -- loading -------------------------------------------------------------------
+
+    def _remember(self, row: CommitRow) -> Commit:
+        version, parent, when, message, meta, state, ops, deleted, crc = row
+        if codec.commit_checksum(version, parent, when, message, meta, state, ops, deleted) != crc:
+            raise CorruptDatabase(f"{self.target}: commit {version}: bad checksum")
+        where = f"{self.target}: commit {version}"
+        dead = codec._loads(deleted, where)
+        commit = Commit(
+            version,
+            parent,
+            when,
+            message,
+            MappingProxyType(codec.decode_meta(meta, where)),
+            codec.decode_ops(ops, where),
+            frozenset(dead),
+        )
+        self._commit_cache[version] = commit
+        self._state_cache[version] = codec.decode_state(state, where)
+        return commit
+
+    def _state(self, version: int) -> Dict[str, Any]:
+        if version not in self._state_cache:
+            self._commits(version, version)
+        return self._state_cache[version]
+
+    def _load_tree(self, version: int, share: Optional[Tuple[int, Tree]]) -> Tree:
+        """Version ``version`` with lazy leaves, reusing ``share``'s leaves that did not change since."""
+        from nodetable.lazy import lazy_vector
+
+        state = self._state(version)
+        old = vectors(share[1]._ix) if share is not None else None
+        vecs = {}
+        for table, length in zip(TABLES, state["lengths"]):
+
+            def load(number: int, size: int, table: str = table) -> List[Any]:
+                return self._load_leaf(table, version, number, size)
+
+            reuse = None
+            if share is not None and old is not None:
+                low, high = sorted((share[0], version))
+                changed = self._store.changed(table, low, high)
+                old_chunks = old[table].chunks
+
+                def reuse(number: int, changed: Set[int] = changed, chunks: Any = old_chunks) -> Any:
+                    mid = number >> 6
+                    if number in changed or mid >= len(chunks) or (number & 63) >= len(chunks[mid]):
+                        return None
+                    return chunks[mid][number & 63]
+
+            vecs[table] = lazy_vector(length, load, reuse)
+        return Tree._wrap(codec.index_from_state(state, vecs))
+
+    def _load_leaf(self, table: str, version: int, number: int, size: int) -> List[Any]:
+        written, payload, crc = self._store.cell(table, number, version)
+        where = f"{self.target}: {table} leaf {number} version {written}"
+        if checksum(payload, table, number, written) != crc:
+            raise CorruptDatabase(f"{where}: bad checksum")
+        return codec.decode_leaf(table, payload, size, where)
+
+    def _refresh(self, stored: int) -> Tuple[int, Tree]:
+        """Make the stored head ours (the caller holds the lock)."""
+        version, tree = self._head
+        if stored != version:
+            self._head = (stored, self._load_tree(stored, (version, tree)))
+        return self._head
+
+    # -- writing -------------------------------------------------------------------
+
+    def _encode(
+        self,
+        parent: int,
+        head: Optional[Tree],
+        tree: Tree,
+        when: float,
+        message: Optional[str],
+        meta: Any,
+        ops: Optional[Tuple[Op, ...]],
+        deleted: Set[int],
+    ) -> Tuple[CommitRow, Dict[str, List[Cell]]]:
+        """The commit row and cells that store ``tree`` as the version after ``parent``."""
+        from nodetable.lazy import changed_leaves
+
+        version = parent + 1
+        old = vectors(head._ix) if head is not None else None
+        cells: Dict[str, List[Cell]] = {}
+        for table, vec in vectors(tree._ix).items():
+            items = []
+            for number, leaf in changed_leaves(old[table] if old is not None else None, vec):
+                payload = codec.encode_leaf(table, leaf)
+                items.append((number, payload, checksum(payload, table, number, version)))
+            cells[table] = items
+        if message is not None and not isinstance(message, str):
+            raise InvalidArgument(f"a commit message must be a str, not {type(message).__name__}")
+        state = codec.encode_state(tree._ix)
+        meta_b = codec.encode_meta(meta)
+        ops_b = codec.encode_ops(ops)
+        deleted_b = marshal.dumps(sorted(deleted))
+        crc = codec.commit_checksum(version, parent, when, message, meta_b, state, ops_b, deleted_b)
+        return (version, parent, when, message, meta_b, state, ops_b, deleted_b, crc), cells
+
+    def _commit(self, tx: DbTransaction, batch: Any) -> Tree:
+        with self._lock:
+            persisted: Optional[Tree] = None
+            while True:
+                version, head = self._refresh(self._store.head())
+                tree, ops, ids, deleted = self._resolve(tx, batch, version, head, persisted)
+                if version == tx.base_version:
+                    persisted = tree
+                row, cells = self._encode(version, head, tree, time.time(), tx.message, tx.meta, ops, deleted)
+                if self._store.publish(version, row, cells):
+                    break
+            tx.ids = ids
+            self._adopt(row, tree)
+        self._notify(version + 1, head, tree, ops)
+        return tree
+
+    def replace(
+        self, tree: Tree, message: Optional[str] = None, meta: Optional[Mapping[str, Any]] = None
+    ) -> int:
+        """Store ``tree`` as the next version (see ``Database.replace``). O(n) to encode and write."""
+        if not isinstance(tree, Tree):
+            raise InvalidArgument(f"replace needs a Tree, not {type(tree).__name__}")
+        with self._lock:
+            while True:
+                version, head = self._refresh(self._store.head())
+                row, cells = self._encode(version, head, tree, time.time(), message, meta or {}, None, set())
+                if self._store.publish(version, row, cells):
+                    break
+            self._adopt(row, tree)
+        self._notify(version + 1, head, tree, None)
+        return version + 1
+
+    def _adopt(self, row: CommitRow, tree: Tree) -> None:
+        self._remember(row)
+        self._head = (row[0], tree)
+
+    def _publish(self, commit: Commit, tree: Tree) -> None:  # pragma: no cover - the stored paths override callers
+        raise StorageError("internal: stored commits go through _commit / replace")
+
+    def compact(self, keep: int) -> int:
+        """Drop every stored version but the newest ``keep`` (never automatic). Returns the oldest kept.
+
+        O(stored cells) in SQL.
+        """
+        if type(keep) is not int or keep < 1:
+            raise InvalidArgument(f"keep must be a positive int, not {keep!r}")
+        with self._lock:
+            cut = max(0, self._store.head() - keep + 1)
+            self._store.compact(cut)
+            for version in [v for v in self._tree_cache if v < cut]:
+                del self._tree_cache[version]
+            for version in [v for v in self._commit_cache if v < cut]:
+                del self._commit_cache[version]
+                self._state_cache.pop(version, None)
+            return cut
+
+
+__all__ = ["DurableDatabase", "VersionNotFound"]
