@@ -10,6 +10,7 @@ from .batch import IndexBatch
 from .cursor import Cursor
 from .database import Commit, Database, DbTransaction
 from .diff import Changes
+from .durable import DurableDatabase
 from .index import DEFAULT_BLOCK_SIZE, OrderIndex
 from .nested import JsonNode
 from .reader import Bound
@@ -23,6 +24,7 @@ __all__ = [
     "Cursor",
     "Database",
     "DbTransaction",
+    "DurableDatabase",
     "DEFAULT_BLOCK_SIZE",
     "IndexBatch",
     "JsonNode",

@@ -1,0 +1,422 @@
+"""Durable storage: round trips, lazy opening, append-only commits, compaction, integrity.
+
+Every test that does not depend on a file runs against SQLite and PostgreSQL.  The
+PostgreSQL server comes from ``BOTREE_TEST_PG`` (default: the local server that
+``.ci/run`` makes sure is running); each test gets its own schema.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import uuid
+from typing import Iterator, List
+
+import pytest
+from storage_workload import apply_step
+
+from botree import Database, DurableDatabase, JsonNode, Tree
+from botree.errors import (
+    BotreeError,
+    ConflictError,
+    CorruptDatabase,
+    InvalidArgument,
+    NodeNotFound,
+    StorageError,
+    VersionNotFound,
+)
+from nodetable.lazy import LazyLeaf
+
+PG = os.environ.get("BOTREE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pg_schema_url() -> Iterator[str]:
+    import psycopg
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in PG else "?"
+    yield f"{PG}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield os.path.join(str(tmp_path), "tree.db")
+    else:
+        yield from pg_schema_url()
+
+
+def loaded_leaves(tree: Tree) -> int:
+    """How many vector leaves of ``tree`` have been read from storage (or made in memory)."""
+    count = 0
+    ix = tree._ix
+    for vec in (ix._blocks, ix._links, ix._nodes.rows):
+        for mid in vec.chunks:
+            count += sum(1 for leaf in mid if type(leaf) is not LazyLeaf)
+    return count
+
+
+def run(db: Database, steps: int, seed: int) -> List[Tree]:
+    """Commit ``steps`` random transactions; the trees committed, by version."""
+    trees = [db.tree]
+    for step in range(steps):
+        with db.transaction(message=f"step {step}", meta={"seed": seed}) as tx:
+            apply_step(tx, seed * 1000 + step)
+        trees.append(db.tree)
+        assert db.version == step + 1
+    return trees
+
+
+def test_every_version_reads_back_equal_after_reopen(target: str) -> None:
+    db = Database(target)
+    trees = run(db, 40, seed=1)
+    db.close()
+    again = Database(target)
+    assert isinstance(again, DurableDatabase)
+    assert again.version == 40
+    for version, expected in enumerate(trees):
+        got = again.as_of(version)
+        got.check()
+        assert got == expected
+        assert got.to_parent_table() == expected.to_parent_table()
+    history = again.history()
+    assert [c.version for c in history] == list(range(41))
+    assert [c.message for c in history[1:]] == [f"step {i}" for i in range(40)]
+    assert all(c.meta == {"seed": 1} for c in history[1:])
+    again.verify()
+    again.close()
+
+
+def test_changes_and_replay_from_storage(target: str) -> None:
+    db = Database(target)
+    trees = run(db, 25, seed=2)
+    db.close()
+    db = Database(target)
+    rng = random.Random(3)
+    for _ in range(15):
+        v1 = rng.randrange(26)
+        v2 = rng.randrange(v1, 26)
+        assert db.changes(v1, v2) == trees[v1].diff(trees[v2])
+    assert db.replay() == trees[-1]
+    db.close()
+
+
+def test_two_databases_on_one_store_rebase_and_conflict(target: str) -> None:
+    a = Database(target)
+    with a.transaction() as tx:
+        root = tx.insert_root("root")
+        b_node = tx.insert_child(root, "B")
+        tx.insert_child(b_node, "D")
+    b = Database(target)
+    assert b.tree == a.tree
+    ta = a.transaction()
+    tb = b.transaction()
+    c = ta.insert_child(b_node, "C")
+    tb.delete(b_node)
+    tb.commit()
+    with pytest.raises(ConflictError):
+        ta.commit()
+    assert a.tree == b.tree and a.version == b.version == 2
+    # A non-conflicting pair both land, in either order of commit.
+    ta = a.transaction()
+    tb = b.transaction()
+    x = ta.insert_child(root, "x")
+    tb.insert_child(root, "y")
+    tb.commit()
+    ta.commit()
+    assert a.version == 4 and [a.tree.data(n) for n in a.tree.children(root)] == ["y", "x"]
+    assert b.tree == a.tree
+    assert c not in a.tree or a.tree.data(c) != "C"
+    assert ta.ids[x] in a.tree
+    a.close()
+    b.close()
+
+
+def test_open_is_lazy_and_reads_touch_few_leaves(target: str) -> None:
+    n = 20_000
+    tree = Tree.from_events(_chain_and_fan(n))
+    db = Database(target)
+    version = db.replace(tree, message="bulk")
+    db.close()
+    db = Database(target)
+    head = db.tree
+    assert loaded_leaves(head) == 0  # opening read no leaf
+    deep = n - 1
+    assert head.level(deep) == tree.level(deep)
+    touched = loaded_leaves(head)
+    assert 0 < touched <= 40  # a path, not the ~700 leaves of the whole tree
+    assert head == tree  # and everything else loads on demand
+    assert db.version == version
+    db.close()
+
+
+def _chain_and_fan(n: int) -> Iterator:
+    # a root with n // 2 children, then a chain of n // 2 nodes
+    yield ({"i": 0}, True)
+    for i in range(1, n // 2):
+        yield ({"i": i}, True)
+        yield (None, False)
+    for i in range(n // 2, n):
+        yield ({"i": i}, True)
+    for _ in range(n // 2, n):
+        yield (None, False)
+    yield (None, False)
+
+
+def test_small_commit_writes_few_cells(target: str) -> None:
+    db = Database(target)
+    db.replace(Tree.from_events(_chain_and_fan(20_000)))
+    store = db._store
+    before = {t: store.query(f"SELECT count(*) FROM {t}")[0][0] for t in ("blocks", "links", "nodes")}
+    with db.transaction() as tx:
+        tx.insert_child(5, "new")
+        tx.set_data(7, "changed")
+    after = {t: store.query(f"SELECT count(*) FROM {t}")[0][0] for t in ("blocks", "links", "nodes")}
+    written = sum(after.values()) - sum(before.values())
+    assert 1 <= written <= 12, (before, after)
+    assert sum(before.values()) > 300
+    db.close()
+
+
+def test_compact_drops_old_versions_only_when_asked(target: str) -> None:
+    db = Database(target)
+    trees = run(db, 12, seed=4)
+    cells = db._store.query("SELECT count(*) FROM nodes")[0][0]
+    assert db.compact(keep=3) == 10
+    with pytest.raises(VersionNotFound):
+        db.as_of(9)
+    for version in (10, 11, 12):
+        assert db.as_of(version) == trees[version]
+    assert db._store.query("SELECT count(*) FROM nodes")[0][0] < cells
+    assert [c.version for c in db.history()] == [10, 11, 12]
+    db.close()
+    db = Database(target)
+    assert db.tree == trees[12] and db.as_of(10) == trees[10]
+    with pytest.raises(VersionNotFound):
+        db.as_of(3)
+    assert db.changes(10, 12) == trees[10].diff(trees[12])
+    with db.transaction() as tx:
+        tx.insert_root("after compaction")
+    assert db.version == 13
+    db.verify()
+    db.close()
+
+
+def test_unstorable_data_is_refused_before_writing(target: str) -> None:
+    db = Database(target)
+    with db.transaction() as tx:
+        tx.insert_root("ok")
+    with pytest.raises(InvalidArgument, match="cannot be stored"):
+        with db.transaction() as tx:
+            tx.insert_root(object())
+    with pytest.raises(InvalidArgument):
+        with db.transaction(meta={"when": object()}) as tx:
+            tx.insert_root("x")
+    assert db.version == 1 and len(db.tree) == 1
+    db.close()
+    assert len(Database(target).tree) == 1
+
+
+def test_json_documents_and_exact_types_round_trip(target: str) -> None:
+    doc = {"a": [1, 2.5, None, True, {"b": "text"}], "c": {"d": []}}
+    tree = Tree.from_nested(doc)
+    db = Database(target)
+    db.replace(tree)
+    with db.transaction() as tx:
+        tx.insert_child(None, {"tuple": (1, 2), 3: frozenset({4}), "bytes": b"\x00\xff", "f": 1.5, "t": True})
+    db.close()
+    db = Database(target)
+    t = db.tree
+    roots = list(t.roots())
+    assert isinstance(t.data(roots[0]), JsonNode)
+    data = t.data(roots[1])
+    assert data == {"tuple": (1, 2), 3: frozenset({4}), "bytes": b"\x00\xff", "f": 1.5, "t": True}
+    assert type(data["tuple"]) is tuple and type(data["t"]) is bool
+    first = db.as_of(1)
+    assert json.loads(first.to_json()) == doc
+    db.close()
+
+
+def test_indexed_fields_survive_reopen(target: str) -> None:
+    db = Database(target, index=("name",))
+    with db.transaction() as tx:
+        root = tx.insert_root({"name": "root"})
+        for i in range(100):
+            tx.insert_child(root, {"name": f"n{i % 10}"})
+    db.close()
+    db = Database(target)
+    assert len(db.tree.find(name="n3")) == 10
+    with db.transaction() as tx:
+        tx.insert_child(root, {"name": "n3"})
+    assert len(db.tree.find(name="n3")) == 11
+    db.close()
+    with pytest.raises(InvalidArgument):
+        Database(target, index=("other",))
+    with pytest.raises(InvalidArgument):
+        Database(target, block_size=8)
+
+
+def test_freed_ids_are_reused_after_reopen(target: str) -> None:
+    db = Database(target)
+    with db.transaction() as tx:
+        root = tx.insert_root("r")
+        kids = [tx.insert_child(root, i) for i in range(10)]
+    with db.transaction() as tx:
+        tx.delete(kids[4])
+    db.close()
+    db = Database(target)
+    with db.transaction() as tx:
+        new = tx.insert_child(root, "again")
+    assert new == kids[4]
+    db.tree.check()
+    db.close()
+
+
+def test_serializable_transact_and_unknown_nodes(target: str) -> None:
+    a = Database(target)
+    with a.transaction() as tx:
+        counter = tx.insert_root(0)
+    b = Database(target)
+
+    def bump(tx: object) -> None:
+        tx.set_data(counter, tx.data(counter) + 1)  # type: ignore[attr-defined]
+
+    tx = a.transaction(message="late")
+    tx.set_data(counter, 100)
+    b.transact(bump)
+    with pytest.raises(ConflictError):
+        tx.commit()
+    a.transact(bump)
+    assert a.tree.data(counter) == 2 == b.tree.data(counter)
+    with pytest.raises(NodeNotFound):
+        with a.transaction() as t2:
+            t2.delete(12345)
+    assert a.version == 3
+    a.close()
+    b.close()
+
+
+def test_listeners_see_stored_commits(target: str) -> None:
+    db = Database(target)
+    seen = []
+    db.subscribe(lambda version, changes: seen.append((version, changes.inserted)))
+    with db.transaction() as tx:
+        node = tx.insert_root("x")
+    db.replace(Tree())
+    assert seen == [(1, [node]), (2, [])]
+    db.close()
+
+
+# -- SQLite files: bad input and damage ------------------------------------------------
+
+
+def test_bad_targets(tmp_path: object) -> None:
+    with pytest.raises(InvalidArgument, match="scheme"):
+        Database("mysql://localhost/x")
+    with pytest.raises(InvalidArgument, match="directory"):
+        Database(str(tmp_path))
+    with pytest.raises(StorageError, match="cannot connect"):
+        Database("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+    with pytest.raises(StorageError):
+        Database(os.path.join(str(tmp_path), "no-such-dir", "x.db"))
+    with pytest.raises(InvalidArgument):
+        Database(os.path.join(str(tmp_path), "k.db"), keep=3)
+
+
+def test_garbage_and_foreign_files_are_refused(tmp_path: object) -> None:
+    garbage = os.path.join(str(tmp_path), "garbage.db")
+    with open(garbage, "wb") as f:
+        f.write(os.urandom(5000))
+    with pytest.raises(CorruptDatabase):
+        Database(garbage)
+    import sqlite3
+
+    foreign = os.path.join(str(tmp_path), "foreign.db")
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE people (name TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(CorruptDatabase, match="not a botree database"):
+        Database(foreign)
+
+
+def _make_file(path: str) -> Tree:
+    db = Database(path)
+    run(db, 8, seed=5)
+    db.replace(Tree.from_events(_chain_and_fan(3000)))
+    with db.transaction() as tx:
+        apply_step(tx, 99)
+    tree = db.tree
+    db.close()
+    return tree
+
+
+def _read_all(path: str) -> Tree:
+    db = Database(path)
+    try:
+        db.verify()
+        tree = db.tree
+        for version in range(db.version + 1):
+            db.as_of(version).to_parent_table()
+        return tree
+    finally:
+        db.close()
+
+
+def test_truncated_file_is_corrupt(tmp_path: object) -> None:
+    path = os.path.join(str(tmp_path), "t.db")
+    _make_file(path)
+    size = os.path.getsize(path)
+    for keep in (size // 2, size - 4096, 100):
+        damaged = os.path.join(str(tmp_path), f"cut{keep}.db")
+        with open(path, "rb") as src, open(damaged, "wb") as dst:
+            dst.write(src.read(keep))
+        with pytest.raises(CorruptDatabase):
+            _read_all(damaged)
+
+
+def test_bit_flips_never_give_a_wrong_tree(tmp_path: object) -> None:
+    path = os.path.join(str(tmp_path), "f.db")
+    expected = _make_file(path)
+    data = open(path, "rb").read()
+    rng = random.Random(7)
+    outcomes = {"corrupt": 0, "same": 0}
+    for trial in range(60):
+        flipped = bytearray(data)
+        pos = rng.randrange(100, len(data))  # past the header, which has its own checks
+        flipped[pos] ^= 1 << rng.randrange(8)
+        damaged = os.path.join(str(tmp_path), f"flip{trial}.db")
+        with open(damaged, "wb") as f:
+            f.write(flipped)
+        try:
+            got = _read_all(damaged)
+        except CorruptDatabase:
+            outcomes["corrupt"] += 1
+            continue
+        except BotreeError as exc:  # anything else from the library is a bug in the checks
+            raise AssertionError(f"flip at {pos}: {type(exc).__name__}: {exc}") from exc
+        assert got == expected, f"flip at byte {pos} gave a different tree"
+        outcomes["same"] += 1
+    assert outcomes["corrupt"] > 0
+
+
+def test_flipped_payload_is_named(tmp_path: object) -> None:
+    path = os.path.join(str(tmp_path), "p.db")
+    db = Database(path)
+    db.replace(Tree().insert_child(None, "a distinctive payload string")[0])  # logs no update: one copy
+    db.close()
+    data = bytearray(open(path, "rb").read())
+    pos = data.find(b"distinctive")
+    assert pos > 0 and data.count(b"distinctive") == 1
+    data[pos] ^= 0x20
+    with open(path, "wb") as f:
+        f.write(data)
+    db = Database(path)
+    with pytest.raises(CorruptDatabase, match="nodes leaf 0 .*checksum"):
+        db.tree.to_parent_table()
+    db.close()
