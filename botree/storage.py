@@ -127,11 +127,10 @@ class Store:
 
     def head(self) -> int:
         """The committed head version; ``CorruptDatabase`` unless it is the newest commit. O(log)."""
-        with self.lock:
-            rows = self._run("SELECT version FROM head WHERE id = 0")
-            newest = self._run("SELECT max(version) FROM commits")
-        if len(rows) != 1 or newest != [(rows[0][0],)]:
-            raise CorruptDatabase(f"{self.target}: head {rows!r} is not the newest commit {newest!r}")
+        # One statement, so both values come from one snapshot even while others commit.
+        rows = self.query("SELECT version, (SELECT max(version) FROM commits) FROM head WHERE id = 0")
+        if len(rows) != 1 or rows[0][0] != rows[0][1]:
+            raise CorruptDatabase(f"{self.target}: the head {rows!r} is not the newest commit")
         return int(rows[0][0])
 
     def oldest(self) -> int:
