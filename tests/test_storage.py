@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 import uuid
 from typing import Iterator, List
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from storage_workload import apply_step
 
 from botree import Database, DurableDatabase, JsonNode, Tree
@@ -419,4 +422,55 @@ def test_flipped_payload_is_named(tmp_path: object) -> None:
     db = Database(path)
     with pytest.raises(CorruptDatabase, match="nodes leaf 0 .*checksum"):
         db.tree.to_parent_table()
+    db.close()
+
+
+# -- property: any run of transactions reads back equal, version by version ---------
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seeds=st.lists(st.integers(0, 10**6), min_size=1, max_size=12), block_size=st.sampled_from([4, 8, 64]))
+def test_property_round_trip_after_reopen(tmp_path_factory: pytest.TempPathFactory, seeds: List[int],
+                                          block_size: int) -> None:
+    path = os.path.join(str(tmp_path_factory.mktemp("prop")), "p.db")
+    db = Database(path, block_size=block_size)
+    memory = Database(Tree(block_size))
+    for seed in seeds:
+        for target in (db, memory):
+            with target.transaction() as tx:
+                apply_step(tx, seed)
+    db.close()
+    db = Database(path)
+    for version in range(len(seeds) + 1):
+        stored = db.as_of(version)
+        stored.check()
+        assert stored == memory.as_of(version)
+    assert db.changes(0, len(seeds)) == memory.changes(0, len(seeds))
+    db.close()
+
+
+def test_threads_share_one_stored_database(tmp_path: object) -> None:
+    db = Database(os.path.join(str(tmp_path), "threads.db"))
+    with db.transaction() as tx:
+        root = tx.insert_child(None, "root")
+    errors: List[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            for i in range(30):
+                with db.transaction() as tx:
+                    tx.insert_child(root, (name, i))
+                db.tree.level(root)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"t{k}",)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    tree = db.tree
+    expected = sorted((f"t{k}", i) for k in range(4) for i in range(30))
+    assert sorted(tree.data(c) for c in tree.children(root)) == expected
+    assert db.version == 121
     db.close()
