@@ -1,8 +1,7 @@
 """Durable storage: round trips, lazy opening, append-only commits, compaction, integrity.
 
-Every test that does not depend on a file runs against SQLite and PostgreSQL.  The
-PostgreSQL server comes from ``BOTREE_TEST_PG`` (default: the local server that
-``.ci/run`` makes sure is running); each test gets its own schema.
+Every test that does not depend on a file runs against SQLite and PostgreSQL (the
+``target`` fixture in ``conftest.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import json
 import os
 import random
 import threading
-import uuid
 from typing import Iterator, List
 
 import pytest
@@ -30,28 +28,6 @@ from botree.errors import (
     VersionNotFound,
 )
 from nodetable.lazy import LazyLeaf
-
-PG = os.environ.get("BOTREE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def pg_schema_url() -> Iterator[str]:
-    import psycopg
-
-    schema = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in PG else "?"
-    yield f"{PG}{sep}options=-csearch_path%3D{schema}"
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def target(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield os.path.join(str(tmp_path), "tree.db")
-    else:
-        yield from pg_schema_url()
 
 
 def loaded_leaves(tree: Tree) -> int:

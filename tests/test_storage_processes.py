@@ -12,11 +12,9 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Iterator, List
+from typing import List
 
-import pytest
 from storage_workload import apply_step
-from test_storage import pg_schema_url
 
 from botree import Database, Tree
 
@@ -60,23 +58,15 @@ def test_sigkill_during_commits_leaves_the_last_committed_version(tmp_path: obje
     assert kills_after_commits >= 10 and previous > 50
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def shared(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield os.path.join(str(tmp_path), "shared.db")
-    else:
-        yield from pg_schema_url()
-
-
-def test_four_processes_commit_to_one_database(shared: str) -> None:
-    db = Database(shared)
+def test_four_processes_commit_to_one_database(target: str) -> None:
+    db = Database(target)
     with db.transaction() as tx:
         assert tx.insert_child(None, "root") == 0
         assert tx.insert_child(None, 0) == 1  # a counter, bumped serializably
     db.close()
     count = 25
     procs = [
-        subprocess.Popen([sys.executable, WORKLOAD, "worker", shared, f"w{k}", str(count)], stdout=subprocess.PIPE,
+        subprocess.Popen([sys.executable, WORKLOAD, "worker", target, f"w{k}", str(count)], stdout=subprocess.PIPE,
                          text=True)
         for k in range(4)
     ]
@@ -85,7 +75,7 @@ def test_four_processes_commit_to_one_database(shared: str) -> None:
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0
         results.append(json.loads(out))
-    db = Database(shared)
+    db = Database(target)
     tree = db.tree
     children = sorted(tuple(tree.data(c)) for c in tree.children(0))
     inserted = sorted((f"w{k}", i) for k, r in enumerate(results) for i in r["inserted"])
