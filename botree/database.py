@@ -109,10 +109,10 @@ class Database:
 
     def __init__(
         self,
-        tree: Optional[Tree] = None,
+        tree: "Tree | str | os.PathLike[str] | None" = None,
         keep: Optional[int] = None,
-        block_size: int = DEFAULT_BLOCK_SIZE,
-        index: Tuple[str, ...] = (),
+        block_size: Any = DEFAULT_BLOCK_SIZE,
+        index: Any = (),
     ) -> None:
         if keep is not None and (type(keep) is not int or keep < 1):
             raise InvalidArgument(f"keep must be a positive int or None, not {keep!r}")
@@ -125,6 +125,21 @@ class Database:
         self._trees: Dict[int, Tree] = {0: start}
         self._log: List[Commit] = [Commit(0, -1, time.time(), "initial", MappingProxyType({}), ())]
         self._listeners: List[Listener] = []
+
+    # -- lifetime (the same calls as a stored database) --------------------------
+
+    def close(self) -> None:
+        """Nothing to release in memory; a stored database closes its connection. O(1)."""
+
+    def verify(self) -> None:
+        """Check the current tree's invariants (a stored database checks every record too). O(n)."""
+        self.tree.check()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- reading ----------------------------------------------------------------
 

@@ -64,7 +64,7 @@ class DurableDatabase(Database):
 
     def __init__(
         self,
-        source: "str | os.PathLike[str]",
+        tree: "str | os.PathLike[str]",
         keep: Optional[int] = None,
         block_size: Optional[int] = None,
         index: Optional[Tuple[str, ...]] = None,
@@ -73,7 +73,7 @@ class DurableDatabase(Database):
             raise InvalidArgument("a stored database keeps every version until compact(keep) is called")
         if block_size is not None:
             check_block_size(block_size)
-        self._store = open_store(os.fspath(source))
+        self._store = open_store(os.fspath(tree))
         empty = Tree(block_size or DEFAULT_BLOCK_SIZE, index or ())
         super().__init__(empty)
         self._commit_cache: Dict[int, Commit] = {}
@@ -83,14 +83,14 @@ class DurableDatabase(Database):
             first, cells = self._encode(-1, None, empty, time.time(), "initial", {}, (), set())
             created = self._store.initialise(first, cells)
             head = self._store.head()
-            tree = empty if created else self._load_tree(head, None)
+            loaded = empty if created else self._load_tree(head, None)
         except BaseException:
             self._store.close()
             raise
         self._trees = {}
         self._log = []
-        self._head = (head, tree)
-        stored = tree._ix
+        self._head = (head, loaded)
+        stored = loaded._ix
         if block_size is not None and block_size != stored.block_size:
             raise InvalidArgument(f"{self._store.target} has block size {stored.block_size}, not {block_size}")
         if index is not None and tuple(index) != stored.nodes.fields:

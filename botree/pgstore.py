@@ -35,13 +35,13 @@ class PostgresStore(Store):
         try:
             self._conn = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
-            raise StorageError(f"cannot connect to {self.target}: {str(exc).strip()}") from None
+            raise StorageError(f"cannot connect to {self.target}: {_one_line(exc)}") from None
 
     def _map(self, exc: Exception) -> Exception:
         psycopg = self._psycopg
         if isinstance(exc, (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError)):
-            return CorruptDatabase(f"{self.target}: {str(exc).strip()}")
-        return StorageError(f"{self.target}: {str(exc).strip()}")
+            return CorruptDatabase(f"{self.target}: {_one_line(exc)}")
+        return StorageError(f"{self.target}: {_one_line(exc)}")
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
         try:
@@ -84,6 +84,11 @@ class PostgresStore(Store):
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
+
+
+def _one_line(exc: Exception) -> str:
+    """A driver message on one line (psycopg's span several)."""
+    return " ".join(str(exc).split())
 
 
 def _redact(url: str) -> str:

@@ -1,0 +1,308 @@
+"""The ``botree`` command line, run as a real subprocess (``python -m botree`` and the console script).
+
+Expected outputs come from the Python API on the same database wherever possible,
+so these tests check the CLI's plumbing and formatting, not guesses about ids.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+from botree import DurableDatabase, Tree, __version__, cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "botree")
+
+ORG_CSV = """id,parent,order,name,role
+ceo,,1,Ada,boss
+eng,ceo,2,Eng,dept
+ops,ceo,1,Ops,dept
+e1,eng,10,Bob,dev
+e2,eng,9,Cy,dev
+e3,eng,11,Di,dev
+o1,ops,1,Eve,ops
+"""
+
+DOC = {
+    "name": "botree",
+    "tags": ["tree", "db", 1, 1.5, True, None, "ü → ✓"],
+    "empty": {},
+    "list": [],
+    "nested": {"a": [{"b": {"c": [[], [{}]]}}], "1": "key that looks like a number"},
+}
+
+
+def run(*args: str, script: bool = False, code: int = 0) -> subprocess.CompletedProcess[str]:
+    """Run ``botree ARGS`` (``python -m botree``, or the installed script) and check its exit status."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    command = [SCRIPT] if script else [sys.executable, "-m", "botree"]
+    done = subprocess.run([*command, *args], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == code, f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+    if code:
+        assert "Traceback" not in done.stderr
+        errors = done.stderr.splitlines()
+        assert errors[-1].startswith("botree") and ": error: " in errors[-1], done.stderr
+        if code == 1:
+            assert len(errors) == 1, done.stderr  # one clear line; usage errors (2) print the usage first
+    return done
+
+
+def lines(done: subprocess.CompletedProcess[str]) -> List[str]:
+    """The lines of a command's standard output."""
+    return done.stdout.splitlines()
+
+
+def listed(done: subprocess.CompletedProcess[str]) -> List[int]:
+    """The node ids an ``ls`` drawing shows, top to bottom."""
+    return [int(line.rpartition("── ")[2].split()[0]) for line in lines(done)]
+
+
+def line_of(tree: Tree, node: int) -> str:
+    """What listings print for ``node`` (see ``botree.cli.node_line``)."""
+    return f"{node}  {tree.data(node)!r}"
+
+
+@pytest.fixture
+def org(tmp_path: Path) -> Tuple[str, Dict[str, int]]:
+    """An org chart imported from CSV through the CLI: (database path, row id -> node id)."""
+    src = tmp_path / "org.csv"
+    src.write_text(ORG_CSV)
+    db = str(tmp_path / "org.db")
+    ids = tmp_path / "ids.csv"
+    done = run("import", str(src), db, "--id-map", str(ids))
+    assert lines(done) == ["imported 7 nodes as version 1"]
+    with open(ids, newline="") as f:
+        mapping = {row["id"]: int(row["node"]) for row in csv.DictReader(f)}
+    assert sorted(mapping) == ["ceo", "e1", "e2", "e3", "eng", "o1", "ops"]
+    return db, mapping
+
+
+@pytest.fixture
+def stored(tmp_path: Path) -> Iterator[str]:
+    """A small database made with the Python API (no subprocess): root 0 -> 1 -> 2, and 3 under 0."""
+    path = str(tmp_path / "small.db")
+    tree = Tree()
+    tree, a = tree.insert_child(None, {"name": "a"})
+    tree, b = tree.insert_child(a, {"name": "b"})
+    tree, _ = tree.insert_child(b, {"name": "c"})
+    tree, _ = tree.insert_child(a, {"name": "d"})
+    with DurableDatabase(path) as db:
+        db.replace(tree, message="seed")
+    yield path
+
+
+def open_tree(path: str, version: Optional[int] = None) -> Tree:
+    """The tree stored at ``path`` (a version of it), fully loaded before the file closes."""
+    with DurableDatabase(path) as db:
+        tree = db.tree if version is None else db.as_of(version)
+        list(tree.preorder())  # touch every lazily loaded leaf
+        for node in tree.preorder():
+            tree.data(node)
+        return tree
+
+
+# -- entry points ---------------------------------------------------------------------
+
+
+def test_console_script_version_and_usage_errors() -> None:
+    if not os.path.exists(SCRIPT):
+        pytest.skip(f"no console script at {SCRIPT} (pip install -e .)")
+    assert lines(run("--version", script=True)) == [f"botree {__version__}"]
+    done = run(script=True, code=2)
+    assert "usage: botree" in done.stderr and "required" in done.stderr
+    done = run("mv", "x.db", "1", "--before", "2", "--index", "0", script=True, code=2)
+    assert "--index goes with --under" in done.stderr
+
+
+def test_main_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"botree {__version__}"
+    missing = str(tmp_path / "missing.db")
+    assert cli.main(["log", missing]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("botree: error: no database at") and "missing.db" in err
+    assert not os.path.exists(missing)
+    assert cli.main(["query", missing, "1"]) == 2  # no --ancestors/...: a usage error
+    assert "one of the arguments" in capsys.readouterr().err
+
+
+# -- import and export ----------------------------------------------------------------------
+
+
+def test_json_import_export_round_trip(tmp_path: Path) -> None:
+    src = tmp_path / "doc.json"
+    src.write_text(json.dumps(DOC, ensure_ascii=False), encoding="utf-8")
+    db = str(tmp_path / "doc.db")
+    done = run("import", str(src), db, "--progress", script=os.path.exists(SCRIPT))
+    count = len(Tree.from_json(str(src)))
+    assert lines(done) == [f"imported {count} nodes as version 1"]
+    assert "bounds" in done.stderr  # the progress bar was drawn on stderr
+    assert json.loads(run("export", db).stdout) == DOC
+    assert run("export", db, "--indent", "2").stdout == json.dumps(DOC, indent=2) + "\n"
+    table = json.loads(run("export", db, "--format", "table").stdout)
+    assert len(table) == count
+    assert table[0] == {"id": 0, "parent": None, "order": 0, "data": {"kind": "object"}}
+    assert table[1]["data"] == {"kind": "key", "value": "name"}
+
+
+def test_table_export_round_trip(tmp_path: Path, org: Tuple[str, Dict[str, int]]) -> None:
+    db, _ = org
+    table = json.loads(run("export", db).stdout)  # not a JSON document: a parent table
+    assert table == open_tree(db).to_parent_table()
+    dump = tmp_path / "table.json"
+    dump.write_text(json.dumps(table))
+    copy = str(tmp_path / "copy.db")
+    run("import", str(dump), copy, "--format", "table")
+    assert open_tree(copy) == open_tree(db)
+
+
+def test_csv_import_ls_and_query(org: Tuple[str, Dict[str, int]]) -> None:
+    db, ids = org
+    tree = open_tree(db)
+    # Siblings follow the numeric order column (9 before 10 before 11), data holds the other columns.
+    assert [tree.data(n)["name"] for n in tree.children(ids["eng"])] == ["Cy", "Bob", "Di"]
+    assert tree.data(ids["ops"]) == {"name": "Ops", "role": "dept"}
+    # ls draws what Tree.render draws, with each node's id before its data.
+    drawn = lines(run("ls", db))
+    rendered = tree.render(None, None).splitlines()
+    assert len(drawn) == len(rendered) == len(tree)
+    for mine, theirs, node in zip(drawn, rendered, tree.preorder()):
+        label = str(tree.data(node))
+        assert mine == theirs[: len(theirs) - len(label)] + line_of(tree, node)
+    assert lines(run("ls", db, str(ids["eng"]), "--depth", "0")) == [line_of(tree, ids["eng"]) + "  (+3 below)"]
+    assert lines(run("ls", db, "--depth", "1"))[1:] == [
+        f"├── {line_of(tree, ids['ops'])}  (+1 below)",
+        f"└── {line_of(tree, ids['eng'])}  (+3 below)",
+    ]
+    assert lines(run("query", db, str(ids["e1"]), "--ancestors")) == [
+        line_of(tree, n) for n in tree.ancestors(ids["e1"])
+    ]
+    assert lines(run("query", db, str(ids["ceo"]), "--descendants", "--ids-only")) == [
+        str(n) for n in tree.descendants(ids["ceo"])
+    ]
+    assert lines(run("query", db, str(ids["eng"]), "--children")) == [
+        line_of(tree, n) for n in tree.children(ids["eng"])
+    ]
+    assert lines(run("query", db, str(ids["e3"]), "--level")) == ["2"]
+    assert lines(run("query", db, str(ids["ceo"]), "--size")) == [str(len(tree))]
+    assert lines(run("query", db, str(ids["ceo"]), "--parent")) == ["none"]
+
+
+# -- edits and history --------------------------------------------------------------------
+
+
+def test_mv_rm_log_diff_and_as_of(org: Tuple[str, Dict[str, int]]) -> None:
+    db, ids = org
+    before = run("ls", db).stdout
+    done = run("mv", db, str(ids["e1"]), "--under", str(ids["ops"]), "--index", "0")
+    assert done.stdout.strip().endswith("as version 2")
+    assert lines(run("query", db, str(ids["e1"]), "--ancestors", "--ids-only")) == [str(ids["ops"]), str(ids["ceo"])]
+    assert open_tree(db).child(ids["ops"], 0) == ids["e1"]
+
+    done = run("rm", db, str(ids["eng"]), "-m", "drop engineering")
+    assert "deleted node" in done.stdout and done.stdout.strip().endswith("as version 3")
+    tree = open_tree(db)
+    gone = [ids[k] for k in ("eng", "e2", "e3")]
+    assert all(n not in tree for n in gone) and ids["e1"] in tree
+    assert listed(run("ls", db)) == list(tree.preorder())
+
+    log = lines(run("log", db))
+    assert [line.split()[0] for line in log] == ["0", "1", "2", "3"]
+    assert "replace" in log[1] and "import org.csv" in log[1]
+    assert "1 update" in log[2] and f"mv {ids['e1']} --under {ids['ops']}" in log[2]
+    assert log[3].endswith("drop engineering")
+
+    with DurableDatabase(db) as store:
+        changes = store.changes(1, 3)
+    diff = lines(run("diff", db, "1", "3"))
+    old = open_tree(db, 1)
+    assert sorted(changes.deleted) == sorted(gone)
+    assert [line for line in diff if line.startswith("- ")] == [f"- {line_of(old, n)}" for n in changes.deleted]
+    assert [line.split()[1] for line in diff if line.startswith("~ ")] == [str(n) for n in changes.moved]
+    assert f"~ {ids['e1']}  moved: under {ids['eng']} at 1 -> under {ids['ops']} at 0" in diff
+    assert diff[-1] == f"# 1 -> 3: 0 inserted, 3 deleted, {len(changes.moved)} moved, 0 data changed"
+
+    assert run("ls", db, "--as-of", "1").stdout == before
+    assert lines(run("query", db, str(ids["eng"]), "--size", "--as-of", "1")) == ["4"]
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def test_unknown_node(stored: str) -> None:
+    assert run("ls", stored, "42", code=1).stderr == "botree: error: node 42 does not exist\n"
+    assert "node 42 does not exist" in run("rm", stored, "42", code=1).stderr
+    assert "version 99" in run("ls", stored, "--as-of", "99", code=1).stderr
+
+
+def test_move_under_own_descendant(stored: str) -> None:
+    done = run("mv", stored, "0", "--under", "2", code=1)
+    assert done.stderr.startswith("botree: error: cannot move node 0 under node 2")
+    assert open_tree(stored).parent(2) == 1  # nothing was committed
+    with DurableDatabase(stored) as db:
+        assert db.version == 1
+    assert lines(run("mv", stored, "1", "--under", "root")) == ["moved node 1 to the top level as version 2"]
+    assert list(open_tree(stored).roots()) == [0, 1]
+
+
+def test_missing_and_corrupt_database(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    assert "no database at" in run("ls", str(missing), code=1).stderr
+    assert not missing.exists()  # read commands never create a database
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(bytes(range(256)) * 8)
+    done = run("export", str(bad), code=1)
+    assert done.stderr.startswith("botree: error:") and "not an SQLite database" in done.stderr
+
+
+def test_bad_input_files(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    src = tmp_path / "broken.json"
+    src.write_text('{"a": [1, 2,')
+    assert "invalid JSON" in run("import", str(src), str(db), code=1).stderr
+    assert not db.exists()  # a failed import leaves no empty database behind
+    assert "nothere.json" in run("import", str(tmp_path / "nothere.json"), str(db), code=1).stderr
+    orphans = tmp_path / "orphans.csv"
+    orphans.write_text("id,parent,name\n1,,a\n2,7,b\n")
+    assert "orphans" in run("import", str(orphans), str(db), code=1).stderr
+
+
+def test_import_into_non_empty_database_needs_replace(tmp_path: Path, stored: str) -> None:
+    src = tmp_path / "doc.json"
+    src.write_text(json.dumps([1, 2]))
+    assert "--replace" in run("import", str(src), stored, code=1).stderr
+    assert len(open_tree(stored)) == 4
+    assert lines(run("import", str(src), stored, "--replace")) == ["imported 3 nodes as version 2"]
+    assert open_tree(stored).to_nested() == [1, 2]
+
+
+# -- depth ------------------------------------------------------------------------------------
+
+
+def test_deep_chain(tmp_path: Path) -> None:
+    depth = 20_000
+    src = tmp_path / "chain.csv"
+    src.write_text("id,parent,name\nn0,,top\n" + "".join(f"n{i},n{i - 1},v{i}\n" for i in range(1, depth)))
+    db = str(tmp_path / "chain.db")
+    assert lines(run("import", str(src), db)) == [f"imported {depth} nodes as version 1"]
+    shown = lines(run("ls", db, "--depth", "3"))
+    assert shown == [
+        "0  {'name': 'top'}",
+        "└── 1  {'name': 'v1'}",
+        "    └── 2  {'name': 'v2'}",
+        f"        └── 3  {{'name': 'v3'}}  (+{depth - 4} below)",
+    ]
+    deepest = depth - 1  # ids are assigned in preorder: the chain's last node
+    assert lines(run("query", db, str(deepest), "--level")) == [str(depth - 1)]
+    full = lines(run("ls", db))
+    assert len(full) == depth
+    assert full[-1].startswith(f"[level {deepest}] ") and full[-1].endswith(f"└── {deepest}  {{'name': 'v{deepest}'}}")
+    assert max(len(line) for line in full) < 250  # indentation is capped: output stays linear
