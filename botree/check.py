@@ -82,8 +82,11 @@ def check_index(idx: "OrderIndex") -> None:
         _fail("a block id is on the free list twice")
     if set(free) & live:
         _fail(f"block ids both live and free: {sorted(set(free) & live)}")
-    if len(blocks) != alloc.next_id or len(live) + len(free) != alloc.next_id:
-        _fail(f"block ids leak: {len(live)} live + {len(free)} free != {alloc.next_id} allocated")
+    # Holes: free ids a stored version no longer lists (see IdAllocator); their slots are empty.
+    if alloc.holes < 0 or len(blocks) != alloc.next_id or len(live) + len(free) + alloc.holes != alloc.next_id:
+        _fail(
+            f"block ids leak: {len(live)} live + {len(free)} free + {alloc.holes} holes != {alloc.next_id} allocated"
+        )
     for bid in free:
         if blocks[bid] is not None or links[bid] is not None:
             _fail(f"free block id {bid} still holds a block or link")

@@ -179,6 +179,8 @@ class Database:
         noting every node they touch, then compares only those nodes: cost
         O(updates · log n + nodes whose parent or data changed), not O(n).
         """
+        if type(v1) is not int or type(v2) is not int:
+            raise InvalidArgument(f"changes(v1, v2) needs int versions, got {v1!r}, {v2!r}")
         if v1 > v2:
             raise InvalidArgument(f"changes(v1, v2) needs v1 <= v2, got {v1} > {v2}")
         old = self.as_of(v1)
@@ -190,6 +192,8 @@ class Database:
 
     def subscribe(self, callback: Listener) -> Callable[[], None]:
         """Call ``callback(version, changes)`` after each commit; returns an unsubscribe function. O(1)."""
+        if not callable(callback):
+            raise InvalidArgument(f"subscribe needs a callable, not {type(callback).__name__}")
         with self._lock:
             self._listeners.append(callback)
 
@@ -333,11 +337,18 @@ class Database:
     ) -> Tuple[Tree, Tuple[Op, ...], Dict[int, int], Set[int]]:
         """Replay ``tx``'s updates on ``head``; ConflictError if any no longer applies."""
         deleted_since: Set[int] = set()
-        for commit in self._commits(tx.base_version + 1, version):
+        data_set_since: Set[int] = set()  # nodes whose data a commit since the base replaced
+        try:
+            between = self._commits(tx.base_version + 1, version)
+        except VersionNotFound:
+            raise ConflictError(
+                f"the history after version {tx.base_version} was compacted since this transaction began"
+            ) from None
+        for commit in between:
             if commit.ops is None:
                 raise ConflictError(f"version {commit.version} replaced the whole tree after this transaction began")
             deleted_since |= commit.deleted
-        base = tx.base
+            data_set_since.update(args[0] for name, args, _ in commit.ops if name == "set_data")
         batch = head._ix.edit()
         ids: Dict[int, int] = {}
         out: List[Op] = []
@@ -353,10 +364,8 @@ class Database:
                     continue
                 if node in deleted_since or node not in head:
                     raise ConflictError(f"{name}: node {node} was deleted by a concurrent commit")
-            if name == "set_data" and args[0] not in ids:
-                node = args[0]
-                if node in base and node in head and head.data(node) is not base.data(node):
-                    raise ConflictError(f"set_data: node {node}'s data was changed by a concurrent commit")
+            if name == "set_data" and args[0] not in ids and args[0] in data_set_since:
+                raise ConflictError(f"set_data: node {args[0]}'s data was changed by a concurrent commit")
             try:
                 doomed = _doomed(batch, name, tuple(mapped))
                 new = hierarchy.UPDATES[name](batch, *mapped)

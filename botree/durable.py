@@ -73,8 +73,8 @@ class DurableDatabase(Database):
             raise InvalidArgument("a stored database keeps every version until compact(keep) is called")
         if block_size is not None:
             check_block_size(block_size)
+        empty = Tree(block_size or DEFAULT_BLOCK_SIZE, index or ())  # validates index before connecting
         self._store = open_store(os.fspath(tree))
-        empty = Tree(block_size or DEFAULT_BLOCK_SIZE, index or ())
         super().__init__(empty)
         self._commit_cache: Dict[int, Commit] = {}
         self._state_cache: Dict[int, Dict[str, Any]] = {}
@@ -91,10 +91,14 @@ class DurableDatabase(Database):
         self._log = []
         self._head = (head, loaded)
         stored = loaded._ix
+        mismatch = None
         if block_size is not None and block_size != stored.block_size:
-            raise InvalidArgument(f"{self._store.target} has block size {stored.block_size}, not {block_size}")
-        if index is not None and tuple(index) != stored.nodes.fields:
-            raise InvalidArgument(f"{self._store.target} indexes {stored.nodes.fields}, not {tuple(index)}")
+            mismatch = f"{self._store.target} has block size {stored.block_size}, not {block_size}"
+        elif index is not None and tuple(index) != stored.nodes.fields:
+            mismatch = f"{self._store.target} indexes {stored.nodes.fields}, not {tuple(index)}"
+        if mismatch is not None:
+            self._store.close()
+            raise InvalidArgument(mismatch)
 
     # -- opening and closing ---------------------------------------------------------
 
@@ -138,7 +142,7 @@ class DurableDatabase(Database):
 
         O(n / 64) to build its leaf placeholders, then O(1) per read from cache.
         """
-        if type(version) is not int:
+        if type(version) is not int or not 0 <= version < 1 << 63:
             raise VersionNotFound(f"version {version!r} does not exist")
         with self._lock:
             head_version, head = self._head
@@ -148,6 +152,8 @@ class DurableDatabase(Database):
             if cached is not None:
                 self._tree_cache.move_to_end(version)
                 return cached
+            if version < self._store.oldest():  # another Database object may have compacted
+                raise VersionNotFound(f"version {version} was compacted away")
             tree = self._load_tree(version, (head_version, head))
             self._tree_cache[version] = tree
             if len(self._tree_cache) > _CACHED_VERSIONS:
@@ -178,7 +184,10 @@ class DurableDatabase(Database):
             head = self._store.head()
             oldest = self._store.oldest()
             self._commit_cache.clear()
-            commits = self._commits(oldest, head)
+            try:
+                commits = self._commits(oldest, head)
+            except VersionNotFound as exc:
+                raise CorruptDatabase(f"{self.target}: commits {oldest}..{head} are not all there: {exc}") from None
             if [c.version for c in commits] != list(range(oldest, head + 1)):
                 raise CorruptDatabase(f"{self.target}: commits {oldest}..{head} are not contiguous")
             for table in TABLES:
@@ -287,8 +296,15 @@ class DurableDatabase(Database):
                 payload = codec.encode_leaf(table, leaf)
                 items.append((number, payload, checksum(payload, table, number, version)))
             cells[table] = items
-        if message is not None and not isinstance(message, str):
-            raise InvalidArgument(f"a commit message must be a str, not {type(message).__name__}")
+        if message is not None:
+            if not isinstance(message, str):
+                raise InvalidArgument(f"a commit message must be a str, not {type(message).__name__}")
+            try:
+                message.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidArgument(f"a commit message must be valid Unicode text: {exc}") from None
+            if "\x00" in message:
+                raise InvalidArgument("a stored commit message cannot contain NUL characters")
         state = codec.encode_state(tree._ix)
         meta_b = codec.encode_meta(meta)
         ops_b = codec.encode_ops(ops)

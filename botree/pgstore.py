@@ -39,7 +39,7 @@ class PostgresStore(Store):
 
     def _map(self, exc: Exception) -> Exception:
         psycopg = self._psycopg
-        if isinstance(exc, (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError)):
+        if isinstance(exc, (psycopg.DataError, psycopg.IntegrityError)):
             return CorruptDatabase(f"{self.target}: {_one_line(exc)}")
         return StorageError(f"{self.target}: {_one_line(exc)}")
 
@@ -72,6 +72,8 @@ class PostgresStore(Store):
             raise self._map(exc) from None
 
     def _tables(self) -> Set[str]:
+        if self._run("SELECT current_schema()") == [(None,)]:
+            raise StorageError(f"{self.target}: no schema selected (does the search_path schema exist?)")
         self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
         rows = self._run(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"

@@ -10,6 +10,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any, Iterator, Optional, Tuple
 
+from nodetable import UnknownNode
+
 from .blocks import Block
 from .errors import InvalidArgument, NodeNotFound, PositionError
 
@@ -56,7 +58,7 @@ class IndexReader:
     def _row(self, node: int) -> Any:
         try:
             return self._nodes.row(node)
-        except KeyError:
+        except UnknownNode:  # not any KeyError: a stored leaf that fails to load says so itself
             raise NodeNotFound(node) from None
 
     def _block(self, bid: int) -> Block:

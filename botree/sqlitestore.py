@@ -19,6 +19,8 @@ from .errors import CorruptDatabase, StorageError
 from .storage import Store, schema
 
 _HEADER = b"SQLite format 3\x00"
+# OperationalError texts that mean the file's content is damaged, not that it is busy or unreachable.
+_DAMAGE = ("malformed", "no such column", "no such table", "decode", "not a database", "corrupt")
 
 
 def check_header(path: str) -> None:
@@ -48,32 +50,40 @@ class SQLiteStore(Store):
             if os.path.exists(path):
                 check_header(path)
             self._conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open {path!r}: {exc}") from None
+        try:
             self._run("PRAGMA journal_mode=WAL")
             self._run("PRAGMA synchronous=FULL")
-        except sqlite3.OperationalError as exc:
-            raise StorageError(f"cannot open {path!r}: {exc}") from None
+        except BaseException:
+            self._conn.close()
+            raise
 
-    def _map(self, exc: sqlite3.Error) -> Exception:
-        if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
-            return StorageError(f"{self.target}: {exc}")
-        return CorruptDatabase(f"{self.target}: {exc}")
+    def _map(self, exc: Exception) -> Exception:
+        """Damage -> CorruptDatabase; a closed, locked or unreachable file -> StorageError."""
+        text = str(exc)
+        if isinstance(exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+            return StorageError(f"{self.target}: {text}")
+        if isinstance(exc, sqlite3.OperationalError) and not any(sign in text for sign in _DAMAGE):
+            return StorageError(f"{self.target}: {text}")
+        return CorruptDatabase(f"{self.target}: {text}")
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
         try:
             return self._conn.execute(sql, tuple(params)).fetchall()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeError) as exc:
             raise self._map(exc) from None
 
     def _run_many(self, sql: str, rows: List[Tuple[Any, ...]]) -> None:
         try:
             self._conn.executemany(sql, rows)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeError) as exc:
             raise self._map(exc) from None
 
     def _rowcount(self, sql: str, params: Sequence[Any]) -> int:
         try:
             return self._conn.execute(sql, tuple(params)).rowcount
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeError) as exc:
             raise self._map(exc) from None
 
     @contextmanager

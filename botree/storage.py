@@ -141,7 +141,7 @@ class Store:
         """Commit rows with first <= version <= last, oldest first. O(rows)."""
         rows = self.query(f"SELECT {COMMIT_COLUMNS} FROM commits WHERE version >= ? AND version <= ? "
                           "ORDER BY version", (first, last))
-        return [_commit_row(r) for r in rows]
+        return [_commit_row(r, self.target) for r in rows]
 
     def cell(self, table: str, leaf: int, version: int) -> Tuple[int, bytes, int]:
         """(version, payload, crc) of ``leaf`` as of ``version``. O(log)."""
@@ -155,7 +155,8 @@ class Store:
                 raise VersionNotFound(f"version {version} was compacted away")
             raise CorruptDatabase(f"{self.target}: {table} leaf {leaf} has no cell for version {version}")
         written, payload, crc = rows[0]
-        return int(written), bytes(payload), int(crc)
+        where = f"{self.target}: {table} leaf {leaf}"
+        return _int(written, where), _blob(payload, where), _int(crc, where)
 
     def changed(self, table: str, after: int, upto: int) -> Set[int]:
         """Leaf numbers with a cell in after < version <= upto. O(result + log)."""
@@ -165,7 +166,8 @@ class Store:
     def cells(self, table: str) -> Iterator[Tuple[int, int, bytes, int]]:
         """Every stored cell of ``table``: (leaf, version, payload, crc). O(table) (for ``verify``)."""
         for leaf, version, payload, crc in self.query(f"SELECT leaf, version, payload, crc FROM {table}"):
-            yield int(leaf), int(version), bytes(payload), int(crc)
+            where = f"{self.target}: a {table} cell"
+            yield _int(leaf, where), _int(version, where), _blob(payload, where), _int(crc, where)
 
     def publish(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]]) -> bool:
         """Commit ``row`` and its cells if the head is still ``expected``; False if it moved."""
@@ -208,16 +210,31 @@ class Store:
         return dropped
 
 
-def _commit_row(r: Tuple[Any, ...]) -> CommitRow:
+def _int(value: Any, where: str) -> int:
+    if type(value) is not int:
+        raise CorruptDatabase(f"{where}: expected an integer, found {type(value).__name__}")
+    return value
+
+
+def _blob(value: Any, where: str) -> bytes:
+    if not isinstance(value, (bytes, memoryview)):
+        raise CorruptDatabase(f"{where}: expected bytes, found {type(value).__name__}")
+    return bytes(value)
+
+
+def _commit_row(r: Tuple[Any, ...], target: str) -> CommitRow:
     version, parent, time, message, meta, state, ops, deleted, crc = r
+    where = f"{target}: commit {version!r}"
+    if type(time) not in (int, float) or not (message is None or isinstance(message, str)):
+        raise CorruptDatabase(f"{where}: malformed time or message")
     return (
-        int(version),
-        int(parent),
+        _int(version, where),
+        _int(parent, where),
         float(time),
         message,
-        bytes(meta),
-        bytes(state),
-        None if ops is None else bytes(ops),
-        bytes(deleted),
-        int(crc),
+        _blob(meta, where),
+        _blob(state, where),
+        None if ops is None else _blob(ops, where),
+        _blob(deleted, where),
+        _int(crc, where),
     )
