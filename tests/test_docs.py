@@ -18,10 +18,11 @@ def blocks(name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", ["docs/api.md", "README.md"])
-def test_python_blocks_run_in_order(name: str) -> None:
+def test_python_blocks_run_in_order(name: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
     found = blocks(name)
     assert found, f"no python examples in {name}"
     namespace: dict = {}
+    monkeypatch.chdir(str(tmp_path))  # examples may create files such as org.db
     with contextlib.redirect_stdout(io.StringIO()):
         for code in found:
             exec(compile(code, name, "exec"), namespace)  # noqa: S102

@@ -68,3 +68,22 @@ def test_filesystem_finds_largest_and_deepest(tmp_path, depth: int) -> None:  # 
         assert second == [f"{depth + 2:,}", str(deep)]
     deepest = out.split("deepest paths:")[1].splitlines()[1].split()
     assert deepest == ["level", str(depth + 2), str(path / "leaf.txt")]
+
+
+def test_cli_session_is_the_main_job(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    script = os.path.join(os.path.dirname(sys.executable), "botree")
+    botree = script if os.path.exists(script) else f"{sys.executable} -m botree"
+    db = str(tmp_path / "org.db")
+    env = dict(os.environ, BOTREE=botree, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run(
+        ["bash", os.path.join(ROOT, "examples", "cli_session.sh"), db],
+        capture_output=True, text=True, timeout=120, env=env, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "imported 7 nodes as version 1" in out
+    assert "moved node 4 under node 1 at index 0 as version 2" in out
+    exported = json.loads(out[out.rindex("\n[") :])
+    assert {row["data"]["name"] for row in exported} == {"ACME Corp", "Engineering", "Sales", "Ann", "Cyd", "Dee"}
+    sales = next(row for row in exported if row["data"]["name"] == "Sales")
+    assert sales["parent"] == 1 and sales["order"] == 0
