@@ -111,12 +111,6 @@ class DurableDatabase(Database):
         """Close the connection; trees already loaded stay usable for what they loaded. O(1)."""
         self._store.close()
 
-    def __enter__(self) -> "DurableDatabase":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"Database({self.target!r}, version={self._head[0]})"
 
