@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from typing import IO, TYPE_CHECKING, Any, Dict, Hashable, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Hashable, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import hierarchy
-from .batch import IndexBatch
 from .bulk import Progress, build_index
 from .errors import InvalidArgument, InvalidOperation
 from .gcpause import gc_paused
@@ -52,8 +51,11 @@ class Tree(TreeQueries):
         tree._hash = None
         return tree
 
-    def _commit(self, batch: IndexBatch) -> "Tree":
-        return Tree._wrap(batch.persistent())
+    def _update(self, update: Callable[..., Any], *args: Any) -> Tuple["Tree", Any]:
+        """Run one ``hierarchy`` update on a one-operation batch: (the new tree, its result)."""
+        batch = self._ix.edit()
+        result = update(batch, *args)
+        return Tree._wrap(batch.persistent()), result
 
     @property
     def index(self) -> OrderIndex:
@@ -192,9 +194,7 @@ class Tree(TreeQueries):
 
     def insert_root(self, data: Any = None) -> Tuple["Tree", int]:
         """A new node that becomes the parent of the whole current forest. O(log n)."""
-        b = self._ix.edit()
-        node = hierarchy.insert_root(b, data)
-        return self._commit(b), node
+        return self._update(hierarchy.insert_root, data)
 
     def insert_child(self, parent: Optional[int], data: Any = None, index: int = -1) -> Tuple["Tree", int]:
         """A new node as child ``index`` of ``parent`` (None: top level). O(log n + min(i, -i)).
@@ -202,79 +202,55 @@ class Tree(TreeQueries):
         ``index`` is the position among the children after the insert: 0 first,
         -1 last, other negatives from the end.
         """
-        b = self._ix.edit()
-        node = hierarchy.insert_child(b, parent, data, index)
-        return self._commit(b), node
+        return self._update(hierarchy.insert_child, parent, data, index)
 
     def insert_before(self, node: int, data: Any = None) -> Tuple["Tree", int]:
         """A new node as the sibling just before ``node``. O(log n)."""
-        b = self._ix.edit()
-        new = hierarchy.insert_before(b, node, data)
-        return self._commit(b), new
+        return self._update(hierarchy.insert_before, node, data)
 
     def insert_after(self, node: int, data: Any = None) -> Tuple["Tree", int]:
         """A new node as the sibling just after ``node``. O(log n)."""
-        b = self._ix.edit()
-        new = hierarchy.insert_after(b, node, data)
-        return self._commit(b), new
+        return self._update(hierarchy.insert_after, node, data)
 
     def insert_parent(self, first: int, data: Any = None, last: Optional[int] = None) -> Tuple["Tree", int]:
         """A new node wrapping ``first`` (or the sibling run first..last) in place. O(log n)."""
-        b = self._ix.edit()
-        new = hierarchy.insert_parent(b, first, data, last)
-        return self._commit(b), new
+        return self._update(hierarchy.insert_parent, first, data, last)
 
     # -- deletes --------------------------------------------------------------
 
     def delete(self, node: int) -> "Tree":
         """Without ``node`` and its subtree. O(log n) to cut, O(size) to free the rows."""
-        b = self._ix.edit()
-        hierarchy.delete(b, node)
-        return self._commit(b)
+        return self._update(hierarchy.delete, node)[0]
 
     def unwrap(self, node: int) -> "Tree":
         """Without ``node`` alone: its children take its place. O(log n)."""
-        b = self._ix.edit()
-        hierarchy.unwrap(b, node)
-        return self._commit(b)
+        return self._update(hierarchy.unwrap, node)[0]
 
     # -- moves ----------------------------------------------------------------
 
     def move(self, node: int, parent: Optional[int], index: int = -1) -> "Tree":
         """``node`` with its subtree moved to child ``index`` of ``parent``. O(log n)."""
-        b = self._ix.edit()
-        hierarchy.move(b, node, parent, index)
-        return self._commit(b)
+        return self._update(hierarchy.move, node, parent, index)[0]
 
     def move_before(self, node: int, target: int) -> "Tree":
         """``node`` with its subtree moved to just before ``target``. O(log n)."""
-        b = self._ix.edit()
-        hierarchy.move_before(b, node, target)
-        return self._commit(b)
+        return self._update(hierarchy.move_before, node, target)[0]
 
     def move_after(self, node: int, target: int) -> "Tree":
         """``node`` with its subtree moved to just after ``target``. O(log n)."""
-        b = self._ix.edit()
-        hierarchy.move_after(b, node, target)
-        return self._commit(b)
+        return self._update(hierarchy.move_after, node, target)[0]
 
     def move_range(self, first: int, last: int, parent: Optional[int], index: int = -1) -> "Tree":
         """The sibling run first..last moved to children ``index``.. of ``parent``. O(log n)."""
-        b = self._ix.edit()
-        hierarchy.move_range(b, first, last, parent, index)
-        return self._commit(b)
+        return self._update(hierarchy.move_range, first, last, parent, index)[0]
 
     def move_inner(self, node: int, parent: Optional[int], index: int = -1) -> "Tree":
         """``node`` alone moved to child ``index`` of ``parent``; its children stay. O(log n)."""
-        b = self._ix.edit()
-        hierarchy.move_inner(b, node, parent, index)
-        return self._commit(b)
+        return self._update(hierarchy.move_inner, node, parent, index)[0]
 
     def set_data(self, node: int, data: Any) -> "Tree":
         """``node`` holding ``data``. O(1), O(log n) with indexed fields."""
-        b = self._ix.edit()
-        b.set_data(node, data)
-        return self._commit(b)
+        return self._update(hierarchy.set_data, node, data)[0]
 
     # -- whole-tree -----------------------------------------------------------
 
