@@ -60,6 +60,8 @@ def version(dist: str) -> str:
 class Peer:
     """The common interface; subclasses implement what their library can do."""
 
+    n = 0  # nodes built
+    fresh = 0  # keys handed out by _id since the build
     name = ""
     title = ""
     module = ""  # imported when the adapter is made, so no timing pays for the import
@@ -88,6 +90,11 @@ class Peer:
 
     def reset(self) -> None:
         """Drop the built structure."""
+
+    def _id(self) -> int:
+        """A key no built node has (for inserts): counts on from ``n``; ``reset`` zeroes ``fresh``."""
+        self.fresh += 1
+        return self.n + self.fresh
 
     # Operations (all optional).
     def is_descendant(self, pairs: Sequence[Tuple[Any, Any]]) -> Result:
@@ -501,10 +508,6 @@ class TreelibPeer(Peer):
     def build_bare(self, inp: Inputs) -> Any:
         return self._make(inp)
 
-    def _id(self) -> int:
-        self.fresh += 1
-        return self.n + self.fresh
-
     def is_descendant(self, pairs: Sequence[Tuple[Any, Any]]) -> Result:
         is_ancestor = self.tree.is_ancestor
         t0 = perf()
@@ -626,10 +629,6 @@ class NetworkxPeer(Peer):
 
     def build_bare(self, inp: Inputs) -> Any:
         return self._make(inp)
-
-    def _id(self) -> int:
-        self.fresh += 1
-        return self.n + self.fresh
 
     def _parent(self, x: Any) -> Any:
         return next(iter(self.g.pred[x]), None)
@@ -790,10 +789,6 @@ class SqlitePeer(Peer):
         pages = self.db.execute("PRAGMA page_count").fetchone()[0]
         size = self.db.execute("PRAGMA page_size").fetchone()[0]
         return float(pages * size)
-
-    def _id(self) -> int:
-        self.fresh += 1
-        return self.n + self.fresh
 
     def _one(self, sql: str, args: Tuple[Any, ...]) -> Any:
         assert self.db is not None
