@@ -229,15 +229,20 @@ class Database:
     def compact(self, keep: int) -> int:
         """Drop every version but the newest ``keep``: ``as_of`` then refuses them. Returns the oldest kept.
 
-        Explicit and never automatic for stored databases.  O(dropped versions).
+        Explicit and never automatic for stored databases.  O(dropped versions) in
+        memory; stored, one ``DELETE`` per table over the superseded cells.
         """
         if type(keep) is not int or keep < 1:
             raise InvalidArgument(f"keep must be a positive int, not {keep!r}")
         with self._lock:
-            cut = max(0, self._head[0] - keep + 1)
-            for version in [v for v in self._trees if v < cut]:
-                del self._trees[version]
-            return cut
+            return self._drop_before(keep)
+
+    def _drop_before(self, keep: int) -> int:
+        """Forget the versions older than the newest ``keep`` (the caller holds the lock); the oldest kept."""
+        cut = max(0, self._head[0] - keep + 1)
+        for version in [v for v in self._trees if v < cut]:
+            del self._trees[version]
+        return cut
 
     # -- writing ----------------------------------------------------------------
 
@@ -289,12 +294,16 @@ class Database:
         """
         if not isinstance(tree, Tree):
             raise InvalidArgument(f"replace needs a Tree, not {type(tree).__name__}")
-        meta_map: Mapping[str, Any] = MappingProxyType(dict(meta or {}))
+        version, previous = self._append_tree(tree, message, MappingProxyType(dict(meta or {})))
+        self._notify(version, previous, tree, None)
+        return version
+
+    def _append_tree(self, tree: Tree, message: Optional[str], meta: Mapping[str, Any]) -> Tuple[int, Tree]:
+        """Commit a whole tree that logs no updates; (its version, the previous head)."""
         with self._lock:
             version, previous = self._head
-            self._publish(Commit(version + 1, version, time.time(), message, meta_map, None), tree)
-        self._notify(version + 1, previous, tree, None)
-        return version + 1
+            self._publish(Commit(version + 1, version, time.time(), message, meta, None), tree)
+        return version + 1, previous
 
     def _resolve(
         self, tx: DbTransaction, batch: Any, version: int, head: Tree, persisted: Optional[Tree]

@@ -26,17 +26,19 @@ import os
 import time
 from collections import OrderedDict
 from types import MappingProxyType
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from . import codec
 from .codec import TABLES, checksum, vectors
 from .database import Commit, Database, DbTransaction, Op
-from .errors import CorruptDatabase, InvalidArgument, StorageError, VersionNotFound
+from .errors import CorruptDatabase, InvalidArgument, VersionNotFound
 from .index import DEFAULT_BLOCK_SIZE, check_block_size
 from .storage import Cell, CommitRow, Store
 from .tree import Tree
 
 _CACHED_VERSIONS = 8  # trees kept for as_of besides the head
+# make(head version, head) -> (tree to store, its logged updates or None, ids it deleted)
+Make = Callable[[int, Tree], Tuple[Tree, Optional[Tuple[Op, ...]], Set[int]]]
 
 
 def open_store(target: str) -> Store:
@@ -306,61 +308,53 @@ class DurableDatabase(Database):
         crc = codec.commit_checksum(version, parent, when, message, meta_b, state, ops_b, deleted_b)
         return (version, parent, when, message, meta_b, state, ops_b, deleted_b, crc), cells
 
+    def _store_next(self, make: Make, message: Optional[str], meta: Mapping[str, Any]) -> Tuple[int, Tree]:
+        """Store ``make(head version, head)``'s tree as the next version; (that version, the head it replaced).
+
+        After a lost compare-and-set the head is refreshed and ``make`` runs again.
+        The caller holds the lock.
+        """
+        while True:
+            version, head = self._refresh(self._store.head())
+            tree, ops, deleted = make(version, head)
+            row, cells = self._encode(version, head, tree, time.time(), message, meta, ops, deleted)
+            if self._store.publish(version, row, cells):
+                self._remember(row)
+                self._head = (row[0], tree)
+                return row[0], head
+
     def _commit(self, tx: DbTransaction, batch: Any) -> Tree:
+        persisted: Optional[Tree] = None
+        ops: Tuple[Op, ...] = ()
+
+        def make(version: int, head: Tree) -> Tuple[Tree, Optional[Tuple[Op, ...]], Set[int]]:
+            nonlocal persisted, ops
+            tree, ops, tx.ids, deleted = self._resolve(tx, batch, version, head, persisted)
+            if version == tx.base_version:
+                persisted = tree  # a batch freezes once; after a lost race the updates are replayed instead
+            return tree, ops, deleted
+
         with self._lock:
-            persisted: Optional[Tree] = None
-            while True:
-                version, head = self._refresh(self._store.head())
-                tree, ops, ids, deleted = self._resolve(tx, batch, version, head, persisted)
-                if version == tx.base_version:
-                    persisted = tree
-                row, cells = self._encode(version, head, tree, time.time(), tx.message, tx.meta, ops, deleted)
-                if self._store.publish(version, row, cells):
-                    break
-            tx.ids = ids
-            self._adopt(row, tree)
-        self._notify(version + 1, head, tree, ops)
+            version, previous = self._store_next(make, tx.message, tx.meta)
+            tree = self._head[1]
+        self._notify(version, previous, tree, ops)
         return tree
 
-    def replace(
-        self, tree: Tree, message: Optional[str] = None, meta: Optional[Mapping[str, Any]] = None
-    ) -> int:
-        """Store ``tree`` as the next version (see ``Database.replace``). O(n) to encode and write."""
-        if not isinstance(tree, Tree):
-            raise InvalidArgument(f"replace needs a Tree, not {type(tree).__name__}")
+    def _append_tree(self, tree: Tree, message: Optional[str], meta: Mapping[str, Any]) -> Tuple[int, Tree]:
+        """Store a whole tree as the next version (``Database.replace``). O(n) to encode and write."""
         with self._lock:
-            while True:
-                version, head = self._refresh(self._store.head())
-                row, cells = self._encode(version, head, tree, time.time(), message, meta or {}, None, set())
-                if self._store.publish(version, row, cells):
-                    break
-            self._adopt(row, tree)
-        self._notify(version + 1, head, tree, None)
-        return version + 1
+            return self._store_next(lambda version, head: (tree, None, set()), message, meta)
 
-    def _adopt(self, row: CommitRow, tree: Tree) -> None:
-        self._remember(row)
-        self._head = (row[0], tree)
-
-    def _publish(self, commit: Commit, tree: Tree) -> None:  # pragma: no cover - the stored paths override callers
-        raise StorageError("internal: stored commits go through _commit / replace")
-
-    def compact(self, keep: int) -> int:
-        """Drop every stored version but the newest ``keep`` (never automatic). Returns the oldest kept.
-
-        O(stored cells) in SQL.
-        """
-        if type(keep) is not int or keep < 1:
-            raise InvalidArgument(f"keep must be a positive int, not {keep!r}")
-        with self._lock:
-            cut = max(0, self._store.head() - keep + 1)
-            self._store.compact(cut)
-            for version in [v for v in self._tree_cache if v < cut]:
-                del self._tree_cache[version]
-            for version in [v for v in self._commit_cache if v < cut]:
-                del self._commit_cache[version]
-                self._state_cache.pop(version, None)
-            return cut
+    def _drop_before(self, keep: int) -> int:
+        """``compact``: delete the stored versions before the cut and the cells only they read. O(stored cells)."""
+        cut = max(0, self._store.head() - keep + 1)
+        self._store.compact(cut)
+        for version in [v for v in self._tree_cache if v < cut]:
+            del self._tree_cache[version]
+        for version in [v for v in self._commit_cache if v < cut]:
+            del self._commit_cache[version]
+            self._state_cache.pop(version, None)
+        return cut
 
 
 __all__ = ["DurableDatabase", "VersionNotFound"]
