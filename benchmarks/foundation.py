@@ -13,7 +13,7 @@ Measures, with ``time.perf_counter`` and the garbage collector left on:
 2. the default block size at 10^5 and 10^6 entries, with and without ``gc.freeze()``
    after the build, including ``blocks_written`` of the updates;
 3. interpolation search against ``bisect_left`` on the key lists of real leaves, and
-   ``level``/``enclosing`` with ``botree.reader.bisect_left`` swapped for
+   ``level``/``enclosing`` with ``botree.core.reader.bisect_left`` swapped for
    ``interpolation_search`` (inside this process only; restored afterwards).
 
 Every figure is the median over repeated runs.  The tree is a random recursive tree:
@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import botree
-import botree.reader
+import botree.core.reader
 from botree import DEFAULT_BLOCK_SIZE, OrderIndex
-from botree.gapkeys import interpolation_search
+from botree.core.gapkeys import interpolation_search
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks-foundation.md"
@@ -118,7 +118,7 @@ def random_parents(nodes: int, seed: int) -> List[int]:
 def build(parents: List[int], block_size: int) -> Tuple[OrderIndex, List[int], float]:
     """One batch of insert_pair calls, then persistent(); returns (index, node ids, seconds)."""
     t0 = time.perf_counter()
-    batch = OrderIndex(block_size=block_size).edit()
+    batch = OrderIndex(block_size=block_size).transient()
     ids: List[int] = []
     insert = batch.insert_pair
     append = ids.append
@@ -233,14 +233,14 @@ def blocks_written(idx: OrderIndex, workload: Dict[str, Any], s: Settings) -> Di
     out: Dict[str, float] = {}
     counts = []
     for t in workload["insert_targets"][: s.written_ops]:
-        batch = idx.edit()
+        batch = idx.transient()
         batch.insert_pair(None, t)
         counts.append(batch.blocks_written)
     out["insert"] = statistics.median(counts)
     for key in ("small_moves", "large_moves"):
         counts = []
         for first, last, target in workload[key][: s.written_ops]:
-            batch = idx.edit()
+            batch = idx.transient()
             batch.relocate(first, last, target)
             counts.append(batch.blocks_written)
         out[key] = statistics.median(counts)
@@ -377,20 +377,20 @@ def measure_search(idx: OrderIndex, workload: Dict[str, Any], s: Settings) -> Se
     run_level = calls(idx.level, workload["nodes"])
     run_enclosing = calls(idx.enclosing, workload["nodes"])
 
-    original = botree.reader.bisect_left
+    original = botree.core.reader.bisect_left
 
     def patched(run: Callable[[], int]) -> Callable[[], int]:
         def wrapped() -> int:
-            setattr(botree.reader, "bisect_left", interpolation_search)  # noqa: B010 - this process only
+            setattr(botree.core.reader, "bisect_left", interpolation_search)  # noqa: B010 - this process only
             try:
                 return run()
             finally:
-                setattr(botree.reader, "bisect_left", original)  # noqa: B010
+                setattr(botree.core.reader, "bisect_left", original)  # noqa: B010
 
         return wrapped
 
     lv_b, lv_i, en_b, en_i = alternating([run_level, patched(run_level), run_enclosing, patched(run_enclosing)], s.reps)
-    assert botree.reader.bisect_left is original
+    assert botree.core.reader.bisect_left is original
     return Search(
         idx.entry_count,
         idx.block_size,
@@ -555,7 +555,7 @@ def default_tables(rows_by_size: Dict[int, Ops]) -> List[str]:
         "",
         table(header, rows),
         "",
-        "Blocks written (copied or created) by one-operation batches (`idx.edit()`, one call, "
+        "Blocks written (copied or created) by one-operation batches (`idx.transient()`, one call, "
         "`batch.blocks_written`), median:",
         "",
         table(wheader, wrows),
@@ -601,9 +601,9 @@ def search_tables(results: List[Search]) -> Tuple[List[str], str]:
     )
     return [
         "Searches for keys present in real leaves (lookups weighted by leaf size, as `_locate` sees them): "
-        "`bisect.bisect_left(keys, k)` against `botree.gapkeys.interpolation_search(keys, k)`. "
+        "`bisect.bisect_left(keys, k)` against `botree.core.gapkeys.interpolation_search(keys, k)`. "
         "'guess hits' is the share answered by the interpolation guess without falling back to bisection. "
-        "The level/enclosing columns time `OrderIndex.level` and `enclosing` with `botree.reader.bisect_left` "
+        "The level/enclosing columns time `OrderIndex.level` and `enclosing` with `botree.core.reader.bisect_left` "
         "replaced by `interpolation_search` (restored afterwards); the variants are timed interleaved.",
         "",
         table(header, rows),

@@ -3,19 +3,21 @@
 The foundation is ``OrderIndex``, a persistent BO-Tree (Finis et al., "Order
 Indexes", VLDB Journal 2017) whose blocks live in an id-keyed table, so every
 update yields a new index and old ones stay intact.
+
+This module only names the public API; the layers live in subpackages, each
+importing only those below it (see docs/design.md): ``errors`` < ``nodetable`` <
+``core`` < ``interchange`` < ``tree`` < ``storage`` < ``db`` < ``cli``.
 """
 
 from . import errors
-from .batch import IndexBatch
-from .cursor import Cursor
-from .database import Commit, Database, DbTransaction
-from .diff import Changes
-from .durable import DurableDatabase
-from .index import DEFAULT_BLOCK_SIZE, OrderIndex
-from .nested import JsonNode
-from .reader import Bound
-from .transaction import Transaction
-from .tree import Tree, load_parent_table
+from .core.index import DEFAULT_BLOCK_SIZE, OrderIndex, TransientIndex
+from .core.reader import Bound
+from .db import Commit, Database, DbTransaction, DurableDatabase
+from .interchange.nested import JsonNode
+from .tree.cursor import Cursor
+from .tree.diff import Changes
+from .tree.tree import Transaction, Tree, load_parent_table
+from .version import VERSION as __version__
 
 __all__ = [
     "Bound",
@@ -26,12 +28,12 @@ __all__ = [
     "DbTransaction",
     "DurableDatabase",
     "DEFAULT_BLOCK_SIZE",
-    "IndexBatch",
     "JsonNode",
     "OrderIndex",
     "Transaction",
+    "TransientIndex",
     "Tree",
     "errors",
     "load_parent_table",
+    "__version__",
 ]
-__version__ = "0.1.0"

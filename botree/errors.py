@@ -57,3 +57,29 @@ class StorageError(BotreeError):
 
 class CorruptDatabase(StorageError):
     """A stored database failed a check: bad checksum, truncated file, missing or malformed record."""
+
+
+# -- the node table (``botree.nodetable``) ------------------------------------------
+
+
+class NodeTableError(BotreeError):
+    """Base class of every node-table error."""
+
+
+class UnknownNode(NodeTableError, KeyError):
+    """A node id that is not live in a node table."""
+
+    def __init__(self, node: object) -> None:
+        super().__init__(node)
+        self.node = node
+
+    def __str__(self) -> str:
+        return f"unknown node id {self.node!r}"
+
+
+class NotIndexed(NodeTableError, ValueError):
+    """A lookup on a field that the table does not index."""
+
+
+class TableCorrupt(NodeTableError, InvariantError):
+    """A node table's ``check()`` found a broken invariant."""

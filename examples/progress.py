@@ -1,5 +1,5 @@
 """The progress bar the examples pass as ``progress=``: botree's own (also used by the CLI)."""
 
-from botree.progressbar import ProgressBar
+from botree.cli.progress import ProgressBar
 
 __all__ = ["ProgressBar"]

@@ -66,7 +66,7 @@ def listed(done: subprocess.CompletedProcess[str]) -> List[int]:
 
 
 def line_of(tree: Tree, node: int) -> str:
-    """What listings print for ``node`` (see ``botree.cli.node_line``)."""
+    """What listings print for ``node`` (see ``botree.cli.main.node_line``)."""
     return f"{node}  {tree.data(node)!r}"
 
 

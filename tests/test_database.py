@@ -309,7 +309,7 @@ def test_changes_for_a_small_commit_do_not_scan_the_tree() -> None:
     with db.transaction() as t2:
         leaf = t2.child(root, 10)
         t2.set_data(leaf, "changed")
-    import botree.diff as diff_module
+    import botree.tree.diff as diff_module
 
     calls: List[int] = []
     real = diff_module.places

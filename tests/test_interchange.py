@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from botree import JsonNode, Tree, load_parent_table
-from botree.bulk import PROGRESS_EVERY
+from botree.core.bulk import PROGRESS_EVERY
 from botree.errors import InvalidArgument, InvalidOperation
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from nodetable import IdAllocator, NodeTable, NotIndexed, TableCorrupt, TransientNodeTable, UnknownNode
-from nodetable.attrindex import MISSING, field_value
+from botree.nodetable import IdAllocator, NodeTable, NotIndexed, TableCorrupt, TransientNodeTable, UnknownNode
+from botree.nodetable.attrindex import MISSING, field_value
 
 FIELDS = ("name", "tag")  # every field a generated datum may carry
 LINK_FIELDS = ("open_leaf", "open_key", "close_leaf", "close_key")
@@ -226,7 +226,7 @@ class NodeTableMachine(RuleBasedStateMachine):
         base = NodeTable(index=fields)
         self._record(base)
         self.transient = transient
-        self.cur = base.evolver() if transient else base
+        self.cur = base.transient() if transient else base
 
     # updates
 
@@ -307,7 +307,7 @@ class NodeTableMachine(RuleBasedStateMachine):
         assert_matches(table, self.fields, self.model, self.free, self.next_id)
         self._record(table)
         if then == "new batch":
-            self.cur = table.evolver()
+            self.cur = table.transient()
         elif then == "table":
             self.cur = table
             self.transient = False
@@ -315,7 +315,7 @@ class NodeTableMachine(RuleBasedStateMachine):
     @precondition(lambda self: not self.transient)
     @rule()
     def thaw(self) -> None:
-        self.cur = self.cur.evolver()
+        self.cur = self.cur.transient()
         assert isinstance(self.cur, TransientNodeTable)
         self.transient = True
 
@@ -412,7 +412,7 @@ TestNodeTableMachine = NodeTableMachine.TestCase
 
 def test_batch_continuing_after_persistent_does_not_change_the_frozen_table() -> None:
     base, (a, b, c) = NodeTable(index=("name",)).insert_many([{"name": "a"}, {"name": "b"}, {"name": "c"}])
-    batch = base.evolver()
+    batch = base.transient()
     batch.update(a, open_leaf=1, open_key=2, close_leaf=3, close_key=4)
     d = batch.insert({"name": "d"}, (5, 6, 7, 8))
     frozen = batch.persistent()
@@ -452,7 +452,7 @@ def test_batch_continuing_after_persistent_does_not_change_the_frozen_table() ->
 
 def test_writable_copies_foreign_rows_once_and_again_after_persistent() -> None:
     base, n = NodeTable().insert("x")
-    batch = base.evolver()
+    batch = base.transient()
     first = batch.writable(n)
     assert first is not base.row(n)  # a committed row is copied, never handed out
     assert batch.writable(n) is first  # a row the batch owns is changed in place
@@ -468,7 +468,7 @@ def test_writable_copies_foreign_rows_once_and_again_after_persistent() -> None:
 
 def test_two_batches_from_one_table_are_independent() -> None:
     base, (a, b) = NodeTable(index=("name",)).insert_many([{"name": "a"}, {"name": "b"}])
-    one, two = base.evolver(), base.evolver()
+    one, two = base.transient(), base.transient()
     one.delete(a)
     two.set_data(a, {"name": "z"})
     assert one.insert("p") == a
@@ -668,7 +668,7 @@ def test_unknown_ids_raise_unknown_node_and_are_not_contained(bad: Any) -> None:
     t = small_table()
     before = snapshot(t)
     assert (bad in t) is False
-    batch = t.evolver()
+    batch = t.transient()
     assert (bad in batch) is False
     for target in (t, batch):
         for call in (target.row, target.data, target.delete):
@@ -694,7 +694,7 @@ def test_unhashable_indexed_value_is_rejected_without_change(bad_value: Any, as_
     t = t.delete(1)
     bad = Obj({"kind": 2, "name": bad_value}, {}) if as_object else {"kind": 2, "name": bad_value}
     before = (snapshot(t), t.find("kind", 2))
-    batch = t.evolver()
+    batch = t.transient()
     for target in (t, batch):
         with pytest.raises(TypeError, match="'name'"):
             target.insert(bad)
@@ -733,7 +733,7 @@ def test_insert_many_with_one_bad_item_changes_nothing(goods: List[Datum], pos: 
     before = snapshot(t)
     with pytest.raises(TypeError, match=repr(field)):
         t.insert_many(items)
-    batch = t.evolver()
+    batch = t.transient()
     with pytest.raises(TypeError, match=repr(field)):
         batch.insert_many(iter(items))
     assert snapshot(t) == before
@@ -743,7 +743,7 @@ def test_insert_many_with_one_bad_item_changes_nothing(goods: List[Datum], pos: 
 
 def test_find_on_unindexed_field_raises_not_indexed() -> None:
     for table in (NodeTable(), NodeTable(index=("name",))):
-        for target in (table, table.evolver()):
+        for target in (table, table.transient()):
             with pytest.raises(NotIndexed) as info:
                 target.find("colour", "red")
             assert isinstance(info.value, ValueError)
@@ -763,7 +763,7 @@ def test_update_with_unknown_field_name_is_a_type_error_and_changes_nothing() ->
         t.update(0, open_leaf=5, colour="red")
     with pytest.raises(TypeError, match="'data_'"):
         t.update(0, data={"name": "q"}, data_=1)  # persistent: the discarded batch hides it
-    batch = t.evolver()
+    batch = t.transient()
     with pytest.raises(TypeError, match="'owner'"):
         batch.update(0, open_leaf=5, owner=None)
     assert links_of(batch, 0) == (0, 0, 0, 0)
@@ -846,7 +846,7 @@ def test_data_is_indexed_per_field_value_rule(make: Any, expected: Any) -> None:
 
 def test_batch_update_with_unknown_field_and_data_changes_nothing() -> None:
     t, n = NodeTable(index=("name",)).insert({"name": "a"})
-    batch = t.evolver()
+    batch = t.transient()
     with pytest.raises(TypeError, match="'bogus'"):
         batch.update(n, data={"name": "b"}, bogus=1)
     assert batch.data(n) == {"name": "a"}
@@ -855,7 +855,7 @@ def test_batch_update_with_unknown_field_and_data_changes_nothing() -> None:
 
 def test_insert_with_malformed_links_changes_nothing() -> None:
     t, _ = NodeTable(index=("name",)).insert_many([{"name": "a"}, {"name": "b"}])
-    batch = t.evolver()
+    batch = t.transient()
     with pytest.raises((IndexError, TypeError)):
         batch.insert({"name": "c"}, links=(1, 2))  # type: ignore[arg-type]
     assert len(batch) == 2
@@ -874,7 +874,7 @@ def test_row_agrees_with_contains_for_bool_ids() -> None:
 def test_nan_in_an_indexed_field_is_rejected_and_changes_nothing() -> None:
     # NaN != NaN, so an index entry under it could never be found or removed again.
     t, _ = NodeTable(index=("name",)).insert({"name": "a"})
-    batch = t.evolver()
+    batch = t.transient()
     with pytest.raises(ValueError, match="name"):
         batch.insert({"name": float("nan")})
     with pytest.raises(ValueError):
@@ -889,7 +889,7 @@ def test_nan_in_an_indexed_field_is_rejected_and_changes_nothing() -> None:
 
 def test_batch_ids_lists_live_ids() -> None:
     t, _ = NodeTable().insert_many(["a", "b", "c"])
-    batch = t.evolver()
+    batch = t.transient()
     batch.delete(1)
     batch.insert("d")
     batch.insert("e")

@@ -9,8 +9,8 @@ import boundmodel as bm
 import pytest
 
 from botree import OrderIndex
+from botree.core.gapkeys import SPACE, even_keys, gap_keys, interpolation_search
 from botree.errors import BotreeError, InvalidArgument, InvalidOperation, NodeNotFound, PositionError
-from botree.gapkeys import SPACE, even_keys, gap_keys, interpolation_search
 
 Bound = Tuple[int, bool]
 SIZES = [4, 6, 8, 16, 64]
@@ -26,7 +26,7 @@ def agrees(idx: OrderIndex, model: List[Bound]) -> None:
 def build(block_size: int, n: int, seed: int = 0) -> Tuple[OrderIndex, List[Bound], List[int]]:
     """A random tree: node i goes last under a uniformly random earlier node."""
     rnd = random.Random(seed)
-    batch = OrderIndex(block_size=block_size).edit()
+    batch = OrderIndex(block_size=block_size).transient()
     model: List[Bound] = []
     nodes: List[int] = []
     for _ in range(n):
@@ -59,7 +59,7 @@ def test_thousands_of_inserts_at_one_position_exhaust_gaps(block_size: int) -> N
 @pytest.mark.parametrize("block_size", SIZES)
 @pytest.mark.parametrize("where", ["first", "last", "inside-first-child"])
 def test_always_first_or_last_inserts(block_size: int, where: str) -> None:
-    batch = OrderIndex(block_size=block_size).edit()
+    batch = OrderIndex(block_size=block_size).transient()
     model: List[Bound] = []
     holder = batch.insert_pair("holder")
     model += [(holder, True), (holder, False)]
@@ -167,7 +167,7 @@ def test_every_version_of_a_long_random_run_is_intact() -> None:
 
 def test_a_batch_that_goes_on_after_freezing_never_changes_the_frozen_index() -> None:
     """The seed prototype relabelled shared keys in place and corrupted old versions."""
-    batch = OrderIndex(block_size=4).edit()
+    batch = OrderIndex(block_size=4).transient()
     model: List[Bound] = []
     a = batch.insert_pair("a")
     b = batch.insert_pair("b")
@@ -199,7 +199,7 @@ def test_a_batch_that_goes_on_after_freezing_never_changes_the_frozen_index() ->
 
 def test_path_100000_levels_deep() -> None:
     depth = 100_000
-    batch = OrderIndex().edit()
+    batch = OrderIndex().transient()
     chain = [batch.insert_pair(0)]
     for i in range(1, depth):
         chain.append(batch.insert_pair(i, (chain[-1], False)))
@@ -233,7 +233,7 @@ def _flat_family(batch, children: int) -> int:
 
 def test_relocation_work_does_not_depend_on_range_size() -> None:
     """200,000 bounds; moving 10 of them and moving 100,000 touch blocks of the same order."""
-    batch = OrderIndex().edit()
+    batch = OrderIndex().transient()
     big = _flat_family(batch, 49_999)  # 50,000 nodes = 100,000 bounds
     small = _flat_family(batch, 4)  # 5 nodes = 10 bounds
     filler = _flat_family(batch, 49_994)
@@ -248,7 +248,7 @@ def test_relocation_work_does_not_depend_on_range_size() -> None:
         ("small-first", small, (big, True)),
         ("big-end", big, None),
     ]:
-        batch = idx.edit()
+        batch = idx.transient()
         batch.relocate((node, True), (node, False), target)
         written[name] = batch.blocks_written
         links[name] = batch.links_written
@@ -345,7 +345,7 @@ def test_invalid_relocations_change_nothing(small_tree) -> None:
     with pytest.raises(InvalidOperation):
         idx.delete_range((ancestor, True), (deep, False))
     # The same batch stays usable and unchanged after a rejected call.
-    batch = idx.edit()
+    batch = idx.transient()
     with pytest.raises(BotreeError):
         batch.relocate((ancestor, True), (ancestor, False), (deep, True))
     assert batch.blocks_written == 0

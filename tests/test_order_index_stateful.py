@@ -61,7 +61,7 @@ class OrderIndexMachine(RuleBasedStateMachine):
     @rule(data=st.data(), count=st.integers(1, 150), mode=st.sampled_from(["random", "same", "first", "last"]))
     def batch_insert(self, data: st.DataObject, count: int, mode: str) -> None:
         """Many inserts in one batch: random spots, one spot (gap exhaustion), always first/last."""
-        batch = self.idx.edit()
+        batch = self.idx.transient()
         model = list(self.model)
         anchor = self._position(data)
         rnd = data.draw(st.randoms(use_true_random=False), label="rnd")

@@ -27,13 +27,13 @@ from botree.errors import (
     StorageError,
     VersionNotFound,
 )
-from nodetable.lazy import LazyLeaf
+from botree.storage.lazy import LazyLeaf
 
 
 def loaded_leaves(tree: Tree) -> int:
     """How many vector leaves of ``tree`` have been read from storage (or made in memory)."""
     count = 0
-    ix = tree._ix
+    ix = tree.order_index
     for vec in (ix._blocks, ix._links, ix._nodes.rows):
         for mid in vec.chunks:
             count += sum(1 for leaf in mid if type(leaf) is not LazyLeaf)

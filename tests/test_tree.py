@@ -7,8 +7,9 @@ from typing import List
 
 import pytest
 
-from botree import Cursor, Transaction, Tree, hierarchy
+from botree import Cursor, Transaction, Tree
 from botree.errors import InvalidArgument, InvalidOperation, NodeNotFound, PositionError
+from botree.tree.updates import UPDATES
 
 
 def org() -> tuple[Tree, dict]:
@@ -94,18 +95,18 @@ def test_a_batch_writes_far_fewer_blocks_than_single_updates() -> None:
     single = 0
     cur = base
     for p in parents:
-        b = cur.index.edit()
-        hierarchy.insert_child(b, p, "x")
+        b = cur.order_index.transient()
+        UPDATES["insert_child"].run(b, p, "x")
         single += b.blocks_written
-        from botree.tree import Tree as _T
+        from botree.tree.tree import Tree as _T
 
-        cur = _T._wrap(b.persistent())
-    b = base.index.edit()
+        cur = _T.from_order_index(b.persistent())
+    b = base.order_index.transient()
     for p in parents:
-        hierarchy.insert_child(b, p, "x")
+        UPDATES["insert_child"].run(b, p, "x")
     batched = b.blocks_written
     assert batched * 3 < single, (batched, single)
-    assert _T._wrap(b.persistent()) == cur
+    assert _T.from_order_index(b.persistent()) == cur
 
 
 # -- cursors -----------------------------------------------------------------------
@@ -162,7 +163,7 @@ def test_cursor_edits_equal_tree_edits() -> None:
     assert c3.tree == t3
     c4 = c3.set_data("A")
     assert c4.tree == t3.set_data(c3.node, "A") and c4.data == "A"
-    nxt = t3.index.next_bound((c3.node, False))
+    nxt = t3.order_index.next_bound((c3.node, False))
     c5 = c4.delete()
     assert c5 is not None and (c5.node, c5.is_open) == nxt
     assert c5.tree == t3.delete(c3.node)
@@ -248,11 +249,11 @@ def test_moving_10_or_100000_nodes_touches_blocks_of_the_same_order() -> None:
     assert t is not None and t.size(big) == 100_000 and t.size(small) == 10
     written = {}
     for name, node in (("small", small), ("big", big)):
-        b = t.index.edit()
-        hierarchy.move(b, node, dest, 500)
+        b = t.order_index.transient()
+        UPDATES["move"].run(b, node, dest, 500)
         written[name] = b.blocks_written
-        Tree._wrap(b.persistent()).check()
-    B, h = t.block_size, t.index.height
+        Tree.from_order_index(b.persistent()).check()
+    B, h = t.block_size, t.order_index.height
     assert written["big"] <= 2 * written["small"] + B, written
     assert max(written.values()) <= 3 * (h + 1) * (B + 4), written
 

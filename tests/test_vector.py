@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodetable import ChunkedVector
-from nodetable.vector import LEAF, MID
+from botree.nodetable import ChunkedVector
+from botree.nodetable.vector import LEAF, MID
 
 ops = st.lists(
     st.one_of(
@@ -28,7 +28,7 @@ def test_transient_vector_matches_a_list_and_frozen_versions_never_change(start:
     base_list = list(range(start))
     base = ChunkedVector(base_list)
     model: List[int] = list(base_list)
-    vec = base.evolver()
+    vec = base.transient()
     frozen = [(base, list(base_list))]
     for op in script:
         if op[0] == "append":
@@ -55,7 +55,7 @@ def test_transient_vector_matches_a_list_and_frozen_versions_never_change(start:
 
 def test_out_of_range_indices_raise() -> None:
     vec = ChunkedVector(range(100))
-    batch = vec.evolver()
+    batch = vec.transient()
     for bad in (-1, 100, 10**9):
         with pytest.raises(IndexError):
             vec[bad]
@@ -69,7 +69,7 @@ def test_out_of_range_indices_raise() -> None:
 def test_an_update_copies_one_path_only() -> None:
     """Persistence by path copying: untouched leaves are shared, not copied."""
     vec = ChunkedVector(range(5 * MID))
-    batch = vec.evolver()
+    batch = vec.transient()
     batch[MID + 3] = "x"
     new = batch.persistent()
     old_leaves = [leaf for mid in vec.chunks for leaf in mid]

@@ -1,0 +1,749 @@
+"""The ``botree`` command line: import, browse, query, edit, diff and export a stored tree.
+
+``DB`` is an SQLite file path or a ``postgresql://`` URL (see ``botree.durable``).
+Every command opens the database, does one thing and closes it; edits are one
+commit each.  ``main(argv)`` returns the exit status: 0 on success, 1 for a botree
+error or bad input (one ``botree: error: ...`` line on stderr, never a traceback),
+2 for usage errors (as ``argparse`` reports them).
+
+Nothing here recurses on the depth of a tree: drawings and queries walk it with
+explicit stacks, so a chain 10^5 levels deep is as easy as a flat list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from contextlib import contextmanager
+from datetime import datetime
+from typing import IO, Any, Callable, Dict, Hashable, Iterator, List, Optional, Sequence, Tuple
+
+from ..db.durable import DurableDatabase
+from ..errors import BotreeError, NodeNotFound
+from ..interchange.nested import JsonNode
+from ..tree.queries import TreeQueries
+from ..tree.tree import Tree, load_parent_table
+from ..version import VERSION as __version__
+from .progress import ProgressBar
+
+PROG = "botree"
+INDENT_LIMIT = 40  # levels of box-drawing indentation shown before deeper lines are abbreviated
+ROOT = -1  # ``--under root``: the top level (node ids are never negative)
+INPUT_FORMATS = ("json", "csv", "table")
+EXPORT_FORMATS = ("auto", "json", "table")
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 1."""
+
+
+class UsageError(CliError):
+    """Options that do not go together: reported like argparse's usage errors, exit status 2."""
+
+
+# -- output helpers -------------------------------------------------------------------
+
+
+def show_data(data: Any) -> str:
+    """How node data appears in listings: ``repr`` of plain data, JSON nodes as ``{}``/``[]``/``'key':``/value."""
+    if data is None:
+        return ""
+    if isinstance(data, JsonNode):
+        return str(data)
+    return repr(data)
+
+
+def node_line(tree: TreeQueries, node: int) -> str:
+    """``"<id>  <data>"`` (just the id when the node holds None)."""
+    text = show_data(tree.data(node))
+    return f"{node}  {text}" if text else str(node)
+
+
+def out(line: str) -> None:
+    """Write one line to stdout."""
+    sys.stdout.write(line + "\n")
+
+
+def note(line: str) -> None:
+    """Write one line of information to stderr (not part of the output)."""
+    sys.stderr.write(line + "\n")
+
+
+# -- opening databases --------------------------------------------------------------
+
+
+def local_path(target: str) -> Optional[str]:
+    """The file behind ``target`` (a path or ``file://`` URL); None for a server URL."""
+    if "://" not in target:
+        return target
+    scheme, rest = target.split("://", 1)
+    return rest if scheme.lower() == "file" else None
+
+
+@contextmanager
+def open_db(target: str, must_exist: bool = True) -> Iterator[DurableDatabase]:
+    """The database at ``target``, closed on exit.
+
+    With ``must_exist`` a missing SQLite file is an error instead of a new, empty database.
+    """
+    path = local_path(target)
+    if must_exist and path and not os.path.exists(path):
+        raise CliError(f"no database at {path!r} (create one with: {PROG} import FILE {target})")
+    db = DurableDatabase(target)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def tree_at(db: DurableDatabase, version: Optional[int]) -> Tree:
+    """The current tree, or the one committed as ``version``."""
+    return db.tree if version is None else db.as_of(version)
+
+
+def check_node(tree: Tree, node: int, version: Optional[int]) -> int:
+    """``node`` if it exists in ``tree``; ``NodeNotFound`` naming it (and the version read) otherwise."""
+    if node not in tree:
+        where = f" in version {version}" if version is not None else ""
+        raise NodeNotFound(node, f"node {node} does not exist{where}")
+    return node
+
+
+def committed_version(db: DurableDatabase, tree: Optional[Tree]) -> int:
+    """The version a transaction that produced ``tree`` just committed as.
+
+    Exact unless another process committed in the meantime (then: the newer head).
+    """
+    version, head = db.snapshot()
+    if tree is not None and head is not tree:
+        note(f"{PROG}: note: another commit landed meanwhile; the head is now version {version}")
+    return version
+
+
+# -- import ---------------------------------------------------------------------------
+
+
+def input_format(path: str, given: Optional[str]) -> str:
+    """The format of the input file: ``--format``, else from its extension."""
+    if given:
+        return given
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".json":
+        return "json"
+    if ext == ".csv":
+        return "csv"
+    if path == "-":
+        raise CliError("reading standard input needs --format json, csv or table")
+    raise CliError(f"cannot tell the format of {path!r} from its extension: pass --format json, csv or table")
+
+
+def order_keys(values: List[str]) -> List[Any]:
+    """``order`` column values as ints, else floats, else the strings themselves (all alike)."""
+    for kind in (int, float):
+        try:
+            return [kind(v) for v in values]
+        except ValueError:
+            pass
+    return values
+
+
+def read_csv_rows(handle: IO[str], name: str) -> Tuple[List[Dict[str, Any]], bool]:
+    """Rows ``{"id", "parent", "order", "data"}`` of a CSV parent table, and whether it has an order column.
+
+    ``id`` and ``parent`` are required columns (an empty parent makes a top-level
+    node); ``order`` sorts siblings (numerically when every value is a number);
+    every other column goes into the node's data dict.
+    """
+    reader = csv.DictReader(handle)
+    try:
+        fields = reader.fieldnames
+        if not fields:
+            raise CliError(f"{name}: empty CSV file (expected a header with id and parent columns)")
+        missing = [column for column in ("id", "parent") if column not in fields]
+        if missing:
+            raise CliError(f"{name}: no {' or '.join(missing)} column (the header has: {', '.join(map(str, fields))})")
+        has_order = "order" in fields
+        others = [f for f in fields if f not in ("id", "parent", "order")]
+        rows: List[Dict[str, Any]] = []
+        for record in reader:
+            line = reader.line_num
+            if None in record:
+                raise CliError(f"{name} line {line}: more fields than the header has")
+            if any(value is None for value in record.values()):
+                raise CliError(f"{name} line {line}: fewer fields than the header has")
+            ident = record["id"]
+            if ident == "":
+                raise CliError(f"{name} line {line}: empty id")
+            rows.append(
+                {
+                    "id": ident,
+                    "parent": record["parent"] or None,
+                    "order": record["order"] if has_order else None,
+                    "data": {f: record[f] for f in others},
+                }
+            )
+    except csv.Error as exc:
+        raise CliError(f"{name} line {reader.line_num}: malformed CSV: {exc}") from None
+    if has_order:
+        for row, key in zip(rows, order_keys([row["order"] for row in rows])):
+            row["order"] = key
+    return rows, has_order
+
+
+def read_table_rows(handle: IO[str], name: str) -> Tuple[List[Dict[str, Any]], bool]:
+    """Rows of a JSON parent table (a list of ``{"id", "parent", "order", "data"}`` objects, as exported)."""
+    value = load_json(handle, name)
+    if not isinstance(value, list):
+        raise CliError(f"{name}: a parent table is a JSON array of objects, not a {type(value).__name__}")
+    rows: List[Dict[str, Any]] = []
+    has_order = False
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise CliError(f"{name}: item {i} is a {type(item).__name__}, not an object")
+        if "id" not in item:
+            raise CliError(f"{name}: item {i} has no id")
+        has_order = has_order or "order" in item
+        rows.append(
+            {"id": item["id"], "parent": item.get("parent"), "order": item.get("order"), "data": item.get("data")}
+        )
+    return rows, has_order
+
+
+def load_json(handle: IO[str], name: str) -> Any:
+    """The parsed JSON document of ``handle``; ``CliError`` describing why it cannot be read."""
+    with json_errors(name):
+        return json.load(handle)
+
+
+@contextmanager
+def json_errors(name: str) -> Iterator[None]:
+    """Turn the errors of parsing ``name`` as JSON into ``CliError``."""
+    try:
+        yield
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{name}: invalid JSON: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{name}: not UTF-8 text: {exc}") from None
+    except RecursionError:
+        raise CliError(
+            f"{name}: JSON nested too deeply for Python's json parser; import deep trees as a CSV parent table"
+        ) from None
+
+
+def build_tree(
+    handle: IO[str], name: str, fmt: str, args: argparse.Namespace, bar: Optional[ProgressBar]
+) -> Tuple[Tree, Optional[Dict[Hashable, int]]]:
+    """The tree described by the input, and (for parent tables) external id -> node id."""
+    if fmt == "json":
+        with json_errors(name):
+            return Tree.from_json(handle, progress=bar), None
+    rows, has_order = read_csv_rows(handle, name) if fmt == "csv" else read_table_rows(handle, name)
+    if bar is not None:
+        bar.expected = 2 * len(rows)
+    tree, ids = load_parent_table(
+        rows,
+        id="id",
+        parent="parent",
+        order="order" if has_order else None,
+        data="data",
+        orphans=args.orphans,
+        cycles=args.cycles,
+        progress=bar,
+    )
+    return tree, ids
+
+
+@contextmanager
+def open_input(path: str) -> Iterator[IO[str]]:
+    """The input file as UTF-8 text, a leading byte-order mark skipped (``-``: standard input), closed on exit."""
+    if path == "-":
+        yield sys.stdin
+        return
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        yield handle
+
+
+def remove_database_files(path: str) -> None:
+    """Delete an SQLite file this command created, with its WAL side files."""
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            os.remove(name)
+        except OSError:
+            pass
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """``botree import FILE DB``: store the tree of a JSON document or parent table as a new version."""
+    fmt = input_format(args.file, args.format)
+    if args.id_map and fmt == "json":
+        raise UsageError("--id-map applies to parent tables (csv, table), not JSON documents")
+    show_progress = args.progress if args.progress is not None else sys.stderr.isatty()
+    name = "<stdin>" if args.file == "-" else args.file
+    with open_input(args.file) as handle:
+        path = local_path(args.db)
+        created = bool(path) and not os.path.exists(path or "")
+        try:
+            with open_db(args.db, must_exist=False) as db:
+                count = len(db.tree)
+                if count and not args.replace:
+                    raise CliError(
+                        f"{args.db} already holds {count} nodes (version {db.version}); "
+                        f"pass --replace to replace them with the tree of {name}"
+                    )
+                bar = ProgressBar("importing") if show_progress else None
+                if bar is not None:
+                    note(f"reading {name} ...")
+                try:
+                    tree, ids = build_tree(handle, name, fmt, args, bar)
+                finally:
+                    if bar is not None:
+                        bar.finish()
+                if show_progress:
+                    note(f"storing {len(tree):,} nodes in {args.db} ...")
+                message = args.message if args.message is not None else f"import {os.path.basename(name)}"
+                version = db.replace(tree, message=message)
+        except BaseException:
+            if created and path:
+                remove_database_files(path)
+            raise
+    out(f"imported {len(tree)} nodes as version {version}")
+    if args.id_map and ids is not None:
+        with open(args.id_map, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["id", "node"])
+            for ext, node in ids.items():
+                writer.writerow([ext, node])
+    return 0
+
+
+# -- ls -----------------------------------------------------------------------------------
+
+
+def draw(tree: Tree, top: Optional[int], depth: Optional[int]) -> Iterator[str]:
+    """Box-drawing lines for ``top``'s subtree (None: the forest), at most ``depth`` levels below it.
+
+    One stack frame per open level holds (children iterator, next child): no recursion.
+    A node whose children are cut off by ``depth`` shows how many nodes lie below it.
+    Lines deeper than ``INDENT_LIMIT`` levels show their level and only the last
+    ``INDENT_LIMIT`` levels of indentation, so deep chains stay linear in size.
+    """
+    first: Iterator[int] = iter([top]) if top is not None else tree.roots()
+    stack: List[List[Any]] = [[first, next(first, None)]]
+    more: List[bool] = []  # more[i]: the open node at level i has a later sibling
+    while stack:
+        frame = stack[-1]
+        node = frame[1]
+        if node is None:
+            stack.pop()
+            if more:
+                more.pop()
+            continue
+        following = next(frame[0], None)
+        frame[1] = following
+        has_next = following is not None
+        level = len(stack) - 1
+        if level == 0:
+            prefix = ""
+        else:
+            start = max(1, level - INDENT_LIMIT)
+            bars = "".join("│   " if m else "    " for m in more[start:level])
+            prefix = (f"[level {level}] " if start > 1 else "") + bars + ("├── " if has_next else "└── ")
+        line = prefix + node_line(tree, node)
+        if depth is None or level < depth:
+            kids = tree.children(node)
+            child = next(kids, None)
+            yield line
+            if child is not None:
+                more.append(has_next)
+                stack.append([kids, child])
+        elif tree.is_leaf(node):
+            yield line
+        else:
+            yield f"{line}  (+{tree.size(node) - 1} below)"
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    """``botree ls DB [NODE]``: draw the forest or one subtree."""
+    if args.depth is not None and args.depth < 0:
+        raise UsageError("--depth must be >= 0")
+    with open_db(args.db) as db:
+        tree = tree_at(db, args.as_of)
+        if args.node is not None:
+            check_node(tree, args.node, args.as_of)
+        elif not len(tree):
+            note("(the tree is empty)")
+            return 0
+        for shown, line in enumerate(draw(tree, args.node, args.depth)):
+            if args.limit is not None and shown >= args.limit:
+                out(f"… (cut at {args.limit} lines by --limit)")
+                break
+            out(line)
+    return 0
+
+
+# -- query ----------------------------------------------------------------------------
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    """``botree query DB NODE --ancestors|...``: one structural question about NODE."""
+    if args.depth is not None and not args.descendants:
+        raise UsageError("--depth applies to --descendants only")
+    if args.depth is not None and args.depth < 0:
+        raise UsageError("--depth must be >= 0")
+    with open_db(args.db) as db:
+        tree = tree_at(db, args.as_of)
+        node = check_node(tree, args.node, args.as_of)
+        nodes: Iterator[int]
+        if args.level:
+            out(str(tree.level(node)))
+            return 0
+        if args.size:
+            out(str(tree.size(node)))
+            return 0
+        if args.parent:
+            parent = tree.parent(node)
+            if parent is None:
+                out("none")
+                return 0
+            nodes = iter((parent,))
+        elif args.ancestors:
+            nodes = tree.ancestors(node)
+        elif args.children:
+            nodes = tree.children(node)
+        else:
+            nodes = tree.descendants(node, args.depth)
+        for n in nodes:
+            out(str(n) if args.ids_only else node_line(tree, n))
+    return 0
+
+
+# -- edits ------------------------------------------------------------------------------
+
+
+def parent_arg(text: str) -> int:
+    """``--under`` values: a node id, or ``root`` / ``-`` for the top level (``ROOT``)."""
+    if text.lower() in ("root", "-"):
+        return ROOT
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a node id or 'root', not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"node ids are not negative: {text!r} (use 'root' for the top level)")
+    return value
+
+
+def cmd_mv(args: argparse.Namespace) -> int:
+    """``botree mv DB NODE --under P [--index I]`` (or ``--before T`` / ``--after T``): move a subtree."""
+    if args.index is not None and args.under is None:
+        raise UsageError("--index goes with --under")
+    index = -1 if args.index is None else args.index
+    if args.under is not None:
+        parent = None if args.under == ROOT else args.under
+        place = ("to the top level" if parent is None else f"under node {parent}") + (
+            f" at index {index}" if args.index is not None else ""
+        )
+        default = f"mv {args.node} --under {'root' if parent is None else parent}"
+    elif args.before is not None:
+        place = f"before node {args.before}"
+        default = f"mv {args.node} --before {args.before}"
+    else:
+        place = f"after node {args.after}"
+        default = f"mv {args.node} --after {args.after}"
+    with open_db(args.db) as db:
+        with db.transaction(message=args.message if args.message is not None else default) as tx:
+            if args.under is not None:
+                tx.move(args.node, None if args.under == ROOT else args.under, index)
+            elif args.before is not None:
+                tx.move_before(args.node, args.before)
+            else:
+                tx.move_after(args.node, args.after)
+        version = committed_version(db, tx.tree)
+    out(f"moved node {args.node} {place} as version {version}")
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    """``botree rm DB NODE``: delete NODE with its subtree."""
+    with open_db(args.db) as db:
+        message = args.message if args.message is not None else f"rm {args.node}"
+        with db.transaction(message=message) as tx:
+            below = tx.size(args.node) - 1
+            tx.delete(args.node)
+        version = committed_version(db, tx.tree)
+    out(f"deleted node {args.node} and {below} node{'' if below == 1 else 's'} below it as version {version}")
+    return 0
+
+
+# -- history ----------------------------------------------------------------------------
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    """``botree log DB``: one line per commit, oldest first."""
+    with open_db(args.db) as db:
+        commits = db.history()
+    width = max((len(str(c.version)) for c in commits), default=1)
+    for commit in commits:
+        when = datetime.fromtimestamp(commit.time).astimezone().isoformat(timespec="seconds")
+        if commit.ops is None:
+            what = "replace"
+        else:
+            what = f"{len(commit.ops)} update{'' if len(commit.ops) == 1 else 's'}"
+        out(f"{commit.version:>{width}}  {when}  {what:<11}  {commit.message or ''}".rstrip())
+    return 0
+
+
+def place_text(place: Tuple[Optional[int], int]) -> str:
+    """``(parent, index)`` as ``under 3 at 0`` / ``top level at 2``."""
+    parent, index = place
+    return f"{'top level' if parent is None else f'under {parent}'} at {index}"
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """``botree diff DB V1 [V2]``: what changed from V1 to V2 (default: the current version)."""
+    with open_db(args.db) as db:
+        v2 = db.version if args.v2 is None else args.v2
+        changes = db.changes(args.v1, v2)
+        old = db.as_of(args.v1)
+        new = db.as_of(v2)
+        for node in changes.inserted:
+            out(f"+ {node_line(new, node)}")
+        for node in changes.deleted:
+            out(f"- {node_line(old, node)}")
+        for node, (before, after) in changes.moved.items():
+            out(f"~ {node}  moved: {place_text(before)} -> {place_text(after)}")
+        for node in changes.data_changed:
+            was, now = (show_data(tree.data(node)) or "None" for tree in (old, new))
+            out(f"* {node}  data changed: {was} -> {now}")
+    counts = (
+        f"{len(changes.inserted)} inserted, {len(changes.deleted)} deleted, "
+        f"{len(changes.moved)} moved, {len(changes.data_changed)} data changed"
+    )
+    out(f"# {args.v1} -> {v2}: {counts}")
+    return 0
+
+
+# -- export -----------------------------------------------------------------------------
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps`` fallback for node data that JSON has no type for."""
+    if isinstance(value, JsonNode):
+        return {"kind": value.kind, "value": value.value} if value.kind in ("key", "value") else {"kind": value.kind}
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, tuple):  # pragma: no cover - json encodes tuples as lists itself
+        return list(value)
+    raise TypeError(f"node data of type {type(value).__name__} has no JSON form")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``botree export DB``: the tree as JSON on stdout (the document it encodes, or a parent table)."""
+    if args.indent is not None and args.indent < 0:
+        raise UsageError("--indent must be >= 0")
+    with open_db(args.db) as db:
+        tree = tree_at(db, args.as_of)
+        fmt = args.format
+        if fmt == "auto":
+            first = next(tree.roots(), None)
+            fmt = "json" if first is not None and isinstance(tree.data(first), JsonNode) else "table"
+        if fmt == "json":
+            try:
+                text = tree.to_json(indent=args.indent)
+            except BotreeError as exc:
+                raise CliError(
+                    f"the tree does not encode one JSON document ({exc}); export it with --format table"
+                ) from None
+        else:
+            try:
+                text = json.dumps(tree.to_parent_table(), indent=args.indent, default=json_default)
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise CliError(f"cannot write the tree as JSON: {exc}") from None
+    out(text)
+    return 0
+
+
+# -- the parser ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``botree`` argument parser with one subcommand per verb."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="A persistent, versioned tree database on SQLite or PostgreSQL.",
+        epilog="DB is an SQLite file path or a postgresql:// URL. Run 'botree COMMAND -h' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, run: Callable[[argparse.Namespace], int], summary: str, **extra: Any) -> Any:
+        p = sub.add_parser(name, help=summary, description=summary, **extra)
+        p.set_defaults(run=run, parser=p)
+        return p
+
+    def as_of(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--as-of", type=int, metavar="V", help="read version V instead of the current one")
+
+    p = command(
+        "import",
+        cmd_import,
+        "Store the tree of a JSON document or a parent table as the database's next version.",
+        epilog=(
+            "Formats: json (.json): any JSON document, stored losslessly (export gives it back); "
+            "csv (.csv): a parent table with columns id and parent (empty parent: a top-level node), "
+            "an optional order column sorting siblings (numerically if all values are numbers), "
+            "every other column going into the node's data dict; "
+            "table: a JSON array of {id, parent, order, data} objects, as 'export --format table' writes. "
+            "Node ids are assigned in preorder; --id-map records which node each row became. "
+            "The database file is created if missing."
+        ),
+    )
+    p.add_argument("file", metavar="FILE", help="the input file (- for standard input)")
+    p.add_argument("db", metavar="DB")
+    p.add_argument("--format", choices=INPUT_FORMATS, help="input format (default: from FILE's extension)")
+    p.add_argument("--replace", action="store_true", help="replace the tree of a database that is not empty")
+    p.add_argument("--message", "-m", metavar="M", help="commit message (default: 'import FILE')")
+    p.add_argument(
+        "--orphans",
+        choices=("error", "ignore", "root"),
+        default="error",
+        help="parent tables: rows whose parent is not in the table (default: error)",
+    )
+    p.add_argument(
+        "--cycles",
+        choices=("error", "break"),
+        default="error",
+        help="parent tables: rows whose parent chain loops (default: error)",
+    )
+    p.add_argument("--id-map", metavar="CSV", help="parent tables: write the 'id,node' mapping of row ids to node ids")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show progress on stderr (default: when stderr is a terminal)",
+    )
+
+    p = command(
+        "ls",
+        cmd_ls,
+        "Draw the forest, or NODE's subtree, one node per line: its id and its data.",
+    )
+    p.add_argument("db", metavar="DB")
+    p.add_argument("node", metavar="NODE", type=int, nargs="?", help="the subtree's root (default: the whole forest)")
+    p.add_argument("--depth", type=int, metavar="N", help="show at most N levels below the top (0: the top only)")
+    p.add_argument("--limit", type=int, metavar="LINES", help="stop after this many lines")
+    as_of(p)
+
+    p = command(
+        "query",
+        cmd_query,
+        "Ask one structural question about NODE; node lists print one 'id  data' line each.",
+    )
+    p.add_argument("db", metavar="DB")
+    p.add_argument("node", metavar="NODE", type=int)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--ancestors", action="store_true", help="proper ancestors, nearest first")
+    what.add_argument("--descendants", action="store_true", help="proper descendants in preorder")
+    what.add_argument("--children", action="store_true", help="children in order")
+    what.add_argument("--parent", action="store_true", help="the parent ('none' for a top-level node)")
+    what.add_argument("--level", action="store_true", help="the depth (top-level nodes: 0)")
+    what.add_argument("--size", action="store_true", help="the number of nodes in the subtree, NODE included")
+    p.add_argument("--depth", type=int, metavar="N", help="--descendants: at most N levels below NODE")
+    p.add_argument("--ids-only", action="store_true", help="print node ids without their data")
+    as_of(p)
+
+    p = command("mv", cmd_mv, "Move NODE with its subtree; commits a new version.")
+    p.add_argument("db", metavar="DB")
+    p.add_argument("node", metavar="NODE", type=int)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--under", type=parent_arg, metavar="P", help="new parent: a node id, or 'root' / '-'")
+    where.add_argument("--before", type=int, metavar="T", help="move just before node T (same parent as T)")
+    where.add_argument("--after", type=int, metavar="T", help="move just after node T (same parent as T)")
+    p.add_argument(
+        "--index", type=int, metavar="I", help="with --under: child index (default: last; negative from the end)"
+    )
+    p.add_argument("--message", "-m", metavar="M", help="commit message")
+
+    p = command("rm", cmd_rm, "Delete NODE and its subtree; commits a new version.")
+    p.add_argument("db", metavar="DB")
+    p.add_argument("node", metavar="NODE", type=int)
+    p.add_argument("--message", "-m", metavar="M", help="commit message")
+
+    p = command(
+        "log",
+        cmd_log,
+        "List the commits, oldest first: version, time, updates ('replace' for a whole-tree import), message.",
+    )
+    p.add_argument("db", metavar="DB")
+
+    p = command(
+        "diff",
+        cmd_diff,
+        "What changed from version V1 to V2: '+ id data' inserted, '- id data' deleted, "
+        "'~ id moved: ...' moved, '* id data changed: old -> new'; a '# ...' summary line ends the output.",
+    )
+    p.add_argument("db", metavar="DB")
+    p.add_argument("v1", metavar="V1", type=int)
+    p.add_argument("v2", metavar="V2", type=int, nargs="?", help="default: the current version")
+
+    p = command(
+        "export",
+        cmd_export,
+        "Write the tree as JSON to stdout.",
+        epilog=(
+            "Formats: json: the JSON document a tree imported from JSON encodes (equal to the imported one); "
+            "table: a JSON array of {id, parent, order, data} objects, one per node in preorder "
+            "('import --format table' reads it back; the nodes of a JSON document appear as {kind, value} objects); "
+            "auto (default): json when the tree holds a JSON document, else table."
+        ),
+    )
+    p.add_argument("db", metavar="DB")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="auto", help="default: auto")
+    p.add_argument("--indent", type=int, metavar="N", help="indent nested values by N spaces (default: one line)")
+    as_of(p)
+    return parser
+
+
+def os_error_text(exc: OSError) -> str:
+    """``path: reason`` for a file error."""
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``botree`` command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    try:
+        return int(args.run(args))
+    except UsageError as exc:
+        args.parser.print_usage(sys.stderr)
+        note(f"{args.parser.prog}: error: {exc}")
+        return 2
+    except (CliError, BotreeError) as exc:
+        message = str(exc)
+    except BrokenPipeError:
+        # The reader went away (e.g. `botree ls DB | head`): stop quietly.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
+    except OSError as exc:
+        message = os_error_text(exc)
+    except KeyboardInterrupt:
+        note(f"{PROG}: interrupted")
+        return 130
+    note(f"{PROG}: error: " + " ".join(part.strip() for part in message.splitlines() if part.strip()))
+    return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

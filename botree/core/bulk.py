@@ -1,0 +1,158 @@
+"""Bulk build: an order index made bottom-up from a stream of bounds, in O(n).
+
+Bounds arrive in document order as ``(data, is_open)``; node ids are handed out in
+preorder (0, 1, 2, ...), exactly as inserting the same nodes one by one would.
+Leaves are filled to about ``fill`` of the block size and sized evenly, so every
+block ends between B/2 and B entries; inner levels are built the same way over the
+blocks below.  All level deltas are 0, so a bound's ``aux`` is its true level.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, List, Optional, Tuple
+
+from ..errors import InvalidArgument, InvalidOperation
+from ..nodetable import ChunkedVector, IdAllocator, NodeTable, Row
+from .blocks import Block, Link
+from .gapkeys import even_keys
+from .gcpause import gc_paused
+from .index import OrderIndex, check_block_size
+
+Progress = Callable[[int, Optional[int]], None]
+PROGRESS_EVERY = 1 << 16
+
+
+def _sizes(total: int, block_size: int, fill: float) -> List[int]:
+    """Split ``total`` items into blocks of even size between B/2 and B, near ``fill``·B."""
+    if total == 0:
+        return []
+    per = max(block_size // 2, int(block_size * fill))
+    count = -(-total // per)
+    if count > 1 and total // count < block_size // 2:
+        count = max(1, total // (block_size // 2))
+    base, extra = divmod(total, count)
+    return [base + 1 if i < extra else base for i in range(count)]
+
+
+def build_index(
+    events: Iterable[Tuple[Any, bool]],
+    block_size: int = 64,
+    index: Iterable[str] = (),
+    fill: float = 0.75,
+    progress: Optional[Progress] = None,
+    total: Optional[int] = None,
+) -> OrderIndex:
+    """An ``OrderIndex`` holding the forest described by ``events``. O(n).
+
+    ``events`` yields ``(data, True)`` to open a node (its data) and ``(_, False)`` to
+    close the innermost open node.  ``progress(done, total)`` is called every 65,536
+    bounds and with the final count (``total`` as given, else None); counts strictly
+    increase.  Raises
+    ``InvalidOperation`` for an unbalanced stream; nothing is returned half-built.
+    The cyclic garbage collector is paused meanwhile (see ``gcpause``).
+    """
+    with gc_paused():
+        return _build(events, block_size, index, fill, progress, total)
+
+
+def _build(
+    events: Iterable[Tuple[Any, bool]],
+    block_size: int,
+    index: Iterable[str],
+    fill: float,
+    progress: Optional[Progress],
+    total: Optional[int],
+) -> OrderIndex:
+    B = check_block_size(block_size)
+    if type(fill) not in (int, float) or not 0.5 <= fill <= 1.0:
+        raise InvalidArgument(f"fill must be between 0.5 and 1.0, not {fill!r}")
+    owner = object()  # held by no batch: every block and row built here is frozen
+    rows: List[Row] = []
+    items: List[int] = []
+    levels: List[int] = []
+    stack: List[int] = []
+    append_item = items.append
+    append_level = levels.append
+    new_row = rows.append
+    push = stack.append
+    pop = stack.pop
+    depth = 0
+    node = 0
+    done = 0
+    for data, is_open in events:
+        if is_open:
+            new_row(Row(0, 0, 0, 0, data, owner))
+            append_level(depth)
+            depth += 1
+            push(node)
+            append_item(node << 1)
+            node += 1
+        else:
+            if not depth:
+                raise InvalidOperation(f"bound {done} closes a node, but no node is open")
+            depth -= 1
+            append_level(depth)
+            append_item(pop() << 1 | 1)
+        done += 1
+        if progress is not None and not done & (PROGRESS_EVERY - 1):
+            progress(done, total)
+    if stack:
+        raise InvalidOperation(f"{len(stack)} node(s) never closed, the innermost is node {stack[-1]}")
+    nodes = NodeTable.from_rows(rows, index)  # checks indexed values before anything else
+
+    blocks: List[Block] = []
+    links: List[Link] = []
+    level_ids: List[int] = []
+    start = 0
+    for size in _sizes(len(items), B, fill):
+        bid = len(blocks)
+        keys = even_keys(size)
+        chunk = items[start : start + size]
+        # Each block's delta absorbs its lowest level, so stored levels stay small
+        # (CPython shares small ints: deep trees then cost no more per node).
+        lv = levels[start : start + size]
+        base = min(lv)
+        blocks.append(Block(keys, chunk, [level - base for level in lv], None, owner))
+        links.append((-1, 0, base))  # absolute for now; made relative to the parent below
+        for key, item in zip(keys, chunk):
+            row = rows[item >> 1]
+            if item & 1:
+                row.close_leaf = bid
+                row.close_key = key
+            else:
+                row.open_leaf = bid
+                row.open_key = key
+        level_ids.append(bid)
+        start += size
+    height = 0
+    if not level_ids:
+        blocks.append(Block([], [], [], None, owner))
+        links.append((-1, 0, 0))
+        level_ids.append(0)
+    while len(level_ids) > 1:
+        above: List[int] = []
+        start = 0
+        for size in _sizes(len(level_ids), B, fill):
+            bid = len(blocks)
+            kids = level_ids[start : start + size]
+            keys = even_keys(size)
+            counts = []
+            mins = []
+            base = min(links[kid][2] for kid in kids)
+            for key, kid in zip(keys, kids):
+                child = blocks[kid]
+                delta = links[kid][2] - base
+                links[kid] = (bid, key, delta)
+                counts.append(child.entry_count())
+                mins.append(delta + child.min_aux())
+            blocks.append(Block(keys, kids, mins, counts, owner))
+            links.append((-1, 0, base))
+            above.append(bid)
+            start += size
+        level_ids = above
+        height += 1
+    if progress is not None and (done & (PROGRESS_EVERY - 1) or not done):
+        progress(done, total)  # the final count, unless it was just reported
+    return OrderIndex.from_parts(
+        ChunkedVector(blocks), ChunkedVector(links), nodes, level_ids[0], height, IdAllocator(len(blocks)), B
+    )

@@ -1,0 +1,154 @@
+"""``OrderIndex``: the persistent BO-Tree order index, an immutable value, and its transient form.
+
+Blocks live in a ``nodetable.ChunkedVector`` keyed by small integer block ids (a
+freed id is reused), node rows in a ``nodetable.NodeTable``.  An update runs on a
+``TransientIndex`` (``index.transient()``) that copies only the blocks and rows it
+writes, then freezes with ``persistent()``: parents refer to children by id, so a
+changed block replaces one slot and no path is copied unless counts along it change.
+The value and its transient form live side by side, as in pyrsistent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Tuple
+
+from ..errors import InvalidArgument
+from ..nodetable import ChunkedVector, IdAllocator, NodeTable
+from .blocks import Block
+from .check import check_index
+from .primitives import Primitives
+from .reader import Bound, IndexReader
+
+DEFAULT_BLOCK_SIZE = 64
+
+
+def check_block_size(block_size: object) -> int:
+    """Validate a block size: an even int >= 4."""
+    if type(block_size) is not int or block_size < 4 or block_size % 2:
+        raise InvalidArgument(f"block_size must be an even int >= 4, not {block_size!r}")
+    return block_size
+
+
+class OrderIndex(IndexReader):
+    """An immutable order index over a forest of nodes.
+
+    Each node has an opening and a closing bound; bounds are ``(node, is_open)``
+    pairs.  Updates return a new index (and a node id where one is created); this
+    one never changes.  ``edit()`` gives a batch for many updates at once.
+    """
+
+    __slots__ = ("_blocks", "_links", "_nodes", "_root", "_height", "_alloc", "block_size")
+
+    def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE, fields: Iterable[str] = ()) -> None:
+        self.block_size = check_block_size(block_size)
+        root = Block([], [], [], None, None)
+        self._blocks = ChunkedVector([root])
+        self._links = ChunkedVector([(-1, 0, 0)])
+        self._nodes = NodeTable(fields)
+        self._root = 0
+        self._height = 0
+        self._alloc = IdAllocator(1)
+
+    @classmethod
+    def from_parts(
+        cls,
+        blocks: ChunkedVector,
+        links: ChunkedVector,
+        nodes: NodeTable,
+        root: int,
+        height: int,
+        alloc: IdAllocator,
+        block_size: int,
+    ) -> "OrderIndex":
+        """An index over ready-made parts (bulk build, storage); ``check()`` verifies them. O(1)."""
+        idx = cls.__new__(cls)
+        idx._blocks = blocks
+        idx._links = links
+        idx._nodes = nodes
+        idx._root = root
+        idx._height = height
+        idx._alloc = alloc
+        idx.block_size = block_size
+        return idx
+
+    def transient(self) -> "TransientIndex":
+        """The transient form: many updates in place, then ``persistent()``. O(1)."""
+        return TransientIndex(self, self.block_size)
+
+    def find(self, field: str, value: Any) -> frozenset[int]:
+        """Ids of nodes whose indexed ``field`` equals ``value``. O(log n + result)."""
+        return self._nodes.find(field, value)
+
+    # -- persistent updates: one-operation batches ----------------------------
+
+    def insert_pair(self, data: Any = None, before: Optional[Bound] = None) -> Tuple["OrderIndex", int]:
+        """A new index with a node inserted just before ``before`` (None: the end).
+
+        Returns (index, node id). O(B · h).
+        """
+        batch = TransientIndex(self, self.block_size)
+        node = batch.insert_pair(data, before)
+        return batch.persistent(), node
+
+    def delete_pair(self, node: int) -> "OrderIndex":
+        """A new index without ``node``'s bounds (its descendants move up). O(B · h)."""
+        batch = TransientIndex(self, self.block_size)
+        batch.delete_pair(node)
+        return batch.persistent()
+
+    def relocate(
+        self, first: Bound, last: Bound, before: Optional[Bound], d: Optional[int] = None
+    ) -> "OrderIndex":
+        """A new index with first..last moved before ``before``; see ``Primitives.relocate``.
+
+        O(B · h), independent of the range's size.
+        """
+        batch = TransientIndex(self, self.block_size)
+        batch.relocate(first, last, before, d)
+        return batch.persistent()
+
+    def delete_range(self, first: Bound, last: Bound) -> "OrderIndex":
+        """A new index without the run of sibling subtrees first..last. O(B log n) plus O(size)."""
+        batch = TransientIndex(self, self.block_size)
+        batch.delete_range(first, last)
+        return batch.persistent()
+
+    def set_data(self, node: int, data: Any) -> "OrderIndex":
+        """A new index where ``node`` holds ``data``. O(1)."""
+        batch = TransientIndex(self, self.block_size)
+        batch.set_data(node, data)
+        return batch.persistent()
+
+    def check(self) -> None:
+        """Verify every structural invariant; raises ``InvariantError``. O(n)."""
+        check_index(self, self.block_size)
+
+    def __repr__(self) -> str:
+        return f"OrderIndex(nodes={len(self)}, height={self._height}, block_size={self.block_size})"
+
+
+class TransientIndex(Primitives):
+    """The transient form of an ``OrderIndex``: updates in place, frozen by ``persistent()``.
+
+    Blocks and rows it created or copied change in place; others are copied on first
+    write.  ``blocks_written`` and ``links_written`` count the work (tests use them).
+    """
+
+    __slots__ = ()
+
+    def persistent(self) -> OrderIndex:
+        """Freeze the changes into a new ``OrderIndex``. O(changes).
+
+        The transient index may be used further; it copies blocks again before writing.
+        """
+        idx = OrderIndex.from_parts(
+            self._blocks.persistent(),
+            self._links.persistent(),
+            self._nodes.persistent(),
+            self._root,
+            self._height,
+            self._alloc.copy(),
+            self._B,
+        )
+        self._token = object()
+        return idx

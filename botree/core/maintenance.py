@@ -1,0 +1,341 @@
+"""Block maintenance for a transient order index: in-place edits on owned blocks.
+
+Structure maintenance lives here: writing blocks copy-on-write, moving items between
+blocks (with gap keys, back-links and level deltas kept right), and ``_settle``,
+which after every primitive splits overfull blocks, merges or refills underfull
+ones, refreshes the per-child counts and minimum levels up to the root, and grows
+or shrinks the root.  The primitives themselves (insert pair, delete pair,
+relocate) are in ``core.primitives``; freezing is ``core.index.TransientIndex``.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Dict, List, Optional, Set
+
+from ..nodetable import IdAllocator
+from .blocks import Block
+from .gapkeys import SPACE, even_keys, gap_keys
+from .reader import IndexReader
+
+
+class Maintenance(IndexReader):
+    """Mutable working state of one transient order index: block writes and repairs.
+
+    Blocks this batch created or copied (``owner is self._token``) change in place;
+    others are copied on first write.  ``blocks_written`` counts those copies and
+    creations, ``links_written`` the parent-link and delta updates: the work-counting
+    measures tests use for complexity.
+    """
+
+    __slots__ = (
+        "_blocks",
+        "_links",
+        "_nodes",
+        "_root",
+        "_height",
+        "_alloc",
+        "_token",
+        "_B",
+        "_min",
+        "_dirty",
+        "_pending_free",
+        "blocks_written",
+        "links_written",
+    )
+
+    def __init__(self, base: IndexReader, block_size: int) -> None:
+        self._blocks = base._blocks.transient()
+        self._links = base._links.transient()
+        self._nodes = base._nodes.transient()
+        self._root = base._root
+        self._height = base._height
+        self._alloc: IdAllocator = base._alloc.copy()
+        self._token = object()
+        self._B = block_size
+        self._min = block_size // 2
+        self._dirty: Dict[int, Set[int]] = {}
+        self._pending_free: List[int] = []
+        self.blocks_written = 0
+        self.links_written = 0
+
+    # -- block table ----------------------------------------------------------
+
+    def _w(self, bid: int) -> Block:
+        """Block ``bid``, owned by this batch (copied on first write). O(B) first time."""
+        blk: Block = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+        if blk.owner is not self._token:
+            blk = blk.copy(self._token)
+            self._blocks[bid] = blk
+            self.blocks_written += 1
+        return blk
+
+    def _new_block(self, leaf: bool, parent: int, delta: int) -> int:
+        """Create an empty block (its link names ``parent``, which does not list it yet). O(1)."""
+        blk = Block([], [], [], None if leaf else [], self._token)
+        bid = self._alloc.allocate()
+        blocks = self._blocks
+        if bid == len(blocks):
+            blocks.append(blk)
+            self._links.append((parent, 0, delta))
+        else:
+            blocks[bid] = blk
+            self._links[bid] = (parent, 0, delta)
+        self.blocks_written += 1
+        return bid
+
+    def _free_block(self, bid: int) -> None:
+        """Drop a block; its id is reused only after the current primitive ends."""
+        self._blocks[bid] = None
+        self._links[bid] = None
+        self._pending_free.append(bid)
+
+    def _set_link(self, bid: int, parent: int, pkey: int, delta: int) -> None:
+        """Record block ``bid``'s parent, key in the parent and level delta. O(1)."""
+        self._links[bid] = (parent, pkey, delta)
+        self.links_written += 1
+
+    def _shift(self, bid: int, diff: int) -> None:
+        """Add ``diff`` to block ``bid``'s level delta. O(1)."""
+        parent, pkey, delta = self._link(bid)
+        self._set_link(bid, parent, pkey, delta + diff)
+
+    def _mark(self, bid: int, level: int) -> None:
+        """Remember that block ``bid`` at ``level`` changed and must be settled."""
+        dirty = self._dirty.get(level)
+        if dirty is None:
+            self._dirty[level] = {bid}
+        else:
+            dirty.add(bid)
+
+    # -- links ------------------------------------------------------------------
+
+    def _relink(self, bid: int, blk: Block, lo: int, hi: int) -> None:
+        """Point the back-links (leaf) or parent links (inner) of items lo..hi-1 at ``blk``."""
+        keys = blk.keys
+        items = blk.items
+        if blk.counts is None:
+            writable = self._nodes.writable
+            for j in range(lo, hi):
+                item = items[j]
+                row = writable(item >> 1)
+                if item & 1:
+                    row.close_leaf = bid
+                    row.close_key = keys[j]
+                else:
+                    row.open_leaf = bid
+                    row.open_key = keys[j]
+        else:
+            for j in range(lo, hi):
+                child = items[j]
+                self._set_link(child, bid, keys[j], self._link(child)[2])
+
+    def _label(self, bid: int, blk: Block, lo: int, hi: int) -> None:
+        """Give items lo..hi-1 keys inside their gap, relabelling the block if full."""
+        keys = gap_keys(blk.keys, lo, hi)
+        if keys is None:
+            blk.keys = even_keys(len(blk.items))
+            self._relink(bid, blk, 0, len(blk.items))
+        else:
+            blk.keys[lo:hi] = keys
+            self._relink(bid, blk, lo, hi)
+
+    def _insert_items(
+        self,
+        bid: int,
+        at: int,
+        items: List[int],
+        aux: List[int],
+        counts: Optional[List[int]],
+        level: int,
+        keys: Optional[List[int]] = None,
+    ) -> None:
+        """Insert items (with their aux and counts) into block ``bid`` at ``at``.
+
+        Given ``keys`` are kept when they fit the gap (saves relinking work only
+        in the common split case); otherwise fresh gap keys are assigned.
+        """
+        blk = self._w(bid)
+        k = len(items)
+        blk.items[at:at] = items
+        blk.aux[at:at] = aux
+        if counts is not None:
+            blk.counts[at:at] = counts  # type: ignore[index]
+        bkeys = blk.keys
+        if keys is not None:
+            left = bkeys[at - 1] if at else 0
+            right = bkeys[at] if at < len(bkeys) else SPACE
+            if k and keys[0] > left and keys[-1] < right:
+                bkeys[at:at] = keys
+                self._relink(bid, blk, at, at + k)
+                self._mark(bid, level)
+                return
+        bkeys[at:at] = [0] * k
+        self._label(bid, blk, at, at + k)
+        self._mark(bid, level)
+
+    def _move_items(self, src: int, lo: int, hi: int, dst: int, at: int, level: int) -> None:
+        """Move items lo..hi-1 of block ``src`` into block ``dst`` at position ``at``.
+
+        Levels are preserved: aux values (and, for inner blocks, the moved children's
+        deltas) are shifted by S(src) - S(dst). O(B): moved children only get new
+        link tuples, never copies.
+        """
+        s = self._w(src)
+        items = s.items[lo:hi]
+        aux = s.aux[lo:hi]
+        keys = s.keys[lo:hi]
+        counts = s.counts[lo:hi] if s.counts is not None else None
+        del s.items[lo:hi], s.aux[lo:hi], s.keys[lo:hi]
+        if counts is not None:
+            del s.counts[lo:hi]  # type: ignore[union-attr]
+        self._mark(src, level)
+        diff = self._sum(src) - self._sum(dst)
+        if diff:
+            aux = [a + diff for a in aux]
+            if counts is not None:
+                for child in items:
+                    self._shift(child, diff)
+        self._insert_items(dst, at, items, aux, counts, level, keys)
+
+    def _split_off(self, bid: int, pos: int, level: int) -> int:
+        """Split block ``bid`` before ``pos``; returns the id of the block starting at ``pos``.
+
+        The smaller side moves to a new sibling, so at most B/2 items are relinked.
+        The parent gains a child and may overflow; ``_settle`` fixes that. O(B).
+        """
+        blk = self._blocks[bid]
+        n = len(blk.items)
+        parent, pkey, delta = self._link(bid)
+        new = self._new_block(blk.counts is None, parent, delta)
+        i = bisect_left(self._blocks[parent].keys, pkey)
+        if 2 * pos < n:
+            self._insert_items(parent, i, [new], [0], [0], level + 1)
+            self._move_items(bid, 0, pos, new, 0, level)
+            return bid
+        self._insert_items(parent, i + 1, [new], [0], [0], level + 1)
+        self._move_items(bid, pos, n, new, 0, level)
+        return new
+
+    def _grow(self) -> None:
+        """Put a new root above the current one (height + 1). O(1)."""
+        old = self._root
+        new = self._new_block(False, -1, 0)
+        self._root = new
+        self._height += 1
+        blk = self._blocks[old]
+        low = self._link(old)[2] + blk.min_aux()
+        self._insert_items(new, 0, [old], [low], [blk.entry_count()], self._height)
+        self._mark(old, self._height - 1)
+
+    def _remove_child(self, child: int, level: int) -> None:
+        """Unlink block ``child`` from its parent (at ``level``) and free it; empty parents go too."""
+        while True:
+            parent, pkey, _ = self._link(child)
+            self._free_block(child)
+            pblk = self._w(parent)
+            i = bisect_left(pblk.keys, pkey)
+            del pblk.items[i], pblk.keys[i], pblk.aux[i], pblk.counts[i]  # type: ignore[index]
+            self._mark(parent, level)
+            if pblk.items or parent == self._root:
+                return
+            child = parent
+            level += 1
+
+    # -- settling -------------------------------------------------------------
+
+    def _neighbour(self, bid: int) -> tuple[int, bool]:
+        """An adjacent block at the same level: (id, is_left), or (-1, False) if none."""
+        left = self._adjacent(bid, -1)
+        if left is not None:
+            return left, True
+        right = self._adjacent(bid, 1)
+        return (-1, False) if right is None else (right, False)
+
+    def _rebalance(self, bid: int, level: int, todo: Set[int]) -> None:
+        """Bring underfull block ``bid`` to at least B/2 items using a neighbour."""
+        other, left = self._neighbour(bid)
+        if other < 0:
+            return  # only block at its level: the root will shrink down to it
+        n = len(self._blocks[bid].items)
+        m = len(self._blocks[other].items)
+        lbid, rbid = (other, bid) if left else (bid, other)
+        if n + m <= self._B:
+            rblk = self._blocks[rbid]
+            self._move_items(rbid, 0, len(rblk.items), lbid, len(self._blocks[lbid].items), level)
+            self._remove_child(rbid, level + 1)
+            todo.add(lbid)
+        else:
+            k = (m - n) // 2
+            if left:
+                self._move_items(other, m - k, m, bid, 0, level)
+            else:
+                self._move_items(other, 0, k, bid, n, level)
+            todo.add(other)
+
+    def _refresh(self, bid: int, blk: Block, level: int) -> None:
+        """Write ``blk``'s entry count and minimum level into its parent's arrays."""
+        parent, pkey, delta = self._link(bid)
+        if parent < 0:
+            return
+        count = blk.entry_count()
+        low = delta + blk.min_aux()
+        pblk = self._blocks[parent]
+        i = bisect_left(pblk.keys, pkey)
+        if pblk.counts[i] != count or pblk.aux[i] != low:
+            pblk = self._w(parent)
+            pblk.counts[i] = count  # type: ignore[index]
+            pblk.aux[i] = low
+            self._mark(parent, level + 1)
+
+    def _settle(self) -> None:
+        """Restore occupancy, aggregates and root shape after a primitive.
+
+        Levels are processed bottom-up, so every change a level causes above it is
+        seen later in the same pass.  Cost O(B) per changed block.
+        """
+        dirty = self._dirty
+        B = self._B
+        low = self._min
+        level = 0
+        while level <= self._height:
+            todo = dirty.pop(level, None)
+            while todo:
+                bid = todo.pop()
+                blk = self._blocks[bid]
+                if blk is None:
+                    continue
+                n = len(blk.items)
+                if n > B:
+                    if bid == self._root:
+                        self._grow()
+                    right = self._split_off(bid, n // 2, level)
+                    todo.add(bid)
+                    todo.add(right)
+                    todo |= dirty.pop(level, set())
+                    continue
+                if n < low and bid != self._root:
+                    self._rebalance(bid, level, todo)
+                    blk = self._blocks[bid]
+                    if blk is None:
+                        continue
+                self._refresh(bid, blk, level)
+                more = dirty.pop(level, None)
+                if more:
+                    todo |= more
+            level += 1
+        dirty.clear()
+        blocks = self._blocks
+        while self._height > 0:
+            root = blocks[self._root]
+            if len(root.items) != 1:
+                break
+            child = root.items[0]
+            self._set_link(child, -1, 0, self._link(child)[2] + self._link(self._root)[2])
+            self._free_block(self._root)
+            self._root = child
+            self._height -= 1
+        alloc = self._alloc
+        for bid in self._pending_free:
+            alloc.release(bid)
+        self._pending_free.clear()

@@ -1,0 +1,317 @@
+"""The three order-index primitives (insert pair, delete pair, relocate), plus range delete and data updates.
+
+``Primitives`` validates every argument before changing anything, so a rejected call
+leaves the transient index exactly as it was; ``core.maintenance`` repairs the blocks
+afterwards.
+
+Relocation of a bound range by split and join, at a cost independent of its size:
+
+``_cut(bound)`` splits every block on the path from ``bound``'s leaf up to (not
+including) the root, so that ``bound`` starts a block at every level: the order
+index is now a sequence of root children, and any range between two cuts is a run
+of whole root children.  Moving the range is then a splice of the root's child
+list, and shifting its levels by d adds d to the delta of those top blocks only.
+``Maintenance._settle`` afterwards joins the seams: it merges or refills the underfull
+blocks the cuts left along each path and splits the root if it overflowed.
+
+Three cuts of O(B) work per level, one root splice of O(B), and seam repair of
+O(B) per block along the cut paths: O(B · h) in all, whatever the range holds.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any, Optional
+
+from ..errors import InvalidOperation
+from .gapkeys import SPACE
+from .maintenance import Maintenance
+from .reader import Bound, check_bound
+
+
+class Primitives(Maintenance):
+    """The order-index updates of a transient index (``core.index.TransientIndex``)."""
+
+    __slots__ = ()
+
+    def implied_level(self, before: Optional[Bound]) -> int:
+        """Level a node inserted just before ``before`` gets. O(h + log B).
+
+        Before an opening bound: a sibling of that node; before a closing bound:
+        the last child of that node; at the end (None): a top-level node.
+        """
+        if before is None:
+            return 0
+        level = self.bound_level(before)
+        return level if before[1] else level + 1
+
+    def insert_pair(self, data: Any = None, before: Optional[Bound] = None) -> int:
+        """Insert a new node's bounds, adjacent, just before ``before`` (None: at the end).
+
+        Returns the new node id. O(B · h).
+        """
+        leaf, pos = self._position(before)
+        if before is None:
+            rel = -self._sum(leaf)  # a top-level node: level 0
+        else:
+            aux = self._block(leaf).aux
+            # Before an opening bound: that node's level; before a closing one: one deeper.
+            rel = aux[pos] if before[1] else aux[pos] + 1
+        blk = self._w(leaf)
+        keys = blk.keys
+        left = keys[pos - 1] if pos else 0
+        right = keys[pos] if pos < len(keys) else SPACE
+        if len(keys) + 2 > self._B or right - left < 3:
+            # Slow path: the leaf splits or its gap is exhausted.
+            node = self._nodes.insert(data)
+            self._insert_items(leaf, pos, [node << 1, node << 1 | 1], [rel, rel], None, 0)
+            self._settle()
+            return node
+        # Fast path: two keys fit in the gap and the leaf has room, so only counts and
+        # minimum levels change above it.
+        third = (right - left) // 3
+        k1 = left + third
+        k2 = k1 + third
+        node = self._nodes.insert(data, (leaf, k1, leaf, k2))
+        blk.items[pos:pos] = [node << 1, node << 1 | 1]
+        blk.aux[pos:pos] = [rel, rel]
+        keys[pos:pos] = [k1, k2]
+        self._bump(leaf, 2, rel)
+        return node
+
+    def _position(self, before: Optional[Bound]) -> tuple[int, int]:
+        """(leaf, position) where entries inserted just before ``before`` go (None: the end)."""
+        if before is None:
+            leaf = self._last_leaf()
+            return leaf, len(self._block(leaf).items)
+        return self._locate(before)
+
+    def _drop_rows(self, items: list[int]) -> int:
+        """Delete the rows of the nodes opened among leaf ``items``; returns how many."""
+        delete = self._nodes.delete
+        opened = [item >> 1 for item in items if not item & 1]
+        for node in opened:
+            delete(node)
+        return len(opened)
+
+    def _bump(self, bid: int, count: int, low: int) -> None:
+        """Add ``count`` bounds below block ``bid`` whose minimum level relative to it is ``low``.
+
+        Walks the parent links to the root: counts grow, minimum levels can only
+        fall, so no block below needs recomputing. O(h log B).
+        """
+        w = self._w
+        parent, pkey, delta = self._link(bid)
+        while parent >= 0:
+            low += delta
+            pblk = w(parent)
+            i = bisect_left(pblk.keys, pkey)
+            pblk.counts[i] += count  # type: ignore[index]
+            if low < pblk.aux[i]:
+                pblk.aux[i] = low
+            parent, pkey, delta = self._link(parent)
+
+    def check_run(self, first: Bound, last: Bound) -> None:
+        """Check that first..last is a balanced run: open of x .. close of y, x and y siblings. O(B log n)."""
+        check_bound(first)
+        check_bound(last)
+        if not first[1] or last[1]:
+            raise InvalidOperation(
+                f"a range must run from an opening to a closing bound, got {first!r}..{last!r}"
+            )
+        if first[0] != last[0]:
+            if self.enclosing(first[0]) != self.enclosing(last[0]) or not self.before(first, last):
+                raise InvalidOperation(
+                    f"nodes {first[0]} and {last[0]} are not siblings in that order: "
+                    f"the range {first!r}..{last!r} is not a run of whole subtrees"
+                )
+        else:
+            self._row(first[0])
+
+    def relocate(self, first: Bound, last: Bound, before: Optional[Bound], d: Optional[int] = None) -> None:
+        """Move the bounds first..last (a run of sibling subtrees) to just before ``before``.
+
+        ``before`` None means the end.  Every moved bound's level changes by d, the
+        difference between the level implied at the target and the run's level;
+        if ``d`` is given it must equal that difference.  O(B · h), independent of
+        the number of bounds moved.
+        """
+        self.check_run(first, last)
+        if before is not None:
+            check_bound(before)
+            self._locate(before)
+            # Inside means first < before <= last in document order.
+            if before != first and self.before(first, before) and not self.before(last, before):
+                raise InvalidOperation(f"target {before!r} lies inside the moved range {first!r}..{last!r}")
+        implied = self.implied_level(before) - self.level(first[0])
+        if d is not None and d != implied:
+            raise InvalidOperation(
+                f"level delta {d} disagrees with the target: moving there shifts levels by {implied}"
+            )
+        self._relocate(first, last, before, implied)
+
+    def _relocate(self, first: Bound, last: Bound, before: Optional[Bound], d: int) -> None:
+        """Relocate a validated run: within-leaf runs move directly, others by split and join."""
+        src, lo = self._locate(first)
+        src_last, hi = self._locate(last)
+        if src_last != src:
+            self._splice(first, self.next_bound(last), before, d)
+            return
+        # The whole run sits in one leaf: move its entries straight to the target leaf
+        # (O(B) plus the settle pass), no cuts needed.
+        dst, at = self._position(before)
+        hi += 1
+        k = hi - lo
+        if dst == src:
+            blk = self._w(src)
+            if lo <= at <= hi:  # already in place: only levels may shift
+                if d:
+                    blk.aux[lo:hi] = [a + d for a in blk.aux[lo:hi]]
+                    self._mark(src, 0)
+                    self._settle()
+                return
+            items = blk.items[lo:hi]
+            aux = [a + d for a in blk.aux[lo:hi]]
+            del blk.items[lo:hi], blk.aux[lo:hi], blk.keys[lo:hi]
+            self._insert_items(src, at - k if at > hi else at, items, aux, None, 0)
+        else:
+            self._move_items(src, lo, hi, dst, at, 0)
+            if d:
+                aux = self._w(dst).aux
+                aux[at : at + k] = [a + d for a in aux[at : at + k]]
+        self._settle()
+
+    def delete_pair(self, node: int) -> None:
+        """Remove ``node``'s two bounds; bounds between them move up one level. O(B · h)."""
+        self._row(node)
+        inner = self.next_bound((node, True))
+        if inner != (node, False):
+            last = self.prev_bound((node, False))
+            assert inner is not None and last is not None
+            self._relocate(inner, last, (node, True), -1)
+        for bound in ((node, False), (node, True)):
+            leaf, pos = self._locate(bound)
+            blk = self._w(leaf)
+            del blk.items[pos], blk.aux[pos], blk.keys[pos]
+            self._mark(leaf, 0)
+        self._nodes.delete(node)
+        self._settle()
+
+    def delete_range(self, first: Bound, last: Bound) -> int:
+        """Remove the run of sibling subtrees first..last; returns how many nodes went.
+
+        Cutting the run out is O(B · h); freeing its blocks and node rows is
+        O(size of the run).
+        """
+        self.check_run(first, last)
+        leaf, lo = self._locate(first)
+        leaf_last, hi = self._locate(last)
+        if leaf == leaf_last:
+            # The run sits in one leaf: drop its entries there, no cuts needed.
+            blk = self._w(leaf)
+            gone_items = blk.items[lo : hi + 1]
+            del blk.items[lo : hi + 1], blk.aux[lo : hi + 1], blk.keys[lo : hi + 1]
+            self._mark(leaf, 0)
+            removed = self._drop_rows(gone_items)
+            self._settle()
+            return removed
+        after = self.next_bound(last)
+        if self._height == 0:
+            self._grow()
+        self._cut(first)
+        self._cut(after)
+        lo = self._top_index(first)
+        hi = self._top_index(after)
+        root_id = self._root
+        root = self._w(root_id)
+        gone = root.items[lo:hi]
+        del root.items[lo:hi], root.aux[lo:hi], root.keys[lo:hi], root.counts[lo:hi]  # type: ignore[index]
+        if root.items:
+            self._mark(root_id, self._height)
+        else:
+            self._free_block(root_id)
+            self._root = self._new_block(True, -1, 0)
+            self._height = 0
+        removed = 0
+        blocks = self._blocks
+        stack = list(gone)
+        while stack:
+            bid = stack.pop()
+            blk = blocks[bid]
+            if blk.counts is None:
+                removed += self._drop_rows(blk.items)
+            else:
+                stack.extend(blk.items)
+            self._free_block(bid)
+        self._settle()
+        return removed
+
+    def set_data(self, node: int, data: Any) -> None:
+        """Replace the user data of ``node``. O(1) (O(log n) with indexed fields)."""
+        self._row(node)
+        self._nodes.set_data(node, data)
+
+    # -- relocation by split and join ------------------------------------------------
+
+    def _cut(self, bound: Optional[Bound]) -> None:
+        """Make ``bound`` (None: the end) the first item of a block at every level below the root."""
+        if bound is None:
+            return
+        bid, pos = self._locate(bound)
+        blocks = self._blocks
+        level = 0
+        root = self._root
+        while bid != root:
+            if pos > 0:
+                bid = self._split_off(bid, pos, level)
+            parent, pkey, _ = self._link(bid)
+            pos = bisect_left(blocks[parent].keys, pkey)
+            bid = parent
+            level += 1
+
+
+    def _top_index(self, bound: Optional[Bound]) -> int:
+        """Index among the root's children of the child holding ``bound`` (None: the end)."""
+        blocks = self._blocks
+        root = self._root
+        if bound is None:
+            return len(blocks[root].items)
+        bid, _ = self._locate(bound)
+        parent, pkey, _ = self._link(bid)
+        while parent != root:
+            parent, pkey, _ = self._link(parent)
+        return bisect_left(blocks[root].keys, pkey)
+
+
+    def _splice(self, first: Bound, after: Optional[Bound], target: Optional[Bound], d: int) -> None:
+        """Move the bounds from ``first`` up to (excluding) ``after`` before ``target``, shifting levels by d.
+
+        The caller has validated the range (balanced, target outside it) and computed d.
+        """
+        if self._height == 0:
+            self._grow()
+        self._cut(first)
+        self._cut(after)
+        self._cut(target)
+        lo = self._top_index(first)
+        hi = self._top_index(after)
+        at = self._top_index(target)
+        root_id = self._root
+        root = self._w(root_id)
+        level = self._height
+        if at != lo and at != hi:
+            items = root.items[lo:hi]
+            aux = root.aux[lo:hi]
+            counts = root.counts[lo:hi]  # type: ignore[index]
+            del root.items[lo:hi], root.aux[lo:hi], root.keys[lo:hi], root.counts[lo:hi]  # type: ignore[index]
+            if at > hi:
+                at -= hi - lo
+            self._insert_items(root_id, at, items, aux, counts, level)
+            lo, hi = at, at + len(items)
+        if d:
+            root = self._w(root_id)
+            for j in range(lo, hi):
+                self._shift(root.items[j], d)
+                root.aux[j] += d
+        self._mark(root_id, level)
+        self._settle()

@@ -1,0 +1,395 @@
+"""Read-only queries on an order index, shared by snapshots and batches.
+
+A bound is a pair ``(node, is_open)``.  Every query here works from a node's
+back-link (leaf id, gap key) and the blocks' parent links, so none of them
+searches from the root except ``at_rank``.  B is the block size, h the height.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any, Iterator, Optional, Tuple
+
+from ..errors import InvalidArgument, NodeNotFound, PositionError, UnknownNode
+from ..nodetable import ChunkedVector, IdAllocator, NodeTable
+from .blocks import Block
+
+Bound = Tuple[int, bool]
+
+
+def check_bound(bound: object) -> Bound:
+    """Validate the shape of a bound; raises ``InvalidArgument``."""
+    if (
+        type(bound) is not tuple
+        or len(bound) != 2
+        or type(bound[0]) is not int
+        or type(bound[1]) is not bool
+    ):
+        raise InvalidArgument(f"a bound is a (node id, is_open) pair of (int, bool), not {bound!r}")
+    return bound
+
+
+def _precedes(links: Any, b1: int, k1: int, b2: int, k2: int) -> bool:
+    """True if the bound at (leaf b1, key k1) comes before the one at (b2, k2). O(h).
+
+    Climbs both leaves' parent links in lockstep (all leaves are at one depth)
+    until the blocks meet, then compares the keys of the two children there.
+    ``links`` is the link table's chunk lists (inlined ChunkedVector reads).
+    """
+    while b1 != b2:
+        b1, k1, _ = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
+        b2, k2, _ = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
+    return k1 < k2
+
+
+class IndexReader:
+    """Queries over ``_blocks`` (block id -> Block), ``_nodes`` (node table), ``_root``.
+
+    Subclasses (``OrderIndex`` and its transient form) hold the fields; the read-only
+    properties below are how other layers (check, bulk build, storage) see them.
+    """
+
+    __slots__ = ()
+    _blocks: Any
+    _links: Any
+    _nodes: Any
+    _root: int
+    _height: int
+    _alloc: IdAllocator
+
+    # -- the parts, read-only -------------------------------------------------
+
+    @property
+    def blocks(self) -> ChunkedVector:
+        """The block table: block id -> ``Block`` (None for a freed id). O(1)."""
+        return self._blocks
+
+    @property
+    def links(self) -> ChunkedVector:
+        """Block id -> ``(parent id, key in the parent, level delta)`` (None for a freed id). O(1)."""
+        return self._links
+
+    @property
+    def nodes(self) -> NodeTable:
+        """The node table (rows with back-links and data). O(1)."""
+        return self._nodes
+
+    @property
+    def root(self) -> int:
+        """The root block's id. O(1)."""
+        return self._root
+
+    @property
+    def block_ids(self) -> IdAllocator:
+        """The allocator of block ids (freed ids are reused). O(1)."""
+        return self._alloc
+
+    def require(self, node: int) -> Any:
+        """``node``'s row; ``NodeNotFound`` if it is not a node of this index. O(1)."""
+        return self._row(node)
+
+    # -- locating -----------------------------------------------------------
+
+    def _row(self, node: int) -> Any:
+        try:
+            return self._nodes.row(node)
+        except UnknownNode:  # not any KeyError: a stored leaf that fails to load says so itself
+            raise NodeNotFound(node) from None
+
+    def _block(self, bid: int) -> Block:
+        """Block ``bid`` (inlined ChunkedVector read: see nodetable.vector)."""
+        return self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+
+    def _locate(self, bound: Bound) -> Tuple[int, int]:
+        """(leaf id, position in leaf) of a bound. O(log B)."""
+        node, is_open = check_bound(bound)
+        row = self._row(node)
+        if is_open:
+            leaf = row.open_leaf
+            key = row.open_key
+        else:
+            leaf = row.close_leaf
+            key = row.close_key
+        return leaf, bisect_left(self._blocks[leaf].keys, key)
+
+    def _sum(self, bid: int) -> int:
+        """Sum of the level deltas from block ``bid`` up to the root. O(h)."""
+        links = self._links.chunks
+        total = 0
+        while bid >= 0:
+            bid, _, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            total += delta
+        return total
+
+    def _link(self, bid: int) -> Tuple[int, int, int]:
+        """(parent id, key in parent, delta) of block ``bid``."""
+        return self._links.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+
+    def _first_leaf(self) -> int:
+        blocks = self._blocks
+        bid = self._root
+        for _ in range(self._height):
+            bid = blocks[bid].items[0]
+        return bid
+
+    def _last_leaf(self) -> int:
+        blocks = self._blocks
+        bid = self._root
+        for _ in range(self._height):
+            bid = blocks[bid].items[-1]
+        return bid
+
+    def _adjacent(self, bid: int, step: int) -> Optional[int]:
+        """The block after (step 1) or before (step -1) ``bid`` at the same level, or None.
+
+        Climbs until the ancestor has a sibling that way, steps over, and descends
+        along the near edge. Amortised O(1) in scans, O(h) at worst.
+        """
+        blocks = self._blocks
+        up = 0
+        while True:
+            parent, pkey, _ = self._link(bid)
+            if parent < 0:
+                return None
+            pblk = blocks[parent]
+            i = bisect_left(pblk.keys, pkey) + step
+            up += 1
+            if 0 <= i < len(pblk.items):
+                bid = pblk.items[i]
+                break
+            bid = parent
+        edge = 0 if step > 0 else -1
+        for _ in range(up - 1):
+            bid = blocks[bid].items[edge]
+        return bid
+
+    def _next_leaf(self, bid: int) -> Optional[int]:
+        """The leaf after ``bid`` in document order, or None."""
+        return self._adjacent(bid, 1)
+
+    def _prev_leaf(self, bid: int) -> Optional[int]:
+        """The leaf before ``bid`` in document order, or None."""
+        return self._adjacent(bid, -1)
+
+    # -- public queries -----------------------------------------------------
+
+    def __len__(self) -> int:
+        """Number of nodes. O(1)."""
+        return len(self._nodes)
+
+    def __contains__(self, node: object) -> bool:
+        """True if ``node`` is a node id of this index. O(1)."""
+        return node in self._nodes
+
+    @property
+    def entry_count(self) -> int:
+        """Number of bounds (twice the number of nodes). O(1)."""
+        return 2 * len(self._nodes)
+
+    @property
+    def height(self) -> int:
+        """Number of inner levels above the leaves (0: the root is a leaf). O(1)."""
+        return self._height
+
+    def data(self, node: int) -> Any:
+        """The user data of ``node``. O(1)."""
+        return self._row(node).data
+
+    def level(self, node: int) -> int:
+        """Depth of ``node`` in the forest (top-level nodes: 0). O(h + log B)."""
+        row = self._row(node)
+        bid = row.open_leaf
+        blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+        total = blk.aux[bisect_left(blk.keys, row.open_key)]
+        links = self._links.chunks
+        while bid >= 0:
+            bid, _, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            total += delta
+        return total
+
+    def bound_level(self, bound: Bound) -> int:
+        """Level of a bound: the level of its node. O(h + log B)."""
+        leaf, pos = self._locate(bound)
+        return self._blocks[leaf].aux[pos] + self._sum(leaf)
+
+    def before(self, first: Bound, second: Bound) -> bool:
+        """True if bound ``first`` comes strictly before ``second``. O(h).
+
+        Climbs both leaves' parent links in lockstep until they meet and compares
+        the gap keys there; no position search is needed.
+        """
+        node1, open1 = check_bound(first)
+        node2, open2 = check_bound(second)
+        row1 = self._row(node1)
+        row2 = self._row(node2)
+        if open1:
+            b1, k1 = row1.open_leaf, row1.open_key
+        else:
+            b1, k1 = row1.close_leaf, row1.close_key
+        if open2:
+            b2, k2 = row2.open_leaf, row2.open_key
+        else:
+            b2, k2 = row2.close_leaf, row2.close_key
+        return _precedes(self._links.chunks, b1, k1, b2, k2)
+
+    def inside(self, a: int, b: int) -> bool:
+        """True if node ``a`` lies strictly inside node ``b``'s subtree. O(h).
+
+        One pass over both rows: open(b) < open(a) < close(b).
+        """
+        row_a = self._row(a)
+        row_b = self._row(b)
+        if a == b:
+            return False
+        chunks = self._links.chunks
+        return _precedes(chunks, row_b.open_leaf, row_b.open_key, row_a.open_leaf, row_a.open_key) and _precedes(
+            chunks, row_a.open_leaf, row_a.open_key, row_b.close_leaf, row_b.close_key
+        )
+
+    def rank(self, bound: Bound) -> int:
+        """Number of bounds before ``bound`` in document order. O(B · h)."""
+        bid, pos = self._locate(bound)
+        blocks = self._blocks
+        total = pos
+        parent, pkey, _ = self._link(bid)
+        while parent >= 0:
+            pblk = blocks[parent]
+            total += sum(pblk.counts[: bisect_left(pblk.keys, pkey)])
+            parent, pkey, _ = self._link(parent)
+        return total
+
+    def at_rank(self, k: int) -> Bound:
+        """The bound with ``k`` bounds before it (negative k counts from the end). O(B · h)."""
+        if type(k) is not int:
+            raise InvalidArgument(f"rank must be an int, not {type(k).__name__}")
+        n = self.entry_count
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise PositionError(f"rank {k} out of range for {n} bounds")
+        blocks = self._blocks
+        blk = blocks[self._root]
+        while blk.counts is not None:
+            counts = blk.counts
+            i = 0
+            while k >= counts[i]:
+                k -= counts[i]
+                i += 1
+            blk = blocks[blk.items[i]]
+        item = blk.items[k]
+        return item >> 1, not item & 1
+
+    def next_bound(self, bound: Bound) -> Optional[Bound]:
+        """The bound after ``bound``, or None at the end. O(log B), O(h) at leaf ends."""
+        leaf, pos = self._locate(bound)
+        blk = self._blocks[leaf]
+        if pos + 1 < len(blk.items):
+            item = blk.items[pos + 1]
+        else:
+            nxt = self._next_leaf(leaf)
+            if nxt is None:
+                return None
+            item = self._blocks[nxt].items[0]
+        return item >> 1, not item & 1
+
+    def prev_bound(self, bound: Bound) -> Optional[Bound]:
+        """The bound before ``bound``, or None at the start. O(log B), O(h) at leaf ends."""
+        leaf, pos = self._locate(bound)
+        blk = self._blocks[leaf]
+        if pos > 0:
+            item = blk.items[pos - 1]
+        else:
+            prv = self._prev_leaf(leaf)
+            if prv is None:
+                return None
+            item = self._blocks[prv].items[-1]
+        return item >> 1, not item & 1
+
+    def first_bound(self) -> Optional[Bound]:
+        """The first bound, or None when empty. O(h)."""
+        items = self._blocks[self._first_leaf()].items
+        return (items[0] >> 1, not items[0] & 1) if items else None
+
+    def last_bound(self) -> Optional[Bound]:
+        """The last bound, or None when empty. O(h)."""
+        items = self._blocks[self._last_leaf()].items
+        return (items[-1] >> 1, not items[-1] & 1) if items else None
+
+    def bounds(self, start: Optional[Bound] = None) -> Iterator[Bound]:
+        """Bounds in document order from ``start`` (default: the first). Amortised O(1) each."""
+        blocks = self._blocks
+        if start is None:
+            leaf: Optional[int] = self._first_leaf()
+            pos = 0
+        else:
+            leaf, pos = self._locate(start)
+        while leaf is not None:
+            items = blocks[leaf].items
+            for j in range(pos, len(items)):
+                item = items[j]
+                yield item >> 1, not item & 1
+            pos = 0
+            leaf = self._next_leaf(leaf)
+
+    def leveled_bounds(self) -> Iterator[Tuple[int, bool, int]]:
+        """(node, is_open, level) in document order. Amortised O(1) each.
+
+        The delta sum is refreshed only when the scan enters a new leaf.
+        """
+        blocks = self._blocks
+        leaf: Optional[int] = self._first_leaf()
+        while leaf is not None:
+            blk = blocks[leaf]
+            base = self._sum(leaf)
+            for item, rel in zip(blk.items, blk.aux):
+                yield item >> 1, not item & 1, rel + base
+            leaf = self._next_leaf(leaf)
+
+    def enclosing(self, node: int) -> Optional[int]:
+        """The parent of ``node`` (None at top level). O(B · h).
+
+        The parent's opening bound is the nearest earlier bound whose level is
+        below ``node``'s; inner blocks keep per-child minimum levels, so the search
+        skips whole subtrees: scan the leaf, climb until a left sibling subtree
+        holds a lower level, then descend into the rightmost such child.
+        """
+        bid, pos = self._locate((node, True))
+        blocks = self._blocks
+        blk = blocks[bid]
+        base = self._sum(bid)
+        target = blk.aux[pos] + base  # the node's level
+        limit = target - base
+        aux = blk.aux
+        for j in range(pos - 1, -1, -1):
+            if aux[j] < limit:
+                return blk.items[j] >> 1
+        # Climb: base is S(bid); S(parent) = base - delta(bid).
+        while True:
+            parent, pkey, delta = self._link(bid)
+            if parent < 0:
+                return None
+            base -= delta
+            pblk = blocks[parent]
+            limit = target - base
+            aux = pblk.aux
+            found = -1
+            for j in range(bisect_left(pblk.keys, pkey) - 1, -1, -1):
+                if aux[j] < limit:
+                    found = j
+                    break
+            if found >= 0:
+                bid = pblk.items[found]
+                break
+            bid = parent
+        # Descend: bid's subtree holds a bound below target; take the rightmost one.
+        while True:
+            base += self._link(bid)[2]
+            blk = blocks[bid]
+            limit = target - base
+            aux = blk.aux
+            j = len(aux) - 1
+            while aux[j] >= limit:
+                j -= 1
+            if blk.counts is None:
+                return blk.items[j] >> 1
+            bid = blk.items[j]

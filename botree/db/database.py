@@ -1,0 +1,418 @@
+"""``Database``: the current tree, concurrent transactions with optimistic commits, history.
+
+* Readers take ``db.tree`` (or ``db.snapshot()``): an immutable ``Tree``. They never
+  block and never see a half-committed tree: a commit publishes a new tree with one
+  reference assignment.
+* ``with db.transaction() as tx:`` works on a private batch and records each logical
+  update.  On exit it commits under a short lock.  If another commit landed since the
+  transaction began, its updates are replayed on the newer tree: every update must
+  still apply (its nodes exist and were not deleted meanwhile, no move into its own
+  subtree, runs still siblings, indices in range, no concurrent ``set_data`` on the
+  same node) or the commit raises ``ConflictError`` naming the update and nothing is
+  committed.  This is snapshot isolation with first-committer-wins on data.
+* ``db.transact(fn, retries=...)`` runs ``fn(tx)`` and commits only if no other
+  commit landed meanwhile, re-running ``fn`` on a fresh snapshot otherwise:
+  serializable, for updates that depend on what ``fn`` read.
+* Every commit gets a version; ``as_of``, ``history``, ``changes`` and ``subscribe``
+  read the history.  Node ids handed out inside a replayed transaction may differ
+  from the committed ones: ``tx.ids`` maps them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple, TypeVar
+
+from ..core.index import DEFAULT_BLOCK_SIZE
+from ..errors import BotreeError, ConflictError, InvalidArgument, VersionNotFound
+from ..tree.diff import Changes, full_diff, targeted_diff
+from ..tree.tree import Transaction, Tree
+from ..tree.updates import UPDATES, Op, Update
+
+Listener = Callable[[int, Changes], None]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One entry of the history."""
+
+    version: int
+    parent: int
+    time: float
+    message: Optional[str]
+    meta: Mapping[str, Any]
+    ops: Optional[Tuple[Op, ...]] = field(repr=False)  # None: ``replace`` put in a whole new tree
+    deleted: FrozenSet[int] = field(default=frozenset(), repr=False)  # ids this commit deleted
+
+
+class DbTransaction(Transaction):
+    """A ``Transaction`` that records its updates and commits into a ``Database``."""
+
+    __slots__ = ("db", "base_version", "ops", "ids", "deleted", "message", "meta", "serializable")
+
+    def __init__(
+        self, db: "Database", message: Optional[str], meta: Optional[Mapping[str, Any]], serializable: bool
+    ) -> None:
+        version, tree = db.snapshot()
+        super().__init__(tree)
+        self.db = db
+        self.base_version = version
+        self.ops: List[Op] = []
+        self.ids: Dict[int, int] = {}
+        self.deleted: Set[int] = set()
+        self.message = message
+        self.meta: Mapping[str, Any] = MappingProxyType(dict(meta or {}))
+        self.serializable = serializable
+
+    def _apply(self, update: Update, args: Tuple[Any, ...]) -> Any:
+        doomed = update.deletes(self._transient(), args)
+        result = super()._apply(update, args)
+        self.deleted |= doomed
+        self.ops.append((update.name, args, result))
+        return result
+
+    def commit(self) -> Tree:
+        """Commit into the database (replaying on a newer tree if needed); returns the new tree.
+
+        O(1) plus, after a concurrent commit, replaying its updates: O(k log n) for k updates.
+        """
+        transient = self._transient()
+        self._open = False
+        self.tree = self.db._commit(self, transient)
+        return self.tree
+
+
+class Database:
+    """A database holding the current version of one forest and its history.
+
+    ``Database()`` starts empty in memory; ``Database(tree)`` starts from a tree
+    (version 0).  ``keep`` bounds how many versions stay readable with ``as_of``
+    (None: all).  ``Database("file.db")`` or ``Database("postgresql://...")`` opens
+    durable storage instead (see ``DurableDatabase``).
+    """
+
+    # The class that opens a file or URL: ``DurableDatabase``, which ``botree.db`` sets
+    # once both are defined (the stored class builds on this one, so this module
+    # cannot import it).
+    stored: "Optional[type[Database]]" = None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Database":
+        source = args[0] if args else kwargs.get("tree", kwargs.get("source"))
+        if cls is Database and isinstance(source, (str, os.PathLike)) and Database.stored is not None:
+            return super().__new__(Database.stored)
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        tree: "Tree | str | os.PathLike[str] | None" = None,
+        keep: Optional[int] = None,
+        block_size: Any = DEFAULT_BLOCK_SIZE,
+        index: Any = (),
+    ) -> None:
+        if keep is not None and (type(keep) is not int or keep < 1):
+            raise InvalidArgument(f"keep must be a positive int or None, not {keep!r}")
+        start = tree if tree is not None else Tree(block_size, index)
+        if not isinstance(start, Tree):
+            raise InvalidArgument(f"a Database starts from a Tree, not {type(start).__name__}")
+        self._lock = threading.Lock()
+        self._head: Tuple[int, Tree] = (0, start)
+        self._keep = keep
+        self._trees: Dict[int, Tree] = {0: start}
+        self._log: List[Commit] = [Commit(0, -1, time.time(), "initial", MappingProxyType({}), ())]
+        self._listeners: List[Listener] = []
+
+    # -- lifetime (the same calls as a stored database) --------------------------
+
+    def close(self) -> None:
+        """Nothing to release in memory; a stored database closes its connection. O(1)."""
+
+    def verify(self) -> None:
+        """Check the current tree's invariants (a stored database checks every record too). O(n)."""
+        self.tree.check()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ----------------------------------------------------------------
+
+    @property
+    def tree(self) -> Tree:
+        """The current tree. O(1), never blocks."""
+        return self._head[1]
+
+    @property
+    def version(self) -> int:
+        """The current version number. O(1)."""
+        return self._head[0]
+
+    def snapshot(self) -> Tuple[int, Tree]:
+        """(version, tree), read together. O(1)."""
+        return self._head
+
+    def as_of(self, version: int) -> Tree:
+        """The tree committed as ``version``; ``VersionNotFound`` if unknown or dropped. O(1)."""
+        tree = self._trees.get(version) if type(version) is int else None
+        if tree is None:
+            raise VersionNotFound(f"version {version!r} does not exist or is no longer kept (keep={self._keep})")
+        return tree
+
+    def history(self) -> List[Commit]:
+        """Every commit, oldest first (version, parent, time, message, meta, ops). O(versions)."""
+        return list(self._log)
+
+    def _commits(self, first: int, last: int) -> List[Commit]:
+        """The commits with first <= version <= last. O(count)."""
+        return self._log[first : last + 1]
+
+    def changes(self, v1: int, v2: int) -> Changes:
+        """What changed from version ``v1`` to ``v2`` (v1 <= v2).
+
+        Replays the logged updates of the commits in between on ``as_of(v1)``,
+        noting every node they touch, then compares only those nodes: cost
+        O(updates · log n + nodes whose parent or data changed), not O(n).
+        """
+        if type(v1) is not int or type(v2) is not int:
+            raise InvalidArgument(f"changes(v1, v2) needs int versions, got {v1!r}, {v2!r}")
+        if v1 > v2:
+            raise InvalidArgument(f"changes(v1, v2) needs v1 <= v2, got {v1} > {v2}")
+        old = self.as_of(v1)
+        new = self.as_of(v2)
+        op_lists = [commit.ops for commit in self._commits(v1 + 1, v2)]
+        if any(ops is None for ops in op_lists):  # a replaced tree: nothing to replay
+            return full_diff(old, new)
+        return _replayed_changes(old, new, op_lists)  # type: ignore[arg-type]
+
+    def subscribe(self, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(version, changes)`` after each commit; returns an unsubscribe function. O(1)."""
+        if not callable(callback):
+            raise InvalidArgument(f"subscribe needs a callable, not {type(callback).__name__}")
+        with self._lock:
+            self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def replay(self) -> Tree:
+        """Apply the logged updates to the oldest readable version again: equals ``db.tree``.
+
+        Starts after the last ``replace`` if there is one. O(total updates).
+        """
+        version = self.version
+        start = self._oldest()
+        commits = self._commits(start + 1, version)
+        for commit in commits:
+            if commit.ops is None:
+                start = commit.version
+        transient = self.as_of(start).order_index.transient()
+        for commit in commits:
+            if commit.version > start:
+                for name, args, _ in commit.ops or ():
+                    UPDATES[name].run(transient, *args)
+        return Tree.from_order_index(transient.persistent())
+
+    def _oldest(self) -> int:
+        """The oldest version ``as_of`` can read. O(kept versions)."""
+        return min(self._trees)
+
+    def compact(self, keep: int) -> int:
+        """Drop every version but the newest ``keep``: ``as_of`` then refuses them. Returns the oldest kept.
+
+        Explicit and never automatic for stored databases.  O(dropped versions) in
+        memory; stored, one ``DELETE`` per table over the superseded cells.
+        """
+        if type(keep) is not int or keep < 1:
+            raise InvalidArgument(f"keep must be a positive int, not {keep!r}")
+        with self._lock:
+            return self._drop_before(keep)
+
+    def _drop_before(self, keep: int) -> int:
+        """Forget the versions older than the newest ``keep`` (the caller holds the lock); the oldest kept."""
+        cut = max(0, self._head[0] - keep + 1)
+        for version in [v for v in self._trees if v < cut]:
+            del self._trees[version]
+        return cut
+
+    # -- writing ----------------------------------------------------------------
+
+    def transaction(
+        self, message: Optional[str] = None, meta: Optional[Mapping[str, Any]] = None
+    ) -> DbTransaction:
+        """A transaction on the current tree, committed on leaving ``with`` (snapshot isolation). O(1)."""
+        return DbTransaction(self, message, meta, serializable=False)
+
+    def transact(
+        self,
+        fn: Callable[[DbTransaction], T],
+        retries: int = 10,
+        message: Optional[str] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+    ) -> T:
+        """Run ``fn(tx)`` and commit serializably, re-running it on ``ConflictError``.
+
+        Raises the last ``ConflictError`` after ``retries`` re-runs; an exception from
+        ``fn`` rolls back and propagates.
+        O(cost of fn) per attempt.
+        """
+        if type(retries) is not int or retries < 0:
+            raise InvalidArgument(f"retries must be a non-negative int, not {retries!r}")
+        last: Optional[ConflictError] = None
+        for _ in range(retries + 1):
+            tx = DbTransaction(self, message, meta, serializable=True)
+            try:
+                result = fn(tx)
+            except BaseException:
+                tx.rollback()
+                raise
+            try:
+                tx.commit()
+                return result
+            except ConflictError as exc:
+                last = exc
+        assert last is not None
+        raise ConflictError(f"gave up after {retries} retries: {last}") from last
+
+    def replace(
+        self, tree: Tree, message: Optional[str] = None, meta: Optional[Mapping[str, Any]] = None
+    ) -> int:
+        """Commit ``tree`` as the next version, whatever the current one holds (bulk imports).
+
+        Such a commit logs no updates: a transaction that began before it cannot be
+        rebased over it (``ConflictError``), and ``changes`` across it compares whole
+        trees.  Returns the new version. O(1) in memory; O(n) to store.
+        """
+        if not isinstance(tree, Tree):
+            raise InvalidArgument(f"replace needs a Tree, not {type(tree).__name__}")
+        version, previous = self._append_tree(tree, message, MappingProxyType(dict(meta or {})))
+        self._notify(version, previous, tree, None)
+        return version
+
+    def _append_tree(self, tree: Tree, message: Optional[str], meta: Mapping[str, Any]) -> Tuple[int, Tree]:
+        """Commit a whole tree that logs no updates; (its version, the previous head)."""
+        with self._lock:
+            version, previous = self._head
+            self._publish(Commit(version + 1, version, time.time(), message, meta, None), tree)
+        return version + 1, previous
+
+    def _resolve(
+        self, tx: DbTransaction, batch: Any, version: int, head: Tree, persisted: Optional[Tree]
+    ) -> Tuple[Tree, Tuple[Op, ...], Dict[int, int], Set[int]]:
+        """The tree ``tx`` commits on top of ``head`` (at ``version``), its updates, id map and deleted ids."""
+        if version == tx.base_version:
+            ops = tuple(tx.ops)
+            tree = persisted if persisted is not None else Tree.from_order_index(batch.persistent())
+            return tree, ops, {r: r for _, _, r in ops if isinstance(r, int)}, tx.deleted
+        if tx.serializable:
+            raise ConflictError(f"version {version} was committed after this transaction began at {tx.base_version}")
+        return self._rebase(tx, head, version)
+
+    def _commit(self, tx: DbTransaction, batch: Any) -> Tree:
+        with self._lock:
+            version, previous = self._head
+            tree, ops, tx.ids, deleted = self._resolve(tx, batch, version, previous, None)
+            self._publish(Commit(version + 1, version, time.time(), tx.message, tx.meta, ops, frozenset(deleted)), tree)
+        self._notify(version + 1, previous, tree, ops)
+        return tree
+
+    def _publish(self, commit: Commit, tree: Tree) -> None:
+        """Make ``tree`` the head as ``commit`` (the caller holds the lock). O(1)."""
+        self._log.append(commit)
+        self._trees[commit.version] = tree
+        self._head = (commit.version, tree)
+        if self._keep is not None:
+            self._trees.pop(commit.version - self._keep, None)
+
+    def _notify(self, version: int, previous: Tree, tree: Tree, ops: Optional[Tuple[Op, ...]]) -> None:
+        """Tell the listeners what the commit of ``version`` changed (from the trees in hand)."""
+        listeners = list(self._listeners)
+        if listeners:
+            changes = full_diff(previous, tree) if ops is None else _replayed_changes(previous, tree, [ops])
+            for listener in listeners:
+                listener(version, changes)
+
+    def _rebase(
+        self, tx: DbTransaction, head: Tree, version: int
+    ) -> Tuple[Tree, Tuple[Op, ...], Dict[int, int], Set[int]]:
+        """Replay ``tx``'s updates on ``head``; ConflictError if any no longer applies."""
+        deleted_since: Set[int] = set()
+        data_set_since: Set[int] = set()  # nodes whose data a commit since the base replaced
+        try:
+            between = self._commits(tx.base_version + 1, version)
+        except VersionNotFound:
+            raise ConflictError(
+                f"the history after version {tx.base_version} was compacted since this transaction began"
+            ) from None
+        for commit in between:
+            if commit.ops is None:
+                raise ConflictError(f"version {commit.version} replaced the whole tree after this transaction began")
+            deleted_since |= commit.deleted
+            data_set_since.update(args[0] for name, args, _ in commit.ops if UPDATES[name].changes_data)
+        batch = head.order_index.transient()
+        ids: Dict[int, int] = {}
+        out: List[Op] = []
+        deleted: Set[int] = set()
+        for name, args, result in tx.ops:
+            update = UPDATES[name]
+            mapped = list(args)
+            for i in update.nodes:
+                node = mapped[i]
+                if node is None:
+                    continue
+                if node in ids:
+                    mapped[i] = ids[node]
+                    continue
+                if node in deleted_since or node not in head:
+                    raise ConflictError(f"{name}: node {node} was deleted by a concurrent commit")
+            if update.changes_data and args[0] not in ids and args[0] in data_set_since:
+                raise ConflictError(f"set_data: node {args[0]}'s data was changed by a concurrent commit")
+            try:
+                doomed = update.deletes(batch, tuple(mapped))
+                new = update.run(batch, *mapped)
+            except BotreeError as exc:
+                raise ConflictError(f"{name}{tuple(mapped)!r} no longer applies: {exc}") from exc
+            deleted |= doomed
+            if isinstance(result, int):
+                ids[result] = new
+            out.append((name, tuple(mapped), new))
+        return Tree.from_order_index(batch.persistent()), tuple(out), ids, deleted
+
+
+def _replayed_changes(old: Tree, new: Tree, op_lists: List[Tuple[Op, ...]]) -> Changes:
+    """Replay the logged updates on ``old``, noting what they touch, and diff only that.
+
+    ``touched``: every node whose presence, data, parent or place may have changed;
+    ``moved``: the subset whose place may have changed (for reused ids too);
+    ``parents``: parents whose child order may have changed.
+    """
+    touched: Set[int] = set()
+    moved: Set[int] = set()
+    parents: Set[Optional[int]] = set()
+    transient = old.order_index.transient()
+    for ops in op_lists:
+        for name, args, result in ops:
+            update = UPDATES[name]
+            if update.changes_data:
+                touched.add(args[0])
+            shifted = update.shifts(transient, args)
+            touched.update(shifted)
+            moved.update(shifted)
+            if update.moves:
+                parents.add(transient.enclosing(args[0]))
+            update.run(transient, *args)
+            if update.inserts:
+                touched.add(result)
+                moved.add(result)
+            if update.moves:
+                parents.add(transient.enclosing(args[0]))
+    return targeted_diff(old, new, touched, moved, parents)

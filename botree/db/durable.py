@@ -1,0 +1,360 @@
+"""``DurableDatabase``: a ``Database`` whose versions live in SQLite or PostgreSQL.
+
+``Database("org.db")`` (SQLite, created if missing) or
+``Database("postgresql://user@host/db")`` return one.  Everything the in-memory
+database promises holds, across processes too:
+
+* Opening reads the head commit row only; the head tree's vector leaves load on
+  first touch and stay cached (``nodetable.lazy``), so opening a 10^6-node database
+  costs milliseconds whatever its size.
+* A commit encodes the leaves its tree does not share with the head it was built on
+  (found by identity, nothing is scanned), then publishes them with a
+  compare-and-set on the stored head.  If another process committed first, the
+  head is refreshed (sharing every leaf that did not change) and the transaction's
+  logged updates are replayed on it exactly as in memory: ``ConflictError`` when one
+  no longer applies, retry for ``transact``.
+* ``db.tree`` / ``snapshot()`` check the stored head (one indexed read) and pick up
+  other processes' commits.
+* ``as_of``, ``history``, ``changes`` read stored versions; ``compact(keep)`` drops
+  old ones, explicitly.  ``verify()`` reads every stored record and checks it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from types import MappingProxyType
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
+
+from ..core.index import DEFAULT_BLOCK_SIZE, check_block_size
+from ..errors import CorruptDatabase, InvalidArgument, VersionNotFound
+from ..storage import codec
+from ..storage.codec import checksum, vectors
+from ..storage.format import TABLES
+from ..storage.store import Cell, CommitRow, Store
+from ..tree.tree import Tree
+from .database import Commit, Database, DbTransaction, Op
+
+_CACHED_VERSIONS = 8  # trees kept for as_of besides the head
+# make(head version, head) -> (tree to store, its logged updates or None, ids it deleted)
+Make = Callable[[int, Tree], Tuple[Tree, Optional[Tuple[Op, ...]], Set[int]]]
+
+
+def open_store(target: str) -> Store:
+    """The store for a file path or a ``postgresql://`` URL."""
+    if "://" in target:
+        scheme = target.split("://", 1)[0].lower()
+        if scheme in ("postgresql", "postgres"):
+            from ..storage.postgres import PostgresStore
+
+            return PostgresStore(target)
+        if scheme != "file":
+            raise InvalidArgument(f"unsupported database URL scheme {scheme!r} (use a file path or postgresql://)")
+        target = target.split("://", 1)[1]
+    if not target:
+        raise InvalidArgument("empty database path")
+    from ..storage.sqlite import SQLiteStore
+
+    if os.path.isdir(target):
+        raise InvalidArgument(f"{target!r} is a directory, not a database file")
+    return SQLiteStore(target)
+
+
+class DurableDatabase(Database):
+    """A ``Database`` stored in SQLite (a file path) or PostgreSQL (a URL); see the module docstring."""
+
+    def __init__(
+        self,
+        tree: "str | os.PathLike[str]",
+        keep: Optional[int] = None,
+        block_size: Optional[int] = None,
+        index: Optional[Tuple[str, ...]] = None,
+    ) -> None:
+        if keep is not None:
+            raise InvalidArgument("a stored database keeps every version until compact(keep) is called")
+        if block_size is not None:
+            check_block_size(block_size)
+        empty = Tree(block_size or DEFAULT_BLOCK_SIZE, index or ())  # validates index before connecting
+        self._store = open_store(os.fspath(tree))
+        super().__init__(empty)
+        self._commit_cache: Dict[int, Commit] = {}
+        self._state_cache: Dict[int, Dict[str, Any]] = {}
+        self._tree_cache: "OrderedDict[int, Tree]" = OrderedDict()
+        try:
+            first, cells = self._encode(-1, None, empty, time.time(), "initial", {}, (), set())
+            created = self._store.initialise(first, cells)
+            head = self._store.head()
+            loaded = empty if created else self._load_tree(head, None)
+        except BaseException:
+            self._store.close()
+            raise
+        self._trees = {}
+        self._log = []
+        self._head = (head, loaded)
+        stored = loaded.order_index
+        mismatch = None
+        if block_size is not None and block_size != stored.block_size:
+            mismatch = f"{self._store.target} has block size {stored.block_size}, not {block_size}"
+        elif index is not None and tuple(index) != stored.nodes.fields:
+            mismatch = f"{self._store.target} indexes {stored.nodes.fields}, not {tuple(index)}"
+        if mismatch is not None:
+            self._store.close()
+            raise InvalidArgument(mismatch)
+
+    # -- opening and closing ---------------------------------------------------------
+
+    @property
+    def target(self) -> str:
+        """The file path or URL (without password). O(1)."""
+        return self._store.target
+
+    def close(self) -> None:
+        """Close the connection; trees already loaded stay usable for what they loaded. O(1)."""
+        self._store.close()
+
+    def __repr__(self) -> str:
+        return f"Database({self.target!r}, version={self._head[0]})"
+
+    # -- reading -----------------------------------------------------------------------
+
+    @property
+    def tree(self) -> Tree:
+        """The current tree (checks the stored head: other processes' commits appear). O(log)."""
+        return self.snapshot()[1]
+
+    @property
+    def version(self) -> int:
+        """The current version (from storage). O(log)."""
+        return self.snapshot()[0]
+
+    def snapshot(self) -> Tuple[int, Tree]:
+        """(version, tree) of the stored head. O(log) if nothing changed, else O(leaves changed + n/64)."""
+        with self._lock:
+            return self._refresh(self._store.head())
+
+    def as_of(self, version: int) -> Tree:
+        """The tree committed as ``version`` (loading lazily); ``VersionNotFound`` if unknown or compacted.
+
+        O(n / 64) to build its leaf placeholders, then O(1) per read from cache.
+        """
+        if type(version) is not int or not 0 <= version < 1 << 63:
+            raise VersionNotFound(f"version {version!r} does not exist")
+        with self._lock:
+            head_version, head = self._head
+            if version == head_version:
+                return head
+            cached = self._tree_cache.get(version)
+            if cached is not None:
+                self._tree_cache.move_to_end(version)
+                return cached
+            if version < self._store.oldest():  # another Database object may have compacted
+                raise VersionNotFound(f"version {version} was compacted away")
+            tree = self._load_tree(version, (head_version, head))
+            self._tree_cache[version] = tree
+            if len(self._tree_cache) > _CACHED_VERSIONS:
+                self._tree_cache.popitem(last=False)
+            return tree
+
+    def history(self) -> List[Commit]:
+        """Every stored commit, oldest first. O(versions)."""
+        with self._lock:
+            return self._commits(self._store.oldest(), self._store.head())
+
+    def _commits(self, first: int, last: int) -> List[Commit]:
+        missing = [v for v in range(first, last + 1) if v not in self._commit_cache]
+        if missing:
+            for row in self._store.commit_rows(missing[0], missing[-1]):
+                self._remember(row)
+        try:
+            return [self._commit_cache[v] for v in range(first, last + 1)]
+        except KeyError as exc:
+            raise VersionNotFound(f"version {exc.args[0]} does not exist or was compacted away") from None
+
+    def _oldest(self) -> int:
+        return self._store.oldest()
+
+    def verify(self) -> None:
+        """Read and check every stored record and the head tree; raises ``CorruptDatabase``. O(stored size)."""
+        with self._lock:
+            head = self._store.head()
+            oldest = self._store.oldest()
+            self._commit_cache.clear()
+            try:
+                commits = self._commits(oldest, head)
+            except VersionNotFound as exc:
+                raise CorruptDatabase(f"{self.target}: commits {oldest}..{head} are not all there: {exc}") from None
+            if [c.version for c in commits] != list(range(oldest, head + 1)):
+                raise CorruptDatabase(f"{self.target}: commits {oldest}..{head} are not contiguous")
+            for table in TABLES:
+                for leaf, version, payload, crc in self._store.cells(table):
+                    if checksum(payload, table, leaf, version) != crc:
+                        raise CorruptDatabase(f"{self.target}: {table} leaf {leaf} version {version}: bad checksum")
+            self._tree_cache.clear()
+            self._head = (head, self._load_tree(head, None))
+            tree = self._head[1]
+        try:
+            tree.check()
+        except Exception as exc:  # an InvariantError or a decoding failure deep in a read
+            if isinstance(exc, CorruptDatabase):
+                raise
+            raise CorruptDatabase(f"{self.target}: version {head} fails its check: {exc}") from exc
+
+    # -- loading -------------------------------------------------------------------
+
+    def _remember(self, row: CommitRow) -> Commit:
+        version, parent, when, message, meta, state, ops, deleted, crc = row
+        if codec.commit_checksum(version, parent, when, message, meta, state, ops, deleted) != crc:
+            raise CorruptDatabase(f"{self.target}: commit {version}: bad checksum")
+        where = f"{self.target}: commit {version}"
+        dead = codec.decode_deleted(deleted, where)
+        commit = Commit(
+            version,
+            parent,
+            when,
+            message,
+            MappingProxyType(codec.decode_meta(meta, where)),
+            codec.decode_ops(ops, where),
+            frozenset(dead),
+        )
+        self._commit_cache[version] = commit
+        self._state_cache[version] = codec.decode_state(state, where)
+        return commit
+
+    def _state(self, version: int) -> Dict[str, Any]:
+        if version not in self._state_cache:
+            self._commits(version, version)
+        return self._state_cache[version]
+
+    def _load_tree(self, version: int, share: Optional[Tuple[int, Tree]]) -> Tree:
+        """Version ``version`` with lazy leaves, reusing ``share``'s leaves that did not change since."""
+        from ..storage.lazy import lazy_vector
+
+        state = self._state(version)
+        old = vectors(share[1].order_index) if share is not None else None
+        vecs = {}
+        for table, length in zip(TABLES, state["lengths"]):
+
+            def load(number: int, size: int, table: str = table) -> List[Any]:
+                return self._load_leaf(table, version, number, size)
+
+            reuse = None
+            if share is not None and old is not None:
+                low, high = sorted((share[0], version))
+                changed = self._store.changed(table, low, high)
+                old_chunks = old[table].chunks
+
+                def reuse(number: int, changed: Set[int] = changed, chunks: Any = old_chunks) -> Any:
+                    mid = number >> 6
+                    if number in changed or mid >= len(chunks) or (number & 63) >= len(chunks[mid]):
+                        return None
+                    return chunks[mid][number & 63]
+
+            vecs[table] = lazy_vector(length, load, reuse)
+        return Tree.from_order_index(codec.index_from_state(state, vecs))
+
+    def _load_leaf(self, table: str, version: int, number: int, size: int) -> List[Any]:
+        written, payload, crc = self._store.cell(table, number, version)
+        where = f"{self.target}: {table} leaf {number} version {written}"
+        if checksum(payload, table, number, written) != crc:
+            raise CorruptDatabase(f"{where}: bad checksum")
+        return codec.decode_leaf(table, payload, size, where)
+
+    def _refresh(self, stored: int) -> Tuple[int, Tree]:
+        """Make the stored head ours (the caller holds the lock)."""
+        version, tree = self._head
+        if stored != version:
+            self._head = (stored, self._load_tree(stored, (version, tree)))
+        return self._head
+
+    # -- writing -------------------------------------------------------------------
+
+    def _encode(
+        self,
+        parent: int,
+        head: Optional[Tree],
+        tree: Tree,
+        when: float,
+        message: Optional[str],
+        meta: Any,
+        ops: Optional[Tuple[Op, ...]],
+        deleted: Set[int],
+    ) -> Tuple[CommitRow, Dict[str, List[Cell]]]:
+        """The commit row and cells that store ``tree`` as the version after ``parent``."""
+        from ..storage.lazy import changed_leaves
+
+        version = parent + 1
+        old = vectors(head.order_index) if head is not None else None
+        cells: Dict[str, List[Cell]] = {}
+        for table, vec in vectors(tree.order_index).items():
+            items = []
+            for number, leaf in changed_leaves(old[table] if old is not None else None, vec):
+                payload = codec.encode_leaf(table, leaf)
+                items.append((number, payload, checksum(payload, table, number, version)))
+            cells[table] = items
+        if message is not None:
+            if not isinstance(message, str):
+                raise InvalidArgument(f"a commit message must be a str, not {type(message).__name__}")
+            try:
+                message.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidArgument(f"a commit message must be valid Unicode text: {exc}") from None
+            if "\x00" in message:
+                raise InvalidArgument("a stored commit message cannot contain NUL characters")
+        state = codec.encode_state(tree.order_index)
+        meta_b = codec.encode_meta(meta)
+        ops_b = codec.encode_ops(ops)
+        deleted_b = codec.encode_deleted(deleted)
+        crc = codec.commit_checksum(version, parent, when, message, meta_b, state, ops_b, deleted_b)
+        return (version, parent, when, message, meta_b, state, ops_b, deleted_b, crc), cells
+
+    def _store_next(self, make: Make, message: Optional[str], meta: Mapping[str, Any]) -> Tuple[int, Tree]:
+        """Store ``make(head version, head)``'s tree as the next version; (that version, the head it replaced).
+
+        After a lost compare-and-set the head is refreshed and ``make`` runs again.
+        The caller holds the lock.
+        """
+        while True:
+            version, head = self._refresh(self._store.head())
+            tree, ops, deleted = make(version, head)
+            row, cells = self._encode(version, head, tree, time.time(), message, meta, ops, deleted)
+            if self._store.publish(version, row, cells):
+                self._remember(row)
+                self._head = (row[0], tree)
+                return row[0], head
+
+    def _commit(self, tx: DbTransaction, batch: Any) -> Tree:
+        persisted: Optional[Tree] = None
+        ops: Tuple[Op, ...] = ()
+
+        def make(version: int, head: Tree) -> Tuple[Tree, Optional[Tuple[Op, ...]], Set[int]]:
+            nonlocal persisted, ops
+            tree, ops, tx.ids, deleted = self._resolve(tx, batch, version, head, persisted)
+            if version == tx.base_version:
+                persisted = tree  # a batch freezes once; after a lost race the updates are replayed instead
+            return tree, ops, deleted
+
+        with self._lock:
+            version, previous = self._store_next(make, tx.message, tx.meta)
+            tree = self._head[1]
+        self._notify(version, previous, tree, ops)
+        return tree
+
+    def _append_tree(self, tree: Tree, message: Optional[str], meta: Mapping[str, Any]) -> Tuple[int, Tree]:
+        """Store a whole tree as the next version (``Database.replace``). O(n) to encode and write."""
+        with self._lock:
+            return self._store_next(lambda version, head: (tree, None, set()), message, meta)
+
+    def _drop_before(self, keep: int) -> int:
+        """``compact``: delete the stored versions before the cut and the cells only they read. O(stored cells)."""
+        cut = max(0, self._store.head() - keep + 1)
+        self._store.compact(cut)
+        for version in [v for v in self._tree_cache if v < cut]:
+            del self._tree_cache[version]
+        for version in [v for v in self._commit_cache if v < cut]:
+            del self._commit_cache[version]
+            self._state_cache.pop(version, None)
+        return cut
+
+
+__all__ = ["DurableDatabase", "VersionNotFound"]

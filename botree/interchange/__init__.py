@@ -1,0 +1,1 @@
+"""Event-stream codecs: nested values / JSON documents and parent-child tables."""

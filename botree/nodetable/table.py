@@ -1,0 +1,319 @@
+"""The persistent node table and its transient (batch) form.
+
+Rows live in a ``ChunkedVector`` indexed by node id (``None`` marks a free slot):
+reads are two list subscripts, a snapshot O(1), and the garbage collector only
+walks the chunks an update touched (see ``vector.py``).  A batch
+(``TransientNodeTable``) writes through a ``TransientVector`` and copies a row the
+first time it changes it; ``persistent()`` freezes the batch into a new
+``NodeTable`` and retires the batch's ownership token, so no committed row is ever
+changed in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, List, Optional, Tuple
+
+from pyrsistent import PMap, pmap, pset
+
+from ..errors import TableCorrupt, UnknownNode
+from .allocator import IdAllocator
+from .attrindex import MISSING, TransientFieldIndex, empty_index, indexed_values, lookup
+from .rows import Row
+from .vector import ChunkedVector
+
+
+class _TableReader:
+    """Read operations shared by the persistent table and a batch."""
+
+    __slots__ = ()
+    _rows: Any
+    _alloc: IdAllocator
+    _fields: Tuple[str, ...]
+
+    def __len__(self) -> int:
+        return self._alloc.live_count
+
+    def __contains__(self, node: object) -> bool:
+        """True when ``node`` is a live id. O(1)."""
+        if type(node) is not int or node < 0:  # bool is not a node id
+            return False
+        try:
+            return self._rows[node] is not None
+        except IndexError:
+            return False
+
+    def row(self, node: int) -> Row:
+        """The row of ``node``; raises ``UnknownNode`` (a KeyError). O(1).
+
+        The returned row must not be modified: use a batch's ``writable``.
+        """
+        rows = self._rows
+        if type(node) is int and 0 <= node < rows.length:
+            # Inlined ChunkedVector read (MID_BITS = 12, LEAF_BITS = 6): this is the hottest read.
+            row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63]
+            if row is not None:
+                return row
+        raise UnknownNode(node)
+
+    @property
+    def node_ids(self) -> IdAllocator:
+        """The allocator of node ids (live count, freed ids to reuse). O(1)."""
+        return self._alloc
+
+    @property
+    def rows(self) -> Any:
+        """The row vector, for read-only scans (``rows[node]`` is a Row or None). O(1)."""
+        return self._rows
+
+    def data(self, node: int) -> Any:
+        """The user data of ``node``. O(1)."""
+        return self.row(node).data
+
+    def ids(self) -> Iterator[int]:
+        """Live ids in increasing order. O(capacity)."""
+        rows = self._rows
+        for node in range(len(rows)):
+            if rows[node] is not None:
+                yield node
+
+    @property
+    def fields(self) -> Tuple[str, ...]:
+        """The indexed field names. O(1)."""
+        return self._fields
+
+
+class NodeTable(_TableReader):
+    """An immutable table of node rows with dense, reused integer ids.
+
+    ``NodeTable(index=("name",))`` indexes the ``name`` field of node data.
+    Every update returns a new table and leaves this one unchanged.
+    """
+
+    __slots__ = ("_rows", "_alloc", "_fields", "_index")
+
+    def __init__(self, index: Iterable[str] = ()) -> None:
+        fields = tuple(index)
+        for field in fields:
+            if not isinstance(field, str):
+                raise TypeError(f"index field names must be str, not {type(field).__name__}")
+        self._rows = ChunkedVector()
+        self._alloc = IdAllocator()
+        self._fields = fields
+        self._index: Optional[Tuple[PMap, ...]] = empty_index(fields)
+
+    @classmethod
+    def from_parts(
+        cls, rows: ChunkedVector, alloc: IdAllocator, fields: Tuple[str, ...], index: Optional[Tuple[PMap, ...]]
+    ) -> "NodeTable":
+        """A table from its parts; ``index=None`` builds the attribute index from the rows on first use."""
+        table = cls.__new__(cls)
+        table._rows = rows
+        table._alloc = alloc
+        table._fields = fields
+        table._index = index
+        return table
+
+    @classmethod
+    def from_rows(cls, rows: List[Row], index: Iterable[str] = ()) -> "NodeTable":
+        """A table whose ids 0..len(rows)-1 hold ``rows`` (bulk load). O(n).
+
+        The rows become part of an immutable table: the caller must not keep
+        changing them.  Indexed values are checked first; a bad one raises and
+        nothing is built.
+        """
+        fields = tuple(index)
+        maps = _build_index(fields, enumerate(rows))
+        return cls.from_parts(ChunkedVector(rows), IdAllocator(len(rows)), fields, maps)
+
+    def _maps(self) -> Tuple[PMap, ...]:
+        """The attribute index, built from the rows the first time a loaded table needs it. O(1), or O(n) once."""
+        maps = self._index
+        if maps is None:
+            rows = self._rows
+            maps = self._index = _build_index(
+                self._fields, ((node, row) for node, row in enumerate(rows) if row is not None)
+            )
+        return maps
+
+    def transient(self) -> "TransientNodeTable":
+        """A batch starting from this table. O(1)."""
+        return TransientNodeTable(self)
+
+    def find(self, field: str, value: Any) -> frozenset[int]:
+        """Ids of nodes whose ``field`` equals ``value``. O(log n + result)."""
+        return frozenset(lookup(self._fields, self._maps(), field, value))
+
+    # Persistent single-step updates, each a one-operation batch: O(log n).
+
+    def insert(
+        self, data: Any = None, links: Tuple[int, int, int, int] = (0, 0, 0, 0)
+    ) -> Tuple["NodeTable", int]:
+        """A new table with one more row; returns (table, new id). O(log n)."""
+        batch = self.transient()
+        node = batch.insert(data, links)
+        return batch.persistent(), node
+
+    def insert_many(self, datas: Iterable[Any]) -> Tuple["NodeTable", List[int]]:
+        """A new table with one row per item of ``datas``; returns (table, ids). O(k log n)."""
+        batch = self.transient()
+        ids = batch.insert_many(datas)
+        return batch.persistent(), ids
+
+    def set_data(self, node: int, data: Any) -> "NodeTable":
+        """A new table where ``node`` holds ``data``. O(log n)."""
+        batch = self.transient()
+        batch.set_data(node, data)
+        return batch.persistent()
+
+    def update(self, node: int, **fields: Any) -> "NodeTable":
+        """A new table with the named row fields of ``node`` replaced. O(log n)."""
+        batch = self.transient()
+        batch.update(node, **fields)
+        return batch.persistent()
+
+    def delete(self, node: int) -> "NodeTable":
+        """A new table without ``node``; its id may be reused later. O(log n)."""
+        batch = self.transient()
+        batch.delete(node)
+        return batch.persistent()
+
+    def check(self) -> None:
+        """Verify allocator and attribute-index consistency; raises ``TableCorrupt``. O(n)."""
+        rows = self._rows
+        alloc = self._alloc
+        if len(rows) != alloc.next_id:
+            raise TableCorrupt(f"{len(rows)} slots but allocator next id {alloc.next_id}")
+        free = list(alloc.free_ids())
+        if len(free) != alloc.nfree or len(set(free)) != len(free) or alloc.holes < 0:
+            raise TableCorrupt("free list length or uniqueness broken")
+        for node in free:
+            if not 0 <= node < len(rows) or rows[node] is not None:
+                raise TableCorrupt(f"id {node} is both free and live (or out of range)")
+        live = [n for n, r in enumerate(rows) if r is not None]
+        if len(live) + len(free) + alloc.holes != len(rows):
+            raise TableCorrupt("some id is neither live nor free")
+        for i, field in enumerate(self._fields):
+            expect: dict[Any, set[int]] = {}
+            for node in live:
+                value = indexed_values((field,), rows[node].data, node)[0]
+                if value is not MISSING:
+                    expect.setdefault(value, set()).add(node)
+            got = {value: set(ids) for value, ids in self._maps()[i].items()}
+            if got != expect:
+                raise TableCorrupt(f"attribute index on {field!r} disagrees with the rows")
+
+
+def _build_index(fields: Tuple[str, ...], rows: Iterable[Tuple[int, Row]]) -> Tuple[PMap, ...]:
+    """The attribute index of (id, row) pairs. O(n); raises on an unindexable value before building."""
+    if not fields:
+        return empty_index(fields)
+    groups: List[dict[Any, List[int]]] = [{} for _ in fields]
+    for node, row in rows:
+        for group, value in zip(groups, indexed_values(fields, row.data, node)):
+            if value is not MISSING:
+                group.setdefault(value, []).append(node)
+    return tuple(pmap({value: pset(ids) for value, ids in group.items()}) for group in groups)
+
+
+class TransientNodeTable(_TableReader):
+    """A batch of changes to a ``NodeTable``, applied in place and frozen by ``persistent()``.
+
+    Rows this batch created or copied are changed in place; any other row is copied
+    on its first write (``writable``).  After ``persistent()`` the batch may go on,
+    but it copies again before writing, so the frozen table never changes.
+    """
+
+    __slots__ = ("_rows", "_alloc", "_fields", "_index", "_token")
+
+    def __init__(self, base: NodeTable) -> None:
+        self._rows = base._rows.transient()
+        self._alloc = base._alloc.copy()
+        self._fields = base._fields
+        self._index: Optional[TransientFieldIndex] = (
+            TransientFieldIndex(base._fields, base._maps()) if base._fields else None
+        )
+        self._token = object()
+
+    def writable(self, node: int) -> Row:
+        """The row of ``node``, owned by this batch and safe to change. O(1)."""
+        row = self.row(node)
+        if row.owner is not self._token:
+            row = row.copy(self._token)
+            self._rows[node] = row
+        return row
+
+    def insert(self, data: Any = None, links: Tuple[int, int, int, int] = (0, 0, 0, 0)) -> int:
+        """Add a row and return its id (a freed id is reused first). O(log n)."""
+        try:
+            open_leaf, open_key, close_leaf, close_key = links
+        except (TypeError, ValueError):
+            raise TypeError(f"links must be four ints (open/close leaf and key), not {links!r}") from None
+        alloc = self._alloc
+        node = alloc.free[0] if alloc.free is not None else alloc.next_id
+        values = indexed_values(self._fields, data, node) if self._index is not None else None
+        node = alloc.allocate()
+        row = Row(open_leaf, open_key, close_leaf, close_key, data, self._token)
+        rows = self._rows
+        if node == len(rows):
+            rows.append(row)
+        else:
+            rows[node] = row
+        if values is not None:
+            self._index.add(node, values)  # type: ignore[union-attr]
+        return node
+
+    def insert_many(self, datas: Iterable[Any]) -> List[int]:
+        """Add one row per item; returns the ids in order. O(k log n).
+
+        All data is checked before any row is added, so a bad item changes nothing.
+        """
+        datas = list(datas)
+        if self._index is not None:
+            for i, data in enumerate(datas):
+                indexed_values(self._fields, data, f"item {i}")
+        return [self.insert(data) for data in datas]
+
+    def set_data(self, node: int, data: Any) -> None:
+        """Replace the data of ``node``. O(log n) with indexed fields, else O(1)."""
+        row = self.row(node)
+        if self._index is not None:
+            new_values = indexed_values(self._fields, data, node)
+            old_values = indexed_values(self._fields, row.data, node)
+            self._index.remove(node, old_values)
+            self._index.add(node, new_values)
+        self.writable(node).data = data
+
+    def update(self, node: int, **fields: Any) -> None:
+        """Replace named fields of the row of ``node`` (``data`` goes through ``set_data``). O(log n)."""
+        allowed = ("open_leaf", "open_key", "close_leaf", "close_key", "data")
+        for name in fields:
+            if name not in allowed:
+                raise TypeError(f"unknown row field {name!r}")
+        self.row(node)
+        if "data" in fields:
+            self.set_data(node, fields.pop("data"))
+        row = self.writable(node)
+        for name, value in fields.items():
+            setattr(row, name, value)
+
+    def delete(self, node: int) -> None:
+        """Remove ``node``; its id goes to the free list. O(log n)."""
+        row = self.row(node)
+        if self._index is not None:
+            self._index.remove(node, indexed_values(self._fields, row.data, node))
+        self._rows[node] = None
+        self._alloc.release(node)
+
+    def find(self, field: str, value: Any) -> frozenset[int]:
+        """Ids of nodes whose ``field`` equals ``value`` in the batch's current state. O(fields + changes + result)."""
+        if self._index is None:
+            return frozenset(lookup(self._fields, (), field, value))
+        maps = tuple(e.persistent() for e in self._index._maps)
+        return frozenset(lookup(self._fields, maps, field, value))
+
+    def persistent(self) -> NodeTable:
+        """Freeze the batch into a new ``NodeTable``. O(changes)."""
+        index = self._index.persistent() if self._index is not None else ()
+        table = NodeTable.from_parts(self._rows.persistent(), self._alloc.copy(), self._fields, index)
+        self._token = object()
+        return table

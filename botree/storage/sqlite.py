@@ -1,0 +1,110 @@
+"""The SQLite dialect of the storage layer: an embedded file, WAL mode, one writer at a time.
+
+Writes run in ``BEGIN IMMEDIATE`` transactions (the file's write lock is taken up
+front, so two writers never deadlock upgrading a read lock); readers never block in
+WAL mode.  ``synchronous=FULL`` makes each commit durable once ``commit`` returns,
+across a crash of the process or of the machine.  SQLite's own "malformed" / "not a
+database" errors become ``CorruptDatabase``; a file shorter than its header says
+is reported as truncated before anything is read.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from typing import Any, Iterator, List, Sequence, Set, Tuple
+
+from ..errors import CorruptDatabase, StorageError
+from .store import Store, schema
+
+_HEADER = b"SQLite format 3\x00"
+# OperationalError texts that mean the file's content is damaged, not that it is busy or unreachable.
+_DAMAGE = ("malformed", "no such column", "no such table", "decode", "not a database", "corrupt")
+
+
+def check_header(path: str) -> None:
+    """Raise ``CorruptDatabase`` if ``path`` is not an SQLite file or is shorter than its header says."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return  # a new, empty file: SQLite will initialise it
+    with open(path, "rb") as f:
+        header = f.read(100)
+    if len(header) < 100 or not header.startswith(_HEADER):
+        raise CorruptDatabase(f"{path} is not an SQLite database (bad header)")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    valid = header[24:28] == header[92:96]  # SQLite trusts the page count only when these agree
+    wal = path + "-wal"
+    if valid and pages and size < pages * page_size and not (os.path.exists(wal) and os.path.getsize(wal)):
+        raise CorruptDatabase(f"{path} is truncated: its header says {pages * page_size} bytes, it holds {size}")
+
+
+class SQLiteStore(Store):
+    """A botree database in one SQLite file."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        try:
+            if os.path.exists(path):
+                check_header(path)
+            self._conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open {path!r}: {exc}") from None
+        try:
+            self._run("PRAGMA journal_mode=WAL")
+            self._run("PRAGMA synchronous=FULL")
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _map(self, exc: Exception) -> Exception:
+        """Damage -> CorruptDatabase; a closed, locked or unreachable file -> StorageError."""
+        text = str(exc)
+        if isinstance(exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+            return StorageError(f"{self.target}: {text}")
+        if isinstance(exc, sqlite3.OperationalError) and not any(sign in text for sign in _DAMAGE):
+            return StorageError(f"{self.target}: {text}")
+        return CorruptDatabase(f"{self.target}: {text}")
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+        except (sqlite3.Error, UnicodeError) as exc:
+            raise self._map(exc) from None
+
+    def _run_many(self, sql: str, rows: List[Tuple[Any, ...]]) -> None:
+        try:
+            self._conn.executemany(sql, rows)
+        except (sqlite3.Error, UnicodeError) as exc:
+            raise self._map(exc) from None
+
+    def _rowcount(self, sql: str, params: Sequence[Any]) -> int:
+        try:
+            return self._conn.execute(sql, tuple(params)).rowcount
+        except (sqlite3.Error, UnicodeError) as exc:
+            raise self._map(exc) from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._run("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            try:
+                self._conn.rollback()
+            except sqlite3.Error:
+                pass
+            raise
+        self._run("COMMIT")
+
+    def _tables(self) -> Set[str]:
+        return {r[0] for r in self._run("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def _schema(self) -> List[str]:
+        return schema("BLOB", "REAL")
+
+    def close(self) -> None:
+        """Close the file (the last connection checkpoints the WAL)."""
+        self._conn.close()

@@ -1,0 +1,240 @@
+"""The storage layer: append-only tables of versioned cells and commits, in SQL.
+
+Schema (SQLite and PostgreSQL alike; ``BLOB`` is ``BYTEA`` on PostgreSQL)::
+
+    meta(key PRIMARY KEY, value)                      -- format, created
+    head(id = 0 PRIMARY KEY, version)                 -- the compare-and-set word
+    commits(version PRIMARY KEY, parent, time, message, meta, state, ops, deleted, crc)
+    blocks / links / nodes(leaf, version, payload, crc, PRIMARY KEY (leaf, version))
+
+A commit inserts one cell per vector leaf it changed, stamped with its version, and
+one commit row; nothing is updated in place except ``head``.  Version v of a leaf is
+its newest cell with ``version <= v``.  The commit is one SQL transaction that first
+moves ``head`` from the version it built on to the new one (``UPDATE head SET
+version = new WHERE version = old``): if another writer moved it first, no row
+matches, the transaction rolls back and the caller rebases and tries again.
+
+This module knows SQL and bytes, not trees: ``durable.py`` turns versions into
+cells and back.  Dialects (``sqlitestore``, ``pgstore``) supply connections,
+placeholders and the error mapping.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+
+from ..errors import CorruptDatabase, VersionNotFound
+from .format import FORMAT, TABLES
+
+CommitRow = Tuple[int, int, float, Optional[str], bytes, bytes, Optional[bytes], bytes, int]
+Cell = Tuple[int, bytes, int]  # (leaf, payload, crc)
+
+COMMIT_COLUMNS = "version, parent, time, message, meta, state, ops, deleted, crc"
+
+
+def schema(blob: str, real: str) -> List[str]:
+    """The CREATE statements, with the dialect's blob and float type names."""
+    statements = [
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE head (id INTEGER PRIMARY KEY CHECK (id = 0), version BIGINT NOT NULL)",
+        f"CREATE TABLE commits (version BIGINT PRIMARY KEY, parent BIGINT NOT NULL, time {real} NOT NULL, "
+        f"message TEXT, meta {blob} NOT NULL, state {blob} NOT NULL, ops {blob}, deleted {blob} NOT NULL, "
+        "crc BIGINT NOT NULL)",
+    ]
+    for table in TABLES:
+        statements.append(
+            f"CREATE TABLE {table} (leaf BIGINT NOT NULL, version BIGINT NOT NULL, payload {blob} NOT NULL, "
+            "crc BIGINT NOT NULL, PRIMARY KEY (leaf, version))"
+        )
+    return statements
+
+
+class Store:
+    """Versioned cells and commits in one SQL database; thread-safe (one connection, one lock)."""
+
+    placeholder = "?"
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.lock = threading.RLock()
+
+    # -- dialect hooks --------------------------------------------------------------
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
+        """Execute one statement and return its rows (mapping driver errors)."""
+        raise NotImplementedError
+
+    def _run_many(self, sql: str, rows: List[Tuple[Any, ...]]) -> None:
+        raise NotImplementedError
+
+    def _rowcount(self, sql: str, params: Sequence[Any]) -> int:
+        """Execute one statement and return how many rows it changed."""
+        raise NotImplementedError
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """A write transaction (exclusive for SQLite); rolls back on any exception."""
+        raise NotImplementedError
+        yield
+
+    def _tables(self) -> Set[str]:
+        raise NotImplementedError
+
+    def _schema(self) -> List[str]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the connection."""
+        raise NotImplementedError
+
+    # -- shared logic -------------------------------------------------------------------
+
+    def _q(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
+        """Rows of one read statement (``?`` placeholders)."""
+        with self.lock:
+            return self._run(self._q(sql), params)
+
+    def initialise(self, first: CommitRow, cells: Dict[str, List[Cell]]) -> bool:
+        """Create the schema and version 0 unless the database has them; True if it created them.
+
+        Raises ``CorruptDatabase`` when the database holds other tables or another format.
+        """
+        with self.lock:
+            with self._transaction():
+                tables = self._tables()
+                if not tables:
+                    for statement in self._schema():
+                        self._run(statement)
+                    self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("format", FORMAT))
+                    self._run(self._q("INSERT INTO head VALUES (0, ?)"), (first[0],))
+                    self._insert(first, cells)
+                    return True
+            expected = {"meta", "head", "commits", *TABLES}
+            if not expected <= tables:
+                raise CorruptDatabase(
+                    f"{self.target} is not a botree database (tables: {sorted(tables)}; missing "
+                    f"{sorted(expected - tables)})"
+                )
+            found = self.query("SELECT value FROM meta WHERE key = ?", ("format",))
+            if found != [(FORMAT,)]:
+                raise CorruptDatabase(f"{self.target} has format {found!r}, this library reads {FORMAT!r}")
+            return False
+
+    def head(self) -> int:
+        """The committed head version; ``CorruptDatabase`` unless it is the newest commit. O(log)."""
+        # One statement, so both values come from one snapshot even while others commit.
+        rows = self.query("SELECT version, (SELECT max(version) FROM commits) FROM head WHERE id = 0")
+        if len(rows) != 1 or rows[0][0] != rows[0][1]:
+            raise CorruptDatabase(f"{self.target}: the head {rows!r} is not the newest commit")
+        return int(rows[0][0])
+
+    def oldest(self) -> int:
+        """The oldest version still stored. O(log)."""
+        return int(self.query("SELECT min(version) FROM commits")[0][0])
+
+    def commit_rows(self, first: int, last: int) -> List[CommitRow]:
+        """Commit rows with first <= version <= last, oldest first. O(rows)."""
+        rows = self.query(f"SELECT {COMMIT_COLUMNS} FROM commits WHERE version >= ? AND version <= ? "
+                          "ORDER BY version", (first, last))
+        return [_commit_row(r, self.target) for r in rows]
+
+    def cell(self, table: str, leaf: int, version: int) -> Tuple[int, bytes, int]:
+        """(version, payload, crc) of ``leaf`` as of ``version``. O(log)."""
+        rows = self.query(
+            f"SELECT version, payload, crc FROM {table} WHERE leaf = ? AND version <= ? "
+            "ORDER BY version DESC LIMIT 1",
+            (leaf, version),
+        )
+        if not rows:
+            if version < self.oldest():
+                raise VersionNotFound(f"version {version} was compacted away")
+            raise CorruptDatabase(f"{self.target}: {table} leaf {leaf} has no cell for version {version}")
+        written, payload, crc = rows[0]
+        where = f"{self.target}: {table} leaf {leaf}"
+        return _int(written, where), _blob(payload, where), _int(crc, where)
+
+    def changed(self, table: str, after: int, upto: int) -> Set[int]:
+        """Leaf numbers with a cell in after < version <= upto. O(result + log)."""
+        rows = self.query(f"SELECT DISTINCT leaf FROM {table} WHERE version > ? AND version <= ?", (after, upto))
+        return {int(r[0]) for r in rows}
+
+    def cells(self, table: str) -> Iterator[Tuple[int, int, bytes, int]]:
+        """Every stored cell of ``table``: (leaf, version, payload, crc). O(table) (for ``verify``)."""
+        for leaf, version, payload, crc in self.query(f"SELECT leaf, version, payload, crc FROM {table}"):
+            where = f"{self.target}: a {table} cell"
+            yield _int(leaf, where), _int(version, where), _blob(payload, where), _int(crc, where)
+
+    def publish(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]]) -> bool:
+        """Commit ``row`` and its cells if the head is still ``expected``; False if it moved."""
+        with self.lock:
+            with self._transaction():
+                moved = self._rowcount(
+                    self._q("UPDATE head SET version = ? WHERE id = 0 AND version = ?"), (row[0], expected)
+                )
+                if moved != 1:
+                    return False
+                self._insert(row, cells)
+        return True
+
+    def _insert(self, row: CommitRow, cells: Dict[str, List[Cell]]) -> None:
+        version = row[0]
+        self._run(self._q(f"INSERT INTO commits ({COMMIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"), row)
+        for table, items in cells.items():
+            if items:
+                self._run_many(
+                    self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"),
+                    [(leaf, version, payload, crc) for leaf, payload, crc in items],
+                )
+
+    def compact(self, cut: int) -> int:
+        """Drop commits older than ``cut`` and every cell no version >= cut can read. Returns cells dropped."""
+        dropped = 0
+        with self.lock:
+            with self._transaction():
+                for table in TABLES:
+                    # A cell is needed by versions >= cut unless a newer cell at or before cut supersedes it.
+                    dropped += self._rowcount(
+                        self._q(
+                            f"DELETE FROM {table} WHERE version < ? AND EXISTS (SELECT 1 FROM {table} AS newer "
+                            f"WHERE newer.leaf = {table}.leaf AND newer.version > {table}.version "
+                            "AND newer.version <= ?)"
+                        ),
+                        (cut, cut),
+                    )
+                self._rowcount(self._q("DELETE FROM commits WHERE version < ?"), (cut,))
+        return dropped
+
+
+def _int(value: Any, where: str) -> int:
+    if type(value) is not int:
+        raise CorruptDatabase(f"{where}: expected an integer, found {type(value).__name__}")
+    return value
+
+
+def _blob(value: Any, where: str) -> bytes:
+    if not isinstance(value, (bytes, memoryview)):
+        raise CorruptDatabase(f"{where}: expected bytes, found {type(value).__name__}")
+    return bytes(value)
+
+
+def _commit_row(r: Tuple[Any, ...], target: str) -> CommitRow:
+    version, parent, time, message, meta, state, ops, deleted, crc = r
+    where = f"{target}: commit {version!r}"
+    if type(time) not in (int, float) or not (message is None or isinstance(message, str)):
+        raise CorruptDatabase(f"{where}: malformed time or message")
+    return (
+        _int(version, where),
+        _int(parent, where),
+        float(time),
+        message,
+        _blob(meta, where),
+        _blob(state, where),
+        None if ops is None else _blob(ops, where),
+        _blob(deleted, where),
+        _int(crc, where),
+    )

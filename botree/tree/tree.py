@@ -1,0 +1,338 @@
+"""``Tree``: an immutable forest of ordered trees, and ``Transaction``, its transient form.
+
+The value and its transient form live side by side (as in pyrsistent): a
+``Transaction`` freezes into a ``Tree``; a ``Tree`` opens a ``Transaction``.  Both get
+their queries from ``TreeQueries`` and their update methods from ``updates.Updates``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from types import TracebackType
+from typing import IO, Any, Dict, Hashable, Iterable, Iterator, List, Optional, Tuple, Type, Union
+
+from ..core.bulk import Progress, build_index
+from ..core.gcpause import gc_paused
+from ..core.index import DEFAULT_BLOCK_SIZE, OrderIndex, TransientIndex
+from ..errors import InvalidArgument, InvalidOperation
+from ..interchange.nested import build_nested, json_text, nested_events, single_root
+from ..interchange.parenttable import parent_table_events
+from .cursor import Cursor
+from .diff import Changes, full_diff
+from .queries import TreeQueries
+from .render import render, summary
+from .updates import Update, Updates
+
+
+class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
+    """An immutable forest. Every update returns a new ``Tree``; this one never changes.
+
+    ``Tree(block_size=64, index=("name",))`` is an empty forest whose node data is
+    indexed on the ``name`` field (see ``find``).  Node ids are small integers; ids
+    of deleted nodes may be reused by later inserts.  Queries and updates cost
+    O(log n) unless noted, whatever the shape of the tree and the number of nodes
+    an update moves.  Taking a snapshot is free: a ``Tree`` is one.
+    """
+
+    __slots__ = ("_ix", "_hash")
+
+    def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE, index: Iterable[str] = ()) -> None:
+        if isinstance(index, str):
+            raise InvalidArgument("index is a sequence of field names, e.g. index=('name',)")
+        index = tuple(index)
+        for field in index:
+            if not isinstance(field, str):
+                raise InvalidArgument(f"index field names must be str, not {type(field).__name__}")
+        self._ix: OrderIndex = OrderIndex(block_size, index)
+        self._hash: Optional[int] = None
+
+    @classmethod
+    def from_order_index(cls, ix: OrderIndex) -> "Tree":
+        """The tree over an order index (e.g. one a ``TransientIndex`` froze). O(1)."""
+        tree = cls.__new__(cls)
+        tree._ix = ix
+        tree._hash = None
+        return tree
+
+    @property
+    def order_index(self) -> OrderIndex:
+        """The underlying order index (bounds, ranks, invariant checks). O(1)."""
+        return self._ix
+
+    def _insert(self, update: Update, *args: Any) -> Tuple["Tree", int]:
+        """Run one insert on a one-update transient index: (the new tree, the new node). O(log n)."""
+        transient = self._ix.transient()
+        node = update.run(transient, *args)
+        return Tree.from_order_index(transient.persistent()), node
+
+    def _change(self, update: Update, *args: Any) -> "Tree":
+        """Run one other update on a one-update transient index: the new tree. O(log n)."""
+        transient = self._ix.transient()
+        update.run(transient, *args)
+        return Tree.from_order_index(transient.persistent())
+
+    @property
+    def block_size(self) -> int:
+        """Entries per block of the order index. O(1)."""
+        return self._ix.block_size
+
+    # -- interchange ------------------------------------------------------------
+
+    @classmethod
+    def from_events(
+        cls,
+        events: Iterable[Tuple[Any, bool]],
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        index: Iterable[str] = (),
+        fill: float = 0.75,
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A tree built bottom-up from ``(data, is_open)`` bounds in document order. O(n).
+
+        Node ids are 0, 1, 2, ... in preorder, as inserting the nodes one by one would
+        give.  Closing bounds' data is ignored.  ``progress(done, total)`` is called
+        every 65,536 bounds.  An unbalanced stream raises ``InvalidOperation``.
+        """
+        return cls.from_order_index(build_index(events, block_size, index, fill, progress))
+
+    def data_events(self, node: Optional[int] = None) -> Iterator[Tuple[Any, bool]]:
+        """``(data, is_open)`` bounds of ``node``'s subtree (None: the forest): ``from_events`` input.
+
+        Amortised O(1) each.
+        """
+        ix = self._ix
+        return ((ix.data(n), is_open) for n, is_open in self.events(node))
+
+    @classmethod
+    def from_nested(
+        cls,
+        value: Any,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        index: Iterable[str] = (),
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A tree encoding a JSON-like value losslessly (see ``botree.nested``). O(n).
+
+        Raises TypeError naming the path of the first non-JSON value; nothing is built.
+        """
+        return cls.from_order_index(build_index(nested_events(value), block_size, index, progress=progress))
+
+    def to_nested(self, node: Optional[int] = None) -> Any:
+        """The JSON-like value ``node`` encodes (None: the single top-level node). O(size)."""
+        if node is None:
+            node = single_root(self.roots())
+            if node is None:
+                raise InvalidOperation("the tree is empty: there is no value to convert")
+        return build_nested(self.events(node), self._ix.data)
+
+    @classmethod
+    def from_json(
+        cls,
+        source: Union[str, "os.PathLike[str]", IO[str]],
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        index: Iterable[str] = (),
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A tree from a JSON file (path or open text file), via ``from_nested``.
+
+        The parsed document and the tree share their strings and numbers; the
+        document's containers are released as soon as the build ends.
+        O(n).
+        """
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, encoding="utf-8") as handle:
+                value = json.load(handle)
+        else:
+            value = json.load(source)
+        return cls.from_nested(value, block_size, index, progress)
+
+    def to_json(self, node: Optional[int] = None, indent: Union[int, str, None] = None, **dumps: Any) -> str:
+        """The JSON text of ``to_nested(node)``, written without recursion. O(size).
+
+        ``indent`` works as in ``json.dumps``; other keyword arguments (``sort_keys``,
+        ``ensure_ascii``, ...) are passed to ``json.dumps`` of the decoded value,
+        which is limited to the interpreter's recursion depth.
+        """
+        value = self.to_nested(node)  # validates the encoding
+        if dumps:
+            return json.dumps(value, indent=indent, **dumps)
+        if node is None:
+            node = single_root(self.roots())
+        return json_text(self.events(node), self._ix.data, indent)
+
+    @classmethod
+    def from_parent_table(
+        cls,
+        rows: Iterable[Any],
+        id: Any = "id",
+        parent: Any = "parent",
+        order: Any = None,
+        data: Any = None,
+        orphans: str = "error",
+        cycles: str = "error",
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        index: Iterable[str] = (),
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A tree from (id, parent) rows; see ``load_parent_table`` for every option. O(n log n)."""
+        return load_parent_table(rows, id, parent, order, data, orphans, cycles, block_size, index, progress)[0]
+
+    def to_parent_table(self) -> List[Dict[str, Any]]:
+        """One ``{"id", "parent", "order", "data"}`` dict per node, in preorder. O(n).
+
+        ``Tree.from_parent_table(rows, data="data", order="order")`` rebuilds the tree.
+        """
+        data = self._ix.data
+        return [{"id": n, "parent": p, "order": i, "data": data(n)} for n, p, i in self.places()]
+
+    # -- batches and positions ------------------------------------------------
+
+    def transaction(self) -> "Transaction":
+        """A batch of updates: ``with t.transaction() as tx: ...; t2 = tx.tree``. O(1)."""
+        return Transaction(self)
+
+    def cursor(self, node: int, close: bool = False) -> "Cursor[Tree]":
+        """An immutable position on this tree at ``node``'s opening (or closing) bound. O(1)."""
+        self._ix.require(node)
+        return Cursor(self, node, not close)
+
+    # -- whole-tree -----------------------------------------------------------
+
+    def diff(self, other: "Tree") -> Changes:
+        """What changed from this tree to ``other`` (see ``botree.tree.diff.Changes``).
+
+        Compares every node: O(n log n).  For versions of a ``Database``,
+        ``db.changes(v1, v2)`` looks only where the logged updates touched.
+        """
+        return full_diff(self, other)
+
+    def check(self) -> None:
+        """Verify every invariant of the underlying index; raises ``InvariantError``. O(n)."""
+        self._ix.check()
+
+    def render(self, node: Optional[int] = None, max_lines: Optional[int] = 50) -> str:
+        """A text drawing of ``node``'s subtree (None: the forest). O(lines)."""
+        return render(self, node, max_lines)
+
+    def __eq__(self, other: object) -> bool:
+        """Same forest shape, same node ids, equal data. O(n)."""
+        if not isinstance(other, Tree):
+            return NotImplemented
+        if other._ix is self._ix:
+            return True
+        if len(self) != len(other):
+            return False
+        mine = self._ix
+        theirs = other._ix
+        for b1, b2 in zip(mine.bounds(), theirs.bounds()):
+            if b1 != b2:
+                return False
+            if b1[1] and mine.data(b1[0]) != theirs.data(b2[0]):
+                return False
+        return True
+
+    def __hash__(self) -> int:
+        """Hash of the shape and ids (data may be unhashable). O(n) once, then cached."""
+        if self._hash is None:
+            self._hash = hash(tuple(self._ix.bounds()))
+        return self._hash
+
+    def __repr__(self) -> str:
+        n = len(self)
+        return f"<Tree {n} node{'s' if n != 1 else ''}{': ' + summary(self) if n else ''}>"
+
+
+class Transaction(TreeQueries, Updates[int, None]):
+    """The transient form of a ``Tree``: a batch of updates changing a private working copy.
+
+    Inside ``with t.transaction() as tx:`` updates return node ids (inserts) or None
+    and change the working copy in place; leaving the block commits (``tx.tree`` is the
+    new ``Tree``), an exception discards everything and propagates.  ``t`` never
+    changes.  Blocks and rows the transaction already copied are edited in place, which
+    is why a batch of k updates costs much less than k separate persistent updates.
+    The same queries as ``Tree`` read the working copy.
+    """
+
+    __slots__ = ("_ix", "base", "tree", "_open")
+
+    def __init__(self, base: Tree) -> None:
+        self.base = base
+        self._ix: TransientIndex = base.order_index.transient()
+        self.tree: Optional[Tree] = None
+        self._open = True
+
+    def _transient(self) -> TransientIndex:
+        """The working copy; ``InvalidOperation`` once committed or rolled back."""
+        if not self._open:
+            raise InvalidOperation("this transaction has already been committed or discarded")
+        return self._ix
+
+    def __enter__(self) -> "Transaction":
+        self._transient()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+
+    def commit(self) -> Tree:
+        """Freeze the changes into a new ``Tree`` (also ``self.tree``); the transaction closes. O(changes)."""
+        self.tree = Tree.from_order_index(self._transient().persistent())
+        self._open = False
+        return self.tree
+
+    def rollback(self) -> None:
+        """Discard every change; ``self.tree`` stays None and the transaction closes. O(1)."""
+        self._open = False
+
+    def _apply(self, update: Update, args: Tuple[Any, ...]) -> Any:
+        """Run one logical update on the working copy; subclasses may record it."""
+        return update.run(self._transient(), *args)
+
+    def _insert(self, update: Update, *args: Any) -> int:
+        return self._apply(update, args)
+
+    def _change(self, update: Update, *args: Any) -> None:
+        self._apply(update, args)
+
+
+def load_parent_table(
+    rows: Iterable[Any],
+    id: Any = "id",
+    parent: Any = "parent",
+    order: Any = None,
+    data: Any = None,
+    orphans: str = "error",
+    cycles: str = "error",
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    index: Iterable[str] = (),
+    progress: Optional[Progress] = None,
+) -> Tuple[Tree, Dict[Hashable, int]]:
+    """A tree from parent-child rows, and the mapping external id -> node id. O(n log n).
+
+    * ``rows``: dicts (columns by key) or sequences (columns by position).
+    * ``id``, ``parent``: the columns of a row's id and its parent's id; a parent of
+      None (or a missing key in a dict row) makes a top-level node.
+    * ``order``: a column to sort siblings by (stable); default: input order.
+    * ``data``: the column to store as node data; default: the whole row.
+    * ``orphans``: rows whose parent id is not in the table: ``"error"`` (default,
+      naming them), ``"ignore"`` (drop them and everything below), ``"root"`` (make
+      them top-level).
+    * ``cycles``: rows whose parent chain loops: ``"error"`` (default, naming the ids
+      on the cycles) or ``"break"`` (the cycle member that came first in the input
+      becomes top-level).
+    * Duplicate ids raise ``InvalidOperation`` naming them.  Nothing half-built is
+      returned.  Node ids are assigned in preorder.
+    """
+    with gc_paused():  # millions of small containers, no cycles: see botree.gcpause
+        events, ids = parent_table_events(rows, id, parent, order, data, orphans, cycles)
+    tree = Tree.from_events(events, block_size, index, progress=progress)
+    return tree, {ext: node for node, ext in enumerate(ids)}

@@ -1,0 +1,392 @@
+"""The registry of node-level updates: each defined once, used by every layer above.
+
+An ``Update`` names one logical update: the function that runs it on a
+``TransientIndex``, which of its arguments are node ids, and its effects (the nodes
+it deletes or shifts, whether it moves or changes data).  ``Tree`` and
+``Transaction`` get their update methods from ``Updates``; databases record, replay,
+rebase and diff by the registry; storage encodes and checks logged updates by it.
+Adding an update touches this module only.
+
+Each function validates everything before its first change, so a rejected call
+leaves the transient index untouched.  Insert and relocation are
+O(B · log n) whatever the number of nodes that move; resolving a child index walks
+min(i, -i) siblings (index 0 and -1 are O(1)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Generic, List, Optional, Set, Tuple, TypeVar
+
+from ..core.index import TransientIndex
+from ..core.reader import Bound, IndexReader
+from ..errors import InvalidArgument, InvalidOperation, PositionError
+from .queries import Run, sibling_walk
+
+
+def _end(parent: Optional[int]) -> Optional[Bound]:
+    """The bound a new last child of ``parent`` goes before (None: end of the forest)."""
+    return None if parent is None else (parent, False)
+
+
+def target_for_index(
+    ix: IndexReader,
+    parent: Optional[int],
+    index: int,
+    skip: Optional[Run] = None,
+    splice: Optional[int] = None,
+) -> Optional[Bound]:
+    """The bound before which a node goes to end up as child ``index`` of ``parent``.
+
+    ``index`` counts in the resulting child list: 0 first, -1 last, other negatives
+    from its end.  Raises ``PositionError`` when the list is too short.
+    """
+    if type(index) is not int:
+        raise InvalidArgument(f"index must be an int, not {type(index).__name__}")
+    if parent is not None:
+        ix.require(parent)
+    if index == -1 and skip is None and splice is None:
+        return _end(parent)  # the common case: append as the last child
+    if index >= 0:
+        # Skip `index` children; the new node goes before the next one, or last.
+        walk = sibling_walk(ix, parent, True, skip, splice)
+        for _ in range(index):
+            if next(walk, None) is None:
+                raise PositionError(f"index {index} is out of range for the children of {_name(parent)}")
+        after = next(walk, None)
+        return _end(parent) if after is None else (after, True)
+    # Walk back over the -index-1 children that must come after the new node.
+    walk = sibling_walk(ix, parent, False, skip, splice)
+    found: Optional[int] = None
+    for _ in range(-index - 1):
+        found = next(walk, None)
+        if found is None:
+            raise PositionError(f"index {index} is out of range for the children of {_name(parent)}")
+    return _end(parent) if found is None else (found, True)
+
+
+def _name(parent: Optional[int]) -> str:
+    return "the top level" if parent is None else f"node {parent}"
+
+
+def _inside(ix: IndexReader, node: int, first: int, last: int) -> bool:
+    """True if ``node`` lies in the subtrees of the sibling run first..last."""
+    opening = (node, True)
+    return not ix.before(opening, (first, True)) and ix.before(opening, (last, False))
+
+
+# -- inserts ----------------------------------------------------------------------
+
+
+def _insert_child(b: TransientIndex, parent: Optional[int], data: Any, index: int = -1) -> int:
+    """New node as child ``index`` of ``parent`` (None: top level). Returns its id."""
+    return b.insert_pair(data, target_for_index(b, parent, index))
+
+
+def _insert_before(b: TransientIndex, node: int, data: Any) -> int:
+    """New node as the sibling just before ``node``."""
+    return b.insert_pair(data, (node, True))
+
+
+def _insert_after(b: TransientIndex, node: int, data: Any) -> int:
+    """New node as the sibling just after ``node``."""
+    return b.insert_pair(data, b.next_bound((node, False)))
+
+
+def _insert_root(b: TransientIndex, data: Any) -> int:
+    """New node that becomes the parent of the whole current forest."""
+    first = b.first_bound()
+    last = b.last_bound()
+    node = b.insert_pair(data, None)
+    if first is not None and last is not None:
+        b.relocate(first, last, (node, False), 1)
+    return node
+
+
+def _insert_parent(b: TransientIndex, first: int, data: Any, last: Optional[int] = None) -> int:
+    """New node wrapping ``first`` (or the sibling run first..last) at their old place."""
+    if last is None:
+        last = first
+    b.check_run((first, True), (last, False))
+    node = b.insert_pair(data, (first, True))
+    b.relocate((first, True), (last, False), (node, False), 1)
+    return node
+
+
+# -- deletes ----------------------------------------------------------------------
+
+
+def _delete(b: TransientIndex, node: int) -> None:
+    """Remove ``node`` and its whole subtree."""
+    b.delete_range((node, True), (node, False))
+
+
+def _unwrap(b: TransientIndex, node: int) -> None:
+    """Remove ``node`` only; its children take its place."""
+    b.delete_pair(node)
+
+
+# -- moves --------------------------------------------------------------------------
+
+
+def _move_range(b: TransientIndex, first: int, last: int, parent: Optional[int], index: int = -1) -> None:
+    """Move the sibling run first..last to become children ``index``.. of ``parent``."""
+    b.check_run((first, True), (last, False))
+    if parent is not None:
+        b.require(parent)
+        if _inside(b, parent, first, last):
+            raise InvalidOperation(
+                f"cannot move {_describe_run(first, last)} under node {parent}: it lies inside the moved subtree"
+            )
+    target = target_for_index(b, parent, index, skip=(first, last))
+    b.relocate((first, True), (last, False), target)
+
+
+def _describe_run(first: int, last: int) -> str:
+    return f"node {first}" if first == last else f"nodes {first}..{last}"
+
+
+def _move(b: TransientIndex, node: int, parent: Optional[int], index: int = -1) -> None:
+    """Move ``node`` with its subtree to become child ``index`` of ``parent``."""
+    _move_range(b, node, node, parent, index)
+
+
+def _move_before(b: TransientIndex, node: int, target: int) -> None:
+    """Move ``node`` with its subtree to just before ``target``."""
+    b.require(node)
+    b.require(target)
+    if target != node and _inside(b, target, node, node):
+        raise InvalidOperation(f"cannot move node {node} before node {target}, which lies inside it")
+    b.relocate((node, True), (node, False), (target, True))
+
+
+def _move_after(b: TransientIndex, node: int, target: int) -> None:
+    """Move ``node`` with its subtree to just after ``target``."""
+    b.require(node)
+    b.require(target)
+    if target == node:
+        return
+    if _inside(b, target, node, node):
+        raise InvalidOperation(f"cannot move node {node} after node {target}, which lies inside it")
+    b.relocate((node, True), (node, False), b.next_bound((target, False)))
+
+
+def _move_inner(b: TransientIndex, node: int, parent: Optional[int], index: int = -1) -> None:
+    """Move ``node`` alone to child ``index`` of ``parent``; its children take its old place.
+
+    ``parent`` may be one of ``node``'s own descendants, since they stay behind.
+    """
+    b.require(node)
+    if parent is not None:
+        b.require(parent)
+    if parent == node:
+        raise InvalidOperation(f"cannot move node {node} under itself")
+    # Resolve the target as the child list will be once node's children moved up.
+    target = target_for_index(b, parent, index, skip=(node, node), splice=node)
+    inner = b.next_bound((node, True))
+    if inner is not None and inner[1]:
+        last = b.prev_bound((node, False))
+        assert last is not None
+        b.relocate(inner, last, (node, True), -1)
+    b.relocate((node, True), (node, False), target)
+
+
+def _set_data(b: TransientIndex, node: int, data: Any) -> None:
+    """Replace the data of ``node``."""
+    b.set_data(node, data)
+
+
+# -- effects: what an update touches, for conflict checks and targeted diffs -----------
+
+
+def sibling_run(ix: IndexReader, first: int, last: int) -> List[int]:
+    """The siblings first..last; ``InvalidOperation`` if they are not a run. O(run length · log B)."""
+    out = [first]
+    node = first
+    while node != last:
+        bound = ix.next_bound((node, False))
+        if bound is None or not bound[1]:
+            raise InvalidOperation(f"nodes {first}..{last} are not a run of siblings")
+        node = bound[0]
+        out.append(node)
+    return out
+
+
+def _children(ix: IndexReader, node: int) -> List[int]:
+    return list(sibling_walk(ix, node))
+
+
+def _subtree(ix: IndexReader, node: int) -> Set[int]:
+    """``node`` and its descendants. O(size)."""
+    end = (node, False)
+    found = set()
+    for bound in ix.bounds((node, True)):
+        if bound == end:
+            break
+        if bound[1]:
+            found.add(bound[0])
+    return found
+
+
+def _nothing(ix: IndexReader, args: Tuple[Any, ...]) -> List[int]:
+    return []
+
+
+def _no_deletes(ix: IndexReader, args: Tuple[Any, ...]) -> Set[int]:
+    return set()
+
+
+# -- the registry --------------------------------------------------------------------
+
+Effect = Callable[[IndexReader, Tuple[Any, ...]], List[int]]
+Deletes = Callable[[IndexReader, Tuple[Any, ...]], Set[int]]
+
+
+@dataclass(frozen=True)
+class Update:
+    """One logical update: its name, how to run it, and what it affects.
+
+    * ``run(transient, *args)`` performs it; it returns the new node id for inserts.
+    * ``nodes``: positions in ``args`` of node ids (None allowed where a parent may be the top level).
+    * ``inserts``: it creates a node and returns its id.
+    * ``shifts(ix, args)``: before it runs, the nodes whose place it may change.
+    * ``deletes(ix, args)``: before it runs, the node ids it is about to delete.
+    * ``moves``: it moves ``args[0]`` (its old and new parent's child order change).
+    * ``changes_data``: it replaces ``args[0]``'s data.
+    """
+
+    name: str
+    run: Callable[..., Any]
+    nodes: Tuple[int, ...]
+    inserts: bool = False
+    shifts: Effect = field(default=_nothing)
+    deletes: Deletes = field(default=_no_deletes)
+    moves: bool = False
+    changes_data: bool = False
+
+
+def _subtree_of_first(ix: IndexReader, args: Tuple[Any, ...]) -> Set[int]:
+    return _subtree(ix, args[0]) if args[0] in ix else set()
+
+
+def _first_only(ix: IndexReader, args: Tuple[Any, ...]) -> Set[int]:
+    return {args[0]} if args[0] in ix else set()
+
+
+UPDATES: Dict[str, Update] = {
+    u.name: u
+    for u in (
+        Update("insert_root", _insert_root, (), inserts=True, shifts=lambda ix, a: list(sibling_walk(ix, None))),
+        Update("insert_child", _insert_child, (0,), inserts=True),
+        Update("insert_before", _insert_before, (0,), inserts=True),
+        Update("insert_after", _insert_after, (0,), inserts=True),
+        Update(
+            "insert_parent",
+            _insert_parent,
+            (0, 2),
+            inserts=True,
+            shifts=lambda ix, a: sibling_run(ix, a[0], a[2] if a[2] is not None else a[0]),
+        ),
+        Update("delete", _delete, (0,), shifts=lambda ix, a: list(_subtree_of_first(ix, a)), deletes=_subtree_of_first),
+        Update(
+            "unwrap",
+            _unwrap,
+            (0,),
+            shifts=lambda ix, a: [*_first_only(ix, a), *_children(ix, a[0])],
+            deletes=_first_only,
+        ),
+        Update("move", _move, (0, 1), shifts=lambda ix, a: [a[0]], moves=True),
+        Update("move_before", _move_before, (0, 1), shifts=lambda ix, a: [a[0]], moves=True),
+        Update("move_after", _move_after, (0, 1), shifts=lambda ix, a: [a[0]], moves=True),
+        Update("move_range", _move_range, (0, 1, 2), shifts=lambda ix, a: sibling_run(ix, a[0], a[1]), moves=True),
+        Update("move_inner", _move_inner, (0, 1), shifts=lambda ix, a: [a[0], *_children(ix, a[0])], moves=True),
+        Update("set_data", _set_data, (0,), changes_data=True),
+    )
+}
+
+Op = Tuple[str, Tuple[Any, ...], Any]  # a logged update: (name, arguments, result)
+
+NodeOut = TypeVar("NodeOut")  # what an insert returns: (Tree, id) or id
+Out = TypeVar("Out")  # what another update returns: Tree or None
+
+_U = UPDATES
+
+
+class Updates(Generic[NodeOut, Out]):
+    """The update methods of ``Tree`` (persistent: they return new trees) and ``Transaction``.
+
+    A ``Tree`` returns ``(new tree, new node id)`` from inserts and the new tree from
+    other updates; a ``Transaction`` changes itself and returns the new node id from
+    inserts and None otherwise.  Subclasses define ``_insert`` and ``_change``.
+    Costs are the same for both (a transaction's copies are amortised over the batch).
+    """
+
+    __slots__ = ()
+
+    def _insert(self, update: Update, *args: Any) -> NodeOut:
+        raise NotImplementedError
+
+    def _change(self, update: Update, *args: Any) -> Out:
+        raise NotImplementedError
+
+    # -- inserts ----------------------------------------------------------------
+
+    def insert_root(self, data: Any = None) -> NodeOut:
+        """A new node that becomes the parent of the whole current forest. O(log n)."""
+        return self._insert(_U["insert_root"], data)
+
+    def insert_child(self, parent: Optional[int], data: Any = None, index: int = -1) -> NodeOut:
+        """A new node as child ``index`` of ``parent`` (None: top level). O(log n + min(i, -i)).
+
+        ``index`` is the position among the children after the insert: 0 first,
+        -1 last, other negatives from the end.
+        """
+        return self._insert(_U["insert_child"], parent, data, index)
+
+    def insert_before(self, node: int, data: Any = None) -> NodeOut:
+        """A new node as the sibling just before ``node``. O(log n)."""
+        return self._insert(_U["insert_before"], node, data)
+
+    def insert_after(self, node: int, data: Any = None) -> NodeOut:
+        """A new node as the sibling just after ``node``. O(log n)."""
+        return self._insert(_U["insert_after"], node, data)
+
+    def insert_parent(self, first: int, data: Any = None, last: Optional[int] = None) -> NodeOut:
+        """A new node wrapping ``first`` (or the sibling run first..last) in place. O(log n)."""
+        return self._insert(_U["insert_parent"], first, data, last)
+
+    # -- deletes ----------------------------------------------------------------
+
+    def delete(self, node: int) -> Out:
+        """Remove ``node`` and its subtree. O(log n) to cut, O(size) to free the rows."""
+        return self._change(_U["delete"], node)
+
+    def unwrap(self, node: int) -> Out:
+        """Remove ``node`` alone: its children take its place. O(log n)."""
+        return self._change(_U["unwrap"], node)
+
+    # -- moves ------------------------------------------------------------------
+
+    def move(self, node: int, parent: Optional[int], index: int = -1) -> Out:
+        """Move ``node`` with its subtree to child ``index`` of ``parent``. O(log n)."""
+        return self._change(_U["move"], node, parent, index)
+
+    def move_before(self, node: int, target: int) -> Out:
+        """Move ``node`` with its subtree to just before ``target``. O(log n)."""
+        return self._change(_U["move_before"], node, target)
+
+    def move_after(self, node: int, target: int) -> Out:
+        """Move ``node`` with its subtree to just after ``target``. O(log n)."""
+        return self._change(_U["move_after"], node, target)
+
+    def move_range(self, first: int, last: int, parent: Optional[int], index: int = -1) -> Out:
+        """Move the sibling run first..last to children ``index``.. of ``parent``. O(log n)."""
+        return self._change(_U["move_range"], first, last, parent, index)
+
+    def move_inner(self, node: int, parent: Optional[int], index: int = -1) -> Out:
+        """Move ``node`` alone to child ``index`` of ``parent``; its children stay. O(log n)."""
+        return self._change(_U["move_inner"], node, parent, index)
+
+    def set_data(self, node: int, data: Any) -> Out:
+        """Replace ``node``'s data. O(1), O(log n) with indexed fields."""
+        return self._change(_U["set_data"], node, data)

@@ -1,0 +1,3 @@
+"""The package version, read by the facade, the CLI and the build (pyproject)."""
+
+VERSION = "0.1.0"
