@@ -25,6 +25,7 @@ from ..core.index import OrderIndex
 from ..errors import CorruptDatabase, InvalidArgument
 from ..interchange.nested import JsonNode
 from ..nodetable import ChunkedVector, IdAllocator, NodeTable, Row
+from ..tree.updates import UPDATES, Op
 from .format import FREE_KEPT
 
 
@@ -182,9 +183,6 @@ def decode_deleted(payload: bytes, where: str) -> List[int]:
 
 # -- commits ---------------------------------------------------------------------------
 
-Op = Tuple[str, Tuple[Any, ...], Any]
-
-
 def encode_ops(ops: Optional[Tuple[Op, ...]]) -> Optional[bytes]:
     """The logged updates of a commit (None: the commit replaced the whole tree). O(updates)."""
     if ops is None:
@@ -199,11 +197,16 @@ def decode_ops(payload: Optional[bytes], where: str) -> Optional[Tuple[Op, ...]]
     if payload is None:
         return None
     try:
-        return tuple(
+        ops = tuple(
             (name, tuple(_data_value(a) for a in args), result) for name, args, result in _loads(payload, where)
         )
     except (TypeError, ValueError, IndexError) as exc:
         raise CorruptDatabase(f"{where} is malformed: {exc}") from None
+    for name, args, _ in ops:  # replay runs these by name: only known updates, with their node arguments
+        update = UPDATES.get(name) if type(name) is str else None
+        if update is None or len(args) <= max(update.nodes, default=-1):
+            raise CorruptDatabase(f"{where} logs an unknown update {name!r}")
+    return ops
 
 
 def encode_meta(meta: Mapping[str, Any]) -> bytes:
