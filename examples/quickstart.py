@@ -8,7 +8,7 @@ from botree import Tree
 
 def main() -> None:
     # An empty forest whose node data is indexed on the "name" field.
-    t = Tree(index=("name",))
+    t = Tree(fields=("name",))
     t, company = t.insert_child(None, {"name": "company"})
     t, eng = t.insert_child(company, {"name": "engineering"})
     t, sales = t.insert_child(company, {"name": "sales"})

@@ -112,11 +112,11 @@ class Database:
         tree: "Tree | str | os.PathLike[str] | None" = None,
         keep: Optional[int] = None,
         block_size: Any = DEFAULT_BLOCK_SIZE,
-        index: Any = (),
+        fields: Any = (),
     ) -> None:
         if keep is not None and (type(keep) is not int or keep < 1):
             raise InvalidArgument(f"keep must be a positive int or None, not {keep!r}")
-        start = tree if tree is not None else Tree(block_size, index)
+        start = tree if tree is not None else Tree(block_size, fields)
         if not isinstance(start, Tree):
             raise InvalidArgument(f"a Database starts from a Tree, not {type(start).__name__}")
         self._lock = threading.Lock()

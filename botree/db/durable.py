@@ -69,13 +69,13 @@ class DurableDatabase(Database):
         tree: "str | os.PathLike[str]",
         keep: Optional[int] = None,
         block_size: Optional[int] = None,
-        index: Optional[Tuple[str, ...]] = None,
+        fields: Optional[Tuple[str, ...]] = None,
     ) -> None:
         if keep is not None:
             raise InvalidArgument("a stored database keeps every version until compact(keep) is called")
         if block_size is not None:
             check_block_size(block_size)
-        empty = Tree(block_size or DEFAULT_BLOCK_SIZE, index or ())  # validates index before connecting
+        empty = Tree(block_size or DEFAULT_BLOCK_SIZE, fields or ())  # validates fields before connecting
         self._store = open_store(os.fspath(tree))
         super().__init__(empty)
         self._commit_cache: Dict[int, Commit] = {}
@@ -96,8 +96,8 @@ class DurableDatabase(Database):
         mismatch = None
         if block_size is not None and block_size != stored.block_size:
             mismatch = f"{self._store.target} has block size {stored.block_size}, not {block_size}"
-        elif index is not None and tuple(index) != stored.nodes.fields:
-            mismatch = f"{self._store.target} indexes {stored.nodes.fields}, not {tuple(index)}"
+        elif fields is not None and tuple(fields) != stored.nodes.fields:
+            mismatch = f"{self._store.target} indexes {stored.nodes.fields}, not {tuple(fields)}"
         if mismatch is not None:
             self._store.close()
             raise InvalidArgument(mismatch)

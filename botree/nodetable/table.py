@@ -85,17 +85,17 @@ class _TableReader:
 class NodeTable(_TableReader):
     """An immutable table of node rows with dense, reused integer ids.
 
-    ``NodeTable(index=("name",))`` indexes the ``name`` field of node data.
+    ``NodeTable(fields=("name",))`` indexes the ``name`` field of node data.
     Every update returns a new table and leaves this one unchanged.
     """
 
     __slots__ = ("_rows", "_alloc", "_fields", "_index")
 
-    def __init__(self, index: Iterable[str] = ()) -> None:
-        fields = tuple(index)
+    def __init__(self, fields: Iterable[str] = ()) -> None:
+        fields = tuple(fields)
         for field in fields:
             if not isinstance(field, str):
-                raise TypeError(f"index field names must be str, not {type(field).__name__}")
+                raise TypeError(f"indexed field names must be str, not {type(field).__name__}")
         self._rows = ChunkedVector()
         self._alloc = IdAllocator()
         self._fields = fields
@@ -103,25 +103,25 @@ class NodeTable(_TableReader):
 
     @classmethod
     def from_parts(
-        cls, rows: ChunkedVector, alloc: IdAllocator, fields: Tuple[str, ...], index: Optional[Tuple[PMap, ...]]
+        cls, rows: ChunkedVector, alloc: IdAllocator, fields: Tuple[str, ...], field_maps: Optional[Tuple[PMap, ...]]
     ) -> "NodeTable":
-        """A table from its parts; ``index=None`` builds the attribute index from the rows on first use."""
+        """A table from its parts; ``field_maps=None`` builds the field index from the rows on first use."""
         table = cls.__new__(cls)
         table._rows = rows
         table._alloc = alloc
         table._fields = fields
-        table._index = index
+        table._index = field_maps
         return table
 
     @classmethod
-    def from_rows(cls, rows: List[Row], index: Iterable[str] = ()) -> "NodeTable":
+    def from_rows(cls, rows: List[Row], fields: Iterable[str] = ()) -> "NodeTable":
         """A table whose ids 0..len(rows)-1 hold ``rows`` (bulk load). O(n).
 
         The rows become part of an immutable table: the caller must not keep
         changing them.  Indexed values are checked first; a bad one raises and
         nothing is built.
         """
-        fields = tuple(index)
+        fields = tuple(fields)
         maps = _build_index(fields, enumerate(rows))
         return cls.from_parts(ChunkedVector(rows), IdAllocator(len(rows)), fields, maps)
 

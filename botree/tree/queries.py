@@ -248,15 +248,15 @@ class TreeQueries:
             yield parent
             parent = ix.enclosing(parent)
 
-    def descendants(self, node: int, max_distance: Optional[int] = None) -> Iterator[int]:
-        """Proper descendants of ``node`` in preorder, at most ``max_distance`` levels below.
+    def descendants(self, node: int, max_depth: Optional[int] = None) -> Iterator[int]:
+        """Proper descendants of ``node`` in preorder, at most ``max_depth`` levels below.
 
         Amortised O(1) per bound scanned (the whole subtree is scanned).
         """
         ix = self._ix
         ix.require(node)
-        if max_distance is not None and (type(max_distance) is not int or max_distance < 0):
-            raise InvalidArgument(f"max_distance must be a non-negative int, not {max_distance!r}")
+        if max_depth is not None and (type(max_depth) is not int or max_depth < 0):
+            raise InvalidArgument(f"max_depth must be a non-negative int, not {max_depth!r}")
         end = (node, False)
         depth = 0
         it = ix.bounds((node, True))
@@ -266,7 +266,7 @@ class TreeQueries:
                 return
             if bound[1]:
                 depth += 1
-                if max_distance is None or depth <= max_distance:
+                if max_depth is None or depth <= max_depth:
                     yield bound[0]
             else:
                 depth -= 1

@@ -28,7 +28,7 @@ from .updates import Update, Updates
 class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
     """An immutable forest. Every update returns a new ``Tree``; this one never changes.
 
-    ``Tree(block_size=64, index=("name",))`` is an empty forest whose node data is
+    ``Tree(block_size=64, fields=("name",))`` is an empty forest whose node data is
     indexed on the ``name`` field (see ``find``).  Node ids are small integers; ids
     of deleted nodes may be reused by later inserts.  Queries and updates cost
     O(log n) unless noted, whatever the shape of the tree and the number of nodes
@@ -37,14 +37,14 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
 
     __slots__ = ("_ix", "_hash")
 
-    def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE, index: Iterable[str] = ()) -> None:
-        if isinstance(index, str):
-            raise InvalidArgument("index is a sequence of field names, e.g. index=('name',)")
-        index = tuple(index)
-        for field in index:
+    def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE, fields: Iterable[str] = ()) -> None:
+        if isinstance(fields, str):
+            raise InvalidArgument("fields is a sequence of field names, e.g. fields=('name',)")
+        fields = tuple(fields)
+        for field in fields:
             if not isinstance(field, str):
-                raise InvalidArgument(f"index field names must be str, not {type(field).__name__}")
-        self._ix: OrderIndex = OrderIndex(block_size, index)
+                raise InvalidArgument(f"indexed field names must be str, not {type(field).__name__}")
+        self._ix: OrderIndex = OrderIndex(block_size, fields)
         self._hash: Optional[int] = None
 
     @classmethod
@@ -84,7 +84,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         cls,
         events: Iterable[Tuple[Any, bool]],
         block_size: int = DEFAULT_BLOCK_SIZE,
-        index: Iterable[str] = (),
+        fields: Iterable[str] = (),
         fill: float = 0.75,
         progress: Optional[Progress] = None,
     ) -> "Tree":
@@ -94,7 +94,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         give.  Closing bounds' data is ignored.  ``progress(done, total)`` is called
         every 65,536 bounds.  An unbalanced stream raises ``InvalidOperation``.
         """
-        return cls.from_order_index(build_index(events, block_size, index, fill, progress))
+        return cls.from_order_index(build_index(events, block_size, fields, fill, progress))
 
     def data_events(self, node: Optional[int] = None) -> Iterator[Tuple[Any, bool]]:
         """``(data, is_open)`` bounds of ``node``'s subtree (None: the forest): ``from_events`` input.
@@ -109,14 +109,14 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         cls,
         value: Any,
         block_size: int = DEFAULT_BLOCK_SIZE,
-        index: Iterable[str] = (),
+        fields: Iterable[str] = (),
         progress: Optional[Progress] = None,
     ) -> "Tree":
         """A tree encoding a JSON-like value losslessly (see ``botree.nested``). O(n).
 
         Raises TypeError naming the path of the first non-JSON value; nothing is built.
         """
-        return cls.from_order_index(build_index(nested_events(value), block_size, index, progress=progress))
+        return cls.from_order_index(build_index(nested_events(value), block_size, fields, progress=progress))
 
     def to_nested(self, node: Optional[int] = None) -> Any:
         """The JSON-like value ``node`` encodes (None: the single top-level node). O(size)."""
@@ -131,7 +131,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         cls,
         source: Union[str, "os.PathLike[str]", IO[str]],
         block_size: int = DEFAULT_BLOCK_SIZE,
-        index: Iterable[str] = (),
+        fields: Iterable[str] = (),
         progress: Optional[Progress] = None,
     ) -> "Tree":
         """A tree from a JSON file (path or open text file), via ``from_nested``.
@@ -145,7 +145,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
                 value = json.load(handle)
         else:
             value = json.load(source)
-        return cls.from_nested(value, block_size, index, progress)
+        return cls.from_nested(value, block_size, fields, progress)
 
     def to_json(self, node: Optional[int] = None, indent: Union[int, str, None] = None, **dumps: Any) -> str:
         """The JSON text of ``to_nested(node)``, written without recursion. O(size).
@@ -172,11 +172,11 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         orphans: str = "error",
         cycles: str = "error",
         block_size: int = DEFAULT_BLOCK_SIZE,
-        index: Iterable[str] = (),
+        fields: Iterable[str] = (),
         progress: Optional[Progress] = None,
     ) -> "Tree":
         """A tree from (id, parent) rows; see ``load_parent_table`` for every option. O(n log n)."""
-        return load_parent_table(rows, id, parent, order, data, orphans, cycles, block_size, index, progress)[0]
+        return load_parent_table(rows, id, parent, order, data, orphans, cycles, block_size, fields, progress)[0]
 
     def to_parent_table(self) -> List[Dict[str, Any]]:
         """One ``{"id", "parent", "order", "data"}`` dict per node, in preorder. O(n).
@@ -313,7 +313,7 @@ def load_parent_table(
     orphans: str = "error",
     cycles: str = "error",
     block_size: int = DEFAULT_BLOCK_SIZE,
-    index: Iterable[str] = (),
+    fields: Iterable[str] = (),
     progress: Optional[Progress] = None,
 ) -> Tuple[Tree, Dict[Hashable, int]]:
     """A tree from parent-child rows, and the mapping external id -> node id. O(n log n).
@@ -334,5 +334,5 @@ def load_parent_table(
     """
     with gc_paused():  # millions of small containers, no cycles: see botree.gcpause
         events, ids = parent_table_events(rows, id, parent, order, data, orphans, cycles)
-    tree = Tree.from_events(events, block_size, index, progress=progress)
+    tree = Tree.from_events(events, block_size, fields, progress=progress)
     return tree, {ext: node for node, ext in enumerate(ids)}
