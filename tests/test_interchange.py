@@ -979,7 +979,7 @@ def assert_matches(t: Tree, model: Model) -> None:
 @given(parent_tables(max_nodes=25), st.sampled_from(BLOCK_SIZES), st.data())
 def test_bulk_built_tree_takes_updates(table: Dict[str, Any], block_size: int, data: Any) -> None:
     rows = [{"id": i, "parent": p, "name": len(str(d)) % 3} for i, p, _, d in table["rows"]]
-    t0, _ = load_parent_table(rows, block_size=block_size, index=("name",))
+    t0, _ = load_parent_table(rows, block_size=block_size, fields=("name",))
     before = [(n, o, t0.data(n) if o else None) for n, o in t0.events()]
     model = Model(t0)
     assert_matches(t0, model)
@@ -1069,8 +1069,8 @@ def test_bulk_built_json_tree_takes_updates_and_converts_back() -> None:
 def test_bulk_index_rejects_unhashable_values_before_building() -> None:
     rows = [{"id": 1, "name": "ok"}, {"id": 2, "name": ["unhashable"]}]
     with pytest.raises(TypeError):
-        Tree.from_parent_table(rows, index=("name",))
-    t = Tree.from_parent_table(rows[:1], index=("name",))
+        Tree.from_parent_table(rows, fields=("name",))
+    t = Tree.from_parent_table(rows[:1], fields=("name",))
     assert t.find(name="ok") == [0]
 
 

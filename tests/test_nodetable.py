@@ -223,7 +223,7 @@ class NodeTableMachine(RuleBasedStateMachine):
     )
     def setup(self, fields: Tuple[str, ...], transient: bool) -> None:
         self.fields = fields
-        base = NodeTable(index=fields)
+        base = NodeTable(fields=fields)
         self._record(base)
         self.transient = transient
         self.cur = base.transient() if transient else base
@@ -411,7 +411,7 @@ TestNodeTableMachine = NodeTableMachine.TestCase
 
 
 def test_batch_continuing_after_persistent_does_not_change_the_frozen_table() -> None:
-    base, (a, b, c) = NodeTable(index=("name",)).insert_many([{"name": "a"}, {"name": "b"}, {"name": "c"}])
+    base, (a, b, c) = NodeTable(fields=("name",)).insert_many([{"name": "a"}, {"name": "b"}, {"name": "c"}])
     batch = base.transient()
     batch.update(a, open_leaf=1, open_key=2, close_leaf=3, close_key=4)
     d = batch.insert({"name": "d"}, (5, 6, 7, 8))
@@ -467,7 +467,7 @@ def test_writable_copies_foreign_rows_once_and_again_after_persistent() -> None:
 
 
 def test_two_batches_from_one_table_are_independent() -> None:
-    base, (a, b) = NodeTable(index=("name",)).insert_many([{"name": "a"}, {"name": "b"}])
+    base, (a, b) = NodeTable(fields=("name",)).insert_many([{"name": "a"}, {"name": "b"}])
     one, two = base.transient(), base.transient()
     one.delete(a)
     two.set_data(a, {"name": "z"})
@@ -575,7 +575,7 @@ initial_datas = st.lists(st.fixed_dictionaries({"name": st.sampled_from(VALUES)}
 @FAST
 @given(datas=initial_datas, datum=datums(), links=links_st)
 def test_persistent_insert_returns_new_table(datas: List[Any], datum: Datum, links: Links) -> None:
-    old, _ = NodeTable(index=("name",)).insert_many(datas)
+    old, _ = NodeTable(fields=("name",)).insert_many(datas)
     before = snapshot(old)
     new, node = old.insert(datum.data, links)
     assert new is not old and snapshot(old) == before
@@ -592,7 +592,7 @@ def test_persistent_insert_returns_new_table(datas: List[Any], datum: Datum, lin
 @FAST
 @given(datas=initial_datas, more=st.lists(datums(), max_size=5))
 def test_persistent_insert_many_returns_new_table(datas: List[Any], more: List[Datum]) -> None:
-    old, ids = NodeTable(index=("name",)).insert_many(datas)
+    old, ids = NodeTable(fields=("name",)).insert_many(datas)
     assert ids == list(range(len(datas)))
     before = snapshot(old)
     new, new_ids = old.insert_many([d.data for d in more])
@@ -605,7 +605,7 @@ def test_persistent_insert_many_returns_new_table(datas: List[Any], more: List[D
 @FAST
 @given(datas=initial_datas, i=st.integers(0, 100), datum=datums())
 def test_persistent_set_data_returns_new_table(datas: List[Any], i: int, datum: Datum) -> None:
-    old, ids = NodeTable(index=("name",)).insert_many(datas)
+    old, ids = NodeTable(fields=("name",)).insert_many(datas)
     node = ids[i % len(ids)]
     before = snapshot(old)
     new = old.set_data(node, datum.data)
@@ -625,7 +625,7 @@ def test_persistent_set_data_returns_new_table(datas: List[Any], i: int, datum: 
     changes=st.dictionaries(st.sampled_from(LINK_FIELDS), st.integers(1, 50), min_size=1),
 )
 def test_persistent_update_returns_new_table(datas: List[Any], i: int, changes: Dict[str, int]) -> None:
-    old, ids = NodeTable(index=("name",)).insert_many(datas)
+    old, ids = NodeTable(fields=("name",)).insert_many(datas)
     node = ids[i % len(ids)]
     before = snapshot(old)
     new = old.update(node, **changes)
@@ -639,7 +639,7 @@ def test_persistent_update_returns_new_table(datas: List[Any], i: int, changes: 
 @FAST
 @given(datas=initial_datas, i=st.integers(0, 100))
 def test_persistent_delete_returns_new_table(datas: List[Any], i: int) -> None:
-    old, ids = NodeTable(index=("name",)).insert_many(datas)
+    old, ids = NodeTable(fields=("name",)).insert_many(datas)
     node = ids[i % len(ids)]
     before = snapshot(old)
     new = old.delete(node)
@@ -656,7 +656,7 @@ def test_persistent_delete_returns_new_table(datas: List[Any], i: int) -> None:
 
 
 def small_table() -> NodeTable:
-    t, _ = NodeTable(index=("name",)).insert_many([{"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "a"}])
+    t, _ = NodeTable(fields=("name",)).insert_many([{"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "a"}])
     return t.delete(1)  # ids 0, 2, 3 live; 1 free
 
 
@@ -689,7 +689,7 @@ def test_unknown_ids_raise_unknown_node_and_are_not_contained(bad: Any) -> None:
 @pytest.mark.parametrize("bad_value", UNHASHABLE, ids=repr)
 @pytest.mark.parametrize("as_object", [False, True])
 def test_unhashable_indexed_value_is_rejected_without_change(bad_value: Any, as_object: bool) -> None:
-    t = NodeTable(index=("kind", "name"))
+    t = NodeTable(fields=("kind", "name"))
     t, _ = t.insert_many([{"name": "a"}, {"name": "b", "kind": 1}, {"name": "c"}])
     t = t.delete(1)
     bad = Obj({"kind": 2, "name": bad_value}, {}) if as_object else {"kind": 2, "name": bad_value}
@@ -715,7 +715,7 @@ def test_unhashable_indexed_value_is_rejected_without_change(bad_value: Any, as_
 
 
 def test_unhashable_value_in_unindexed_field_is_accepted() -> None:
-    t, n = NodeTable(index=("name",)).insert({"name": "a", "tags": ["x"]})
+    t, n = NodeTable(fields=("name",)).insert({"name": "a", "tags": ["x"]})
     t2, m = NodeTable().insert({"name": ["a"]})
     assert t.find("name", "a") == {n}
     assert t2.data(m) == {"name": ["a"]}
@@ -742,7 +742,7 @@ def test_insert_many_with_one_bad_item_changes_nothing(goods: List[Datum], pos: 
 
 
 def test_find_on_unindexed_field_raises_not_indexed() -> None:
-    for table in (NodeTable(), NodeTable(index=("name",))):
+    for table in (NodeTable(), NodeTable(fields=("name",))):
         for target in (table, table.transient()):
             with pytest.raises(NotIndexed) as info:
                 target.find("colour", "red")
@@ -753,7 +753,7 @@ def test_find_on_unindexed_field_raises_not_indexed() -> None:
 @pytest.mark.parametrize("index", [[1], ("name", 2), [None], [b"name"]], ids=repr)
 def test_non_str_index_field_is_a_type_error(index: Any) -> None:
     with pytest.raises(TypeError):
-        NodeTable(index=index)
+        NodeTable(fields=index)
 
 
 def test_update_with_unknown_field_name_is_a_type_error_and_changes_nothing() -> None:
@@ -773,7 +773,7 @@ def test_update_with_unknown_field_name_is_a_type_error_and_changes_nothing() ->
 
 def test_check_detects_corruption() -> None:
     # check() must be able to fail: corrupt private state of a throwaway table
-    t, _ = NodeTable(index=("name",)).insert_many([{"name": "a"}, {"name": "b"}])
+    t, _ = NodeTable(fields=("name",)).insert_many([{"name": "a"}, {"name": "b"}])
     t.check()
     t._index = (t._index[0].set("zzz", t._index[0]["a"]),)  # type: ignore[misc]
     with pytest.raises(TableCorrupt):
@@ -826,7 +826,7 @@ FIELD_CASES = [
 def test_data_is_indexed_per_field_value_rule(make: Any, expected: Any) -> None:
     data = make()
     assert field_value(data, "name") is expected or field_value(data, "name") == expected
-    t, other = NodeTable(index=("name",)).insert({"name": "x"})
+    t, other = NodeTable(fields=("name",)).insert({"name": "x"})
     t, node = t.insert(data)
     for probe in ("x", None):
         hit = expected is not MISSING and expected == probe
@@ -845,7 +845,7 @@ def test_data_is_indexed_per_field_value_rule(make: Any, expected: Any) -> None:
 
 
 def test_batch_update_with_unknown_field_and_data_changes_nothing() -> None:
-    t, n = NodeTable(index=("name",)).insert({"name": "a"})
+    t, n = NodeTable(fields=("name",)).insert({"name": "a"})
     batch = t.transient()
     with pytest.raises(TypeError, match="'bogus'"):
         batch.update(n, data={"name": "b"}, bogus=1)
@@ -854,7 +854,7 @@ def test_batch_update_with_unknown_field_and_data_changes_nothing() -> None:
 
 
 def test_insert_with_malformed_links_changes_nothing() -> None:
-    t, _ = NodeTable(index=("name",)).insert_many([{"name": "a"}, {"name": "b"}])
+    t, _ = NodeTable(fields=("name",)).insert_many([{"name": "a"}, {"name": "b"}])
     batch = t.transient()
     with pytest.raises((IndexError, TypeError)):
         batch.insert({"name": "c"}, links=(1, 2))  # type: ignore[arg-type]
@@ -873,7 +873,7 @@ def test_row_agrees_with_contains_for_bool_ids() -> None:
 
 def test_nan_in_an_indexed_field_is_rejected_and_changes_nothing() -> None:
     # NaN != NaN, so an index entry under it could never be found or removed again.
-    t, _ = NodeTable(index=("name",)).insert({"name": "a"})
+    t, _ = NodeTable(fields=("name",)).insert({"name": "a"})
     batch = t.transient()
     with pytest.raises(ValueError, match="name"):
         batch.insert({"name": float("nan")})

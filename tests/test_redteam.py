@@ -80,7 +80,7 @@ def test_move_inner_with_a_bool_parent_is_rejected_as_unknown() -> None:
 
 
 def test_find_with_an_unhashable_value() -> None:
-    t, _ = Tree(index=("name",)).insert_child(None, {"name": "x"})
+    t, _ = Tree(fields=("name",)).insert_child(None, {"name": "x"})
     with pytest.raises(InvalidArgument):
         t.find(name=["x"])
 

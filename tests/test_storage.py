@@ -222,7 +222,7 @@ def test_json_documents_and_exact_types_round_trip(target: str) -> None:
 
 
 def test_indexed_fields_survive_reopen(target: str) -> None:
-    db = Database(target, index=("name",))
+    db = Database(target, fields=("name",))
     with db.transaction() as tx:
         root = tx.insert_root({"name": "root"})
         for i in range(100):
@@ -235,7 +235,7 @@ def test_indexed_fields_survive_reopen(target: str) -> None:
     assert len(db.tree.find(name="n3")) == 11
     db.close()
     with pytest.raises(InvalidArgument):
-        Database(target, index=("other",))
+        Database(target, fields=("other",))
     with pytest.raises(InvalidArgument):
         Database(target, block_size=8)
 

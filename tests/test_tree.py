@@ -13,7 +13,7 @@ from botree.tree.updates import UPDATES
 
 
 def org() -> tuple[Tree, dict]:
-    t = Tree(block_size=4, index=("name",))
+    t = Tree(block_size=4, fields=("name",))
     ids = {}
     t, ids["co"] = t.insert_child(None, {"name": "co"})
     for dept in ("eng", "ops", "sales"):
@@ -193,7 +193,7 @@ def test_tree_100000_levels_deep() -> None:
     assert t.at_rank(-1) == bottom
     assert sum(1 for _ in t.ancestors(chain[2000])) == 2000
     assert list(t.descendants(chain[-4])) == chain[-3:]
-    assert list(t.descendants(chain[0], max_distance=3)) == chain[1:4]
+    assert list(t.descendants(chain[0], max_depth=3)) == chain[1:4]
     assert t.render(max_lines=3).count("\n") == 3
     moved = t.move(chain[depth // 2], None)
     moved.check()
@@ -263,7 +263,7 @@ def test_moving_10_or_100000_nodes_touches_blocks_of_the_same_order() -> None:
 
 def test_equality_hash_repr_and_render() -> None:
     t, ids = org()
-    same, _ = Tree(block_size=64, index=("name",)).insert_child(None, {"name": "co"})
+    same, _ = Tree(block_size=64, fields=("name",)).insert_child(None, {"name": "co"})
     assert t != same
     t2 = t.set_data(ids["eng"], {"name": "eng"})
     assert t2 == t and hash(t2) == hash(t)
@@ -283,7 +283,7 @@ def test_equality_hash_repr_and_render() -> None:
 
 
 def test_find_returns_document_order_and_intersects() -> None:
-    t = Tree(index=("kind", "size"))
+    t = Tree(fields=("kind", "size"))
     t, a = t.insert_child(None, {"kind": "dir", "size": 1})
     t, b = t.insert_child(a, {"kind": "file", "size": 1})
     t, c = t.insert_child(None, {"kind": "file", "size": 2})
@@ -327,7 +327,7 @@ def test_errors_name_the_nodes() -> None:
     with pytest.raises(InvalidArgument):
         t.insert_child(ids["eng"], "x", "0")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument):
-        Tree(index="name")
+        Tree(fields="name")
     t.check()
 
 

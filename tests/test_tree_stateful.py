@@ -86,10 +86,10 @@ class Model:
     def subtree(self, node: int) -> List[int]:
         return self.preorder(node)
 
-    def descendants(self, node: int, max_distance: Optional[int]) -> List[int]:
+    def descendants(self, node: int, max_depth: Optional[int]) -> List[int]:
         lv = self.levels()
         base = lv[node]
-        return [d for d in self.preorder(node)[1:] if max_distance is None or lv[d] - base <= max_distance]
+        return [d for d in self.preorder(node)[1:] if max_depth is None or lv[d] - base <= max_depth]
 
     def siblings_of(self, node: int) -> List[int]:
         return self.kids[self.parent[node]]
@@ -493,7 +493,7 @@ class TreeMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.t = Tree(block_size=self.block_size, index=("name",))
+        self.t = Tree(block_size=self.block_size, fields=("name",))
         self.model = Model()
         self.counter = [0]
         self.versions: List[Tuple[Tree, Model]] = [(self.t, self.model.copy())]
@@ -725,10 +725,10 @@ class TreeMachine(RuleBasedStateMachine):
         assert list(q.roots()) == m.kids[None]
 
         assert list(q.ancestors(a)) == anc_a
-        dist = data.draw(st.none() | st.integers(0, 3), label="max_distance")
-        assert list(q.descendants(a, max_distance=dist)) == m.descendants(a, dist)
+        dist = data.draw(st.none() | st.integers(0, 3), label="max_depth")
+        assert list(q.descendants(a, max_depth=dist)) == m.descendants(a, dist)
         with pytest.raises(InvalidArgument):
-            list(q.descendants(a, max_distance=-1))
+            list(q.descendants(a, max_depth=-1))
         assert list(q.siblings(a)) == [s for s in m.siblings_of(a) if s != a]
         assert list(q.preorder(a)) == m.preorder(a)
         assert list(q.postorder(a)) == m.postorder(a)
