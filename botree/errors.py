@@ -59,6 +59,10 @@ class CorruptDatabase(StorageError):
     """A stored database failed a check: bad checksum, truncated file, missing or malformed record."""
 
 
+class OutdatedFormat(StorageError):
+    """A stored database written in an older storage format; the message says how to upgrade it."""
+
+
 # -- the node table (``botree.nodetable``) ------------------------------------------
 
 

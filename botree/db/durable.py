@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from ..core.index import DEFAULT_BLOCK_SIZE, check_block_size
-from ..errors import CorruptDatabase, InvalidArgument, VersionNotFound
+from ..errors import CorruptDatabase, InvalidArgument, StorageError, VersionNotFound
 from ..storage import codec
 from ..storage.codec import checksum, vectors
 from ..storage.format import TABLES
@@ -37,6 +37,7 @@ from ..tree.tree import Tree
 from .database import Commit, Database, DbTransaction, Op
 
 _CACHED_VERSIONS = 8  # trees kept for as_of besides the head
+_CACHED_MANIFESTS = 1 << 14  # decoded manifests kept (64 versions each); the cache is cleared when full
 # make(head version, head) -> (tree to store, its logged updates or None, ids it deleted)
 Make = Callable[[int, Tree], Tuple[Tree, Optional[Tuple[Op, ...]], Set[int]]]
 
@@ -81,6 +82,7 @@ class DurableDatabase(Database):
         self._commit_cache: Dict[int, Commit] = {}
         self._state_cache: Dict[int, Dict[str, Any]] = {}
         self._tree_cache: "OrderedDict[int, Tree]" = OrderedDict()
+        self._manifests: Dict[Tuple[str, int, int], List[int]] = {}
         try:
             first, cells = self._encode(-1, None, empty, time.time(), "initial", {}, (), set())
             created = self._store.initialise(first, cells)
@@ -175,30 +177,66 @@ class DurableDatabase(Database):
         return self._store.oldest()
 
     def verify(self) -> None:
-        """Read and check every stored record and the head tree; raises ``CorruptDatabase``. O(stored size)."""
+        """Check every stored record, every kept version's pins and the head tree. O(stored size).
+
+        Runs the storage engine's own integrity check (SQLite ``PRAGMA integrity_check``),
+        then reads every commit and cell and checks its checksum, then checks that every
+        cell each kept version pins is there, then loads the head and runs ``check()``.
+        Damage raises ``CorruptDatabase``; a lost connection stays a ``StorageError``.
+        """
         with self._lock:
+            problems = self._store.integrity()
+            if problems:
+                raise CorruptDatabase(f"{self.target}: the storage engine's check failed: {'; '.join(problems[:5])}")
             head = self._store.head()
             oldest = self._store.oldest()
             self._commit_cache.clear()
+            self._state_cache.clear()
+            self._manifests.clear()
             try:
                 commits = self._commits(oldest, head)
             except VersionNotFound as exc:
                 raise CorruptDatabase(f"{self.target}: commits {oldest}..{head} are not all there: {exc}") from None
             if [c.version for c in commits] != list(range(oldest, head + 1)):
                 raise CorruptDatabase(f"{self.target}: commits {oldest}..{head} are not contiguous")
+            stored: Set[Tuple[str, int, int]] = set()
             for table in TABLES:
                 for leaf, version, payload, crc in self._store.cells(table):
                     if checksum(payload, table, leaf, version) != crc:
                         raise CorruptDatabase(f"{self.target}: {table} leaf {leaf} version {version}: bad checksum")
+                    stored.add((table, leaf, version))
+            self._check_pins(oldest, head, stored)
             self._tree_cache.clear()
             self._head = (head, self._load_tree(head, None))
             tree = self._head[1]
         try:
             tree.check()
+        except StorageError:
+            raise  # CorruptDatabase from a leaf that fails to load, or a lost connection: as it is
         except Exception as exc:  # an InvariantError or a decoding failure deep in a read
-            if isinstance(exc, CorruptDatabase):
-                raise
             raise CorruptDatabase(f"{self.target}: version {head} fails its check: {exc}") from exc
+
+    def _check_pins(self, oldest: int, head: int, stored: Set[Tuple[str, int, int]]) -> None:
+        """Every manifest and leaf cell that versions oldest..head pin is stored. O(pins + manifests · 64)."""
+        seen: Set[Tuple[str, int, int]] = set()
+        for version in range(oldest, head + 1):
+            state = self._state(version)
+            for table, length in zip(TABLES, state["lengths"]):
+                leaves = (length + 63) >> 6
+                for group, pinned in enumerate(state["manifests"][table]):
+                    if (table, group, pinned) in seen:
+                        continue
+                    seen.add((table, group, pinned))
+                    if (table, -(group + 1), pinned) not in stored:
+                        raise CorruptDatabase(f"{self.target}: version {version} pins a missing {table} manifest")
+                    versions = self._manifest(table, group, pinned, version)
+                    if len(versions) != min(64, leaves - (group << 6)):
+                        raise CorruptDatabase(f"{self.target}: {table} manifest {group} has {len(versions)} leaves")
+                    for i, written in enumerate(versions):
+                        if (table, (group << 6) + i, written) not in stored:
+                            raise CorruptDatabase(
+                                f"{self.target}: version {version} pins a missing {table} leaf {(group << 6) + i}"
+                            )
 
     # -- loading -------------------------------------------------------------------
 
@@ -226,12 +264,38 @@ class DurableDatabase(Database):
             self._commits(version, version)
         return self._state_cache[version]
 
+    def _manifest(self, table: str, group: int, pinned: int, reading: int) -> List[int]:
+        """The cell versions the leaves of ``group`` read, from its manifest written at ``pinned``. O(64), cached."""
+        key = (table, group, pinned)
+        versions = self._manifests.get(key)
+        if versions is None:
+            leaf = -(group + 1)
+            payload, crc = self._store.cell(table, leaf, pinned, reading)
+            where = f"{self.target}: {table} manifest {group} version {pinned}"
+            if checksum(payload, table, leaf, pinned) != crc:
+                raise CorruptDatabase(f"{where}: bad checksum")
+            versions = codec.decode_manifest(payload, pinned, where)
+            if len(self._manifests) >= _CACHED_MANIFESTS:
+                self._manifests.clear()
+            self._manifests[key] = versions
+        return versions
+
+    def _pinned_cell(self, table: str, version: int, number: int) -> int:
+        """The version of the cell that leaf ``number`` of ``table`` reads in ``version``. O(1) cached."""
+        pins = self._state(version)["manifests"][table]
+        group = number >> 6
+        versions = self._manifest(table, group, pins[group], version)
+        if (number & 63) >= len(versions):
+            raise CorruptDatabase(f"{self.target}: {table} manifest {group} of version {version} lacks leaf {number}")
+        return versions[number & 63]
+
     def _load_tree(self, version: int, share: Optional[Tuple[int, Tree]]) -> Tree:
-        """Version ``version`` with lazy leaves, reusing ``share``'s leaves that did not change since."""
+        """Version ``version`` with lazy leaves, reusing ``share``'s leaves that read the same cells."""
         from ..storage.lazy import lazy_vector
 
         state = self._state(version)
         old = vectors(share[1].order_index) if share is not None else None
+        old_state = self._shared_state(share[0]) if share is not None else None
         vecs = {}
         for table, length in zip(TABLES, state["lengths"]):
 
@@ -239,22 +303,49 @@ class DurableDatabase(Database):
                 return self._load_leaf(table, version, number, size)
 
             reuse = None
-            if share is not None and old is not None:
-                low, high = sorted((share[0], version))
-                changed = self._store.changed(table, low, high)
-                old_chunks = old[table].chunks
-
-                def reuse(number: int, changed: Set[int] = changed, chunks: Any = old_chunks) -> Any:
-                    mid = number >> 6
-                    if number in changed or mid >= len(chunks) or (number & 63) >= len(chunks[mid]):
-                        return None
-                    return chunks[mid][number & 63]
-
+            if share is not None and old is not None and old_state is not None:
+                reuse = self._reuse(table, version, share[0], old_state, old[table].chunks)
             vecs[table] = lazy_vector(length, load, reuse)
-        return Tree.from_order_index(codec.index_from_state(state, vecs))
+        return Tree.from_order_index(codec.index_from_state(state, vecs, f"{self.target}: version {version}"))
+
+    def _reuse(
+        self, table: str, version: int, other: int, other_state: Dict[str, Any], chunks: Any
+    ) -> Callable[[int], Any]:
+        """``reuse(leaf)`` for ``lazy_vector``: ``other``'s leaf object when both versions read the same cell.
+
+        A group whose manifest pin is the same in both versions is shared whole, unread;
+        for the others both manifests are read (O(64) each).
+        """
+        pins = self._state(version)["manifests"][table]
+        other_pins = other_state["manifests"][table]
+
+        def reuse(number: int) -> Any:
+            group = number >> 6
+            if number >> 6 >= len(chunks) or (number & 63) >= len(chunks[group]) or group >= len(other_pins):
+                return None
+            if pins[group] != other_pins[group]:
+                mine = self._manifest(table, group, pins[group], version)
+                try:
+                    theirs = self._manifest(table, group, other_pins[group], other)
+                except VersionNotFound:  # the other version was compacted away: load afresh
+                    return None
+                i = number & 63
+                if i >= len(mine) or i >= len(theirs) or mine[i] != theirs[i]:
+                    return None
+            return chunks[group][number & 63]
+
+        return reuse
+
+    def _shared_state(self, version: int) -> Optional[Dict[str, Any]]:
+        """The state of a version whose leaves a newer load may share; None if it was compacted away."""
+        try:
+            return self._state(version)
+        except VersionNotFound:
+            return None
 
     def _load_leaf(self, table: str, version: int, number: int, size: int) -> List[Any]:
-        written, payload, crc = self._store.cell(table, number, version)
+        written = self._pinned_cell(table, version, number)
+        payload, crc = self._store.cell(table, number, written, version)
         where = f"{self.target}: {table} leaf {number} version {written}"
         if checksum(payload, table, number, written) != crc:
             raise CorruptDatabase(f"{where}: bad checksum")
@@ -285,12 +376,18 @@ class DurableDatabase(Database):
 
         version = parent + 1
         old = vectors(head.order_index) if head is not None else None
+        old_pins = self._state(parent)["manifests"] if head is not None else None
         cells: Dict[str, List[Cell]] = {}
+        pins: Dict[str, List[int]] = {}
         for table, vec in vectors(tree.order_index).items():
             items = []
+            changed: Dict[int, List[int]] = {}  # group -> its leaves this commit writes
             for number, leaf in changed_leaves(old[table] if old is not None else None, vec):
                 payload = codec.encode_leaf(table, leaf)
                 items.append((number, payload, checksum(payload, table, number, version)))
+                changed.setdefault(number >> 6, []).append(number)
+            previous = old_pins[table] if old_pins is not None else []
+            pins[table] = self._write_manifests(table, parent, version, len(vec), previous, changed, items)
             cells[table] = items
         if message is not None:
             if not isinstance(message, str):
@@ -301,12 +398,39 @@ class DurableDatabase(Database):
                 raise InvalidArgument(f"a commit message must be valid Unicode text: {exc}") from None
             if "\x00" in message:
                 raise InvalidArgument("a stored commit message cannot contain NUL characters")
-        state = codec.encode_state(tree.order_index)
+        state = codec.encode_state(tree.order_index, pins)
         meta_b = codec.encode_meta(meta)
         ops_b = codec.encode_ops(ops)
         deleted_b = codec.encode_deleted(deleted)
         crc = codec.commit_checksum(version, parent, when, message, meta_b, state, ops_b, deleted_b)
         return (version, parent, when, message, meta_b, state, ops_b, deleted_b, crc), cells
+
+    def _write_manifests(
+        self,
+        table: str,
+        parent: int,
+        version: int,
+        length: int,
+        previous: List[int],
+        changed: Dict[int, List[int]],
+        cells: List[Cell],
+    ) -> List[int]:
+        """Add the manifest cells of the groups ``changed`` touches; the new pins. O(64 · groups changed)."""
+        groups = codec.group_count(length)
+        pins = list(previous[:groups]) + [version] * max(0, groups - len(previous))
+        for group in range(len(previous), groups):
+            changed.setdefault(group, [])  # a new group gets its manifest even if (oddly) no leaf in it changed
+        for group, numbers in changed.items():
+            leaves = min(64, ((length + 63) >> 6) - (group << 6))
+            versions = list(self._manifest(table, group, previous[group], parent)) if group < len(previous) else []
+            versions = versions[:leaves] + [version] * max(0, leaves - len(versions))
+            for number in numbers:
+                versions[number & 63] = version
+            payload = codec.encode_manifest(versions)
+            leaf = -(group + 1)
+            cells.append((leaf, payload, checksum(payload, table, leaf, version)))
+            pins[group] = version
+        return pins
 
     def _store_next(self, make: Make, message: Optional[str], meta: Mapping[str, Any]) -> Tuple[int, Tree]:
         """Store ``make(head version, head)``'s tree as the next version; (that version, the head it replaced).

@@ -1,13 +1,19 @@
-"""Byte encodings of what a stored version consists of, each with a checksum.
+"""Byte encodings of what a stored version consists of (storage format ``botree-2``).
 
 A version is three id-keyed vectors (blocks, block links, node rows) plus a small
-state (root, height, block size, indexed fields, vector lengths, id allocators).
-Storage keeps vectors leaf by leaf: one *cell* holds the 64 slots of one leaf as
-written by one version.  Payloads use ``marshal`` (C speed, exact types for
-``None/bool/int/float/complex/str/bytes/tuple/list/dict/set/frozenset``, and unlike
-pickle it never runs code while loading).  Node data must be built from those types
-or be a ``JsonNode``; anything else is refused with ``InvalidArgument`` before a
-commit writes anything.
+state (root, height, block size, indexed fields, vector lengths, id allocators, and
+the pins of its manifests).  Storage keeps vectors leaf by leaf: one *cell* holds the
+64 slots of one leaf as written by one version.  A *manifest* cell per group of 64
+leaves lists the version of the cell each leaf of the group reads, and the version's
+state (inside its checksummed commit row) pins the version of every manifest; so a
+read names the exact cell it needs, and nothing can substitute another one.
+
+Payloads are MessagePack (``msgpack``: a stable, documented binary format any
+language reads), with extension types where Python values need more than
+MessagePack's own (see ``EXT_*``): exact ``tuple``, ``set``, ``frozenset``, integers
+beyond 64 bits and ``JsonNode``.  Which values are storable at all is the value
+policy of ``botree.tree.values``; anything else is refused with ``InvalidArgument``
+before a commit writes anything.
 
 Every payload is stored with a CRC-32 seeded with where it belongs (table, leaf,
 version), so a damaged byte or a record found in the wrong place fails the check and
@@ -16,9 +22,10 @@ raises ``CorruptDatabase`` instead of yielding a wrong tree.
 
 from __future__ import annotations
 
-import marshal
 import zlib
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+
+import msgpack
 
 from ..core.blocks import Block
 from ..core.index import OrderIndex
@@ -26,7 +33,17 @@ from ..errors import CorruptDatabase, InvalidArgument
 from ..interchange.nested import JsonNode
 from ..nodetable import ChunkedVector, IdAllocator, NodeTable, Row
 from ..tree.updates import UPDATES, Op
-from .format import FREE_KEPT
+from .format import FREE_KEPT, TABLES
+
+# MessagePack extension type codes of format botree-2 (never renumber: they are on disk).
+EXT_TUPLE = 1  # payload: a MessagePack array of the items
+EXT_SET = 2  # payload: an array of the members
+EXT_FROZENSET = 3  # payload: an array of the members
+EXT_BIGINT = 4  # payload: the integer's two's-complement bytes, big-endian (outside the 64-bit range)
+EXT_JSONNODE = 5  # payload: the array [kind, value]
+
+# Errors the MessagePack decoder raises on bytes that are not a valid encoding.
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, msgpack.UnpackException)
 
 
 def checksum(payload: bytes, *where: object) -> int:
@@ -34,32 +51,75 @@ def checksum(payload: bytes, *where: object) -> int:
     return zlib.crc32(payload, zlib.crc32(repr(where).encode()))
 
 
+# -- values -----------------------------------------------------------------------------
+
+
+class _Unstorable(TypeError):
+    """Raised inside the packer for a value outside the policy (turned into ``InvalidArgument``)."""
+
+
+def _ext(value: Any) -> msgpack.ExtType:
+    kind = type(value)
+    if kind is tuple:
+        return msgpack.ExtType(EXT_TUPLE, pack(list(value)))
+    if kind is frozenset:
+        return msgpack.ExtType(EXT_FROZENSET, pack(list(value)))
+    if kind is set:
+        return msgpack.ExtType(EXT_SET, pack(list(value)))
+    if kind is int:  # only integers outside the 64-bit range reach this hook
+        size = (value.bit_length() + 8) // 8
+        return msgpack.ExtType(EXT_BIGINT, value.to_bytes(size, "big", signed=True))
+    if kind is JsonNode:
+        return msgpack.ExtType(EXT_JSONNODE, pack([value.kind, value.value]))
+    raise _Unstorable(f"a {kind.__module__}.{kind.__qualname__} value")
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code == EXT_TUPLE:
+        return tuple(unpack(data))
+    if code == EXT_FROZENSET:
+        return frozenset(unpack(data))
+    if code == EXT_SET:
+        return set(unpack(data))
+    if code == EXT_BIGINT:
+        return int.from_bytes(data, "big", signed=True)
+    if code == EXT_JSONNODE:
+        kind, value = unpack(data)
+        return JsonNode(kind, value)
+    raise ValueError(f"unknown extension type {code}")
+
+
+def pack(value: Any) -> bytes:
+    """MessagePack bytes of a storable value; ``_Unstorable`` (a ``TypeError``) otherwise. O(size)."""
+    return msgpack.packb(value, use_bin_type=True, strict_types=True, default=_ext, unicode_errors="surrogatepass")
+
+
+def unpack(payload: bytes) -> Any:
+    """The value of ``pack``'s bytes (raises the decoder's errors on damaged bytes). O(size)."""
+    return msgpack.unpackb(
+        payload, raw=False, strict_map_key=False, ext_hook=_ext_hook, unicode_errors="surrogatepass"
+    )
+
+
 def _dumps(value: Any, what: str) -> bytes:
+    """``pack(value)``, refusing a value outside the policy with ``InvalidArgument`` naming ``what``."""
     try:
-        return marshal.dumps(value)
-    except ValueError as exc:
-        raise InvalidArgument(
-            f"{what} cannot be stored: {exc} (use None, bool, int, float, str, bytes, "
-            "tuple, list, dict, set or frozenset values)"
-        ) from None
+        return pack(value)
+    except (_Unstorable, ValueError, OverflowError) as exc:
+        raise InvalidArgument(f"{what} cannot be stored: {exc} (see the value policy in docs/api.md)") from None
 
 
-def _loads(payload: bytes, what: str) -> Any:
+def _loads(payload: bytes, where: str) -> Any:
+    """``unpack(payload)``, reporting damaged bytes as ``CorruptDatabase`` at ``where``."""
     try:
-        return marshal.loads(payload)
-    except (ValueError, EOFError, TypeError) as exc:
-        raise CorruptDatabase(f"{what} does not decode: {exc}") from None
+        return unpack(payload)
+    except _DECODE_ERRORS as exc:
+        raise CorruptDatabase(f"{where} does not decode: {exc}") from None
 
 
-# -- data (node data and update arguments) -------------------------------------
-
-
-def _data_form(data: Any) -> Tuple[Any, ...]:
-    return (0, data) if type(data) is not JsonNode else (1, data.kind, data.value)
-
-
-def _data_value(form: Tuple[Any, ...]) -> Any:
-    return form[1] if form[0] == 0 else JsonNode(form[1], form[2])
+def _expect(ok: bool, where: str, what: str) -> None:
+    if not ok:
+        raise CorruptDatabase(f"{where} is malformed: {what}")
 
 
 # -- leaves -----------------------------------------------------------------------
@@ -68,50 +128,45 @@ def _data_value(form: Tuple[Any, ...]) -> Any:
 def encode_leaf(table: str, leaf: List[Any]) -> bytes:
     """The payload of one leaf of ``table``'s vector. O(64 + data size)."""
     if table == "links":
-        return marshal.dumps(list(leaf))
-    if table == "blocks":
-        return marshal.dumps([None if b is None else (b.keys, b.items, b.aux, b.counts) for b in leaf])
-    out: List[Any] = []
-    for row in leaf:
-        if row is None:
-            out.append(None)
-            continue
-        data = row.data
-        if type(data) is JsonNode:
-            out.append((row.open_leaf, row.open_key, row.close_leaf, row.close_key, data.kind, data.value))
-        else:
-            out.append((row.open_leaf, row.open_key, row.close_leaf, row.close_key, data))
+        out: List[Any] = list(leaf)
+    elif table == "blocks":
+        out = [None if b is None else [b.keys, b.items, b.aux, b.counts] for b in leaf]
+    else:
+        out = [
+            None if r is None else [r.open_leaf, r.open_key, r.close_leaf, r.close_key, r.data] for r in leaf
+        ]
     try:
-        return marshal.dumps(out)
-    except ValueError:
-        for row in leaf:  # name the node whose data is the problem
-            if row is not None:
-                _dumps(_data_form(row.data), f"the data of a node ({type(row.data).__name__})")
-        raise
+        return pack(out)
+    except (_Unstorable, ValueError, OverflowError) as exc:
+        raise InvalidArgument(f"the data of a node cannot be stored: {exc} (see the value policy)") from None
 
 
 def decode_leaf(table: str, payload: bytes, size: int, where: str) -> List[Any]:
     """The slots of one leaf; ``CorruptDatabase`` if they do not have the expected shape. O(64)."""
     items = _loads(payload, where)
-    if type(items) is not list or len(items) != size:
-        raise CorruptDatabase(f"{where} holds {_describe(items)}, expected {size} slots")
+    _expect(type(items) is list and len(items) == size, where, f"expected {size} slots")
     try:
+        if table == "links":
+            return [None if s is None else (int(s[0]), int(s[1]), int(s[2])) for s in items]
         if table == "blocks":
             return [None if b is None else Block(b[0], b[1], b[2], b[3], None) for b in items]
-        if table == "nodes":
-            return [
-                None
-                if r is None
-                else Row(r[0], r[1], r[2], r[3], r[4] if len(r) == 5 else JsonNode(r[4], r[5]), None)
-                for r in items
-            ]
-    except (TypeError, IndexError) as exc:
+        return [None if r is None else Row(r[0], r[1], r[2], r[3], r[4], None) for r in items]
+    except (TypeError, IndexError, ValueError) as exc:
         raise CorruptDatabase(f"{where} is malformed: {exc}") from None
-    return items
 
 
-def _describe(value: Any) -> str:
-    return f"{len(value)} slots" if type(value) is list else f"a {type(value).__name__}"
+def encode_manifest(versions: List[int]) -> bytes:
+    """A manifest: the cell version each leaf of one group reads. O(64)."""
+    return pack(versions)
+
+
+def decode_manifest(payload: bytes, pinned: int, where: str) -> List[int]:
+    """The versions of a manifest written at ``pinned``; each is at most ``pinned``. O(64)."""
+    versions = _loads(payload, where)
+    _expect(type(versions) is list and len(versions) <= 64, where, "not a manifest")
+    for v in versions:
+        _expect(type(v) is int and 0 <= v <= pinned, where, f"cell version {v!r} outside 0..{pinned}")
+    return versions
 
 
 def vectors(ix: OrderIndex) -> Dict[str, ChunkedVector]:
@@ -121,19 +176,21 @@ def vectors(ix: OrderIndex) -> Dict[str, ChunkedVector]:
 
 # -- state of a version -------------------------------------------------------------
 
+_STATE_KEYS = ("root", "height", "block_size", "fields", "lengths", "block_ids", "node_ids", "manifests")
 
-def _alloc_state(alloc: IdAllocator) -> Tuple[int, List[int], int]:
-    """(next id, top of the free stack, free count): the arguments of ``IdAllocator.restore``."""
+
+def _alloc_state(alloc: IdAllocator) -> List[Any]:
+    """[next id, top of the free stack, free count]: the arguments of ``IdAllocator.restore``."""
     top: List[int] = []
     for ident in alloc.free_ids():
         if len(top) == FREE_KEPT:
             break
         top.append(ident)
-    return (alloc.next_id, top, alloc.nfree + alloc.holes)
+    return [alloc.next_id, top, alloc.nfree + alloc.holes]
 
 
-def encode_state(ix: OrderIndex) -> bytes:
-    """Everything of a version but its vectors' slots. O(1)."""
+def encode_state(ix: OrderIndex, manifests: Mapping[str, List[int]]) -> bytes:
+    """Everything of a version but its vectors' slots, with the pinned manifest versions. O(groups)."""
     nodes = ix.nodes
     state = {
         "root": ix.root,
@@ -143,64 +200,81 @@ def encode_state(ix: OrderIndex) -> bytes:
         "lengths": [len(v) for v in vectors(ix).values()],
         "block_ids": _alloc_state(ix.block_ids),
         "node_ids": _alloc_state(nodes.node_ids),
+        "manifests": {table: list(manifests[table]) for table in TABLES},
     }
-    return marshal.dumps(state)
+    return pack(state)
 
 
 def decode_state(payload: bytes, where: str) -> Dict[str, Any]:
-    """The state dict of ``encode_state``; ``CorruptDatabase`` if a key is missing. O(1)."""
+    """The state dict of ``encode_state``; ``CorruptDatabase`` if it is not one. O(groups)."""
     state = _loads(payload, where)
-    keys = ("root", "height", "block_size", "fields", "lengths", "block_ids", "node_ids")
-    if type(state) is not dict or any(k not in state for k in keys):
-        raise CorruptDatabase(f"{where} is not a version state")
+    _expect(type(state) is dict and all(k in state for k in _STATE_KEYS), where, "not a version state")
+    manifests = state["manifests"]
+    _expect(type(manifests) is dict and all(type(manifests.get(t)) is list for t in TABLES), where, "no manifests")
+    lengths = state["lengths"]
+    _expect(type(lengths) is list and len(lengths) == len(TABLES), where, "vector lengths")
+    for table, length in zip(TABLES, lengths):
+        groups = manifests[table]
+        _expect(type(length) is int and length >= 0, where, f"{table} length {length!r}")
+        _expect(len(groups) == group_count(length), where, f"{len(groups)} {table} manifests for {length} slots")
+        _expect(all(type(v) is int and v >= 0 for v in groups), where, f"{table} manifest pins")
     return state
 
 
-def index_from_state(state: Dict[str, Any], vecs: Mapping[str, ChunkedVector]) -> OrderIndex:
+def group_count(length: int) -> int:
+    """How many manifest groups (of 64 leaves of 64 slots) a vector of ``length`` slots has. O(1)."""
+    return (length + 4095) >> 12
+
+
+def index_from_state(state: Dict[str, Any], vecs: Mapping[str, ChunkedVector], where: str) -> OrderIndex:
     """An ``OrderIndex`` over loaded (or lazily loading) vectors. O(1) (+ free ids kept)."""
-    fields = tuple(state["fields"])
-    nodes = NodeTable.from_parts(vecs["nodes"], IdAllocator.restore(*state["node_ids"]), fields, None if fields else ())
-    return OrderIndex.from_parts(
-        vecs["blocks"],
-        vecs["links"],
-        nodes,
-        state["root"],
-        state["height"],
-        IdAllocator.restore(*state["block_ids"]),
-        state["block_size"],
-    )
+    try:
+        fields = tuple(state["fields"])
+        nodes = NodeTable.from_parts(
+            vecs["nodes"], IdAllocator.restore(*state["node_ids"]), fields, None if fields else ()
+        )
+        return OrderIndex.from_parts(
+            vecs["blocks"],
+            vecs["links"],
+            nodes,
+            state["root"],
+            state["height"],
+            IdAllocator.restore(*state["block_ids"]),
+            state["block_size"],
+        )
+    except (TypeError, ValueError) as exc:
+        raise CorruptDatabase(f"{where}: the version state is malformed: {exc}") from None
+
+
+# -- commits ---------------------------------------------------------------------------
 
 
 def encode_deleted(deleted: Set[int]) -> bytes:
     """The ids a commit deleted, sorted. O(k log k)."""
-    return marshal.dumps(sorted(deleted))
+    return pack(sorted(deleted))
 
 
 def decode_deleted(payload: bytes, where: str) -> List[int]:
     """The ids of ``encode_deleted``; ``CorruptDatabase`` if they do not decode. O(k)."""
-    return _loads(payload, where)
+    ids = _loads(payload, where)
+    _expect(type(ids) is list and all(type(i) is int for i in ids), where, "deleted ids")
+    return ids
 
-
-# -- commits ---------------------------------------------------------------------------
 
 def encode_ops(ops: Optional[Tuple[Op, ...]]) -> Optional[bytes]:
     """The logged updates of a commit (None: the commit replaced the whole tree). O(updates)."""
     if ops is None:
         return None
-    return _dumps(
-        [(name, [_data_form(a) for a in args], result) for name, args, result in ops], "an update's argument"
-    )
+    return _dumps([[name, list(args), result] for name, args, result in ops], "an update's arguments")
 
 
 def decode_ops(payload: Optional[bytes], where: str) -> Optional[Tuple[Op, ...]]:
-    """Inverse of ``encode_ops``. O(updates)."""
+    """Inverse of ``encode_ops``; only updates the registry knows, with their node arguments. O(updates)."""
     if payload is None:
         return None
     try:
-        ops = tuple(
-            (name, tuple(_data_value(a) for a in args), result) for name, args, result in _loads(payload, where)
-        )
-    except (TypeError, ValueError, IndexError) as exc:
+        ops = tuple((name, tuple(args), result) for name, args, result in _loads(payload, where))
+    except (TypeError, ValueError) as exc:
         raise CorruptDatabase(f"{where} is malformed: {exc}") from None
     for name, args, _ in ops:  # replay runs these by name: only known updates, with their node arguments
         update = UPDATES.get(name) if type(name) is str else None
@@ -217,8 +291,7 @@ def encode_meta(meta: Mapping[str, Any]) -> bytes:
 def decode_meta(payload: bytes, where: str) -> Dict[str, Any]:
     """Inverse of ``encode_meta``. O(size)."""
     meta = _loads(payload, where)
-    if type(meta) is not dict:
-        raise CorruptDatabase(f"{where} is not a mapping")
+    _expect(type(meta) is dict, where, "meta is not a mapping")
     return meta
 
 
@@ -233,5 +306,5 @@ def commit_checksum(
     deleted: bytes,
 ) -> int:
     """The checksum over every column of a commit row. O(row size)."""
-    head = repr((version, parent, float(time), message, ops is None)).encode()
+    head = repr((version, parent, float(time), message, ops is None)).encode("utf-8", "surrogatepass")
     return checksum(b"".join((head, meta, state, ops or b"", deleted)), "commits", version)

@@ -3,6 +3,9 @@
 Nothing here knows SQL or trees; changing a value here changes the format.
 """
 
-FORMAT = "botree-1"  # stored in meta; a database of another format is refused on open
+FORMAT = "botree-2"  # stored in meta; a database of another format is refused on open
+# Older formats this library can upgrade in place (``botree upgrade``), with the release that wrote them.
+UPGRADABLE = {"botree-1": "botree 0.1"}
 TABLES = ("blocks", "links", "nodes")  # one cell table per stored vector
 FREE_KEPT = 256  # free ids kept per allocator in a version's state (older ones become holes)
+LEAVES_PER_GROUP = 64  # leaves one manifest cell lists; a group's manifest is stored as leaf -(group + 1)

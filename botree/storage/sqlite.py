@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Sequence, Set, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import CorruptDatabase, StorageError
 from .store import Store, schema
@@ -23,22 +24,40 @@ _HEADER = b"SQLite format 3\x00"
 _DAMAGE = ("malformed", "no such column", "no such table", "decode", "not a database", "corrupt")
 
 
-def check_header(path: str) -> None:
-    """Raise ``CorruptDatabase`` if ``path`` is not an SQLite file or is shorter than its header says."""
+def check_header(path: str, attempts: int = 5) -> None:
+    """Raise ``CorruptDatabase`` if ``path`` is not an SQLite file or is shorter than its header says.
+
+    The size and the header are read without a lock, so another process's checkpoint
+    may grow the file between the two reads: a shortfall is reported only when it is
+    seen ``attempts`` times in a row (a real truncation does not go away).
+    """
+    for attempt in range(attempts):
+        shortfall = _shortfall(path)
+        if shortfall is None:
+            return
+        time.sleep(0.01 * (attempt + 1))
+    raise CorruptDatabase(f"{path} is truncated: {shortfall}")
+
+
+def _shortfall(path: str) -> Optional[str]:
+    """What a truncated file lacks, or None if its size agrees with its header."""
     size = os.path.getsize(path)
     if size == 0:
-        return  # a new, empty file: SQLite will initialise it
+        return None  # a new, empty file: SQLite will initialise it
     with open(path, "rb") as f:
         header = f.read(100)
     if len(header) < 100 or not header.startswith(_HEADER):
         raise CorruptDatabase(f"{path} is not an SQLite database (bad header)")
+    # Read the size again after the header: a checkpoint only grows the file.
+    size = os.path.getsize(path)
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(header[28:32], "big")
     valid = header[24:28] == header[92:96]  # SQLite trusts the page count only when these agree
     wal = path + "-wal"
     if valid and pages and size < pages * page_size and not (os.path.exists(wal) and os.path.getsize(wal)):
-        raise CorruptDatabase(f"{path} is truncated: its header says {pages * page_size} bytes, it holds {size}")
+        return f"its header says {pages * page_size} bytes, it holds {size}"
+    return None
 
 
 class SQLiteStore(Store):
@@ -104,6 +123,12 @@ class SQLiteStore(Store):
 
     def _schema(self) -> List[str]:
         return schema("BLOB", "REAL")
+
+    def integrity(self) -> List[str]:
+        """``PRAGMA integrity_check``: SQLite's own check of every page and index. O(file size)."""
+        with self.lock:
+            rows = self._run("PRAGMA integrity_check")
+        return [] if rows == [("ok",)] else [str(r[0]) for r in rows]
 
     def close(self) -> None:
         """Close the file (the last connection checkpoints the WAL)."""

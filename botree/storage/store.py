@@ -2,14 +2,17 @@
 
 Schema (SQLite and PostgreSQL alike; ``BLOB`` is ``BYTEA`` on PostgreSQL)::
 
-    meta(key PRIMARY KEY, value)                      -- format, created
-    head(id = 0 PRIMARY KEY, version)                 -- the compare-and-set word
+    meta(key PRIMARY KEY, value)                      -- format
+    head(id = 0 PRIMARY KEY, version, oldest)         -- the compare-and-set word; oldest kept version
     commits(version PRIMARY KEY, parent, time, message, meta, state, ops, deleted, crc)
     blocks / links / nodes(leaf, version, payload, crc, PRIMARY KEY (leaf, version))
 
-A commit inserts one cell per vector leaf it changed, stamped with its version, and
-one commit row; nothing is updated in place except ``head``.  Version v of a leaf is
-its newest cell with ``version <= v``.  The commit is one SQL transaction that first
+A commit inserts one cell per vector leaf it changed, stamped with its version (and
+one manifest cell per group of 64 leaves it changed, stored as leaf ``-(group + 1)``),
+and one commit row; nothing is updated in place except ``head``.  Reads ask for one
+exact ``(leaf, version)``: the version's state pins its manifests and each manifest
+pins its leaves' cells, so a damaged index cannot make a read pick another cell.
+The commit is one SQL transaction that first
 moves ``head`` from the version it built on to the new one (``UPDATE head SET
 version = new WHERE version = old``): if another writer moved it first, no row
 matches, the transaction rolls back and the caller rebases and tries again.
@@ -25,8 +28,8 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
-from ..errors import CorruptDatabase, VersionNotFound
-from .format import FORMAT, TABLES
+from ..errors import CorruptDatabase, OutdatedFormat, VersionNotFound
+from .format import FORMAT, TABLES, UPGRADABLE
 
 CommitRow = Tuple[int, int, float, Optional[str], bytes, bytes, Optional[bytes], bytes, int]
 Cell = Tuple[int, bytes, int]  # (leaf, payload, crc)
@@ -38,7 +41,7 @@ def schema(blob: str, real: str) -> List[str]:
     """The CREATE statements, with the dialect's blob and float type names."""
     statements = [
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        "CREATE TABLE head (id INTEGER PRIMARY KEY CHECK (id = 0), version BIGINT NOT NULL)",
+        "CREATE TABLE head (id INTEGER PRIMARY KEY CHECK (id = 0), version BIGINT NOT NULL, oldest BIGINT NOT NULL)",
         f"CREATE TABLE commits (version BIGINT PRIMARY KEY, parent BIGINT NOT NULL, time {real} NOT NULL, "
         f"message TEXT, meta {blob} NOT NULL, state {blob} NOT NULL, ops {blob}, deleted {blob} NOT NULL, "
         "crc BIGINT NOT NULL)",
@@ -111,7 +114,7 @@ class Store:
                     for statement in self._schema():
                         self._run(statement)
                     self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("format", FORMAT))
-                    self._run(self._q("INSERT INTO head VALUES (0, ?)"), (first[0],))
+                    self._run(self._q("INSERT INTO head VALUES (0, ?, ?)"), (first[0], first[0]))
                     self._insert(first, cells)
                     return True
             expected = {"meta", "head", "commits", *TABLES}
@@ -120,10 +123,20 @@ class Store:
                     f"{self.target} is not a botree database (tables: {sorted(tables)}; missing "
                     f"{sorted(expected - tables)})"
                 )
-            found = self.query("SELECT value FROM meta WHERE key = ?", ("format",))
-            if found != [(FORMAT,)]:
+            found = self.format()
+            if found in UPGRADABLE:
+                raise OutdatedFormat(
+                    f"{self.target} is in storage format {found} (written by {UPGRADABLE[found]}); this library "
+                    f"reads {FORMAT}. Upgrade it in place, keeping every version, with: botree upgrade {self.target}"
+                )
+            if found != FORMAT:
                 raise CorruptDatabase(f"{self.target} has format {found!r}, this library reads {FORMAT!r}")
             return False
+
+    def format(self) -> Optional[str]:
+        """The stored format tag (None if missing). O(1)."""
+        found = self.query("SELECT value FROM meta WHERE key = ?", ("format",))
+        return found[0][0] if len(found) == 1 and isinstance(found[0][0], str) else None
 
     def head(self) -> int:
         """The committed head version; ``CorruptDatabase`` unless it is the newest commit. O(log)."""
@@ -134,8 +147,11 @@ class Store:
         return int(rows[0][0])
 
     def oldest(self) -> int:
-        """The oldest version still stored. O(log)."""
-        return int(self.query("SELECT min(version) FROM commits")[0][0])
+        """The oldest version still stored (kept in ``head``, not read from an index). O(1)."""
+        rows = self.query("SELECT oldest FROM head WHERE id = 0")
+        if len(rows) != 1:
+            raise CorruptDatabase(f"{self.target}: the head row is missing")
+        return _int(rows[0][0], f"{self.target}: the oldest version")
 
     def commit_rows(self, first: int, last: int) -> List[CommitRow]:
         """Commit rows with first <= version <= last, oldest first. O(rows)."""
@@ -143,25 +159,24 @@ class Store:
                           "ORDER BY version", (first, last))
         return [_commit_row(r, self.target) for r in rows]
 
-    def cell(self, table: str, leaf: int, version: int) -> Tuple[int, bytes, int]:
-        """(version, payload, crc) of ``leaf`` as of ``version``. O(log)."""
-        rows = self.query(
-            f"SELECT version, payload, crc FROM {table} WHERE leaf = ? AND version <= ? "
-            "ORDER BY version DESC LIMIT 1",
-            (leaf, version),
-        )
-        if not rows:
-            if version < self.oldest():
-                raise VersionNotFound(f"version {version} was compacted away")
-            raise CorruptDatabase(f"{self.target}: {table} leaf {leaf} has no cell for version {version}")
-        written, payload, crc = rows[0]
-        where = f"{self.target}: {table} leaf {leaf}"
-        return _int(written, where), _blob(payload, where), _int(crc, where)
+    def cell(self, table: str, leaf: int, version: int, reading: int) -> Tuple[bytes, int]:
+        """(payload, crc) of the cell ``(leaf, version)`` that version ``reading`` pins. O(log).
 
-    def changed(self, table: str, after: int, upto: int) -> Set[int]:
-        """Leaf numbers with a cell in after < version <= upto. O(result + log)."""
-        rows = self.query(f"SELECT DISTINCT leaf FROM {table} WHERE version > ? AND version <= ?", (after, upto))
-        return {int(r[0]) for r in rows}
+        ``VersionNotFound`` if ``reading`` was compacted away meanwhile; ``CorruptDatabase``
+        if the pinned cell is missing or the row found is another one.
+        """
+        rows = self.query(
+            f"SELECT leaf, version, payload, crc FROM {table} WHERE leaf = ? AND version = ?", (leaf, version)
+        )
+        where = f"{self.target}: {table} leaf {leaf} version {version}"
+        if len(rows) != 1:
+            if reading < self.oldest():
+                raise VersionNotFound(f"version {reading} was compacted away")
+            raise CorruptDatabase(f"{where}: the cell is {'missing' if not rows else 'stored twice'}")
+        found_leaf, found_version, payload, crc = rows[0]
+        if found_leaf != leaf or found_version != version:
+            raise CorruptDatabase(f"{where}: the index led to leaf {found_leaf!r} version {found_version!r}")
+        return _blob(payload, where), _int(crc, where)
 
     def cells(self, table: str) -> Iterator[Tuple[int, int, bytes, int]]:
         """Every stored cell of ``table``: (leaf, version, payload, crc). O(table) (for ``verify``)."""
@@ -207,7 +222,33 @@ class Store:
                         (cut, cut),
                     )
                 self._rowcount(self._q("DELETE FROM commits WHERE version < ?"), (cut,))
+                self._rowcount(self._q("UPDATE head SET oldest = ? WHERE id = 0 AND oldest < ?"), (cut, cut))
         return dropped
+
+    def integrity(self) -> List[str]:
+        """The storage engine's own integrity check: problems found (empty when sound). O(file size)."""
+        return []
+
+    # -- rewriting in place (``botree upgrade``) -------------------------------------------
+
+    @contextmanager
+    def rewriting(self) -> Iterator[None]:
+        """One write transaction for an in-place rewrite: all of it lands, or none."""
+        with self.lock:
+            with self._transaction():
+                yield
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
+        """Run one statement inside ``rewriting()`` (``?`` placeholders). O(statement)."""
+        return self._run(self._q(sql), params)
+
+    def insert_cells(self, table: str, version: int, cells: List[Cell]) -> None:
+        """Insert cells of ``version`` inside ``rewriting()``. O(cells)."""
+        if cells:
+            self._run_many(
+                self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"),
+                [(leaf, version, payload, crc) for leaf, payload, crc in cells],
+            )
 
 
 def _int(value: Any, where: str) -> int:
