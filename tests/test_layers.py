@@ -324,24 +324,27 @@ def test_no_module_reads_another_modules_private_names() -> None:
 
 
 def synthetic(**sources: str) -> Dict[str, Module]:
-    """Modules from keyword sources: ``botree__core__x="..."`` is ``botree.core.x``; ``__init__`` marks a package."""
+    """Modules from keyword sources: ``botree__core__x="..."`` is ``botree.core.x``, ``botree__core__init``
+    the package ``botree.core``; packages not given are added empty.
+    """
     parsed: Dict[str, Tuple[bool, str]] = {}
     for key, src in sources.items():
         parts = key.split("__")
         is_package = parts[-1] == "init"
-        name = ".".join(parts[:-1] if is_package else parts)
-        parsed[name] = (is_package, src)
+        if is_package:
+            parts = parts[:-1]
+        parsed[".".join(parts)] = (is_package, src)
+        for end in range(1, len(parts)):
+            parsed.setdefault(".".join(parts[:end]), (True, ""))
     return parse_modules(parsed)
 
 
 def test_imports_of_every_form_are_resolved() -> None:
     modules = synthetic(
         botree__init="from .tree import tree\n",
-        botree__core__init="",
         botree__core__index="import botree.errors\n",
         botree__core__reader="from . import index\n",
         botree__core__bulk="def f():\n    from ..nodetable import table\n",
-        botree__nodetable__init="",
         botree__nodetable__table="from typing import TYPE_CHECKING\n"
                                  "if TYPE_CHECKING:\n    from botree.core import reader\n",
         botree__tree__init="from ..core import Missing\n",
@@ -370,15 +373,13 @@ def test_a_cycle_is_caught_and_reported() -> None:
         botree__errors="",
     )
     assert cycles(modules) == [["botree.core", "botree.core.a", "botree.core"]]
-    assert not cycles(synthetic(botree__core__init="", botree__core__a="import botree.core.b\n", botree__core__b=""))
+    assert not cycles(synthetic(botree__core__a="import botree.core.b\n", botree__core__b=""))
 
 
 def test_an_upward_import_and_an_import_of_the_facade_are_caught() -> None:
     modules = synthetic(
         botree__init="from .db import Database\n",
-        botree__core__init="",
         botree__core__index="from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..tree.tree import Tree\n",
-        botree__tree__init="",
         botree__tree__tree="from ..core import index\n",
         botree__db__init="from .. import Tree\n",
         botree__errors="",
@@ -392,7 +393,6 @@ def test_an_upward_import_and_an_import_of_the_facade_are_caught() -> None:
 def test_floors_are_the_longest_import_path_below() -> None:
     modules = synthetic(
         botree__init="from . import errors\nfrom .core import index\n",
-        botree__core__init="",
         botree__core__index="from . import blocks\nfrom .. import errors\n",
         botree__core__blocks="from ..errors import E\n",
         botree__errors="",
@@ -403,12 +403,10 @@ def test_floors_are_the_longest_import_path_below() -> None:
 
 def test_foreign_private_access_is_caught_and_own_or_inherited_is_not() -> None:
     modules = synthetic(
-        botree__core__init="",
         botree__core__base="class Base:\n    __slots__ = ('_slot',)\n    def __init__(self):\n        self._attr = 1\n"
                            "def _helper(): pass\n",
         botree__core__index="from .base import Base\nclass Index(Base):\n    def f(self, other):\n"
                             "        return other._slot, other._attr, self._anything, super()._x\n",
-        botree__tree__init="",
         botree__tree__tree="from ..core import index\nfrom ..core.base import _helper\nclass T:\n"
                            "    _own = 1\n    def f(self, ix):\n        return ix._attr, ix._own, type(self)._own\n",
         botree__tree__sub="import botree.core.index as ci\nclass S(ci.Index):\n"
