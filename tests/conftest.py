@@ -1,13 +1,10 @@
-"""Shared fixtures; the list model and the storage workload live beside the tests."""
+"""Shared fixtures: ``target``, each storage test's SQLite file and PostgreSQL schema."""
 
 import os
-import sys
 import uuid
 from typing import Iterator
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
 
 # The storage tests run against a real PostgreSQL server: BOTREE_TEST_PG, by default
 # the local one that .ci/run makes sure is running.  Each test gets its own schema.

@@ -1,6 +1,7 @@
 """Storage across processes: SIGKILLed writers and concurrent committers.
 
-The writers are real subprocesses running ``tests/storage_workload.py``.
+The writers are real subprocesses running ``tests/db/storage_workload.py`` (as a module, from the
+repository root).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import sys
 import time
 from typing import List
 
-from storage_workload import apply_step
-
 from botree import Database, Tree
+from tests import ROOT
+from tests.db.storage_workload import apply_step
 
-WORKLOAD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "storage_workload.py")
+WORKLOAD = [sys.executable, "-m", "tests.db.storage_workload"]
 
 
 def test_sigkill_during_commits_leaves_the_last_committed_version(tmp_path: object) -> None:
@@ -38,7 +39,7 @@ def test_sigkill_during_commits_leaves_the_last_committed_version(tmp_path: obje
     previous = 0
     kills_after_commits = 0
     for round_no in range(14):
-        proc = subprocess.Popen([sys.executable, WORKLOAD, "crash", path], stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([*WORKLOAD, "crash", path], stdout=subprocess.PIPE, text=True, cwd=ROOT)
         time.sleep(rng.uniform(0.35, 0.9))  # start-up takes ~0.2 s; then it commits as fast as it can
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate()
@@ -66,8 +67,8 @@ def test_four_processes_commit_to_one_database(target: str) -> None:
     db.close()
     count = 25
     procs = [
-        subprocess.Popen([sys.executable, WORKLOAD, "worker", target, f"w{k}", str(count)], stdout=subprocess.PIPE,
-                         text=True)
+        subprocess.Popen([*WORKLOAD, "worker", target, f"w{k}", str(count)], stdout=subprocess.PIPE, text=True,
+                         cwd=ROOT)
         for k in range(4)
     ]
     results = []

@@ -17,8 +17,8 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import pytest
 
 from botree import DurableDatabase, Tree, __version__, cli
+from tests import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "botree")
 
 ORG_CSV = """id,parent,order,name,role

@@ -2,9 +2,10 @@
 
 ``apply_step(tx, seed)`` applies a few random updates chosen by ``seed`` to a
 transaction (stored or in memory): the same seed on the same tree gives the same
-updates, so a test can rebuild in memory what a killed writer committed.
+updates, so a test can rebuild in memory what a killed writer committed; ``run(db,
+steps, seed)`` commits ``steps`` such transactions and returns the trees.
 
-Run as ``python storage_workload.py MODE DB ...``:
+Run as ``python -m tests.db.storage_workload MODE DB ...`` from the repository root:
 * ``crash DB``: commit ``apply_step(tx, version)`` forever, printing each committed
   version (the parent kills it with SIGKILL);
 * ``worker DB NAME COUNT``: COUNT transactions inserting ``[NAME, i]`` under node 0,
@@ -14,16 +15,13 @@ Run as ``python storage_workload.py MODE DB ...``:
 from __future__ import annotations
 
 import json
-import os
 import random
 import sys
 import time
-from typing import Any
+from typing import Any, List
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from botree import Database  # noqa: E402
-from botree.errors import ConflictError  # noqa: E402
+from botree import Database, Tree
+from botree.errors import ConflictError
 
 
 def apply_step(tx: Any, seed: int) -> None:
@@ -45,6 +43,17 @@ def apply_step(tx: Any, seed: int) -> None:
             victim = rng.choice(nodes)
             tx.delete(victim)
             nodes = list(tx.preorder())
+
+
+def run(db: Database, steps: int, seed: int) -> List[Tree]:
+    """Commit ``steps`` random transactions; the trees committed, by version."""
+    trees = [db.tree]
+    for step in range(steps):
+        with db.transaction(message=f"step {step}", meta={"seed": seed}) as tx:
+            apply_step(tx, seed * 1000 + step)
+        trees.append(db.tree)
+        assert db.version == step + 1
+    return trees
 
 
 def crash_writer(path: str) -> None:

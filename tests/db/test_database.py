@@ -409,3 +409,37 @@ def test_readers_never_see_a_half_committed_tree() -> None:
     for th in readers:
         th.join()
     assert not bad, bad[:3]
+
+
+# -- changes with reused ids; subscribers ------------------------------------------------------
+
+
+def test_changes_agree_with_diff_when_a_deleted_id_is_reused() -> None:
+    db = Database()
+    with db.transaction() as tx:
+        p = tx.insert_child(None, "p")
+        a = tx.insert_child(p, "a")
+        tx.insert_child(p, "b")
+        tx.insert_child(p, "c")
+    with db.transaction() as tx:
+        tx.delete(a)
+        assert tx.insert_child(p, "a2") == a  # the freed id comes back, now last under p
+    assert db.changes(1, 2) == db.as_of(1).diff(db.as_of(2))
+
+
+def test_subscriber_with_keep_1_sees_the_commit_and_commit_does_not_raise() -> None:
+    db = Database(keep=1)
+    seen: List[int] = []
+    db.subscribe(lambda version, changes: seen.append(version))
+    with db.transaction() as tx:  # raises VersionNotFound although version 1 was published
+        tx.insert_child(None, "x")
+    assert db.version == 1 and seen == [1]
+
+
+def test_subscribers_are_called_after_every_commit() -> None:
+    db = Database()
+    seen: List[int] = []
+    db.subscribe(lambda version, changes: seen.append(version))
+    with db.transaction():
+        pass
+    assert db.version == 1 and seen == [1]

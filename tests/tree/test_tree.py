@@ -339,3 +339,25 @@ def test_move_inner_into_a_former_descendant() -> None:
     assert [t2.data(n)["name"] for n in t2.children(ids["co"])] == ["eng0", "eng1", "eng2", "ops", "sales"]
     t3 = t.move_inner(ids["eng"], ids["co"], 1)
     assert [t3.data(n)["name"] for n in t3.children(ids["co"])] == ["eng0", "eng", "eng1", "eng2", "ops", "sales"]
+
+
+# -- bool ids and unhashable find values -------------------------------------------------------
+
+
+def test_compare_with_a_bool_id_is_rejected() -> None:
+    t, a = Tree().insert_child(None, "a")
+    assert a == 0
+    with pytest.raises((NodeNotFound, InvalidArgument)):
+        t.compare(a, False)  # compare(False, a) raises NodeNotFound
+
+
+def test_move_inner_with_a_bool_parent_is_rejected_as_unknown() -> None:
+    t, a = Tree().insert_child(None, "a")
+    with pytest.raises((NodeNotFound, InvalidArgument)):
+        t.move_inner(a, False)
+
+
+def test_find_with_an_unhashable_value() -> None:
+    t, _ = Tree(fields=("name",)).insert_child(None, {"name": "x"})
+    with pytest.raises(InvalidArgument):
+        t.find(name=["x"])

@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 from typing import List, Optional, Tuple
 
-import boundmodel as bm
 import pytest
 
 from botree import OrderIndex
 from botree.core.gapkeys import SPACE, even_keys, gap_keys, interpolation_search
 from botree.errors import BotreeError, InvalidArgument, InvalidOperation, NodeNotFound, PositionError
+from tests.core import boundmodel as bm
 
 Bound = Tuple[int, bool]
 SIZES = [4, 6, 8, 16, 64]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
-import boundmodel as bm
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -16,6 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from botree import OrderIndex
 from botree.errors import InvalidOperation
+from tests.core import boundmodel as bm
 
 Bound = Tuple[int, bool]
 

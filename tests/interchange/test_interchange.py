@@ -1119,3 +1119,90 @@ def test_bulk_built_tree_takes_a_transaction_of_many_updates(block_size: int) ->
     assert {n: t.data(n) for n in t.preorder()} == model.data
     t0.check()
     assert list(t0.data_events()) == before
+
+
+# -- to_json / to_nested agree with json.dumps, or refuse --------------------------------------
+
+
+def test_to_json_of_a_deep_tree() -> None:
+    value: Any = []
+    for _ in range(100_000):
+        value = [value]
+    tree = Tree.from_nested(value)
+    assert tree.to_json().startswith("[[[")
+
+
+def test_to_nested_rejects_duplicate_keys() -> None:
+    t = Tree.from_nested({"a": [1, 2], "b": 3})
+    obj = next(iter(t.roots()))
+    t, key = t.insert_child(obj, JsonNode("key", "a"))
+    t, _ = t.insert_child(key, JsonNode("value", 5))
+    with pytest.raises(InvalidOperation):
+        t.to_nested()  # returns {'a': 5, 'b': 3}: the first 'a' member is lost
+
+
+def test_to_nested_unknown_kind_is_invalid_operation() -> None:
+    t = Tree.from_nested({"a": [1]})
+    array = t.child(t.child(t.child(None, 0), 0), 0)  # object -> key 'a' -> array
+    t, _ = t.insert_child(array, JsonNode("bogus", 7), 0)
+    with pytest.raises(InvalidOperation):
+        t.to_nested()
+
+
+def test_to_json_writes_what_json_dumps_writes() -> None:
+    import json
+    import random
+
+    rnd = random.Random(5)
+    for _ in range(200):
+        value = _random_json(rnd, 4)
+        tree = Tree.from_nested(value)
+        for indent in (None, 0, 2):
+            assert tree.to_json(indent=indent) == json.dumps(value, indent=indent)
+    assert Tree.from_nested({"a": [1]}).to_json(sort_keys=True) == json.dumps({"a": [1]}, sort_keys=True)
+
+
+def _random_json(rnd: Any, depth: int) -> Any:
+    r = rnd.random()
+    if depth == 0 or r < 0.3:
+        return rnd.choice([None, True, False, 0, -7, 2.5, "", "x", "é\n\"q\"", 10**20])
+    if r < 0.65:
+        return [_random_json(rnd, depth - 1) for _ in range(rnd.randint(0, 4))]
+    keys = [rnd.choice(["a", "b", "1", "", "ü"]) + str(i) for i in range(rnd.randint(0, 4))]
+    return {key: _random_json(rnd, depth - 1) for key in keys}
+
+
+def test_to_json_accepts_a_str_indent_like_json_dumps() -> None:
+    value = {"a": [1, {"b": None}]}
+    t = Tree.from_nested(value)
+    assert t.to_json(indent="\t") == json.dumps(value, indent="\t")  # type: ignore[arg-type]
+
+
+def test_to_json_of_a_value_node_holding_a_container_matches_json_dumps() -> None:
+    t, arr = Tree().insert_child(None, JsonNode("array"))
+    t, _ = t.insert_child(arr, JsonNode("value", [1, 2]))
+    with pytest.raises(InvalidOperation, match="non-scalar"):
+        t.to_nested()
+    with pytest.raises(InvalidOperation):
+        t.to_json(indent=2)
+
+
+# -- from_events and parent tables: bad arguments, sibling order -------------------------------
+
+
+def test_from_events_with_a_non_number_fill() -> None:
+    with pytest.raises(InvalidArgument):
+        Tree.from_events([("a", True), (None, False)], fill="x")  # type: ignore[arg-type]
+
+
+def test_parent_table_order_compares_only_siblings() -> None:
+    rows = [
+        {"id": "a", "parent": None, "o": 1},
+        {"id": "b", "parent": None, "o": 2},
+        {"id": "c", "parent": "a", "o": "y"},
+        {"id": "d", "parent": "a", "o": "x"},
+    ]
+    t = Tree.from_parent_table(rows, order="o", data="id")  # only siblings' order values are compared
+    top = list(t.roots())
+    assert [t.data(n) for n in top] == ["a", "b"]
+    assert [t.data(n) for n in t.children(top[0])] == ["d", "c"]

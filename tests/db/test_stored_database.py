@@ -1,0 +1,220 @@
+"""A stored database through the Database API: rebase across Database objects, compaction, transact, listeners, threads.
+
+Every test that does not depend on a file runs against SQLite and PostgreSQL (the
+``target`` fixture in ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import List
+
+import pytest
+
+from botree import Database, Tree
+from botree.errors import BotreeError, ConflictError, NodeNotFound, VersionNotFound
+from tests.db.storage_workload import run
+
+# -- several Database objects on one store -----------------------------------------------------
+
+
+def test_two_databases_on_one_store_rebase_and_conflict(target: str) -> None:
+    a = Database(target)
+    with a.transaction() as tx:
+        root = tx.insert_root("root")
+        b_node = tx.insert_child(root, "B")
+        tx.insert_child(b_node, "D")
+    b = Database(target)
+    assert b.tree == a.tree
+    ta = a.transaction()
+    tb = b.transaction()
+    c = ta.insert_child(b_node, "C")
+    tb.delete(b_node)
+    tb.commit()
+    with pytest.raises(ConflictError):
+        ta.commit()
+    assert a.tree == b.tree and a.version == b.version == 2
+    # A non-conflicting pair both land, in either order of commit.
+    ta = a.transaction()
+    tb = b.transaction()
+    x = ta.insert_child(root, "x")
+    tb.insert_child(root, "y")
+    tb.commit()
+    ta.commit()
+    assert a.version == 4 and [a.tree.data(n) for n in a.tree.children(root)] == ["y", "x"]
+    assert b.tree == a.tree
+    assert c not in a.tree or a.tree.data(c) != "C"
+    assert ta.ids[x] in a.tree
+    a.close()
+    b.close()
+
+
+def test_serializable_transact_and_unknown_nodes(target: str) -> None:
+    a = Database(target)
+    with a.transaction() as tx:
+        counter = tx.insert_root(0)
+    b = Database(target)
+
+    def bump(tx: object) -> None:
+        tx.set_data(counter, tx.data(counter) + 1)  # type: ignore[attr-defined]
+
+    tx = a.transaction(message="late")
+    tx.set_data(counter, 100)
+    b.transact(bump)
+    with pytest.raises(ConflictError):
+        tx.commit()
+    a.transact(bump)
+    assert a.tree.data(counter) == 2 == b.tree.data(counter)
+    with pytest.raises(NodeNotFound):
+        with a.transaction() as t2:
+            t2.delete(12345)
+    assert a.version == 3
+    a.close()
+    b.close()
+
+
+def test_set_data_does_not_conflict_with_a_change_to_another_node_of_the_same_leaf(target: str) -> None:
+    # In memory this commits; stored, the other object's commit rewrites the 64-row leaf,
+    # the refreshed head decodes fresh data objects and `_rebase` compares data by identity.
+    a = Database(target)
+    with a.transaction() as tx:
+        root = tx.insert_root({"name": "root"})
+        x = tx.insert_child(root, {"name": "x"})
+        y = tx.insert_child(root, {"name": "y"})
+    b = Database(target)
+    tb = b.transaction()
+    tb.set_data(x, {"name": "x2"})
+    with a.transaction() as tx:
+        tx.set_data(y, {"name": "y2"})  # a different node
+    tb.commit()  # ConflictError: "node 1's data was changed by a concurrent commit"
+    assert b.tree.data(x) == {"name": "x2"} and b.tree.data(y) == {"name": "y2"}
+    a.close()
+    b.close()
+
+
+# -- compaction --------------------------------------------------------------------------------
+
+
+def test_compact_drops_old_versions_only_when_asked(target: str) -> None:
+    db = Database(target)
+    trees = run(db, 12, seed=4)
+    cells = db._store.query("SELECT count(*) FROM nodes")[0][0]
+    assert db.compact(keep=3) == 10
+    with pytest.raises(VersionNotFound):
+        db.as_of(9)
+    for version in (10, 11, 12):
+        assert db.as_of(version) == trees[version]
+    assert db._store.query("SELECT count(*) FROM nodes")[0][0] < cells
+    assert [c.version for c in db.history()] == [10, 11, 12]
+    db.close()
+    db = Database(target)
+    assert db.tree == trees[12] and db.as_of(10) == trees[10]
+    with pytest.raises(VersionNotFound):
+        db.as_of(3)
+    assert db.changes(10, 12) == trees[10].diff(trees[12])
+    with db.transaction() as tx:
+        tx.insert_root("after compaction")
+    assert db.version == 13
+    db.verify()
+    db.close()
+
+
+def _two_objects_then_compact(path: str):  # type: ignore[no-untyped-def]
+    a = Database(path)
+    with a.transaction() as tx:
+        root = tx.insert_root("root")
+        kids = [tx.insert_child(root, {"i": i}) for i in range(200)]
+    b = Database(path)  # opens at version 1, loads no leaf
+    old = b.tree
+    with a.transaction() as tx:
+        tx.set_data(kids[100], {"i": -1})
+    with a.transaction() as tx:
+        tx.set_data(kids[0], {"i": -1})
+    a.compact(1)
+    return a, b, old, root, kids
+
+
+def test_old_tree_after_compaction_does_not_claim_its_nodes_do_not_exist(tmp_path: object) -> None:
+    # The leaf load raises VersionNotFound, a KeyError, which reader._row turns into
+    # NodeNotFound: a wrong answer ("node 0 does not exist") instead of an error about the version.
+    a, b, old, root, kids = _two_objects_then_compact(os.path.join(str(tmp_path), "t.db"))
+    for read in (lambda: old.data(kids[100]), lambda: list(old.children(root)), lambda: old.parent(kids[100])):
+        with pytest.raises(BotreeError) as info:
+            read()
+        assert not isinstance(info.value, NodeNotFound), f"wrong answer: {info.value}"
+    a.close()
+    b.close()
+
+
+def test_as_of_a_compacted_version_through_another_object_is_refused(tmp_path: object) -> None:
+    a, b, old, root, kids = _two_objects_then_compact(os.path.join(str(tmp_path), "t.db"))
+    with pytest.raises(VersionNotFound):
+        a.as_of(1)
+    assert b.version == 3
+    with pytest.raises(VersionNotFound):  # b still has version 1's state cached and builds a tree
+        b.as_of(1)
+    a.close()
+    b.close()
+
+
+def test_transaction_begun_before_compact_commits_or_conflicts(tmp_path: object) -> None:
+    # In memory, compact keeps the log and the transaction rebases; stored, its commit
+    # raises VersionNotFound (not a ConflictError a caller would retry on).
+    path = os.path.join(str(tmp_path), "t.db")
+    for db in (Database(), Database(path)):
+        with db.transaction() as tx:
+            root = tx.insert_root("root")
+        pending = db.transaction()
+        pending.insert_child(root, "late")
+        for i in range(3):
+            with db.transaction() as tx:
+                tx.insert_child(root, i)
+        db.compact(1)
+        try:
+            pending.commit()
+        except ConflictError:
+            continue
+        assert [db.tree.data(c) for c in db.tree.children(root)] == [0, 1, 2, "late"]
+
+
+# -- listeners and threads ---------------------------------------------------------------------
+
+
+def test_listeners_see_stored_commits(target: str) -> None:
+    db = Database(target)
+    seen = []
+    db.subscribe(lambda version, changes: seen.append((version, changes.inserted)))
+    with db.transaction() as tx:
+        node = tx.insert_root("x")
+    db.replace(Tree())
+    assert seen == [(1, [node]), (2, [])]
+    db.close()
+
+
+def test_threads_share_one_stored_database(tmp_path: object) -> None:
+    db = Database(os.path.join(str(tmp_path), "threads.db"))
+    with db.transaction() as tx:
+        root = tx.insert_child(None, "root")
+    errors: List[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            for i in range(30):
+                with db.transaction() as tx:
+                    tx.insert_child(root, (name, i))
+                db.tree.level(root)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"t{k}",)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    tree = db.tree
+    expected = sorted((f"t{k}", i) for k in range(4) for i in range(30))
+    assert sorted(tree.data(c) for c in tree.children(root)) == expected
+    assert db.version == 121
+    db.close()
