@@ -7,7 +7,8 @@ in-memory one.
 
 from .database import Commit, Database, DbTransaction
 from .durable import DurableDatabase
+from .upgrade import upgrade
 
 Database.stored = DurableDatabase
 
-__all__ = ["Commit", "Database", "DbTransaction", "DurableDatabase"]
+__all__ = ["Commit", "Database", "DbTransaction", "DurableDatabase", "upgrade"]

@@ -192,7 +192,7 @@ def _alloc_state(alloc: IdAllocator) -> List[Any]:
 def encode_state(ix: OrderIndex, manifests: Mapping[str, List[int]]) -> bytes:
     """Everything of a version but its vectors' slots, with the pinned manifest versions. O(groups)."""
     nodes = ix.nodes
-    state = {
+    return pack_state({
         "root": ix.root,
         "height": ix.height,
         "block_size": ix.block_size,
@@ -201,7 +201,11 @@ def encode_state(ix: OrderIndex, manifests: Mapping[str, List[int]]) -> bytes:
         "block_ids": _alloc_state(ix.block_ids),
         "node_ids": _alloc_state(nodes.node_ids),
         "manifests": {table: list(manifests[table]) for table in TABLES},
-    }
+    })
+
+
+def pack_state(state: Dict[str, Any]) -> bytes:
+    """The bytes of a version state dict (``encode_state``; the upgrade builds the dict itself). O(groups)."""
     return pack(state)
 
 

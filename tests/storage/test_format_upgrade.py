@@ -1,0 +1,73 @@
+"""Format botree-1 (botree 0.1) databases: refused with the upgrade command, upgraded in place exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+
+import pytest
+
+from botree import Database, JsonNode
+from botree.db import upgrade
+from botree.errors import CorruptDatabase, OutdatedFormat
+from botree.storage.format import FORMAT
+from tests import ROOT
+
+FIXTURE = os.path.join(ROOT, "tests", "data", "format-botree-1.db")
+EXPECTED = os.path.join(ROOT, "tests", "data", "format-botree-1.json")
+
+
+@pytest.fixture()
+def old_db(tmp_path: object) -> str:
+    path = os.path.join(str(tmp_path), "old.db")
+    shutil.copyfile(FIXTURE, path)
+    return path
+
+
+def snapshot(db: Database, version: int) -> list:
+    tree = db.as_of(version)
+    return [[n, tree.parent(n), repr(tree.data(n))] for n in tree.preorder()]
+
+
+def test_opening_a_botree_1_database_names_the_upgrade_command(old_db: str) -> None:
+    before = open(old_db, "rb").read()
+    with pytest.raises(OutdatedFormat) as caught:
+        Database(old_db)
+    assert f"botree upgrade {old_db}" in str(caught.value) and "botree-1" in str(caught.value)
+    assert open(old_db, "rb").read() == before  # refusing changed nothing
+
+
+def test_upgrade_keeps_every_version_exactly(old_db: str) -> None:
+    assert upgrade(old_db) == ("botree-1", FORMAT)
+    expected = json.load(open(EXPECTED))
+    with Database(old_db) as db:
+        assert db.version == 3
+        for version, nodes in expected.items():
+            assert snapshot(db, int(version)) == nodes
+        root = next(db.tree.roots())
+        assert db.tree.data(root)["nested"] == [1, [2, (3, None)], {"k": True}]  # the tuple came back a tuple
+        assert any(type(db.tree.data(n)) is JsonNode for n in db.tree.preorder())
+        assert [c.message for c in db.history()] == ["initial", "org", "reorg", "layoff"]
+        assert db.history()[1].meta == {"user": "ann", "n": 1}
+        assert len(db.tree.find(name="Engineering")) == 1  # the field index works after the upgrade
+        db.verify()
+        assert db.changes(1, 2) == db.as_of(1).diff(db.as_of(2))
+        with db.transaction(message="after upgrade") as tx:  # and it goes on working
+            tx.insert_child(root, {"name": "new"})
+    with Database(old_db) as db:
+        assert db.version == 4 and db.history()[-1].message == "after upgrade"
+        db.verify()
+    assert upgrade(old_db) == (FORMAT, FORMAT)  # a second upgrade has nothing to do
+
+
+def test_a_damaged_botree_1_database_is_not_half_upgraded(old_db: str) -> None:
+    conn = sqlite3.connect(old_db)
+    conn.execute("UPDATE nodes SET crc = crc + 1 WHERE rowid = (SELECT max(rowid) FROM nodes)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(CorruptDatabase):
+        upgrade(old_db)
+    with pytest.raises(OutdatedFormat):  # still the old format, untouched by the failed rewrite
+        Database(old_db)
