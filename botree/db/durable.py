@@ -151,7 +151,7 @@ class DurableDatabase(Database):
                 self._tree_cache.move_to_end(version)
                 return cached
             if version < self._store.oldest():  # another Database object may have compacted
-                raise VersionNotFound(f"version {version} was compacted away")
+                self._missing(version)
             tree = self._load_tree(version, (head_version, head))
             self._tree_cache[version] = tree
             if len(self._tree_cache) > _CACHED_VERSIONS:
@@ -171,7 +171,20 @@ class DurableDatabase(Database):
         try:
             return [self._commit_cache[v] for v in range(first, last + 1)]
         except KeyError as exc:
-            raise VersionNotFound(f"version {exc.args[0]} does not exist or was compacted away") from None
+            self._missing(exc.args[0])
+            raise  # unreachable: _missing always raises
+
+    def _missing(self, version: int) -> None:
+        """Explain a commit row that is not there: compacted away (``VersionNotFound``) or damage."""
+        head = self._store.head()
+        oldest = self._store.oldest()
+        if version > head:
+            raise VersionNotFound(f"version {version} does not exist")
+        if version < oldest:
+            if self._store.first_commit() != oldest:  # the head row and the commits disagree
+                raise CorruptDatabase(f"{self.target}: the head row says the oldest version is {oldest}")
+            raise VersionNotFound(f"version {version} was compacted away")
+        raise CorruptDatabase(f"{self.target}: commit {version} is missing (versions {oldest}..{head} are kept)")
 
     def _oldest(self) -> int:
         return self._store.oldest()
