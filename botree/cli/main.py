@@ -25,6 +25,7 @@ from ..db.durable import DurableDatabase
 from ..errors import BotreeError, NodeNotFound
 from ..interchange.nested import JsonNode
 from ..tree.queries import TreeQueries
+from ..tree.render import draw as draw_lines
 from ..tree.tree import Tree, load_parent_table
 from ..version import VERSION as __version__
 from .progress import ProgressBar
@@ -56,10 +57,15 @@ def show_data(data: Any) -> str:
     return repr(data)
 
 
+def id_and_data(data: Any, node: int) -> str:
+    """``"<id>  <data>"`` for ``node`` holding ``data`` (just the id when it holds None)."""
+    text = show_data(data)
+    return f"{node}  {text}" if text else str(node)
+
+
 def node_line(tree: TreeQueries, node: int) -> str:
     """``"<id>  <data>"`` (just the id when the node holds None)."""
-    text = show_data(tree.data(node))
-    return f"{node}  {text}" if text else str(node)
+    return id_and_data(tree.data(node), node)
 
 
 def out(line: str) -> None:
@@ -325,44 +331,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 def draw(tree: Tree, top: Optional[int], depth: Optional[int]) -> Iterator[str]:
     """Box-drawing lines for ``top``'s subtree (None: the forest), at most ``depth`` levels below it.
 
-    One stack frame per open level holds (children iterator, next child): no recursion.
-    A node whose children are cut off by ``depth`` shows how many nodes lie below it.
-    Lines deeper than ``INDENT_LIMIT`` levels show their level and only the last
-    ``INDENT_LIMIT`` levels of indentation, so deep chains stay linear in size.
+    The drawing of ``Tree.render`` with ``id  data`` labels; a node whose children are
+    cut off by ``depth`` shows how many nodes lie below it, and lines deeper than
+    ``INDENT_LIMIT`` levels show their level and only the last ``INDENT_LIMIT`` levels
+    of indentation, so deep chains stay linear in size.
     """
-    first: Iterator[int] = iter([top]) if top is not None else tree.roots()
-    stack: List[List[Any]] = [[first, next(first, None)]]
-    more: List[bool] = []  # more[i]: the open node at level i has a later sibling
-    while stack:
-        frame = stack[-1]
-        node = frame[1]
-        if node is None:
-            stack.pop()
-            if more:
-                more.pop()
-            continue
-        following = next(frame[0], None)
-        frame[1] = following
-        has_next = following is not None
-        level = len(stack) - 1
-        if level == 0:
-            prefix = ""
-        else:
-            start = max(1, level - INDENT_LIMIT)
-            bars = "".join("│   " if m else "    " for m in more[start:level])
-            prefix = (f"[level {level}] " if start > 1 else "") + bars + ("├── " if has_next else "└── ")
-        line = prefix + node_line(tree, node)
-        if depth is None or level < depth:
-            kids = tree.children(node)
-            child = next(kids, None)
-            yield line
-            if child is not None:
-                more.append(has_next)
-                stack.append([kids, child])
-        elif tree.is_leaf(node):
-            yield line
-        else:
-            yield f"{line}  (+{tree.size(node) - 1} below)"
+    return draw_lines(tree, top, id_and_data, depth, INDENT_LIMIT)
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
