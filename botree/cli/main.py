@@ -25,6 +25,7 @@ from ..db.durable import DurableDatabase
 from ..errors import BotreeError, NodeNotFound
 from ..interchange.nested import JsonNode
 from ..tree.queries import TreeQueries
+from ..tree.render import draw as draw_lines
 from ..tree.tree import Tree, load_parent_table
 from ..version import VERSION as __version__
 from .progress import ProgressBar
@@ -56,10 +57,15 @@ def show_data(data: Any) -> str:
     return repr(data)
 
 
+def id_and_data(data: Any, node: int) -> str:
+    """``"<id>  <data>"`` for ``node`` holding ``data`` (just the id when it holds None)."""
+    text = show_data(data)
+    return f"{node}  {text}" if text else str(node)
+
+
 def node_line(tree: TreeQueries, node: int) -> str:
     """``"<id>  <data>"`` (just the id when the node holds None)."""
-    text = show_data(tree.data(node))
-    return f"{node}  {text}" if text else str(node)
+    return id_and_data(tree.data(node), node)
 
 
 def out(line: str) -> None:
@@ -325,44 +331,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 def draw(tree: Tree, top: Optional[int], depth: Optional[int]) -> Iterator[str]:
     """Box-drawing lines for ``top``'s subtree (None: the forest), at most ``depth`` levels below it.
 
-    One stack frame per open level holds (children iterator, next child): no recursion.
-    A node whose children are cut off by ``depth`` shows how many nodes lie below it.
-    Lines deeper than ``INDENT_LIMIT`` levels show their level and only the last
-    ``INDENT_LIMIT`` levels of indentation, so deep chains stay linear in size.
+    The drawing of ``Tree.render`` with ``id  data`` labels; a node whose children are
+    cut off by ``depth`` shows how many nodes lie below it, and lines deeper than
+    ``INDENT_LIMIT`` levels show their level and only the last ``INDENT_LIMIT`` levels
+    of indentation, so deep chains stay linear in size.
     """
-    first: Iterator[int] = iter([top]) if top is not None else tree.roots()
-    stack: List[List[Any]] = [[first, next(first, None)]]
-    more: List[bool] = []  # more[i]: the open node at level i has a later sibling
-    while stack:
-        frame = stack[-1]
-        node = frame[1]
-        if node is None:
-            stack.pop()
-            if more:
-                more.pop()
-            continue
-        following = next(frame[0], None)
-        frame[1] = following
-        has_next = following is not None
-        level = len(stack) - 1
-        if level == 0:
-            prefix = ""
-        else:
-            start = max(1, level - INDENT_LIMIT)
-            bars = "".join("│   " if m else "    " for m in more[start:level])
-            prefix = (f"[level {level}] " if start > 1 else "") + bars + ("├── " if has_next else "└── ")
-        line = prefix + node_line(tree, node)
-        if depth is None or level < depth:
-            kids = tree.children(node)
-            child = next(kids, None)
-            yield line
-            if child is not None:
-                more.append(has_next)
-                stack.append([kids, child])
-        elif tree.is_leaf(node):
-            yield line
-        else:
-            yield f"{line}  (+{tree.size(node) - 1} below)"
+    return draw_lines(tree, top, id_and_data, depth, INDENT_LIMIT)
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -569,38 +543,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 # -- the parser ----------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``botree`` argument parser with one subcommand per verb."""
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="A persistent, versioned tree database on SQLite or PostgreSQL.",
-        epilog="DB is an SQLite file path or a postgresql:// URL. Run 'botree COMMAND -h' for a command's options.",
-    )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def as_of_argument(p: argparse.ArgumentParser) -> None:
+    """Add ``--as-of V``: read an older version instead of the current one."""
+    p.add_argument("--as-of", type=int, metavar="V", help="read version V instead of the current one")
 
-    def command(name: str, run: Callable[[argparse.Namespace], int], summary: str, **extra: Any) -> Any:
-        p = sub.add_parser(name, help=summary, description=summary, **extra)
-        p.set_defaults(run=run, parser=p)
-        return p
 
-    def as_of(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--as-of", type=int, metavar="V", help="read version V instead of the current one")
-
-    p = command(
-        "import",
-        cmd_import,
-        "Store the tree of a JSON document or a parent table as the database's next version.",
-        epilog=(
-            "Formats: json (.json): any JSON document, stored losslessly (export gives it back); "
-            "csv (.csv): a parent table with columns id and parent (empty parent: a top-level node), "
-            "an optional order column sorting siblings (numerically if all values are numbers), "
-            "every other column going into the node's data dict; "
-            "table: a JSON array of {id, parent, order, data} objects, as 'export --format table' writes. "
-            "Node ids are assigned in preorder; --id-map records which node each row became. "
-            "The database file is created if missing."
-        ),
-    )
+def import_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree import``."""
     p.add_argument("file", metavar="FILE", help="the input file (- for standard input)")
     p.add_argument("db", metavar="DB")
     p.add_argument("--format", choices=INPUT_FORMATS, help="input format (default: from FILE's extension)")
@@ -626,22 +575,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="show progress on stderr (default: when stderr is a terminal)",
     )
 
-    p = command(
-        "ls",
-        cmd_ls,
-        "Draw the forest, or NODE's subtree, one node per line: its id and its data.",
-    )
+
+def ls_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree ls``."""
     p.add_argument("db", metavar="DB")
     p.add_argument("node", metavar="NODE", type=int, nargs="?", help="the subtree's root (default: the whole forest)")
     p.add_argument("--depth", type=int, metavar="N", help="show at most N levels below the top (0: the top only)")
     p.add_argument("--limit", type=int, metavar="LINES", help="stop after this many lines")
-    as_of(p)
+    as_of_argument(p)
 
-    p = command(
-        "query",
-        cmd_query,
-        "Ask one structural question about NODE; node lists print one 'id  data' line each.",
-    )
+
+def query_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree query``: NODE and exactly one question about it."""
     p.add_argument("db", metavar="DB")
     p.add_argument("node", metavar="NODE", type=int)
     what = p.add_mutually_exclusive_group(required=True)
@@ -653,9 +598,11 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--size", action="store_true", help="the number of nodes in the subtree, NODE included")
     p.add_argument("--depth", type=int, metavar="N", help="--descendants: at most N levels below NODE")
     p.add_argument("--ids-only", action="store_true", help="print node ids without their data")
-    as_of(p)
+    as_of_argument(p)
 
-    p = command("mv", cmd_mv, "Move NODE with its subtree; commits a new version.")
+
+def mv_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree mv``: NODE and exactly one place to move it to."""
     p.add_argument("db", metavar="DB")
     p.add_argument("node", metavar="NODE", type=int)
     where = p.add_mutually_exclusive_group(required=True)
@@ -667,43 +614,104 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--message", "-m", metavar="M", help="commit message")
 
-    p = command("rm", cmd_rm, "Delete NODE and its subtree; commits a new version.")
+
+def rm_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree rm``."""
     p.add_argument("db", metavar="DB")
     p.add_argument("node", metavar="NODE", type=int)
     p.add_argument("--message", "-m", metavar="M", help="commit message")
 
-    p = command(
-        "log",
-        cmd_log,
-        "List the commits, oldest first: version, time, updates ('replace' for a whole-tree import), message.",
-    )
+
+def log_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree log``."""
     p.add_argument("db", metavar="DB")
 
-    p = command(
-        "diff",
-        cmd_diff,
-        "What changed from version V1 to V2: '+ id data' inserted, '- id data' deleted, "
-        "'~ id moved: ...' moved, '* id data changed: old -> new'; a '# ...' summary line ends the output.",
-    )
+
+def diff_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree diff``."""
     p.add_argument("db", metavar="DB")
     p.add_argument("v1", metavar="V1", type=int)
     p.add_argument("v2", metavar="V2", type=int, nargs="?", help="default: the current version")
 
-    p = command(
-        "export",
-        cmd_export,
-        "Write the tree as JSON to stdout.",
-        epilog=(
-            "Formats: json: the JSON document a tree imported from JSON encodes (equal to the imported one); "
-            "table: a JSON array of {id, parent, order, data} objects, one per node in preorder "
-            "('import --format table' reads it back; the nodes of a JSON document appear as {kind, value} objects); "
-            "auto (default): json when the tree holds a JSON document, else table."
-        ),
-    )
+
+def export_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree export``."""
     p.add_argument("db", metavar="DB")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="auto", help="default: auto")
     p.add_argument("--indent", type=int, metavar="N", help="indent nested values by N spaces (default: one line)")
-    as_of(p)
+    as_of_argument(p)
+
+
+IMPORT_EPILOG = (
+    "Formats: json (.json): any JSON document, stored losslessly (export gives it back); "
+    "csv (.csv): a parent table with columns id and parent (empty parent: a top-level node), "
+    "an optional order column sorting siblings (numerically if all values are numbers), "
+    "every other column going into the node's data dict; "
+    "table: a JSON array of {id, parent, order, data} objects, as 'export --format table' writes. "
+    "Node ids are assigned in preorder; --id-map records which node each row became. "
+    "The database file is created if missing."
+)
+EXPORT_EPILOG = (
+    "Formats: json: the JSON document a tree imported from JSON encodes (equal to the imported one); "
+    "table: a JSON array of {id, parent, order, data} objects, one per node in preorder "
+    "('import --format table' reads it back; the nodes of a JSON document appear as {kind, value} objects); "
+    "auto (default): json when the tree holds a JSON document, else table."
+)
+
+# name, handler, summary (help and description), epilog, the function adding its arguments
+COMMANDS: Tuple[
+    Tuple[str, Callable[[argparse.Namespace], int], str, Optional[str], Callable[[argparse.ArgumentParser], None]],
+    ...,
+] = (
+    (
+        "import",
+        cmd_import,
+        "Store the tree of a JSON document or a parent table as the database's next version.",
+        IMPORT_EPILOG,
+        import_arguments,
+    ),
+    ("ls", cmd_ls, "Draw the forest, or NODE's subtree, one node per line: its id and its data.", None, ls_arguments),
+    (
+        "query",
+        cmd_query,
+        "Ask one structural question about NODE; node lists print one 'id  data' line each.",
+        None,
+        query_arguments,
+    ),
+    ("mv", cmd_mv, "Move NODE with its subtree; commits a new version.", None, mv_arguments),
+    ("rm", cmd_rm, "Delete NODE and its subtree; commits a new version.", None, rm_arguments),
+    (
+        "log",
+        cmd_log,
+        "List the commits, oldest first: version, time, updates ('replace' for a whole-tree import), message.",
+        None,
+        log_arguments,
+    ),
+    (
+        "diff",
+        cmd_diff,
+        "What changed from version V1 to V2: '+ id data' inserted, '- id data' deleted, "
+        "'~ id moved: ...' moved, '* id data changed: old -> new'; a '# ...' summary line ends the output.",
+        None,
+        diff_arguments,
+    ),
+    ("export", cmd_export, "Write the tree as JSON to stdout.", EXPORT_EPILOG, export_arguments),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``botree`` argument parser with one subcommand per verb (see ``COMMANDS``)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="A persistent, versioned tree database on SQLite or PostgreSQL.",
+        epilog="DB is an SQLite file path or a postgresql:// URL. Run 'botree COMMAND -h' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, run, summary, epilog, add_arguments in COMMANDS:
+        p = sub.add_parser(name, help=summary, description=summary, epilog=epilog)
+        p.set_defaults(run=run, parser=p)
+        add_arguments(p)
     return parser
 
 

@@ -63,10 +63,31 @@ def _build(
     progress: Optional[Progress],
     total: Optional[int],
 ) -> OrderIndex:
+    """``build_index`` with the garbage collector already paused."""
     B = check_block_size(block_size)
     if type(fill) not in (int, float) or not 0.5 <= fill <= 1.0:
         raise InvalidArgument(f"fill must be between 0.5 and 1.0, not {fill!r}")
     owner = object()  # held by no batch: every block and row built here is frozen
+    rows, items, levels, done = _read_bounds(events, owner, progress, total)
+    nodes = NodeTable.from_rows(rows, index)  # checks indexed values before anything else
+    blocks: List[Block] = []
+    links: List[Link] = []
+    level_ids = _build_leaves(rows, items, levels, B, fill, owner, blocks, links)
+    height = 0
+    while len(level_ids) > 1:
+        level_ids = _build_level(level_ids, B, fill, owner, blocks, links)
+        height += 1
+    if progress is not None and (done & (PROGRESS_EVERY - 1) or not done):
+        progress(done, total)  # the final count, unless it was just reported
+    return OrderIndex.from_parts(
+        ChunkedVector(blocks), ChunkedVector(links), nodes, level_ids[0], height, IdAllocator(len(blocks)), B
+    )
+
+
+def _read_bounds(
+    events: Iterable[Tuple[Any, bool]], owner: object, progress: Optional[Progress], total: Optional[int]
+) -> Tuple[List[Row], List[int], List[int], int]:
+    """One pass over ``events``: a row per node, bound items (node << 1 | is_close), their levels, the bound count."""
     rows: List[Row] = []
     items: List[int] = []
     levels: List[int] = []
@@ -98,10 +119,20 @@ def _build(
             progress(done, total)
     if stack:
         raise InvalidOperation(f"{len(stack)} node(s) never closed, the innermost is node {stack[-1]}")
-    nodes = NodeTable.from_rows(rows, index)  # checks indexed values before anything else
+    return rows, items, levels, done
 
-    blocks: List[Block] = []
-    links: List[Link] = []
+
+def _build_leaves(
+    rows: List[Row],
+    items: List[int],
+    levels: List[int],
+    B: int,
+    fill: float,
+    owner: object,
+    blocks: List[Block],
+    links: List[Link],
+) -> List[int]:
+    """Cut the bounds into leaf blocks appended to ``blocks``/``links``, back-linking every row; the leaf ids."""
     level_ids: List[int] = []
     start = 0
     for size in _sizes(len(items), B, fill):
@@ -124,35 +155,34 @@ def _build(
                 row.open_key = key
         level_ids.append(bid)
         start += size
-    height = 0
     if not level_ids:
         blocks.append(Block([], [], [], None, owner))
         links.append((-1, 0, 0))
         level_ids.append(0)
-    while len(level_ids) > 1:
-        above: List[int] = []
-        start = 0
-        for size in _sizes(len(level_ids), B, fill):
-            bid = len(blocks)
-            kids = level_ids[start : start + size]
-            keys = even_keys(size)
-            counts = []
-            mins = []
-            base = min(links[kid][2] for kid in kids)
-            for key, kid in zip(keys, kids):
-                child = blocks[kid]
-                delta = links[kid][2] - base
-                links[kid] = (bid, key, delta)
-                counts.append(child.entry_count())
-                mins.append(delta + child.min_aux())
-            blocks.append(Block(keys, kids, mins, counts, owner))
-            links.append((-1, 0, base))
-            above.append(bid)
-            start += size
-        level_ids = above
-        height += 1
-    if progress is not None and (done & (PROGRESS_EVERY - 1) or not done):
-        progress(done, total)  # the final count, unless it was just reported
-    return OrderIndex.from_parts(
-        ChunkedVector(blocks), ChunkedVector(links), nodes, level_ids[0], height, IdAllocator(len(blocks)), B
-    )
+    return level_ids
+
+
+def _build_level(
+    level_ids: List[int], B: int, fill: float, owner: object, blocks: List[Block], links: List[Link]
+) -> List[int]:
+    """One inner level over the blocks ``level_ids``, appended to ``blocks``/``links``; its block ids."""
+    above: List[int] = []
+    start = 0
+    for size in _sizes(len(level_ids), B, fill):
+        bid = len(blocks)
+        kids = level_ids[start : start + size]
+        keys = even_keys(size)
+        counts = []
+        mins = []
+        base = min(links[kid][2] for kid in kids)
+        for key, kid in zip(keys, kids):
+            child = blocks[kid]
+            delta = links[kid][2] - base
+            links[kid] = (bid, key, delta)
+            counts.append(child.entry_count())
+            mins.append(delta + child.min_aux())
+        blocks.append(Block(keys, kids, mins, counts, owner))
+        links.append((-1, 0, base))
+        above.append(bid)
+        start += size
+    return above

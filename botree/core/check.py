@@ -15,63 +15,101 @@ def _fail(message: str) -> None:
 
 def check_index(idx: IndexReader, block_size: int) -> None:
     """Raise ``InvariantError`` naming the first broken invariant of ``idx`` (blocks of ``block_size``)."""
+    _check_root(idx)
+    live, leaves = _walk_blocks(idx, block_size)
+    _check_block_ids(idx, live)
+    opened = _check_bounds(idx, leaves)
+    nodes = idx.nodes
+    if opened != len(nodes):
+        _fail(f"{len(nodes)} rows but {opened} nodes in the index")
+    rblk = idx.blocks[idx.root]
+    if rblk.counts is not None and sum(rblk.counts) != 2 * opened:
+        _fail("root counts disagree with the number of bounds")
+    try:
+        nodes.check()
+    except TableCorrupt as exc:
+        raise InvariantError(f"node table: {exc}") from exc
+
+
+def _check_root(idx: IndexReader) -> None:
+    """One link per block slot, and a root block without a parent."""
     blocks = idx.blocks
     links = idx.links
-    B = block_size
-    low = B // 2
     root = idx.root
-    rblk = blocks[root]
     if len(links) != len(blocks):
         _fail(f"{len(links)} links for {len(blocks)} block slots")
-    if rblk is None or links[root] is None or links[root][0] != -1:
+    if blocks[root] is None or links[root] is None or links[root][0] != -1:
         _fail(f"root {root} missing or has a parent")
-    # Walk blocks top-down (no recursion), collecting leaves left to right.
+
+
+def _walk_blocks(idx: IndexReader, block_size: int) -> Tuple[Set[int], List[Tuple[int, int]]]:
+    """Check every reachable block top-down (no recursion): the live block ids, and (leaf, delta sum) left to right."""
+    root = idx.root
     live: Set[int] = set()
     leaves: List[Tuple[int, int]] = []  # (leaf id, delta sum)
-    level_rows: List[List[Tuple[int, int]]] = [[(root, links[root][2])]]
+    row: List[Tuple[int, int]] = [(root, idx.links[root][2])]
     for depth in range(idx.height + 1):
-        nxt: List[Tuple[int, int]] = []
-        for bid, total in level_rows[depth]:
+        is_leaf = depth == idx.height
+        below: List[Tuple[int, int]] = []
+        for bid, total in row:
             if bid in live:
                 _fail(f"block {bid} reachable twice")
             live.add(bid)
-            blk = blocks[bid]
-            keys = blk.keys
-            n = len(blk.items)
-            if len(keys) != n or len(blk.aux) != n:
-                _fail(f"block {bid}: parallel arrays differ in length")
-            if any(not 0 < k < SPACE for k in keys) or any(a >= b for a, b in zip(keys, keys[1:])):
-                _fail(f"block {bid}: gap keys not strictly increasing in (0, SPACE): {keys}")
-            if n > B:
-                _fail(f"block {bid}: {n} items exceed block size {B}")
-            if bid != root and n < low:
-                _fail(f"block {bid}: {n} items below minimum {low}")
-            is_leaf = depth == idx.height
-            if is_leaf != (blk.counts is None):
-                _fail(f"block {bid}: leaf/inner kind does not match its depth {depth}")
+            _check_block(idx, bid, block_size, depth)
             if is_leaf:
                 leaves.append((bid, total))
-                continue
-            if bid == root and n < 2:
-                _fail(f"inner root {bid} has {n} children")
-            if len(blk.counts) != n:
-                _fail(f"block {bid}: counts length differs")
-            for j, child in enumerate(blk.items):
-                cblk = blocks[child]
-                link = links[child]
-                if cblk is None or link is None:
-                    _fail(f"block {bid}: child {child} is not in the block table")
-                parent, pkey, delta = link
-                if parent != bid or pkey != keys[j]:
-                    _fail(f"block {child}: parent link ({parent}, {pkey}) should be ({bid}, {keys[j]})")
-                if blk.counts[j] != cblk.entry_count():
-                    _fail(f"block {bid}: count of child {child} is {blk.counts[j]}, true {cblk.entry_count()}")
-                if blk.aux[j] != delta + cblk.min_aux():
-                    _fail(f"block {bid}: min level of child {child} is {blk.aux[j]}, true {delta + cblk.min_aux()}")
-                nxt.append((child, total + delta))
-        if not is_leaf:
-            level_rows.append(nxt)
-    # Block ids: every id is live or free, never both; nothing else is stored.
+            else:
+                _check_children(idx, bid, total, below)
+        row = below
+    return live, leaves
+
+
+def _check_block(idx: IndexReader, bid: int, block_size: int, depth: int) -> None:
+    """Block ``bid`` alone: parallel arrays, gap keys, fill, and a kind matching its ``depth``."""
+    blk = idx.blocks[bid]
+    keys = blk.keys
+    n = len(blk.items)
+    if len(keys) != n or len(blk.aux) != n:
+        _fail(f"block {bid}: parallel arrays differ in length")
+    if any(not 0 < k < SPACE for k in keys) or any(a >= b for a, b in zip(keys, keys[1:])):
+        _fail(f"block {bid}: gap keys not strictly increasing in (0, SPACE): {keys}")
+    if n > block_size:
+        _fail(f"block {bid}: {n} items exceed block size {block_size}")
+    if bid != idx.root and n < block_size // 2:
+        _fail(f"block {bid}: {n} items below minimum {block_size // 2}")
+    if (depth == idx.height) != (blk.counts is None):
+        _fail(f"block {bid}: leaf/inner kind does not match its depth {depth}")
+
+
+def _check_children(idx: IndexReader, bid: int, total: int, below: List[Tuple[int, int]]) -> None:
+    """Inner block ``bid``: child links, counts and minimum levels; appends (child, delta sum) to ``below``."""
+    blocks = idx.blocks
+    links = idx.links
+    blk = blocks[bid]
+    keys = blk.keys
+    n = len(blk.items)
+    if bid == idx.root and n < 2:
+        _fail(f"inner root {bid} has {n} children")
+    if len(blk.counts) != n:
+        _fail(f"block {bid}: counts length differs")
+    for j, child in enumerate(blk.items):
+        cblk = blocks[child]
+        link = links[child]
+        if cblk is None or link is None:
+            _fail(f"block {bid}: child {child} is not in the block table")
+        parent, pkey, delta = link
+        if parent != bid or pkey != keys[j]:
+            _fail(f"block {child}: parent link ({parent}, {pkey}) should be ({bid}, {keys[j]})")
+        if blk.counts[j] != cblk.entry_count():
+            _fail(f"block {bid}: count of child {child} is {blk.counts[j]}, true {cblk.entry_count()}")
+        if blk.aux[j] != delta + cblk.min_aux():
+            _fail(f"block {bid}: min level of child {child} is {blk.aux[j]}, true {delta + cblk.min_aux()}")
+        below.append((child, total + delta))
+
+
+def _check_block_ids(idx: IndexReader, live: Set[int]) -> None:
+    """Every block id is live, free or a hole, never two of these; free slots are empty."""
+    blocks = idx.blocks
     alloc = idx.block_ids
     free = list(alloc.free_ids())
     if len(set(free)) != len(free):
@@ -84,9 +122,13 @@ def check_index(idx: IndexReader, block_size: int) -> None:
             f"block ids leak: {len(live)} live + {len(free)} free + {alloc.holes} holes != {alloc.next_id} allocated"
         )
     for bid in free:
-        if blocks[bid] is not None or links[bid] is not None:
+        if blocks[bid] is not None or idx.links[bid] is not None:
             _fail(f"free block id {bid} still holds a block or link")
-    # Bounds: well nested, levels equal true depth, back-links resolve.
+
+
+def _check_bounds(idx: IndexReader, leaves: List[Tuple[int, int]]) -> int:
+    """Bounds well nested, levels equal true depth, back-links resolve; the number of nodes opened."""
+    blocks = idx.blocks
     nodes = idx.nodes
     stack: List[int] = []
     seen: Dict[int, int] = {}
@@ -117,11 +159,4 @@ def check_index(idx: IndexReader, block_size: int) -> None:
                     _fail(f"node {node}: open back-link {(row.open_leaf, row.open_key)} != {(leaf, blk.keys[j])}")
     if stack:
         _fail(f"nodes never closed: {stack[:10]}")
-    if len(seen) != len(nodes):
-        _fail(f"{len(nodes)} rows but {len(seen)} nodes in the index")
-    if rblk.counts is not None and sum(rblk.counts) != 2 * len(seen):
-        _fail("root counts disagree with the number of bounds")
-    try:
-        nodes.check()
-    except TableCorrupt as exc:
-        raise InvariantError(f"node table: {exc}") from exc
+    return len(seen)

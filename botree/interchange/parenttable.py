@@ -10,7 +10,7 @@ the table) and cycles are errors by default; the policies are documented on
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Dict, Hashable, Iterable, List, Tuple
+from typing import Any, Dict, Hashable, Iterable, List, Optional, Tuple
 
 from ..errors import InvalidArgument, InvalidOperation
 
@@ -64,28 +64,44 @@ def parent_table_events(
     if cycles not in CYCLE_POLICIES:
         raise InvalidArgument(f"cycles must be one of {CYCLE_POLICIES}, not {cycles!r}")
     rows = rows if isinstance(rows, list) else list(rows)
-    n = len(rows)
     ext = _extract(rows, id, "id")
     parents = _extract(rows, parent, "parent", optional=True)
     datas = rows if data is None else _extract(rows, data, "data")
     keys = _extract(rows, order, "order") if order is not None else None
+    up = _parent_positions(ext, parents, _positions(ext))
+    state = _settle_orphans(ext, up, orphans)
+    _settle_cycles(ext, up, state, cycles)
+    kept, start = _group_children(up, state, keys)
+    return _emit(kept, start, datas, ext)
+
+
+def _positions(ext: List[Any]) -> Dict[Hashable, int]:
+    """Row position of every external id; unhashable or duplicate ids are errors."""
     try:
         position: Dict[Hashable, int] = {ident: i for i, ident in enumerate(ext)}
     except TypeError:
         bad = next(i for i, ident in enumerate(ext) if not _hashable(ident))
         raise InvalidArgument(f"row {bad} has an unhashable id {ext[bad]!r}") from None
-    if len(position) < n:
+    if len(position) < len(ext):
         seen: set = set()
         duplicates = [ident for ident in ext if ident in seen or seen.add(ident)]  # type: ignore[func-returns-value]
         raise InvalidOperation(f"duplicate ids: {_names(dict.fromkeys(duplicates))}")
-    # Parents as row positions: -1 top level, -2 orphan (parent id not in the table).
+    return position
+
+
+def _parent_positions(ext: List[Any], parents: List[Any], position: Dict[Hashable, int]) -> List[int]:
+    """Parents as row positions: -1 top level, -2 orphan (parent id not in the table)."""
     try:
-        up = [-1 if p is None else position.get(p, -2) for p in parents]
+        return [-1 if p is None else position.get(p, -2) for p in parents]
     except TypeError:
         bad = next(i for i, p in enumerate(parents) if not _hashable(p))
         raise InvalidArgument(f"row with id {ext[bad]!r} has an unhashable parent {parents[bad]!r}") from None
-    state = [0] * n  # 0 unknown, 1 on the current walk, 2 kept, 3 dropped, 4 on/below a cycle
-    orphaned = [i for i in range(n) if up[i] == -2]
+
+
+def _settle_orphans(ext: List[Any], up: List[int], orphans: str) -> List[int]:
+    """Apply the orphan policy to ``up`` in place; the initial per-row states (3: dropped orphan)."""
+    state = [0] * len(up)  # 0 unknown, 1 on the current walk, 2 kept, 3 dropped, 4 on/below a cycle
+    orphaned = [i for i in range(len(up)) if up[i] == -2]
     if orphaned:
         if orphans == "error":
             raise InvalidOperation(
@@ -95,9 +111,13 @@ def parent_table_events(
             up[i] = -1
             if orphans == "ignore":
                 state[i] = 3
-    # Every row's chain of parents must reach the top level (or a dropped orphan).
+    return state
+
+
+def _settle_cycles(ext: List[Any], up: List[int], state: List[int], cycles: str) -> None:
+    """Walk every row's parent chain to the top level, marking ``state`` and applying the cycle policy."""
     cyclic: List[Any] = []
-    for i in range(n):
+    for i in range(len(up)):
         if state[i]:
             continue
         trail: List[int] = []
@@ -123,7 +143,14 @@ def parent_table_events(
             state[t] = verdict
     if cyclic:
         raise InvalidOperation(f"parent cycles among ids: {_names(cyclic)}")
-    # Children grouped by parent (input order, or by `order`), as one sorted list + offsets.
+
+
+def _group_children(up: List[int], state: List[int], keys: Optional[List[Any]]) -> Tuple[List[int], List[int]]:
+    """Kept rows grouped by parent (input order, or by ``keys``) as one sorted list, and offsets into it.
+
+    p's children (p = -1: the top level) fill ``kept[start[p + 2] : start[p + 3]]``.
+    """
+    n = len(up)
     kept = [i for i in range(n) if state[i] == 2]
     if keys is not None:
         # Order values are compared only between siblings; ties keep input order.
@@ -133,12 +160,18 @@ def parent_table_events(
             raise InvalidArgument(f"order values of siblings cannot be compared: {exc}") from None
     else:
         kept.sort(key=up.__getitem__)  # stable: keeps the sibling order within each parent
-    # p's children (p = -1: the top level) fill kept[start[p + 2] : start[p + 3]].
     start = [0] * (n + 3)
     for i in kept:
         start[up[i] + 3] += 1
     for p in range(1, n + 3):
         start[p] += start[p - 1]
+    return kept, start
+
+
+def _emit(
+    kept: List[int], start: List[int], datas: List[Any], ext: List[Any]
+) -> Tuple[List[Tuple[Any, bool]], List[Hashable]]:
+    """The bounds of the grouped forest in document order, and the external ids in preorder."""
     events: List[Tuple[Any, bool]] = []
     ids: List[Hashable] = []
     emit = events.append

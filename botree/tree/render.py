@@ -1,8 +1,10 @@
-"""Text drawings of a tree: a multi-line ``render`` and a one-line ``summary``."""
+"""Text drawings of a tree: box-drawing lines (``draw``, ``render``) and a one-line ``summary``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional
+
+from ..core.reader import Bound
 
 if TYPE_CHECKING:
     from .queries import TreeQueries
@@ -13,34 +15,76 @@ def label(data: Any, node: int) -> str:
     return f"#{node}" if data is None else str(data)
 
 
+def draw(
+    tree: "TreeQueries",
+    node: Optional[int] = None,
+    show: Callable[[Any, int], str] = label,
+    depth: Optional[int] = None,
+    indent_limit: Optional[int] = None,
+) -> Iterator[str]:
+    """Box-drawing lines of ``node``'s subtree (None: the forest), one per node, made lazily.
+
+    ``show(data, node)`` gives a node's text.  With ``depth``, nodes more than ``depth``
+    levels below the top are left out and a node whose children are cut off shows
+    how many nodes lie below it.  With ``indent_limit``, lines deeper than that many
+    levels show their level and only the last ``indent_limit`` levels of indentation,
+    so deep chains stay linear in size.  No recursion: one scan of the bounds keeps
+    a 'has later siblings' flag per open ancestor, and a cut-off subtree is jumped over.
+    """
+    ix = tree.order_index
+    data = ix.data
+    next_bound = ix.next_bound
+    more: List[bool] = []  # per open node: does it have a later sibling?
+    one = node is not None
+    bounds: Optional[Iterator[Bound]] = ix.bounds() if node is None else ix.bounds((node, True))
+    while bounds is not None:
+        jump = None
+        for n, is_open in bounds:
+            if not is_open:
+                more.pop()
+                if one and not more:
+                    return
+                continue
+            nxt = next_bound((n, False))
+            has_next = nxt is not None and nxt[1]
+            line = _prefix(more, has_next, indent_limit) + show(data(n), n)
+            if depth is not None and len(more) >= depth and next_bound((n, True)) != (n, False):
+                yield f"{line}  (+{tree.size(n) - 1} below)"
+                jump = n
+                more.append(has_next)
+                break
+            yield line
+            more.append(has_next)
+        bounds = None if jump is None else ix.bounds((jump, False))
+
+
+def _prefix(more: List[bool], has_next: bool, indent_limit: Optional[int]) -> str:
+    """The indentation and branch of a line below open nodes with later-sibling flags ``more``."""
+    level = len(more)
+    if not level:
+        return ""
+    start = 1 if indent_limit is None else max(1, level - indent_limit)
+    bars = "".join("│   " if m else "    " for m in more[start:])
+    return (f"[level {level}] " if start > 1 else "") + bars + ("├── " if has_next else "└── ")
+
+
 def render(tree: "TreeQueries", node: Optional[int] = None, max_lines: Optional[int] = 50) -> str:
     """Box-drawing rendering of ``node``'s subtree (None: the forest), one line per node.
 
-    No recursion: a single scan of the bounds keeps one 'has later siblings' flag
-    per open ancestor.  Output stops after ``max_lines`` lines with a count of the rest.
+    Output stops after ``max_lines`` lines with a count of the rest.  O(lines shown).
     """
-    ix = tree.order_index
-    lines: List[str] = []
-    more: List[bool] = []  # per open node: does it have a later sibling?
-    total = 0
-    for n, is_open in tree.events(node):
-        if not is_open:
-            more.pop()
-            continue
-        nxt = ix.next_bound((n, False))
-        has_next = nxt is not None and nxt[1]
-        total += 1
-        if max_lines is None or len(lines) < max_lines:
-            if more:
-                bars = "".join("│   " if m else "    " for m in more[1:])
-                prefix = bars + ("├── " if has_next else "└── ")
-            else:
-                prefix = ""
-            lines.append(prefix + label(ix.data(n), n))
-        more.append(has_next)
-    if max_lines is not None and total > len(lines):
-        lines.append(f"… ({total - len(lines)} more nodes)")
-    return "\n".join(lines)
+    shown: List[str] = []
+    lines = draw(tree, node)
+    while max_lines is None or len(shown) < max_lines:
+        line = next(lines, None)
+        if line is None:
+            break
+        shown.append(line)
+    if max_lines is not None and len(shown) >= max_lines:
+        total = len(tree) if node is None else tree.size(node)
+        if total > len(shown):
+            shown.append(f"… ({total - len(shown)} more nodes)")
+    return "\n".join(shown)
 
 
 def summary(tree: "TreeQueries", width: int = 60) -> str:
