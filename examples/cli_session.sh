@@ -13,7 +13,7 @@ say ls "$db"
 say query "$db" 5 --ancestors             # Cyd's chain of command
 say mv "$db" 4 --under 1 --index 0        # Sales moves into Engineering, first
 say rm "$db" 3 --message "Bob left"
-say ls "$db" --depth 2
+say ls "$db" --max-depth 2
 say query "$db" 1 --size
 say log "$db"
 say diff "$db" 1 3

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import IO, Any, Callable, Dict, Hashable, Iterator, List, Optional, Sequence, Tuple
 
 from ..db.durable import DurableDatabase
+from ..db.upgrade import upgrade
 from ..errors import BotreeError, NodeNotFound
 from ..interchange.nested import JsonNode
 from ..tree.queries import TreeQueries
@@ -342,7 +343,7 @@ def draw(tree: Tree, top: Optional[int], depth: Optional[int]) -> Iterator[str]:
 def cmd_ls(args: argparse.Namespace) -> int:
     """``botree ls DB [NODE]``: draw the forest or one subtree."""
     if args.depth is not None and args.depth < 0:
-        raise UsageError("--depth must be >= 0")
+        raise UsageError("--max-depth must be >= 0")
     with open_db(args.db) as db:
         tree = tree_at(db, args.as_of)
         if args.node is not None:
@@ -364,9 +365,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     """``botree query DB NODE --ancestors|...``: one structural question about NODE."""
     if args.depth is not None and not args.descendants:
-        raise UsageError("--depth applies to --descendants only")
+        raise UsageError("--max-depth applies to --descendants only")
     if args.depth is not None and args.depth < 0:
-        raise UsageError("--depth must be >= 0")
+        raise UsageError("--max-depth must be >= 0")
     with open_db(args.db) as db:
         tree = tree_at(db, args.as_of)
         node = check_node(tree, args.node, args.as_of)
@@ -548,6 +549,21 @@ def as_of_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", type=int, metavar="V", help="read version V instead of the current one")
 
 
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    """``botree upgrade DB``: rewrite a database of an older storage format in place."""
+    path = local_path(args.db)
+    if path and not os.path.exists(path):
+        raise CliError(f"no database at {path!r}")
+    old, new = upgrade(args.db)
+    out(f"{args.db}: already in format {new}" if old == new else f"{args.db}: upgraded from format {old} to {new}")
+    return 0
+
+
+def upgrade_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree upgrade``."""
+    p.add_argument("db", metavar="DB", help="an SQLite file or a postgresql:// URL")
+
+
 def import_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree import``."""
     p.add_argument("file", metavar="FILE", help="the input file (- for standard input)")
@@ -580,7 +596,10 @@ def ls_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree ls``."""
     p.add_argument("db", metavar="DB")
     p.add_argument("node", metavar="NODE", type=int, nargs="?", help="the subtree's root (default: the whole forest)")
-    p.add_argument("--depth", type=int, metavar="N", help="show at most N levels below the top (0: the top only)")
+    p.add_argument(
+        "--max-depth", "--depth", dest="depth", type=int, metavar="N",
+        help="show at most N levels below the top (0: the top only)",
+    )
     p.add_argument("--limit", type=int, metavar="LINES", help="stop after this many lines")
     as_of_argument(p)
 
@@ -596,7 +615,9 @@ def query_arguments(p: argparse.ArgumentParser) -> None:
     what.add_argument("--parent", action="store_true", help="the parent ('none' for a top-level node)")
     what.add_argument("--level", action="store_true", help="the depth (top-level nodes: 0)")
     what.add_argument("--size", action="store_true", help="the number of nodes in the subtree, NODE included")
-    p.add_argument("--depth", type=int, metavar="N", help="--descendants: at most N levels below NODE")
+    p.add_argument(
+        "--max-depth", "--depth", dest="depth", type=int, metavar="N", help="--descendants: at most N levels below NODE"
+    )
     p.add_argument("--ids-only", action="store_true", help="print node ids without their data")
     as_of_argument(p)
 
@@ -696,6 +717,14 @@ COMMANDS: Tuple[
         diff_arguments,
     ),
     ("export", cmd_export, "Write the tree as JSON to stdout.", EXPORT_EPILOG, export_arguments),
+    (
+        "upgrade",
+        cmd_upgrade,
+        "Rewrite a database written in an older storage format (botree 0.1) in the current one, in place, "
+        "keeping every version (one transaction: all of it or nothing).",
+        None,
+        upgrade_arguments,
+    ),
 )
 
 

@@ -37,7 +37,7 @@ def _sizes(total: int, block_size: int, fill: float) -> List[int]:
 def build_index(
     events: Iterable[Tuple[Any, bool]],
     block_size: int = 64,
-    index: Iterable[str] = (),
+    fields: Iterable[str] = (),
     fill: float = 0.75,
     progress: Optional[Progress] = None,
     total: Optional[int] = None,
@@ -52,13 +52,13 @@ def build_index(
     The cyclic garbage collector is paused meanwhile (see ``gcpause``).
     """
     with gc_paused():
-        return _build(events, block_size, index, fill, progress, total)
+        return _build(events, block_size, fields, fill, progress, total)
 
 
 def _build(
     events: Iterable[Tuple[Any, bool]],
     block_size: int,
-    index: Iterable[str],
+    fields: Iterable[str],
     fill: float,
     progress: Optional[Progress],
     total: Optional[int],
@@ -69,7 +69,7 @@ def _build(
         raise InvalidArgument(f"fill must be between 0.5 and 1.0, not {fill!r}")
     owner = object()  # held by no batch: every block and row built here is frozen
     rows, items, levels, done = _read_bounds(events, owner, progress, total)
-    nodes = NodeTable.from_rows(rows, index)  # checks indexed values before anything else
+    nodes = NodeTable.from_rows(rows, fields)  # checks indexed values before anything else
     blocks: List[Block] = []
     links: List[Link] = []
     level_ids = _build_leaves(rows, items, levels, B, fill, owner, blocks, links)

@@ -177,8 +177,8 @@ def test_csv_import_ls_and_query(org: Tuple[str, Dict[str, int]]) -> None:
     for mine, theirs, node in zip(drawn, rendered, tree.preorder()):
         label = str(tree.data(node))
         assert mine == theirs[: len(theirs) - len(label)] + line_of(tree, node)
-    assert lines(run("ls", db, str(ids["eng"]), "--depth", "0")) == [line_of(tree, ids["eng"]) + "  (+3 below)"]
-    assert lines(run("ls", db, "--depth", "1"))[1:] == [
+    assert lines(run("ls", db, str(ids["eng"]), "--max-depth", "0")) == [line_of(tree, ids["eng"]) + "  (+3 below)"]
+    assert lines(run("ls", db, "--max-depth", "1"))[1:] == [
         f"├── {line_of(tree, ids['ops'])}  (+1 below)",
         f"└── {line_of(tree, ids['eng'])}  (+3 below)",
     ]

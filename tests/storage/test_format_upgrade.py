@@ -71,3 +71,13 @@ def test_a_damaged_botree_1_database_is_not_half_upgraded(old_db: str) -> None:
         upgrade(old_db)
     with pytest.raises(OutdatedFormat):  # still the old format, untouched by the failed rewrite
         Database(old_db)
+
+
+def test_the_cli_upgrades_and_then_reads(old_db: str) -> None:
+    from tests.cli.test_cli import run
+
+    failed = run("ls", old_db, code=1)
+    assert f"botree upgrade {old_db}" in failed.stderr and "Traceback" not in failed.stderr
+    assert "upgraded from format botree-1 to botree-2" in run("upgrade", old_db).stdout
+    assert "already in format botree-2" in run("upgrade", old_db).stdout
+    assert "Engineering" in run("ls", old_db).stdout
