@@ -86,11 +86,11 @@ def test_a_reused_id_is_not_mistaken_for_the_deleted_node() -> None:
     t_move.move(b, None)  # refers to node b as it was
     with db.transaction() as tx:
         tx.delete(b)
-        reborn = tx.insert_child(a, "new")  # reuses b's id
-    assert reborn == b
+        reborn = tx.insert_child(a, "new")  # a Database never reuses b's id (issue 12)
+    assert reborn != b and b not in db.tree
     with pytest.raises(ConflictError):
         t_move.commit()
-    assert db.tree.data(b) == "new" and db.tree.parent(b) == a
+    assert db.tree.data(reborn) == "new" and db.tree.parent(reborn) == a
 
 
 def test_concurrent_set_data_on_one_node_conflicts_but_on_different_nodes_merges() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, List, Optional
 
+from ..errors import InvalidArgument
+
 if TYPE_CHECKING:
     from .queries import TreeQueries
 
@@ -17,8 +19,11 @@ def render(tree: "TreeQueries", node: Optional[int] = None, max_lines: Optional[
     """Box-drawing rendering of ``node``'s subtree (None: the forest), one line per node.
 
     No recursion: a single scan of the bounds keeps one 'has later siblings' flag
-    per open ancestor.  Output stops after ``max_lines`` lines with a count of the rest.
+    per open ancestor.  Output stops after ``max_lines`` lines (an int >= 0, or None:
+    no limit) with a count of the rest.
     """
+    if max_lines is not None and (type(max_lines) is not int or max_lines < 0):
+        raise InvalidArgument(f"max_lines must be a non-negative int or None, not {max_lines!r}")
     ix = tree.order_index
     lines: List[str] = []
     more: List[bool] = []  # per open node: does it have a later sibling?
