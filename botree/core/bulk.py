@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
-from ..errors import InvalidArgument, InvalidOperation
+from ..errors import BotreeError, InvalidArgument, InvalidOperation
 from ..nodetable import ChunkedVector, IdAllocator, NodeTable, Row
 from .blocks import Block, Link
 from .gapkeys import even_keys
 from .gcpause import gc_paused
-from .index import OrderIndex, check_block_size
+from .index import OrderIndex, check_block_size, check_fields
 
 Progress = Callable[[int, Optional[int]], None]
 PROGRESS_EVERY = 1 << 16
@@ -65,6 +65,7 @@ def _build(
 ) -> OrderIndex:
     """``build_index`` with the garbage collector already paused."""
     B = check_block_size(block_size)
+    fields = check_fields(fields)
     if type(fill) not in (int, float) or not 0.5 <= fill <= 1.0:
         raise InvalidArgument(f"fill must be between 0.5 and 1.0, not {fill!r}")
     owner = object()  # held by no batch: every block and row built here is frozen
@@ -100,23 +101,35 @@ def _read_bounds(
     depth = 0
     node = 0
     done = 0
-    for data, is_open in events:
-        if is_open:
-            new_row(Row(0, 0, 0, 0, data, owner))
-            append_level(depth)
-            depth += 1
-            push(node)
-            append_item(node << 1)
-            node += 1
-        else:
-            if not depth:
-                raise InvalidOperation(f"bound {done} closes a node, but no node is open")
-            depth -= 1
-            append_level(depth)
-            append_item(pop() << 1 | 1)
-        done += 1
-        if progress is not None and not done & (PROGRESS_EVERY - 1):
-            progress(done, total)
+    try:
+        iterator = iter(events)
+    except TypeError:
+        raise InvalidArgument(
+            f"events must be an iterable of (data, is_open) pairs, not {type(events).__name__}"
+        ) from None
+    try:
+        for data, is_open in iterator:
+            if is_open:
+                new_row(Row(0, 0, 0, 0, data, owner))
+                append_level(depth)
+                depth += 1
+                push(node)
+                append_item(node << 1)
+                node += 1
+            else:
+                if not depth:
+                    raise InvalidOperation(f"bound {done} closes a node, but no node is open")
+                depth -= 1
+                append_level(depth)
+                append_item(pop() << 1 | 1)
+            done += 1
+            if progress is not None and not done & (PROGRESS_EVERY - 1):
+                progress(done, total)
+    except (TypeError, ValueError) as exc:
+        tb = exc.__traceback__
+        if isinstance(exc, BotreeError) or tb is None or tb.tb_next is not None:
+            raise  # raised by the events' source or a callback, not by a malformed event
+        raise InvalidArgument(f"event {done} is not a (data, is_open) pair: {exc}") from None
     if stack:
         raise InvalidOperation(f"{len(stack)} node(s) never closed, the innermost is node {stack[-1]}")
     return rows, items, levels, done

@@ -29,6 +29,20 @@ def check_block_size(block_size: object) -> int:
     return block_size
 
 
+def check_fields(fields: Any) -> Tuple[str, ...]:
+    """Validate indexed field names: an iterable of str, not a str itself; returns them as a tuple. O(fields)."""
+    if isinstance(fields, (str, bytes)):
+        raise InvalidArgument(f"fields is a sequence of field names, e.g. fields=('name',), not {fields!r}")
+    try:
+        names = tuple(fields)
+    except TypeError:
+        raise InvalidArgument(f"fields must be a sequence of str field names, not {type(fields).__name__}") from None
+    for name in names:
+        if type(name) is not str:
+            raise InvalidArgument(f"indexed field names must be str, not {type(name).__name__} ({name!r})")
+    return names
+
+
 class OrderIndex(IndexReader):
     """An immutable order index over a forest of nodes.
 
@@ -44,7 +58,7 @@ class OrderIndex(IndexReader):
         root = Block([], [], [], None, None)
         self._blocks = ChunkedVector([root])
         self._links = ChunkedVector([(-1, 0, 0)])
-        self._nodes = NodeTable(fields)
+        self._nodes = NodeTable(check_fields(fields))
         self._root = 0
         self._height = 0
         self._alloc = IdAllocator(1)
@@ -71,9 +85,13 @@ class OrderIndex(IndexReader):
         idx.block_size = block_size
         return idx
 
-    def transient(self) -> "TransientIndex":
-        """The transient form: many updates in place, then ``persistent()``. O(1)."""
-        return TransientIndex(self, self.block_size)
+    def transient(self, fresh_ids: bool = False) -> "TransientIndex":
+        """The transient form: many updates in place, then ``persistent()``. O(1).
+
+        ``fresh_ids=True``: node ids freed in the batch are never handed out again,
+        and inserts take ids no earlier version used (a ``Database`` commits so).
+        """
+        return TransientIndex(self, self.block_size, fresh_ids)
 
     def find(self, field: str, value: Any) -> frozenset[int]:
         """Ids of nodes whose indexed ``field`` equals ``value``. O(log n + result)."""
@@ -96,9 +114,7 @@ class OrderIndex(IndexReader):
         batch.delete_pair(node)
         return batch.persistent()
 
-    def relocate(
-        self, first: Bound, last: Bound, before: Optional[Bound], d: Optional[int] = None
-    ) -> "OrderIndex":
+    def relocate(self, first: Bound, last: Bound, before: Optional[Bound], d: Optional[int] = None) -> "OrderIndex":
         """A new index with first..last moved before ``before``; see ``Primitives.relocate``.
 
         O(B · h), independent of the range's size.

@@ -44,10 +44,10 @@ class Maintenance(IndexReader):
         "links_written",
     )
 
-    def __init__(self, base: IndexReader, block_size: int) -> None:
+    def __init__(self, base: IndexReader, block_size: int, fresh_ids: bool = False) -> None:
         self._blocks = base._blocks.transient()
         self._links = base._links.transient()
-        self._nodes = base._nodes.transient()
+        self._nodes = base._nodes.transient(fresh_ids)
         self._root = base._root
         self._height = base._height
         self._alloc: IdAllocator = base._alloc.copy()

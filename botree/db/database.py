@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -27,14 +28,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple, TypeVar
 
-from ..core.index import DEFAULT_BLOCK_SIZE
-from ..errors import BotreeError, ConflictError, InvalidArgument, VersionNotFound
+from ..core.index import DEFAULT_BLOCK_SIZE, TransientIndex
+from ..errors import BotreeError, ConflictError, InvalidArgument, InvariantError, VersionNotFound
 from ..tree.diff import Changes, full_diff, targeted_diff
 from ..tree.tree import Transaction, Tree
 from ..tree.updates import UPDATES, Op, Update
+from ..tree.values import check_message, check_meta, check_value
 
 Listener = Callable[[int, Changes], None]
 T = TypeVar("T")
+log = logging.getLogger("botree")
 
 
 @dataclass(frozen=True)
@@ -51,25 +54,33 @@ class Commit:
 
 
 class DbTransaction(Transaction):
-    """A ``Transaction`` that records its updates and commits into a ``Database``."""
+    """A ``Transaction`` that records its updates and commits into a ``Database``.
+
+    It never reuses a freed node id (``fresh_ids``), and refuses node data the
+    database could not store exactly (``botree.tree.values``) before the update runs.
+    """
 
     __slots__ = ("db", "base_version", "ops", "ids", "deleted", "message", "meta", "serializable")
 
     def __init__(
         self, db: "Database", message: Optional[str], meta: Optional[Mapping[str, Any]], serializable: bool
     ) -> None:
+        check_message(message)
+        meta = check_meta(meta)
         version, tree = db.snapshot()
-        super().__init__(tree)
+        super().__init__(tree, fresh_ids=True)
         self.db = db
         self.base_version = version
         self.ops: List[Op] = []
         self.ids: Dict[int, int] = {}
         self.deleted: Set[int] = set()
         self.message = message
-        self.meta: Mapping[str, Any] = MappingProxyType(dict(meta or {}))
+        self.meta: Mapping[str, Any] = MappingProxyType(meta)
         self.serializable = serializable
 
     def _apply(self, update: Update, args: Tuple[Any, ...]) -> Any:
+        if update.data is not None and update.data < len(args):
+            check_value(args[update.data], "data")
         doomed = update.deletes(self._transient(), args)
         result = super()._apply(update, args)
         self.deleted |= doomed
@@ -80,6 +91,8 @@ class DbTransaction(Transaction):
         """Commit into the database (replaying on a newer tree if needed); returns the new tree.
 
         O(1) plus, after a concurrent commit, replaying its updates: O(k log n) for k updates.
+        Once the commit is published ``tree`` is set and it returns, whatever the
+        listeners do (see ``Database.subscribe``).
         """
         transient = self._transient()
         self._open = False
@@ -119,6 +132,8 @@ class Database:
         start = tree if tree is not None else Tree(block_size, fields)
         if not isinstance(start, Tree):
             raise InvalidArgument(f"a Database starts from a Tree, not {type(start).__name__}")
+        if tree is not None:
+            _check_tree_data(start)
         self._lock = threading.Lock()
         self._head: Tuple[int, Tree] = (0, start)
         self._keep = keep
@@ -191,7 +206,13 @@ class Database:
         return _replayed_changes(old, new, op_lists)  # type: ignore[arg-type]
 
     def subscribe(self, callback: Listener) -> Callable[[], None]:
-        """Call ``callback(version, changes)`` after each commit; returns an unsubscribe function. O(1)."""
+        """Call ``callback(version, changes)`` after each commit; returns an unsubscribe function. O(1).
+
+        Listeners run in the committing thread once the commit is published, in the
+        order they subscribed.  One that raises is logged (logger ``"botree"``,
+        level ERROR, with the traceback) and the others still run: the commit has
+        happened and is reported as such (``tx.tree`` set, ``version`` advanced).
+        """
         if not callable(callback):
             raise InvalidArgument(f"subscribe needs a callable, not {type(callback).__name__}")
         with self._lock:
@@ -218,8 +239,8 @@ class Database:
         transient = self.as_of(start).order_index.transient()
         for commit in commits:
             if commit.version > start:
-                for name, args, _ in commit.ops or ():
-                    UPDATES[name].run(transient, *args)
+                for name, args, result in commit.ops or ():
+                    run_logged(transient, UPDATES[name], args, result)
         return Tree.from_order_index(transient.persistent())
 
     def _oldest(self) -> int:
@@ -246,9 +267,7 @@ class Database:
 
     # -- writing ----------------------------------------------------------------
 
-    def transaction(
-        self, message: Optional[str] = None, meta: Optional[Mapping[str, Any]] = None
-    ) -> DbTransaction:
+    def transaction(self, message: Optional[str] = None, meta: Optional[Mapping[str, Any]] = None) -> DbTransaction:
         """A transaction on the current tree, committed on leaving ``with`` (snapshot isolation). O(1)."""
         return DbTransaction(self, message, meta, serializable=False)
 
@@ -262,9 +281,12 @@ class Database:
         """Run ``fn(tx)`` and commit serializably, re-running it on ``ConflictError``.
 
         Raises the last ``ConflictError`` after ``retries`` re-runs; an exception from
-        ``fn`` rolls back and propagates.
+        ``fn`` rolls back and propagates.  Only a refused commit re-runs ``fn``: once
+        one is published, listeners cannot make it run again.
         O(cost of fn) per attempt.
         """
+        if not callable(fn):
+            raise InvalidArgument(f"transact needs a callable fn(tx), not {type(fn).__name__}")
         if type(retries) is not int or retries < 0:
             raise InvalidArgument(f"retries must be a non-negative int, not {retries!r}")
         last: Optional[ConflictError] = None
@@ -283,18 +305,24 @@ class Database:
         assert last is not None
         raise ConflictError(f"gave up after {retries} retries: {last}") from last
 
-    def replace(
-        self, tree: Tree, message: Optional[str] = None, meta: Optional[Mapping[str, Any]] = None
-    ) -> int:
+    def replace(self, tree: Tree, message: Optional[str] = None, meta: Optional[Mapping[str, Any]] = None) -> int:
         """Commit ``tree`` as the next version, whatever the current one holds (bulk imports).
 
         Such a commit logs no updates: a transaction that began before it cannot be
         rebased over it (``ConflictError``), and ``changes`` across it compares whole
-        trees.  Returns the new version. O(1) in memory; O(n) to store.
+        trees.  Returns the new version.  O(n): every node's data is checked against
+        the value policy (``botree.tree.values``) first; storing is O(n) too.
+
+        Node ids are the new tree's own: a node of ``tree`` is not the node of the
+        same id in older versions (ids are unambiguous among the versions from this
+        one on).  Later commits hand out ids ``tree`` never used.
         """
         if not isinstance(tree, Tree):
             raise InvalidArgument(f"replace needs a Tree, not {type(tree).__name__}")
-        version, previous = self._append_tree(tree, message, MappingProxyType(dict(meta or {})))
+        check_message(message)
+        checked = check_meta(meta)
+        _check_tree_data(tree)
+        version, previous = self._append_tree(tree, message, MappingProxyType(checked))
         self._notify(version, previous, tree, None)
         return version
 
@@ -322,6 +350,7 @@ class Database:
             version, previous = self._head
             tree, ops, tx.ids, deleted = self._resolve(tx, batch, version, previous, None)
             self._publish(Commit(version + 1, version, time.time(), tx.message, tx.meta, ops, frozenset(deleted)), tree)
+        tx.tree = tree  # published: committed, whatever a listener does next
         self._notify(version + 1, previous, tree, ops)
         return tree
 
@@ -334,12 +363,25 @@ class Database:
             self._trees.pop(commit.version - self._keep, None)
 
     def _notify(self, version: int, previous: Tree, tree: Tree, ops: Optional[Tuple[Op, ...]]) -> None:
-        """Tell the listeners what the commit of ``version`` changed (from the trees in hand)."""
+        """Tell the listeners what the published commit of ``version`` changed (from the trees in hand).
+
+        Never raises an ``Exception``: a listener's is logged and the next listener runs.
+        """
         listeners = list(self._listeners)
-        if listeners:
+        if not listeners:
+            return
+        try:
             changes = full_diff(previous, tree) if ops is None else _replayed_changes(previous, tree, [ops])
-            for listener in listeners:
+        except Exception:
+            log.exception(
+                "botree: version %d was committed, but computing its changes for the listeners failed", version
+            )
+            return
+        for listener in listeners:
+            try:
                 listener(version, changes)
+            except Exception:
+                log.exception("botree: version %d was committed; listener %r raised", version, listener)
 
     def _rebase(
         self, tx: DbTransaction, head: Tree, version: int
@@ -358,7 +400,7 @@ class Database:
                 raise ConflictError(f"version {commit.version} replaced the whole tree after this transaction began")
             deleted_since |= commit.deleted
             data_set_since.update(args[0] for name, args, _ in commit.ops if UPDATES[name].changes_data)
-        batch = head.order_index.transient()
+        batch = head.order_index.transient(fresh_ids=True)
         ids: Dict[int, int] = {}
         out: List[Op] = []
         deleted: Set[int] = set()
@@ -369,11 +411,15 @@ class Database:
                 node = mapped[i]
                 if node is None:
                     continue
-                if node in ids:
-                    mapped[i] = ids[node]
-                    continue
-                if node in deleted_since or node not in head:
+                if node in ids:  # a node this transaction inserted: its id in the replay
+                    node = mapped[i] = ids[node]
+                elif node in deleted_since or node not in head:
                     raise ConflictError(f"{name}: node {node} was deleted by a concurrent commit")
+                if node not in batch:  # checked against the tree being replayed, at this step
+                    raise ConflictError(
+                        f"{name}: node {mapped[i]} no longer exists in the replay: an earlier update of this "
+                        "transaction deleted it after a concurrent commit moved it"
+                    )
             if update.changes_data and args[0] not in ids and args[0] in data_set_since:
                 raise ConflictError(f"set_data: node {args[0]}'s data was changed by a concurrent commit")
             try:
@@ -409,10 +455,35 @@ def _replayed_changes(old: Tree, new: Tree, op_lists: List[Tuple[Op, ...]]) -> C
             moved.update(shifted)
             if update.moves:
                 parents.add(transient.enclosing(args[0]))
-            update.run(transient, *args)
+            run_logged(transient, update, args, result)
             if update.inserts:
                 touched.add(result)
                 moved.add(result)
             if update.moves:
                 parents.add(transient.enclosing(args[0]))
     return targeted_diff(old, new, touched, moved, parents)
+
+
+def _check_tree_data(tree: Tree) -> None:
+    """Refuse a whole tree whose node data breaks the value policy. O(n)."""
+    data = tree.order_index.data
+    for node in tree.preorder():
+        check_value(data(node), f"data of node {node}")
+
+
+def run_logged(transient: TransientIndex, update: Update, args: Tuple[Any, ...], result: Any) -> None:
+    """Run a logged update again so that an insert gets the id the log recorded. O(update).
+
+    Commits hand out fresh ids; logs written before that rule (botree 0.1) may reuse
+    the most recently freed id, so freed ids stay on the stack here and each insert
+    takes whichever of the two the log names.  A log that names neither is not a
+    log of this tree: ``InvariantError``.
+    """
+    nodes = transient.nodes
+    if update.inserts:
+        nodes.fresh_ids = result == nodes.node_ids.next_id  # type: ignore[attr-defined]
+    else:
+        nodes.fresh_ids = False  # type: ignore[attr-defined]
+    new = update.run(transient, *args)
+    if update.inserts and new != result:
+        raise InvariantError(f"replaying {update.name}{args!r} gave node {new}, but the log recorded {result!r}")

@@ -34,6 +34,7 @@ from ..storage.codec import checksum, vectors
 from ..storage.format import TABLES
 from ..storage.store import Cell, CommitRow, Store
 from ..tree.tree import Tree
+from ..tree.values import check_message
 from .database import Commit, Database, DbTransaction, Op
 
 _CACHED_VERSIONS = 8  # trees kept for as_of besides the head
@@ -143,6 +144,10 @@ class DurableDatabase(Database):
         if type(version) is not int or not 0 <= version < 1 << 63:
             raise VersionNotFound(f"version {version!r} does not exist")
         with self._lock:
+            # Checked first, even for the head or a cached tree: another Database
+            # object on the same storage may have compacted.
+            if version < self._store.oldest():
+                self._missing(version)
             head_version, head = self._head
             if version == head_version:
                 return head
@@ -150,8 +155,6 @@ class DurableDatabase(Database):
             if cached is not None:
                 self._tree_cache.move_to_end(version)
                 return cached
-            if version < self._store.oldest():  # another Database object may have compacted
-                self._missing(version)
             tree = self._load_tree(version, (head_version, head))
             self._tree_cache[version] = tree
             if len(self._tree_cache) > _CACHED_VERSIONS:
@@ -402,15 +405,7 @@ class DurableDatabase(Database):
             previous = old_pins[table] if old_pins is not None else []
             pins[table] = self._write_manifests(table, parent, version, len(vec), previous, changed, items)
             cells[table] = items
-        if message is not None:
-            if not isinstance(message, str):
-                raise InvalidArgument(f"a commit message must be a str, not {type(message).__name__}")
-            try:
-                message.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise InvalidArgument(f"a commit message must be valid Unicode text: {exc}") from None
-            if "\x00" in message:
-                raise InvalidArgument("a stored commit message cannot contain NUL characters")
+        check_message(message)
         state = codec.encode_state(tree.order_index, pins)
         meta_b = codec.encode_meta(meta)
         ops_b = codec.encode_ops(ops)
@@ -474,6 +469,7 @@ class DurableDatabase(Database):
         with self._lock:
             version, previous = self._store_next(make, tx.message, tx.meta)
             tree = self._head[1]
+        tx.tree = tree  # stored: committed, whatever a listener does next
         self._notify(version, previous, tree, ops)
         return tree
 

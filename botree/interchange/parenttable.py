@@ -63,7 +63,12 @@ def parent_table_events(
         raise InvalidArgument(f"orphans must be one of {ORPHAN_POLICIES}, not {orphans!r}")
     if cycles not in CYCLE_POLICIES:
         raise InvalidArgument(f"cycles must be one of {CYCLE_POLICIES}, not {cycles!r}")
-    rows = rows if isinstance(rows, list) else list(rows)
+    if not isinstance(rows, list):
+        try:
+            source = iter(rows)
+        except TypeError:
+            raise InvalidArgument(f"rows must be an iterable of rows, not {type(rows).__name__}") from None
+        rows = list(source)
     ext = _extract(rows, id, "id")
     parents = _extract(rows, parent, "parent", optional=True)
     datas = rows if data is None else _extract(rows, data, "data")

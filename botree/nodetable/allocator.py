@@ -43,10 +43,24 @@ class IdAllocator:
         self.next_id = ident + 1
         return ident
 
+    def allocate_fresh(self) -> int:
+        """Return an id never handed out before, ignoring released ones. O(1)."""
+        ident = self.next_id
+        self.next_id = ident + 1
+        return ident
+
     def release(self, ident: int) -> None:
         """Make ``ident`` available again. O(1). The caller guarantees it is live."""
         self.free = (ident, self.free)
         self.nfree += 1
+
+    def retire(self, ident: int) -> None:
+        """Free ``ident`` for good: it becomes a hole, never handed out again. O(1).
+
+        The caller guarantees it is live.  Used where ids must keep naming one node
+        (a ``Database``'s commits): the stack does not grow, only the hole count.
+        """
+        self.holes += 1
 
     def free_ids(self) -> Iterator[int]:
         """The released ids, most recent first. O(number of free ids)."""

@@ -14,6 +14,8 @@ from typing import Any, Hashable, Iterable, List, Tuple
 
 from pyrsistent import PMap, PSet, pmap, pset
 
+from ..errors import InvalidArgument, InvalidOperation
+
 MISSING: Any = object()
 
 
@@ -27,8 +29,9 @@ def field_value(data: Any, field: str) -> Any:
 def indexed_values(fields: Tuple[str, ...], data: Any, where: object) -> List[Any]:
     """The values ``data`` has for each field, checked hashable and self-equal.
 
-    Raises TypeError (unhashable) or ValueError (NaN, which no lookup could find
-    again) naming the field and ``where`` (a node id or item), before anything changes.
+    Raises ``InvalidArgument`` (unhashable; a TypeError) or ``InvalidOperation``
+    (NaN, which no lookup could find again; a ValueError) naming the field and
+    ``where`` (a node id or item), before anything changes.
     """
     values = []
     for field in fields:
@@ -37,12 +40,12 @@ def indexed_values(fields: Tuple[str, ...], data: Any, where: object) -> List[An
             try:
                 hash(value)
             except TypeError:
-                raise TypeError(
+                raise InvalidArgument(
                     f"indexed field {field!r} of {_where(where)} has an unhashable value "
                     f"of type {type(value).__name__}: {value!r}"
                 ) from None
             if value != value:
-                raise ValueError(
+                raise InvalidOperation(
                     f"indexed field {field!r} of {_where(where)} is not equal to itself ({value!r}); "
                     "it could never be found"
                 )

@@ -135,9 +135,14 @@ class NodeTable(_TableReader):
             )
         return maps
 
-    def transient(self) -> "TransientNodeTable":
-        """A batch starting from this table. O(1)."""
-        return TransientNodeTable(self)
+    def transient(self, fresh_ids: bool = False) -> "TransientNodeTable":
+        """A batch starting from this table. O(1).
+
+        ``fresh_ids=True``: the batch never reuses a freed id (inserts take ids never
+        handed out, deletes retire their ids), so an id names one node in every table
+        derived from it.
+        """
+        return TransientNodeTable(self, fresh_ids)
 
     def find(self, field: str, value: Any) -> frozenset[int]:
         """Ids of nodes whose ``field`` equals ``value``. O(log n + result)."""
@@ -223,9 +228,9 @@ class TransientNodeTable(_TableReader):
     but it copies again before writing, so the frozen table never changes.
     """
 
-    __slots__ = ("_rows", "_alloc", "_fields", "_index", "_token")
+    __slots__ = ("_rows", "_alloc", "_fields", "_index", "_token", "fresh_ids")
 
-    def __init__(self, base: NodeTable) -> None:
+    def __init__(self, base: NodeTable, fresh_ids: bool = False) -> None:
         self._rows = base._rows.transient()
         self._alloc = base._alloc.copy()
         self._fields = base._fields
@@ -233,6 +238,7 @@ class TransientNodeTable(_TableReader):
             TransientFieldIndex(base._fields, base._maps()) if base._fields else None
         )
         self._token = object()
+        self.fresh_ids = fresh_ids  # True: never reuse a freed id (see ``NodeTable.transient``)
 
     def writable(self, node: int) -> Row:
         """The row of ``node``, owned by this batch and safe to change. O(1)."""
@@ -243,15 +249,16 @@ class TransientNodeTable(_TableReader):
         return row
 
     def insert(self, data: Any = None, links: Tuple[int, int, int, int] = (0, 0, 0, 0)) -> int:
-        """Add a row and return its id (a freed id is reused first). O(log n)."""
+        """Add a row and return its id (a freed id is reused first, unless ``fresh_ids``). O(log n)."""
         try:
             open_leaf, open_key, close_leaf, close_key = links
         except (TypeError, ValueError):
             raise TypeError(f"links must be four ints (open/close leaf and key), not {links!r}") from None
         alloc = self._alloc
-        node = alloc.free[0] if alloc.free is not None else alloc.next_id
+        fresh = self.fresh_ids or alloc.free is None
+        node = alloc.next_id if fresh else alloc.free[0]  # type: ignore[index]
         values = indexed_values(self._fields, data, node) if self._index is not None else None
-        node = alloc.allocate()
+        node = alloc.allocate_fresh() if fresh else alloc.allocate()
         row = Row(open_leaf, open_key, close_leaf, close_key, data, self._token)
         rows = self._rows
         if node == len(rows):
@@ -297,12 +304,15 @@ class TransientNodeTable(_TableReader):
             setattr(row, name, value)
 
     def delete(self, node: int) -> None:
-        """Remove ``node``; its id goes to the free list. O(log n)."""
+        """Remove ``node``; its id goes to the free list (with ``fresh_ids``: retired for good). O(log n)."""
         row = self.row(node)
         if self._index is not None:
             self._index.remove(node, indexed_values(self._fields, row.data, node))
         self._rows[node] = None
-        self._alloc.release(node)
+        if self.fresh_ids:
+            self._alloc.retire(node)
+        else:
+            self._alloc.release(node)
 
     def find(self, field: str, value: Any) -> frozenset[int]:
         """Ids of nodes whose ``field`` equals ``value`` in the batch's current state. O(fields + changes + result)."""

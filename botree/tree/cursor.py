@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Generic, Iterator, Optional, Protocol, Tuple, TypeVar
 
 from ..core.reader import Bound, IndexReader
+from ..errors import BotreeError
 
 T = TypeVar("T", bound="PersistentTree")
 
@@ -146,4 +147,8 @@ class Cursor(Generic[T]):
 
     def __repr__(self) -> str:
         side = "open" if self.is_open else "close"
-        return f"<Cursor {side} node {self.node} level {self.level}>"
+        try:
+            level = self.level
+        except BotreeError:  # the node is not in this cursor's tree: never raise from repr
+            return f"<Cursor {side} node {self.node} detached>"
+        return f"<Cursor {side} node {self.node} level {level}>"

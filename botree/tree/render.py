@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional
 
 from ..core.reader import Bound
+from ..errors import InvalidArgument
 
 if TYPE_CHECKING:
     from .queries import TreeQueries
@@ -71,8 +72,11 @@ def _prefix(more: List[bool], has_next: bool, indent_limit: Optional[int]) -> st
 def render(tree: "TreeQueries", node: Optional[int] = None, max_lines: Optional[int] = 50) -> str:
     """Box-drawing rendering of ``node``'s subtree (None: the forest), one line per node.
 
-    Output stops after ``max_lines`` lines with a count of the rest.  O(lines shown).
+    Output stops after ``max_lines`` lines (an int >= 0, or None: no limit) with a
+    count of the rest.  O(lines shown).
     """
+    if max_lines is not None and (type(max_lines) is not int or max_lines < 0):
+        raise InvalidArgument(f"max_lines must be a non-negative int or None, not {max_lines!r}")
     shown: List[str] = []
     lines = draw(tree, node)
     while max_lines is None or len(shown) < max_lines:

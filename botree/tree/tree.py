@@ -14,7 +14,7 @@ from typing import IO, Any, Dict, Hashable, Iterable, Iterator, List, Optional, 
 
 from ..core.bulk import Progress, build_index
 from ..core.gcpause import gc_paused
-from ..core.index import DEFAULT_BLOCK_SIZE, OrderIndex, TransientIndex
+from ..core.index import DEFAULT_BLOCK_SIZE, OrderIndex, TransientIndex, check_fields
 from ..errors import InvalidArgument, InvalidOperation
 from ..interchange.nested import build_nested, json_text, nested_events, single_root
 from ..interchange.parenttable import parent_table_events
@@ -38,13 +38,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
     __slots__ = ("_ix", "_hash")
 
     def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE, fields: Iterable[str] = ()) -> None:
-        if isinstance(fields, str):
-            raise InvalidArgument("fields is a sequence of field names, e.g. fields=('name',)")
-        fields = tuple(fields)
-        for field in fields:
-            if not isinstance(field, str):
-                raise InvalidArgument(f"indexed field names must be str, not {type(field).__name__}")
-        self._ix: OrderIndex = OrderIndex(block_size, fields)
+        self._ix: OrderIndex = OrderIndex(block_size, check_fields(fields))
         self._hash: Optional[int] = None
 
     @classmethod
@@ -205,6 +199,8 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         Compares every node: O(n log n).  For versions of a ``Database``,
         ``db.changes(v1, v2)`` looks only where the logged updates touched.
         """
+        if not isinstance(other, Tree):
+            raise InvalidArgument(f"diff needs a Tree, not {type(other).__name__}")
         return full_diff(self, other)
 
     def check(self) -> None:
@@ -251,14 +247,16 @@ class Transaction(TreeQueries, Updates[int, None]):
     new ``Tree``), an exception discards everything and propagates.  ``t`` never
     changes.  Blocks and rows the transaction already copied are edited in place, which
     is why a batch of k updates costs much less than k separate persistent updates.
-    The same queries as ``Tree`` read the working copy.
+    The same queries as ``Tree`` read the working copy (after ``rollback``: ``base``).
+    ``Transaction(base, fresh_ids=True)`` never reuses a freed node id (see
+    ``OrderIndex.transient``).
     """
 
     __slots__ = ("_ix", "base", "tree", "_open")
 
-    def __init__(self, base: Tree) -> None:
+    def __init__(self, base: Tree, fresh_ids: bool = False) -> None:
         self.base = base
-        self._ix: TransientIndex = base.order_index.transient()
+        self._ix: TransientIndex = base.order_index.transient(fresh_ids)
         self.tree: Optional[Tree] = None
         self._open = True
 
@@ -290,8 +288,13 @@ class Transaction(TreeQueries, Updates[int, None]):
         return self.tree
 
     def rollback(self) -> None:
-        """Discard every change; ``self.tree`` stays None and the transaction closes. O(1)."""
+        """Discard every change; ``self.tree`` stays None and the transaction closes. O(1).
+
+        Reads afterwards answer from ``base``, the tree the transaction started from;
+        updates raise ``InvalidOperation``.
+        """
         self._open = False
+        self._ix = self.base.order_index.transient()
 
     def _apply(self, update: Update, args: Tuple[Any, ...]) -> Any:
         """Run one logical update on the working copy; subclasses may record it."""
@@ -332,6 +335,7 @@ def load_parent_table(
     * Duplicate ids raise ``InvalidOperation`` naming them.  Nothing half-built is
       returned.  Node ids are assigned in preorder.
     """
+    fields = check_fields(fields)  # before reading any row
     with gc_paused():  # millions of small containers, no cycles: see botree.gcpause
         events, ids = parent_table_events(rows, id, parent, order, data, orphans, cycles)
     tree = Tree.from_events(events, block_size, fields, progress=progress)

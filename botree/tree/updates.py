@@ -253,6 +253,7 @@ class Update:
     * ``deletes(ix, args)``: before it runs, the node ids it is about to delete.
     * ``moves``: it moves ``args[0]`` (its old and new parent's child order change).
     * ``changes_data``: it replaces ``args[0]``'s data.
+    * ``data``: the position in ``args`` of the node data it writes (None: it writes none).
     """
 
     name: str
@@ -263,6 +264,7 @@ class Update:
     deletes: Deletes = field(default=_no_deletes)
     moves: bool = False
     changes_data: bool = False
+    data: Optional[int] = None
 
 
 def _subtree_of_first(ix: IndexReader, args: Tuple[Any, ...]) -> Set[int]:
@@ -276,15 +278,18 @@ def _first_only(ix: IndexReader, args: Tuple[Any, ...]) -> Set[int]:
 UPDATES: Dict[str, Update] = {
     u.name: u
     for u in (
-        Update("insert_root", _insert_root, (), inserts=True, shifts=lambda ix, a: list(sibling_walk(ix, None))),
-        Update("insert_child", _insert_child, (0,), inserts=True),
-        Update("insert_before", _insert_before, (0,), inserts=True),
-        Update("insert_after", _insert_after, (0,), inserts=True),
+        Update(
+            "insert_root", _insert_root, (), inserts=True, data=0, shifts=lambda ix, a: list(sibling_walk(ix, None))
+        ),
+        Update("insert_child", _insert_child, (0,), inserts=True, data=1),
+        Update("insert_before", _insert_before, (0,), inserts=True, data=1),
+        Update("insert_after", _insert_after, (0,), inserts=True, data=1),
         Update(
             "insert_parent",
             _insert_parent,
             (0, 2),
             inserts=True,
+            data=1,
             shifts=lambda ix, a: sibling_run(ix, a[0], a[2] if a[2] is not None else a[0]),
         ),
         Update("delete", _delete, (0,), shifts=lambda ix, a: list(_subtree_of_first(ix, a)), deletes=_subtree_of_first),
@@ -300,7 +305,7 @@ UPDATES: Dict[str, Update] = {
         Update("move_after", _move_after, (0, 1), shifts=lambda ix, a: [a[0]], moves=True),
         Update("move_range", _move_range, (0, 1, 2), shifts=lambda ix, a: sibling_run(ix, a[0], a[1]), moves=True),
         Update("move_inner", _move_inner, (0, 1), shifts=lambda ix, a: [a[0], *_children(ix, a[0])], moves=True),
-        Update("set_data", _set_data, (0,), changes_data=True),
+        Update("set_data", _set_data, (0,), changes_data=True, data=1),
     )
 }
 

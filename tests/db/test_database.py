@@ -86,11 +86,11 @@ def test_a_reused_id_is_not_mistaken_for_the_deleted_node() -> None:
     t_move.move(b, None)  # refers to node b as it was
     with db.transaction() as tx:
         tx.delete(b)
-        reborn = tx.insert_child(a, "new")  # reuses b's id
-    assert reborn == b
+        reborn = tx.insert_child(a, "new")  # a Database never reuses b's id (issue 12)
+    assert reborn != b and b not in db.tree
     with pytest.raises(ConflictError):
         t_move.commit()
-    assert db.tree.data(b) == "new" and db.tree.parent(b) == a
+    assert db.tree.data(reborn) == "new" and db.tree.parent(reborn) == a
 
 
 def test_concurrent_set_data_on_one_node_conflicts_but_on_different_nodes_merges() -> None:
@@ -423,7 +423,7 @@ def test_changes_agree_with_diff_when_a_deleted_id_is_reused() -> None:
         tx.insert_child(p, "c")
     with db.transaction() as tx:
         tx.delete(a)
-        assert tx.insert_child(p, "a2") == a  # the freed id comes back, now last under p
+        assert tx.insert_child(p, "a2") != a  # a Database never reuses the freed id (issue 12)
     assert db.changes(1, 2) == db.as_of(1).diff(db.as_of(2))
 
 

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from typing import List
 
 from botree import Database, Tree
 from tests import ROOT
@@ -25,15 +24,13 @@ WORKLOAD = [sys.executable, "-m", "tests.db.storage_workload"]
 def test_sigkill_during_commits_leaves_the_last_committed_version(tmp_path: object) -> None:
     path = os.path.join(str(tmp_path), "crash.db")
     Database(path).close()
-    expected: List[Tree] = [Tree()]
+    model = Database()  # the same steps in memory: the same ids (a Database never reuses one)
 
     def expected_at(version: int) -> Tree:
-        while len(expected) <= version:
-            with expected[-1].transaction() as tx:
-                apply_step(tx, len(expected))
-            assert tx.tree is not None
-            expected.append(tx.tree)
-        return expected[version]
+        while model.version < version:
+            with model.transaction() as tx:
+                apply_step(tx, model.version + 1)
+        return model.as_of(version)
 
     rng = random.Random(11)
     previous = 0

@@ -174,7 +174,7 @@ def test_indexed_fields_survive_reopen(target: str) -> None:
         Database(target, block_size=8)
 
 
-def test_freed_ids_are_reused_after_reopen(target: str) -> None:
+def test_freed_ids_are_not_reused_after_reopen(target: str) -> None:
     db = Database(target)
     with db.transaction() as tx:
         root = tx.insert_root("r")
@@ -185,7 +185,7 @@ def test_freed_ids_are_reused_after_reopen(target: str) -> None:
     db = Database(target)
     with db.transaction() as tx:
         new = tx.insert_child(root, "again")
-    assert new == kids[4]
+    assert new not in kids and new != root  # a Database never reuses a freed id (issue 12)
     db.tree.check()
     db.close()
 

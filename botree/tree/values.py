@@ -1,0 +1,141 @@
+"""The value policy of a ``Database``: what node data, commit messages and meta may hold.
+
+A database stores a value exactly (type and value come back equal, in memory and
+after reopening, in every backend) or refuses it with ``InvalidArgument`` naming the
+path inside the value, before anything is written.  The accepted types, matched
+exactly (``type(x) is T``: no subclasses, whose extra behaviour storage would drop):
+
+* scalars: ``None``, ``bool``, ``int`` (any size), ``float``, ``str``, ``bytes``;
+* containers of accepted values: ``tuple``, ``list``, ``dict`` (keys: accepted
+  hashable values), ``set``, ``frozenset``;
+* ``botree.interchange.nested.JsonNode`` (what ``Tree.from_nested`` builds), whose
+  ``value`` is itself accepted.
+
+Everything else is refused: numpy scalars (convert with ``.item()``: a documented
+rule of the caller's, since a silent conversion would change the type read back),
+``bytearray``, ``memoryview``, ``array.array`` (which an encoder would turn into
+``bytes``), enum members, subclasses of ``str`` or ``int``, arbitrary objects, and
+values that contain themselves.  Plain ``Tree`` values, outside a database, hold
+anything.  The storage codec calls the same checks, so memory and storage refuse
+exactly the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..errors import InvalidArgument
+from ..interchange.nested import JsonNode
+
+SCALARS = frozenset({type(None), bool, int, float, str, bytes})
+CONTAINERS = frozenset({tuple, list, dict, set, frozenset, JsonNode})
+
+# A path is built only when a value is refused: (parent path, step) chains, not strings.
+_Path = Tuple[Any, str]
+
+
+def check_value(value: Any, what: str) -> None:
+    """Refuse ``value`` unless a database can store it exactly; ``what`` names it (e.g. ``"data"``).
+
+    Raises ``InvalidArgument`` naming the path of a refused part (e.g.
+    ``data['tags'][2]``) and its type.  Walks the value without recursion (any
+    depth); a container met twice on one path is a reference cycle and is refused,
+    one shared by several paths is checked once.  O(size of the value).
+    """
+    kind = type(value)
+    if kind in SCALARS:
+        return
+    stack: List[Tuple[Any, Any, bool]] = [(value, what, False)]
+    on_path: set[int] = set()
+    done: set[int] = set()
+    while stack:
+        item, path, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(item))
+            done.add(id(item))
+            continue
+        kind = type(item)
+        if kind in SCALARS:
+            continue
+        if kind not in CONTAINERS:
+            raise InvalidArgument(_refusal(item, path))
+        key = id(item)
+        if key in done:
+            continue
+        if key in on_path:
+            raise InvalidArgument(f"{_spell(path)} contains itself (a reference cycle), which cannot be stored")
+        on_path.add(key)
+        stack.append((item, path, True))
+        if kind is list or kind is tuple:
+            stack.extend((element, (path, f"[{i}]"), False) for i, element in enumerate(item))
+        elif kind is dict:
+            for i, (k, v) in enumerate(item.items()):
+                stack.append((k, (path, f"<key {i}>"), False))
+                stack.append((v, (path, f"[{k!r:.60}]"), False))
+        elif kind is JsonNode:
+            if type(item.kind) is not str:
+                raise InvalidArgument(f"{_spell(path)}.kind must be a str, not {type(item.kind).__name__}")
+            stack.append((item.value, (path, ".value"), False))
+        else:  # set, frozenset
+            stack.extend((element, (path, f"<element {i}>"), False) for i, element in enumerate(item))
+
+
+def _spell(path: Any) -> str:
+    """The text of a path chain: the name, then each step. O(depth)."""
+    steps: List[str] = []
+    while type(path) is tuple:
+        path, step = path
+        steps.append(step)
+    return str(path) + "".join(reversed(steps))
+
+
+def _refusal(item: Any, path: Any) -> str:
+    """Why ``item`` (at ``path``) is refused, with a hint where one helps. O(depth)."""
+    kind = type(item)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    message = f"{_spell(path)} is a {name}, which cannot be stored exactly"
+    if callable(getattr(item, "item", None)):
+        message += "; convert it with .item() first (numpy scalars)"
+    elif isinstance(item, (bytearray, memoryview)):
+        message += "; convert it with bytes() first"
+    elif any(isinstance(item, base) for base in SCALARS | CONTAINERS):
+        message += " (subclasses of the accepted types are refused: convert to the plain type)"
+    return message + "; accepted: None, bool, int, float, str, bytes, tuple, list, dict, set, frozenset, JsonNode"
+
+
+def check_message(message: Optional[str]) -> None:
+    """Refuse a commit message unless it is None or a str that storage keeps exactly. O(len).
+
+    A str must encode as UTF-8 (no lone surrogates) and hold no NUL character.
+    """
+    if message is None:
+        return
+    if type(message) is not str:
+        raise InvalidArgument(f"a commit message must be a str or None, not {type(message).__name__}")
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgument(f"a commit message must be valid Unicode text: {exc}") from None
+    if "\x00" in message:
+        raise InvalidArgument("a commit message cannot contain NUL characters")
+
+
+def check_meta(meta: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """Refuse commit meta unless it is None or a mapping of str keys to accepted values.
+
+    Returns it as a new dict (None: empty).  O(size of the values).
+    """
+    if meta is None:
+        return {}
+    if not isinstance(meta, Mapping):
+        raise InvalidArgument(f"meta must be a mapping of str keys to values, not {type(meta).__name__}")
+    copy = dict(meta)
+    for key, value in copy.items():
+        if type(key) is not str:
+            raise InvalidArgument(f"meta keys must be str, not {type(key).__name__} ({key!r:.60})")
+        check_value(value, f"meta[{key!r}]")
+    return copy
+
+
+__all__ = ["check_value", "check_message", "check_meta"]
