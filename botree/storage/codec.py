@@ -33,6 +33,7 @@ from ..errors import CorruptDatabase, InvalidArgument
 from ..interchange.nested import JsonNode
 from ..nodetable import ChunkedVector, IdAllocator, NodeTable, Row
 from ..tree.updates import UPDATES, Op
+from ..tree.values import check_meta, check_values
 from .format import FREE_KEPT, TABLES
 
 # MessagePack extension type codes of format botree-2 (never renumber: they are on disk).
@@ -135,6 +136,9 @@ def encode_leaf(table: str, leaf: List[Any]) -> bytes:
         out = [
             None if r is None else [r.open_leaf, r.open_key, r.close_leaf, r.close_key, r.data] for r in leaf
         ]
+        # The policy again at the last moment: MessagePack would write a bytearray or a
+        # memoryview as bytes, and a value may have been changed in place since it was checked.
+        check_values((r.data for r in leaf if r is not None), "the data of a node")
     try:
         return pack(out)
     except (_Unstorable, ValueError, OverflowError) as exc:
@@ -269,6 +273,7 @@ def encode_ops(ops: Optional[Tuple[Op, ...]]) -> Optional[bytes]:
     """The logged updates of a commit (None: the commit replaced the whole tree). O(updates)."""
     if ops is None:
         return None
+    check_values((a for _, args, _ in ops for a in args), "an update's argument")
     return _dumps([[name, list(args), result] for name, args, result in ops], "an update's arguments")
 
 
@@ -289,7 +294,7 @@ def decode_ops(payload: Optional[bytes], where: str) -> Optional[Tuple[Op, ...]]
 
 def encode_meta(meta: Mapping[str, Any]) -> bytes:
     """A commit's meta mapping. O(size)."""
-    return _dumps(dict(meta), "commit meta")
+    return _dumps(check_meta(meta), "commit meta")
 
 
 def decode_meta(payload: bytes, where: str) -> Dict[str, Any]:

@@ -23,7 +23,7 @@ exactly the same values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ..errors import InvalidArgument
 from ..interchange.nested import JsonNode
@@ -33,6 +33,27 @@ CONTAINERS = frozenset({tuple, list, dict, set, frozenset, JsonNode})
 
 # A path is built only when a value is refused: (parent path, step) chains, not strings.
 _Path = Tuple[Any, str]
+
+
+def check_values(values: Iterable[Any], what: str) -> None:
+    """``check_value`` on each of ``values``, with a fast path for scalars and flat containers of them.
+
+    For bulk writers (the storage codec encodes 64 rows at a time): a scalar, or a
+    list, tuple or str-keyed dict of scalars, is accepted without the full walk.
+    O(total size).
+    """
+    scalars = SCALARS
+    for value in values:
+        kind = type(value)
+        if kind in scalars:
+            continue
+        if kind is dict:
+            if all(type(k) is str for k in value) and all(type(v) in scalars for v in value.values()):
+                continue
+        elif kind is list or kind is tuple:
+            if all(type(v) in scalars for v in value):
+                continue
+        check_value(value, what)
 
 
 def check_value(value: Any, what: str) -> None:
@@ -68,25 +89,45 @@ def check_value(value: Any, what: str) -> None:
         on_path.add(key)
         stack.append((item, path, True))
         if kind is list or kind is tuple:
-            stack.extend((element, (path, f"[{i}]"), False) for i, element in enumerate(item))
+            stack.extend((element, (path, i), False) for i, element in enumerate(item))
         elif kind is dict:
             for i, (k, v) in enumerate(item.items()):
-                stack.append((k, (path, f"<key {i}>"), False))
-                stack.append((v, (path, f"[{k!r:.60}]"), False))
+                stack.append((k, (path, ("key", i)), False))
+                stack.append((v, (path, _Key(k)), False))
         elif kind is JsonNode:
             if type(item.kind) is not str:
                 raise InvalidArgument(f"{_spell(path)}.kind must be a str, not {type(item.kind).__name__}")
             stack.append((item.value, (path, ".value"), False))
         else:  # set, frozenset
-            stack.extend((element, (path, f"<element {i}>"), False) for i, element in enumerate(item))
+            stack.extend((element, (path, ("element", i)), False) for i, element in enumerate(item))
+
+
+class _Key:
+    """A dict key as a path step, spelled only if the value is refused."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+
+def _step(step: Any) -> str:
+    """One path step as text: ``[2]``, ``['tags']``, ``<key 0>``, ``.value``."""
+    if type(step) is int:
+        return f"[{step}]"
+    if type(step) is _Key:
+        return f"[{step.key!r:.60}]"
+    if type(step) is tuple:
+        return f"<{step[0]} {step[1]}>"
+    return str(step)
 
 
 def _spell(path: Any) -> str:
     """The text of a path chain: the name, then each step. O(depth)."""
     steps: List[str] = []
-    while type(path) is tuple:
+    while type(path) is tuple:  # (parent path, step); the root is the name, a str
         path, step = path
-        steps.append(step)
+        steps.append(_step(step))
     return str(path) + "".join(reversed(steps))
 
 
