@@ -315,7 +315,7 @@ class AnytreePeer(Peer):
     def reset(self) -> None:
         self.nodes = []
 
-    def from_parts(self, inp: Inputs) -> List[Any]:
+    def _make(self, inp: Inputs) -> List[Any]:
         Node = self._node_class()
         parents = inp.parents
         keys = self._labels(inp)
@@ -484,7 +484,7 @@ class TreelibPeer(Peer):
     def reset(self) -> None:
         self.tree = None
 
-    def from_parts(self, inp: Inputs) -> Any:
+    def _make(self, inp: Inputs) -> Any:
         from treelib import Tree
 
         tree = Tree()
@@ -608,7 +608,7 @@ class NetworkxPeer(Peer):
     def reset(self) -> None:
         self.g = None
 
-    def from_parts(self, inp: Inputs) -> Any:
+    def _make(self, inp: Inputs) -> Any:
         import networkx as nx
 
         g = nx.DiGraph()

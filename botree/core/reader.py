@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any, Iterator, Optional, Tuple
 
-from ..errors import InvalidArgument, NodeNotFound, PositionError, UnknownNode
+from ..errors import CorruptDatabase, InvalidArgument, NodeNotFound, PositionError, UnknownNode
 from ..nodetable import ChunkedVector, IdAllocator, NodeTable
 from .blocks import Block
 
@@ -158,6 +158,8 @@ class IndexReader:
                 bid = pblk.items[i]
                 break
             bid = parent
+            if up > self._height:  # climbed past the root: the parent links loop
+                raise CorruptDatabase("the order index's parent links do not lead to its root")
         edge = 0 if step > 0 else -1
         for _ in range(up - 1):
             bid = blocks[bid].items[edge]
@@ -323,6 +325,7 @@ class IndexReader:
             pos = 0
         else:
             leaf, pos = self._locate(start)
+        budget = len(blocks)  # a scan visits each leaf once: more means damaged links, not a longer tree
         while leaf is not None:
             items = blocks[leaf].items
             for j in range(pos, len(items)):
@@ -330,6 +333,9 @@ class IndexReader:
                 yield item >> 1, not item & 1
             pos = 0
             leaf = self._next_leaf(leaf)
+            budget -= 1
+            if budget < 0:
+                raise CorruptDatabase("a scan of the order index visits more leaves than it has blocks")
 
     def leveled_bounds(self) -> Iterator[Tuple[int, bool, int]]:
         """(node, is_open, level) in document order. Amortised O(1) each.
@@ -338,12 +344,16 @@ class IndexReader:
         """
         blocks = self._blocks
         leaf: Optional[int] = self._first_leaf()
+        budget = len(blocks)  # as in bounds(): each leaf once
         while leaf is not None:
             blk = blocks[leaf]
             base = self._sum(leaf)
             for item, rel in zip(blk.items, blk.aux):
                 yield item >> 1, not item & 1, rel + base
             leaf = self._next_leaf(leaf)
+            budget -= 1
+            if budget < 0:
+                raise CorruptDatabase("a scan of the order index visits more leaves than it has blocks")
 
     def enclosing(self, node: int) -> Optional[int]:
         """The parent of ``node`` (None at top level). O(B · h).

@@ -35,6 +35,13 @@ def sibling_walk(
         bound = ix.first_bound() if forward else ix.last_bound()
     else:
         bound = step((parent, forward))
+    back = not forward  # the bound that ends a child walked this way
+    if skip is None and splice is None:  # the plain child list: the hot path of children()
+        while bound is not None and bound[1] is forward:
+            child = bound[0]
+            yield child
+            bound = step((child, back))
+        return
     # Walking forward a child starts at its opening bound, backward at its closing one.
     skip_from, skip_to = (None, None) if skip is None else (skip if forward else (skip[1], skip[0]))
     while bound is not None and bound[1] is forward:

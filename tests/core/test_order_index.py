@@ -373,3 +373,26 @@ def test_interpolation_search_agrees_with_bisect() -> None:
         keys = sorted(rnd.sample(range(1, 10_000), rnd.randint(0, 70)))
         for key in keys + [rnd.randint(0, 10_001) for _ in range(5)]:
             assert interpolation_search(keys, key) == bisect_left(keys, key)
+
+
+def test_a_scan_over_looping_links_stops_with_corrupt_database() -> None:
+    # Damaged links (as a damaged store could hand over) send the leaf walk back to an
+    # earlier leaf: a scan must stop, not run forever.
+    from botree import Tree
+    from botree.errors import CorruptDatabase
+
+    t = Tree.from_parent_table([{"id": i, "parent": None} for i in range(40)], block_size=4)
+    ix = t.order_index
+    assert ix.height >= 1
+    leaves = [b for b in range(len(ix.blocks)) if ix.blocks[b] is not None and ix.blocks[b].counts is None]
+    first = min(leaves, key=lambda b: ix.rank((ix.blocks[b].items[0] >> 1, not ix.blocks[b].items[0] & 1)))
+    last = max(leaves, key=lambda b: ix.rank((ix.blocks[b].items[0] >> 1, not ix.blocks[b].items[0] & 1)))
+    transient = ix.links.transient()
+    parent, _, delta = ix.links[last]
+    transient[last] = (parent, ix.links[first][1], delta)  # the last leaf claims the first leaf's key
+    damaged = OrderIndex.from_parts(
+        ix.blocks, transient.persistent(), ix.nodes, ix.root, ix.height, ix.block_ids, ix.block_size
+    )
+    with pytest.raises(CorruptDatabase):
+        for _ in Tree.from_order_index(damaged).preorder():
+            pass
