@@ -63,6 +63,10 @@ class OutdatedFormat(StorageError):
     """A stored database written in an older storage format; the message says how to upgrade it."""
 
 
+class MissingExtra(BotreeError, ImportError):
+    """A conversion needs an optional library that is not installed; the message names the extra."""
+
+
 # -- the node table (``botree.nodetable``) ------------------------------------------
 
 
@@ -87,3 +91,4 @@ class NotIndexed(NodeTableError, ValueError):
 
 class TableCorrupt(NodeTableError, InvariantError):
     """A node table's ``check()`` found a broken invariant."""
+

@@ -7,17 +7,27 @@ their queries from ``TreeQueries`` and their update methods from ``updates.Updat
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+from collections.abc import Mapping
+from itertools import islice
 from types import TracebackType
-from typing import IO, Any, Dict, Hashable, Iterable, Iterator, List, Optional, Tuple, Type, Union
+from typing import IO, Any, Dict, Hashable, Iterable, Iterator, List, Optional, Tuple, Type, Union, overload
 
 from ..core.bulk import Progress, build_index
 from ..core.gcpause import gc_paused
 from ..core.index import DEFAULT_BLOCK_SIZE, OrderIndex, TransientIndex, check_fields
-from ..errors import InvalidArgument, InvalidOperation
+from ..errors import InvalidArgument, InvalidOperation, NodeNotFound
+from ..interchange.anytrees import anytree_events, to_anytree_nodes
+from ..interchange.diagram import Label, dot_text, mermaid_text
+from ..interchange.frames import frame_events, to_frame
+from ..interchange.graphs import graph_events, to_graph
 from ..interchange.nested import build_nested, json_text, nested_events, single_root
 from ..interchange.parenttable import parent_table_events
+from ..interchange.paths import check_separator, leaf_paths, path_events, segment_of, split_path
+from ..interchange.records import build_records, records_events
+from ..interchange.table import flat_table, table_events
 from .cursor import Cursor
 from .diff import Changes, full_diff
 from .queries import TreeQueries
@@ -180,6 +190,298 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         data = self._ix.data
         return [{"id": n, "parent": p, "order": i, "data": data(n)} for n, p, i in self.places()]
 
+    # Record trees and path strings (botree.interchange.records, .paths).
+
+    @classmethod
+    def from_records(
+        cls,
+        obj: Any,
+        children: str = "children",
+        key: Optional[str] = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        fields: Iterable[str] = (),
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A tree from a record (a dict whose children are a list under ``children``) or a list of them. O(n).
+
+        A node's data is its record without the ``children`` key; a missing, None or
+        empty children entry makes a leaf.  ``key``: a field every record must hold,
+        unique among all records (``InvalidOperation`` naming both paths otherwise);
+        it is indexed, so ``t.find(**{key: value})`` finds a record.  Bad input
+        (not a dict, children not a list) raises ``InvalidArgument`` naming its path
+        (``$['children'][2]``).  Nesting depth is unlimited; nothing half-built is returned.
+        """
+        fields = check_fields(fields)
+        if key is not None and key not in fields:
+            fields = (*fields, key)
+        return cls.from_events(records_events(obj, children, key), block_size, fields, progress=progress)
+
+    @overload
+    def to_records(self, node: None = None, children: str = "children") -> List[Dict[Any, Any]]: ...
+
+    @overload
+    def to_records(self, node: int, children: str = "children") -> Dict[Any, Any]: ...
+
+    def to_records(
+        self, node: Optional[int] = None, children: str = "children"
+    ) -> Union[Dict[Any, Any], List[Dict[Any, Any]]]:
+        """``node``'s record (a dict), or for None the list of the top-level nodes' records. O(size).
+
+        A record is a copy of the node's data (which must be a dict without the
+        ``children`` key: ``InvalidOperation`` otherwise) plus, for a node with
+        children, ``children: [their records]``; a leaf has no children key.  So
+        ``Tree.from_records(t.to_records()) == t`` for dict data (ids in preorder), and
+        ``t.to_records() == x`` for ``t = Tree.from_records(x)`` when x is a list of
+        records with no empty children lists.
+        """
+        if node is None:
+            return build_records(self.events(), self._ix.data, children)
+        self._ix.require(node)
+        return build_records(self.events(node), self._ix.data, children)[0]
+
+    @classmethod
+    def from_paths(
+        cls,
+        paths: Iterable[str],
+        sep: str = "/",
+        field: str = "name",
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        fields: Iterable[str] = (),
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A forest from path strings: "a/b/c" is the chain a > b > c, shared prefixes are shared nodes.
+
+        Node data is ``{field: segment}``; siblings come in order of first appearance.
+        One leading and one trailing ``sep`` are ignored; an empty path or segment
+        ("a//b") raises ``InvalidArgument``.  O(total length of the paths).
+        """
+        fields = check_fields(fields)
+        return cls.from_events(path_events(paths, sep, field), block_size, fields, progress=progress)
+
+    def to_paths(self, node: Optional[int] = None, sep: str = "/", field: str = "name") -> List[str]:
+        """The paths ("a/b/c") of the leaves of ``node``'s subtree (None: the forest), in preorder. O(size).
+
+        ``Tree.from_paths(t.to_paths()) == t`` for a tree made by ``from_paths``.  Every
+        node's ``data[field]`` must be a non-empty str without ``sep``
+        (``InvalidOperation`` naming the node otherwise).
+        """
+        if node is not None:
+            self._ix.require(node)
+        return leaf_paths(self.events(node), self._ix.data, sep, field)
+
+    def resolve(self, path: str, field: str = "name", sep: str = "/") -> int:
+        """The node at ``path`` ("/a/b/c" or "a/b/c", from the top level), matching ``data[field]``.
+
+        ``NodeNotFound`` names the first segment with no match; two siblings holding
+        the same segment make the path ambiguous: ``InvalidOperation`` naming them.
+        Cost per segment: O(siblings) child steps; when ``field`` is indexed, O(k · B
+        log n) for the k nodes holding that segment anywhere instead.
+        """
+        check_separator(sep, field)
+        ix = self._ix
+        indexed = field in ix.nodes.fields
+        here: Optional[int] = None
+        for depth, segment in enumerate(split_path(path, sep)):
+            if indexed:
+                candidates: Iterable[int] = (n for n in self.find(**{field: segment}) if ix.enclosing(n) == here)
+            else:
+                candidates = (
+                    n for n in self.children(here) if isinstance(d := ix.data(n), Mapping) and d.get(field) == segment
+                )
+            found = list(islice(candidates, 2))
+            if not found:
+                where = "at the top level" if here is None else f"under node {here}"
+                prefix = sep.join(split_path(path, sep)[: depth + 1])
+                raise NodeNotFound(path, f"no node {sep}{prefix}: {segment!r} is not a {field} {where}")
+            if len(found) > 1:
+                raise InvalidOperation(f"path {path!r} is ambiguous: nodes {found} both hold {field}={segment!r}")
+            here = found[0]
+        assert here is not None
+        return here
+
+    def path_name(self, node: int, field: str = "name", sep: str = "/") -> str:
+        """The path "/a/b/c" of ``node``: ``data[field]`` from its top-level ancestor down. O(depth · B log n).
+
+        ``t.resolve(t.path_name(n)) == n`` when sibling names are unique; a node on
+        the way without a str ``field`` free of ``sep`` raises ``InvalidOperation``.
+        """
+        check_separator(sep, field)
+        ix = self._ix
+        chain = [node, *self.ancestors(node)]
+        return sep + sep.join(segment_of(n, ix.data(n), field, sep) for n in reversed(chain))
+
+    # Flat tables: CSV files and pandas DataFrames (botree.interchange.table, .frames).
+
+    def to_csv(self, target: Union[str, "os.PathLike[str]", IO[str]], data: Optional[str] = None) -> None:
+        """Write the flat table: columns ``id, parent, order`` then one per data field. O(n · columns).
+
+        ``parent`` is empty at the top level and a missing field is an empty cell;
+        with ``data="data"`` the whole data goes in one column (any data, written as
+        ``str``).  ``Tree.from_csv`` reads it back (values come back as text).  A path
+        is written as UTF-8; a file object must be opened with ``newline=""``.
+        """
+        columns, rows = flat_table(self.places(), self._ix.data, data)
+        if isinstance(target, (str, os.PathLike)):
+            with open(target, "w", encoding="utf-8", newline="") as handle:
+                _write_csv(handle, columns, rows)
+        else:
+            _write_csv(target, columns, rows)
+
+    @classmethod
+    def from_csv(
+        cls,
+        source: Union[str, "os.PathLike[str]", IO[str]],
+        id: str = "id",
+        parent: str = "parent",
+        order: Optional[str] = "order",
+        data: Optional[str] = None,
+        orphans: str = "error",
+        cycles: str = "error",
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        fields: Iterable[str] = (),
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A tree from a CSV flat table with a header row (what ``to_csv`` writes). O(n · columns + n log n).
+
+        An empty ``parent`` cell is the top level; siblings are sorted by the int in
+        the ``order`` column when the file has one, else keep file order.  Node data is
+        the row without the id, parent and order columns and without empty cells
+        (``data``: one column's text instead).  Values are str: a tree whose data are
+        dicts of non-empty str round-trips exactly.  ``orphans``, ``cycles``: as in
+        ``load_parent_table``.
+        """
+        fields = check_fields(fields)
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, encoding="utf-8", newline="") as handle:
+                reader = csv.DictReader(handle)
+                rows = list(reader)
+        else:
+            reader = csv.DictReader(source)
+            rows = list(reader)
+        columns = reader.fieldnames or []
+        events, _ = table_events(rows, columns, id, parent, order, data, _empty_cell, int, orphans, cycles)
+        return cls.from_events(events, block_size, fields, progress=progress)
+
+    def to_dataframe(self, data: Optional[str] = None) -> Any:
+        """A pandas DataFrame of the flat table (as ``to_csv``): ``id, parent, order``, data fields. O(n · columns).
+
+        ``parent`` is nullable (``<NA>`` at the top level); data columns keep their
+        values exactly (dtype object where cells are missing or of mixed types).
+        Needs the ``pandas`` extra (``MissingExtra`` otherwise).
+        """
+        return to_frame(self.places(), self._ix.data, data)
+
+    @classmethod
+    def from_dataframe(
+        cls,
+        df: Any,
+        id: Hashable = "id",
+        parent: Hashable = "parent",
+        order: Optional[Hashable] = "order",
+        data: Optional[Hashable] = None,
+        orphans: str = "error",
+        cycles: str = "error",
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        fields: Iterable[str] = (),
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A tree from a DataFrame with id and parent columns, via ``load_parent_table``. O(n · columns + n log n).
+
+        A missing parent (None, NaN, ``<NA>``) is the top level; siblings are sorted
+        by the ``order`` column when the frame has one, else keep row order.  Node
+        data is the row (as Python scalars) without the id, parent and order columns
+        and without missing cells, or the one column ``data``.  Needs the ``pandas`` extra.
+        """
+        fields = check_fields(fields)
+        events, _ = frame_events(df, id, parent, order, data, orphans, cycles)
+        return cls.from_events(events, block_size, fields, progress=progress)
+
+    # Graph libraries and diagrams (botree.interchange.graphs, .anytrees, .diagram).
+
+    def to_networkx(self, data: Optional[str] = "data", order: Optional[str] = "order") -> Any:
+        """A ``networkx.DiGraph``: one node per tree node (same ids, added in preorder), edges parent -> child.
+
+        Node attributes: ``data`` holds the node's data (None: the data dict's items
+        are the attributes) and ``order`` its position among its siblings.  O(n).
+        Needs the ``networkx`` extra.
+        """
+        return to_graph(self.places(), self._ix.data, data, order)
+
+    @classmethod
+    def from_networkx(
+        cls,
+        g: Any,
+        data: Optional[str] = "data",
+        order: Optional[str] = "order",
+        cycles: str = "error",
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        fields: Iterable[str] = (),
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A forest from a DiGraph of parent -> child edges; nodes without a parent are top-level. O(n log n).
+
+        Siblings are sorted by the ``order`` attribute if every node has one, else
+        kept in ``g.nodes`` (insertion) order.  Data: the ``data`` attribute (None: the
+        node's attribute dict without ``order``).  Two parents or a cycle raise
+        ``InvalidOperation``.  Needs the ``networkx`` extra.
+        """
+        fields = check_fields(fields)
+        events, _ = graph_events(g, data, order, cycles)
+        return cls.from_events(events, block_size, fields, progress=progress)
+
+    @classmethod
+    def from_anytree(
+        cls,
+        node: Any,
+        data: Optional[str] = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        fields: Iterable[str] = (),
+        progress: Optional[Progress] = None,
+    ) -> "Tree":
+        """A tree from an anytree node's subtree (or a forest from a list of nodes). O(n).
+
+        Data: the node's public attributes as a dict (``Node("a", x=1)``: ``{"name":
+        "a", "x": 1}``), or with ``data`` that one attribute.  Iterative (any depth).
+        Needs the ``anytree`` extra.
+        """
+        fields = check_fields(fields)
+        return cls.from_events(anytree_events(node, data), block_size, fields, progress=progress)
+
+    def to_anytree(self, node: Optional[int] = None, data: Optional[str] = None) -> Any:
+        """An ``anytree.AnyNode`` for ``node``'s subtree (None: the single top-level node). O(size).
+
+        With ``data=None`` the data dict's items are the node's attributes (keys must
+        be identifiers anytree does not use itself, else ``InvalidOperation``); with
+        ``data="data"`` the whole value is one attribute.  Needs the ``anytree`` extra.
+        """
+        if node is None:
+            node = single_root(self.roots())
+            if node is None:
+                raise InvalidOperation("the tree is empty: there is no node to convert")
+        else:
+            self._ix.require(node)
+        return to_anytree_nodes(self.events(node), self._ix.data, data)[0]
+
+    def to_dot(self, node: Optional[int] = None, label: Label = None, name: str = "tree") -> str:
+        """Graphviz dot text of ``node``'s subtree (None: the forest); children drawn in order. O(size).
+
+        ``label``: a data field name, a callable data -> text, or None (``str(data)``).
+        Quotes, backslashes and newlines in labels are escaped.
+        """
+        if node is not None:
+            self._ix.require(node)
+        return dot_text(self.events(node), self._ix.data, label, name)
+
+    def to_mermaid(self, node: Optional[int] = None, label: Label = None, direction: str = "TD") -> str:
+        """A mermaid flowchart of ``node``'s subtree (None: the forest). O(size).
+
+        ``label`` as in ``to_dot``; ``# & " < >`` and backticks become mermaid entity
+        codes and newlines ``<br>``, so any text draws as itself.
+        """
+        if node is not None:
+            self._ix.require(node)
+        return mermaid_text(self.events(node), self._ix.data, label, direction)
+
     # -- batches and positions ------------------------------------------------
 
     def transaction(self) -> "Transaction":
@@ -305,6 +607,16 @@ class Transaction(TreeQueries, Updates[int, None]):
 
     def _change(self, update: Update, *args: Any) -> None:
         self._apply(update, args)
+
+
+def _empty_cell(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _write_csv(handle: IO[str], columns: List[str], rows: List[List[Any]]) -> None:
+    writer = csv.writer(handle)
+    writer.writerow(columns)
+    writer.writerows(rows)
 
 
 def load_parent_table(
