@@ -37,12 +37,14 @@ def events(levels: List[int], datas: List[Any]) -> Iterator[Tuple[Any, bool]]:
 
 
 @st.composite
-def forests(draw: Any, data: Any = FIELDS, max_size: int = 30, block_size: Optional[int] = None) -> Tree:
-    """A random forest (ids in preorder) with data drawn from ``data``."""
-    n = draw(st.integers(0, max_size))
+def forests(
+    draw: Any, data: Any = FIELDS, max_size: int = 30, block_size: Optional[int] = None, one_root: bool = False
+) -> Tree:
+    """A random forest (ids in preorder) with data drawn from ``data``; ``one_root``: one non-empty tree."""
+    n = draw(st.integers(1 if one_root else 0, max_size))
     levels: List[int] = []
     for i in range(n):
-        levels.append(0 if i == 0 else draw(st.integers(0, levels[-1] + 1)))
+        levels.append(0 if i == 0 else draw(st.integers(1 if one_root else 0, levels[-1] + 1)))
     datas = [draw(data) for _ in range(n)]
     size = block_size or draw(st.sampled_from((4, 64)))
     return Tree.from_events(events(levels, datas), block_size=size)

@@ -211,7 +211,7 @@ ANYTREE_DATA = st.fixed_dictionaries({"name": NAMES}, optional={"x": PLAIN, "wei
 
 
 @SETTINGS
-@given(forests(ANYTREE_DATA, block_size=64).filter(lambda t: len(list(t.roots())) == 1))
+@given(forests(ANYTREE_DATA, block_size=64, one_root=True))
 def test_anytree_round_trip(t: Tree) -> None:
     root = t.to_anytree()
     assert isinstance(root, anytree.AnyNode) and [n.name for n in anytree.PreOrderIter(root)] == [
