@@ -261,7 +261,8 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
     def to_paths(self, node: Optional[int] = None, sep: str = "/", field: str = "name") -> List[str]:
         """The paths ("a/b/c") of the leaves of ``node``'s subtree (None: the forest), in preorder. O(size).
 
-        ``Tree.from_paths(t.to_paths()) == t`` for a tree made by ``from_paths``.  Every
+        Paths start at ``node`` itself (its own segment first): ``from_paths`` of them
+        rebuilds the subtree.  ``Tree.from_paths(t.to_paths()) == t`` for a tree made by ``from_paths``.  Every
         node's ``data[field]`` must be a non-empty str without ``sep``
         (``InvalidOperation`` naming the node otherwise).
         """
