@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job as a command-line session on an embedded SQLite file:
-# import a parent table, look around, reorganise, read the history, export.
+# import a parent table, look around, reorganise, read the history, edit and search,
+# go back to an earlier version, check the file, export.
 # Usage: bash examples/cli_session.sh [DB]   (BOTREE: the botree command, default .venv/bin/botree)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,4 +19,10 @@ say query "$db" 1 --size
 say log "$db"
 say diff "$db" 1 3
 say ls "$db" --as-of 1                    # every version stays readable
+say add "$db" --under 1 --data '{"name": "Eva", "role": "engineer"}'   # prints the new node's id
+say set "$db" 2 --field role=lead         # one field; --data replaces the whole value
+say find "$db" --under 1 --where role = engineer
+say revert "$db" --to 3 -m "undo the hire"  # a new version equal to version 3; history kept
+say verify "$db"
+say export "$db" --format csv
 say export "$db" --indent 1

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import IO, Any, Callable, Dict, Hashable, Iterator, List, Optional, Sequence, Tuple
 
@@ -29,13 +30,14 @@ from ..tree.queries import TreeQueries
 from ..tree.render import draw as draw_lines
 from ..tree.tree import Tree, load_parent_table
 from ..version import VERSION as __version__
-from .progress import ProgressBar
+from .progress import ProgressBar, Ticker
+from .where import BadCondition, cli_value, data_predicate, parse_conditions, show_data, show_value, unknown_fields
 
 PROG = "botree"
 INDENT_LIMIT = 40  # levels of box-drawing indentation shown before deeper lines are abbreviated
 ROOT = -1  # ``--under root``: the top level (node ids are never negative)
 INPUT_FORMATS = ("json", "csv", "table")
-EXPORT_FORMATS = ("auto", "json", "table")
+EXPORT_FORMATS = ("auto", "json", "table", "csv")
 
 
 class CliError(Exception):
@@ -47,15 +49,6 @@ class UsageError(CliError):
 
 
 # -- output helpers -------------------------------------------------------------------
-
-
-def show_data(data: Any) -> str:
-    """How node data appears in listings: ``repr`` of plain data, JSON nodes as ``{}``/``[]``/``'key':``/value."""
-    if data is None:
-        return ""
-    if isinstance(data, JsonNode):
-        return str(data)
-    return repr(data)
 
 
 def id_and_data(data: Any, node: int) -> str:
@@ -157,12 +150,15 @@ def order_keys(values: List[str]) -> List[Any]:
     return values
 
 
-def read_csv_rows(handle: IO[str], name: str) -> Tuple[List[Dict[str, Any]], bool]:
+def read_csv_rows(
+    handle: IO[str], name: str, progress: Optional[Callable[[int], None]] = None
+) -> Tuple[List[Dict[str, Any]], bool]:
     """Rows ``{"id", "parent", "order", "data"}`` of a CSV parent table, and whether it has an order column.
 
     ``id`` and ``parent`` are required columns (an empty parent makes a top-level
     node); ``order`` sorts siblings (numerically when every value is a number);
-    every other column goes into the node's data dict.
+    every other column goes into the node's data dict.  ``progress(rows)`` is called
+    every ``PROGRESS_EVERY`` rows read.
     """
     reader = csv.DictReader(handle)
     try:
@@ -192,6 +188,8 @@ def read_csv_rows(handle: IO[str], name: str) -> Tuple[List[Dict[str, Any]], boo
                     "data": {f: record[f] for f in others},
                 }
             )
+            if progress is not None and not len(rows) % PROGRESS_EVERY:
+                progress(len(rows))
     except csv.Error as exc:
         raise CliError(f"{name} line {reader.line_num}: malformed CSV: {exc}") from None
     if has_order:
@@ -240,26 +238,54 @@ def json_errors(name: str) -> Iterator[None]:
         ) from None
 
 
+PROGRESS_EVERY = 65_536  # rows between redraws of the reading phase's line
+
+
+@contextmanager
+def phase(label: str, shown: bool, total: Optional[int] = None) -> Iterator[Optional[ProgressBar]]:
+    """A progress line for one phase of an import (None when progress is not shown), ended on exit."""
+    bar = ProgressBar(label, total) if shown else None
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.finish()
+
+
 def build_tree(
-    handle: IO[str], name: str, fmt: str, args: argparse.Namespace, bar: Optional[ProgressBar]
+    handle: IO[str], name: str, fmt: str, args: argparse.Namespace, shown: bool
 ) -> Tuple[Tree, Optional[Dict[Hashable, int]]]:
-    """The tree described by the input, and (for parent tables) external id -> node id."""
+    """The tree described by the input, and (for parent tables) external id -> node id.
+
+    With ``shown``, each phase draws its progress on stderr, counted in rows: reading
+    (parent tables: rows read; JSON: one call to the parser, so no count), then
+    building (the nodes placed, out of the rows read when that is known).
+    """
     if fmt == "json":
+        if shown:
+            note(f"reading {name} ...")
         with json_errors(name):
-            return Tree.from_json(handle, progress=bar), None
-    rows, has_order = read_csv_rows(handle, name) if fmt == "csv" else read_table_rows(handle, name)
-    if bar is not None:
-        bar.expected = 2 * len(rows)
-    tree, ids = load_parent_table(
-        rows,
-        id="id",
-        parent="parent",
-        order="order" if has_order else None,
-        data="data",
-        orphans=args.orphans,
-        cycles=args.cycles,
-        progress=bar,
-    )
+            value = json.load(handle)
+        with phase("building", shown) as bar:
+            return Tree.from_nested(value, progress=bar.bounds if bar else None), None
+    with phase(f"reading {name}", shown) as bar:
+        if fmt == "csv":
+            rows, has_order = read_csv_rows(handle, name, bar.rows if bar else None)
+        else:
+            rows, has_order = read_table_rows(handle, name)
+        if bar is not None:
+            bar.rows(len(rows))
+    with phase("building", shown, len(rows)) as bar:
+        tree, ids = load_parent_table(
+            rows,
+            id="id",
+            parent="parent",
+            order="order" if has_order else None,
+            data="data",
+            orphans=args.orphans,
+            cycles=args.cycles,
+            progress=bar.bounds if bar else None,
+        )
     return tree, ids
 
 
@@ -300,18 +326,10 @@ def cmd_import(args: argparse.Namespace) -> int:
                         f"{args.db} already holds {count} nodes (version {db.version}); "
                         f"pass --replace to replace them with the tree of {name}"
                     )
-                bar = ProgressBar("importing") if show_progress else None
-                if bar is not None:
-                    note(f"reading {name} ...")
-                try:
-                    tree, ids = build_tree(handle, name, fmt, args, bar)
-                finally:
-                    if bar is not None:
-                        bar.finish()
-                if show_progress:
-                    note(f"storing {len(tree):,} nodes in {args.db} ...")
+                tree, ids = build_tree(handle, name, fmt, args, show_progress)
                 message = args.message if args.message is not None else f"import {os.path.basename(name)}"
-                version = db.replace(tree, message=message)
+                with Ticker("storing", len(tree)) if show_progress else nullcontext():
+                    version = db.replace(tree, message=message)
         except BaseException:
             if created and path:
                 remove_database_files(path)
@@ -411,23 +429,54 @@ def parent_arg(text: str) -> int:
     return value
 
 
-def cmd_mv(args: argparse.Namespace) -> int:
-    """``botree mv DB NODE --under P [--index I]`` (or ``--before T`` / ``--after T``): move a subtree."""
+def json_argument(text: str, option: str) -> Any:
+    """The value of a ``--data`` option: strict JSON, else ``CliError`` naming the option."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CliError(f"{option}: invalid JSON: {exc} (in {text!r})") from None
+    except RecursionError:
+        raise CliError(f"{option}: JSON nested too deeply") from None
+
+
+def field_arguments(pairs: Sequence[str]) -> Dict[str, Any]:
+    """``--field f=v`` options as a dict; each ``v`` is JSON if it parses as JSON, else the text itself."""
+    fields: Dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise CliError(f"--field {pair!r}: expected FIELD=VALUE")
+        fields[name] = cli_value(text)
+    return fields
+
+
+def new_data(args: argparse.Namespace) -> Any:
+    """The data ``add`` stores: ``--data`` JSON, else a dict of the ``--field`` options, else null."""
+    if args.data is not None:
+        return json_argument(args.data, "--data")
+    return field_arguments(args.field) if args.field else None
+
+
+def place_of(args: argparse.Namespace, top: str = "at the top level") -> Tuple[str, str]:
+    """Where ``--under P [--index I]`` / ``--before T`` / ``--after T`` puts a node: (text, default message suffix)."""
     if args.index is not None and args.under is None:
         raise UsageError("--index goes with --under")
-    index = -1 if args.index is None else args.index
     if args.under is not None:
         parent = None if args.under == ROOT else args.under
-        place = ("to the top level" if parent is None else f"under node {parent}") + (
-            f" at index {index}" if args.index is not None else ""
+        text = (top if parent is None else f"under node {parent}") + (
+            f" at index {args.index}" if args.index is not None else ""
         )
-        default = f"mv {args.node} --under {'root' if parent is None else parent}"
-    elif args.before is not None:
-        place = f"before node {args.before}"
-        default = f"mv {args.node} --before {args.before}"
-    else:
-        place = f"after node {args.after}"
-        default = f"mv {args.node} --after {args.after}"
+        return text, f"--under {'root' if parent is None else parent}"
+    if args.before is not None:
+        return f"before node {args.before}", f"--before {args.before}"
+    return f"after node {args.after}", f"--after {args.after}"
+
+
+def cmd_mv(args: argparse.Namespace) -> int:
+    """``botree mv DB NODE --under P [--index I]`` (or ``--before T`` / ``--after T``): move a subtree."""
+    place, where = place_of(args, "to the top level")
+    index = -1 if args.index is None else args.index
+    default = f"mv {args.node} {where}"
     with open_db(args.db) as db:
         with db.transaction(message=args.message if args.message is not None else default) as tx:
             if args.under is not None:
@@ -450,6 +499,145 @@ def cmd_rm(args: argparse.Namespace) -> int:
             tx.delete(args.node)
         version = committed_version(db, tx.tree)
     out(f"deleted node {args.node} and {below} node{'' if below == 1 else 's'} below it as version {version}")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """``botree add DB --under P [--index I] --data JSON``: insert a new leaf; prints its node id."""
+    place, where = place_of(args)
+    data = new_data(args)  # bad JSON fails here, before the database is opened
+    with open_db(args.db) as db:
+        tx = db.transaction(message=args.message if args.message is not None else f"add {where}")
+        with tx:
+            if args.under is not None:
+                parent = None if args.under == ROOT else args.under
+                node = tx.insert_child(parent, data, -1 if args.index is None else args.index)
+            elif args.before is not None:
+                node = tx.insert_before(args.before, data)
+            else:
+                node = tx.insert_after(args.after, data)
+        version = committed_version(db, tx.tree)
+        node = tx.ids.get(node, node)
+    out(str(node))
+    note(f"added node {node} {place} as version {version}")
+    return 0
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    """``botree set DB NODE --data JSON | --field f=v ...``: replace NODE's data, or some fields of it."""
+    data = json_argument(args.data, "--data") if args.data is not None else None
+    fields = field_arguments(args.field) if args.field else None
+    names = ", ".join(fields) if fields else ""
+    default = f"set {args.node} " + (f"fields {names}" if fields else "data")
+    with open_db(args.db) as db:
+        with db.transaction(message=args.message if args.message is not None else default) as tx:
+            if fields is not None:
+                old = tx.data(args.node)
+                if old is not None and type(old) is not dict:
+                    raise CliError(
+                        f"node {args.node} holds {show_value(old)}, not a dict of fields: replace it with --data"
+                    )
+                data = {**(old or {}), **fields}
+            tx.set_data(args.node, data)
+        version = committed_version(db, tx.tree)
+    out(f"set {'fields ' + names + ' of ' if fields else 'the data of '}node {args.node} as version {version}")
+    return 0
+
+
+def cmd_unwrap(args: argparse.Namespace) -> int:
+    """``botree unwrap DB NODE``: delete NODE alone; its children take its place."""
+    with open_db(args.db) as db:
+        with db.transaction(message=args.message if args.message is not None else f"unwrap {args.node}") as tx:
+            count = sum(1 for _ in tx.children(args.node))
+            tx.unwrap(args.node)
+        version = committed_version(db, tx.tree)
+    moved = f"its {count} child{'' if count == 1 else 'ren'} took its place" if count else "it had no children"
+    out(f"unwrapped node {args.node} ({moved}) as version {version}")
+    return 0
+
+
+def cmd_revert(args: argparse.Namespace) -> int:
+    """``botree revert DB --to V``: commit the tree of version V again as a new version; history is kept."""
+    with open_db(args.db) as db:
+        tree = db.as_of(args.to)
+        message = args.message if args.message is not None else f"revert to version {args.to}"
+        version = db.replace(tree, message=message)
+    out(f"reverted to version {args.to} as version {version} ({len(tree)} nodes); the versions between stay in the log")
+    return 0
+
+
+# -- find, verify, compact -----------------------------------------------------------------
+
+
+def scope(tree: Tree, under: Optional[int], max_depth: Optional[int]) -> Iterator[int]:
+    """The nodes ``find`` looks at, in preorder: ``under``'s proper descendants (None: the whole forest),
+    at most ``max_depth`` levels below ``under`` (the forest: levels 0..max_depth).
+    """
+    if under is not None:
+        yield from tree.descendants(under, max_depth)
+    elif max_depth is None:
+        yield from tree.preorder()
+    else:
+        for top in tree.roots():
+            yield top
+            yield from tree.descendants(top, max_depth)
+
+
+def find_nodes(
+    tree: Tree, where: Callable[[Any], bool], under: Optional[int], max_depth: Optional[int]
+) -> Iterator[int]:
+    """Nodes in scope whose data satisfies ``where``, in preorder.
+
+    A scan over the data today: O(nodes in scope).  The same question as the Python
+    ``Tree.find(where=..., under=..., max_depth=...)``, which can replace this body.
+    """
+    data = tree.data
+    return (node for node in scope(tree, under, max_depth) if where(data(node)))
+
+
+def cmd_find(args: argparse.Namespace) -> int:
+    """``botree find DB [--under N] [--max-depth D] [--where FIELD OP VALUE]...``: nodes whose data match."""
+    if args.depth is not None and args.depth < 0:
+        raise UsageError("--max-depth must be >= 0")
+    try:
+        conditions = parse_conditions(args.where)
+    except BadCondition as exc:
+        raise CliError(str(exc)) from None
+    where, seen = data_predicate(conditions)
+    with open_db(args.db) as db:
+        tree = tree_at(db, args.as_of)
+        if args.under is not None:
+            check_node(tree, args.under, args.as_of)
+        found = list(find_nodes(tree, where, args.under, args.depth))
+        searched = not found and next(scope(tree, args.under, args.depth), None) is not None
+        unknown = unknown_fields(conditions, seen) if searched else []
+        if unknown:
+            have = ", ".join(sorted(seen)) or "none"
+            names = ", ".join(map(repr, unknown))
+            raise CliError(f"unknown field {names} in --where (the nodes searched have: {have})")
+        for node in found:
+            out(str(node) if args.ids_only else node_line(tree, node))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """``botree verify DB``: read and check every stored record; prints ``ok`` or fails with the damage found."""
+    with open_db(args.db) as db:
+        db.verify()
+        version, tree = db.snapshot()
+        out(f"ok: version {version}, {len(tree)} nodes, {len(db.history())} versions readable")
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    """``botree compact DB --keep K``: delete every version but the newest K."""
+    if args.keep < 1:
+        raise CliError(f"--keep must be at least 1 (the current version), not {args.keep}")
+    with open_db(args.db) as db:
+        before = len(db.history())
+        oldest = db.compact(args.keep)
+        dropped = before - len(db.history())
+        out(f"dropped {dropped} version{'' if dropped == 1 else 's'}; versions {oldest}..{db.version} remain")
     return 0
 
 
@@ -491,7 +679,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         for node, (before, after) in changes.moved.items():
             out(f"~ {node}  moved: {place_text(before)} -> {place_text(after)}")
         for node in changes.data_changed:
-            was, now = (show_data(tree.data(node)) or "None" for tree in (old, new))
+            was, now = (show_data(tree.data(node)) or "null" for tree in (old, new))
             out(f"* {node}  data changed: {was} -> {now}")
     counts = (
         f"{len(changes.inserted)} inserted, {len(changes.deleted)} deleted, "
@@ -515,8 +703,69 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"node data of type {type(value).__name__} has no JSON form")
 
 
+def csv_cell(value: Any) -> str:
+    """A data field as a CSV cell: strings as they are, null as empty, anything else as JSON (else ``repr``)."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else show_value(value)
+
+
+def export_csv(tree: Tree) -> str:
+    """The tree as a CSV parent table: ``id,parent,order`` and one column per data field.
+
+    ``import`` reads it back (node ids become the row ids; every cell is read as text).
+    Every node's data must be a dict of fields (or null).
+    """
+    table = tree.to_parent_table()
+    columns: Dict[str, None] = {}
+    for row in table:
+        data = row["data"]
+        if data is not None and type(data) is not dict:
+            raise CliError(
+                f"node {row['id']} holds {show_data(data)}, not a dict of fields: export with --format table or json"
+            )
+        for key in data or ():
+            if key in ("id", "parent", "order") or not isinstance(key, str):
+                raise CliError(
+                    f"node {row['id']} has a field {key!r} that a CSV column cannot hold: export with --format table"
+                )
+            columns.setdefault(key, None)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "parent", "order", *columns])
+    for row in table:
+        data = row["data"] or {}
+        parent = "" if row["parent"] is None else row["parent"]
+        writer.writerow([row["id"], parent, row["order"], *(csv_cell(data.get(key)) for key in columns)])
+    return buffer.getvalue().rstrip("\n")
+
+
+def export_table(tree: Tree, indent: Optional[int]) -> str:
+    """The tree as a JSON parent table (``[{id, parent, order, data}, ...]``)."""
+    try:
+        return json.dumps(tree.to_parent_table(), indent=indent, default=json_default)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise CliError(f"cannot write the tree as JSON: {exc}") from None
+
+
+def export_json(tree: Tree, indent: Optional[int]) -> str:
+    """The JSON document a tree imported from JSON encodes."""
+    try:
+        return tree.to_json(indent=indent)
+    except BotreeError as exc:
+        raise CliError(f"the tree does not encode one JSON document ({exc}); export it with --format table") from None
+
+
+# --format -> writer; the dot and mermaid writers (labels from a field) slot in here.
+EXPORTERS: Dict[str, Callable[[Tree, argparse.Namespace], str]] = {
+    "json": lambda tree, args: export_json(tree, args.indent),
+    "table": lambda tree, args: export_table(tree, args.indent),
+    "csv": lambda tree, args: export_csv(tree),
+}
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    """``botree export DB``: the tree as JSON on stdout (the document it encodes, or a parent table)."""
+    """``botree export DB [--format F]``: the tree on stdout as JSON, a JSON parent table or CSV."""
     if args.indent is not None and args.indent < 0:
         raise UsageError("--indent must be >= 0")
     with open_db(args.db) as db:
@@ -525,28 +774,65 @@ def cmd_export(args: argparse.Namespace) -> int:
         if fmt == "auto":
             first = next(tree.roots(), None)
             fmt = "json" if first is not None and isinstance(tree.data(first), JsonNode) else "table"
-        if fmt == "json":
-            try:
-                text = tree.to_json(indent=args.indent)
-            except BotreeError as exc:
-                raise CliError(
-                    f"the tree does not encode one JSON document ({exc}); export it with --format table"
-                ) from None
-        else:
-            try:
-                text = json.dumps(tree.to_parent_table(), indent=args.indent, default=json_default)
-            except (TypeError, ValueError, RecursionError) as exc:
-                raise CliError(f"cannot write the tree as JSON: {exc}") from None
+        text = EXPORTERS[fmt](tree, args)
     out(text)
     return 0
 
 
 # -- the parser ----------------------------------------------------------------------------
 
+DB_HELP = "an SQLite file path or a postgresql:// URL"
+NODE_HELP = "a node id, as 'ls' shows it before each node's data"
+
+
+def db_argument(p: argparse.ArgumentParser) -> None:
+    """Add the ``DB`` positional."""
+    p.add_argument("db", metavar="DB", help=DB_HELP)
+
+
+def node_argument(p: argparse.ArgumentParser, what: str = NODE_HELP) -> None:
+    """Add the ``NODE`` positional."""
+    p.add_argument("node", metavar="NODE", type=int, help=what)
+
 
 def as_of_argument(p: argparse.ArgumentParser) -> None:
     """Add ``--as-of V``: read an older version instead of the current one."""
     p.add_argument("--as-of", type=int, metavar="V", help="read version V instead of the current one")
+
+
+def message_argument(p: argparse.ArgumentParser, default: str) -> None:
+    """Add ``--message/-m``: the commit message of a writing verb."""
+    p.add_argument("--message", "-m", metavar="M", help=f"commit message (default: {default})")
+
+
+def max_depth_argument(p: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--max-depth N`` (alias ``--depth``)."""
+    p.add_argument("--max-depth", "--depth", dest="depth", type=int, metavar="N", help=what)
+
+
+def place_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """Add exactly one of ``--under P [--index I]``, ``--before T``, ``--after T``: where ``what`` goes."""
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--under", type=parent_arg, metavar="P", help=f"put {what} under node P, or at the top level with 'root' or '-'"
+    )
+    where.add_argument("--before", type=int, metavar="T", help=f"put {what} just before node T (same parent as T)")
+    where.add_argument("--after", type=int, metavar="T", help=f"put {what} just after node T (same parent as T)")
+    p.add_argument(
+        "--index", type=int, metavar="I", help="with --under: child index (default: last; negative from the end)"
+    )
+
+
+def data_arguments(p: argparse.ArgumentParser, required: bool) -> None:
+    """Add ``--data JSON`` or ``--field f=v`` (repeatable); one of them is required when ``required``."""
+    given = p.add_mutually_exclusive_group(required=required)
+    given.add_argument("--data", metavar="JSON", help="the node's whole data, as JSON (e.g. '{\"name\": \"Ann\"}')")
+    given.add_argument(
+        "--field",
+        action="append",
+        metavar="F=V",
+        help="set field F of the data dict to V (repeatable); V is read as JSON if it parses, else as text",
+    )
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
@@ -561,16 +847,16 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 def upgrade_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree upgrade``."""
-    p.add_argument("db", metavar="DB", help="an SQLite file or a postgresql:// URL")
+    db_argument(p)
 
 
 def import_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree import``."""
     p.add_argument("file", metavar="FILE", help="the input file (- for standard input)")
-    p.add_argument("db", metavar="DB")
+    p.add_argument("db", metavar="DB", help=DB_HELP + " (an SQLite file is created if missing)")
     p.add_argument("--format", choices=INPUT_FORMATS, help="input format (default: from FILE's extension)")
     p.add_argument("--replace", action="store_true", help="replace the tree of a database that is not empty")
-    p.add_argument("--message", "-m", metavar="M", help="commit message (default: 'import FILE')")
+    message_argument(p, "'import FILE'")
     p.add_argument(
         "--orphans",
         choices=("error", "ignore", "root"),
@@ -588,26 +874,23 @@ def import_arguments(p: argparse.ArgumentParser) -> None:
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="show progress on stderr (default: when stderr is a terminal)",
+        help="show progress in rows on stderr (default: when stderr is a terminal)",
     )
 
 
 def ls_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree ls``."""
-    p.add_argument("db", metavar="DB")
+    db_argument(p)
     p.add_argument("node", metavar="NODE", type=int, nargs="?", help="the subtree's root (default: the whole forest)")
-    p.add_argument(
-        "--max-depth", "--depth", dest="depth", type=int, metavar="N",
-        help="show at most N levels below the top (0: the top only)",
-    )
+    max_depth_argument(p, "show at most N levels below the top (0: the top only)")
     p.add_argument("--limit", type=int, metavar="LINES", help="stop after this many lines")
     as_of_argument(p)
 
 
 def query_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree query``: NODE and exactly one question about it."""
-    p.add_argument("db", metavar="DB")
-    p.add_argument("node", metavar="NODE", type=int)
+    db_argument(p)
+    node_argument(p, "the node asked about (" + NODE_HELP + ")")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--ancestors", action="store_true", help="proper ancestors, nearest first")
     what.add_argument("--descendants", action="store_true", help="proper descendants in preorder")
@@ -615,51 +898,105 @@ def query_arguments(p: argparse.ArgumentParser) -> None:
     what.add_argument("--parent", action="store_true", help="the parent ('none' for a top-level node)")
     what.add_argument("--level", action="store_true", help="the depth (top-level nodes: 0)")
     what.add_argument("--size", action="store_true", help="the number of nodes in the subtree, NODE included")
+    max_depth_argument(p, "--descendants: at most N levels below NODE")
+    p.add_argument("--ids-only", action="store_true", help="print node ids without their data")
+    as_of_argument(p)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree add``."""
+    db_argument(p)
+    place_arguments(p, "the new node")
+    data_arguments(p, required=False)
+    message_argument(p, "'add --under P' (or --before/--after T)")
+
+
+def set_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree set``."""
+    db_argument(p)
+    node_argument(p, "the node to change (" + NODE_HELP + ")")
+    data_arguments(p, required=True)
+    message_argument(p, "'set NODE data' or 'set NODE fields F, ...'")
+
+
+def mv_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree mv``: NODE and exactly one place to move it to."""
+    db_argument(p)
+    node_argument(p, "the node to move with its subtree (" + NODE_HELP + ")")
+    place_arguments(p, "NODE")
+    message_argument(p, "'mv NODE --under P' (or --before/--after T)")
+
+
+def rm_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree rm``."""
+    db_argument(p)
+    node_argument(p, "the node to delete with its subtree (" + NODE_HELP + ")")
+    message_argument(p, "'rm NODE'")
+
+
+def unwrap_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree unwrap``."""
+    db_argument(p)
+    node_argument(p, "the node to delete, keeping its children (" + NODE_HELP + ")")
+    message_argument(p, "'unwrap NODE'")
+
+
+def revert_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree revert``."""
+    db_argument(p)
+    p.add_argument("--to", type=int, metavar="V", required=True, help="the version whose tree to commit again")
+    message_argument(p, "'revert to version V'")
+
+
+def find_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree find``."""
+    db_argument(p)
+    p.add_argument("--under", type=int, metavar="N", help="search N's subtree, N excluded (default: the whole forest)")
+    max_depth_argument(p, "at most N levels below --under's node (without --under: levels 0..N of the forest)")
     p.add_argument(
-        "--max-depth", "--depth", dest="depth", type=int, metavar="N", help="--descendants: at most N levels below NODE"
+        "--where",
+        nargs=3,
+        action="append",
+        metavar=("FIELD", "OP", "VALUE"),
+        help="a condition on a data field (repeatable: all must hold); OP: = != < <= > >= contains "
+        "(quote < and > in the shell); VALUE is read as JSON if it parses, else as text",
     )
     p.add_argument("--ids-only", action="store_true", help="print node ids without their data")
     as_of_argument(p)
 
 
-def mv_arguments(p: argparse.ArgumentParser) -> None:
-    """The arguments of ``botree mv``: NODE and exactly one place to move it to."""
-    p.add_argument("db", metavar="DB")
-    p.add_argument("node", metavar="NODE", type=int)
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--under", type=parent_arg, metavar="P", help="new parent: a node id, or 'root' / '-'")
-    where.add_argument("--before", type=int, metavar="T", help="move just before node T (same parent as T)")
-    where.add_argument("--after", type=int, metavar="T", help="move just after node T (same parent as T)")
-    p.add_argument(
-        "--index", type=int, metavar="I", help="with --under: child index (default: last; negative from the end)"
-    )
-    p.add_argument("--message", "-m", metavar="M", help="commit message")
-
-
-def rm_arguments(p: argparse.ArgumentParser) -> None:
-    """The arguments of ``botree rm``."""
-    p.add_argument("db", metavar="DB")
-    p.add_argument("node", metavar="NODE", type=int)
-    p.add_argument("--message", "-m", metavar="M", help="commit message")
-
-
 def log_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree log``."""
-    p.add_argument("db", metavar="DB")
+    db_argument(p)
 
 
 def diff_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree diff``."""
-    p.add_argument("db", metavar="DB")
-    p.add_argument("v1", metavar="V1", type=int)
-    p.add_argument("v2", metavar="V2", type=int, nargs="?", help="default: the current version")
+    db_argument(p)
+    p.add_argument("v1", metavar="V1", type=int, help="the older version")
+    p.add_argument("v2", metavar="V2", type=int, nargs="?", help="the newer version (default: the current one)")
+
+
+def verify_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree verify``."""
+    db_argument(p)
+
+
+def compact_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree compact``."""
+    db_argument(p)
+    p.add_argument(
+        "--keep", type=int, metavar="K", required=True, help="how many of the newest versions stay readable (>= 1)"
+    )
 
 
 def export_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree export``."""
-    p.add_argument("db", metavar="DB")
-    p.add_argument("--format", choices=EXPORT_FORMATS, default="auto", help="default: auto")
-    p.add_argument("--indent", type=int, metavar="N", help="indent nested values by N spaces (default: one line)")
+    db_argument(p)
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="auto", help="output format (default: auto)")
+    p.add_argument(
+        "--indent", type=int, metavar="N", help="json, table: indent nested values by N spaces (default: one line)"
+    )
     as_of_argument(p)
 
 
@@ -676,7 +1013,22 @@ EXPORT_EPILOG = (
     "Formats: json: the JSON document a tree imported from JSON encodes (equal to the imported one); "
     "table: a JSON array of {id, parent, order, data} objects, one per node in preorder "
     "('import --format table' reads it back; the nodes of a JSON document appear as {kind, value} objects); "
+    "csv: a parent table with columns id, parent (empty at the top level), order (the child index) and one "
+    "column per data field (strings as they are, null empty, other values as JSON; every node's data must be "
+    "a dict of fields; 'import' reads it back); "
     "auto (default): json when the tree holds a JSON document, else table."
+)
+DATA_EPILOG = (
+    "--data takes strict JSON: quote strings inside it ('\"text\"'). With --field F=V, V is JSON if it parses "
+    "(42, true, null, [1, 2], \"42\") and otherwise the text itself (Ann, 01234); --field on a node holding "
+    "null starts from an empty dict."
+)
+FIND_EPILOG = (
+    "A node matches a condition when its data is a dict holding FIELD and 'value OP VALUE' holds; values that "
+    "cannot be compared (a number with a list) do not match. A text value that reads as a number compares as "
+    "that number with a number VALUE (CSV imports store every column as text). 'contains' tests a substring "
+    "of a text value or an item of a list. A FIELD that no searched node has is an error. Matches print in "
+    "preorder as 'id  data'. Scans the nodes searched: O(nodes in scope)."
 )
 
 # name, handler, summary (help and description), epilog, the function adding its arguments
@@ -699,8 +1051,36 @@ COMMANDS: Tuple[
         None,
         query_arguments,
     ),
+    (
+        "find",
+        cmd_find,
+        "List the nodes whose data match every --where condition, in a subtree and down to a depth.",
+        FIND_EPILOG,
+        find_arguments,
+    ),
+    (
+        "add",
+        cmd_add,
+        "Insert a new leaf holding --data (or --field values); prints its node id; commits a new version.",
+        DATA_EPILOG,
+        add_arguments,
+    ),
+    (
+        "set",
+        cmd_set,
+        "Replace NODE's data (--data) or some of its fields (--field); commits a new version.",
+        DATA_EPILOG,
+        set_arguments,
+    ),
     ("mv", cmd_mv, "Move NODE with its subtree; commits a new version.", None, mv_arguments),
     ("rm", cmd_rm, "Delete NODE and its subtree; commits a new version.", None, rm_arguments),
+    (
+        "unwrap",
+        cmd_unwrap,
+        "Delete NODE alone: its children take its place under its parent; commits a new version.",
+        None,
+        unwrap_arguments,
+    ),
     (
         "log",
         cmd_log,
@@ -716,7 +1096,34 @@ COMMANDS: Tuple[
         None,
         diff_arguments,
     ),
-    ("export", cmd_export, "Write the tree as JSON to stdout.", EXPORT_EPILOG, export_arguments),
+    (
+        "revert",
+        cmd_revert,
+        "Commit the tree of version V again, as a new version: later versions stay in the history.",
+        None,
+        revert_arguments,
+    ),
+    (
+        "export",
+        cmd_export,
+        "Write the tree to stdout as JSON, a JSON parent table or a CSV parent table.",
+        EXPORT_EPILOG,
+        export_arguments,
+    ),
+    (
+        "verify",
+        cmd_verify,
+        "Read and check every stored record and the current tree; prints 'ok: ...' or fails with the damage found.",
+        None,
+        verify_arguments,
+    ),
+    (
+        "compact",
+        cmd_compact,
+        "Delete every version but the newest K; older versions can no longer be read (log, diff, --as-of).",
+        None,
+        compact_arguments,
+    ),
     (
         "upgrade",
         cmd_upgrade,
@@ -727,20 +1134,27 @@ COMMANDS: Tuple[
     ),
 )
 
+TOP_EPILOG = (
+    "DB is an SQLite file path or a postgresql:// URL. NODE is an internal node id: the number 'ls' shows "
+    "before each node's data (also printed by 'add', 'find' and 'query'; 'import --id-map' maps row ids to "
+    "them). Where a parent is asked (--under), 'root' means the top level. Values print as JSON. "
+    "Run 'botree COMMAND -h' for a command's options."
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``botree`` argument parser with one subcommand per verb (see ``COMMANDS``)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="A persistent, versioned tree database on SQLite or PostgreSQL.",
-        epilog="DB is an SQLite file path or a postgresql:// URL. Run 'botree COMMAND -h' for a command's options.",
+        epilog=TOP_EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, run, summary, epilog, add_arguments in COMMANDS:
+    for name, run, summary, epilog, arguments in COMMANDS:
         p = sub.add_parser(name, help=summary, description=summary, epilog=epilog)
         p.set_defaults(run=run, parser=p)
-        add_arguments(p)
+        arguments(p)
     return parser
 
 

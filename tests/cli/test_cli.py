@@ -66,8 +66,8 @@ def listed(done: subprocess.CompletedProcess[str]) -> List[int]:
 
 
 def line_of(tree: Tree, node: int) -> str:
-    """What listings print for ``node`` (see ``botree.cli.main.node_line``)."""
-    return f"{node}  {tree.data(node)!r}"
+    """What listings print for ``node`` (see ``botree.cli.main.node_line``): its id and its data as JSON."""
+    return f"{node}  {json.dumps(tree.data(node), ensure_ascii=False)}"
 
 
 @pytest.fixture
@@ -144,7 +144,8 @@ def test_json_import_export_round_trip(tmp_path: Path) -> None:
     done = run("import", str(src), db, "--progress", script=os.path.exists(SCRIPT))
     count = len(Tree.from_json(str(src)))
     assert lines(done) == [f"imported {count} nodes as version 1"]
-    assert "bounds" in done.stderr  # the progress bar was drawn on stderr
+    assert "rows" in done.stderr and "storing" in done.stderr  # progress was drawn on stderr, in rows
+    assert "rows" not in done.stdout
     assert json.loads(run("export", db).stdout) == DOC
     assert run("export", db, "--indent", "2").stdout == json.dumps(DOC, indent=2) + "\n"
     table = json.loads(run("export", db, "--format", "table").stdout)
@@ -295,14 +296,214 @@ def test_deep_chain(tmp_path: Path) -> None:
     assert lines(run("import", str(src), db)) == [f"imported {depth} nodes as version 1"]
     shown = lines(run("ls", db, "--depth", "3"))
     assert shown == [
-        "0  {'name': 'top'}",
-        "└── 1  {'name': 'v1'}",
-        "    └── 2  {'name': 'v2'}",
-        f"        └── 3  {{'name': 'v3'}}  (+{depth - 4} below)",
+        '0  {"name": "top"}',
+        '└── 1  {"name": "v1"}',
+        '    └── 2  {"name": "v2"}',
+        f'        └── 3  {{"name": "v3"}}  (+{depth - 4} below)',
     ]
     deepest = depth - 1  # ids are assigned in preorder: the chain's last node
     assert lines(run("query", db, str(deepest), "--level")) == [str(depth - 1)]
     full = lines(run("ls", db))
     assert len(full) == depth
-    assert full[-1].startswith(f"[level {deepest}] ") and full[-1].endswith(f"└── {deepest}  {{'name': 'v{deepest}'}}")
+    assert full[-1].startswith(f"[level {deepest}] ") and full[-1].endswith(f'└── {deepest}  {{"name": "v{deepest}"}}')
     assert max(len(line) for line in full) < 250  # indentation is capped: output stays linear
+
+
+# -- the editing, search and maintenance verbs ---------------------------------------------
+
+
+def version_of(path: str) -> int:
+    """The current version of the database at ``path``."""
+    with DurableDatabase(path) as db:
+        return db.version
+
+
+def fails(path: str, *args: str, says: str, code: int = 1) -> str:
+    """Run a command that must fail with one error line containing ``says`` and commit nothing."""
+    before = version_of(path)
+    done = run(*args, code=code)
+    assert says in done.stderr.splitlines()[-1], done.stderr
+    assert done.stdout == ""
+    assert version_of(path) == before  # nothing was committed
+    return done.stderr
+
+
+def test_add(stored: str) -> None:
+    done = run("add", stored, "--under", "1", "--data", '{"name": "e", "n": 1.5, "ok": true, "x": null}')
+    node = int(done.stdout)  # stdout holds just the new id
+    assert f"added node {node} under node 1 as version 2" in done.stderr
+    tree = open_tree(stored)
+    assert tree.parent(node) == 1 and tree.child(1, -1) == node
+    assert tree.data(node) == {"name": "e", "n": 1.5, "ok": True, "x": None}
+    top = int(run("add", stored, "--under", "root", "--index", "0", "--field", "name=top", "-m", "new top").stdout)
+    tree = open_tree(stored)
+    assert next(tree.roots()) == top and tree.data(top) == {"name": "top"}
+    first = int(run("add", stored, "--before", "3", "--data", '"before d"').stdout)
+    last = int(run("add", stored, "--after", "3").stdout)  # no data: null
+    tree = open_tree(stored)
+    assert list(tree.children(0)) == [1, first, 3, last] and tree.data(last) is None
+    log = lines(run("log", stored))
+    assert log[2].endswith("add --under 1") and log[3].endswith("new top") and log[4].endswith("add --before 3")
+
+
+def test_add_errors_commit_nothing(stored: str) -> None:
+    fails(stored, "add", stored, "--under", "1", "--data", "{bad", says="--data: invalid JSON")
+    fails(stored, "add", stored, "--under", "1", "--data", "Ann", says="--data: invalid JSON")  # strings are quoted
+    fails(stored, "add", stored, "--under", "42", "--data", "1", says="node 42 does not exist")
+    fails(stored, "add", stored, "--before", "42", "--data", "1", says="node 42 does not exist")
+    fails(stored, "add", stored, "--under", "0", "--index", "9", "--data", "1", says="index")
+    fails(stored, "add", stored, "--under", "0", "--field", "novalue", says="expected FIELD=VALUE")
+    fails(stored, "add", stored, "--data", "1", says="--under --before --after is required", code=2)
+
+
+def test_set(stored: str) -> None:
+    assert lines(run("set", stored, "2", "--field", "name=C", "--field", "age=42", "--field", "code=01234")) == [
+        "set fields name, age, code of node 2 as version 2"
+    ]
+    assert open_tree(stored).data(2) == {"name": "C", "age": 42, "code": "01234"}  # JSON if it parses, else text
+    run("set", stored, "2", "--field", 'age="42"', "--field", "tags=[1, 2]", "--field", "gone=null")
+    assert open_tree(stored).data(2) == {"name": "C", "age": "42", "code": "01234", "tags": [1, 2], "gone": None}
+    assert lines(run("set", stored, "2", "--data", "[1, true, null]", "-m", "whole")) == [
+        "set the data of node 2 as version 4"
+    ]
+    assert open_tree(stored).data(2) == [1, True, None]
+    assert lines(run("log", stored))[-1].endswith("whole")
+    fails(stored, "set", stored, "2", "--field", "a=1", says="node 2 holds [1, true, null], not a dict of fields")
+    fails(stored, "set", stored, "2", "--data", "[1,", says="--data: invalid JSON")
+    fails(stored, "set", stored, "42", "--data", "1", says="node 42 does not exist")
+    fails(stored, "set", stored, "2", says="one of the arguments --data --field is required", code=2)
+
+
+def test_unwrap(stored: str) -> None:
+    assert lines(run("unwrap", stored, "1")) == ["unwrapped node 1 (its 1 child took its place) as version 2"]
+    tree = open_tree(stored)
+    assert 1 not in tree and list(tree.children(0)) == [2, 3]
+    assert lines(run("unwrap", stored, "3", "-m", "leaf")) == ["unwrapped node 3 (it had no children) as version 3"]
+    fails(stored, "unwrap", stored, "42", says="node 42 does not exist")
+
+
+def test_revert_keeps_history(stored: str) -> None:
+    run("rm", stored, "1")
+    run("add", stored, "--under", "0", "--field", "name=new")
+    assert lines(run("revert", stored, "--to", "1")) == [
+        "reverted to version 1 as version 4 (4 nodes); the versions between stay in the log"
+    ]
+    assert open_tree(stored) == open_tree(stored, 1)
+    assert len(open_tree(stored, 3)) == 3  # the reverted versions are still readable
+    assert lines(run("log", stored))[-1].endswith("replace      revert to version 1")
+    fails(stored, "revert", stored, "--to", "99", says="version 99")
+    fails(stored, "revert", stored, "--to", "x", says="invalid int value", code=2)
+
+
+def test_find(org: Tuple[str, Dict[str, int]]) -> None:
+    db, ids = org
+    tree = open_tree(db)
+    everyone = lines(run("find", db))
+    assert everyone == [line_of(tree, n) for n in tree.preorder()]
+    devs = [n for n in tree.preorder() if tree.data(n)["role"] == "dev"]
+    assert lines(run("find", db, "--where", "role", "=", "dev", "--ids-only")) == [str(n) for n in devs]
+    assert lines(run("find", db, "--where", "name", "contains", "y", "--ids-only")) == [str(ids["e2"])]
+    assert lines(run("find", db, "--under", str(ids["ceo"]), "--max-depth", "1", "--ids-only")) == [
+        str(n) for n in tree.children(ids["ceo"])
+    ]
+    assert lines(run("find", db, "--max-depth", "0", "--ids-only")) == [str(ids["ceo"])]
+    assert lines(run("find", db, "--under", str(ids["eng"]), "--where", "role", "!=", "dev")) == []
+    # numbers typed on the command line compare with CSV text that reads as a number
+    run("set", db, str(ids["e1"]), "--field", "salary=90000")
+    run("set", db, str(ids["e2"]), "--field", "salary=70000")
+    run("set", db, str(ids["e3"]), "--field", "salary=x")
+    run("set", db, str(ids["o1"]), "--data", '{"name": "Eve", "salary": "80000", "role": "ops"}')
+    tree = open_tree(db)
+    rich = lines(run("find", db, "--where", "salary", ">", "75000", "--where", "role", "=", "dev"))
+    assert rich == [line_of(tree, ids["e1"])]
+    at_least = [n for n in tree.preorder() if n in (ids["e1"], ids["o1"])]  # preorder: ops come before eng
+    assert lines(run("find", db, "--where", "salary", ">=", "80000", "--ids-only")) == [str(n) for n in at_least]
+    assert lines(run("find", db, "--where", "salary", "<", "80000", "--ids-only")) == [str(ids["e2"])]
+    texts = [n for n in tree.preorder() if n in (ids["o1"], ids["e3"])]  # text VALUE: text comparison
+    assert lines(run("find", db, "--where", "salary", "<=", "x", "--ids-only")) == [str(n) for n in texts]
+    assert lines(run("find", db, "--where", "role", "=", "dev", "--as-of", "1", "--ids-only")) == [
+        str(n) for n in devs
+    ]
+
+
+def test_find_errors(org: Tuple[str, Dict[str, int]]) -> None:
+    db, ids = org
+    err = fails(db, "find", db, "--where", "salry", ">", "1", says="unknown field 'salry' in --where")
+    assert "name, role" in err
+    fails(db, "find", db, "--where", "name", "=>", "1", says="unknown operator '=>'")
+    fails(db, "find", db, "--under", "42", says="node 42 does not exist")
+    fails(db, "find", db, "--as-of", "9", says="version 9")
+    fails(db, "find", db, "--where", "name", says="expected 3 arguments", code=2)
+    assert lines(run("find", db, "--under", str(ids["e1"]), "--where", "salry", "=", "1")) == []  # nothing searched
+
+
+def test_verify_and_compact(stored: str) -> None:
+    assert lines(run("verify", stored)) == ["ok: version 1, 4 nodes, 2 versions readable"]
+    for i in range(3):
+        run("set", stored, "3", "--field", f"i={i}")
+    fails(stored, "compact", stored, "--keep", "0", says="--keep must be at least 1")
+    fails(stored, "compact", stored, "--keep", "many", says="invalid int value", code=2)
+    assert len(lines(run("log", stored))) == 5
+    assert lines(run("compact", stored, "--keep", "2")) == ["dropped 3 versions; versions 3..4 remain"]
+    assert [line.split()[0] for line in lines(run("log", stored))] == ["3", "4"]
+    fails(stored, "ls", stored, "--as-of", "1", says="version 1")
+    assert lines(run("verify", stored)) == ["ok: version 4, 4 nodes, 2 versions readable"]
+
+
+def test_verify_reports_damage(stored: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(stored) as con:  # a wrong checksum on every stored cell of the leaf tables
+        tables = [row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            if table not in ("meta", "head", "commits"):
+                con.execute(f"UPDATE {table} SET crc = crc + 1")
+    done = run("verify", stored, code=1)
+    assert done.stdout == "" and "checksum" in done.stderr
+
+
+def test_export_csv_round_trip(tmp_path: Path, org: Tuple[str, Dict[str, int]]) -> None:
+    db, ids = org
+    run("set", db, str(ids["e1"]), "--field", "age=42", "--field", "tags=[1, 2]", "--field", "x=null")
+    text = run("export", db, "--format", "csv").stdout
+    rows = list(csv.DictReader(text.splitlines()))
+    tree = open_tree(db)
+    assert [int(row["id"]) for row in rows] == list(tree.preorder())
+    assert list(rows[0]) == ["id", "parent", "order", "name", "role", "age", "tags", "x"]
+    bob = next(row for row in rows if row["name"] == "Bob")
+    assert (bob["age"], bob["tags"], bob["x"], bob["parent"]) == ("42", "[1, 2]", "", str(ids["eng"]))
+    assert rows[0]["parent"] == "" and rows[0]["age"] == ""
+    dump = tmp_path / "out.csv"
+    dump.write_text(text)
+    copy = str(tmp_path / "copy.db")
+    run("import", str(dump), copy)
+    again = open_tree(copy)
+    assert [again.data(n)["name"] for n in again.preorder()] == [tree.data(n)["name"] for n in tree.preorder()]
+    assert [again.level(n) for n in again.preorder()] == [tree.level(n) for n in tree.preorder()]
+    run("set", db, str(ids["e2"]), "--data", "[1]")
+    fails(db, "export", db, "--format", "csv", says=f"node {ids['e2']} holds [1], not a dict of fields")
+
+
+def test_json_scalars_print_as_json(stored: str) -> None:
+    run("set", stored, "3", "--data", '{"a": null, "b": true, "c": "ü"}')
+    run("set", stored, "2", "--data", "false")
+    drawn = lines(run("ls", stored))
+    assert drawn[-1] == '└── 3  {"a": null, "b": true, "c": "ü"}' and drawn[2].endswith("2  false")
+    assert lines(run("query", stored, "1", "--children")) == ["2  false"]
+    assert lines(run("find", stored, "--where", "b", "=", "true")) == ['3  {"a": null, "b": true, "c": "ü"}']
+    diff = lines(run("diff", stored, "1"))
+    assert '* 2  data changed: {"name": "c"} -> false' in diff
+    run("set", stored, "2", "--data", "null")
+    assert '* 2  data changed: false -> null' in lines(run("diff", stored, "3"))
+
+
+def test_every_argument_has_help() -> None:
+    from botree.cli.main import COMMANDS, build_parser
+
+    parser = build_parser()
+    for name, *_ in COMMANDS:
+        sub = parser._subparsers._group_actions[0].choices[name]  # type: ignore[union-attr]
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no --help text"
+    top = run("--help").stdout
+    assert "NODE is an internal node id" in top and "'root'" in top

@@ -83,6 +83,9 @@ def test_cli_session_is_the_main_job(tmp_path) -> None:  # type: ignore[no-untyp
     out = done.stdout
     assert "imported 7 nodes as version 1" in out
     assert "moved node 4 under node 1 at index 0 as version 2" in out
+    assert '\n7  {"name": "Eva", "role": "engineer"}\n' in out  # found by find, under Engineering
+    assert "reverted to version 3 as version 6" in out and "ok: version 6, 6 nodes" in out
+    assert "id,parent,order,name,role\n0,,0,ACME Corp,company\n" in out
     exported = json.loads(out[out.rindex("\n[") :])
     assert {row["data"]["name"] for row in exported} == {"ACME Corp", "Engineering", "Sales", "Ann", "Cyd", "Dee"}
     sales = next(row for row in exported if row["data"]["name"] == "Sales")
