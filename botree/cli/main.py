@@ -37,7 +37,7 @@ PROG = "botree"
 INDENT_LIMIT = 40  # levels of box-drawing indentation shown before deeper lines are abbreviated
 ROOT = -1  # ``--under root``: the top level (node ids are never negative)
 INPUT_FORMATS = ("json", "csv", "table")
-EXPORT_FORMATS = ("auto", "json", "table", "csv")
+EXPORT_FORMATS = ("auto", "json", "table", "csv", "dot", "mermaid")
 
 
 class CliError(Exception):
@@ -761,6 +761,8 @@ EXPORTERS: Dict[str, Callable[[Tree, argparse.Namespace], str]] = {
     "json": lambda tree, args: export_json(tree, args.indent),
     "table": lambda tree, args: export_table(tree, args.indent),
     "csv": lambda tree, args: export_csv(tree),
+    "dot": lambda tree, args: tree.to_dot(label=args.label),
+    "mermaid": lambda tree, args: tree.to_mermaid(label=args.label),
 }
 
 
@@ -997,6 +999,9 @@ def export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--indent", type=int, metavar="N", help="json, table: indent nested values by N spaces (default: one line)"
     )
+    p.add_argument(
+        "--label", metavar="FIELD", help="dot, mermaid: label each node with this field of its data (default: all of it)"
+    )
     as_of_argument(p)
 
 
@@ -1016,6 +1021,7 @@ EXPORT_EPILOG = (
     "csv: a parent table with columns id, parent (empty at the top level), order (the child index) and one "
     "column per data field (strings as they are, null empty, other values as JSON; every node's data must be "
     "a dict of fields; 'import' reads it back); "
+    "dot: Graphviz text (render with: dot -Tsvg); mermaid: a mermaid flowchart; "
     "auto (default): json when the tree holds a JSON document, else table."
 )
 DATA_EPILOG = (

@@ -507,3 +507,15 @@ def test_every_argument_has_help() -> None:
             assert action.help, f"{name} {action.option_strings or action.dest} has no --help text"
     top = run("--help").stdout
     assert "NODE is an internal node id" in top and "'root'" in top
+
+
+def test_export_dot_and_mermaid(org: Tuple[str, Dict[str, int]]) -> None:
+    db, ids = org
+    tree = open_tree(db)
+    dot = run("export", db, "--format", "dot", "--label", "name").stdout
+    assert dot == tree.to_dot(label="name") + "\n"
+    assert dot.startswith("digraph") and "Bob" in dot
+    mermaid = run("export", db, "--format", "mermaid", "--label", "name").stdout
+    assert mermaid == tree.to_mermaid(label="name") + "\n"
+    assert mermaid.startswith("flowchart") and "Bob" in mermaid
+    assert run("export", db, "--format", "dot").stdout == tree.to_dot() + "\n"
