@@ -1000,7 +1000,7 @@ def export_arguments(p: argparse.ArgumentParser) -> None:
         "--indent", type=int, metavar="N", help="json, table: indent nested values by N spaces (default: one line)"
     )
     p.add_argument(
-        "--label", metavar="FIELD", help="dot, mermaid: label each node with this field of its data (default: all of it)"
+        "--label", metavar="FIELD", help="dot, mermaid: label nodes with this data field (default: all the data)"
     )
     as_of_argument(p)
 
