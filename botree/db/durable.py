@@ -164,7 +164,7 @@ class DurableDatabase(Database):
     def history(self) -> List[Commit]:
         """Every stored commit, oldest first. O(versions)."""
         with self._lock:
-            return self._commits(self._store.oldest(), self._store.head())
+            return self._commits(*self._store.kept())
 
     def _commits(self, first: int, last: int) -> List[Commit]:
         missing = [v for v in range(first, last + 1) if v not in self._commit_cache]
@@ -204,8 +204,7 @@ class DurableDatabase(Database):
             problems = self._store.integrity()
             if problems:
                 raise CorruptDatabase(f"{self.target}: the storage engine's check failed: {'; '.join(problems[:5])}")
-            head = self._store.head()
-            oldest = self._store.oldest()
+            oldest, head = self._store.kept()
             self._commit_cache.clear()
             self._state_cache.clear()
             self._manifests.clear()

@@ -153,6 +153,27 @@ class Store:
             raise CorruptDatabase(f"{self.target}: the head row is missing")
         return _int(rows[0][0], f"{self.target}: the oldest version")
 
+    def kept(self) -> Tuple[int, int]:
+        """(oldest, head): the versions kept, read in one statement (one snapshot). O(log).
+
+        ``CorruptDatabase`` unless the head row agrees with the commits: the head is
+        the newest commit and ``oldest`` the oldest one (a damaged ``oldest`` would
+        otherwise hide commits from ``history`` and ``verify``).
+        """
+        rows = self.query(
+            "SELECT oldest, version, (SELECT min(version) FROM commits), (SELECT max(version) FROM commits) "
+            "FROM head WHERE id = 0"
+        )
+        if len(rows) != 1:
+            raise CorruptDatabase(f"{self.target}: the head row is missing")
+        oldest, head, first, last = rows[0]
+        if head != last or type(head) is not int:
+            raise CorruptDatabase(f"{self.target}: the head {head!r} is not the newest commit {last!r}")
+        if oldest != first or type(oldest) is not int or oldest > head:
+            raise CorruptDatabase(f"{self.target}: the head row says the oldest version is {oldest!r}, "
+                                  f"the oldest commit is {first!r}")
+        return oldest, head
+
     def first_commit(self) -> Optional[int]:
         """The smallest stored commit version, read through the commits index (a cross-check). O(log)."""
         rows = self.query("SELECT min(version) FROM commits")
