@@ -179,13 +179,12 @@ class DurableDatabase(Database):
 
     def _missing(self, version: int) -> None:
         """Explain a commit row that is not there: compacted away (``VersionNotFound``) or damage."""
-        head = self._store.head()
-        oldest = self._store.oldest()
+        # One statement: another handle's compaction between separate reads of the head
+        # row and of the commits would look like the two disagreeing (damage).
+        oldest, head = self._store.kept()
         if version > head:
             raise VersionNotFound(f"version {version} does not exist")
         if version < oldest:
-            if self._store.first_commit() != oldest:  # the head row and the commits disagree
-                raise CorruptDatabase(f"{self.target}: the head row says the oldest version is {oldest}")
             raise VersionNotFound(f"version {version} was compacted away")
         raise CorruptDatabase(f"{self.target}: commit {version} is missing (versions {oldest}..{head} are kept)")
 

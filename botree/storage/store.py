@@ -174,11 +174,6 @@ class Store:
                                   f"the oldest commit is {first!r}")
         return oldest, head
 
-    def first_commit(self) -> Optional[int]:
-        """The smallest stored commit version, read through the commits index (a cross-check). O(log)."""
-        rows = self.query("SELECT min(version) FROM commits")
-        return rows[0][0] if rows and type(rows[0][0]) is int else None
-
     def commit_rows(self, first: int, last: int) -> List[CommitRow]:
         """Commit rows with first <= version <= last, oldest first. O(rows)."""
         rows = self.query(f"SELECT {COMMIT_COLUMNS} FROM commits WHERE version >= ? AND version <= ? "
