@@ -178,7 +178,7 @@ class Store:
         """Commit rows with first <= version <= last, oldest first. O(rows)."""
         rows = self.query(f"SELECT {COMMIT_COLUMNS} FROM commits WHERE version >= ? AND version <= ? "
                           "ORDER BY version", (first, last))
-        return [_commit_row(r, self.target) for r in rows]
+        return [commit_row(r, self.target) for r in rows]
 
     def cell(self, table: str, leaf: int, version: int, reading: int) -> Tuple[bytes, int]:
         """(payload, crc) of the cell ``(leaf, version)`` that version ``reading`` pins. O(log).
@@ -284,7 +284,8 @@ def _blob(value: Any, where: str) -> bytes:
     return bytes(value)
 
 
-def _commit_row(r: Tuple[Any, ...], target: str) -> CommitRow:
+def commit_row(r: Tuple[Any, ...], target: str) -> CommitRow:
+    """A commit row's columns with their types checked (``CorruptDatabase`` otherwise). O(1)."""
     version, parent, time, message, meta, state, ops, deleted, crc = r
     where = f"{target}: commit {version!r}"
     if type(time) not in (int, float) or not (message is None or isinstance(message, str)):
