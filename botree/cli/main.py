@@ -27,6 +27,7 @@ from ..errors import BotreeError, NodeNotFound
 from ..interchange.nested import JsonNode
 from ..tree.queries import TreeQueries
 from ..tree.render import draw as draw_lines
+from ..tree.render import text
 from ..tree.tree import Tree, load_parent_table
 from ..version import VERSION as __version__
 from .progress import ProgressBar
@@ -53,9 +54,7 @@ def show_data(data: Any) -> str:
     """How node data appears in listings: ``repr`` of plain data, JSON nodes as ``{}``/``[]``/``'key':``/value."""
     if data is None:
         return ""
-    if isinstance(data, JsonNode):
-        return str(data)
-    return repr(data)
+    return text(data, str if isinstance(data, JsonNode) else repr)
 
 
 def id_and_data(data: Any, node: int) -> str:

@@ -193,3 +193,12 @@ def test_stored_database_refuses_the_same_values(target: str) -> None:
         assert db.version == 0
     finally:
         db.close()
+
+
+def test_a_tree_holding_an_integer_too_long_for_decimal_text_still_renders() -> None:
+    huge = -(10**5000)
+    tree = Tree.from_nested({"n": huge, "list": [huge, "x"]})
+    assert hex(huge) in tree.render() and hex(huge) in repr(tree)
+    with tree.transaction() as tx:
+        tx.insert_child(None, {"z": huge, "a": (1,)})
+    assert f"{{'z': {hex(huge)}, 'a': (1,)}}" in tx.tree.render()  # keys keep their order
