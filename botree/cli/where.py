@@ -11,6 +11,7 @@ import math
 from typing import Any, Callable, List, Optional, Sequence, Set, Tuple
 
 from ..interchange.nested import JsonNode
+from ..tree.render import text as display_text
 
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "contains")
 
@@ -72,9 +73,9 @@ def show_value(value: Any) -> str:
     if is_plain_json(value):
         try:
             return json.dumps(value, ensure_ascii=False)
-        except (ValueError, RecursionError):  # pragma: no cover - json.dumps recurses on very deep data
+        except (ValueError, RecursionError):  # an int too long for decimal text; data nested too deep
             pass
-    return repr(value)
+    return display_text(value)  # repr, with such ints in hex
 
 
 # -- --where conditions ---------------------------------------------------------------

@@ -164,7 +164,7 @@ class DurableDatabase(Database):
     def history(self) -> List[Commit]:
         """Every stored commit, oldest first. O(versions)."""
         with self._lock:
-            return self._commits(self._store.oldest(), self._store.head())
+            return self._commits(*self._store.kept())
 
     def _commits(self, first: int, last: int) -> List[Commit]:
         missing = [v for v in range(first, last + 1) if v not in self._commit_cache]
@@ -179,13 +179,12 @@ class DurableDatabase(Database):
 
     def _missing(self, version: int) -> None:
         """Explain a commit row that is not there: compacted away (``VersionNotFound``) or damage."""
-        head = self._store.head()
-        oldest = self._store.oldest()
+        # One statement: another handle's compaction between separate reads of the head
+        # row and of the commits would look like the two disagreeing (damage).
+        oldest, head = self._store.kept()
         if version > head:
             raise VersionNotFound(f"version {version} does not exist")
         if version < oldest:
-            if self._store.first_commit() != oldest:  # the head row and the commits disagree
-                raise CorruptDatabase(f"{self.target}: the head row says the oldest version is {oldest}")
             raise VersionNotFound(f"version {version} was compacted away")
         raise CorruptDatabase(f"{self.target}: commit {version} is missing (versions {oldest}..{head} are kept)")
 
@@ -204,8 +203,7 @@ class DurableDatabase(Database):
             problems = self._store.integrity()
             if problems:
                 raise CorruptDatabase(f"{self.target}: the storage engine's check failed: {'; '.join(problems[:5])}")
-            head = self._store.head()
-            oldest = self._store.oldest()
+            oldest, head = self._store.kept()
             self._commit_cache.clear()
             self._state_cache.clear()
             self._manifests.clear()

@@ -17,7 +17,7 @@ from ..errors import CorruptDatabase, StorageError
 from ..storage import codec, legacy
 from ..storage.codec import checksum
 from ..storage.format import FORMAT, TABLES, UPGRADABLE
-from ..storage.store import Cell, Store
+from ..storage.store import COMMIT_COLUMNS, Cell, CommitRow, Store, commit_row
 from .durable import open_store
 
 
@@ -46,9 +46,10 @@ def _from_botree_1(store: Store) -> None:
     """Rewrite a ``botree-1`` database as ``botree-2`` (inside the caller's write transaction)."""
     where = store.target
     store.execute("ALTER TABLE head ADD COLUMN oldest BIGINT NOT NULL DEFAULT 0")
-    commits = store.execute(
-        "SELECT version, parent, time, message, meta, state, ops, deleted FROM commits ORDER BY version"
-    )
+    commits = [
+        _checked_commit(row, where)
+        for row in store.execute(f"SELECT {COMMIT_COLUMNS} FROM commits ORDER BY version")
+    ]
     if not commits:
         raise CorruptDatabase(f"{where}: no commits to upgrade")
     oldest = int(commits[0][0])
@@ -57,9 +58,9 @@ def _from_botree_1(store: Store) -> None:
     latest: Dict[str, Dict[int, int]] = {table: {} for table in TABLES}  # leaf -> newest cell version so far
     pins: Dict[str, List[int]] = {table: [] for table in TABLES}
     pending = {table: sorted(written[table].items()) for table in TABLES}
-    for version, parent, when, message, meta, state, ops, deleted in commits:
+    for version, parent, when, message, meta, state, ops, deleted, _ in commits:
         at = f"{where}: commit {version}"
-        old_state = legacy.decode_state(bytes(state), at)
+        old_state = legacy.decode_state(state, at)
         for table, length in zip(TABLES, old_state["lengths"]):
             touched: Set[int] = set()
             while pending[table] and pending[table][0][0] <= version:
@@ -83,15 +84,28 @@ def _from_botree_1(store: Store) -> None:
         new_state["lengths"] = list(old_state["lengths"])
         new_state["manifests"] = {table: list(pins[table]) for table in TABLES}
         state_b = codec.pack_state(new_state)
-        meta_b = codec.encode_meta(legacy.decode_value(bytes(meta), at))
-        ops_b = codec.encode_ops(legacy.decode_ops(None if ops is None else bytes(ops), at))
-        deleted_b = codec.encode_deleted(set(legacy.decode_value(bytes(deleted), at)))
+        meta_b = codec.encode_meta(legacy.decode_value(meta, at))
+        ops_b = codec.encode_ops(legacy.decode_ops(ops, at))
+        deleted_b = codec.encode_deleted(set(legacy.decode_value(deleted, at)))
         crc = codec.commit_checksum(version, parent, when, message, meta_b, state_b, ops_b, deleted_b)
         store.execute(
             "UPDATE commits SET meta = ?, state = ?, ops = ?, deleted = ?, crc = ? WHERE version = ?",
             (meta_b, state_b, ops_b, deleted_b, crc, version),
         )
     store.execute("UPDATE meta SET value = ? WHERE key = ?", (FORMAT, "format"))
+
+
+def _checked_commit(row: Tuple[Any, ...], where: str) -> CommitRow:
+    """A ``botree-1`` commit row with its columns' types and its checksum checked (the same as ``botree-2``'s).
+
+    Without this check a damaged message, time, parent or meta would be re-encoded
+    with a new, valid checksum: the damage would become the upgraded history.
+    """
+    checked = commit_row(row, where)
+    version, parent, when, message, meta, state, ops, deleted, crc = checked
+    if codec.commit_checksum(version, parent, when, message, meta, state, ops, deleted) != crc:
+        raise CorruptDatabase(f"{where}: commit {version}: bad checksum")
+    return checked
 
 
 def _rewrite_cells(store: Store, table: str) -> Dict[int, List[int]]:

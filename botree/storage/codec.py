@@ -22,6 +22,7 @@ raises ``CorruptDatabase`` instead of yielding a wrong tree.
 
 from __future__ import annotations
 
+import threading
 import zlib
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
@@ -33,7 +34,7 @@ from ..errors import CorruptDatabase, InvalidArgument
 from ..interchange.nested import JsonNode
 from ..nodetable import ChunkedVector, IdAllocator, NodeTable, Row
 from ..tree.updates import UPDATES, Op
-from ..tree.values import check_meta, check_values
+from ..tree.values import MAX_DEPTH, check_meta, check_values
 from .format import FREE_KEPT, TABLES
 
 # MessagePack extension type codes of format botree-2 (never renumber: they are on disk).
@@ -75,7 +76,27 @@ def _ext(value: Any) -> msgpack.ExtType:
     raise _Unstorable(f"a {kind.__module__}.{kind.__qualname__} value")
 
 
+class _Nesting(threading.local):
+    depth = 0  # extension values being decoded inside one another, in this thread
+
+
+_nesting = _Nesting()
+
+
 def _ext_hook(code: int, data: bytes) -> Any:
+    # Each extension value is decoded by a nested decoder call: bound the nesting, or a
+    # crafted payload would overflow the C stack (the value policy never writes deeper).
+    depth = _nesting.depth
+    if depth >= MAX_DEPTH:
+        raise ValueError(f"extension values nested more than {MAX_DEPTH} deep")
+    _nesting.depth = depth + 1
+    try:
+        return _ext_value(code, data)
+    finally:
+        _nesting.depth = depth
+
+
+def _ext_value(code: int, data: bytes) -> Any:
     if code == EXT_TUPLE:
         return tuple(unpack(data))
     if code == EXT_FROZENSET:
@@ -106,7 +127,7 @@ def _dumps(value: Any, what: str) -> bytes:
     """``pack(value)``, refusing a value outside the policy with ``InvalidArgument`` naming ``what``."""
     try:
         return pack(value)
-    except (_Unstorable, ValueError, OverflowError) as exc:
+    except (_Unstorable, ValueError, OverflowError, RecursionError) as exc:
         raise InvalidArgument(f"{what} cannot be stored: {exc} (see the value policy in docs/api.md)") from None
 
 
@@ -141,7 +162,7 @@ def encode_leaf(table: str, leaf: List[Any]) -> bytes:
         check_values((r.data for r in leaf if r is not None), "the data of a node")
     try:
         return pack(out)
-    except (_Unstorable, ValueError, OverflowError) as exc:
+    except (_Unstorable, ValueError, OverflowError, RecursionError) as exc:
         raise InvalidArgument(f"the data of a node cannot be stored: {exc} (see the value policy)") from None
 
 

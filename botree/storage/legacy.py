@@ -48,8 +48,12 @@ def decode_leaf(table: str, payload: bytes, where: str) -> List[Any]:
 def decode_state(payload: bytes, where: str) -> Dict[str, Any]:
     """A ``botree-1`` version state (no manifests). O(1)."""
     state = _loads(payload, where)
-    if type(state) is not dict:
+    keys = ("root", "height", "block_size", "fields", "lengths", "block_ids", "node_ids")
+    if type(state) is not dict or not all(key in state for key in keys):
         raise CorruptDatabase(f"{where} is not a version state")
+    lengths = state["lengths"]
+    if type(lengths) not in (list, tuple) or len(lengths) != 3 or not all(type(n) is int and n >= 0 for n in lengths):
+        raise CorruptDatabase(f"{where}: the version state's vector lengths are malformed")
     return state
 
 

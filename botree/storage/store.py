@@ -153,16 +153,32 @@ class Store:
             raise CorruptDatabase(f"{self.target}: the head row is missing")
         return _int(rows[0][0], f"{self.target}: the oldest version")
 
-    def first_commit(self) -> Optional[int]:
-        """The smallest stored commit version, read through the commits index (a cross-check). O(log)."""
-        rows = self.query("SELECT min(version) FROM commits")
-        return rows[0][0] if rows and type(rows[0][0]) is int else None
+    def kept(self) -> Tuple[int, int]:
+        """(oldest, head): the versions kept, read in one statement (one snapshot). O(log).
+
+        ``CorruptDatabase`` unless the head row agrees with the commits: the head is
+        the newest commit and ``oldest`` the oldest one (a damaged ``oldest`` would
+        otherwise hide commits from ``history`` and ``verify``).
+        """
+        rows = self.query(
+            "SELECT oldest, version, (SELECT min(version) FROM commits), (SELECT max(version) FROM commits) "
+            "FROM head WHERE id = 0"
+        )
+        if len(rows) != 1:
+            raise CorruptDatabase(f"{self.target}: the head row is missing")
+        oldest, head, first, last = rows[0]
+        if head != last or type(head) is not int:
+            raise CorruptDatabase(f"{self.target}: the head {head!r} is not the newest commit {last!r}")
+        if oldest != first or type(oldest) is not int or oldest > head:
+            raise CorruptDatabase(f"{self.target}: the head row says the oldest version is {oldest!r}, "
+                                  f"the oldest commit is {first!r}")
+        return oldest, head
 
     def commit_rows(self, first: int, last: int) -> List[CommitRow]:
         """Commit rows with first <= version <= last, oldest first. O(rows)."""
         rows = self.query(f"SELECT {COMMIT_COLUMNS} FROM commits WHERE version >= ? AND version <= ? "
                           "ORDER BY version", (first, last))
-        return [_commit_row(r, self.target) for r in rows]
+        return [commit_row(r, self.target) for r in rows]
 
     def cell(self, table: str, leaf: int, version: int, reading: int) -> Tuple[bytes, int]:
         """(payload, crc) of the cell ``(leaf, version)`` that version ``reading`` pins. O(log).
@@ -268,7 +284,8 @@ def _blob(value: Any, where: str) -> bytes:
     return bytes(value)
 
 
-def _commit_row(r: Tuple[Any, ...], target: str) -> CommitRow:
+def commit_row(r: Tuple[Any, ...], target: str) -> CommitRow:
+    """A commit row's columns with their types checked (``CorruptDatabase`` otherwise). O(1)."""
     version, parent, time, message, meta, state, ops, deleted, crc = r
     where = f"{target}: commit {version!r}"
     if type(time) not in (int, float) or not (message is None or isinstance(message, str)):

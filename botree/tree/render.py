@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional
 
 from ..core.reader import Bound
@@ -13,7 +14,45 @@ if TYPE_CHECKING:
 
 def label(data: Any, node: int) -> str:
     """How a node shows in a drawing: its data, or its id when it has none."""
-    return f"#{node}" if data is None else str(data)
+    return f"#{node}" if data is None else text(data, str)
+
+
+class _HugeInts(reprlib.Repr):
+    """``repr`` that writes integers beyond Python's int-to-str digit limit in hex, and cuts nothing else."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for name in ("maxdict", "maxlist", "maxtuple", "maxset", "maxfrozenset", "maxdeque", "maxarray",
+                     "maxlong", "maxstring", "maxother", "maxlevel"):
+            setattr(self, name, 1 << 30)
+
+    def repr_int(self, x: int, level: int) -> str:
+        try:
+            return repr(x)
+        except ValueError:  # more digits than sys.get_int_max_str_digits() allows in decimal
+            return hex(x)
+
+    def repr_dict(self, x: Any, level: int) -> str:  # in insertion order, as repr does
+        items = (f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}" for k, v in x.items())
+        return "{" + ", ".join(items) + "}"
+
+    def repr_JsonNode(self, x: Any, level: int) -> str:
+        return f"JsonNode({x.kind!r}, {self.repr1(x.value, level - 1)})"
+
+
+def text(data: Any, convert: Callable[[Any], str] = repr) -> str:
+    """``convert(data)`` (``str`` or ``repr``) for display. O(size).
+
+    Stored values may hold integers with more digits than Python turns into decimal
+    text (``sys.get_int_max_str_digits()``, a ``ValueError``): those show in hex.
+    """
+    try:
+        return convert(data)
+    except ValueError:
+        huge = _HugeInts()
+        if convert is str and type(data).__name__ == "JsonNode":  # str(JsonNode): its value, keys with ':'
+            return huge.repr(data.value) + (":" if str(data.kind) == "key" else "")
+        return huge.repr(data)
 
 
 def draw(

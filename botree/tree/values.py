@@ -29,6 +29,11 @@ from ..errors import InvalidArgument
 from ..interchange.nested import JsonNode
 
 SCALARS = frozenset({type(None), bool, int, float, str, bytes})
+# Containers may nest this deep (a list of scalars is depth 1).  The storage codec
+# encodes tuples, sets, frozensets and JsonNodes as MessagePack extension types, one
+# nested encoder (and decoder) call per level: deeper values would overflow the C
+# stack of a reader (a segmentation fault at about 190 levels of tuples).
+MAX_DEPTH = 100
 CONTAINERS = frozenset({tuple, list, dict, set, frozenset, JsonNode})
 
 # A path is built only when a value is refused: (parent path, step) chains, not strings.
@@ -60,21 +65,22 @@ def check_value(value: Any, what: str) -> None:
     """Refuse ``value`` unless a database can store it exactly; ``what`` names it (e.g. ``"data"``).
 
     Raises ``InvalidArgument`` naming the path of a refused part (e.g.
-    ``data['tags'][2]``) and its type.  Walks the value without recursion (any
-    depth); a container met twice on one path is a reference cycle and is refused,
-    one shared by several paths is checked once.  O(size of the value).
+    ``data['tags'][2]``) and its type.  Walks the value without recursion;
+    containers nested deeper than ``MAX_DEPTH`` are refused, so is a container met
+    twice on one path (a reference cycle); one shared by several paths is checked
+    once.  O(size of the value).
     """
     kind = type(value)
     if kind in SCALARS:
         return
-    stack: List[Tuple[Any, Any, bool]] = [(value, what, False)]
+    stack: List[Tuple[Any, Any, bool, int]] = [(value, what, False, 1)]
     on_path: set[int] = set()
-    done: set[int] = set()
+    done: Dict[int, int] = {}  # id -> the deepest place it passed at (met deeper: checked again)
     while stack:
-        item, path, leaving = stack.pop()
+        item, path, leaving, depth = stack.pop()
         if leaving:
             on_path.discard(id(item))
-            done.add(id(item))
+            done[id(item)] = max(depth, done.get(id(item), 0))
             continue
         kind = type(item)
         if kind in SCALARS:
@@ -82,24 +88,29 @@ def check_value(value: Any, what: str) -> None:
         if kind not in CONTAINERS:
             raise InvalidArgument(_refusal(item, path))
         key = id(item)
-        if key in done:
+        if done.get(key, 0) >= depth:
             continue
         if key in on_path:
             raise InvalidArgument(f"{_spell(path)} contains itself (a reference cycle), which cannot be stored")
+        if depth > MAX_DEPTH:
+            raise InvalidArgument(
+                f"{_spell(path)} is nested {depth} containers deep, which cannot be stored (at most {MAX_DEPTH})"
+            )
         on_path.add(key)
-        stack.append((item, path, True))
+        stack.append((item, path, True, depth))
+        inner = depth + 1
         if kind is list or kind is tuple:
-            stack.extend((element, (path, i), False) for i, element in enumerate(item))
+            stack.extend((element, (path, i), False, inner) for i, element in enumerate(item))
         elif kind is dict:
             for i, (k, v) in enumerate(item.items()):
-                stack.append((k, (path, ("key", i)), False))
-                stack.append((v, (path, _Key(k)), False))
+                stack.append((k, (path, ("key", i)), False, inner))
+                stack.append((v, (path, _Key(k)), False, inner))
         elif kind is JsonNode:
             if type(item.kind) is not str:
                 raise InvalidArgument(f"{_spell(path)}.kind must be a str, not {type(item.kind).__name__}")
-            stack.append((item.value, (path, ".value"), False))
+            stack.append((item.value, (path, ".value"), False, inner))
         else:  # set, frozenset
-            stack.extend((element, (path, ("element", i)), False) for i, element in enumerate(item))
+            stack.extend((element, (path, ("element", i)), False, inner) for i, element in enumerate(item))
 
 
 class _Key:
@@ -179,4 +190,4 @@ def check_meta(meta: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     return copy
 
 
-__all__ = ["check_value", "check_message", "check_meta"]
+__all__ = ["check_value", "check_message", "check_meta", "MAX_DEPTH"]

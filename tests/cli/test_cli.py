@@ -519,3 +519,16 @@ def test_export_dot_and_mermaid(org: Tuple[str, Dict[str, int]]) -> None:
     assert mermaid == tree.to_mermaid(label="name") + "\n"
     assert mermaid.startswith("flowchart") and "Bob" in mermaid
     assert run("export", db, "--format", "dot").stdout == tree.to_dot() + "\n"
+
+
+def test_an_integer_too_long_for_decimal_text_is_listed_in_hex(tmp_path: Path) -> None:
+    # The value policy stores ints of any size, but str()/repr() refuse more than
+    # sys.get_int_max_str_digits() digits: ls and diff ended in a traceback.
+    path = str(tmp_path / "big.db")
+    huge = 10**5000
+    with DurableDatabase(path) as db:
+        with db.transaction() as tx:
+            tx.insert_child(None, {"n": huge, "small": 1})
+    for command in (("ls", path), ("diff", path, "0", "1")):
+        listed = run(*command).stdout
+        assert hex(huge) in listed and "'small': 1" in listed

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from botree import Database
-from botree.errors import StorageError
+from botree.errors import CorruptDatabase, StorageError
 
 Expected = Dict[int, List[Tuple[int, Any, Any]]]
 
@@ -136,3 +136,37 @@ def test_bit_flips_give_the_committed_data_or_an_error(tmp_path: Any, kind: str)
         signal.signal(signal.SIGALRM, previous)
     print(f"{kind} pages: {dict(outcomes)}")
     assert outcomes["refused"] > 0  # the flips did reach data that matters
+
+
+def _sql(target: str, statement: str) -> None:
+    """Run one statement on the stored database behind botree's back."""
+    if "://" in target:
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as conn:
+            conn.execute(statement)
+    else:
+        conn = sqlite3.connect(target)
+        try:
+            conn.execute(statement)
+            conn.commit()
+        finally:
+            conn.close()
+
+
+@pytest.mark.parametrize("oldest", [2, 99, -1])
+def test_a_damaged_oldest_version_in_the_head_row_is_corrupt_not_a_shorter_history(
+    target: str, oldest: int
+) -> None:
+    # A wrong head.oldest used to make history() silently drop commits (all of them when
+    # it pointed past the head) while verify() passed.
+    with Database(target) as db:
+        for i in range(4):
+            with db.transaction(message=f"m{i}") as tx:
+                tx.insert_child(None, i)
+    _sql(target, f"UPDATE head SET oldest = {oldest}")
+    with Database(target) as db:
+        with pytest.raises(CorruptDatabase, match="oldest"):
+            db.history()
+        with pytest.raises(CorruptDatabase):
+            db.verify()

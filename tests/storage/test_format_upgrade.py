@@ -81,3 +81,41 @@ def test_the_cli_upgrades_and_then_reads(old_db: str) -> None:
     assert "upgraded from format botree-1 to botree-2" in run("upgrade", old_db).stdout
     assert "already in format botree-2" in run("upgrade", old_db).stdout
     assert "Engineering" in run("ls", old_db).stdout
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE commits SET message = 'reor' WHERE version = 2",
+        "UPDATE commits SET time = time + 1 WHERE version = 1",
+        "UPDATE commits SET parent = 0 WHERE version = 3",
+        "UPDATE commits SET meta = CAST(replace(CAST(meta AS TEXT), 'ann', 'anl') AS BLOB) WHERE version = 1",
+        "UPDATE commits SET crc = crc + 1 WHERE version = 1",
+    ],
+)
+def test_a_damaged_botree_1_commit_row_is_refused_not_upgraded_into_a_valid_one(old_db: str, damage: str) -> None:
+    # The upgrade re-encoded commit rows without checking their botree-1 checksum, so a
+    # damaged message, time, parent or meta came out with a new, valid checksum.
+    conn = sqlite3.connect(old_db)
+    assert conn.execute(damage).rowcount == 1
+    conn.commit()
+    conn.close()
+    with pytest.raises(CorruptDatabase, match="commit"):
+        upgrade(old_db)
+    with pytest.raises(OutdatedFormat):
+        Database(old_db)
+
+
+def test_a_botree_1_state_without_its_vector_lengths_is_corrupt(old_db: str) -> None:
+    import marshal
+
+    from botree.storage import legacy
+
+    with pytest.raises(CorruptDatabase):
+        legacy.decode_state(marshal.dumps({"root": 0}), "state")
+    with pytest.raises(CorruptDatabase):
+        legacy.decode_state(
+            marshal.dumps({k: 0 for k in ("root", "height", "block_size", "fields", "block_ids", "node_ids")}
+                          | {"lengths": [1, "x", 2]}),
+            "state",
+        )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 import tempfile
 from typing import Any, List, Tuple
 
@@ -15,7 +17,7 @@ from botree import Database, JsonNode
 from botree.errors import InvalidArgument
 from botree.nodetable import Row
 from botree.storage.codec import encode_leaf, pack, unpack
-from botree.tree.values import check_value
+from botree.tree.values import MAX_DEPTH, check_value
 from tests.conftest import pg_schema_url
 from tests.tree.test_values import accepted, rejected
 
@@ -103,3 +105,47 @@ def test_sqlite_gives_back_every_accepted_value_after_reopening(values: List[Any
 def test_postgres_gives_back_every_accepted_value_after_reopening(values: List[Any]) -> None:
     for url in pg_schema_url():
         _round_trip_after_reopen(url, values)
+
+
+def _in_child(code: str) -> "subprocess.CompletedProcess[str]":
+    """Run ``code`` in a fresh interpreter: a C stack overflow must not take the test run down."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_tuples_nested_to_the_limit_read_back_in_a_new_process(tmp_path: Any) -> None:
+    # 200 nested tuples used to be written fine and then crash every reader (SIGSEGV):
+    # each extension value is decoded by a nested decoder call with a large C frame.
+    path = os.path.join(str(tmp_path), "deep.db")
+    value: Any = "leaf"
+    for i in range(MAX_DEPTH):
+        value = (value,) if i % 2 else frozenset([value])
+    with Database(path) as db:
+        with db.transaction() as tx:
+            node = tx.insert_child(None, value)
+        with pytest.raises(InvalidArgument, match="deep"):
+            with db.transaction() as tx:
+                tx.insert_child(None, ((value,),))
+        assert db.version == 1
+    done = _in_child(
+        "from botree import Database\n"
+        f"db = Database({path!r}); v = db.tree.data({node})\n"
+        "n = 0\n"
+        "while type(v) in (tuple, frozenset): v = next(iter(v)); n += 1\n"
+        "print(n, v)\n"
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, f"{MAX_DEPTH} leaf"), done.stderr[-500:]
+
+
+def test_a_payload_nesting_extension_values_too_deep_is_corrupt_not_a_crash() -> None:
+    done = _in_child(
+        "import msgpack\n"
+        "from botree.errors import CorruptDatabase\n"
+        "from botree.storage.codec import decode_meta\n"
+        "inner = msgpack.packb('leaf')\n"
+        "for _ in range(5000): inner = msgpack.packb([msgpack.ExtType(1, inner)])\n"
+        "try:\n"
+        "    decode_meta(msgpack.packb({'x': msgpack.ExtType(1, inner)}), 'crafted')\n"
+        "except CorruptDatabase as exc:\n"
+        "    print('CorruptDatabase', 'nested' in str(exc))\n"
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "CorruptDatabase True"), done.stderr[-500:]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from botree import Database, JsonNode, Tree
 from botree.errors import InvalidArgument
-from botree.tree.values import check_message, check_meta, check_value
+from botree.tree.values import MAX_DEPTH, check_message, check_meta, check_value
 
 
 class Colour(enum.IntEnum):
@@ -119,17 +119,49 @@ def test_paths_types_and_hints() -> None:
         check_value(JsonNode("value", memoryview(b"")), "data")
 
 
-def test_cycles_are_refused_and_shared_parts_and_deep_values_accepted() -> None:
+def test_cycles_are_refused_and_shared_parts_accepted() -> None:
     loop: list = [1]
     loop.append(loop)
     with pytest.raises(InvalidArgument, match="cycle"):
         check_value({"x": loop}, "data")
     shared = [1, 2]
     check_value([shared, shared, (shared,)], "data")
-    deep: Any = "leaf"
-    for _ in range(100_000):  # deeper than the recursion limit
-        deep = [deep]
-    check_value(deep, "data")
+
+
+def nested(kind: Any, depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = kind([value])
+    return value
+
+
+@pytest.mark.parametrize("kind", [list, tuple, frozenset])
+def test_nesting_up_to_the_limit_is_accepted_and_deeper_refused_without_recursion(kind: Any) -> None:
+    check_value(nested(kind, MAX_DEPTH), "data")
+    with pytest.raises(InvalidArgument, match=f"nested {MAX_DEPTH + 1} containers deep"):
+        check_value(nested(kind, MAX_DEPTH + 1), "data")
+    with pytest.raises(InvalidArgument, match="deep"):  # walked without recursion
+        check_value(nested(kind, 100_000), "data")
+
+
+def test_a_shared_part_met_again_deeper_is_checked_again() -> None:
+    shared = nested(list, MAX_DEPTH - 10)
+    check_value([shared], "data")
+    deep_path: Any = shared
+    for _ in range(20):
+        deep_path = [deep_path]
+    with pytest.raises(InvalidArgument, match="deep"):  # first met shallow, then 20 levels deeper
+        check_value([shared, deep_path], "data")
+
+
+def test_in_memory_database_refuses_what_storage_cannot_nest() -> None:
+    db = Database()
+    for kind in (list, tuple, dict):
+        value = {"a": nested(list, MAX_DEPTH)} if kind is dict else nested(kind, MAX_DEPTH + 1)
+        with pytest.raises(InvalidArgument, match="deep"):
+            with db.transaction() as tx:
+                tx.insert_child(None, value)
+    assert db.version == 0
 
 
 def test_messages_and_meta() -> None:
@@ -161,3 +193,12 @@ def test_stored_database_refuses_the_same_values(target: str) -> None:
         assert db.version == 0
     finally:
         db.close()
+
+
+def test_a_tree_holding_an_integer_too_long_for_decimal_text_still_renders() -> None:
+    huge = -(10**5000)
+    tree = Tree.from_nested({"n": huge, "list": [huge, "x"]})
+    assert hex(huge) in tree.render() and hex(huge) in repr(tree)
+    with tree.transaction() as tx:
+        tx.insert_child(None, {"z": huge, "a": (1,)})
+    assert f"{{'z': {hex(huge)}, 'a': (1,)}}" in tx.tree.render()  # keys keep their order
