@@ -73,10 +73,16 @@ def draw(
     ancestor.  O(log n) to start, then amortised O(1) per line plus O(log n) per
     cut subtree and per leaf boundary crossed.
     """
+    chars = _chars(style)
+    return (line for line, _ in _lines(tree, node, show, depth, indent_limit, chars))
+
+
+def _chars(style: str) -> Tuple[str, str, str, str]:
+    """The line characters of ``style``; ``InvalidArgument`` for an unknown one."""
     chars = STYLES.get(style) if isinstance(style, str) else None
     if chars is None:
         raise InvalidArgument(f"style must be one of {', '.join(STYLES)}, not {style!r}")
-    return (line for line, _ in _lines(tree, node, show, depth, indent_limit, chars))
+    return chars
 
 
 def _lines(
@@ -173,10 +179,7 @@ def render(
         raise InvalidArgument(f"max_depth must be a non-negative int or None, not {max_depth!r}")
     if node is not None:
         tree.order_index.require(node)
-    chars = STYLES.get(style) if isinstance(style, str) else None
-    if chars is None:
-        raise InvalidArgument(f"style must be one of {', '.join(STYLES)}, not {style!r}")
-    lines = _lines(tree, node, labeller(label), max_depth, None, chars)
+    lines = _lines(tree, node, labeller(label), max_depth, None, _chars(style))
     shown: List[str] = []
     accounted = 0  # nodes drawn or counted below a cut
     for line, count in lines:

@@ -354,16 +354,21 @@ def _children(ix: IndexReader, node: int) -> List[int]:
     return list(sibling_walk(ix, node))
 
 
-def _subtree(ix: IndexReader, node: int) -> Set[int]:
-    """``node`` and its descendants. O(size)."""
+def subtree_nodes(ix: IndexReader, node: int) -> List[int]:
+    """``node`` and its descendants, in preorder. O(size)."""
     end = (node, False)
-    found = set()
+    found = []
     for bound in ix.bounds((node, True)):
         if bound == end:
             break
         if bound[1]:
-            found.add(bound[0])
+            found.append(bound[0])
     return found
+
+
+def _subtree(ix: IndexReader, node: int) -> Set[int]:
+    """``node`` and its descendants. O(size)."""
+    return set(subtree_nodes(ix, node))
 
 
 def _nothing(ix: IndexReader, args: Tuple[Any, ...]) -> List[int]:
@@ -426,16 +431,7 @@ class Update:
         A subtree insert returns its root but logs every id it created, in preorder, so
         that a rebase can map each of them: O(size).  Others: ``result`` itself, O(1).
         """
-        if not self.subtree:
-            return result
-        end = (result, False)
-        out: List[int] = []
-        for node, is_open in ix.bounds((result, True)):
-            if is_open:
-                out.append(node)
-            elif (node, is_open) == end:
-                break
-        return out
+        return subtree_nodes(ix, result) if self.subtree else result
 
 
 def _subtree_of_first(ix: IndexReader, args: Tuple[Any, ...]) -> Set[int]:
