@@ -79,12 +79,16 @@ class DbTransaction(Transaction):
         self.serializable = serializable
 
     def _apply(self, update: Update, args: Tuple[Any, ...]) -> Any:
+        transient = self._transient()
+        if update.logged is not None:  # e.g. sort_children by a callable: run and log its storable form
+            name, args = update.logged(transient, args)
+            update = UPDATES[name]
         if update.data is not None and update.data < len(args):
             check_value(args[update.data], "data")
-        doomed = update.deletes(self._transient(), args)
+        doomed = update.deletes(transient, args)
         result = super()._apply(update, args)
         self.deleted |= doomed
-        self.ops.append((update.name, args, result))
+        self.ops.append((update.name, args, update.log_result(transient, result)))
         return result
 
     def commit(self) -> Tree:
@@ -340,7 +344,7 @@ class Database:
         if version == tx.base_version:
             ops = tuple(tx.ops)
             tree = persisted if persisted is not None else Tree.from_order_index(batch.persistent())
-            return tree, ops, {r: r for _, _, r in ops if isinstance(r, int)}, tx.deleted
+            return tree, ops, {r: r for name, _, result in ops for r in UPDATES[name].created(result)}, tx.deleted
         if tx.serializable:
             raise ConflictError(f"version {version} was committed after this transaction began at {tx.base_version}")
         return self._rebase(tx, head, version)
@@ -404,22 +408,27 @@ class Database:
         ids: Dict[int, int] = {}
         out: List[Op] = []
         deleted: Set[int] = set()
+        def place(name: str, node: int) -> int:
+            """The replay's id for ``node``, named by the logged update ``name``."""
+            if node in ids:  # a node this transaction inserted: its id in the replay
+                node = ids[node]
+            elif node in deleted_since or node not in head:
+                raise ConflictError(f"{name}: node {node} was deleted by a concurrent commit")
+            if node not in batch:  # checked against the tree being replayed, at this step
+                raise ConflictError(
+                    f"{name}: node {node} no longer exists in the replay: an earlier update of this "
+                    "transaction deleted it after a concurrent commit moved it"
+                )
+            return node
+
         for name, args, result in tx.ops:
             update = UPDATES[name]
             mapped = list(args)
             for i in update.nodes:
-                node = mapped[i]
-                if node is None:
-                    continue
-                if node in ids:  # a node this transaction inserted: its id in the replay
-                    node = mapped[i] = ids[node]
-                elif node in deleted_since or node not in head:
-                    raise ConflictError(f"{name}: node {node} was deleted by a concurrent commit")
-                if node not in batch:  # checked against the tree being replayed, at this step
-                    raise ConflictError(
-                        f"{name}: node {mapped[i]} no longer exists in the replay: an earlier update of this "
-                        "transaction deleted it after a concurrent commit moved it"
-                    )
+                if mapped[i] is not None:
+                    mapped[i] = place(name, mapped[i])
+            for i in update.node_lists:
+                mapped[i] = [place(name, node) for node in mapped[i]]
             if update.changes_data and args[0] not in ids and args[0] in data_set_since:
                 raise ConflictError(f"set_data: node {args[0]}'s data was changed by a concurrent commit")
             try:
@@ -428,8 +437,8 @@ class Database:
             except BotreeError as exc:
                 raise ConflictError(f"{name}{tuple(mapped)!r} no longer applies: {exc}") from exc
             deleted |= doomed
-            if isinstance(result, int):
-                ids[result] = new
+            new = update.log_result(batch, new)
+            ids.update(zip(update.created(result), update.created(new)))
             out.append((name, tuple(mapped), new))
         return Tree.from_order_index(batch.persistent()), tuple(out), ids, deleted
 
@@ -456,9 +465,9 @@ def _replayed_changes(old: Tree, new: Tree, op_lists: List[Tuple[Op, ...]]) -> C
             if update.moves:
                 parents.add(transient.enclosing(args[0]))
             run_logged(transient, update, args, result)
-            if update.inserts:
-                touched.add(result)
-                moved.add(result)
+            created = update.created(result)
+            touched.update(created)
+            moved.update(created)
             if update.moves:
                 parents.add(transient.enclosing(args[0]))
     return targeted_diff(old, new, touched, moved, parents)
@@ -480,10 +489,11 @@ def run_logged(transient: TransientIndex, update: Update, args: Tuple[Any, ...],
     log of this tree: ``InvariantError``.
     """
     nodes = transient.nodes
-    if update.inserts:
-        nodes.fresh_ids = result == nodes.node_ids.next_id  # type: ignore[attr-defined]
+    created = update.created(result)
+    if created:  # several (a subtree) are handed out fresh, one after the other
+        nodes.fresh_ids = created[0] == nodes.node_ids.next_id  # type: ignore[attr-defined]
     else:
         nodes.fresh_ids = False  # type: ignore[attr-defined]
-    new = update.run(transient, *args)
-    if update.inserts and new != result:
+    new = update.log_result(transient, update.run(transient, *args))
+    if update.inserts and update.created(new) != created:
         raise InvariantError(f"replaying {update.name}{args!r} gave node {new}, but the log recorded {result!r}")

@@ -308,7 +308,9 @@ def decode_ops(payload: Optional[bytes], where: str) -> Optional[Tuple[Op, ...]]
         raise CorruptDatabase(f"{where} is malformed: {exc}") from None
     for name, args, _ in ops:  # replay runs these by name: only known updates, with their node arguments
         update = UPDATES.get(name) if type(name) is str else None
-        if update is None or len(args) <= max(update.nodes, default=-1):
+        # an update with ``logged`` set is logged in another form, never as itself
+        arity = max(update.nodes + update.node_lists, default=-1) if update is not None else 0
+        if update is None or update.logged is not None or len(args) <= arity:
             raise CorruptDatabase(f"{where} logs an unknown update {name!r}")
     return ops
 

@@ -510,9 +510,31 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         """Verify every invariant of the underlying index; raises ``InvariantError``. O(n)."""
         self._ix.check()
 
-    def render(self, node: Optional[int] = None, max_lines: Optional[int] = 50) -> str:
-        """A text drawing of ``node``'s subtree (None: the forest). O(lines)."""
-        return render(self, node, max_lines)
+    def render(
+        self,
+        node: Optional[int] = None,
+        max_depth: Optional[int] = None,
+        label: Label = None,
+        style: str = "unicode",
+        max_lines: Optional[int] = 50,
+        *,
+        depth: Optional[int] = None,
+    ) -> str:
+        """A text drawing of ``node``'s subtree (None: the forest), one node per line.
+
+        ``max_depth``: levels shown below the top (a node whose children are cut shows
+        ``(+N below)``; ``depth=`` is an alias).  ``label``: None (the data, or ``#id``),
+        a field name (``data[field]`` of dict data) or a callable ``data -> text``;
+        labels with line breaks stay aligned under their node.  ``style``:
+        ``"unicode"``, ``"ascii"``, ``"rounded"`` or ``"compact"``.  At most
+        ``max_lines`` lines (None: all), then ``… (N more nodes)``.
+        O(lines shown + log n): neither the rest of the tree nor cut subtrees are scanned.
+        """
+        if depth is not None:
+            if max_depth is not None:
+                raise InvalidArgument("give max_depth or its alias depth, not both")
+            max_depth = depth
+        return render(self, node, max_depth, label, style, max_lines)
 
     def __eq__(self, other: object) -> bool:
         """Same forest shape, same node ids, equal data. O(n)."""

@@ -256,6 +256,9 @@ def random_update(tx, rnd: random.Random, counter: List[int]) -> None:  # type: 
         tx.insert_child(parent, ("n", counter[0]), rnd.randint(-kids - 1, kids))
         return
     node = rnd.choice(nodes)
+    if rnd.random() < 0.25:
+        editing_update(tx, rnd, counter, nodes, node)
+        return
     try:
         if r < 0.4:
             tx.delete(node)
@@ -279,6 +282,28 @@ def random_update(tx, rnd: random.Random, counter: List[int]) -> None:  # type: 
             tx.move_range(first, last, rnd.choice(nodes + [None]), -1)
     except (InvalidOperation, IndexError):
         pass  # an invalid random choice: rejected, nothing changed
+
+
+GRAFT_SOURCE = Tree.from_events([("g", True), ("g1", True), (None, False), ("g2", True), (None, False), (None, False)])
+
+
+def editing_update(tx, rnd: random.Random, counter: List[int], nodes: List[int], node: int) -> None:  # type: ignore[no-untyped-def]
+    """copy, graft, sort_children or reorder_children with random arguments (rejected ones change nothing)."""
+    r = rnd.random()
+    target = rnd.choice(nodes + [None])
+    try:
+        if r < 0.3:
+            tx.copy(node, target, rnd.choice([0, -1, 1]))
+        elif r < 0.5:
+            tx.graft(GRAFT_SOURCE, rnd.choice(list(GRAFT_SOURCE.preorder())), target, rnd.choice([0, -1]))
+        elif r < 0.8:
+            tx.sort_children(target, key=str, reverse=rnd.random() < 0.5)
+        else:
+            kids = list(tx.children(target))
+            rnd.shuffle(kids)
+            tx.reorder_children(target, kids[: rnd.randint(0, len(kids))])
+    except (InvalidOperation, IndexError):
+        pass
 
 
 def test_changes_equal_the_brute_force_diff_on_random_version_pairs() -> None:
