@@ -523,6 +523,35 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def child_place(tx: Any, args: argparse.Namespace) -> Tuple[Optional[int], int]:
+    """(parent, child index) for ``--under P [--index I]``, ``--before T`` or ``--after T``. O(siblings)."""
+    if args.under is not None:
+        return (None if args.under == ROOT else args.under), (-1 if args.index is None else args.index)
+    target = args.before if args.before is not None else args.after
+    parent = tx.parent(target)
+    index = list(tx.children(parent)).index(target)
+    return parent, index + (args.after is not None)
+
+
+def cmd_cp(args: argparse.Namespace) -> int:
+    """``botree cp DB NODE --under P [--index I]`` (or ``--before T`` / ``--after T``): copy a subtree.
+
+    Prints the copy's node id; the copy has new ids and equal data.
+    """
+    place, where = place_of(args, "to the top level")
+    with open_db(args.db) as db:
+        tx = db.transaction(message=args.message if args.message is not None else f"cp {args.node} {where}")
+        with tx:
+            parent, index = child_place(tx, args)
+            node = tx.copy(args.node, parent, index)
+            size = tx.size(node)
+        version = committed_version(db, tx.tree)
+        node = tx.ids.get(node, node)
+    out(str(node))
+    note(f"copied node {args.node} ({size} node{'' if size == 1 else 's'}) {place} as node {node}, version {version}")
+    return 0
+
+
 def cmd_set(args: argparse.Namespace) -> int:
     """``botree set DB NODE --data JSON | --field f=v ...``: replace NODE's data, or some fields of it."""
     data = json_argument(args.data, "--data") if args.data is not None else None
@@ -929,6 +958,14 @@ def mv_arguments(p: argparse.ArgumentParser) -> None:
     message_argument(p, "'mv NODE --under P' (or --before/--after T)")
 
 
+def cp_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree cp``: NODE and exactly one place for the copy."""
+    db_argument(p)
+    node_argument(p, "the node to copy with its subtree (" + NODE_HELP + ")")
+    place_arguments(p, "the copy")
+    message_argument(p, "'cp NODE --under P' (or --before/--after T)")
+
+
 def rm_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree rm``."""
     db_argument(p)
@@ -1079,6 +1116,13 @@ COMMANDS: Tuple[
         set_arguments,
     ),
     ("mv", cmd_mv, "Move NODE with its subtree; commits a new version.", None, mv_arguments),
+    (
+        "cp",
+        cmd_cp,
+        "Copy NODE with its subtree (new ids, equal data); prints the copy's id; commits a new version.",
+        None,
+        cp_arguments,
+    ),
     ("rm", cmd_rm, "Delete NODE and its subtree; commits a new version.", None, rm_arguments),
     (
         "unwrap",

@@ -532,3 +532,23 @@ def test_an_integer_too_long_for_decimal_text_is_listed_in_hex(tmp_path: Path) -
     for command in (("ls", path), ("diff", path, "0", "1")):
         listed = run(*command).stdout
         assert hex(huge) in listed and "'small': 1" in listed
+
+
+def test_cp_copies_a_subtree_with_new_ids(org: Tuple[str, Dict[str, int]]) -> None:
+    db, ids = org
+    before = open_tree(db)
+    new = int(run("cp", db, str(ids["eng"]), "--under", str(ids["ops"]), "--index", "0").stdout)
+    tree = open_tree(db)
+    assert new not in before and tree.parent(new) == ids["ops"] and tree.child(ids["ops"], 0) == new
+    copied = [tree.data(n) for n in tree.preorder(new)]
+    assert copied == [before.data(n) for n in before.preorder(ids["eng"])]
+    assert [tree.level(n) - tree.level(new) for n in tree.preorder(new)] == [
+        before.level(n) - before.level(ids["eng"]) for n in before.preorder(ids["eng"])
+    ]
+    assert [tree.data(n) for n in tree.preorder(ids["eng"])] == copied  # the original is untouched
+    after = int(run("cp", db, str(ids["e1"]), "--after", str(ids["e2"])).stdout)
+    tree = open_tree(db)
+    siblings = list(tree.children(tree.parent(ids["e2"])))
+    assert siblings[siblings.index(ids["e2"]) + 1] == after and tree.data(after) == tree.data(ids["e1"])
+    fails(db, "cp", db, "999", "--under", "root", says="999")
+    fails(db, "cp", db, str(ids["e1"]), "--before", "999", says="999")
