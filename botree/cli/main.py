@@ -18,7 +18,7 @@ import io
 import json
 import os
 import sys
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import datetime
 from typing import IO, Any, Callable, Dict, Hashable, Iterator, List, Optional, Sequence, Tuple
 
@@ -30,7 +30,7 @@ from ..tree.queries import TreeQueries
 from ..tree.render import draw as draw_lines
 from ..tree.tree import Tree, load_parent_table
 from ..version import VERSION as __version__
-from .progress import ProgressBar, Ticker
+from .progress import ProgressBar
 from .where import BadCondition, cli_value, data_predicate, parse_conditions, show_data, show_value, unknown_fields
 
 PROG = "botree"
@@ -328,8 +328,10 @@ def cmd_import(args: argparse.Namespace) -> int:
                     )
                 tree, ids = build_tree(handle, name, fmt, args, show_progress)
                 message = args.message if args.message is not None else f"import {os.path.basename(name)}"
-                with Ticker("storing", len(tree)) if show_progress else nullcontext():
-                    version = db.replace(tree, message=message)
+                bar = ProgressBar("storing", len(tree)) if show_progress else None
+                version = db.replace(tree, message=message, progress=bar.rows if bar is not None else None)
+                if bar is not None:
+                    bar.finish()
         except BaseException:
             if created and path:
                 remove_database_files(path)

@@ -3,18 +3,13 @@
 ``ProgressBar(label, total)`` is a ``rows(done, total)`` callback drawing
 ``label [#####.....] done/total rows`` (or ``label: done rows`` while the total is
 unknown); ``bounds`` adapts the library's ``progress(done, total)`` callbacks, which
-count bounds (two per node).  ``Ticker`` covers a phase that reports no counts (storing
-a tree: ``db.replace`` has no progress callback): it shows the rows it is working on
-and the seconds elapsed, redrawn from a background thread.
+count bounds (two per node).  Storing counts rows through ``db.replace(progress=...)``.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
-import time
-from types import TracebackType
-from typing import IO, Optional, Type
+from typing import IO, Optional
 
 
 class ProgressBar:
@@ -55,38 +50,3 @@ class ProgressBar:
             self.stream.write("\n")
             self.stream.flush()
             self.drawn = False
-
-
-class Ticker:
-    """``with Ticker(label, rows):`` shows ``label: N rows, 1.2 s`` until the block ends."""
-
-    def __init__(self, label: str, rows: int, every: float = 0.25, stream: Optional[IO[str]] = None):
-        self.label = label
-        self.count = rows
-        self.every = every
-        self.stream = stream if stream is not None else sys.stderr
-        self.stop = threading.Event()
-        self.start = time.perf_counter()
-        self.thread = threading.Thread(target=self.run, name="botree-progress", daemon=True)
-
-    def draw(self, end: str = "") -> None:
-        elapsed = time.perf_counter() - self.start
-        self.stream.write(f"\r{self.label}: {self.count:,} rows, {elapsed:.1f} s{end}")
-        self.stream.flush()
-
-    def run(self) -> None:
-        while not self.stop.wait(self.every):
-            self.draw()
-
-    def __enter__(self) -> "Ticker":
-        self.start = time.perf_counter()
-        self.draw()
-        self.thread.start()
-        return self
-
-    def __exit__(
-        self, kind: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
-    ) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.draw("\n")

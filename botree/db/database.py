@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple, TypeVar
 
+from ..core.bulk import Progress
 from ..core.index import DEFAULT_BLOCK_SIZE, TransientIndex
 from ..errors import BotreeError, ConflictError, InvalidArgument, InvariantError, VersionNotFound
 from ..tree.diff import Changes, full_diff, targeted_diff
@@ -309,7 +310,13 @@ class Database:
         assert last is not None
         raise ConflictError(f"gave up after {retries} retries: {last}") from last
 
-    def replace(self, tree: Tree, message: Optional[str] = None, meta: Optional[Mapping[str, Any]] = None) -> int:
+    def replace(
+        self,
+        tree: Tree,
+        message: Optional[str] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        progress: Optional[Progress] = None,
+    ) -> int:
         """Commit ``tree`` as the next version, whatever the current one holds (bulk imports).
 
         Such a commit logs no updates: a transaction that began before it cannot be
@@ -319,22 +326,28 @@ class Database:
 
         Node ids are the new tree's own: a node of ``tree`` is not the node of the
         same id in older versions (ids are unambiguous among the versions from this
-        one on).  Later commits hand out ids ``tree`` never used.
+        one on).  Later commits hand out ids ``tree`` never used.  ``progress(rows
+        stored, total rows)`` is called as the nodes are written (a stored database
+        calls it once per 64-row leaf; in memory, once).
         """
         if not isinstance(tree, Tree):
             raise InvalidArgument(f"replace needs a Tree, not {type(tree).__name__}")
         check_message(message)
         checked = check_meta(meta)
         _check_tree_data(tree)
-        version, previous = self._append_tree(tree, message, MappingProxyType(checked))
+        version, previous = self._append_tree(tree, message, MappingProxyType(checked), progress)
         self._notify(version, previous, tree, None)
         return version
 
-    def _append_tree(self, tree: Tree, message: Optional[str], meta: Mapping[str, Any]) -> Tuple[int, Tree]:
+    def _append_tree(
+        self, tree: Tree, message: Optional[str], meta: Mapping[str, Any], progress: Optional[Progress]
+    ) -> Tuple[int, Tree]:
         """Commit a whole tree that logs no updates; (its version, the previous head)."""
         with self._lock:
             version, previous = self._head
             self._publish(Commit(version + 1, version, time.time(), message, meta, None), tree)
+        if progress is not None:
+            progress(len(tree), len(tree))
         return version + 1, previous
 
     def _resolve(

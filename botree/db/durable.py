@@ -27,6 +27,7 @@ from collections import OrderedDict
 from types import MappingProxyType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
+from ..core.bulk import Progress
 from ..core.index import DEFAULT_BLOCK_SIZE, check_block_size
 from ..errors import CorruptDatabase, InvalidArgument, StorageError, VersionNotFound
 from ..storage import codec
@@ -384,8 +385,12 @@ class DurableDatabase(Database):
         meta: Any,
         ops: Optional[Tuple[Op, ...]],
         deleted: Set[int],
+        progress: Optional[Progress] = None,
     ) -> Tuple[CommitRow, Dict[str, List[Cell]]]:
-        """The commit row and cells that store ``tree`` as the version after ``parent``."""
+        """The commit row and cells that store ``tree`` as the version after ``parent``.
+
+        ``progress(rows encoded, total rows)`` is called after each node-table leaf.
+        """
         from ..storage.lazy import changed_leaves
 
         version = parent + 1
@@ -398,6 +403,8 @@ class DurableDatabase(Database):
             changed: Dict[int, List[int]] = {}  # group -> its leaves this commit writes
             for number, leaf in changed_leaves(old[table] if old is not None else None, vec):
                 payload = codec.encode_leaf(table, leaf)
+                if progress is not None and table == "nodes":
+                    progress(min(len(vec), (number + 1) << 6), len(vec))
                 items.append((number, payload, checksum(payload, table, number, version)))
                 changed.setdefault(number >> 6, []).append(number)
             previous = old_pins[table] if old_pins is not None else []
@@ -438,7 +445,9 @@ class DurableDatabase(Database):
             pins[group] = version
         return pins
 
-    def _store_next(self, make: Make, message: Optional[str], meta: Mapping[str, Any]) -> Tuple[int, Tree]:
+    def _store_next(
+        self, make: Make, message: Optional[str], meta: Mapping[str, Any], progress: Optional[Progress] = None
+    ) -> Tuple[int, Tree]:
         """Store ``make(head version, head)``'s tree as the next version; (that version, the head it replaced).
 
         After a lost compare-and-set the head is refreshed and ``make`` runs again.
@@ -447,7 +456,7 @@ class DurableDatabase(Database):
         while True:
             version, head = self._refresh(self._store.head())
             tree, ops, deleted = make(version, head)
-            row, cells = self._encode(version, head, tree, time.time(), message, meta, ops, deleted)
+            row, cells = self._encode(version, head, tree, time.time(), message, meta, ops, deleted, progress)
             if self._store.publish(version, row, cells):
                 self._remember(row)
                 self._head = (row[0], tree)
@@ -471,10 +480,12 @@ class DurableDatabase(Database):
         self._notify(version, previous, tree, ops)
         return tree
 
-    def _append_tree(self, tree: Tree, message: Optional[str], meta: Mapping[str, Any]) -> Tuple[int, Tree]:
+    def _append_tree(
+        self, tree: Tree, message: Optional[str], meta: Mapping[str, Any], progress: Optional[Progress]
+    ) -> Tuple[int, Tree]:
         """Store a whole tree as the next version (``Database.replace``). O(n) to encode and write."""
         with self._lock:
-            return self._store_next(lambda version, head: (tree, None, set()), message, meta)
+            return self._store_next(lambda version, head: (tree, None, set()), message, meta, progress)
 
     def _drop_before(self, keep: int) -> int:
         """``compact``: delete the stored versions before the cut and the cells only they read. O(stored cells)."""

@@ -303,3 +303,16 @@ def test_mutating_data_read_from_a_tree_does_not_leak_into_a_later_commit(tmp_pa
             tx.set_data(b, {"y": 2})  # a commit that names b only (a shares its leaf)
     with Database(path) as db:
         assert db.tree.data(a) == {"x": 1}
+
+
+def test_replace_reports_its_progress_in_rows(target: str) -> None:
+    from botree import Database, Tree
+
+    tree = Tree.from_parent_table([{"id": i, "parent": i // 3 if i else None} for i in range(1000)])
+    for db in (Database(), Database(target)):
+        seen: list = []
+        with db:
+            db.replace(tree, progress=lambda done, total, seen=seen: seen.append((done, total)))
+        assert seen and seen[-1] == (1000, 1000)
+        assert all(total == 1000 for _, total in seen)
+        assert [done for done, _ in seen] == sorted(done for done, _ in seen)
