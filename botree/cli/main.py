@@ -364,6 +364,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
     """``botree ls DB [NODE]``: draw the forest or one subtree."""
     if args.depth is not None and args.depth < 0:
         raise UsageError("--max-depth must be >= 0")
+    if args.limit is not None and args.limit < 0:
+        raise UsageError("--limit must be >= 0")
     with open_db(args.db) as db:
         tree = tree_at(db, args.as_of)
         if args.node is not None:

@@ -40,6 +40,8 @@ def check_fields(fields: Any) -> Tuple[str, ...]:
     for name in names:
         if type(name) is not str:
             raise InvalidArgument(f"indexed field names must be str, not {type(name).__name__} ({name!r})")
+    if len(set(names)) != len(names):
+        raise InvalidArgument(f"indexed field names must differ, got {names!r}")
     return names
 
 

@@ -552,3 +552,8 @@ def test_cp_copies_a_subtree_with_new_ids(org: Tuple[str, Dict[str, int]]) -> No
     assert siblings[siblings.index(ids["e2"]) + 1] == after and tree.data(after) == tree.data(ids["e1"])
     fails(db, "cp", db, "999", "--under", "root", says="999")
     fails(db, "cp", db, str(ids["e1"]), "--before", "999", says="999")
+
+
+def test_ls_refuses_a_negative_limit(stored: str) -> None:
+    done = run("ls", stored, "--limit", "-1", code=2)
+    assert "--limit must be >= 0" in done.stderr

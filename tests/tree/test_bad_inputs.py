@@ -98,3 +98,13 @@ def test_repr_of_a_detached_cursor_does_not_raise() -> None:
     assert "detached" in repr(detached)
     with pytest.raises(BotreeError):
         _ = detached.level
+
+
+def test_an_indexed_field_named_twice_is_refused() -> None:
+    from botree import Database, Tree
+    from botree.errors import InvalidArgument
+
+    for make in (lambda: Tree(fields=("x", "x")), lambda: Database(fields=("x", "y", "x")),
+                 lambda: Tree.from_events([], fields=["x", "x"])):
+        with pytest.raises(InvalidArgument, match="must differ"):
+            make()
