@@ -11,13 +11,23 @@ changed in place.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, List, Optional, Tuple
-
-from pyrsistent import PMap, pmap, pset
+from typing import Any, Collection, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import TableCorrupt, UnknownNode
 from .allocator import IdAllocator
-from .attrindex import MISSING, TransientFieldIndex, empty_index, indexed_values, lookup
+from .attrindex import (
+    MISSING,
+    FieldIndex,
+    Range,
+    TransientFieldIndex,
+    build_field_index,
+    check_orders,
+    empty_index,
+    indexed_values,
+    lookup,
+    lookup_range,
+    view,
+)
 from .rows import Row
 from .vector import ChunkedVector
 
@@ -99,11 +109,15 @@ class NodeTable(_TableReader):
         self._rows = ChunkedVector()
         self._alloc = IdAllocator()
         self._fields = fields
-        self._index: Optional[Tuple[PMap, ...]] = empty_index(fields)
+        self._index: Optional[Tuple[FieldIndex, ...]] = empty_index(fields)
 
     @classmethod
     def from_parts(
-        cls, rows: ChunkedVector, alloc: IdAllocator, fields: Tuple[str, ...], field_maps: Optional[Tuple[PMap, ...]]
+        cls,
+        rows: ChunkedVector,
+        alloc: IdAllocator,
+        fields: Tuple[str, ...],
+        field_maps: Optional[Tuple[FieldIndex, ...]],
     ) -> "NodeTable":
         """A table from its parts; ``field_maps=None`` builds the field index from the rows on first use."""
         table = cls.__new__(cls)
@@ -125,8 +139,8 @@ class NodeTable(_TableReader):
         maps = _build_index(fields, enumerate(rows))
         return cls.from_parts(ChunkedVector(rows), IdAllocator(len(rows)), fields, maps)
 
-    def _maps(self) -> Tuple[PMap, ...]:
-        """The attribute index, built from the rows the first time a loaded table needs it. O(1), or O(n) once."""
+    def _maps(self) -> Tuple[FieldIndex, ...]:
+        """The field index, built from the rows on a loaded table's first use. O(1), or O(n log n) once."""
         maps = self._index
         if maps is None:
             rows = self._rows
@@ -146,7 +160,16 @@ class NodeTable(_TableReader):
 
     def find(self, field: str, value: Any) -> frozenset[int]:
         """Ids of nodes whose ``field`` equals ``value``. O(log n + result)."""
-        return frozenset(lookup(self._fields, self._maps(), field, value))
+        return frozenset(self.find_ids(field, value))
+
+    def find_ids(self, field: str, value: Any) -> Collection[int]:
+        """Ids of nodes whose ``field`` equals ``value`` (or lies in it, for a ``Range``).
+
+        Equality: the stored set itself, O(log n).  A ``Range``: ids in ascending value
+        order, O(log n + k) for k ids.  ``NotIndexed`` for an unindexed field.
+        """
+        values, orders = view(self._fields, self._maps(), field)
+        return _find(values, orders, value)
 
     # Persistent single-step updates, each a one-operation batch: O(log n).
 
@@ -203,13 +226,22 @@ class NodeTable(_TableReader):
                 value = indexed_values((field,), rows[node].data, node)[0]
                 if value is not MISSING:
                     expect.setdefault(value, set()).add(node)
-            got = {value: set(ids) for value, ids in self._maps()[i].items()}
+            index = self._maps()[i]
+            got = {value: set(ids) for value, ids in index.values.items()}
             if got != expect:
                 raise TableCorrupt(f"attribute index on {field!r} disagrees with the rows")
+            check_orders(field, index)
 
 
-def _build_index(fields: Tuple[str, ...], rows: Iterable[Tuple[int, Row]]) -> Tuple[PMap, ...]:
-    """The attribute index of (id, row) pairs. O(n); raises on an unindexable value before building."""
+def _find(values: Any, orders: Any, value: Any) -> Collection[int]:
+    """Equality or range lookup in one field's (value map, ordered roots)."""
+    if isinstance(value, Range):
+        return list(lookup_range(values, orders, value))
+    return lookup(values, value)
+
+
+def _build_index(fields: Tuple[str, ...], rows: Iterable[Tuple[int, Row]]) -> Tuple[FieldIndex, ...]:
+    """The field index of (id, row) pairs. O(n log n); raises on an unindexable value before building."""
     if not fields:
         return empty_index(fields)
     groups: List[dict[Any, List[int]]] = [{} for _ in fields]
@@ -217,7 +249,7 @@ def _build_index(fields: Tuple[str, ...], rows: Iterable[Tuple[int, Row]]) -> Tu
         for group, value in zip(groups, indexed_values(fields, row.data, node)):
             if value is not MISSING:
                 group.setdefault(value, []).append(node)
-    return tuple(pmap({value: pset(ids) for value, ids in group.items()}) for group in groups)
+    return tuple(build_field_index(group) for group in groups)
 
 
 class TransientNodeTable(_TableReader):
@@ -315,11 +347,15 @@ class TransientNodeTable(_TableReader):
             self._alloc.release(node)
 
     def find(self, field: str, value: Any) -> frozenset[int]:
-        """Ids of nodes whose ``field`` equals ``value`` in the batch's current state. O(fields + changes + result)."""
+        """Ids of nodes whose ``field`` equals ``value`` in the batch's current state. O(log n + result)."""
+        return frozenset(self.find_ids(field, value))
+
+    def find_ids(self, field: str, value: Any) -> Collection[int]:
+        """As ``NodeTable.find_ids``, in the batch's current state: O(log n), or O(log n + k) for a ``Range``."""
         if self._index is None:
-            return frozenset(lookup(self._fields, (), field, value))
-        maps = tuple(e.persistent() for e in self._index._maps)
-        return frozenset(lookup(self._fields, maps, field, value))
+            view(self._fields, (), field)  # raises NotIndexed
+        values, orders = self._index.view(field)  # type: ignore[union-attr]
+        return _find(values, orders, value)
 
     def persistent(self) -> NodeTable:
         """Freeze the batch into a new ``NodeTable``. O(changes)."""
