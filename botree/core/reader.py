@@ -403,3 +403,77 @@ class IndexReader:
             if blk.counts is None:
                 return blk.items[j] >> 1
             bid = blk.items[j]
+
+    def min_level(self, first: Bound, last: Bound) -> Tuple[Bound, int]:
+        """The first bound of minimum level from ``first`` to ``last`` (both included), and that level.
+
+        A range-minimum query over the B+-tree: scan the two leaves' ends, then climb
+        both paths in lockstep to the block where they meet, taking each whole child
+        block between them at its stored minimum level (inner blocks' ``aux``); finally
+        descend into the first block holding the minimum.  O(B · h), whatever the
+        distance between the bounds.  ``first`` must not come after ``last``
+        (``InvalidArgument`` otherwise).
+        """
+        b1, p1 = self._locate(first)
+        b2, p2 = self._locate(last)
+        blocks = self._blocks
+        s1 = self._sum(b1)
+        if b1 == b2:
+            if p1 > p2:
+                raise InvalidArgument(f"min_level: {first!r} comes after {last!r}")
+            aux = blocks[b1].aux
+            low = min(aux[p1 : p2 + 1])
+            j = aux.index(low, p1)
+            item = blocks[b1].items[j]
+            return (item >> 1, not item & 1), low + s1
+        s2 = self._sum(b2)
+        # Candidates (absolute level, block id or -1 for a leaf entry, leaf id, position):
+        # ``left`` in document order, ``right`` in reverse document order.
+        aux = blocks[b1].aux
+        left = [(aux[j] + s1, -1, b1, j) for j in range(p1, len(aux))]
+        aux = blocks[b2].aux
+        right = [(aux[j] + s2, -1, b2, j) for j in range(p2, -1, -1)]
+        middle = []
+        c1, c2 = b1, b2
+        while True:
+            parent1, key1, delta1 = self._link(c1)
+            parent2, key2, delta2 = self._link(c2)
+            if parent1 < 0 or parent2 < 0:
+                raise CorruptDatabase("the order index's parent links do not lead to one root")
+            s1 -= delta1
+            s2 -= delta2
+            blk1 = blocks[parent1]
+            i = bisect_left(blk1.keys, key1)
+            if parent1 == parent2:
+                j = bisect_left(blk1.keys, key2)
+                if i > j:
+                    raise InvalidArgument(f"min_level: {first!r} comes after {last!r}")
+                middle = [(blk1.aux[k] + s1, blk1.items[k], -1, -1) for k in range(i + 1, j)]
+                break
+            left.extend((blk1.aux[k] + s1, blk1.items[k], -1, -1) for k in range(i + 1, len(blk1.items)))
+            blk2 = blocks[parent2]
+            j = bisect_left(blk2.keys, key2)
+            right.extend((blk2.aux[k] + s2, blk2.items[k], -1, -1) for k in range(j - 1, -1, -1))
+            c1, c2 = parent1, parent2
+        best = None
+        for cand in (*left, *middle, *reversed(right)):
+            if best is None or cand[0] < best[0]:
+                best = cand
+        assert best is not None
+        target, bid, leaf, pos = best
+        if bid >= 0:  # descend into the first child holding the minimum
+            base = self._sum(bid)
+            blk = blocks[bid]
+            while blk.counts is not None:
+                j = 0
+                while blk.aux[j] + base != target:
+                    j += 1
+                bid = blk.items[j]
+                base += self._link(bid)[2]
+                blk = blocks[bid]
+            pos = 0
+            while blk.aux[pos] + base != target:
+                pos += 1
+            leaf = bid
+        item = blocks[leaf].items[pos]
+        return (item >> 1, not item & 1), target
