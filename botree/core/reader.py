@@ -407,10 +407,10 @@ class IndexReader:
     def min_level(self, first: Bound, last: Bound) -> Tuple[Bound, int]:
         """The first bound of minimum level from ``first`` to ``last`` (both included), and that level.
 
-        A range-minimum query over the B+-tree: scan the two leaves' ends, then climb
-        both paths in lockstep to the block where they meet, taking each whole child
-        block between them at its stored minimum level (inner blocks' ``aux``); finally
-        descend into the first block holding the minimum.  O(B · h), whatever the
+        A range-minimum query over the B+-tree: the two leaves' ends, then, climbing both
+        paths in lockstep to the block where they meet, each run of whole child blocks
+        between them taken at its stored minimum level (inner blocks' ``aux``); finally a
+        descent into the first block holding the minimum.  O(B · h), whatever the
         distance between the bounds.  ``first`` must not come after ``last``
         (``InvalidArgument`` otherwise).
         """
@@ -423,16 +423,13 @@ class IndexReader:
                 raise InvalidArgument(f"min_level: {first!r} comes after {last!r}")
             aux = blocks[b1].aux
             low = min(aux[p1 : p2 + 1])
-            j = aux.index(low, p1)
-            item = blocks[b1].items[j]
+            item = blocks[b1].items[aux.index(low, p1)]
             return (item >> 1, not item & 1), low + s1
         s2 = self._sum(b2)
-        # Candidates (absolute level, block id or -1 for a leaf entry, leaf id, position):
-        # ``left`` in document order, ``right`` in reverse document order.
-        aux = blocks[b1].aux
-        left = [(aux[j] + s1, -1, b1, j) for j in range(p1, len(aux))]
-        aux = blocks[b2].aux
-        right = [(aux[j] + s2, -1, b2, j) for j in range(p2, -1, -1)]
+        # Runs (min level, block id, start, end, delta sum of the block): the minimum lies in
+        # aux[start:end] of that block.  ``left`` in document order, ``right`` in reverse.
+        left = [(min(blocks[b1].aux[p1:]) + s1, b1, p1, len(blocks[b1].aux), s1)]
+        right = [(min(blocks[b2].aux[: p2 + 1]) + s2, b2, 0, p2 + 1, s2)]
         middle = []
         c1, c2 = b1, b2
         while True:
@@ -443,37 +440,63 @@ class IndexReader:
             s1 -= delta1
             s2 -= delta2
             blk1 = blocks[parent1]
-            i = bisect_left(blk1.keys, key1)
+            i = bisect_left(blk1.keys, key1) + 1
             if parent1 == parent2:
                 j = bisect_left(blk1.keys, key2)
-                if i > j:
+                if i > j + 1:
                     raise InvalidArgument(f"min_level: {first!r} comes after {last!r}")
-                middle = [(blk1.aux[k] + s1, blk1.items[k], -1, -1) for k in range(i + 1, j)]
+                if i < j:
+                    middle.append((min(blk1.aux[i:j]) + s1, parent1, i, j, s1))
                 break
-            left.extend((blk1.aux[k] + s1, blk1.items[k], -1, -1) for k in range(i + 1, len(blk1.items)))
+            if i < len(blk1.aux):
+                left.append((min(blk1.aux[i:]) + s1, parent1, i, len(blk1.aux), s1))
             blk2 = blocks[parent2]
             j = bisect_left(blk2.keys, key2)
-            right.extend((blk2.aux[k] + s2, blk2.items[k], -1, -1) for k in range(j - 1, -1, -1))
+            if j > 0:
+                right.append((min(blk2.aux[:j]) + s2, parent2, 0, j, s2))
             c1, c2 = parent1, parent2
-        best = None
-        for cand in (*left, *middle, *reversed(right)):
-            if best is None or cand[0] < best[0]:
-                best = cand
-        assert best is not None
-        target, bid, leaf, pos = best
-        if bid >= 0:  # descend into the first child holding the minimum
-            base = self._sum(bid)
+        right.reverse()
+        best = left[0]
+        for run in (*left, *middle, *right):
+            if run[0] < best[0]:
+                best = run
+        target, bid, lo, hi, base = best
+        blk = blocks[bid]
+        j = blk.aux.index(target - base, lo, hi)
+        while blk.counts is not None:  # descend into the first child holding the minimum
+            bid = blk.items[j]
+            base += self._link(bid)[2]
             blk = blocks[bid]
-            while blk.counts is not None:
-                j = 0
-                while blk.aux[j] + base != target:
-                    j += 1
-                bid = blk.items[j]
-                base += self._link(bid)[2]
-                blk = blocks[bid]
-            pos = 0
-            while blk.aux[pos] + base != target:
-                pos += 1
-            leaf = bid
-        item = blocks[leaf].items[pos]
+            j = blk.aux.index(target - base)
+        item = blk.items[j]
         return (item >> 1, not item & 1), target
+
+    def position(self, bound: Bound) -> Tuple[int, ...]:
+        """An order key of ``bound``: the gap keys on the path from the root down to it.
+
+        Bounds of one index version compare (as tuples) exactly as they lie in document
+        order, so many bounds can be sorted or tested against an interval without a
+        rank each.  The keys change with updates: compare positions of one version only.
+        O(h): the back-link gives the leaf key, the link table the rest, no search.
+        """
+        node, is_open = check_bound(bound)
+        row = self._row(node)
+        if is_open:
+            return self._path_keys(row.open_leaf, row.open_key)
+        return self._path_keys(row.close_leaf, row.close_key)
+
+    def open_position(self, node: int) -> Tuple[int, ...]:
+        """``position((node, True))`` without the bound's shape check (for many nodes). O(h)."""
+        row = self._row(node)
+        return self._path_keys(row.open_leaf, row.open_key)
+
+    def _path_keys(self, bid: int, key: int) -> Tuple[int, ...]:
+        keys = [key]
+        links = self._links.chunks
+        while True:
+            bid, key, _ = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            if bid < 0:
+                break
+            keys.append(key)
+        keys.reverse()
+        return tuple(keys)

@@ -3,8 +3,10 @@ and the distinct values in order (for ranges).
 
 A field's value is read from a node's data: ``data[field]`` for mappings, else
 ``getattr(data, field)``; data without the field is simply not indexed under it.
-Each field maps through a pyrsistent ``PMap`` to a ``PSet`` of ids, so a snapshot
-is O(1) and an update O(log n).  Beside it, per family of mutually comparable values
+Each field maps through a pyrsistent ``PMap`` to the ids holding that value: a tuple
+while there are at most ``SMALL`` of them (iterating a ``PSet`` costs microseconds per
+item, and most values of a range-queried field are nearly unique), a ``PSet`` beyond
+that, so a snapshot is O(1) and an update O(log n).  Beside it, per family of mutually comparable values
 (numbers, str, bytes: ``FAMILIES``), a persistent ordered set (``ordered.py``) of the
 distinct values present answers ``Range`` queries in O(log n + k); it changes only
 when a value appears or disappears, in O(log n).  (PMap is slower to read than a dict, which is why
@@ -14,9 +16,9 @@ it stays off the order index's hot paths and is used only here.)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Hashable, Iterable, Iterator, List, Tuple
+from typing import Any, Collection, Hashable, Iterable, Iterator, List, Tuple
 
-from pyrsistent import PMap, PSet, pmap, pset
+from pyrsistent import PMap, pmap, pset
 
 from ..errors import InvalidArgument, InvalidOperation, NotIndexed, TableCorrupt
 from .ordered import EMPTY, OrderedNode, TransientOrderedSet, check_ordered, range_values
@@ -136,8 +138,16 @@ class Range:
 # -- the index of one field ------------------------------------------------------------
 
 
+SMALL = 8  # ids of one value kept as a tuple up to this many, as a PSet beyond
+
+
+def _ids(ids: Collection[int]) -> Collection[int]:
+    """The stored form of one value's ids: a tuple if few, else a ``PSet``."""
+    return tuple(ids) if len(ids) <= SMALL else pset(ids)
+
+
 class FieldIndex:
-    """One field's index, immutable: ``values`` (PMap value -> PSet of ids) and
+    """One field's index, immutable: ``values`` (PMap value -> ids: tuple or PSet) and
     ``orders`` (per family, the frozen ordered set of the distinct values present)."""
 
     __slots__ = ("values", "orders")
@@ -152,7 +162,7 @@ def empty_index(fields: Iterable[str]) -> Tuple[FieldIndex, ...]:
     return tuple(FieldIndex(pmap(), (EMPTY,) * len(FAMILIES)) for _ in fields)
 
 
-def build_field_index(groups: Mapping[Any, Iterable[int]]) -> FieldIndex:
+def build_field_index(groups: Mapping[Any, Collection[int]]) -> FieldIndex:
     """A field index from value -> ids. O(n log n) (the ordered sets are sorted once)."""
     by_family: List[List[Any]] = [[] for _ in FAMILIES]
     for value in groups:
@@ -160,7 +170,7 @@ def build_field_index(groups: Mapping[Any, Iterable[int]]) -> FieldIndex:
         if f >= 0:
             by_family[f].append(value)
     return FieldIndex(
-        pmap({value: pset(ids) for value, ids in groups.items()}),
+        pmap({value: _ids(ids) for value, ids in groups.items()}),
         tuple(build_ordered(sorted(values)) for values in by_family),
     )
 
@@ -180,9 +190,15 @@ class TransientFieldIndex:
         for evolver, orders, value in zip(self._maps, self._orders, values):
             if value is not MISSING:
                 if value in evolver:  # type: ignore[operator]
-                    evolver[value] = evolver[value].add(node)
+                    ids = evolver[value]
+                    if type(ids) is not tuple:
+                        evolver[value] = ids.add(node)
+                    elif len(ids) < SMALL:
+                        evolver[value] = (*ids, node)
+                    else:
+                        evolver[value] = pset((*ids, node))
                 else:
-                    evolver[value] = pset((node,))
+                    evolver[value] = (node,)
                     f = family(value)
                     if f >= 0:
                         orders[f].add(value)
@@ -191,7 +207,8 @@ class TransientFieldIndex:
         """Remove ``node`` from each present value. O(fields · log n)."""
         for evolver, orders, value in zip(self._maps, self._orders, values):
             if value is not MISSING:
-                ids = evolver[value].remove(node)
+                ids = evolver[value]
+                ids = tuple(x for x in ids if x != node) if type(ids) is tuple else ids.remove(node)
                 if ids:
                     evolver[value] = ids
                 else:
@@ -226,9 +243,9 @@ def view(fields: Tuple[str, ...], indexes: Tuple[FieldIndex, ...], field: str) -
     return ix.values, ix.orders
 
 
-def lookup(values: Any, value: Hashable) -> PSet:
+def lookup(values: Any, value: Hashable) -> Collection[int]:
     """Ids whose value equals ``value`` in a value map (PMap or evolver). O(log n)."""
-    return values[value] if value in values else pset()
+    return values[value] if value in values else ()
 
 
 def lookup_range(values: Any, orders: Tuple[OrderedNode, ...], rng: Range) -> Iterator[int]:

@@ -121,12 +121,15 @@ class TreeQueries:
           below the top level (``max_depth=0``: top-level nodes only).
 
         At least one criterion is needed (``InvalidArgument``).  Cost: with an indexed
-        criterion, O(log n + k · B log n + k log k) for k index hits (equality: the
-        smallest set; ranges: O(log n + k) to list them), each placed by its preorder
-        rank, which also answers ``under`` (the subtree is the rank interval between
-        ``under``'s bounds) and ``max_depth`` (one level read per hit); when the scope is
-        smaller than that, or without indexed criteria, a walk of the scope: amortised
-        O(1) per node, deeper subtrees jumped over in O(log B) each.
+        criterion selecting k nodes (equality: the smallest set, O(log n) to find;
+        a range: O(log n + k) to list through the ordered index), O(k · h + k log k):
+        each hit gets its position key (the gap keys from the root down, O(h)), which
+        sorts hits into document order and answers ``under`` as an interval of
+        positions (between ``under``'s two bounds; no per-hit ancestor test), plus
+        O(log n) per hit for ``max_depth``.  When k exceeds half the number of nodes in scope
+        (found from ``under``'s bound ranks, O(B log n)), or without an indexed
+        criterion, the scope is walked instead: amortised O(1) per node, subtrees below
+        ``max_depth`` jumped over in O(log B) each.
         """
         return search.find(self._ix, where, under, max_depth, equalities)
 

@@ -150,3 +150,18 @@ def test_range_lookup_order_and_a_loaded_table() -> None:
 def test_bad_ranges_are_refused(args: Tuple[Any, ...]) -> None:
     with pytest.raises(InvalidArgument):
         Range(*args)
+
+
+def test_ids_of_one_value_grow_past_the_tuple_form_and_shrink_back() -> None:
+    table, ids = NodeTable(fields=("v",)).insert_many([{"v": 1} for _ in range(20)])
+    table.check()
+    assert table.find("v", 1) == frozenset(ids) and sorted(table.find_ids("v", Range(0, 2))) == ids
+    batch = table.transient()
+    for node in ids[:18]:
+        batch.delete(node)
+    small = batch.persistent()
+    small.check()
+    assert small.find("v", 1) == frozenset(ids[18:]) and table.find("v", 1) == frozenset(ids)
+    grown, more = small.insert_many([{"v": 1.0}] * 10)  # 1.0 == 1: the same entry
+    grown.check()
+    assert sorted(grown.find_ids("v", Range(1, 1, include_high=True))) == sorted(ids[18:] + more)
