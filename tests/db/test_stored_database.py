@@ -218,3 +218,26 @@ def test_threads_share_one_stored_database(tmp_path: object) -> None:
     assert sorted(tree.data(c) for c in tree.children(root)) == expected
     assert db.version == 121
     db.close()
+
+
+# -- the ordered field index after reopening -------------------------------------------------
+
+
+def test_range_and_scoped_find_after_reopening(tmp_path: "os.PathLike[str]") -> None:
+    from botree import Range
+
+    path = os.path.join(str(tmp_path), "find.db")
+    with Database(path, fields=("salary",)) as db:
+        with db.transaction() as tx:
+            top = tx.insert_child(None, {"salary": 0})
+            teams = [tx.insert_child(top, {"salary": k}) for k in range(3)]
+            people = [tx.insert_child(teams[k % 3], {"salary": 100 + k}) for k in range(30)]
+    with Database(path) as db:  # the field index is not stored: rebuilt from the rows on first use
+        tree = db.tree
+        assert tree.find(salary=Range(110, 120)) == sorted(people[10:20], key=tree.rank)
+        assert tree.find(under=teams[1], salary=Range(100, None)) == people[1::3]
+        with db.transaction() as tx:
+            tx.set_data(people[1], {"salary": 5})
+            assert tx.find(under=teams[1], salary=Range(100, None)) == people[4::3]
+        db.tree.check()
+        assert db.tree.find(salary=Range(None, 6)) == [top, teams[0], teams[1], people[1], teams[2]]
