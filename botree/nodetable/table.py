@@ -91,6 +91,33 @@ class _TableReader:
         """The indexed field names. O(1)."""
         return self._fields
 
+    def _view(self, field: str) -> Tuple[Any, Tuple[Any, ...]]:
+        """(value map, ordered roots) of ``field``; ``NotIndexed`` if it is not indexed."""
+        raise NotImplementedError
+
+    def find(self, field: str, value: Any) -> frozenset[int]:
+        """Ids of nodes whose ``field`` equals ``value`` (a batch: in its current state). O(log n + result)."""
+        return frozenset(self.find_ids(field, value))
+
+    def find_ids(self, field: str, value: Any) -> Collection[int]:
+        """Ids of nodes whose ``field`` equals ``value`` (or lies in it, for a ``Range``).
+
+        Equality: the stored ids themselves, O(log n).  A ``Range``: a list by ascending
+        value, O(log n + k) for k ids.  ``NotIndexed`` for an unindexed field.  A batch
+        answers from its current state.
+        """
+        values, orders = self._view(field)
+        if isinstance(value, Range):
+            return list(lookup_range(values, orders, value))
+        return lookup(values, value)
+
+    def range_ids(self, field: str, rng: Range) -> Iterator[int]:
+        """Ids whose ``field`` lies in ``rng``, by ascending value, lazily: O(log n) to start,
+        then amortised O(1) per id (a batch must not change while this is consumed).
+        ``NotIndexed`` for an unindexed field, at the call."""
+        values, orders = self._view(field)
+        return lookup_range(values, orders, rng)
+
 
 class NodeTable(_TableReader):
     """An immutable table of node rows with dense, reused integer ids.
@@ -158,18 +185,8 @@ class NodeTable(_TableReader):
         """
         return TransientNodeTable(self, fresh_ids)
 
-    def find(self, field: str, value: Any) -> frozenset[int]:
-        """Ids of nodes whose ``field`` equals ``value``. O(log n + result)."""
-        return frozenset(self.find_ids(field, value))
-
-    def find_ids(self, field: str, value: Any) -> Collection[int]:
-        """Ids of nodes whose ``field`` equals ``value`` (or lies in it, for a ``Range``).
-
-        Equality: the stored set itself, O(log n).  A ``Range``: ids in ascending value
-        order, O(log n + k) for k ids.  ``NotIndexed`` for an unindexed field.
-        """
-        values, orders = view(self._fields, self._maps(), field)
-        return _find(values, orders, value)
+    def _view(self, field: str) -> Tuple[Any, Tuple[Any, ...]]:
+        return view(self._fields, self._maps(), field)
 
     # Persistent single-step updates, each a one-operation batch: O(log n).
 
@@ -231,13 +248,6 @@ class NodeTable(_TableReader):
             if got != expect:
                 raise TableCorrupt(f"attribute index on {field!r} disagrees with the rows")
             check_orders(field, index)
-
-
-def _find(values: Any, orders: Any, value: Any) -> Collection[int]:
-    """Equality or range lookup in one field's (value map, ordered roots)."""
-    if isinstance(value, Range):
-        return list(lookup_range(values, orders, value))
-    return lookup(values, value)
 
 
 def _build_index(fields: Tuple[str, ...], rows: Iterable[Tuple[int, Row]]) -> Tuple[FieldIndex, ...]:
@@ -346,16 +356,10 @@ class TransientNodeTable(_TableReader):
         else:
             self._alloc.release(node)
 
-    def find(self, field: str, value: Any) -> frozenset[int]:
-        """Ids of nodes whose ``field`` equals ``value`` in the batch's current state. O(log n + result)."""
-        return frozenset(self.find_ids(field, value))
-
-    def find_ids(self, field: str, value: Any) -> Collection[int]:
-        """As ``NodeTable.find_ids``, in the batch's current state: O(log n), or O(log n + k) for a ``Range``."""
+    def _view(self, field: str) -> Tuple[Any, Tuple[Any, ...]]:
         if self._index is None:
-            view(self._fields, (), field)  # raises NotIndexed
-        values, orders = self._index.view(field)  # type: ignore[union-attr]
-        return _find(values, orders, value)
+            return view(self._fields, (), field)  # no fields: raises NotIndexed
+        return self._index.view(field)
 
     def persistent(self) -> NodeTable:
         """Freeze the batch into a new ``NodeTable``. O(changes)."""

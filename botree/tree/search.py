@@ -103,7 +103,7 @@ def _candidates(ix: IndexReader, equalities: Dict[str, Any], enough: int) -> Opt
     if best is not None:
         return best if len(best[0]) <= enough else None
     for field, value in equalities.items():  # ranges only
-        hits = list(islice(iter(nodes.find_ids(field, value)), enough + 1))
+        hits = list(islice(nodes.range_ids(field, value), enough + 1))
         if len(hits) <= enough:
             return hits, field
     return None
