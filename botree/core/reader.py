@@ -8,7 +8,7 @@ searches from the root except ``at_rank``.  B is the block size, h the height.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 from ..errors import CorruptDatabase, InvalidArgument, NodeNotFound, PositionError, UnknownNode
 from ..nodetable import ChunkedVector, IdAllocator, NodeTable
@@ -319,6 +319,18 @@ class IndexReader:
 
     def bounds(self, start: Optional[Bound] = None) -> Iterator[Bound]:
         """Bounds in document order from ``start`` (default: the first). Amortised O(1) each."""
+        for items, pos in self.leaf_runs(start):
+            for j in range(pos, len(items)):
+                item = items[j]
+                yield item >> 1, not item & 1
+
+    def leaf_runs(self, start: Optional[Bound] = None) -> Iterator[Tuple[List[int], int]]:
+        """``(items, pos)`` per leaf from ``start``'s (default: the first): the leaf's encoded
+        bounds (``node << 1 | is_close``; read only) and where the scan starts in them.
+
+        For tight scans over many bounds without a tuple per bound.  O(log B) to start,
+        amortised O(1) per leaf.
+        """
         blocks = self._blocks
         if start is None:
             leaf: Optional[int] = self._first_leaf()
@@ -327,10 +339,7 @@ class IndexReader:
             leaf, pos = self._locate(start)
         budget = len(blocks)  # a scan visits each leaf once: more means damaged links, not a longer tree
         while leaf is not None:
-            items = blocks[leaf].items
-            for j in range(pos, len(items)):
-                item = items[j]
-                yield item >> 1, not item & 1
+            yield blocks[leaf].items, pos
             pos = 0
             leaf = self._next_leaf(leaf)
             budget -= 1

@@ -142,7 +142,34 @@ def find(
             return _from_index(ix, ids, _matcher(rest, where), under, limit)
     matches = _matcher(equalities, where)
     row = ix.nodes.row
-    return [node for node in limited_preorder(ix, under, limit) if matches(row(node).data)]
+    if limit is not None:
+        return [node for node in limited_preorder(ix, under, limit) if matches(row(node).data)]
+    return _scan(ix, under, matches)
+
+
+def _scan(ix: IndexReader, under: Optional[int], matches: Callable[[Any], bool]) -> List[int]:
+    """Nodes of the scope (``under``'s proper descendants, or all) whose data matches, in
+    document order: a tight loop over the leaves' encoded bounds, O(1) per bound."""
+    chunks = ix.nodes.rows.chunks  # inlined ChunkedVector reads (see nodetable.vector)
+    out: List[int] = []
+    if under is None:
+        start, stop = None, -1
+    else:
+        start, stop = (under, True), under << 1 | 1
+    first = start is not None
+    for items, pos in ix.leaf_runs(start):
+        if first:
+            pos += 1  # under's own opening bound
+            first = False
+        for item in items[pos:] if pos else items:
+            if item & 1:
+                if item == stop:
+                    return out
+                continue
+            node = item >> 1
+            if matches(chunks[node >> 12][(node >> 6) & 63][node & 63].data):
+                out.append(node)
+    return out
 
 
 def _from_index(
