@@ -68,7 +68,8 @@ def _where(where: object) -> str:
 # -- families: which values a range can compare ------------------------------------
 
 FAMILIES = ("number", "str", "bytes")  # bool, int and float compare together; str; bytes
-_FAMILY = {bool: 0, int: 0, float: 0, str: 1, bytes: 2}
+FAMILY_TYPES: Tuple[Tuple[type, ...], ...] = ((bool, int, float), (str,), (bytes,))  # by exact type
+_FAMILY = {kind: f for f, kinds in enumerate(FAMILY_TYPES) for kind in kinds}
 
 
 def family(value: Any) -> int:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Collection, Dict, Iterator, List, Optional, Tu
 
 from ..core.reader import Bound, IndexReader
 from ..errors import InvalidArgument, InvalidOperation
-from ..nodetable.attrindex import MISSING, Range, field_value
+from ..nodetable.attrindex import FAMILY_TYPES, MISSING, Range, field_value
 
 
 def limited_preorder(ix: IndexReader, node: Optional[int], limit: Optional[int]) -> Iterator[int]:
@@ -63,20 +63,34 @@ def check_max_depth(max_depth: object) -> Optional[int]:
     return max_depth
 
 
+def _test(want: Any) -> Callable[[Any], bool]:
+    """A test of one field's value (never MISSING) against ``value`` or a ``Range``."""
+    if not isinstance(want, Range):
+        return lambda value: bool(value == want)
+    kinds = frozenset(FAMILY_TYPES[want.family])
+    low, high = want.low, want.high
+    if low is None:
+        return (
+            (lambda v: type(v) in kinds and v <= high)
+            if want.include_high
+            else (lambda v: type(v) in kinds and v < high)
+        )
+    if high is None:
+        return (
+            (lambda v: type(v) in kinds and v >= low) if want.include_low else (lambda v: type(v) in kinds and v > low)
+        )
+    return lambda v: type(v) in kinds and v in want
+
+
 def _matcher(equalities: Dict[str, Any], where: Optional[Callable[[Any], Any]]) -> Callable[[Any], bool]:
     """A test of a node's data against ``field=value`` / ``field=Range`` constraints and ``where``."""
-    tests: List[Tuple[str, Any, bool]] = [(f, v, isinstance(v, Range)) for f, v in equalities.items()]
+    tests = [(field, _test(want)) for field, want in equalities.items()]
 
     def matches(data: Any) -> bool:
         plain = type(data) is dict  # the common case, without the Mapping check of field_value
-        for field, want, ranged in tests:
+        for field, test in tests:
             value = data.get(field, MISSING) if plain else field_value(data, field)
-            if value is MISSING:
-                return False
-            if ranged:
-                if value not in want:
-                    return False
-            elif value != want:
+            if value is MISSING or not test(value):
                 return False
         return where is None or bool(where(data))
 
