@@ -346,6 +346,25 @@ class IndexReader:
             if budget < 0:
                 raise CorruptDatabase("a scan of the order index visits more leaves than it has blocks")
 
+    def leaf_span(self, first: Bound, last: Bound) -> List[int]:
+        """Ids of the leaves from ``first``'s to ``last``'s, in document order (``first`` must
+        not come after ``last``: ``InvalidArgument``, after walking to the last leaf).  Reads
+        inner blocks only: O(h + leaves).  With the bounds' back-links this tests "is this
+        bound between them" for many bounds without a position each."""
+        leaf: Optional[int] = self._locate(first)[0]
+        end = self._locate(last)[0]
+        out = []
+        budget = len(self._blocks)
+        while leaf is not None:
+            out.append(leaf)
+            if leaf == end:
+                return out
+            leaf = self._next_leaf(leaf)
+            budget -= 1
+            if budget < 0:
+                break
+        raise InvalidArgument(f"leaf_span: {last!r} does not come after {first!r}")
+
     def leveled_bounds(self) -> Iterator[Tuple[int, bool, int]]:
         """(node, is_open, level) in document order. Amortised O(1) each.
 

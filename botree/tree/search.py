@@ -13,7 +13,7 @@ interval of positions; otherwise by a limited walk of the scope.
 from __future__ import annotations
 
 from itertools import islice
-from typing import Any, Callable, Collection, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Collection, Dict, Iterator, List, Optional, Set, Tuple
 
 from ..core.reader import Bound, IndexReader
 from ..errors import InvalidArgument, InvalidOperation
@@ -153,7 +153,7 @@ def find(
         if found is not None:
             ids, field = found
             rest = {f: v for f, v in equalities.items() if f != field}
-            return _from_index(ix, ids, _matcher(rest, where), under, limit)
+            return _from_index(ix, ids, _matcher(rest, where), under, limit, scope)
     matches = _matcher(equalities, where)
     row = ix.nodes.row
     if limit is not None:
@@ -192,13 +192,18 @@ def _from_index(
     matches: Callable[[Any], bool],
     under: Optional[int],
     limit: Optional[int],
+    scope: int,
 ) -> List[int]:
     """Index hits inside ``under``'s interval of positions and the depth limit, in document order.
 
-    Each hit's opening bound gets its position key (``IndexReader.position``, O(h)); the
-    subtree of ``under`` is the interval between the keys of its two bounds, and sorting
-    by key gives document order.  O(k · h + k log k), plus O(log n) per hit for a level
-    when ``max_depth`` is given.
+    ``under``'s subtree is the interval of bounds between its two bounds.  With few hits
+    for the scope, each hit's opening bound gets its position key (``IndexReader.position``,
+    O(h)) and is compared with the interval's ends; with many, the interval is taken as
+    its leaves (``IndexReader.leaf_span``: O(h + scope / B), inner blocks only) and a hit
+    is in it if its back-link names one of them (gap keys decide in the two end leaves):
+    O(1) per hit, position keys only for those inside.  Sorting by key gives document
+    order.  O(k · h + k log k) at most, plus O(log n) per hit for a level when
+    ``max_depth`` is given.
     """
     position = ix.open_position
     level = ix.level
@@ -209,10 +214,30 @@ def _from_index(
             if (limit is None or level(node) < limit) and matches(row(node).data):
                 placed.append((position(node), node))
     else:
-        lo, hi, top = position(under), ix.position((under, False)), level(under)
+        top = level(under)
+        span = row(under)
+        first_leaf, first_key, last_leaf, last_key = span.open_leaf, span.open_key, span.close_leaf, span.close_key
+        leaves: Optional[Set[int]] = None
+        if len(ids) > scope // 16:  # about as many scope leaves as hits (B = 64): test hits by their leaf
+            leaves = set(ix.leaf_span((under, True), (under, False)))
+        else:
+            lo, hi = position(under), ix.position((under, False))
         for node in ids:
-            key = position(node)
-            if lo < key < hi and (limit is None or level(node) - top <= limit) and matches(row(node).data):
-                placed.append((key, node))
+            r = row(node)
+            if leaves is None:
+                key = position(node)
+                if not lo < key < hi:
+                    continue
+            else:
+                leaf = r.open_leaf
+                if (
+                    leaf not in leaves
+                    or (leaf == first_leaf and r.open_key <= first_key)
+                    or (leaf == last_leaf and r.open_key >= last_key)
+                ):
+                    continue
+                key = ()
+            if (limit is None or level(node) - top <= limit) and matches(r.data):
+                placed.append((key or position(node), node))
     placed.sort()
     return [node for _, node in placed]

@@ -117,6 +117,10 @@ def test_scoped_and_ranged_find_in_a_larger_tree() -> None:
     assert got == [n for n, (k, j) in people.items() if k == 3 and 50 <= j < 60 and j % 2]
     assert t.find(salary=Range(199_000, None)) == [n for n, (k, j) in people.items() if j == 199]
     assert t.find(dept="d7", max_depth=1) == [depts[7]] and len(t.find(dept="d7", max_depth=2)) == 201
+    # few hits for a large scope (placed by position keys) and many (tested by their leaf)
+    assert t.find(under=co, salary=Range(199_000, None)) == t.find(salary=Range(199_000, None))
+    assert t.find(under=co, dept="d7", max_depth=1) == [depts[7]]
+    assert t.find(under=depts[5], salary=Range(0, None)) == [n for n, (k, j) in people.items() if k == 5]
     assert t.find(max_depth=0) == [co] and t.find(under=co, max_depth=1) == depts
     assert t.find(under=depts[0], salary=Range(None, 2000, include_high=True)) == list(people)[:3]
     # after updates: moves keep the index right (ranks change, values do not)
@@ -148,3 +152,30 @@ def test_find_errors_change_nothing() -> None:
     with pytest.raises(NodeNotFound):
         t.find(under=77)
     assert t.find(v=Range(0.5, 1.5)) == [a] and t.find(v=Range("a")) == [] and t.find(v=True) == [a]
+
+
+def test_every_scope_and_range_in_a_wide_tree_equals_brute_force() -> None:
+    # both ways of placing index hits (position keys; leaves of the scope) on scopes of every size
+    t, model, ids = _wide_salary_tree()
+    order = model.preorder(None)
+    largest = sorted(ids, key=t.size)[-20:]
+    for under in [None, *largest, *ids[::97]]:
+        inside = order if under is None else model.preorder(under)[1:]
+        for lo, hi in [(0, 5), (0, 10), (0, 30), (0, 60), (40, 41), (0, 1000), (90, None)]:
+            got = t.find(under=under, s=Range(lo, hi))
+            assert got == [n for n in inside if lo <= t.data(n)["s"] and (hi is None or t.data(n)["s"] < hi)]
+
+
+def _wide_salary_tree() -> tuple:
+    import random
+
+    rng = random.Random(3)
+    model = Model()
+    ids: List[int] = []
+    with Tree(block_size=8, fields=("s",)).transaction() as tx:
+        for i in range(3000):
+            parent = None if i == 0 else ids[min(i - 1, int(rng.paretovariate(1.2)) - 1) if i % 3 else rng.randrange(i)]
+            node = tx.insert_child(parent, {"s": rng.randrange(100)})
+            ids.append(node)
+            model.add(node, parent)
+    return tx.tree, model, ids
