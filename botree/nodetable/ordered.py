@@ -99,11 +99,6 @@ def contains(root: OrderedNode, value: Any) -> bool:
     return i < len(node.values) and node.values[i] == value
 
 
-def iterate(root: OrderedNode) -> Iterator[Any]:
-    """All values, ascending. O(n)."""
-    return range_values(root)
-
-
 class TransientOrderedSet:
     """The batch form of an ordered set: changed in place, frozen by ``persistent()``."""
 

@@ -28,6 +28,7 @@ from .attrindex import (
     lookup_range,
     view,
 )
+from .ordered import range_values
 from .rows import Row
 from .vector import ChunkedVector
 
@@ -110,6 +111,12 @@ class _TableReader:
         if isinstance(value, Range):
             return list(lookup_range(values, orders, value))
         return lookup(values, value)
+
+    def range_values(self, field: str, rng: Range) -> Iterator[Any]:
+        """The distinct values of ``field`` inside ``rng``, ascending, lazily (no ids are read):
+        O(log n) to start, then amortised O(1) per value.  ``NotIndexed`` at the call."""
+        _, orders = self._view(field)
+        return range_values(orders[rng.family], rng.low, rng.high, rng.include_low, rng.include_high)
 
     def range_ids(self, field: str, rng: Range) -> Iterator[int]:
         """Ids whose ``field`` lies in ``rng``, by ascending value, lazily: O(log n) to start,

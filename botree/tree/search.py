@@ -4,10 +4,11 @@
 ``limited_preorder`` walks a subtree in document order and, at the depth limit, jumps
 from a node's opening bound to its closing bound (a back-link and a bisect: O(log B))
 instead of scanning what lies below.  ``find`` answers from the field index when an
-indexed constraint selects fewer nodes than the scope holds: hits are then placed by
-their position key (``IndexReader.position``: the gap keys from the root down, which
-order bounds as document order does), which also restricts them to ``under``'s
-interval of positions; otherwise by a limited walk of the scope.
+indexed constraint selects at most half the nodes in scope: hits are placed by their
+position key (``IndexReader.position``: the gap keys from the root down, which order
+bounds as document order does) and kept if inside ``under``'s interval of bounds
+(tested by position, or by the leaf their back-link names when hits are many);
+otherwise by a walk of the scope.
 """
 
 from __future__ import annotations
@@ -101,8 +102,9 @@ def _candidates(ix: IndexReader, equalities: Dict[str, Any], enough: int) -> Opt
     """Ids from the most selective index lookup and the field it answered, or None when
     every lookup holds more than ``enough`` ids (scanning the scope is cheaper then).
 
-    Equalities first (their sizes are known in O(log n)); a range is listed only up to
-    ``enough + 1`` ids.  ``InvalidOperation`` (a ValueError) for an unindexed field.
+    Equalities first (their sizes are known in O(log n)); a range's distinct values are
+    counted (no id read) up to ``enough + 1``, then its ids listed up to as many.
+    ``InvalidOperation`` (a ValueError) for an unindexed field.
     """
     nodes = ix.nodes
     best: Optional[Tuple[Collection[int], str]] = None
@@ -116,7 +118,9 @@ def _candidates(ix: IndexReader, equalities: Dict[str, Any], enough: int) -> Opt
                 best = ids, field
     if best is not None:
         return best if len(best[0]) <= enough else None
-    for field, value in equalities.items():  # ranges only
+    for field, value in equalities.items():  # ranges only: count values (cheap) before reading ids
+        if sum(1 for _ in islice(nodes.range_values(field, value), enough + 1)) > enough:
+            continue
         hits = list(islice(nodes.range_ids(field, value), enough + 1))
         if len(hits) <= enough:
             return hits, field
