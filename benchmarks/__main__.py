@@ -69,6 +69,9 @@ OPS: Tuple[Op, ...] = (
     Op("wrap", "wrap in a new parent", "op", args="wraps", mutates=True),
     Op("preorder", "preorder scan (per node)", "node"),
     Op("snapshot", "snapshot / copy", "op"),
+    Op("lca", "lowest common ancestor", "op", args="lca_pairs"),
+    Op("range_find", "range find (~0.1% of nodes)", "op", args="ranges"),
+    Op("scoped_find", "scoped range find (1%-10% subtree, 1% of values)", "op", args="scoped"),
     Op("memory", "memory (no user data)", "B/node"),
 )
 OP_BY_KEY = {op.key: op for op in OPS}
@@ -243,6 +246,10 @@ def predicted_over(run: Run, lib: str, spec: TreeSpec, op: str, cap: float) -> b
 def translate(peer: Peer, work: Workload, name: str) -> list:
     h = peer.handle
     items = getattr(work, name)
+    if name == "ranges":  # (low, high) values, no nodes
+        return list(items)
+    if name == "scoped":  # (under, low, high)
+        return [(h(x), lo, hi) for x, lo, hi in items]
     if items and isinstance(items[0], tuple):
         return [(h(a), h(b)) for a, b in items]
     return [h(x) for x in items]

@@ -251,6 +251,18 @@ class Workload:
     wraps: List[int]  # non-root nodes to wrap in a new parent
     depth: int  # the tree's height
     extra: Dict[str, int] = field(default_factory=dict)
+    lca_pairs: List[Tuple[int, int]] = field(default_factory=list)  # uniformly random pairs
+    ranges: List[Tuple[int, int]] = field(default_factory=list)  # salary ranges holding ~0.1% of the nodes
+    scoped: List[Tuple[int, int, int]] = field(default_factory=list)  # (under, low, high): 1% of salaries
+
+
+SALARY_MAX = 1_000_000
+
+
+def salaries(n: int, seed: int) -> List[int]:
+    """Every node's ``salary`` for the search benchmarks: uniform in [0, SALARY_MAX)."""
+    rng = random.Random(seed)
+    return [rng.randrange(SALARY_MAX) for _ in range(n)]
 
 
 def _inside(x: int, node: int, parents: List[int], dep: List[int]) -> bool:
@@ -302,6 +314,15 @@ def make_workload(spec: TreeSpec, queries: int, updates: int, half_moves: int, s
                 if not _inside(target, best, parents, dep):
                     moves.append((best, target))
     wraps = [rng.randrange(1, n) for _ in range(updates)] if n > 1 else []
+    lca_pairs = [(rnd(), rnd()) for _ in range(queries)]
+    width = SALARY_MAX // 1000
+    ranges = [(lo, lo + width) for lo in (rng.randrange(SALARY_MAX - width) for _ in range(queries))]
+    # scopes: subtrees of 1% to 10% of the tree ("a department"), else the largest below the root
+    pool = [i for i in range(1, n) if n // 100 <= sizes[i] <= n // 10]
+    if not pool:
+        pool = [max(range(1, n), key=sizes.__getitem__)] if n > 1 else [0]
+    wide = SALARY_MAX // 100
+    scoped = [(rng.choice(pool), lo, lo + wide) for lo in (rng.randrange(SALARY_MAX - wide) for _ in range(queries))]
     return Workload(
         pairs=pairs,
         nodes=nodes,
@@ -313,4 +334,7 @@ def make_workload(spec: TreeSpec, queries: int, updates: int, half_moves: int, s
         half_moves=moves,
         wraps=wraps,
         depth=max(dep),
+        lca_pairs=lca_pairs,
+        ranges=ranges,
+        scoped=scoped,
     )

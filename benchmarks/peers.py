@@ -42,12 +42,14 @@ class Inputs:
     names: List[str]  # str keys for bigtree, whose nodes need string names
     rows: List[Tuple[int, Optional[int]]]  # (id, parent id or None)
     events: List[Tuple[None, bool]]  # from_events input, no user data
+    salaries: List[int]  # the search benchmarks' indexed field, one value per node
 
     @classmethod
     def make(cls, parents: List[int]) -> "Inputs":
         keys = list(range(len(parents)))
         rows = [(i, p if p >= 0 else None) for i, p in enumerate(parents)]
-        return cls(parents, keys, [str(i) for i in keys], rows, peer_trees.events(parents))
+        salaries = peer_trees.salaries(len(parents), len(parents))
+        return cls(parents, keys, [str(i) for i in keys], rows, peer_trees.events(parents), salaries)
 
 
 def version(dist: str) -> str:
@@ -133,6 +135,16 @@ class Peer:
     def snapshot(self, _: Any = None) -> Result:
         raise NotSupported
 
+    # Traversal and search (the peers with data prepare it untimed on first use).
+    def lca(self, pairs: Sequence[Tuple[Any, Any]]) -> Result:
+        raise NotSupported
+
+    def range_find(self, ranges: Sequence[Tuple[int, int]]) -> Result:
+        raise NotSupported
+
+    def scoped_find(self, queries: Sequence[Tuple[Any, int, int]]) -> Result:
+        raise NotSupported
+
 
 def timed_copy(make: Callable[[], Any]) -> Result:
     """Time one call of ``make`` (a copy); the copy is dropped untimed."""
@@ -168,6 +180,8 @@ class BotreePeer(Peer):
     def __init__(self) -> None:
         self.t: Any = None
         self.ids: List[int] = []
+        self.inp: Any = None
+        self.searchable: Any = None
 
     def version(self) -> str:
         import botree
@@ -177,6 +191,7 @@ class BotreePeer(Peer):
     def reset(self) -> None:
         self.t = None
         self.ids = []
+        self.searchable = None
 
     def build(self, inp: Inputs) -> Result:
         """``load_parent_table`` (= ``Tree.from_parent_table``, plus the id mapping) on the (id, parent) rows."""
@@ -188,7 +203,42 @@ class BotreePeer(Peer):
         elapsed = perf() - t0
         self.t = tree
         self.ids = [mapping[k] for k in inp.keys]
+        self.inp = inp
+        self.searchable = None
         return elapsed, len(inp.keys)
+
+    def lca(self, pairs: Sequence[Tuple[Any, Any]]) -> Result:
+        return timed_loop2(self.t.lca, pairs)
+
+    def _searchable(self) -> Any:
+        """The same tree with ``{"salary": s}`` data and ``salary`` indexed (built untimed, once)."""
+        if self.searchable is None:
+            from botree import load_parent_table
+
+            inp = self.inp
+            rows = [(i, p, {"salary": s}) for (i, p), s in zip(inp.rows, inp.salaries)]
+            tree, mapping = load_parent_table(rows, id=0, parent=1, data=2, fields=("salary",))
+            assert all(mapping[k] == self.ids[k] for k in inp.keys[:100])  # preorder ids, as the plain build
+            self.searchable = tree
+        return self.searchable
+
+    def range_find(self, ranges: Sequence[Tuple[int, int]]) -> Result:
+        from botree import Range
+
+        find = self._searchable().find
+        t0 = perf()
+        for lo, hi in ranges:
+            find(salary=Range(lo, hi))
+        return perf() - t0, len(ranges)
+
+    def scoped_find(self, queries: Sequence[Tuple[Any, int, int]]) -> Result:
+        from botree import Range
+
+        find = self._searchable().find
+        t0 = perf()
+        for under, lo, hi in queries:
+            find(under=under, salary=Range(lo, hi))
+        return perf() - t0, len(queries)
 
     def build_events(self, inp: Inputs) -> Result:
         """``Tree.from_events`` on ready-made (None, is_open) events (the tree is discarded)."""
@@ -299,6 +349,8 @@ class AnytreePeer(Peer):
     def __init__(self) -> None:
         self.nodes: List[Any] = []
         self.fresh = 0
+        self.salaries: List[int] = []
+        self.searchable = False
 
     # Hooks: bigtree differs from anytree only in these and in size/preorder/snapshot.
     def _node_class(self) -> Any:
@@ -331,7 +383,44 @@ class AnytreePeer(Peer):
         nodes = self._make(inp)
         elapsed = perf() - t0
         self.nodes = nodes
+        self.salaries = inp.salaries
+        self.searchable = False
         return elapsed, len(nodes)
+
+    def _search_ready(self) -> None:
+        """Give every node its ``salary`` attribute (untimed, once)."""
+        if not self.searchable:
+            for node, salary in zip(self.nodes, self.salaries):
+                node.salary = salary
+            self.searchable = True
+
+    def lca(self, pairs: Sequence[Tuple[Any, Any]]) -> Result:
+        from anytree.util import commonancestors
+
+        t0 = perf()
+        for a, b in pairs:
+            commonancestors(a, b)[-1:]
+        return perf() - t0, len(pairs)
+
+    def _findall(self, node: Any, test: Callable[[Any], bool]) -> Any:
+        from anytree.search import findall
+
+        return findall(node, filter_=test)
+
+    def range_find(self, ranges: Sequence[Tuple[int, int]]) -> Result:
+        self._search_ready()
+        root = self.nodes[0]
+        t0 = perf()
+        for lo, hi in ranges:
+            self._findall(root, lambda x, lo=lo, hi=hi: lo <= x.salary < hi)
+        return perf() - t0, len(ranges)
+
+    def scoped_find(self, queries: Sequence[Tuple[Any, int, int]]) -> Result:
+        self._search_ready()
+        t0 = perf()
+        for under, lo, hi in queries:
+            self._findall(under, lambda x, lo=lo, hi=hi, under=under: x is not under and lo <= x.salary < hi)
+        return perf() - t0, len(queries)
 
     def build_bare(self, inp: Inputs) -> Any:
         return self._make(inp)[0]  # the root keeps every node alive; the list of nodes is not counted
@@ -466,6 +555,19 @@ class BigtreePeer(AnytreePeer):
 
     def snapshot(self, _: Any = None) -> Result:
         return timed_copy(lambda: self.nodes[0].copy())
+
+    def lca(self, pairs: Sequence[Tuple[Any, Any]]) -> Result:
+        from bigtree import get_common_ancestors
+
+        t0 = perf()
+        for a, b in pairs:
+            get_common_ancestors([a, b])[:1]
+        return perf() - t0, len(pairs)
+
+    def _findall(self, node: Any, test: Callable[[Any], bool]) -> Any:
+        from bigtree import findall
+
+        return findall(node, test)
 
 
 # -- treelib ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from .core.index import DEFAULT_BLOCK_SIZE, OrderIndex, TransientIndex
 from .core.reader import Bound
 from .db import Commit, Database, DbTransaction, DurableDatabase
 from .interchange.nested import JsonNode
+from .nodetable.attrindex import Range
 from .tree.cursor import Cursor
 from .tree.diff import Changes
 from .tree.tree import Transaction, Tree, load_parent_table
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "JsonNode",
     "OrderIndex",
+    "Range",
     "Transaction",
     "TransientIndex",
     "Tree",

@@ -8,7 +8,7 @@ searches from the root except ``at_rank``.  B is the block size, h the height.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 from ..errors import CorruptDatabase, InvalidArgument, NodeNotFound, PositionError, UnknownNode
 from ..nodetable import ChunkedVector, IdAllocator, NodeTable
@@ -319,6 +319,18 @@ class IndexReader:
 
     def bounds(self, start: Optional[Bound] = None) -> Iterator[Bound]:
         """Bounds in document order from ``start`` (default: the first). Amortised O(1) each."""
+        for items, pos in self.leaf_runs(start):
+            for j in range(pos, len(items)):
+                item = items[j]
+                yield item >> 1, not item & 1
+
+    def leaf_runs(self, start: Optional[Bound] = None) -> Iterator[Tuple[List[int], int]]:
+        """``(items, pos)`` per leaf from ``start``'s (default: the first): the leaf's encoded
+        bounds (``node << 1 | is_close``; read only) and where the scan starts in them.
+
+        For tight scans over many bounds without a tuple per bound.  O(log B) to start,
+        amortised O(1) per leaf.
+        """
         blocks = self._blocks
         if start is None:
             leaf: Optional[int] = self._first_leaf()
@@ -327,15 +339,31 @@ class IndexReader:
             leaf, pos = self._locate(start)
         budget = len(blocks)  # a scan visits each leaf once: more means damaged links, not a longer tree
         while leaf is not None:
-            items = blocks[leaf].items
-            for j in range(pos, len(items)):
-                item = items[j]
-                yield item >> 1, not item & 1
+            yield blocks[leaf].items, pos
             pos = 0
             leaf = self._next_leaf(leaf)
             budget -= 1
             if budget < 0:
                 raise CorruptDatabase("a scan of the order index visits more leaves than it has blocks")
+
+    def leaf_span(self, first: Bound, last: Bound) -> List[int]:
+        """Ids of the leaves from ``first``'s to ``last``'s, in document order (``first`` must
+        not come after ``last``: ``InvalidArgument``, after walking to the last leaf).  Reads
+        inner blocks only: O(h + leaves).  With the bounds' back-links this tests "is this
+        bound between them" for many bounds without a position each."""
+        leaf: Optional[int] = self._locate(first)[0]
+        end = self._locate(last)[0]
+        out = []
+        budget = len(self._blocks)
+        while leaf is not None:
+            out.append(leaf)
+            if leaf == end:
+                return out
+            leaf = self._next_leaf(leaf)
+            budget -= 1
+            if budget < 0:
+                break
+        raise InvalidArgument(f"leaf_span: {last!r} does not come after {first!r}")
 
     def leveled_bounds(self) -> Iterator[Tuple[int, bool, int]]:
         """(node, is_open, level) in document order. Amortised O(1) each.
@@ -403,3 +431,100 @@ class IndexReader:
             if blk.counts is None:
                 return blk.items[j] >> 1
             bid = blk.items[j]
+
+    def min_level(self, first: Bound, last: Bound) -> Tuple[Bound, int]:
+        """The first bound of minimum level from ``first`` to ``last`` (both included), and that level.
+
+        A range-minimum query over the B+-tree: the two leaves' ends, then, climbing both
+        paths in lockstep to the block where they meet, each run of whole child blocks
+        between them taken at its stored minimum level (inner blocks' ``aux``); finally a
+        descent into the first block holding the minimum.  O(B · h), whatever the
+        distance between the bounds.  ``first`` must not come after ``last``
+        (``InvalidArgument`` otherwise).
+        """
+        b1, p1 = self._locate(first)
+        b2, p2 = self._locate(last)
+        blocks = self._blocks
+        s1 = self._sum(b1)
+        if b1 == b2:
+            if p1 > p2:
+                raise InvalidArgument(f"min_level: {first!r} comes after {last!r}")
+            aux = blocks[b1].aux
+            low = min(aux[p1 : p2 + 1])
+            item = blocks[b1].items[aux.index(low, p1)]
+            return (item >> 1, not item & 1), low + s1
+        s2 = self._sum(b2)
+        # Runs (min level, block id, start, end, delta sum of the block): the minimum lies in
+        # aux[start:end] of that block.  ``left`` in document order, ``right`` in reverse.
+        left = [(min(blocks[b1].aux[p1:]) + s1, b1, p1, len(blocks[b1].aux), s1)]
+        right = [(min(blocks[b2].aux[: p2 + 1]) + s2, b2, 0, p2 + 1, s2)]
+        middle = []
+        c1, c2 = b1, b2
+        while True:
+            parent1, key1, delta1 = self._link(c1)
+            parent2, key2, delta2 = self._link(c2)
+            if parent1 < 0 or parent2 < 0:
+                raise CorruptDatabase("the order index's parent links do not lead to one root")
+            s1 -= delta1
+            s2 -= delta2
+            blk1 = blocks[parent1]
+            i = bisect_left(blk1.keys, key1) + 1
+            if parent1 == parent2:
+                j = bisect_left(blk1.keys, key2)
+                if i > j + 1:
+                    raise InvalidArgument(f"min_level: {first!r} comes after {last!r}")
+                if i < j:
+                    middle.append((min(blk1.aux[i:j]) + s1, parent1, i, j, s1))
+                break
+            if i < len(blk1.aux):
+                left.append((min(blk1.aux[i:]) + s1, parent1, i, len(blk1.aux), s1))
+            blk2 = blocks[parent2]
+            j = bisect_left(blk2.keys, key2)
+            if j > 0:
+                right.append((min(blk2.aux[:j]) + s2, parent2, 0, j, s2))
+            c1, c2 = parent1, parent2
+        right.reverse()
+        best = left[0]
+        for run in (*left, *middle, *right):
+            if run[0] < best[0]:
+                best = run
+        target, bid, lo, hi, base = best
+        blk = blocks[bid]
+        j = blk.aux.index(target - base, lo, hi)
+        while blk.counts is not None:  # descend into the first child holding the minimum
+            bid = blk.items[j]
+            base += self._link(bid)[2]
+            blk = blocks[bid]
+            j = blk.aux.index(target - base)
+        item = blk.items[j]
+        return (item >> 1, not item & 1), target
+
+    def position(self, bound: Bound) -> Tuple[int, ...]:
+        """An order key of ``bound``: the gap keys on the path from the root down to it.
+
+        Bounds of one index version compare (as tuples) exactly as they lie in document
+        order, so many bounds can be sorted or tested against an interval without a
+        rank each.  The keys change with updates: compare positions of one version only.
+        O(h): the back-link gives the leaf key, the link table the rest, no search.
+        """
+        node, is_open = check_bound(bound)
+        row = self._row(node)
+        if is_open:
+            return self._path_keys(row.open_leaf, row.open_key)
+        return self._path_keys(row.close_leaf, row.close_key)
+
+    def open_position(self, node: int) -> Tuple[int, ...]:
+        """``position((node, True))`` without the bound's shape check (for many nodes). O(h)."""
+        row = self._row(node)
+        return self._path_keys(row.open_leaf, row.open_key)
+
+    def _path_keys(self, bid: int, key: int) -> Tuple[int, ...]:
+        keys = [key]
+        links = self._links.chunks
+        while True:
+            bid, key, _ = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            if bid < 0:
+                break
+            keys.append(key)
+        keys.reverse()
+        return tuple(keys)

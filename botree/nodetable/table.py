@@ -11,13 +11,24 @@ changed in place.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, List, Optional, Tuple
-
-from pyrsistent import PMap, pmap, pset
+from typing import Any, Collection, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import TableCorrupt, UnknownNode
 from .allocator import IdAllocator
-from .attrindex import MISSING, TransientFieldIndex, empty_index, indexed_values, lookup
+from .attrindex import (
+    MISSING,
+    FieldIndex,
+    Range,
+    TransientFieldIndex,
+    build_field_index,
+    check_orders,
+    empty_index,
+    indexed_values,
+    lookup,
+    lookup_range,
+    view,
+)
+from .ordered import range_values
 from .rows import Row
 from .vector import ChunkedVector
 
@@ -81,6 +92,39 @@ class _TableReader:
         """The indexed field names. O(1)."""
         return self._fields
 
+    def _view(self, field: str) -> Tuple[Any, Tuple[Any, ...]]:
+        """(value map, ordered roots) of ``field``; ``NotIndexed`` if it is not indexed."""
+        raise NotImplementedError
+
+    def find(self, field: str, value: Any) -> frozenset[int]:
+        """Ids of nodes whose ``field`` equals ``value`` (a batch: in its current state). O(log n + result)."""
+        return frozenset(self.find_ids(field, value))
+
+    def find_ids(self, field: str, value: Any) -> Collection[int]:
+        """Ids of nodes whose ``field`` equals ``value`` (or lies in it, for a ``Range``).
+
+        Equality: the stored ids themselves, O(log n).  A ``Range``: a list by ascending
+        value, O(log n + k) for k ids.  ``NotIndexed`` for an unindexed field.  A batch
+        answers from its current state.
+        """
+        values, orders = self._view(field)
+        if isinstance(value, Range):
+            return list(lookup_range(values, orders, value))
+        return lookup(values, value)
+
+    def range_values(self, field: str, rng: Range) -> Iterator[Any]:
+        """The distinct values of ``field`` inside ``rng``, ascending, lazily (no ids are read):
+        O(log n) to start, then amortised O(1) per value.  ``NotIndexed`` at the call."""
+        _, orders = self._view(field)
+        return range_values(orders[rng.family], rng.low, rng.high, rng.include_low, rng.include_high)
+
+    def range_ids(self, field: str, rng: Range) -> Iterator[int]:
+        """Ids whose ``field`` lies in ``rng``, by ascending value, lazily: O(log n) to start,
+        then amortised O(1) per id (a batch must not change while this is consumed).
+        ``NotIndexed`` for an unindexed field, at the call."""
+        values, orders = self._view(field)
+        return lookup_range(values, orders, rng)
+
 
 class NodeTable(_TableReader):
     """An immutable table of node rows with dense, reused integer ids.
@@ -99,11 +143,15 @@ class NodeTable(_TableReader):
         self._rows = ChunkedVector()
         self._alloc = IdAllocator()
         self._fields = fields
-        self._index: Optional[Tuple[PMap, ...]] = empty_index(fields)
+        self._index: Optional[Tuple[FieldIndex, ...]] = empty_index(fields)
 
     @classmethod
     def from_parts(
-        cls, rows: ChunkedVector, alloc: IdAllocator, fields: Tuple[str, ...], field_maps: Optional[Tuple[PMap, ...]]
+        cls,
+        rows: ChunkedVector,
+        alloc: IdAllocator,
+        fields: Tuple[str, ...],
+        field_maps: Optional[Tuple[FieldIndex, ...]],
     ) -> "NodeTable":
         """A table from its parts; ``field_maps=None`` builds the field index from the rows on first use."""
         table = cls.__new__(cls)
@@ -125,8 +173,8 @@ class NodeTable(_TableReader):
         maps = _build_index(fields, enumerate(rows))
         return cls.from_parts(ChunkedVector(rows), IdAllocator(len(rows)), fields, maps)
 
-    def _maps(self) -> Tuple[PMap, ...]:
-        """The attribute index, built from the rows the first time a loaded table needs it. O(1), or O(n) once."""
+    def _maps(self) -> Tuple[FieldIndex, ...]:
+        """The field index, built from the rows on a loaded table's first use. O(1), or O(n log n) once."""
         maps = self._index
         if maps is None:
             rows = self._rows
@@ -144,9 +192,8 @@ class NodeTable(_TableReader):
         """
         return TransientNodeTable(self, fresh_ids)
 
-    def find(self, field: str, value: Any) -> frozenset[int]:
-        """Ids of nodes whose ``field`` equals ``value``. O(log n + result)."""
-        return frozenset(lookup(self._fields, self._maps(), field, value))
+    def _view(self, field: str) -> Tuple[Any, Tuple[Any, ...]]:
+        return view(self._fields, self._maps(), field)
 
     # Persistent single-step updates, each a one-operation batch: O(log n).
 
@@ -203,13 +250,15 @@ class NodeTable(_TableReader):
                 value = indexed_values((field,), rows[node].data, node)[0]
                 if value is not MISSING:
                     expect.setdefault(value, set()).add(node)
-            got = {value: set(ids) for value, ids in self._maps()[i].items()}
+            index = self._maps()[i]
+            got = {value: set(ids) for value, ids in index.values.items()}
             if got != expect:
                 raise TableCorrupt(f"attribute index on {field!r} disagrees with the rows")
+            check_orders(field, index)
 
 
-def _build_index(fields: Tuple[str, ...], rows: Iterable[Tuple[int, Row]]) -> Tuple[PMap, ...]:
-    """The attribute index of (id, row) pairs. O(n); raises on an unindexable value before building."""
+def _build_index(fields: Tuple[str, ...], rows: Iterable[Tuple[int, Row]]) -> Tuple[FieldIndex, ...]:
+    """The field index of (id, row) pairs. O(n log n); raises on an unindexable value before building."""
     if not fields:
         return empty_index(fields)
     groups: List[dict[Any, List[int]]] = [{} for _ in fields]
@@ -217,7 +266,7 @@ def _build_index(fields: Tuple[str, ...], rows: Iterable[Tuple[int, Row]]) -> Tu
         for group, value in zip(groups, indexed_values(fields, row.data, node)):
             if value is not MISSING:
                 group.setdefault(value, []).append(node)
-    return tuple(pmap({value: pset(ids) for value, ids in group.items()}) for group in groups)
+    return tuple(build_field_index(group) for group in groups)
 
 
 class TransientNodeTable(_TableReader):
@@ -314,12 +363,10 @@ class TransientNodeTable(_TableReader):
         else:
             self._alloc.release(node)
 
-    def find(self, field: str, value: Any) -> frozenset[int]:
-        """Ids of nodes whose ``field`` equals ``value`` in the batch's current state. O(fields + changes + result)."""
+    def _view(self, field: str) -> Tuple[Any, Tuple[Any, ...]]:
         if self._index is None:
-            return frozenset(lookup(self._fields, (), field, value))
-        maps = tuple(e.persistent() for e in self._index._maps)
-        return frozenset(lookup(self._fields, maps, field, value))
+            return view(self._fields, (), field)  # no fields: raises NotIndexed
+        return self._index.view(field)
 
     def persistent(self) -> NodeTable:
         """Freeze the batch into a new ``NodeTable``. O(changes)."""

@@ -8,11 +8,12 @@ O(B · h) with the small constants of the order index.
 
 from __future__ import annotations
 
-from functools import cmp_to_key
-from typing import Any, Iterator, List, Optional, Tuple
+from collections import deque
+from typing import Any, Callable, Deque, Iterator, List, Optional, Tuple
 
 from ..core.reader import Bound, IndexReader
-from ..errors import InvalidArgument, InvalidOperation, NotIndexed, PositionError
+from ..errors import InvalidArgument, InvalidOperation, PositionError
+from . import search
 
 Run = Tuple[int, int]  # a run of siblings: (first, last)
 
@@ -59,6 +60,21 @@ def sibling_walk(
         bound = step((child, not forward))
 
 
+def _breadth_first(children: Callable[[int], Iterator[int]], queue: Deque[int]) -> Iterator[int]:
+    while queue:
+        n = queue.popleft()
+        yield n
+        queue.extend(children(n))
+
+
+def _leaves(events: Iterator[Bound]) -> Iterator[int]:
+    last = -1
+    for n, is_open in events:
+        if not is_open and n == last:
+            yield n
+        last = n if is_open else -1
+
+
 class TreeQueries:
     """Read-only node-level queries over an order index."""
 
@@ -84,25 +100,38 @@ class TreeQueries:
         """The data stored at ``node``. O(1)."""
         return self._ix.data(node)
 
-    def find(self, **equalities: Any) -> List[int]:
-        """Nodes whose indexed fields equal the given values, in document order.
+    def find(
+        self,
+        where: Optional[Callable[[Any], Any]] = None,
+        under: Optional[int] = None,
+        max_depth: Optional[int] = None,
+        **equalities: Any,
+    ) -> List[int]:
+        """Nodes matching every given criterion, in document order.
 
-        ``t.find(name="bob", dept="sales")`` intersects the attribute indexes.
-        O(log n · fields + k log k · h) for k matches.
+        * ``field=value``: the indexed field equals ``value``; ``field=Range(low, high)``:
+          its value lies in the range (``Range`` from ``botree``: numbers, str or bytes,
+          ``low <= v < high`` by default).  Only fields declared with ``Tree(fields=...)``
+          (``InvalidOperation``, a ValueError, for another).
+        * ``where``: a predicate called with a node's **data** (``where(data) -> bool``),
+          at most once per candidate, in no particular order.
+        * ``under``: only proper descendants of that node (``under`` itself excluded, as
+          in ``descendants``).
+        * ``max_depth``: at most that many levels below ``under``; without ``under``,
+          below the top level (``max_depth=0``: top-level nodes only).
+
+        At least one criterion is needed (``InvalidArgument``).  Cost: with an indexed
+        criterion selecting k nodes (equality: the smallest set, O(log n) to find;
+        a range: O(log n + k) to list through the ordered index), O(k · h + k log k):
+        each hit gets its position key (the gap keys from the root down, O(h)), which
+        sorts hits into document order and answers ``under`` as an interval of
+        positions (between ``under``'s two bounds; no per-hit ancestor test), plus
+        O(log n) per hit for ``max_depth``.  When k exceeds half the number of nodes in scope
+        (found from ``under``'s bound ranks, O(B log n)), or without an indexed
+        criterion, the scope is walked instead: amortised O(1) per node, subtrees below
+        ``max_depth`` jumped over in O(log B) each.
         """
-        if not equalities:
-            raise InvalidArgument("find() needs at least one field=value pair")
-        found: Optional[frozenset[int]] = None
-        for field, value in equalities.items():
-            try:
-                ids = self._ix.nodes.find(field, value)
-            except NotIndexed as exc:
-                raise InvalidOperation(str(exc)) from None
-            except TypeError:
-                raise InvalidArgument(f"find({field}=...) needs a hashable value, not {type(value).__name__}") from None
-            found = ids if found is None else found & ids
-        assert found is not None
-        return sorted(found, key=cmp_to_key(self.compare))
+        return search.find(self._ix, where, under, max_depth, equalities)
 
     # -- structural predicates ------------------------------------------------
 
@@ -258,25 +287,106 @@ class TreeQueries:
     def descendants(self, node: int, max_depth: Optional[int] = None) -> Iterator[int]:
         """Proper descendants of ``node`` in preorder, at most ``max_depth`` levels below.
 
-        Amortised O(1) per bound scanned (the whole subtree is scanned).
+        Amortised O(1) per node yielded, plus O(log B) per node at the depth limit that
+        has children: its subtree is jumped over (from its opening to its closing
+        bound), never scanned.  Arguments are checked at the call.
         """
-        ix = self._ix
-        ix.require(node)
-        if max_depth is not None and (type(max_depth) is not int or max_depth < 0):
-            raise InvalidArgument(f"max_depth must be a non-negative int, not {max_depth!r}")
-        end = (node, False)
-        depth = 0
-        it = ix.bounds((node, True))
-        next(it)
-        for bound in it:
-            if bound == end:
-                return
-            if bound[1]:
+        self._ix.require(node)
+        return search.limited_preorder(self._ix, node, search.check_max_depth(max_depth))
+
+    # -- traversals -----------------------------------------------------------
+
+    def level_order(self, node: Optional[int] = None) -> Iterator[int]:
+        """``node``'s subtree (None: the forest) breadth-first: level by level, each left to right.
+
+        Lazy; O(log B) per node (one child walk per node), memory O(widest level).
+        """
+        if node is not None:
+            self._ix.require(node)
+        return _breadth_first(self.children, deque(self.children(None) if node is None else (node,)))
+
+    def level_groups(self, node: Optional[int] = None, zigzag: bool = False) -> List[List[int]]:
+        """``node``'s subtree (None: the forest) as one list per level, each left to right.
+
+        ``zigzag=True`` reverses every second list (the first, ``node`` or the top level,
+        reads left to right).  One scan of the subtree's bounds (nodes of one depth come
+        in preorder in left-to-right order): amortised O(1) per node.
+        """
+        if type(zigzag) is not bool:
+            raise InvalidArgument(f"zigzag must be a bool, not {type(zigzag).__name__}")
+        groups: List[List[int]] = []
+        depth = -1
+        for n, is_open in self.events(node):
+            if is_open:
                 depth += 1
-                if max_depth is None or depth <= max_depth:
-                    yield bound[0]
+                if depth == len(groups):
+                    groups.append([])
+                groups[depth].append(n)
             else:
                 depth -= 1
+        if zigzag:
+            for group in groups[1::2]:
+                group.reverse()
+        return groups
+
+    def leaves(self, node: Optional[int] = None) -> Iterator[int]:
+        """Nodes without children in ``node``'s subtree (None: the forest), in document order.
+
+        ``node`` itself when it is a leaf.  Amortised O(1) per bound of the subtree.
+        """
+        if node is not None:
+            self._ix.require(node)
+        return _leaves(self.events(node))
+
+    def lca(self, a: int, b: int) -> Optional[int]:
+        """The lowest common ancestor of ``a`` and ``b`` (a node is its own ancestor here:
+        ``lca(a, a) == a``, ``lca(a, b) == a`` when b is below a); None when they are in
+        different top-level trees.  O(B log n), found from the order index, not by walking
+        ancestors: with a before b and neither inside the other, the bound of minimum
+        level between a's closing bound and b's opening bound belongs to a child of the
+        LCA (``IndexReader.min_level``, a range-minimum query over the inner blocks'
+        per-child minimum levels); its parent is the answer.
+        """
+        ix = self._ix
+        ix.require(a)
+        ix.require(b)
+        if a == b:
+            return a
+        if ix.before((b, True), (a, True)):
+            a, b = b, a
+        if ix.before((b, True), (a, False)):
+            return a
+        (child, _), level = ix.min_level((a, False), (b, True))
+        return None if level == 0 else ix.enclosing(child)
+
+    def height(self, node: int) -> int:
+        """Levels below ``node``: 0 for a leaf. O(size of the subtree): the index keeps
+        minimum levels per block, not maxima, so every bound of the subtree is read."""
+        self._ix.require(node)
+        depth = top = 0
+        for _, is_open in self.events(node):
+            depth += 1 if is_open else -1
+            if depth > top:
+                top = depth
+        return top - 1
+
+    def distance(self, a: int, b: int) -> int:
+        """Number of edges on the path between ``a`` and ``b`` (0 when equal).
+
+        ``InvalidOperation`` when they are in different top-level trees (no path).
+        O(B log n): two levels and one ``lca``.
+        """
+        c = self.lca(a, b)
+        if c is None:
+            raise InvalidOperation(f"nodes {a} and {b} are in different top-level trees: no path joins them")
+        ix = self._ix
+        return ix.level(a) + ix.level(b) - 2 * ix.level(c)
+
+    def path(self, node: int) -> List[int]:
+        """The nodes from the top level down to ``node``, both included. O(d · B log n) at depth d."""
+        out = [node, *self.ancestors(node)]
+        out.reverse()
+        return out
 
     def siblings(self, node: int) -> Iterator[int]:
         """The other children of ``node``'s parent, in order (``node`` excluded). O(B log n), then O(log B) per step."""

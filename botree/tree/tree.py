@@ -284,7 +284,8 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         here: Optional[int] = None
         for depth, segment in enumerate(split_path(path, sep)):
             if indexed:
-                candidates: Iterable[int] = (n for n in self.find(**{field: segment}) if ix.enclosing(n) == here)
+                hits = sorted(ix.nodes.find_ids(field, segment))  # the field index, whatever the field is called
+                candidates: Iterable[int] = (n for n in hits if ix.enclosing(n) == here)
             else:
                 candidates = (
                     n for n in self.children(here) if isinstance(d := ix.data(n), Mapping) and d.get(field) == segment

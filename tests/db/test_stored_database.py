@@ -316,3 +316,26 @@ def test_replace_reports_its_progress_in_rows(target: str) -> None:
         assert seen and seen[-1] == (1000, 1000)
         assert all(total == 1000 for _, total in seen)
         assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+# -- the ordered field index after reopening -------------------------------------------------
+
+
+def test_range_and_scoped_find_after_reopening(tmp_path: "os.PathLike[str]") -> None:
+    from botree import Range
+
+    path = os.path.join(str(tmp_path), "find.db")
+    with Database(path, fields=("salary",)) as db:
+        with db.transaction() as tx:
+            top = tx.insert_child(None, {"salary": 0})
+            teams = [tx.insert_child(top, {"salary": k}) for k in range(3)]
+            people = [tx.insert_child(teams[k % 3], {"salary": 100 + k}) for k in range(30)]
+    with Database(path) as db:  # the field index is not stored: rebuilt from the rows on first use
+        tree = db.tree
+        assert tree.find(salary=Range(110, 120)) == sorted(people[10:20], key=tree.rank)
+        assert tree.find(under=teams[1], salary=Range(100, None)) == people[1::3]
+        with db.transaction() as tx:
+            tx.set_data(people[1], {"salary": 5})
+            assert tx.find(under=teams[1], salary=Range(100, None)) == people[4::3]
+        db.tree.check()
+        assert db.tree.find(salary=Range(None, 6)) == [top, teams[0], teams[1], people[1], teams[2]]

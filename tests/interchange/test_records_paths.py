@@ -216,3 +216,12 @@ def test_bad_separators_and_segments() -> None:
         t.to_paths()
     with pytest.raises(NodeNotFound):
         t.path_name(7)
+
+
+def test_resolve_through_an_indexed_field_named_like_a_find_option() -> None:
+    # resolve looked indexed segments up with find(**{field: segment}): a field called
+    # "where" or "under" was taken for find's own options.
+    for field in ("where", "under", "max_depth"):
+        t = Tree.from_paths(["a/b/c", "a/d"], field=field, fields=(field,))
+        c = t.resolve("/a/b/c", field=field)
+        assert t.data(c) == {field: "c"} and t.path_name(c, field=field) == "/a/b/c"

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from botree.nodetable import IdAllocator, NodeTable, NotIndexed, TableCorrupt, TransientNodeTable, UnknownNode
-from botree.nodetable.attrindex import MISSING, field_value
+from botree.nodetable.attrindex import MISSING, FieldIndex, field_value
+from botree.nodetable.ordered import build as build_ordered
 
 FIELDS = ("name", "tag")  # every field a generated datum may carry
 LINK_FIELDS = ("open_leaf", "open_key", "close_leaf", "close_key")
@@ -775,8 +776,13 @@ def test_check_detects_corruption() -> None:
     # check() must be able to fail: corrupt private state of a throwaway table
     t, _ = NodeTable(fields=("name",)).insert_many([{"name": "a"}, {"name": "b"}])
     t.check()
-    t._index = (t._index[0].set("zzz", t._index[0]["a"]),)  # type: ignore[misc]
+    good = t._index
+    ix = good[0]  # type: ignore[index]
+    t._index = (FieldIndex(ix.values.set("zzz", ix.values["a"]), ix.orders),)
     with pytest.raises(TableCorrupt):
+        t.check()
+    t._index = (FieldIndex(ix.values, (ix.orders[0], build_ordered(["a"]), ix.orders[2])),)  # "b" missing
+    with pytest.raises(TableCorrupt, match="ordered"):
         t.check()
     u, _ = NodeTable().insert_many([1, 2])
     u._alloc.release(0)  # id 0 both free and live
