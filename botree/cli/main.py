@@ -619,13 +619,8 @@ def scope(tree: Tree, under: Optional[int], max_depth: Optional[int]) -> Iterato
 def find_nodes(
     tree: Tree, where: Callable[[Any], bool], under: Optional[int], max_depth: Optional[int]
 ) -> Iterator[int]:
-    """Nodes in scope whose data satisfies ``where``, in preorder.
-
-    A scan over the data today: O(nodes in scope).  The same question as the Python
-    ``Tree.find(where=..., under=..., max_depth=...)``, which can replace this body.
-    """
-    data = tree.data
-    return (node for node in scope(tree, under, max_depth) if where(data(node)))
+    """Nodes in scope whose data satisfies ``where``, in preorder: ``Tree.find``. O(nodes in scope)."""
+    return iter(tree.find(where=where, under=under, max_depth=max_depth))
 
 
 def cmd_find(args: argparse.Namespace) -> int:
