@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Set,
 from ..core.bulk import Progress
 from ..core.index import DEFAULT_BLOCK_SIZE, TransientIndex
 from ..errors import BotreeError, ConflictError, InvalidArgument, InvariantError, VersionNotFound
+from ..renamed import renamed
 from ..tree.diff import Changes, full_diff, targeted_diff
 from ..tree.tree import Transaction, Tree
 from ..tree.updates import UPDATES, Op, Update
@@ -125,6 +126,7 @@ class Database:
             return super().__new__(Database.stored)
         return super().__new__(cls)
 
+    @renamed(index="fields")
     def __init__(
         self,
         tree: "Tree | str | os.PathLike[str] | None" = None,

@@ -30,6 +30,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 from ..core.bulk import Progress
 from ..core.index import DEFAULT_BLOCK_SIZE, check_block_size
 from ..errors import CorruptDatabase, InvalidArgument, StorageError, VersionNotFound
+from ..renamed import renamed
 from ..storage import codec
 from ..storage.codec import checksum, vectors
 from ..storage.format import TABLES
@@ -67,6 +68,7 @@ def open_store(target: str) -> Store:
 class DurableDatabase(Database):
     """A ``Database`` stored in SQLite (a file path) or PostgreSQL (a URL); see the module docstring."""
 
+    @renamed(index="fields")
     def __init__(
         self,
         tree: "str | os.PathLike[str]",

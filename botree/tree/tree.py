@@ -28,6 +28,7 @@ from ..interchange.parenttable import parent_table_events
 from ..interchange.paths import check_separator, leaf_paths, path_events, segment_of, split_path
 from ..interchange.records import build_records, records_events
 from ..interchange.table import flat_table, table_events
+from ..renamed import renamed
 from .cursor import Cursor
 from .diff import Changes, full_diff
 from .queries import TreeQueries
@@ -47,6 +48,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
 
     __slots__ = ("_ix", "_hash")
 
+    @renamed(index="fields")
     def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE, fields: Iterable[str] = ()) -> None:
         self._ix: OrderIndex = OrderIndex(block_size, check_fields(fields))
         self._hash: Optional[int] = None
@@ -84,6 +86,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
     # -- interchange ------------------------------------------------------------
 
     @classmethod
+    @renamed(index="fields")
     def from_events(
         cls,
         events: Iterable[Tuple[Any, bool]],
@@ -109,6 +112,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         return ((ix.data(n), is_open) for n, is_open in self.events(node))
 
     @classmethod
+    @renamed(index="fields")
     def from_nested(
         cls,
         value: Any,
@@ -131,6 +135,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         return build_nested(self.events(node), self._ix.data)
 
     @classmethod
+    @renamed(index="fields")
     def from_json(
         cls,
         source: Union[str, "os.PathLike[str]", IO[str]],
@@ -166,6 +171,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         return json_text(self.events(node), self._ix.data, indent)
 
     @classmethod
+    @renamed(index="fields")
     def from_parent_table(
         cls,
         rows: Iterable[Any],
@@ -643,6 +649,7 @@ def _write_csv(handle: IO[str], columns: List[str], rows: List[List[Any]]) -> No
     writer.writerows(rows)
 
 
+@renamed(index="fields")
 def load_parent_table(
     rows: Iterable[Any],
     id: Any = "id",
