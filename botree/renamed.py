@@ -1,7 +1,8 @@
 """Old keyword names that still work for a while: ``@renamed(index="fields")``.
 
 botree 0.1 named the indexed data fields ``index=`` (``Tree(index=("name",))``); the
-word now means a child position only, and the parameter is ``fields=``.  A call using
+word now means a child position only, and the parameter is ``fields=``.  Likewise
+``descendants(max_distance=)`` is ``max_depth=``, the one word for depth limits.  A call using
 the old name gets the new parameter and a ``DeprecationWarning``; giving both is an
 ``InvalidArgument``.  Nothing else in the package depends on this module's callers.
 """
@@ -28,7 +29,7 @@ def renamed(**old_to_new: str) -> Callable[[F], F]:
                     if new in kwargs:
                         raise InvalidArgument(f"give {new}= only: {old}= is its old name")
                     warnings.warn(
-                        f"{function.__qualname__}: {old}= is now {new}= ({old} means a child position)",
+                        f"{function.__qualname__}: {old}= is now {new}=",
                         DeprecationWarning,
                         stacklevel=2,
                     )

@@ -26,6 +26,7 @@ PACKAGE = "botree"
 LAYERS: Dict[str, int] = {
     "botree.errors": 0,
     "botree.version": 0,
+    "botree.renamed": 0,
     "botree.nodetable": 1,
     "botree.core": 2,
     "botree.interchange": 3,

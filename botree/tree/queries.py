@@ -13,6 +13,7 @@ from typing import Any, Callable, Deque, Iterator, List, Optional, Tuple
 
 from ..core.reader import Bound, IndexReader
 from ..errors import InvalidArgument, InvalidOperation, PositionError
+from ..renamed import renamed
 from . import search
 
 Run = Tuple[int, int]  # a run of siblings: (first, last)
@@ -284,6 +285,7 @@ class TreeQueries:
             yield parent
             parent = ix.enclosing(parent)
 
+    @renamed(max_distance="max_depth")
     def descendants(self, node: int, max_depth: Optional[int] = None) -> Iterator[int]:
         """Proper descendants of ``node`` in preorder, at most ``max_depth`` levels below.
 

@@ -40,3 +40,11 @@ def test_bad_values_under_the_old_name_are_typed_errors() -> None:
         Database(index=None)
     with pytest.raises(InvalidArgument, match="old name"):
         Tree(index=("a",), fields=("a",))
+
+
+def test_descendants_takes_max_distance_as_the_old_name_of_max_depth() -> None:
+    t = Tree.from_parent_table([{"id": i, "parent": i - 1 if i else None} for i in range(6)])
+    top = next(t.roots())
+    with pytest.warns(DeprecationWarning, match="max_depth"):
+        old = list(t.descendants(top, max_distance=2))
+    assert old == list(t.descendants(top, max_depth=2)) and len(old) == 2
