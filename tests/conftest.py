@@ -1,26 +1,125 @@
-"""Shared fixtures: ``target``, each storage test's SQLite file and PostgreSQL schema."""
+"""Shared fixtures: ``target``, each storage test's SQLite file and PostgreSQL schema.
 
+The PostgreSQL tests need a server.  ``server_url()`` finds one, in this order:
+
+1. ``BOTREE_TEST_PG`` (CI sets it): it must answer, or the tests fail — never skip.
+2. The default local server, ``postgresql://postgres@127.0.0.1:5432/test`` (the
+   ``test`` database is created if the server answers without it).
+3. A throwaway cluster of our own (``initdb`` + ``pg_ctl`` in a temporary directory,
+   on a free port), when the server binaries are installed; stopped at exit.
+4. Otherwise the PostgreSQL tests are skipped, saying why.
+"""
+
+import atexit
+import glob
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import uuid
-from typing import Iterator
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 
-# The storage tests run against a real PostgreSQL server: BOTREE_TEST_PG, by default
-# the local one that .ci/run makes sure is running.  Each test gets its own schema.
-PG = os.environ.get("BOTREE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+_found: Dict[str, Optional[str]] = {}  # "url" -> the server's URL, or None with "why"
+
+
+def _answers(url: str) -> bool:
+    """True if a server answers at ``url`` (creating its database if the server lacks only that)."""
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+        return True
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            return False
+    base, _, name = url.rpartition("/")
+    try:
+        with psycopg.connect(f"{base}/postgres", connect_timeout=3, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return True
+    except psycopg.Error:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_own_cluster() -> Optional[str]:
+    """Start a throwaway PostgreSQL cluster if the server binaries are installed; its URL, or None."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb") or ""]
+    initdb = found[-1]
+    if not initdb or not os.path.exists(initdb):
+        return None
+    pg_ctl = os.path.join(os.path.dirname(initdb), "pg_ctl")
+    home = tempfile.mkdtemp(prefix="botree-pg-")
+    as_user: List[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: run the cluster as the postgres user
+        try:
+            shutil.chown(home, "postgres")
+        except (LookupError, OSError):
+            return None
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    data = os.path.join(home, "data")
+    try:
+        subprocess.run([*as_user, initdb, "-D", data, "-A", "trust", "-U", "postgres"],
+                       check=True, capture_output=True, timeout=120)
+        options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run([*as_user, pg_ctl, "-D", data, "-o", options, "-w", "-l", os.path.join(home, "log"), "start"],
+                       check=True, capture_output=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        shutil.rmtree(home, ignore_errors=True)
+        return None
+
+    def stop() -> None:
+        subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(home, ignore_errors=True)
+
+    atexit.register(stop)
+    url = f"postgresql://postgres@127.0.0.1:{port}/test"
+    return url if _answers(url) else None
+
+
+def server_url() -> str:
+    """The PostgreSQL server the tests use (see the module docstring); skips the test if there is none."""
+    if "url" not in _found:
+        configured = os.environ.get("BOTREE_TEST_PG")
+        if configured:
+            if not _answers(configured):
+                pytest.fail(f"BOTREE_TEST_PG={configured} does not answer", pytrace=False)
+            _found["url"] = configured
+        elif _answers(DEFAULT_PG):
+            _found["url"] = DEFAULT_PG
+        else:
+            _found["url"] = _start_own_cluster()
+            _found["why"] = (
+                "no PostgreSQL server answers on 127.0.0.1:5432 and none could be started here "
+                "(install the server, or set BOTREE_TEST_PG to a database URL)"
+            )
+    url = _found["url"]
+    if url is None:
+        pytest.skip(_found["why"] or "no PostgreSQL server")
+    return url
 
 
 def pg_schema_url() -> Iterator[str]:
     """A URL whose tables live in a fresh schema, dropped afterwards."""
     import psycopg
 
+    server = server_url()
     schema = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(PG, autocommit=True) as conn:
+    with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in PG else "?"
-    yield f"{PG}{sep}options=-csearch_path%3D{schema}"
-    with psycopg.connect(PG, autocommit=True) as conn:
+    sep = "&" if "?" in server else "?"
+    yield f"{server}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 

@@ -26,7 +26,7 @@ from botree.errors import (
     VersionNotFound,
 )
 from botree.storage.lazy import LazyLeaf
-from tests.conftest import PG, pg_schema_url
+from tests.conftest import pg_schema_url, server_url
 from tests.db.storage_workload import apply_step, run
 
 
@@ -399,9 +399,10 @@ def test_message_with_nul_on_postgres_is_not_corruption(pg_url: str) -> None:
 
 def test_search_path_to_a_missing_schema_is_not_corruption() -> None:
     schema = "x_missing_" + uuid.uuid4().hex[:8]
-    sep = "&" if "?" in PG else "?"
+    server = server_url()
+    sep = "&" if "?" in server else "?"
     with pytest.raises(StorageError) as info:
-        Database(f"{PG}{sep}options=-csearch_path%3D{schema}")
+        Database(f"{server}{sep}options=-csearch_path%3D{schema}")
     assert not isinstance(info.value, CorruptDatabase), info.value
 
 
