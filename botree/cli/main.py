@@ -87,12 +87,13 @@ def local_path(target: str) -> Optional[str]:
 def open_db(target: str, must_exist: bool = True) -> Iterator[DurableDatabase]:
     """The database at ``target``, closed on exit.
 
-    With ``must_exist`` a missing SQLite file is an error instead of a new, empty database.
+    With ``must_exist`` a missing or empty SQLite file, or a PostgreSQL database without
+    botree's tables, is an error and nothing is created; only ``import`` creates.
     """
     path = local_path(target)
-    if must_exist and path and not os.path.exists(path):
+    if must_exist and path and (not os.path.exists(path) or os.path.getsize(path) == 0):
         raise CliError(f"no database at {path!r} (create one with: {PROG} import FILE {target})")
-    db = DurableDatabase(target)
+    db = DurableDatabase(target, create=not must_exist)
     try:
         yield db
     finally:

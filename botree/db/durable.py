@@ -65,6 +65,15 @@ def open_store(target: str) -> Store:
     return SQLiteStore(target)
 
 
+def _must_exist(target: str) -> None:
+    """``StorageError`` unless the SQLite file at ``target`` exists and is not empty (URLs: checked on open)."""
+    if "://" in target and not target.lower().startswith("file://"):
+        return
+    path = target.split("://", 1)[1] if "://" in target else target
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        raise StorageError(f"no botree database at {path!r} (create=False: nothing was created)")
+
+
 class DurableDatabase(Database):
     """A ``Database`` stored in SQLite (a file path) or PostgreSQL (a URL); see the module docstring."""
 
@@ -75,13 +84,19 @@ class DurableDatabase(Database):
         keep: Optional[int] = None,
         block_size: Optional[int] = None,
         fields: Optional[Tuple[str, ...]] = None,
+        create: bool = True,
     ) -> None:
         if keep is not None:
             raise InvalidArgument("a stored database keeps every version until compact(keep) is called")
         if block_size is not None:
             check_block_size(block_size)
+        if type(create) is not bool:
+            raise InvalidArgument(f"create must be True or False, not {create!r}")
         empty = Tree(block_size or DEFAULT_BLOCK_SIZE, fields or ())  # validates fields before connecting
-        self._store = open_store(os.fspath(tree))
+        target = os.fspath(tree)
+        if not create:
+            _must_exist(target)
+        self._store = open_store(target)
         super().__init__(empty)
         self._commit_cache: Dict[int, Commit] = {}
         self._state_cache: Dict[int, Dict[str, Any]] = {}
@@ -89,7 +104,7 @@ class DurableDatabase(Database):
         self._manifests: Dict[Tuple[str, int, int], List[int]] = {}
         try:
             first, cells = self._encode(-1, None, empty, time.time(), "initial", {}, (), set())
-            created = self._store.initialise(first, cells)
+            created = self._store.initialise(first, cells, create)
             head = self._store.head()
             loaded = empty if created else self._load_tree(head, None)
         except BaseException:

@@ -28,7 +28,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
-from ..errors import CorruptDatabase, OutdatedFormat, VersionNotFound
+from ..errors import CorruptDatabase, OutdatedFormat, StorageError, VersionNotFound
 from .format import FORMAT, TABLES, UPGRADABLE
 
 CommitRow = Tuple[int, int, float, Optional[str], bytes, bytes, Optional[bytes], bytes, int]
@@ -102,14 +102,17 @@ class Store:
         with self.lock:
             return self._run(self._q(sql), params)
 
-    def initialise(self, first: CommitRow, cells: Dict[str, List[Cell]]) -> bool:
+    def initialise(self, first: CommitRow, cells: Dict[str, List[Cell]], create: bool = True) -> bool:
         """Create the schema and version 0 unless the database has them; True if it created them.
 
-        Raises ``CorruptDatabase`` when the database holds other tables or another format.
+        Raises ``CorruptDatabase`` when the database holds other tables or another format,
+        and ``StorageError`` when it holds nothing and ``create`` is False (nothing is written).
         """
         with self.lock:
             with self._transaction():
                 tables = self._tables()
+                if not tables and not create:
+                    raise StorageError(f"{self.target} holds no botree database (create=False: nothing was created)")
                 if not tables:
                     for statement in self._schema():
                         self._run(statement)

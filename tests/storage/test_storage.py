@@ -498,3 +498,44 @@ def test_verify_reports_a_missing_commit_row_as_corrupt(tmp_path: object) -> Non
     with pytest.raises(CorruptDatabase):
         db.verify()
     db.close()
+
+
+def test_opening_without_create_writes_nothing(tmp_path: object) -> None:
+    # A read must not create a schema: a missing or empty file, or an empty PostgreSQL
+    # schema, is a StorageError with create=False and stays as it was.
+    missing = os.path.join(str(tmp_path), "missing.db")
+    with pytest.raises(StorageError, match="no botree database"):
+        Database(missing, create=False)
+    assert not os.path.exists(missing)
+    empty = os.path.join(str(tmp_path), "empty.db")
+    open(empty, "wb").close()
+    with pytest.raises(StorageError, match="no botree database"):
+        Database(empty, create=False)
+    assert os.path.getsize(empty) == 0
+    for url in pg_schema_url():
+        with pytest.raises(StorageError, match="holds no botree database"):
+            Database(url, create=False)
+        with Database(url) as db:  # the schema was left empty: creating works afterwards
+            assert db.version == 0
+        with Database(url, create=False) as db:
+            assert db.version == 0
+    with pytest.raises(InvalidArgument):
+        Database(missing, create="no")
+
+
+def test_the_cli_reads_never_create_a_database(tmp_path: object) -> None:
+    from tests.cli.test_cli import run
+
+    empty = os.path.join(str(tmp_path), "empty.db")
+    open(empty, "wb").close()
+    for verb in (("ls", empty), ("log", empty), ("verify", empty), ("rm", empty, "1")):
+        done = run(*verb, code=1)
+        assert "no database" in done.stderr
+        assert os.path.getsize(empty) == 0
+    for url in pg_schema_url():
+        done = run("ls", url, code=1)
+        assert "holds no botree database" in done.stderr
+        import psycopg
+
+        with psycopg.connect(url) as conn:  # no tables were made in the schema
+            assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").fetchone()[0] == 0
