@@ -7,15 +7,19 @@ first to finish and then matches no row, so it rolls back and rebases.  Creating
 schema is serialised with an advisory lock.  Tables live in the connection's
 ``search_path`` schema, so one server can hold many hierarchies
 (``postgresql://host/db?options=-csearch_path%3Dmyschema``).
+
+A lost connection (server restart, idle timeout, ``pg_terminate_backend``) is
+replaced: each operation runs at most ``attempts`` times (``Store._again``), and a
+commit whose outcome is unknown is settled from the history (``Store.publish``).
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Sequence, Set, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import CorruptDatabase, StorageError
-from .store import Store, schema
+from .store import ConnectionLost, Store, schema
 
 _INIT_LOCK = 0x626F74726565  # "botree": the advisory lock taken while creating the schema
 
@@ -24,6 +28,8 @@ class PostgresStore(Store):
     """A botree database in a PostgreSQL schema."""
 
     placeholder = "%s"
+    attempts = 3
+    connect_timeout = 5  # seconds, for each (re)connection
 
     def __init__(self, url: str) -> None:
         super().__init__(_redact(url))
@@ -32,15 +38,38 @@ class PostgresStore(Store):
         except ImportError:
             raise StorageError("PostgreSQL needs psycopg 3: pip install 'botree[postgres]'") from None
         self._psycopg = psycopg
+        self._url = url
+        # Called with "before" just before COMMIT is sent and "after" once it returned (tests inject failures).
+        self.commit_hook: Optional[Callable[[str], None]] = None
         try:
-            self._conn = psycopg.connect(url, autocommit=True)
+            self._conn = self._connect()
         except psycopg.Error as exc:
             raise StorageError(f"cannot connect to {self.target}: {_one_line(exc)}") from None
+
+    def _connect(self) -> Any:
+        return self._psycopg.connect(self._url, autocommit=True, connect_timeout=self.connect_timeout)
+
+    @property
+    def backend_pid(self) -> int:
+        """The server process serving the current connection (changes after a reconnect)."""
+        return int(self._conn.info.backend_pid)
+
+    def _reconnect(self) -> None:
+        try:
+            self._conn.close()
+        except self._psycopg.Error:
+            pass
+        try:
+            self._conn = self._connect()
+        except self._psycopg.Error as exc:
+            raise ConnectionLost(f"cannot reconnect to {self.target}: {_one_line(exc)}") from None
 
     def _map(self, exc: Exception) -> Exception:
         psycopg = self._psycopg
         if isinstance(exc, (psycopg.DataError, psycopg.IntegrityError)):
             return CorruptDatabase(f"{self.target}: {_one_line(exc)}")
+        if isinstance(exc, psycopg.OperationalError) and self._conn.broken:
+            return ConnectionLost(f"{self.target}: connection lost: {_one_line(exc)}")
         return StorageError(f"{self.target}: {_one_line(exc)}")
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
@@ -65,9 +94,14 @@ class PostgresStore(Store):
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
+        hook = self.commit_hook
         try:
             with self._conn.transaction():
                 yield
+                if hook is not None:
+                    hook("before")
+            if hook is not None:
+                hook("after")
         except self._psycopg.Error as exc:
             raise self._map(exc) from None
 

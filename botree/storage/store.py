@@ -25,8 +25,9 @@ placeholders and the error mapping.
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from ..errors import CorruptDatabase, OutdatedFormat, StorageError, VersionNotFound
 from .format import FORMAT, TABLES, UPGRADABLE
@@ -35,6 +36,12 @@ CommitRow = Tuple[int, int, float, Optional[str], bytes, bytes, Optional[bytes],
 Cell = Tuple[int, bytes, int]  # (leaf, payload, crc)
 
 COMMIT_COLUMNS = "version, parent, time, message, meta, state, ops, deleted, crc"
+T = TypeVar("T")
+BACKOFF = 0.05  # seconds before the first reconnect; doubled before each later one
+
+
+class ConnectionLost(StorageError):
+    """The connection to the server broke (a dialect with ``attempts > 1`` reconnects and retries)."""
 
 
 def schema(blob: str, real: str) -> List[str]:
@@ -58,10 +65,12 @@ class Store:
     """Versioned cells and commits in one SQL database; thread-safe (one connection, one lock)."""
 
     placeholder = "?"
+    attempts = 1  # how many times an operation runs when the connection is lost (1: never reconnect)
 
     def __init__(self, target: str) -> None:
         self.target = target
         self.lock = threading.RLock()
+        self._depth = 0  # nesting of ``_again`` (only the outermost retries)
 
     # -- dialect hooks --------------------------------------------------------------
 
@@ -85,6 +94,10 @@ class Store:
     def _tables(self) -> Set[str]:
         raise NotImplementedError
 
+    def _reconnect(self) -> None:
+        """Replace a lost connection with a fresh one (``ConnectionLost`` if the server does not answer)."""
+        raise NotImplementedError
+
     def _schema(self) -> List[str]:
         raise NotImplementedError
 
@@ -97,10 +110,37 @@ class Store:
     def _q(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
-        """Rows of one read statement (``?`` placeholders)."""
+    def _again(self, work: Callable[[bool], T]) -> T:
+        """``work(retrying)`` under the lock; after a lost connection, reconnect and run it again.
+
+        At most ``attempts`` runs, with a short doubling pause before each reconnect;
+        then ``StorageError``.  ``retrying`` is True on every run after the first, so
+        a commit can ask the history whether its earlier run landed.  Nested calls
+        run once: the outermost one retries the whole operation.
+        """
         with self.lock:
-            return self._run(self._q(sql), params)
+            if self._depth:
+                return work(False)
+            lost: Optional[ConnectionLost] = None
+            for attempt in range(self.attempts):
+                self._depth += 1
+                try:
+                    if lost is not None:
+                        time.sleep(BACKOFF * 2 ** (attempt - 1))
+                        self._reconnect()
+                    return work(lost is not None)
+                except ConnectionLost as exc:
+                    lost = exc
+                finally:
+                    self._depth -= 1
+            assert lost is not None
+            if self.attempts == 1:
+                raise lost
+            raise StorageError(f"{lost} (gave up after {self.attempts} attempts)") from None
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
+        """Rows of one read statement (``?`` placeholders); retried once reconnected if the connection is lost."""
+        return self._again(lambda retrying: self._run(self._q(sql), params))
 
     def initialise(self, first: CommitRow, cells: Dict[str, List[Cell]], create: bool = True) -> bool:
         """Create the schema and version 0 unless the database has them; True if it created them.
@@ -108,33 +148,35 @@ class Store:
         Raises ``CorruptDatabase`` when the database holds other tables or another format,
         and ``StorageError`` when it holds nothing and ``create`` is False (nothing is written).
         """
-        with self.lock:
-            with self._transaction():
-                tables = self._tables()
-                if not tables and not create:
-                    raise StorageError(f"{self.target} holds no botree database (create=False: nothing was created)")
-                if not tables:
-                    for statement in self._schema():
-                        self._run(statement)
-                    self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("format", FORMAT))
-                    self._run(self._q("INSERT INTO head VALUES (0, ?, ?)"), (first[0], first[0]))
-                    self._insert(first, cells)
-                    return True
-            expected = {"meta", "head", "commits", *TABLES}
-            if not expected <= tables:
-                raise CorruptDatabase(
-                    f"{self.target} is not a botree database (tables: {sorted(tables)}; missing "
-                    f"{sorted(expected - tables)})"
-                )
-            found = self.format()
-            if found in UPGRADABLE:
-                raise OutdatedFormat(
-                    f"{self.target} is in storage format {found} (written by {UPGRADABLE[found]}); this library "
-                    f"reads {FORMAT}. Upgrade it in place, keeping every version, with: botree upgrade {self.target}"
-                )
-            if found != FORMAT:
-                raise CorruptDatabase(f"{self.target} has format {found!r}, this library reads {FORMAT!r}")
-            return False
+        return self._again(lambda retrying: self._initialise(first, cells, create))
+
+    def _initialise(self, first: CommitRow, cells: Dict[str, List[Cell]], create: bool) -> bool:
+        with self._transaction():
+            tables = self._tables()
+            if not tables and not create:
+                raise StorageError(f"{self.target} holds no botree database (create=False: nothing was created)")
+            if not tables:
+                for statement in self._schema():
+                    self._run(statement)
+                self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("format", FORMAT))
+                self._run(self._q("INSERT INTO head VALUES (0, ?, ?)"), (first[0], first[0]))
+                self._insert(first, cells)
+                return True
+        expected = {"meta", "head", "commits", *TABLES}
+        if not expected <= tables:
+            raise CorruptDatabase(
+                f"{self.target} is not a botree database (tables: {sorted(tables)}; missing "
+                f"{sorted(expected - tables)})"
+            )
+        found = self.format()
+        if found in UPGRADABLE:
+            raise OutdatedFormat(
+                f"{self.target} is in storage format {found} (written by {UPGRADABLE[found]}); this library "
+                f"reads {FORMAT}. Upgrade it in place, keeping every version, with: botree upgrade {self.target}"
+            )
+        if found != FORMAT:
+            raise CorruptDatabase(f"{self.target} has format {found!r}, this library reads {FORMAT!r}")
+        return False
 
     def format(self) -> Optional[str]:
         """The stored format tag (None if missing). O(1)."""
@@ -209,16 +251,31 @@ class Store:
             yield _int(leaf, where), _int(version, where), _blob(payload, where), _int(crc, where)
 
     def publish(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]]) -> bool:
-        """Commit ``row`` and its cells if the head is still ``expected``; False if it moved."""
-        with self.lock:
+        """Commit ``row`` and its cells if the head is still ``expected``; False if it moved.
+
+        If the connection is lost, the outcome of the lost run may be unknown (COMMIT
+        sent, no answer).  The run after reconnecting settles it: its compare-and-set
+        waits for any transaction still holding the head row, and if the head has
+        moved, the commit row of ``row``'s version tells whether the earlier run
+        landed (same checksum: True, never applied twice) or another writer's did (False).
+        """
+
+        def attempt(retrying: bool) -> bool:
             with self._transaction():
                 moved = self._rowcount(
                     self._q("UPDATE head SET version = ? WHERE id = 0 AND version = ?"), (row[0], expected)
                 )
                 if moved != 1:
-                    return False
+                    return retrying and self._landed(row)
                 self._insert(row, cells)
-        return True
+            return True
+
+        return self._again(attempt)
+
+    def _landed(self, row: CommitRow) -> bool:
+        """True if the stored commit of ``row``'s version is ``row`` (same checksum)."""
+        found = self._run(self._q("SELECT crc FROM commits WHERE version = ?"), (row[0],))
+        return found == [(row[8],)]
 
     def _insert(self, row: CommitRow, cells: Dict[str, List[Cell]]) -> None:
         version = row[0]
@@ -232,21 +289,23 @@ class Store:
 
     def compact(self, cut: int) -> int:
         """Drop commits older than ``cut`` and every cell no version >= cut can read. Returns cells dropped."""
+        return self._again(lambda retrying: self._compact(cut))
+
+    def _compact(self, cut: int) -> int:
         dropped = 0
-        with self.lock:
-            with self._transaction():
-                for table in TABLES:
-                    # A cell is needed by versions >= cut unless a newer cell at or before cut supersedes it.
-                    dropped += self._rowcount(
-                        self._q(
-                            f"DELETE FROM {table} WHERE version < ? AND EXISTS (SELECT 1 FROM {table} AS newer "
-                            f"WHERE newer.leaf = {table}.leaf AND newer.version > {table}.version "
-                            "AND newer.version <= ?)"
-                        ),
-                        (cut, cut),
-                    )
-                self._rowcount(self._q("DELETE FROM commits WHERE version < ?"), (cut,))
-                self._rowcount(self._q("UPDATE head SET oldest = ? WHERE id = 0 AND oldest < ?"), (cut, cut))
+        with self._transaction():
+            for table in TABLES:
+                # A cell is needed by versions >= cut unless a newer cell at or before cut supersedes it.
+                dropped += self._rowcount(
+                    self._q(
+                        f"DELETE FROM {table} WHERE version < ? AND EXISTS (SELECT 1 FROM {table} AS newer "
+                        f"WHERE newer.leaf = {table}.leaf AND newer.version > {table}.version "
+                        "AND newer.version <= ?)"
+                    ),
+                    (cut, cut),
+                )
+            self._rowcount(self._q("DELETE FROM commits WHERE version < ?"), (cut,))
+            self._rowcount(self._q("UPDATE head SET oldest = ? WHERE id = 0 AND oldest < ?"), (cut, cut))
         return dropped
 
     def integrity(self) -> List[str]:

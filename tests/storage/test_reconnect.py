@@ -1,0 +1,195 @@
+"""A lost PostgreSQL connection is replaced: reads retry, commits land exactly once, a dead server is reported.
+
+The library's own backend is killed with ``pg_terminate_backend`` from another
+connection: between reads, just before COMMIT is sent, and just after it returned
+(with the answer "lost", so the outcome is unknown and must be read from the history).
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from typing import Iterator, List, Tuple
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from botree import Database, DurableDatabase, Tree
+from botree.errors import StorageError
+from botree.storage.postgres import PostgresStore
+from tests.conftest import pg_schema_url, server_url
+from tests.db.storage_workload import apply_step
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    yield from pg_schema_url()
+
+
+def store_of(db: Database) -> PostgresStore:
+    assert isinstance(db, DurableDatabase)
+    store = db._store
+    assert isinstance(store, PostgresStore)
+    return store
+
+
+def terminate(pid: int) -> None:
+    """Kill the server process ``pid`` from another connection and wait until it is gone."""
+    import psycopg
+
+    with psycopg.connect(server_url(), autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+        deadline = time.monotonic() + 10
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchall():
+            assert time.monotonic() < deadline, "the backend did not exit"
+            time.sleep(0.005)
+
+
+def fan(n: int) -> Tree:
+    """A root with n - 1 children: enough leaves that a lazily opened tree has cold ones."""
+    events: List[Tuple[object, bool]] = [({"i": 0}, True)]
+    for i in range(1, n):
+        events += [({"i": i}, True), (None, False)]
+    events.append((None, False))
+    return Tree.from_events(events)
+
+
+def test_reads_and_handed_out_trees_survive_a_terminated_backend(url: str) -> None:
+    expected = fan(20_000)
+    db = Database(url)
+    db.replace(expected, message="bulk")
+    db.close()
+
+    db = Database(url)
+    store = store_of(db)
+    tree = db.tree  # handed out before the termination; its leaves are still cold
+    first = store.backend_pid
+    terminate(first)
+    assert tree == expected  # loads every cold leaf through a fresh connection
+    assert store.backend_pid != first
+    terminate(store.backend_pid)
+    assert db.version == 1
+    assert db.tree == expected
+    terminate(store.backend_pid)
+    assert [c.message for c in db.history()] == ["initial", "bulk"]
+    terminate(store.backend_pid)
+    with db.transaction(message="after") as tx:
+        tx.insert_child(0, "new")
+    assert db.version == 2
+    db.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_commit_lands_exactly_once_while_backends_are_terminated(url: str, seed: int) -> None:
+    rng = random.Random(seed)
+    db = Database(url)
+    store = store_of(db)
+    model = Database()
+    injected = {"before": 0, "after": 0, "idle": 0}
+    budget = [0]  # failures left for this commit: fewer than the store's attempts, so it must land
+
+    def hook(stage: str) -> None:
+        if budget[0] and rng.random() < 0.3:
+            budget[0] -= 1
+            injected[stage] += 1
+            terminate(store.backend_pid)
+            if stage == "after":
+                # COMMIT returned, but pretend its answer was lost: the next use of the
+                # connection fails inside the commit, so its outcome is unknown.
+                store.query("SELECT 1")
+
+    store.commit_hook = hook
+    steps = 40
+    for step in range(steps):
+        if rng.random() < 0.15:
+            injected["idle"] += 1
+            terminate(store.backend_pid)
+        budget[0] = store.attempts - 1
+        for target in (db, model):
+            with target.transaction(message=f"step {step}") as tx:
+                apply_step(tx, seed * 1000 + step)
+        assert db.version == step + 1  # one version per commit: none lost, none applied twice
+    store.commit_hook = None
+    assert all(injected.values()), injected  # every kind of failure happened
+    assert db.tree == model.tree
+    assert db.tree.to_parent_table() == model.tree.to_parent_table()
+    assert [c.message for c in db.history()[1:]] == [f"step {i}" for i in range(steps)]
+    db.verify()
+    db.close()
+    again = Database(url)
+    assert again.version == steps and again.tree == model.tree
+    again.close()
+
+
+class Proxy:
+    """A TCP forwarder to the PostgreSQL server: ``stop()`` makes the server unreachable."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: List[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (close alone would not, on Linux)
+        self.listener.close()
+        for s in self.sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+def test_an_unreachable_server_gives_storage_error_quickly(url: str) -> None:
+    parts = urlsplit(url)
+    proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    netloc = parts.netloc.rsplit("@", 1)
+    via = urlunsplit(parts._replace(netloc=f"{netloc[0]}@127.0.0.1:{proxy.port}" if len(netloc) == 2
+                                    else f"127.0.0.1:{proxy.port}"))
+    db = Database(via)
+    with db.transaction() as tx:
+        tx.insert_root("kept")
+    proxy.stop()
+    for attempt in (lambda: db.version, lambda: db.history(), lambda: db.replace(Tree())):
+        start = time.monotonic()
+        with pytest.raises(StorageError, match="gave up after 3 attempts"):
+            attempt()
+        assert time.monotonic() - start < 3
+    db.close()
+    assert Database(url).version == 1  # nothing else landed
+
+
+def test_a_closed_database_is_not_reopened(url: str) -> None:
+    db = Database(url)
+    db.close()
+    with pytest.raises(StorageError) as raised:
+        db.history()
+    assert "gave up" not in str(raised.value)
