@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import os
+import queue
 import sys
 from contextlib import contextmanager
 from datetime import datetime
@@ -688,6 +689,46 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def watch_line(commits: Dict[int, Any], version: int, changes: Any) -> str:
+    """One ``botree watch`` line: version, time, message and counts of what changed."""
+    commit = commits.get(version)
+    when = datetime.fromtimestamp(commit.time).astimezone().isoformat(timespec="seconds") if commit else "?"
+    counts = (
+        f"+{len(changes.inserted)} -{len(changes.deleted)} ~{len(changes.moved)} *{len(changes.data_changed)}"
+    )
+    message = (commit.message or "") if commit else ""
+    return f"{version}  {when}  {counts}  {message}".rstrip()
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """``botree watch DB [--as-of V]``: print each new version as it is committed, by any process, until Ctrl-C."""
+    heard: "queue.Queue[Tuple[int, Any]]" = queue.Queue()
+    try:
+        with open_db(args.db) as db:
+            db.subscribe(lambda version, changes: heard.put((version, changes)))
+            head = db.version
+            commits = {c.version: c for c in db.history()}
+            if args.as_of is not None:
+                if args.as_of > head:
+                    raise CliError(f"version {args.as_of} does not exist (the current version is {head})")
+                for version in range(max(args.as_of, db.history()[0].version) + 1, head + 1):
+                    out(watch_line(commits, version, db.changes(version - 1, version)))
+            sys.stdout.flush()
+            while True:
+                try:
+                    version, changes = heard.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if version <= head:
+                    continue  # printed from the history above
+                if version not in commits:
+                    commits = {c.version: c for c in db.history()}
+                out(watch_line(commits, version, changes))
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        return 0
+
+
 def place_text(place: Tuple[Optional[int], int]) -> str:
     """``(parent, index)`` as ``under 3 at 0`` / ``top level at 2``."""
     parent, index = place
@@ -1009,6 +1050,12 @@ def log_arguments(p: argparse.ArgumentParser) -> None:
     db_argument(p)
 
 
+def watch_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree watch``."""
+    db_argument(p)
+    p.add_argument("--as-of", type=int, metavar="V", help="first print the versions committed after V")
+
+
 def diff_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree diff``."""
     db_argument(p)
@@ -1137,6 +1184,14 @@ COMMANDS: Tuple[
         "List the commits, oldest first: version, time, updates ('replace' for a whole-tree import), message.",
         None,
         log_arguments,
+    ),
+    (
+        "watch",
+        cmd_watch,
+        "Print each new version as any process commits it: 'version  time  +inserted -deleted ~moved "
+        "*data changed  message'; runs until interrupted (Ctrl-C).",
+        None,
+        watch_arguments,
     ),
     (
         "diff",

@@ -390,7 +390,7 @@ class Database:
         if not listeners:
             return
         try:
-            changes = full_diff(previous, tree) if ops is None else _replayed_changes(previous, tree, [ops])
+            changes = self._commit_changes(previous, tree, ops)
         except Exception:
             log.exception(
                 "botree: version %d was committed, but computing its changes for the listeners failed", version
@@ -401,6 +401,11 @@ class Database:
                 listener(version, changes)
             except Exception:
                 log.exception("botree: version %d was committed; listener %r raised", version, listener)
+
+    @staticmethod
+    def _commit_changes(previous: Tree, tree: Tree, ops: Optional[Tuple[Op, ...]]) -> Changes:
+        """What one commit changed, from the trees in hand and its logged updates (None: a replaced tree)."""
+        return full_diff(previous, tree) if ops is None else _replayed_changes(previous, tree, [ops])
 
     def _rebase(
         self, tx: DbTransaction, head: Tree, version: int

@@ -21,7 +21,9 @@ database promises holds, across processes too:
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 from collections import OrderedDict
 from types import MappingProxyType
@@ -37,7 +39,10 @@ from ..storage.format import TABLES
 from ..storage.store import Cell, CommitRow, Store
 from ..tree.tree import Tree
 from ..tree.values import check_message
-from .database import Commit, Database, DbTransaction, Op
+from .database import Commit, Database, DbTransaction, Listener, Op
+
+log = logging.getLogger("botree")
+_FEED_TICK = 0.2  # how long the feed thread waits on the head before checking whether it should stop
 
 _CACHED_VERSIONS = 8  # trees kept for as_of besides the head
 _CACHED_MANIFESTS = 1 << 14  # decoded manifests kept (64 versions each); the cache is cleared when full
@@ -113,6 +118,12 @@ class DurableDatabase(Database):
         self._trees = {}
         self._log = []
         self._head = (head, loaded)
+        # The change feed: listeners with the version they subscribed after, the last version
+        # delivered, and the feed thread (running while there are listeners).
+        self._subscribers: List[Tuple[Listener, int]] = []
+        self._deliver_lock = threading.RLock()
+        self._delivered = head
+        self._feed: Optional[Tuple[threading.Thread, threading.Event]] = None
         stored = loaded.order_index
         mismatch = None
         if block_size is not None and block_size != stored.block_size:
@@ -131,8 +142,120 @@ class DurableDatabase(Database):
         return self._store.target
 
     def close(self) -> None:
-        """Close the connection; trees already loaded stay usable for what they loaded. O(1)."""
+        """Stop the change feed and close the connection; trees already loaded stay usable for what they loaded.
+
+        O(1) (waits up to a fraction of a second for the feed thread to stop).
+        """
+        with self._deliver_lock:
+            self._subscribers.clear()
+            feed, self._feed = self._feed, None
+        self._stop_feed(feed)
         self._store.close()
+
+    # -- the change feed -----------------------------------------------------------------
+
+    def subscribe(self, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(version, changes)`` after each commit of any process; returns an unsubscribe function.
+
+        Every version committed after the call, by this object or by any other process
+        or object sharing the storage, is delivered once, in version order, with
+        ``changes == db.changes(version - 1, version)``.  A commit made through this
+        object is delivered in the committing thread before ``commit`` returns (after
+        any earlier versions not yet delivered), unless the feed thread got there first;
+        other commits are delivered by a daemon thread that waits on the stored head
+        (PostgreSQL: ``LISTEN``/``NOTIFY``; SQLite: ``PRAGMA data_version`` every 50 ms)
+        on a connection of its own, running while there are listeners.  A listener that
+        raises is logged (logger ``"botree"``) and the others still run.  O(1) plus
+        starting the thread for the first listener.
+        """
+        if not callable(callback):
+            raise InvalidArgument(f"subscribe needs a callable, not {type(callback).__name__}")
+        entry: Tuple[Listener, int]
+        with self._deliver_lock:
+            head = self._store.head()
+            if self._feed is None:
+                self._delivered = head
+                stop = threading.Event()
+                watch = self._store.watch()
+                thread = threading.Thread(target=self._run_feed, args=(watch, stop), name="botree-feed", daemon=True)
+                self._feed = (thread, stop)
+                thread.start()
+            entry = (callback, max(head, self._delivered))
+            self._subscribers.append(entry)
+
+        def unsubscribe() -> None:
+            with self._deliver_lock:
+                if entry in self._subscribers:
+                    self._subscribers.remove(entry)
+                feed = None
+                if not self._subscribers:
+                    feed, self._feed = self._feed, None
+            self._stop_feed(feed)
+
+        return unsubscribe
+
+    @staticmethod
+    def _stop_feed(feed: Optional[Tuple[threading.Thread, threading.Event]]) -> None:
+        if feed is None:
+            return
+        thread, stop = feed
+        stop.set()
+        if thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+
+    def _run_feed(self, watch: Any, stop: threading.Event) -> None:
+        """The feed thread: wait for the stored head to move, deliver every version up to it."""
+        try:
+            while not stop.is_set():
+                try:
+                    head = watch.wait(self._delivered, _FEED_TICK)
+                    if head > self._delivered and not stop.is_set():
+                        self._deliver(head, stop=stop)
+                except Exception:
+                    log.exception("botree: the change feed of %s failed; retrying", self.target)
+                    stop.wait(1.0)
+        finally:
+            watch.close()
+
+    def _deliver(
+        self,
+        upto: int,
+        own: Optional[Tuple[Tree, Tree, Optional[Tuple[Op, ...]]]] = None,
+        stop: Optional[threading.Event] = None,
+    ) -> None:
+        """Deliver every version after the last delivered one up to ``upto``, in order, once each.
+
+        ``own`` is (previous, tree, ops) of version ``upto`` when it was committed here.
+        """
+        with self._deliver_lock:
+            while self._delivered < upto and self._subscribers and not (stop is not None and stop.is_set()):
+                version = self._delivered + 1
+                try:
+                    if own is not None and version == upto:
+                        changes = self._commit_changes(*own)
+                    else:
+                        changes = self.changes(version - 1, version)
+                except VersionNotFound:  # compacted away before it was read: skip to what is still stored
+                    self._delivered = max(version, self._store.oldest())
+                    log.error("botree: version %d was compacted away before the change feed read it", version)
+                    continue
+                self._delivered = version  # first: a listener that commits delivers the next version itself
+                for listener, since in list(self._subscribers):
+                    if version <= since:
+                        continue
+                    try:
+                        listener(version, changes)
+                    except Exception:
+                        log.exception("botree: version %d was committed; listener %r raised", version, listener)
+
+    def _notify(self, version: int, previous: Tree, tree: Tree, ops: Optional[Tuple[Op, ...]]) -> None:
+        """A commit made here: deliver it (and any earlier versions not yet delivered) now."""
+        if not self._subscribers:
+            return
+        try:
+            self._deliver(version, (previous, tree, ops))
+        except Exception:
+            log.exception("botree: version %d was committed, but delivering it to the listeners failed", version)
 
     def __repr__(self) -> str:
         return f"Database({self.target!r}, version={self._head[0]})"

@@ -15,13 +15,16 @@ commit whose outcome is unknown is settled from the history (``Store.publish``).
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import CorruptDatabase, StorageError
-from .store import ConnectionLost, Store, schema
+from .store import ConnectionLost, HeadWatch, Store, schema
 
 _INIT_LOCK = 0x626F74726565  # "botree": the advisory lock taken while creating the schema
+# The NOTIFY channel of a schema: one per database and schema (an identifier of at most 63 bytes).
+_CHANNEL = "SELECT 'botree_' || md5(current_database() || '.' || current_schema())"
 
 
 class PostgresStore(Store):
@@ -41,6 +44,7 @@ class PostgresStore(Store):
         self._url = url
         # Called with "before" just before COMMIT is sent and "after" once it returned (tests inject failures).
         self.commit_hook: Optional[Callable[[str], None]] = None
+        self._channel: Optional[str] = None
         try:
             self._conn = self._connect()
         except psycopg.Error as exc:
@@ -119,6 +123,76 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         """Close the connection."""
+        self._conn.close()
+
+    def _announce(self, version: int) -> None:
+        """``pg_notify`` inside the publishing transaction: delivered to listeners only if the commit lands."""
+        if self._channel is None:
+            self._channel = str(self._run(_CHANNEL)[0][0])
+        self._run("SELECT pg_notify(%s, %s)", (self._channel, str(version)))
+
+    def watch(self) -> HeadWatch:
+        """A ``PostgresWatch`` on a connection of its own."""
+        return PostgresWatch(self._url, self.target)
+
+
+class PostgresWatch(HeadWatch):
+    """``LISTEN`` on the schema's channel; the head row is read when a notification arrives.
+
+    Committers ``NOTIFY`` inside their publishing transaction, so a notification means a
+    landed commit.  The head is also read every ``RECHECK`` seconds without one, as a
+    safety net (e.g. a commit made by an older botree that does not notify).
+    """
+
+    RECHECK = 2.0
+
+    def __init__(self, url: str, target: str) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        self.target = target
+        try:
+            self._conn = psycopg.connect(url, autocommit=True)
+            channel = str(self._conn.execute(_CHANNEL).fetchall()[0][0])
+            self._conn.execute(f'LISTEN "{channel}"')
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot connect to {target}: {_one_line(exc)}") from None
+        self._checked = 0.0  # monotonic time of the last head read (0: read on the first wait)
+
+    def _head(self) -> int:
+        self._checked = time.monotonic()
+        rows = self._conn.execute("SELECT version FROM head WHERE id = 0").fetchall()
+        if len(rows) != 1:
+            raise StorageError(f"{self.target}: the head row is missing")
+        return int(rows[0][0])
+
+    def wait(self, seen: int, timeout: float) -> int:
+        """The head once it differs from ``seen``, or ``seen`` after about ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                if time.monotonic() - self._checked >= self.RECHECK:
+                    head = self._head()
+                    if head != seen:
+                        return head
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return seen
+                woken = False
+                for _ in self._conn.notifies(timeout=min(left, self.RECHECK), stop_after=1):
+                    woken = True
+                if woken:
+                    # Drain the others already queued: one head read covers them all.
+                    for _ in self._conn.notifies(timeout=0.0):
+                        pass
+                    head = self._head()
+                    if head != seen:
+                        return head
+        except self._psycopg.Error as exc:
+            raise StorageError(f"{self.target}: {_one_line(exc)}") from None
+
+    def close(self) -> None:
+        """Close the watch's connection."""
         self._conn.close()
 
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import CorruptDatabase, StorageError
-from .store import Store, schema
+from .store import HeadWatch, Store, schema
 
 _HEADER = b"SQLite format 3\x00"
 # OperationalError texts that mean the file's content is damaged, not that it is busy or unreachable.
@@ -132,4 +132,46 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         """Close the file (the last connection checkpoints the WAL)."""
+        self._conn.close()
+
+    def watch(self) -> HeadWatch:
+        """A ``SQLiteWatch`` on the same file."""
+        return SQLiteWatch(self.target)
+
+
+class SQLiteWatch(HeadWatch):
+    """Polls ``PRAGMA data_version`` (no I/O: it changes when another connection commits) every 50 ms.
+
+    The head row is read only when it changed, so an idle feed costs one cheap pragma per tick.
+    """
+
+    TICK = 0.05
+
+    def __init__(self, path: str) -> None:
+        self.target = path
+        try:
+            self._conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open {path!r}: {exc}") from None
+        self._data_version: Optional[int] = None
+
+    def wait(self, seen: int, timeout: float) -> int:
+        """The head once it differs from ``seen``, or ``seen`` after about ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+                if data_version != self._data_version:
+                    self._data_version = data_version
+                    head = self._conn.execute("SELECT version FROM head WHERE id = 0").fetchone()
+                    if head is not None and head[0] != seen:
+                        return int(head[0])
+                if time.monotonic() >= deadline:
+                    return seen
+                time.sleep(self.TICK)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.target}: {exc}") from None
+
+    def close(self) -> None:
+        """Close the watch's connection."""
         self._conn.close()

@@ -105,6 +105,13 @@ class Store:
         """Close the connection."""
         raise NotImplementedError
 
+    def _announce(self, version: int) -> None:
+        """Tell other processes' feeds, inside the publishing transaction, that ``version`` landed."""
+
+    def watch(self) -> "HeadWatch":
+        """A ``HeadWatch`` on its own connection: waits for the stored head to move (the change feed)."""
+        raise NotImplementedError
+
     # -- shared logic -------------------------------------------------------------------
 
     def _q(self, sql: str) -> str:
@@ -268,6 +275,7 @@ class Store:
                 if moved != 1:
                     return retrying and self._landed(row)
                 self._insert(row, cells)
+                self._announce(row[0])  # inside the transaction: heard only if the commit lands
             return True
 
         return self._again(attempt)
@@ -332,6 +340,18 @@ class Store:
                 self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"),
                 [(leaf, version, payload, crc) for leaf, payload, crc in cells],
             )
+
+
+class HeadWatch:
+    """Waits for the stored head to move, on a connection of its own (one feed thread uses it)."""
+
+    def wait(self, seen: int, timeout: float) -> int:
+        """The head version once it differs from ``seen``, or after at most about ``timeout`` seconds."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the connection."""
+        raise NotImplementedError
 
 
 def _int(value: Any, where: str) -> int:

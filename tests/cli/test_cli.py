@@ -557,3 +557,39 @@ def test_cp_copies_a_subtree_with_new_ids(org: Tuple[str, Dict[str, int]]) -> No
 def test_ls_refuses_a_negative_limit(stored: str) -> None:
     done = run("ls", stored, "--limit", "-1", code=2)
     assert "--limit must be >= 0" in done.stderr
+
+
+def test_watch_prints_versions_committed_by_another_process(tmp_path: Path) -> None:
+    import queue
+    import signal
+    import threading
+
+    path = str(tmp_path / "watched.db")
+    db = DurableDatabase(path)
+    with db.transaction(message="before") as tx:
+        tx.insert_child(None, {"name": "a"})
+    before = db.version
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "botree", "watch", path, "--as-of", str(before - 1)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    got: "queue.Queue[str]" = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: [got.put(line) for line in stdout], daemon=True).start()
+    try:
+        first = got.get(timeout=30)  # the --as-of backlog: printed once the feed is subscribed
+        assert first.split()[0] == str(before) and first.rstrip().endswith("before") and "+1 -0 ~0 *0" in first
+        for i in range(3):
+            with db.transaction(message=f"step {i}") as tx:
+                tx.insert_child(None, {"name": i})
+            line = got.get(timeout=30)
+            assert line.split()[0] == str(before + 1 + i), line
+            assert "+1 -0 ~0 *0" in line and line.rstrip().endswith(f"step {i}")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        assert proc.stderr is not None and proc.stderr.read() == ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        db.close()
