@@ -90,13 +90,18 @@ class DurableDatabase(Database):
         block_size: Optional[int] = None,
         fields: Optional[Tuple[str, ...]] = None,
         create: bool = True,
+        cache_leaves: Optional[int] = None,
     ) -> None:
+        from ..storage.lazy import LeafCache
+
         if keep is not None:
             raise InvalidArgument("a stored database keeps every version until compact(keep) is called")
         if block_size is not None:
             check_block_size(block_size)
         if type(create) is not bool:
             raise InvalidArgument(f"create must be True or False, not {create!r}")
+        if cache_leaves is not None and (type(cache_leaves) is not int or cache_leaves < 1):
+            raise InvalidArgument(f"cache_leaves must be a positive int or None, not {cache_leaves!r}")
         empty = Tree(block_size or DEFAULT_BLOCK_SIZE, fields or ())  # validates fields before connecting
         target = os.fspath(tree)
         if not create:
@@ -107,6 +112,7 @@ class DurableDatabase(Database):
         self._state_cache: Dict[int, Dict[str, Any]] = {}
         self._tree_cache: "OrderedDict[int, Tree]" = OrderedDict()
         self._manifests: Dict[Tuple[str, int, int], List[int]] = {}
+        self._leaf_cache = LeafCache(cache_leaves)
         try:
             first, cells = self._encode(-1, None, empty, time.time(), "initial", {}, (), set())
             created = self._store.initialise(first, cells, create)
@@ -135,6 +141,16 @@ class DurableDatabase(Database):
             raise InvalidArgument(mismatch)
 
     # -- opening and closing ---------------------------------------------------------
+
+    @property
+    def leaf_stats(self) -> Dict[str, Optional[int]]:
+        """Leaf cache counters: ``cap`` (``cache_leaves``), ``loaded`` now, ``loads``, ``evictions``. O(1).
+
+        With a cap, ``loaded`` never exceeds it; uncapped, it also counts leaves of trees
+        since dropped.
+        """
+        cache = self._leaf_cache
+        return {"cap": cache.cap, "loaded": cache.loaded, "loads": cache.loads, "evictions": cache.evictions}
 
     @property
     def target(self) -> str:
@@ -460,7 +476,7 @@ class DurableDatabase(Database):
             reuse = None
             if share is not None and old is not None and old_state is not None:
                 reuse = self._reuse(table, version, share[0], old_state, old[table].chunks)
-            vecs[table] = lazy_vector(length, load, reuse)
+            vecs[table] = lazy_vector(length, load, reuse, self._leaf_cache)
         return Tree.from_order_index(codec.index_from_state(state, vecs, f"{self.target}: version {version}"))
 
     def _reuse(

@@ -51,7 +51,9 @@ class _VectorReader:
     def __iter__(self) -> Iterator[Any]:
         for mid in self.chunks:
             for leaf in mid:
-                yield from leaf
+                # A copy: a stored vector's leaf may be evicted (emptied) while the caller
+                # holds this generator (storage.lazy.LeafCache).
+                yield from leaf[:]
 
 
 class ChunkedVector(_VectorReader):
