@@ -393,7 +393,6 @@ class DurableDatabase(Database):
         for version in range(oldest, head + 1):
             state = self._state(version)
             for table, length in zip(TABLES, state["lengths"]):
-                leaves = (length + 63) >> 6
                 for group, pinned in enumerate(state["manifests"][table]):
                     if (table, group, pinned) in seen:
                         continue
@@ -401,7 +400,7 @@ class DurableDatabase(Database):
                     if (table, -(group + 1), pinned) not in stored:
                         raise CorruptDatabase(f"{self.target}: version {version} pins a missing {table} manifest")
                     versions = self._manifest(table, group, pinned, version)
-                    if len(versions) != min(64, leaves - (group << 6)):
+                    if len(versions) != codec.group_leaves(length, group):
                         raise CorruptDatabase(f"{self.target}: {table} manifest {group} has {len(versions)} leaves")
                     for i, written in enumerate(versions):
                         if (table, (group << 6) + i, written) not in stored:
@@ -590,7 +589,7 @@ class DurableDatabase(Database):
         for group in range(len(previous), groups):
             changed.setdefault(group, [])  # a new group gets its manifest even if (oddly) no leaf in it changed
         for group, numbers in changed.items():
-            leaves = min(64, ((length + 63) >> 6) - (group << 6))
+            leaves = codec.group_leaves(length, group)
             versions = list(self._manifest(table, group, previous[group], parent)) if group < len(previous) else []
             versions = versions[:leaves] + [version] * max(0, leaves - len(versions))
             for number in numbers:

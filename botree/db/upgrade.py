@@ -127,7 +127,7 @@ def _rewrite_cells(store: Store, table: str) -> Dict[int, List[int]]:
 
 def _manifest_cell(table: str, group: int, version: int, length: int, latest: Dict[int, int], at: str) -> Cell:
     """The manifest of ``group`` as of ``version``, from the newest cell of each of its leaves."""
-    leaves = min(64, ((length + 63) >> 6) - (group << 6))
+    leaves = codec.group_leaves(length, group)
     versions: List[Any] = []
     for number in range(group << 6, (group << 6) + leaves):
         cell = latest.get(number, -1)

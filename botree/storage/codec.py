@@ -250,6 +250,11 @@ def decode_state(payload: bytes, where: str) -> Dict[str, Any]:
     return state
 
 
+def group_leaves(length: int, group: int) -> int:
+    """How many leaves manifest group ``group`` of a vector of ``length`` slots lists (at most 64). O(1)."""
+    return min(64, ((length + 63) >> 6) - (group << 6))
+
+
 def group_count(length: int) -> int:
     """How many manifest groups (of 64 leaves of 64 slots) a vector of ``length`` slots has. O(1)."""
     return (length + 4095) >> 12
