@@ -19,7 +19,9 @@ from botree.interchange.csvrows import cell, number, parse_types, read_rows, sni
 from botree.interchange.keyedtable import internal_rows, internal_table, is_internal, keyed_rows, keyed_table
 
 CELLS = st.one_of(
-    st.sampled_from(["", "0", "7", "-3", "007", "+1", "-0", "-0.0", "1.5", "1.50", "-0.25", "1e3", "true", "false", "True", "nan"]),
+    st.sampled_from(
+        ["", "0", "7", "-3", "007", "+1", "-0", "-0.0", "1.5", "1.50", "-0.25", "1e3", "true", "false", "True", "nan"]
+    ),
     st.integers(-(10**20), 10**20).map(str),
     st.floats(allow_nan=False, allow_infinity=False).map(repr),
     st.text(alphabet="ab,\"\n x1", max_size=6),
