@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -33,6 +34,7 @@ from ..core.index import DEFAULT_BLOCK_SIZE, TransientIndex
 from ..errors import BotreeError, ConflictError, InvalidArgument, InvariantError, VersionNotFound
 from ..renamed import renamed
 from ..tree.diff import Changes, full_diff, targeted_diff
+from ..tree.sync import SyncReport
 from ..tree.tree import Transaction, Tree
 from ..tree.updates import UPDATES, Op, Update
 from ..tree.values import check_message, check_meta, check_value
@@ -86,12 +88,16 @@ class DbTransaction(Transaction):
             name, args = update.logged(transient, args)
             update = UPDATES[name]
         if update.data is not None and update.data < len(args):
-            check_value(args[update.data], "data")
+            self._check_data(args[update.data])
         doomed = update.deletes(transient, args)
         result = super()._apply(update, args)
         self.deleted |= doomed
         self.ops.append((update.name, args, update.log_result(transient, result)))
         return result
+
+    def _check_data(self, data: Any) -> None:
+        """Refuse node data the database could not store exactly (``InvalidArgument``). O(size of data)."""
+        check_value(data, "data")
 
     def commit(self) -> Tree:
         """Commit into the database (replaying on a newer tree if needed); returns the new tree.
@@ -311,6 +317,47 @@ class Database:
                 last = exc
         assert last is not None
         raise ConflictError(f"gave up after {retries} retries: {last}") from last
+
+    def sync(
+        self,
+        target: Tree,
+        message: Optional[str] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        key: Optional[str] = None,
+        retries: int = 10,
+    ) -> SyncReport:
+        """Make the current tree equal to ``target`` by the key field ``key``, committing only the differences.
+
+        One commit of ordinary logged updates (see ``Transaction.sync``): nodes keep
+        their ids, so ``changes`` across it lists exactly the inserted, deleted,
+        moved and re-valued nodes, and an equal ``target`` commits nothing (the
+        report's ``version`` is None; otherwise the version committed).  It is
+        planned on a snapshot and committed only if no other commit landed
+        meanwhile, planned again on the newer tree otherwise (up to ``retries``
+        times, then ``ConflictError``).  Bad keys or data raise before anything is
+        committed.  O(n log n) for n nodes in both trees, plus O(log n) per update;
+        storing the commit costs what its updates touch.
+        """
+        if type(retries) is not int or retries < 0:
+            raise InvalidArgument(f"retries must be a non-negative int, not {retries!r}")
+        attempt = 0
+        while True:
+            tx = DbTransaction(self, message, meta, serializable=True)
+            try:
+                report = tx.sync(target, key)
+            except BaseException:
+                tx.rollback()
+                raise
+            if not tx.ops:
+                tx.rollback()
+                return report
+            try:
+                tx.commit()
+                return dataclasses.replace(report, version=tx.base_version + 1)
+            except ConflictError:
+                attempt += 1
+                if attempt > retries:
+                    raise
 
     def replace(
         self,

@@ -33,6 +33,7 @@ from .cursor import Cursor
 from .diff import Changes, full_diff
 from .queries import TreeQueries
 from .render import render, summary
+from .sync import SyncReport, check_sync_key, plan_sync, run_sync
 from .updates import Update, Updates
 
 
@@ -631,6 +632,33 @@ class Transaction(TreeQueries, Updates[int, None]):
     def _apply(self, update: Update, args: Tuple[Any, ...]) -> Any:
         """Run one logical update on the working copy; subclasses may record it."""
         return update.run(self._transient(), *args)
+
+    def _check_data(self, data: Any) -> None:
+        """Refuse node data this transaction could not keep (a database's value policy); any data here."""
+
+    def sync(self, target: TreeQueries, key: Optional[str] = None) -> SyncReport:
+        """Make the working copy equal to ``target``, matching nodes by the key field ``key``.
+
+        Afterwards both forests hold the same keys, each under the parent of the same
+        key, in the same sibling order, with equal data.  A node whose key ``target``
+        also holds keeps its id; only real differences become ordinary updates
+        (``delete``, ``insert_after``/``insert_child``, ``move_after``/``move``,
+        ``set_data``): an equal forest gets none, and a node whose parent, place
+        among the siblings it kept (as ``changes`` counts it) and data are the same is
+        not touched.  See ``botree.tree.sync``.
+
+        Every key (``data[key]``: an int that is not a bool, or a str) is checked in
+        both forests, and every datum to write against the value policy, before the
+        first update: a missing or ill-typed key raises ``InvalidArgument``, a
+        repeated one ``InvalidOperation``, and nothing changes.  Returns the counts
+        (``SyncReport``, version None).  O(n log n) for n nodes in both forests, plus
+        O(log n) per update.
+        """
+        self._transient()
+        plan = plan_sync(self, target, check_sync_key(key))
+        for data in plan.written():
+            self._check_data(data)
+        return run_sync(self, plan)
 
     def _insert(self, update: Update, *args: Any) -> int:
         return self._apply(update, args)
