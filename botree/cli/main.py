@@ -218,7 +218,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         if key_field(tree) != key:
             raise CliError(f"{args.file} has no key column {key!r}: sync matches nodes by the database's key field")
         name = "<stdin>" if args.file == "-" else os.path.basename(args.file)
-        report = db.sync(tree, message=args.message if args.message is not None else f"sync {name}")
+        report = db.sync(tree, message=args.message if args.message is not None else f"sync {name}", key=key)
     counts = (
         f"{report.inserted} inserted, {report.deleted} deleted, {report.moved} moved, {report.changed} data changed"
     )
