@@ -22,7 +22,7 @@ import argparse
 import io
 import json
 import sys
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from ..errors import BotreeError
 from ..interchange.csvrows import write_rows
@@ -68,7 +68,7 @@ def auto_format(tree: Tree) -> str:
 
 def free_name(tree: Tree, name: str = "children") -> str:
     """``name``, or ``name`` with underscores in front, whichever no node's data has as a field. O(n)."""
-    used = set()
+    used: Set[str] = set()
     for node in tree.preorder():
         data = tree.data(node)
         if isinstance(data, dict):

@@ -78,7 +78,7 @@ def resolve(tree: Any, text: str, node_ids: bool = False, version: Optional[int]
         node = int(text)
     if node is not None:
         if node not in tree:
-            raise NodeNotFound(node, f"node #{node} does not exist{where}")
+            raise NodeNotFound(node, f"node {text} does not exist{where}")
         return node
     key = key_value(tree, text)
     if not tree.has_key(key):

@@ -143,25 +143,26 @@ def keyed_table(
     if key not in fields:
         fields.insert(0, key)
     header = list(fields)
-    header.insert(header.index(key) + 1, parent)
+    up = header.index(key) + 1
+    header.insert(up, parent)
     sorted_ok = order is not None and order in fields
     last: Dict[Optional[int], Any] = {}
     rows: List[List[Any]] = []
     for n, p, i, value in nodes:
         keys[n] = value.get(key)
         if sorted_ok:
-            here = value.get(order)  # type: ignore[arg-type]
+            here = value.get(order)
             try:
                 sorted_ok = here is not None and (i == 0 or last[p] < here)
             except TypeError:
                 sorted_ok = False
             last[p] = here
         row = [value.get(f) for f in fields]
-        row.insert(header.index(parent), None if p is None else keys[p])
+        row.insert(up, None if p is None else keys[p])
         rows.append(row)
     rewrote = order is not None and order in fields and not sorted_ok
     if rewrote:
-        at = header.index(order)  # type: ignore[arg-type]
+        at = header.index(str(order))
         for row, (_, _, i, _) in zip(rows, nodes):
             row[at] = i
     return header, rows, rewrote
