@@ -122,7 +122,7 @@ def parent_table(
         orphans=args.orphans,
         cycles=args.cycles,
         progress=bar.bounds if bar else None,
-        **({"key": key} if key else {}),
+        key=key,
     )
     return tree, ids
 

@@ -24,38 +24,48 @@ from __future__ import annotations
 
 import csv
 import json
-import re
+import math
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import InvalidArgument
 
-_INT = re.compile(r"0|-?[1-9][0-9]*")
-_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+")
 BOOLS = {"true": True, "false": False}
+_NUMBER_START = frozenset("-0123456789")
 TYPE_NAMES = ("int", "float", "number", "bool", "str", "json")
 
 
 def number(text: str) -> Any:
     """``text`` as an int or float if it is one written canonically (so ``cell`` gives it back), else None."""
-    if _INT.fullmatch(text):
-        return int(text)
-    if _FLOAT.fullmatch(text):
-        value = float(text)
-        if repr(value) == text:
-            return value
-    return None
+    if not text or text[0] not in _NUMBER_START:
+        return None
+    digits = text[1:] if text[0] == "-" else text
+    if digits.isascii() and digits.isdigit():
+        value = int(text)
+        return value if str(value) == text else None
+    try:
+        real = float(text)
+    except ValueError:
+        return None
+    return real if math.isfinite(real) and repr(real) == text else None
+
+
+def sniffed(texts: Sequence[str]) -> Tuple[str, List[Any]]:
+    """The type of a column of cells ``texts`` (``number``, ``bool`` or ``str``, see the module) and its values."""
+    first = next((t for t in texts if t), None)
+    if first is None:
+        return "str", [None] * len(texts)
+    if first in BOOLS and all(t in BOOLS or not t for t in texts):
+        return "bool", [BOOLS[t] if t else None for t in texts]
+    if number(first) is not None:
+        values = [number(t) if t else None for t in texts]
+        if all(v is not None or not t for t, v in zip(texts, values)):
+            return "number", values
+    return "str", [t if t else None for t in texts]
 
 
 def sniff(cells: Sequence[str]) -> str:
     """The type of a column whose cells are ``cells``: ``number``, ``bool`` or ``str`` (see the module)."""
-    filled = [c for c in cells if c != ""]
-    if not filled:
-        return "str"
-    if all(c in BOOLS for c in filled):
-        return "bool"
-    if all(number(c) is not None for c in filled):
-        return "number"
-    return "str"
+    return sniffed(cells)[0]
 
 
 def _convert(kind: str) -> Callable[[str], Any]:
@@ -143,39 +153,38 @@ def read_rows(
                 progress(len(cells))
     except csv.Error as exc:
         raise InvalidArgument(f"{name} line {reader.line_num}: malformed CSV: {exc}") from None
-    kinds = column_types(header, cells, parse_types(types, header), same_type or {})
-    readers = [_convert(kind) for kind in kinds]
-    rows: List[Dict[str, Any]] = []
-    for line, record in enumerate(cells, 2):
-        row: Dict[str, Any] = {}
-        for column, text, read, kind in zip(header, record, readers, kinds):
-            if text == "":
-                row[column] = None
-                continue
-            try:
-                row[column] = read(text)
-            except ValueError:
-                raise InvalidArgument(
-                    f"{name} row {line - 1}: column {column!r} holds {text!r:.40}, not a {kind}"
-                ) from None
-        rows.append(row)
-    return header, rows
-
-
-def column_types(
-    header: Sequence[str], cells: Sequence[Sequence[str]], types: Mapping[str, str], same_type: Mapping[str, str]
-) -> List[str]:
-    """The type of every column: given in ``types``, copied as ``same_type`` says, else sniffed."""
-    kinds: Dict[str, str] = {}
-    for i, column in enumerate(header):
-        kinds[column] = types[column] if column in types else sniff([row[i] for row in cells])
-    for column, other in same_type.items():
-        if column in kinds and other in kinds and column not in types:
-            own = kinds[column]
+    columns: List[Sequence[str]] = [list(c) for c in zip(*cells)] if cells else [[] for _ in header]
+    given = parse_types(types, header)
+    kinds: List[str] = []
+    values: List[List[Any]] = []
+    for column, texts in zip(header, columns):
+        kind, vals = (given[column], convert(name, column, texts, given[column])) if column in given else sniffed(texts)
+        kinds.append(kind)
+        values.append(vals)
+    for column, other in (same_type or {}).items():
+        if column in header and other in header and column not in given:
+            i, j = header.index(column), header.index(other)
             # Like ``other`` unless the cells are text that ``other``'s type cannot read (they then match nothing).
-            if own != "str" or kinds[other] == "str":
-                kinds[column] = kinds[other]
-    return [kinds[c] for c in header]
+            if kinds[i] != kinds[j] and (kinds[i] != "str" or kinds[j] == "str"):
+                kinds[i] = kinds[j]
+                values[i] = convert(name, column, columns[i], kinds[j])
+    return header, [dict(zip(header, row)) for row in zip(*values)]
+
+
+def convert(name: str, column: str, texts: Sequence[str], kind: str) -> List[Any]:
+    """The values of one column's cells (None for empty ones); ``InvalidArgument`` naming the first bad cell."""
+    if kind == "str":
+        return [t if t else None for t in texts]
+    read = _convert(kind)
+    try:
+        return [read(t) if t else None for t in texts]
+    except ValueError:
+        for row, text in enumerate(texts, 1):
+            try:
+                read(text) if text else None
+            except ValueError:
+                raise InvalidArgument(f"{name} row {row}: column {column!r} holds {text!r:.40}, not a {kind}") from None
+        raise  # not reached: some cell failed above
 
 
 def cell(value: Any) -> str:
