@@ -117,7 +117,7 @@ class Keyed:
         self.indexes: List[int] = []
         self.keys: List[Key] = []
         self.data: List[Any] = []
-        read = tree.data
+        read = tree.order_index.data
         at: Dict[int, int] = {}  # node id -> position
         for node, parent, index in tree.places():
             at[node] = len(self.nodes)
