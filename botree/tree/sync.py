@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Hashable, Iterator, List, Optional, Set, Tuple, Union
 
 from ..core.gcpause import gc_paused
-from ..errors import InvalidArgument, InvalidOperation
-from ..nodetable.attrindex import MISSING, field_value
+from ..errors import DuplicateKey, InvalidArgument
+from ..nodetable.attrindex import MISSING
+from ..nodetable.keyindex import check_key
 from .diff import reordered
 from .queries import TreeQueries
 from .updates import Updates
@@ -92,21 +93,12 @@ def check_sync_key(key: Any) -> str:
     return key
 
 
-def key_value(data: Any, key: str, where: str) -> Key:
-    """``data[key]`` (read as indexed fields are), checked to be an int (not a bool) or a str. O(1).
-
-    ``InvalidArgument`` naming ``where`` when the field is missing or of another type.
-    """
-    value = field_value(data, key)
-    if value is MISSING:
-        raise InvalidArgument(f"{where} has no key field {key!r}: its data is {data!r}")
-    if type(value) is bool or not isinstance(value, (int, str)):
-        raise InvalidArgument(f"{where} has key {key}={value!r}: a key must be an int or a str")
-    return value
-
-
 class Keyed:
-    """One forest read once in preorder: per node its id, parent's position (None: top level), index, key, data."""
+    """One forest read once in preorder: per node its id, parent's position (None: top level), index, key, data.
+
+    Keys are checked as a keyed tree checks them (``check_key``: ``InvalidKey``) and
+    must be unique (``DuplicateKey``), whether or not the tree itself is keyed.
+    """
 
     __slots__ = ("nodes", "parents", "indexes", "keys", "data", "position")
 
@@ -127,7 +119,7 @@ class Keyed:
             data = read(node)
             value = data.get(key, MISSING) if type(data) is dict else MISSING
             if type(value) is not int and type(value) is not str:  # the fast path is for plain dicts
-                value = key_value(data, key, f"{what} node {node}")
+                value = check_key(data, key, f"{what} node {node}")
             self.keys.append(value)
             self.data.append(data)
         self.position: Dict[Key, int] = {k: i for i, k in enumerate(self.keys)}
@@ -136,7 +128,7 @@ class Keyed:
             for node, k in zip(self.nodes, self.keys):
                 other = seen.setdefault(k, node)
                 if other != node:
-                    raise InvalidOperation(f"{what} nodes {other} and {node} both hold key {key}={k!r}: keys repeat")
+                    raise DuplicateKey(f"{what} nodes {other} and {node} both hold the key {key}={k!r}")
 
 
 def plan_sync(current: TreeQueries, target: TreeQueries, key: str) -> SyncPlan:
