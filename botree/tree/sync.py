@@ -29,8 +29,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Hashable, Iterator, List, Optional, Set, Tuple, Union
 
-from ..errors import InvalidArgument, InvalidOperation
-from ..nodetable.attrindex import MISSING, field_value
+from ..core.gcpause import gc_paused
+from ..errors import DuplicateKey, InvalidArgument
+from ..nodetable.attrindex import MISSING
+from ..nodetable.keyindex import check_key
 from .diff import reordered
 from .queries import TreeQueries
 from .updates import Updates
@@ -91,32 +93,42 @@ def check_sync_key(key: Any) -> str:
     return key
 
 
-def key_value(data: Any, key: str, where: str) -> Key:
-    """``data[key]`` (read as indexed fields are), checked to be an int (not a bool) or a str. O(1).
+class Keyed:
+    """One forest read once in preorder: per node its id, parent's position (None: top level), index, key, data.
 
-    ``InvalidArgument`` naming ``where`` when the field is missing or of another type.
+    Keys are checked as a keyed tree checks them (``check_key``: ``InvalidKey``) and
+    must be unique (``DuplicateKey``), whether or not the tree itself is keyed.
     """
-    value = field_value(data, key)
-    if value is MISSING:
-        raise InvalidArgument(f"{where} has no key field {key!r}: its data is {data!r}")
-    if type(value) is bool or not isinstance(value, (int, str)):
-        raise InvalidArgument(f"{where} has key {key}={value!r}: a key must be an int or a str")
-    return value
 
+    __slots__ = ("nodes", "parents", "indexes", "keys", "data", "position")
 
-def _keyed(tree: TreeQueries, key: str, what: str) -> Tuple[List[Tuple[int, Optional[int], int]], List[Key]]:
-    """Every node's (id, parent, index) in preorder and its key; raises on a bad or repeated key. O(n)."""
-    places = list(tree.places())
-    data = tree.data
-    keys: List[Key] = []
-    seen: Dict[Key, int] = {}
-    for node, _, _ in places:
-        value = key_value(data(node), key, f"{what} node {node}")
-        other = seen.setdefault(value, node)
-        if other != node:
-            raise InvalidOperation(f"{what} nodes {other} and {node} both hold key {key}={value!r}: keys are unique")
-        keys.append(value)
-    return places, keys
+    def __init__(self, tree: TreeQueries, key: str, what: str) -> None:
+        """Read every node of ``tree``; a missing, ill-typed or repeated key raises. O(n)."""
+        self.nodes: List[int] = []
+        self.parents: List[Optional[int]] = []
+        self.indexes: List[int] = []
+        self.keys: List[Key] = []
+        self.data: List[Any] = []
+        read = tree.order_index.data
+        at: Dict[int, int] = {}  # node id -> position
+        for node, parent, index in tree.places():
+            at[node] = len(self.nodes)
+            self.nodes.append(node)
+            self.parents.append(None if parent is None else at[parent])
+            self.indexes.append(index)
+            data = read(node)
+            value = data.get(key, MISSING) if type(data) is dict else MISSING
+            if type(value) is not int and type(value) is not str:  # the fast path is for plain dicts
+                value = check_key(data, key, f"{what} node {node}")
+            self.keys.append(value)
+            self.data.append(data)
+        self.position: Dict[Key, int] = {k: i for i, k in enumerate(self.keys)}
+        if len(self.position) != len(self.keys):
+            seen: Dict[Key, int] = {}
+            for node, k in zip(self.nodes, self.keys):
+                other = seen.setdefault(k, node)
+                if other != node:
+                    raise DuplicateKey(f"{what} nodes {other} and {node} both hold the key {key}={k!r}")
 
 
 def plan_sync(current: TreeQueries, target: TreeQueries, key: str) -> SyncPlan:
@@ -128,80 +140,79 @@ def plan_sync(current: TreeQueries, target: TreeQueries, key: str) -> SyncPlan:
     if not isinstance(target, TreeQueries):
         raise InvalidArgument(f"sync needs a target Tree, not {type(target).__name__}")
     check_sync_key(key)
-    now, now_keys = _keyed(current, key, "the current tree's")
-    wanted, wanted_keys = _keyed(target, key, "the target's")
-    nodes: Dict[Hashable, int] = {k: n for k, (n, _, _) in zip(now_keys, now)}
-    where = {n: (p, i) for n, p, i in now}
-    in_target = set(wanted_keys)
+    with gc_paused():  # millions of small containers, no cycles: see botree.core.gcpause
+        now = Keyed(current, key, "the current tree's")
+        wanted = Keyed(target, key, "the target's")
+        return _plan(now, wanted)
+
+
+def _plan(now: Keyed, wanted: Keyed) -> SyncPlan:
+    """The plan from both forests read. O(n log n)."""
+    plan = SyncPlan(dict(zip(now.keys, now.nodes)))
+    steps = plan.steps
+    in_target = wanted.position
+    at = now.position
+    now_parents, now_nodes, now_keys = now.parents, now.nodes, now.keys
 
     # Which current nodes hold a survivor (themselves included): children come after parents in preorder.
-    holds: Set[int] = set()
-    for (node, parent, _), k in zip(reversed(now), reversed(now_keys)):
-        if node in holds or k in in_target:
-            holds.add(node)
-            if parent is not None:
-                holds.add(parent)
-    plan = SyncPlan(nodes)
-    doomed: Set[int] = set()
-    doomed_late: List[int] = []  # the topmost doomed nodes holding survivors, deleted once those left
-    for (node, parent, _), k in zip(now, now_keys):
+    holds = [k in in_target for k in now_keys]
+    for i in range(len(holds) - 1, -1, -1):
+        parent = now_parents[i]
+        if holds[i] and parent is not None:
+            holds[parent] = True
+    doomed = [False] * len(holds)
+    late: List[int] = []  # the topmost doomed nodes holding survivors, deleted once those left
+    for i, k in enumerate(now_keys):
         if k in in_target:
             continue
         plan.deleted += 1
-        doomed.add(node)
-        if node not in holds:
-            if parent is None or parent in holds:  # the top of a subtree without survivors
-                plan.steps.append(("delete", node))
-        elif parent is None or parent not in doomed:
-            doomed_late.append(node)
-    del doomed, holds
+        doomed[i] = True
+        parent = now_parents[i]
+        if not holds[i]:
+            if parent is None or holds[parent]:  # the top of a subtree without survivors
+                steps.append(("delete", now_nodes[i]))
+        elif parent is None or not doomed[parent]:
+            late.append(now_nodes[i])
+    del holds, doomed
 
-    # Target order: each node's parent key and previous sibling key.
-    parent_key: List[Optional[Key]] = []
+    # Each target node's parent key and previous sibling key (the target's last child of that parent so far).
+    parent_keys = [None if p is None else wanted.keys[p] for p in wanted.parents]
     previous: List[Optional[Key]] = []
-    last_child: Dict[Optional[int], Key] = {}
-    target_key = dict(zip((n for n, _, _ in wanted), wanted_keys))
-    for (_, parent, _), k in zip(wanted, wanted_keys):
-        parent_key.append(None if parent is None else target_key[parent])
-        previous.append(last_child.get(parent))
-        last_child[parent] = k
-    del target_key, last_child
+    last: Dict[Optional[Key], Key] = {}
+    for k, pk in zip(wanted.keys, parent_keys):
+        previous.append(last.get(pk))
+        last[pk] = k
+    del last
 
     # Survivors that keep their parent: under each, move only those outside the longest kept run.
-    staying: Dict[Optional[int], List[int]] = {}
-    for k, pk in zip(wanted_keys, parent_key):
-        if k not in nodes:
-            continue
-        node = nodes[k]
-        if pk is None:
-            new_parent: Optional[int] = None
-        elif pk in nodes:
-            new_parent = nodes[pk]
-        else:
-            continue  # its parent is a new node: it moves
-        if where[node][0] == new_parent:
-            staying.setdefault(new_parent, []).append(node)
+    staying: Dict[Optional[Key], List[int]] = {}  # parent key -> positions in the current forest, target order
+    for k, pk in zip(wanted.keys, parent_keys):
+        here = at.get(k)
+        if here is not None:
+            parent = now_parents[here]
+            if (None if parent is None else now_keys[parent]) == pk:
+                staying.setdefault(pk, []).append(here)
     still: Set[int] = set()
+    indexes = now.indexes
     for kids in staying.values():
-        old_order = sorted(kids, key=lambda n: where[n][1])
         still.update(kids)
-        still -= reordered(old_order, kids)
+        old = [indexes[i] for i in kids]
+        if any(a > b for a, b in zip(old, old[1:])):
+            still.difference_update(reordered(sorted(kids, key=indexes.__getitem__), kids))
     del staying
 
-    data_now = current.data
-    data_wanted = target.data
-    for (tnode, _, _), k, pk, prev in zip(wanted, wanted_keys, parent_key, previous):
-        data = data_wanted(tnode)
-        if k not in nodes:
-            plan.steps.append(("insert", k, pk, prev, data))
+    now_data = now.data
+    for k, pk, prev, data in zip(wanted.keys, parent_keys, previous, wanted.data):
+        here = at.get(k)
+        if here is None:
+            steps.append(("insert", k, pk, prev, data))
             continue
-        node = nodes[k]
-        if node not in still:
-            plan.steps.append(("move", k, pk, prev))
-        old = data_now(node)
+        if here not in still:
+            steps.append(("move", k, pk, prev))
+        old = now_data[here]
         if old is not data and old != data:
-            plan.steps.append(("set_data", node, data))
-    plan.steps.extend(("delete", node) for node in doomed_late)
+            steps.append(("set_data", now_nodes[here], data))
+    steps.extend(("delete", node) for node in late)
     return plan
 
 

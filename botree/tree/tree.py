@@ -653,7 +653,10 @@ class Transaction(TreeQueries, Updates[int, None]):
         """Refuse node data this transaction could not keep (a database's value policy); any data here."""
 
     def sync(self, target: TreeQueries, key: Optional[str] = None) -> SyncReport:
-        """Make the working copy equal to ``target``, matching nodes by the key field ``key``.
+        """Make the working copy equal to ``target``, matching nodes by the key field.
+
+        The key field is the tree's own (``Tree(key=...)``), or ``key`` for a tree
+        without one (a keyed tree refuses another field: ``InvalidArgument``).
 
         Afterwards both forests hold the same keys, each under the parent of the same
         key, in the same sibling order, with equal data.  A node whose key ``target``
@@ -665,12 +668,18 @@ class Transaction(TreeQueries, Updates[int, None]):
 
         Every key (``data[key]``: an int that is not a bool, or a str) is checked in
         both forests, and every datum to write against the value policy, before the
-        first update: a missing or ill-typed key raises ``InvalidArgument``, a
-        repeated one ``InvalidOperation``, and nothing changes.  Returns the counts
+        first update: a missing or ill-typed key raises ``InvalidKey``, a repeated
+        one ``DuplicateKey``, and nothing changes.  Returns the counts
         (``SyncReport``, version None).  O(n log n) for n nodes in both forests, plus
         O(log n) per update.
         """
         self._transient()
+        if key is None:
+            key = self.key
+            if key is None:
+                raise InvalidArgument("this tree has no key field: sync needs one (key=FIELD)")
+        elif self.key is not None and key != self.key:
+            raise InvalidArgument(f"this tree's key field is {self.key!r}: it cannot sync by {key!r}")
         plan = plan_sync(self, target, check_sync_key(key))
         for data in plan.written():
             self._check_data(data)

@@ -15,9 +15,10 @@ from typing import Any, Callable, List, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from botree import Database, Tree
-from botree.errors import ConflictError, InvalidArgument, InvalidOperation
+from botree.errors import ConflictError, DuplicateKey, InvalidArgument
 from botree.tree.sync import SyncReport
 from tests.conftest import pg_schema_url
 from tests.tree.test_sync import check_changes, from_rows, nested, pairs, same_report
@@ -47,9 +48,11 @@ def sync_and_check(db: Database, a: Tree, b: Tree) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pairs())
-def test_sync_in_memory(pair: Tuple[Tree, Tree]) -> None:
+@given(pairs(), st.booleans())
+def test_sync_in_memory(pair: Tuple[Tree, Tree], keyed: bool) -> None:
     a, b = pair
+    if keyed:
+        a = Tree.from_events(a.data_events(), key="id")
     sync_and_check(Database(a), a, b)
 
 
@@ -99,9 +102,9 @@ def test_bad_input_commits_nothing() -> None:
     with pytest.raises(InvalidArgument, match="data"):
         db.sync(bad, key="id")
     duplicate = from_rows([(1, None, 0)]).insert_child(None, {"id": 1})[0]
-    with pytest.raises(InvalidOperation, match="both hold key"):
+    with pytest.raises(DuplicateKey, match="both hold the key"):
         db.sync(duplicate, key="id")
-    with pytest.raises(InvalidArgument, match="key field's name"):
+    with pytest.raises(InvalidArgument, match="no key field: sync needs one"):
         db.sync(a)
     with pytest.raises(InvalidArgument, match="retries"):
         db.sync(a, key="id", retries=-1)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from botree import Transaction, Tree
-from botree.errors import InvalidArgument, InvalidOperation
+from botree.errors import DuplicateKey, InvalidArgument, InvalidKey, InvalidOperation
 from botree.tree.diff import Changes
 from botree.tree.sync import SyncReport
 from botree.tree.updates import Update
@@ -183,11 +183,16 @@ def synced(a: Tree, b: Tree) -> Tuple[Tree, SyncReport, List[Tuple[str, Tuple[An
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pairs())
-def test_sync_makes_the_forest_equal_to_the_target_with_only_the_real_differences(pair: Tuple[Tree, Tree]) -> None:
+@given(pairs(), st.booleans())
+def test_sync_makes_the_forest_equal_to_the_target_with_only_the_real_differences(
+    pair: Tuple[Tree, Tree], keyed: bool
+) -> None:
     a, b = pair
+    if keyed:  # a keyed tree: its key index checks uniqueness at every update of the sync
+        a = Tree.from_events(a.data_events(), key="id")
     new, report, ops = synced(a, b)
     new.check()
+    assert new.key == ("id" if keyed else None)
     assert nested(new) == nested(b)
     changes = a.diff(new)
     check_changes(a, b, a, new, changes)
@@ -268,12 +273,12 @@ def test_sync_reads_the_key_through_the_transaction_it_was_given() -> None:
 
 
 BAD_TARGETS = [
-    ([{"id": 1}, {"name": "no key"}], InvalidArgument, "no key field 'id'"),
-    ([{"id": 1}, {"id": True}], InvalidArgument, "a key must be an int or a str"),
-    ([{"id": 1}, {"id": 2.0}], InvalidArgument, "a key must be an int or a str"),
-    ([{"id": 1}, {"id": None}], InvalidArgument, "a key must be an int or a str"),
-    ([{"id": 1}, "not a mapping"], InvalidArgument, "no key field"),
-    ([{"id": 1}, {"id": 1}], InvalidOperation, "both hold key id=1"),
+    ([{"id": 1}, {"name": "no key"}], InvalidKey, "the target's node 1 has no key field 'id'"),
+    ([{"id": 1}, {"id": True}], InvalidKey, "must be an int or a str, not bool"),
+    ([{"id": 1}, {"id": 2.0}], InvalidKey, "must be an int or a str, not float"),
+    ([{"id": 1}, {"id": None}], InvalidKey, "must be an int or a str, not NoneType"),
+    ([{"id": 1}, "not a mapping"], InvalidKey, "no key field"),
+    ([{"id": 1}, {"id": 1}], DuplicateKey, "the target's nodes 0 and 1 both hold the key id=1"),
 ]
 
 
@@ -293,15 +298,30 @@ def test_bad_keys_in_the_current_forest_raise_before_any_update() -> None:
     a = from_rows([(1, None, 0), (2, 1, 0)])
     a, _ = a.insert_child(None, {"id": 2})
     tx = Recording(a)
-    with pytest.raises(InvalidOperation, match="current tree's nodes 1 and 2 both hold key id=2"):
+    with pytest.raises(DuplicateKey, match="current tree's nodes 1 and 2 both hold the key id=2"):
         tx.sync(from_rows([(1, None, 0)]), key="id")
     assert tx.ops == []
 
 
-@pytest.mark.parametrize("key", [None, "", 3, b"id"])
+@pytest.mark.parametrize("key", ["", 3, b"id"])
 def test_the_key_field_must_be_named(key: Any) -> None:
     with pytest.raises(InvalidArgument, match="key field's name"):
         Transaction(Tree()).sync(Tree(), key=key)
+    with pytest.raises(InvalidArgument, match="no key field: sync needs one"):
+        Transaction(Tree()).sync(Tree())
+
+
+def test_a_keyed_tree_syncs_by_its_own_key_and_no_other() -> None:
+    a = Tree.from_events(from_rows([(1, None, 0), (2, 1, 0), ("x", None, 0)]).data_events(), key="id")
+    b = from_rows([("x", None, 1), (1, None, 0), (3, 1, 0)])
+    with a.transaction() as tx:
+        with pytest.raises(InvalidArgument, match="key field is 'id': it cannot sync by 'v'"):
+            tx.sync(b, key="v")
+        report = tx.sync(b)
+        assert tx.node_of(1) == 0 and tx.node_of("x") == 2 and tx.key_of(tx.node_of(3)) == 3  # survivors keep ids
+    assert report == SyncReport(inserted=1, deleted=1, moved=1, changed=1)
+    assert tx.tree is not None and tx.tree.key == "id" and nested(tx.tree) == nested(b)
+    tx.tree.check()
 
 
 def test_the_target_must_be_a_tree() -> None:
