@@ -150,13 +150,14 @@ def stage_id_map(target: str, ids: Dict[Hashable, int]) -> str:
     return staged
 
 
-def database_key(target: str) -> Optional[str]:
-    """The key field of the database at ``target`` (None when it has none or does not exist yet)."""
+def database_state(target: str) -> Tuple[Optional[str], int, int]:
+    """The key field, node count and version of the database at ``target`` (``(None, 0, 0)`` if there is none yet)."""
     path = local_path(target)
     if path is not None and (not os.path.exists(path) or os.path.getsize(path) == 0):
-        return None
+        return None, 0, 0
     with open_db(target, must_exist=False) as db:
-        return key_field(db)
+        version, tree = db.snapshot()
+        return key_field(db), len(tree), version
 
 
 def show_progress(args: argparse.Namespace) -> bool:
@@ -179,18 +180,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     created = bool(path) and not os.path.exists(path or "")
     staged: Optional[str] = None
     try:
-        tree, ids = read_input(args, database_key(args.db), shown)
+        key, count, version = database_state(args.db)
+        if count and not args.replace:
+            raise CliError(
+                f"{args.db} already holds {count} nodes (version {version}); "
+                f"pass --replace to replace them with the tree of {name}"
+            )
+        tree, ids = read_input(args, key, shown)
         if args.id_map:
             if ids is None:
                 raise UsageError("--id-map applies to parent tables (csv, table), not JSON documents")
             staged = stage_id_map(args.id_map, ids)
         with open_db(args.db, must_exist=False, key=key_field(tree)) as db:
-            count = len(db.tree)
-            if count and not args.replace:
-                raise CliError(
-                    f"{args.db} already holds {count} nodes (version {db.version}); "
-                    f"pass --replace to replace them with the tree of {name}"
-                )
+            if len(db.tree) and not args.replace:  # filled by another process while the file was read
+                raise CliError(f"{args.db} is no longer empty (version {db.version}): pass --replace")
             message = args.message if args.message is not None else f"import {os.path.basename(name)}"
             bar = ProgressBar("storing", len(tree)) if shown else None
             version = db.replace(tree, message=message, progress=bar.rows if bar is not None else None)
