@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from botree import DurableDatabase, Tree, cli
 from tests.cli.test_cli import open_tree, run, shape
@@ -310,3 +312,53 @@ def test_sync_errors(tmp_path: Path) -> None:
     doc = write(tmp_path, "doc.json", "[1]")
     _, plain = imported(tmp_path, "[1]", "plain.json")
     fails(plain, "sync", doc, plain, says="has no key field")
+
+
+# -- the export -> import property, in memory (the functions the verbs call) -------------------------
+
+FIELD_VALUES = {
+    "n": st.one_of(st.none(), st.integers(-(10**12), 10**12)),
+    "x": st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False), st.integers(-5, 5)),
+    "ok": st.one_of(st.none(), st.booleans()),
+    "s": st.one_of(st.none(), st.text(alphabet="ab ,\"'\n7é", max_size=5).map(lambda t: "v" + t)),
+}
+
+
+@st.composite
+def keyed_forests(draw: st.DrawFn) -> Tree:
+    """A random forest keyed by ``id`` (ints or strs, never mixed), every node holding every field."""
+    size = draw(st.integers(0, 25))
+    numeric = draw(st.booleans())
+    keys = [i * 7 - 20 if numeric else f"k{i}" for i in range(size)]
+    rows = []
+    for i, key in enumerate(keys):
+        parent = draw(st.one_of(st.none(), st.integers(0, i - 1))) if i else None
+        data = {"id": key, **{f: draw(values) for f, values in FIELD_VALUES.items()}}
+        rows.append((key, None if parent is None else keys[parent], data))
+    return Tree.from_parent_table(rows, id=0, parent=1, data=2, key="id")
+
+
+def reread(tmp_path: Path, text: str, suffix: str) -> Tree:
+    from botree.cli.inputs import read_input
+    from botree.cli.main import build_parser
+
+    path = tmp_path / f"dump{suffix}"
+    path.write_text(text, encoding="utf-8")
+    args = build_parser().parse_args(["import", str(path), str(tmp_path / "unused.db")])
+    return read_input(args, None, False)[0]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(keyed_forests(), st.sampled_from(["json", "table", "csv"]))
+def test_export_import_property(tmp_path: Path, tree: Tree, fmt: str) -> None:
+    from botree.cli.exports import EXPORTERS
+    from botree.cli.main import build_parser
+
+    args = build_parser().parse_args(["export", "x.db", "--format", fmt])
+    text = EXPORTERS[fmt](tree, args)
+    again = reread(tmp_path, text, ".csv" if fmt == "csv" else ".json")
+    again.check()
+    assert again.key == "id"
+    assert again == tree  # same shape, node ids (preorder) and data: keys and typed values included
+    if fmt == "csv":
+        assert EXPORTERS[fmt](again, args) == text  # and byte for byte
