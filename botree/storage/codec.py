@@ -6,7 +6,8 @@ indexed fields, key field, vector lengths, id allocators, and the pins of its
 manifests).  Storage keeps vectors leaf by leaf: one *cell* holds the 64 slots of
 one leaf as written by one version.  A *manifest* cell per group of 64 leaves lists
 the version of the cell each leaf of the group reads, and the version's state
-(inside its checksummed commit row) pins the version of every manifest; so a read names the exact cell it needs, and nothing can substitute another one.
+(inside its checksummed commit row) pins the version of every manifest; so a read
+names the exact cell it needs, and nothing can substitute another one.
 
 Payloads are MessagePack (``msgpack``: a stable, documented binary format any
 language reads), with extension types where Python values need more than
