@@ -256,3 +256,25 @@ def test_bad_keys_change_nothing_in_a_stored_database(target: str) -> None:
                     tx.set_data(1, {"id": bad})
         assert db.version == v
         db.verify()
+
+
+def test_rebase_rechecks_uniqueness_in_memory() -> None:
+    db = Database(key="id")
+    with db.transaction() as tx:
+        a = tx.insert_root({"id": "a"})
+    first = db.transaction()
+    second = db.transaction()
+    third = db.transaction()
+    first.set_data(a, {"id": "z"})  # frees "a", takes "z"
+    second.insert_root({"id": "z"})
+    third.insert_root({"id": "y"})
+    first.commit()
+    with pytest.raises(ConflictError, match="no longer applies") as caught:
+        second.commit()
+    assert isinstance(caught.value.__cause__, DuplicateKey)
+    third.commit()  # rebased: "y" is still free
+    tree = db.tree
+    assert tree.node_of("z") == a and tree.key_of(tree.node_of("y")) == "y" and len(tree) == 2
+    assert not tree.has_key("a")
+    tree.check()
+    assert db.replay() == tree
