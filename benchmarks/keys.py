@@ -1,6 +1,6 @@
 """Key lookup cost (issue 13): in memory against a plain dict, and on a stored tree from a cold open.
 
-    python benchmarks/keys.py [N ...]        # default: 100000 1000000
+    python -m benchmarks.keys [N ...]        # default: 100000 1000000
 
 For each N: build a keyed forest of N nodes (str keys "k<i>", random shape) with
 ``Tree.from_events(..., key="id")`` and time it against the same build without a key;
@@ -22,22 +22,15 @@ from typing import Any, Callable, Iterator, List, Tuple
 
 from botree import Database, Tree
 
+from .leaf_cache_rss import events as random_forest
+
 LOOKUPS = 100_000
 
 
-def events(n: int, seed: int = 1) -> Iterator[Tuple[Any, bool]]:
-    rng = random.Random(seed)
-    depth = made = 0
-    while made < n:
-        if depth and rng.random() < 0.45:
-            depth -= 1
-            yield (None, False)
-        else:
-            yield ({"id": f"k{made}", "name": f"node {made}"}, True)
-            made += 1
-            depth += 1
-    for _ in range(depth):
-        yield (None, False)
+def events(n: int) -> Iterator[Tuple[Any, bool]]:
+    """``leaf_cache_rss``'s random forest of n nodes, each with a str key "k<i>"."""
+    for data, is_open in random_forest(n):
+        yield ({"id": f"k{data['i']}", "name": data["name"]} if is_open else None), is_open
 
 
 def timed(fn: Callable[[], Any]) -> Tuple[float, Any]:
@@ -90,7 +83,11 @@ def stored(n: int) -> None:
     store_s, _ = timed(lambda: db.replace(Tree.from_events(events(n), key="id"), message="bulk"))
     db.close()
     print(f"  stored in SQLite in {store_s:.1f} s ({os.path.getsize(path) / 1e6:.0f} MB)")
-    out = subprocess.run([sys.executable, __file__, "--cold", path, str(n)], capture_output=True, text=True, check=True)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.keys", "--cold", path, str(n)],
+        capture_output=True, text=True, check=True, cwd=root,
+    )
     print(out.stdout.rstrip())
 
 

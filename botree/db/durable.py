@@ -647,11 +647,7 @@ class DurableDatabase(Database):
         return tree
 
     def _append(
-        self,
-        make: Callable[[Tree], Tree],
-        message: Optional[str],
-        meta: Mapping[str, Any],
-        progress: Optional[Progress],
+        self, make: "Callable[[Tree], Tree]", message: Optional[str], meta: Mapping[str, Any], progress: Progress | None
     ) -> Tuple[int, Tree, Tree]:
         """Store ``make(head)``, a whole tree, as the next version (``replace``, ``set_key``, ...).
 
