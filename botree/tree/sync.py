@@ -110,18 +110,20 @@ class Keyed:
         self.keys: List[Key] = []
         self.data: List[Any] = []
         read = tree.order_index.data
+        add_node, add_parent, add_index = self.nodes.append, self.parents.append, self.indexes.append
+        add_key, add_data = self.keys.append, self.data.append
         at: Dict[int, int] = {}  # node id -> position
-        for node, parent, index in tree.places():
-            at[node] = len(self.nodes)
-            self.nodes.append(node)
-            self.parents.append(None if parent is None else at[parent])
-            self.indexes.append(index)
+        for i, (node, parent, index) in enumerate(tree.places()):
+            at[node] = i
+            add_node(node)
+            add_parent(None if parent is None else at[parent])
+            add_index(index)
             data = read(node)
             value = data.get(key, MISSING) if type(data) is dict else MISSING
             if type(value) is not int and type(value) is not str:  # the fast path is for plain dicts
                 value = check_key(data, key, f"{what} node {node}")
-            self.keys.append(value)
-            self.data.append(data)
+            add_key(value)
+            add_data(data)
         self.position: Dict[Key, int] = {k: i for i, k in enumerate(self.keys)}
         if len(self.position) != len(self.keys):
             seen: Dict[Key, int] = {}
