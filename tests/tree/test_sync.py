@@ -307,7 +307,7 @@ def test_bad_keys_in_the_current_forest_raise_before_any_update() -> None:
 
 @pytest.mark.parametrize("key", ["", 3, b"id"])
 def test_the_key_field_must_be_named(key: Any) -> None:
-    with pytest.raises(InvalidArgument, match="key field's name"):
+    with pytest.raises(InvalidArgument, match="key must be a field name"):
         Transaction(Tree()).sync(Tree(), key=key)
     with pytest.raises(InvalidArgument, match="no key field: sync needs one"):
         Transaction(Tree()).sync(Tree())
