@@ -18,6 +18,7 @@ from .interchange.nested import JsonNode
 from .nodetable.attrindex import Range
 from .tree.cursor import Cursor
 from .tree.diff import Changes
+from .tree.sync import SyncReport
 from .tree.tree import Transaction, Tree, load_parent_table
 from .version import VERSION as __version__
 
@@ -35,6 +36,7 @@ __all__ = [
     "JsonNode",
     "OrderIndex",
     "Range",
+    "SyncReport",
     "Transaction",
     "TransientIndex",
     "Tree",

@@ -423,9 +423,10 @@ class Database:
         key: Optional[str] = None,
         retries: int = 10,
     ) -> SyncReport:
-        """Make the current tree equal to ``target`` by the key field ``key``, committing only the differences.
+        """Make the current tree equal to ``target`` by its key field, committing only the differences.
 
-        One commit of ordinary logged updates (see ``Transaction.sync``): nodes keep
+        The key field is the tree's (``Tree(key=...)``), or ``key`` for a tree without
+        one.  One commit of ordinary logged updates (see ``Transaction.sync``): nodes keep
         their ids, so ``changes`` across it lists exactly the inserted, deleted,
         moved and re-valued nodes, and an equal ``target`` commits nothing (the
         report's ``version`` is None; otherwise the version committed).  It is
@@ -451,10 +452,10 @@ class Database:
             try:
                 tx.commit()
                 return dataclasses.replace(report, version=tx.base_version + 1)
-            except ConflictError:
+            except ConflictError as exc:
                 attempt += 1
                 if attempt > retries:
-                    raise
+                    raise ConflictError(f"gave up after {retries} retries: {exc}") from exc
 
     def replace(
         self,

@@ -6,8 +6,8 @@ updates of the registry (``delete``, ``insert_after``/``insert_child``,
 so a database logs, replays, rebases and diffs them like any other commit.
 
 Nodes match when their data hold the same key (``data[key]``, an int that is not a
-bool, or a str).  A node of the current forest keeps its id; only real differences
-become updates:
+bool, or a str, unique in each forest: ``InvalidKey`` and ``DuplicateKey`` otherwise).
+A node of the current forest keeps its id; only real differences become updates:
 
 * deleted: current nodes whose key the target lacks.  Those with no surviving node
   below them go first (one ``delete`` per largest such subtree); those that still
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Hashable, Iterator, List, Optional, Set, Tuple, Union
 
 from ..core.gcpause import gc_paused
+from ..core.index import check_key_field
 from ..errors import DuplicateKey, InvalidArgument
 from ..nodetable.attrindex import MISSING
 from ..nodetable.keyindex import check_key
@@ -86,13 +87,6 @@ class SyncPlan:
         return SyncReport(kinds.count("insert"), self.deleted, kinds.count("move"), kinds.count("set_data"))
 
 
-def check_sync_key(key: Any) -> str:
-    """``key`` if it names a data field (a non-empty str); ``InvalidArgument`` otherwise. O(1)."""
-    if type(key) is not str or not key:
-        raise InvalidArgument(f"sync needs the key field's name (a non-empty str), not {key!r}")
-    return key
-
-
 class Keyed:
     """One forest read once in preorder: per node its id, parent's position (None: top level), index, key, data.
 
@@ -110,18 +104,20 @@ class Keyed:
         self.keys: List[Key] = []
         self.data: List[Any] = []
         read = tree.order_index.data
+        add_node, add_parent, add_index = self.nodes.append, self.parents.append, self.indexes.append
+        add_key, add_data = self.keys.append, self.data.append
         at: Dict[int, int] = {}  # node id -> position
-        for node, parent, index in tree.places():
-            at[node] = len(self.nodes)
-            self.nodes.append(node)
-            self.parents.append(None if parent is None else at[parent])
-            self.indexes.append(index)
+        for i, (node, parent, index) in enumerate(tree.places()):
+            at[node] = i
+            add_node(node)
+            add_parent(None if parent is None else at[parent])
+            add_index(index)
             data = read(node)
             value = data.get(key, MISSING) if type(data) is dict else MISSING
             if type(value) is not int and type(value) is not str:  # the fast path is for plain dicts
                 value = check_key(data, key, f"{what} node {node}")
-            self.keys.append(value)
-            self.data.append(data)
+            add_key(value)
+            add_data(data)
         self.position: Dict[Key, int] = {k: i for i, k in enumerate(self.keys)}
         if len(self.position) != len(self.keys):
             seen: Dict[Key, int] = {}
@@ -139,7 +135,8 @@ def plan_sync(current: TreeQueries, target: TreeQueries, key: str) -> SyncPlan:
     """
     if not isinstance(target, TreeQueries):
         raise InvalidArgument(f"sync needs a target Tree, not {type(target).__name__}")
-    check_sync_key(key)
+    if check_key_field(key) is None:
+        raise InvalidArgument("sync needs a key field (key=FIELD)")
     with gc_paused():  # millions of small containers, no cycles: see botree.core.gcpause
         now = Keyed(current, key, "the current tree's")
         wanted = Keyed(target, key, "the target's")

@@ -33,7 +33,7 @@ from .cursor import Cursor
 from .diff import Changes, full_diff
 from .queries import TreeQueries
 from .render import render, summary
-from .sync import SyncReport, check_sync_key, plan_sync, run_sync
+from .sync import SyncReport, plan_sync, run_sync
 from .updates import Update, Updates
 
 
@@ -680,7 +680,7 @@ class Transaction(TreeQueries, Updates[int, None]):
                 raise InvalidArgument("this tree has no key field: sync needs one (key=FIELD)")
         elif self.key is not None and key != self.key:
             raise InvalidArgument(f"this tree's key field is {self.key!r}: it cannot sync by {key!r}")
-        plan = plan_sync(self, target, check_sync_key(key))
+        plan = plan_sync(self, target, key)
         for data in plan.written():
             self._check_data(data)
         return run_sync(self, plan)

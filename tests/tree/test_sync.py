@@ -58,12 +58,12 @@ def forests(draw: st.DrawFn, keys: Optional[List[Any]] = None) -> Tree:
 
 @st.composite
 def edited(draw: st.DrawFn, base: Tree) -> Tree:
-    """``base`` after a few random edits (moves, inserts, deletes, data), rebuilt with new node ids."""
+    """``base`` after a few random edits (moves, inserts, deletes, unwraps, data), rebuilt with new node ids."""
     tree = base
     fresh = [k for k in KEYS if k not in {tree.data(n)["id"] for n in tree.preorder()}]
     for _ in range(draw(st.integers(0, 6))):
         nodes = list(tree.preorder())
-        kind = draw(st.sampled_from(["move", "insert", "delete", "data", "reorder"]))
+        kind = draw(st.sampled_from(["move", "insert", "delete", "unwrap", "data", "reorder"]))
         if kind == "insert" and fresh:
             parent = draw(st.one_of(st.none(), st.sampled_from(nodes))) if nodes else None
             size = sum(1 for _ in tree.children(parent))
@@ -73,6 +73,8 @@ def edited(draw: st.DrawFn, base: Tree) -> Tree:
             continue
         elif kind == "delete":
             tree = tree.delete(draw(st.sampled_from(nodes)))
+        elif kind == "unwrap":  # its children stay: a deleted key whose children survive
+            tree = tree.unwrap(draw(st.sampled_from(nodes)))
         elif kind == "data":
             node = draw(st.sampled_from(nodes))
             tree = tree.set_data(node, {"id": tree.data(node)["id"], "v": draw(st.integers(0, 3))})
@@ -305,7 +307,7 @@ def test_bad_keys_in_the_current_forest_raise_before_any_update() -> None:
 
 @pytest.mark.parametrize("key", ["", 3, b"id"])
 def test_the_key_field_must_be_named(key: Any) -> None:
-    with pytest.raises(InvalidArgument, match="key field's name"):
+    with pytest.raises(InvalidArgument, match="key must be a field name"):
         Transaction(Tree()).sync(Tree(), key=key)
     with pytest.raises(InvalidArgument, match="no key field: sync needs one"):
         Transaction(Tree()).sync(Tree())
