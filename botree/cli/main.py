@@ -97,7 +97,7 @@ def open_db(target: str, must_exist: bool = True, key: Optional[str] = None) -> 
     path = local_path(target)
     if must_exist and path and (not os.path.exists(path) or os.path.getsize(path) == 0):
         raise CliError(f"no database at {path!r} (create one with: {PROG} import FILE {target})")
-    db = DurableDatabase(target, create=not must_exist, **({"key": key} if key else {}))
+    db = DurableDatabase(target, create=not must_exist, key=key)
     try:
         yield db
     finally:
