@@ -278,3 +278,22 @@ def test_rebase_rechecks_uniqueness_in_memory() -> None:
     assert not tree.has_key("a")
     tree.check()
     assert db.replay() == tree
+
+
+def test_memory_replace_and_reconfiguration() -> None:
+    db = Database(key="id", fields=("name",), block_size=8)
+    fill(db, 40)
+    plain = Tree.from_events([({"id": i, "name": "x"}, True) for i in range(10)] + [(None, False)] * 10)
+    db.replace(plain)
+    assert (db.key, db.fields, db.block_size) == ("id", ("name",), 8)
+    db.tree.check()
+    v = db.add_index("id")
+    assert db.fields == ("name", "id") and db.version == v
+    db.drop_index("name")
+    db.set_key(None)
+    assert (db.key, db.fields) == (None, ("id",))
+    assert db.tree.find(id=3) == [3] and db.replay() == db.tree
+    with pytest.raises(InvalidArgument):
+        db.set_key("")
+    with pytest.raises(InvalidArgument):
+        db.replace(plain, block_size=3)
