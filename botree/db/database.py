@@ -164,7 +164,8 @@ class Database:
         if keep is not None and (type(keep) is not int or keep < 1):
             raise InvalidArgument(f"keep must be a positive int or None, not {keep!r}")
         if tree is None:
-            start = Tree(DEFAULT_BLOCK_SIZE if block_size is None else block_size, fields or (), key)
+            size = DEFAULT_BLOCK_SIZE if block_size is None else block_size
+            start = Tree(size, () if fields is None else fields, key)
         elif not isinstance(tree, Tree):
             raise InvalidArgument(f"a Database starts from a Tree, not {type(tree).__name__}")
         else:

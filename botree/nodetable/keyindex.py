@@ -139,24 +139,26 @@ def build_keys(field: str, pairs: Iterable[Tuple[int, Any]]) -> KeyIndex:
 
     ``InvalidKey`` or ``DuplicateKey`` (naming both nodes) before anything is built.
     """
-    ints: Dict[Any, int] = {}  # key -> node, per type: 1 and "1" are different keys
-    strs: Dict[Any, int] = {}
+    seen: Dict[Any, int] = {}  # one dict: an int key never equals a str key (bools are refused)
     for node, data in pairs:
         key = data.get(field, MISSING) if type(data) is dict else MISSING
         kind = type(key)
         if kind is not int and kind is not str:
             key = check_key(data, field, node)  # a mapping of another type, an object, or an error
-            kind = type(key)
-        seen = strs if kind is str else ints
         other = seen.setdefault(key, node)
         if other != node:
             raise DuplicateKey(f"key {field}={key!r} is held by node {other} and node {node}")
-    count = len(ints) + len(strs)
+    count = len(seen)
     nbuckets = max(1, -(-count // LOAD))
+    low = 1 << (nbuckets.bit_length() - 1)  # ``bucket_of`` inlined
+    wide, narrow = (low << 1) - 1, low - 1
     lists: List[List[Any]] = [[] for _ in range(nbuckets)]
-    for seen in (ints, strs):
-        for key, node in seen.items():
-            lists[bucket_of(key_hash(key), nbuckets)].extend((key, node))
+    for key, node in seen.items():
+        h = _crc32(key.encode("utf-8", "surrogatepass")) if type(key) is str else key_hash(key)
+        b = h & wide
+        bucket = lists[b if b < nbuckets else h & narrow]
+        bucket.append(key)
+        bucket.append(node)
     return KeyIndex(field, ChunkedVector(tuple(b) for b in lists), count)
 
 

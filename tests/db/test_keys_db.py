@@ -107,6 +107,10 @@ def test_stored_key_survives_reopen_and_a_cold_lookup_loads_one_leaf(target: str
     with Database(target, key="id") as db:  # the same key: fine
         assert db.tree.node_of("seventeen") == 18 and not db.tree.has_key(17) and not db.tree.has_key(18)
         db.tree.check()
+        db.compact(1)  # superseded key cells go too; the kept version reads all it needs
+        db.verify()
+    with Database(target) as db:
+        assert db.tree.node_of("seventeen") == 18 and db.tree.node_of(N - 1) == N
     with pytest.raises(InvalidArgument, match="key field"):
         Database(target, key="name")
 
@@ -278,3 +282,52 @@ def test_rebase_rechecks_uniqueness_in_memory() -> None:
     assert not tree.has_key("a")
     tree.check()
     assert db.replay() == tree
+
+
+def test_memory_replace_and_reconfiguration() -> None:
+    db = Database(key="id", fields=("name",), block_size=8)
+    fill(db, 40)
+    plain = Tree.from_events([({"id": i, "name": "x"}, True) for i in range(10)] + [(None, False)] * 10)
+    db.replace(plain)
+    assert (db.key, db.fields, db.block_size) == ("id", ("name",), 8)
+    db.tree.check()
+    v = db.add_index("id")
+    assert db.fields == ("name", "id") and db.version == v
+    db.drop_index("name")
+    db.set_key(None)
+    assert (db.key, db.fields) == (None, ("id",))
+    assert db.tree.find(id=3) == [3] and db.replay() == db.tree
+    with pytest.raises(InvalidArgument):
+        db.set_key("")
+    with pytest.raises(InvalidArgument):
+        db.replace(plain, block_size=3)
+
+
+def test_a_file_written_before_keys_opens_unchanged_and_can_be_keyed(tmp_path: Any) -> None:
+    # tests/data/format-botree-2-before-keys.db: written by the library before this change
+    # (commit 3a9e988): 101 nodes, fields ("name",), two commits, no keys table.
+    import shutil
+
+    from tests import ROOT
+
+    path = os.path.join(str(tmp_path), "old.db")
+    shutil.copy(os.path.join(ROOT, "tests", "data", "format-botree-2-before-keys.db"), path)
+    before = open(path, "rb").read()
+    with Database(path) as db:
+        assert db.version == 2 and db.key is None and db.fields == ("name",)
+        tree = db.tree
+        assert len(tree) == 100 and tree.data(5) == {"id": "five", "name": "p5"} and 7 not in tree
+        assert sorted(tree.find(name="p3")) == [4, 11, 18, 25, 32, 39, 46, 53, 60, 67, 74, 81, 88, 95]
+        assert [c.message for c in db.history()] == ["initial", "setup", "edit"]
+        db.verify()
+        with pytest.raises(InvalidOperation):
+            tree.node_of(3)
+    assert open(path, "rb").read() == before  # opening, reading and verifying changed nothing
+    assert "keys" not in tables(path)
+    with Database(path) as db:
+        db.set_key("id")
+        assert db.tree.node_of("five") == 5 and db.tree.node_of(3) == 4 and not db.tree.has_key(6)
+    with Database(path, key="id") as db:
+        assert db.tree.node_of("acme") == 0
+        db.verify()
+    assert "keys" in tables(path)
