@@ -21,7 +21,9 @@ A node of the current forest keeps its id; only real differences become updates:
 * changed: ``set_data`` where the data differ (``!=``).
 
 Cost: O(n log n) to plan for n nodes in both forests (one scan of each, hashing,
-and the longest kept runs), plus O(log n) per planned update to run it.
+and the longest kept runs), plus O(log n) per planned update to run it.  An equal
+target is recognised first by one walk of both forests side by side (stopping at the
+first difference), without building the plan's tables.
 """
 
 from __future__ import annotations
@@ -138,9 +140,39 @@ def plan_sync(current: TreeQueries, target: TreeQueries, key: str) -> SyncPlan:
     if check_key_field(key) is None:
         raise InvalidArgument("sync needs a key field (key=FIELD)")
     with gc_paused():  # millions of small containers, no cycles: see botree.core.gcpause
+        if _same(current, target, key):
+            return SyncPlan({})
         now = Keyed(current, key, "the current tree's")
         wanted = Keyed(target, key, "the target's")
         return _plan(now, wanted)
+
+
+def _same(current: TreeQueries, target: TreeQueries, key: str) -> bool:
+    """True if both forests are equal node for node in preorder, with valid unique keys of the same types.
+
+    The fast path of an unchanged target: one walk of both, stopping at the first
+    difference, O(n) when there is none (then nothing else is read) and O(prefix)
+    otherwise.  Anything unusual (not dict data, a key of a bad type, a repeated key)
+    answers False, for the full planning to report.
+    """
+    mine, theirs = current.order_index, target.order_index
+    if len(mine) != len(theirs):
+        return False
+    read_mine, read_theirs = mine.data, theirs.data
+    seen: Set[Any] = set()
+    for (a, a_open), (b, b_open) in zip(mine.bounds(), theirs.bounds()):
+        if a_open is not b_open:
+            return False
+        if a_open:
+            old, new = read_mine(a), read_theirs(b)
+            if type(old) is not dict or type(new) is not dict or (old is not new and old != new):
+                return False
+            value = new.get(key)
+            kind = type(value)
+            if (kind is not int and kind is not str) or type(old.get(key)) is not kind or value in seen:
+                return False
+            seen.add(value)
+    return True
 
 
 def _plan(now: Keyed, wanted: Keyed) -> SyncPlan:
