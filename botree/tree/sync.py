@@ -204,39 +204,46 @@ def _plan(now: Keyed, wanted: Keyed) -> SyncPlan:
             late.append(now_nodes[i])
     del holds, doomed
 
-    # Each target node's parent key and previous sibling key (the target's last child of that parent so far).
+    # Survivors that keep their parent stay put unless, under a parent whose kept children changed
+    # order, they fall outside the longest run kept in order.
     parent_keys = [None if p is None else wanted.keys[p] for p in wanted.parents]
-    previous: List[Optional[Key]] = []
-    last: Dict[Optional[Key], Key] = {}
-    for k, pk in zip(wanted.keys, parent_keys):
-        previous.append(last.get(pk))
-        last[pk] = k
-    del last
-
-    # Survivors that keep their parent: under each, move only those outside the longest kept run.
-    staying: Dict[Optional[Key], List[int]] = {}  # parent key -> positions in the current forest, target order
-    for k, pk in zip(wanted.keys, parent_keys):
+    indexes = now.indexes
+    stays = [False] * len(parent_keys)  # by target position
+    last: Dict[Optional[Key], int] = {}  # parent key -> old index of its kept child seen last
+    tangled: Set[Optional[Key]] = set()
+    for j, (k, pk) in enumerate(zip(wanted.keys, parent_keys)):
         here = at.get(k)
         if here is not None:
             parent = now_parents[here]
             if (None if parent is None else now_keys[parent]) == pk:
-                staying.setdefault(pk, []).append(here)
-    still: Set[int] = set()
-    indexes = now.indexes
-    for kids in staying.values():
-        still.update(kids)
-        old = [indexes[i] for i in kids]
-        if any(a > b for a, b in zip(old, old[1:])):
-            still.difference_update(reordered(sorted(kids, key=indexes.__getitem__), kids))
-    del staying
+                stays[j] = True
+                index = indexes[here]
+                if index < last.get(pk, -1):
+                    tangled.add(pk)
+                last[pk] = index
+    del last
+    if tangled:
+        groups: Dict[Optional[Key], List[int]] = {}  # parent key -> its kept children's target positions
+        for j, pk in enumerate(parent_keys):
+            if stays[j] and pk in tangled:
+                groups.setdefault(pk, []).append(j)
+        for kept in groups.values():
+            kids = [at[wanted.keys[j]] for j in kept]
+            moved = reordered(sorted(kids, key=indexes.__getitem__), kids)
+            for j, here in zip(kept, kids):
+                if here in moved:
+                    stays[j] = False
 
     now_data = now.data
-    for k, pk, prev, data in zip(wanted.keys, parent_keys, previous, wanted.data):
+    previous: Dict[Optional[Key], Key] = {}  # parent key -> its child placed last
+    for k, pk, data, stay in zip(wanted.keys, parent_keys, wanted.data, stays):
+        prev = previous.get(pk)
+        previous[pk] = k
         here = at.get(k)
         if here is None:
             steps.append(("insert", k, pk, prev, data))
             continue
-        if here not in still:
+        if not stay:
             steps.append(("move", k, pk, prev))
         old = now_data[here]
         if old is not data and old != data:
