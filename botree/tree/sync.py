@@ -90,30 +90,35 @@ class SyncPlan:
 
 
 class Keyed:
-    """One forest read once in preorder: per node its id, parent's position (None: top level), index, key, data.
+    """One forest read once in preorder: per node (by its position in preorder) its id, parent's position, key, data.
 
     Keys are checked as a keyed tree checks them (``check_key``: ``InvalidKey``) and
     must be unique (``DuplicateKey``), whether or not the tree itself is keyed.
+    Siblings' positions increase with their order, so positions also order them.
     """
 
-    __slots__ = ("nodes", "parents", "indexes", "keys", "data", "position")
+    __slots__ = ("nodes", "parents", "keys", "data", "position")
 
     def __init__(self, tree: TreeQueries, key: str, what: str) -> None:
         """Read every node of ``tree``; a missing, ill-typed or repeated key raises. O(n)."""
         self.nodes: List[int] = []
-        self.parents: List[Optional[int]] = []
-        self.indexes: List[int] = []
+        self.parents: List[Optional[int]] = []  # None: top level
         self.keys: List[Key] = []
         self.data: List[Any] = []
-        read = tree.order_index.data
-        add_node, add_parent, add_index = self.nodes.append, self.parents.append, self.indexes.append
+        ix = tree.order_index
+        read = ix.data
+        add_node, add_parent = self.nodes.append, self.parents.append
         add_key, add_data = self.keys.append, self.data.append
-        at: Dict[int, int] = {}  # node id -> position
-        for i, (node, parent, index) in enumerate(tree.places()):
-            at[node] = i
+        open_nodes: List[int] = []  # positions of the nodes whose subtree the walk is in
+        position = 0
+        for node, is_open in ix.bounds():
+            if not is_open:
+                open_nodes.pop()
+                continue
+            add_parent(open_nodes[-1] if open_nodes else None)
+            open_nodes.append(position)
+            position += 1
             add_node(node)
-            add_parent(None if parent is None else at[parent])
-            add_index(index)
             data = read(node)
             value = data.get(key, MISSING) if type(data) is dict else MISSING
             if type(value) is not int and type(value) is not str:  # the fast path is for plain dicts
@@ -207,9 +212,8 @@ def _plan(now: Keyed, wanted: Keyed) -> SyncPlan:
     # Survivors that keep their parent stay put unless, under a parent whose kept children changed
     # order, they fall outside the longest run kept in order.
     parent_keys = [None if p is None else wanted.keys[p] for p in wanted.parents]
-    indexes = now.indexes
     stays = [False] * len(parent_keys)  # by target position
-    last: Dict[Optional[Key], int] = {}  # parent key -> old index of its kept child seen last
+    last: Dict[Optional[Key], int] = {}  # parent key -> current position of its kept child seen last
     tangled: Set[Optional[Key]] = set()
     for j, (k, pk) in enumerate(zip(wanted.keys, parent_keys)):
         here = at.get(k)
@@ -217,10 +221,9 @@ def _plan(now: Keyed, wanted: Keyed) -> SyncPlan:
             parent = now_parents[here]
             if (None if parent is None else now_keys[parent]) == pk:
                 stays[j] = True
-                index = indexes[here]
-                if index < last.get(pk, -1):
+                if here < last.get(pk, -1):  # positions order siblings as their indexes do
                     tangled.add(pk)
-                last[pk] = index
+                last[pk] = here
     del last
     if tangled:
         groups: Dict[Optional[Key], List[int]] = {}  # parent key -> its kept children's target positions
@@ -229,7 +232,7 @@ def _plan(now: Keyed, wanted: Keyed) -> SyncPlan:
                 groups.setdefault(pk, []).append(j)
         for kept in groups.values():
             kids = [at[wanted.keys[j]] for j in kept]
-            moved = reordered(sorted(kids, key=indexes.__getitem__), kids)
+            moved = reordered(sorted(kids), kids)
             for j, here in zip(kept, kids):
                 if here in moved:
                     stays[j] = False
