@@ -106,7 +106,7 @@ class Keyed:
         self.keys: List[Key] = []
         self.data: List[Any] = []
         ix = tree.order_index
-        read = ix.data
+        read = ix.nodes.row  # the row itself: one call per node (IndexReader.data adds two)
         add_node, add_parent = self.nodes.append, self.parents.append
         add_key, add_data = self.keys.append, self.data.append
         open_nodes: List[int] = []  # positions of the nodes whose subtree the walk is in
@@ -119,7 +119,7 @@ class Keyed:
             open_nodes.append(position)
             position += 1
             add_node(node)
-            data = read(node)
+            data = read(node).data
             value = data.get(key, MISSING) if type(data) is dict else MISSING
             if type(value) is not int and type(value) is not str:  # the fast path is for plain dicts
                 value = check_key(data, key, f"{what} node {node}")
@@ -163,13 +163,13 @@ def _same(current: TreeQueries, target: TreeQueries, key: str) -> bool:
     mine, theirs = current.order_index, target.order_index
     if len(mine) != len(theirs):
         return False
-    read_mine, read_theirs = mine.data, theirs.data
+    read_mine, read_theirs = mine.nodes.row, theirs.nodes.row
     seen: Set[Any] = set()
     for (a, a_open), (b, b_open) in zip(mine.bounds(), theirs.bounds()):
         if a_open is not b_open:
             return False
         if a_open:
-            old, new = read_mine(a), read_theirs(b)
+            old, new = read_mine(a).data, read_theirs(b).data
             if type(old) is not dict or type(new) is not dict or (old is not new and old != new):
                 return False
             value = new.get(key)
