@@ -29,11 +29,13 @@ from typing import Any, Dict, Iterable, Iterator, List, Tuple
 
 from ..errors import DuplicateKey, InvalidKey, TableCorrupt
 from .attrindex import MISSING, field_value
-from .vector import ChunkedVector, TransientVector
+from .vector import LEAF_BITS, MID_BITS, ChunkedVector, TransientVector
 
 LOAD = 4  # keys per bucket (on average) before a bucket splits
 _MASK64 = (1 << 64) - 1
 _MIX = 0x9E3779B97F4A7C15  # 2**64 / golden ratio
+_crc32 = zlib.crc32
+assert (MID_BITS, LEAF_BITS) == (12, 6)  # ``KeyIndex.lookup`` inlines the vector read
 
 
 def key_hash(key: Any) -> int:
@@ -92,11 +94,29 @@ class KeyIndex:
         self.count = count
 
     def lookup(self, key: Any) -> int:
-        """The node holding ``key``, or -1 (also for a value that cannot be a key). O(1)."""
-        if type(key) is not int and type(key) is not str:
+        """The node holding ``key``, or -1 (also for a value that cannot be a key). O(1).
+
+        ``key_hash``, ``bucket_of`` and the vector read inlined: this is the hot path of ``node_of``.
+        """
+        kind = type(key)
+        if kind is str:
+            h = _crc32(key.encode("utf-8", "surrogatepass"))
+        elif kind is int:
+            h = (((hash(key) & _MASK64) * _MIX) & _MASK64) >> 32
+        else:
             return -1
         buckets = self.buckets
-        return find_in(buckets[bucket_of(key_hash(key), len(buckets))], key)
+        count = buckets.length
+        low = 1 << (count.bit_length() - 1)
+        b = h & ((low << 1) - 1)
+        if b >= count:
+            b = h & (low - 1)
+        bucket = buckets.chunks[b >> 12][(b >> 6) & 63][b & 63]
+        for i in range(0, len(bucket), 2):
+            k = bucket[i]
+            if k == key and type(k) is kind:
+                return bucket[i + 1]
+        return -1
 
     def items(self) -> Iterator[Tuple[Any, int]]:
         """Every (key, node) pair, bucket by bucket. O(n)."""
@@ -119,19 +139,26 @@ def build_keys(field: str, pairs: Iterable[Tuple[int, Any]]) -> KeyIndex:
 
     ``InvalidKey`` or ``DuplicateKey`` (naming both nodes) before anything is built.
     """
-    seen: Dict[Any, int] = {}
-    typed: Dict[Tuple[type, Any], int] = {}
+    seen: Dict[Any, int] = {}  # one dict: an int key never equals a str key (bools are refused)
     for node, data in pairs:
-        key = check_key(data, field, node)
-        other = typed.setdefault((type(key), key), node)
+        key = data.get(field, MISSING) if type(data) is dict else MISSING
+        kind = type(key)
+        if kind is not int and kind is not str:
+            key = check_key(data, field, node)  # a mapping of another type, an object, or an error
+        other = seen.setdefault(key, node)
         if other != node:
             raise DuplicateKey(f"key {field}={key!r} is held by node {other} and node {node}")
-        seen[node] = key
-    count = len(typed)
+    count = len(seen)
     nbuckets = max(1, -(-count // LOAD))
+    low = 1 << (nbuckets.bit_length() - 1)  # ``bucket_of`` inlined
+    wide, narrow = (low << 1) - 1, low - 1
     lists: List[List[Any]] = [[] for _ in range(nbuckets)]
-    for node, key in seen.items():
-        lists[bucket_of(key_hash(key), nbuckets)].extend((key, node))
+    for key, node in seen.items():
+        h = _crc32(key.encode("utf-8", "surrogatepass")) if type(key) is str else key_hash(key)
+        b = h & wide
+        bucket = lists[b if b < nbuckets else h & narrow]
+        bucket.append(key)
+        bucket.append(node)
     return KeyIndex(field, ChunkedVector(tuple(b) for b in lists), count)
 
 
