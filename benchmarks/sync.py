@@ -6,14 +6,15 @@ Run from the repository root::
     PYTHONPATH=. python -m benchmarks.sync --big      # 10^5 and 10^6 rows (~10 minutes, ~4 GB)
 
 For each size n: a random recursive tree of n rows ``{"id", "parent", "name", "v"}``
-(ids are ints, the tree built with ``Tree.from_parent_table``, the whole row as the
-node's data, as ``botree import`` keeps it) is stored on SQLite with ``db.replace``.
+(ids are ints, the tree built with ``Tree.from_parent_table(rows, key="id")``, the
+whole row as the node's data, as ``botree import`` keeps it) is stored with
+``db.replace`` in a keyed SQLite database (``Database(path, key="id")``).
 The target table is the same rows with 1% of them changed, a quarter each: new rows
 (under a random node), deleted rows (their children go to the deleted row's parent),
 moved rows (a new parent with a smaller id, so no cycle; the row's ``parent`` field
 changes too) and edited ``v`` values.  Then, on that database:
 
-* ``db.sync(target, key="id")``: one commit of only the differences;
+* ``db.sync(target)`` (by the database's key): one commit of only the differences;
 * ``db.sync`` of the same target again: nothing to commit;
 * ``db.changes`` across the sync (the logged updates, replayed);
 
@@ -93,27 +94,27 @@ def size_of(path: str) -> int:
 
 def measure(n: int, folder: str) -> Dict[str, Any]:
     rows = rows_of(n)
-    start, build_s = timed(lambda: Tree.from_parent_table(rows))
+    start, build_s = timed(lambda: Tree.from_parent_table(rows, key="id"))
     target_rows, edits = changed(rows)
-    target, target_s = timed(lambda: Tree.from_parent_table(target_rows))
+    target, target_s = timed(lambda: Tree.from_parent_table(target_rows, key="id"))
     synced_path = os.path.join(folder, f"sync-{n}.db")
     replaced_path = os.path.join(folder, f"replace-{n}.db")
     out: Dict[str, Any] = {"n": n, "edits": edits, "build_s": build_s, "target_s": target_s}
     for path in (synced_path, replaced_path):
-        with Database(path) as db:
+        with Database(path, key="id") as db:
             _, out["import_s"] = timed(lambda: db.replace(start, message="import"))  # noqa: B023
     # Every timed call but plan_s runs on a freshly opened database: its leaves load from the file as read.
     before = size_of(synced_path)
     with Database(synced_path) as db:
         v1 = db.version
-        report, out["sync_s"] = timed(lambda: db.sync(target, message="sync", key="id"))
+        report, out["sync_s"] = timed(lambda: db.sync(target, message="sync"))  # by the database's key
         out["report"] = report
         out["ops"] = len(db.history()[-1].ops or ())
         changes, out["sync_changes_s"] = timed(lambda: db.changes(v1, db.version))
         out["sync_changes"] = _counts(changes)
     out["sync_bytes"] = size_of(synced_path) - before
     with Database(synced_path) as db:
-        again, out["unchanged_s"] = timed(lambda: db.sync(target, key="id"))
+        again, out["unchanged_s"] = timed(lambda: db.sync(target))
         out["unchanged_version"] = again.version
         plan, out["plan_s"] = timed(lambda: plan_sync(db.tree, target, "id"))  # leaves loaded by now
         out["planned_steps"] = len(plan.steps)
@@ -150,7 +151,8 @@ def report(results: List[Dict[str, Any]]) -> str:
         f"git {_git()}; 2 cores shared with other processes (expect noise).  Single runs, seconds; each timed call "
         "but the planning alone runs on a freshly opened database (its leaves load as they are read).",
         "",
-        "A keyed parent table (`id`, `parent`, `name`, `v`; a random recursive tree) stored on SQLite, then synced "
+        "A keyed parent table (`id`, `parent`, `name`, `v`; a random recursive tree) stored in a keyed SQLite "
+        "database (`Database(path, key=\"id\")`), then synced "
         "with the same table with 1% of its rows changed (a quarter each: inserted, deleted, moved, `v` edited), "
         "against `db.replace` of the same target on a second database (what `botree import --replace` does).  "
         "Building the target tree (`Tree.from_parent_table`), which both need, is timed apart.",
@@ -162,7 +164,7 @@ def report(results: List[Dict[str, Any]]) -> str:
     def row(label: str, cell: Callable[[Dict[str, Any]], str]) -> None:
         lines.append(f"| {label} | " + " | ".join(cell(r) for r in results) + " |")
 
-    row("build the target tree (`from_parent_table`)", lambda r: f"{r['target_s']:.2f} s")
+    row("build the target tree (`from_parent_table(..., key=\"id\")`)", lambda r: f"{r['target_s']:.2f} s")
     row("store the first version (`replace`)", lambda r: f"{r['import_s']:.2f} s")
     row("**`db.sync(target)`**, 1% changed", lambda r: f"**{r['sync_s']:.2f} s**")
     row("planning alone, leaves already loaded (`plan_sync`)", lambda r: f"{r['plan_s']:.2f} s")
