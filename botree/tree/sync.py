@@ -21,7 +21,9 @@ A node of the current forest keeps its id; only real differences become updates:
 * changed: ``set_data`` where the data differ (``!=``).
 
 Cost: O(n log n) to plan for n nodes in both forests (one scan of each, hashing,
-and the longest kept runs), plus O(log n) per planned update to run it.
+and the longest kept runs), plus O(log n) per planned update to run it.  An equal
+target is recognised first by one walk of both forests side by side (stopping at the
+first difference), without building the plan's tables.
 """
 
 from __future__ import annotations
@@ -88,31 +90,36 @@ class SyncPlan:
 
 
 class Keyed:
-    """One forest read once in preorder: per node its id, parent's position (None: top level), index, key, data.
+    """One forest read once in preorder: per node (by its position in preorder) its id, parent's position, key, data.
 
     Keys are checked as a keyed tree checks them (``check_key``: ``InvalidKey``) and
     must be unique (``DuplicateKey``), whether or not the tree itself is keyed.
+    Siblings' positions increase with their order, so positions also order them.
     """
 
-    __slots__ = ("nodes", "parents", "indexes", "keys", "data", "position")
+    __slots__ = ("nodes", "parents", "keys", "data", "position")
 
     def __init__(self, tree: TreeQueries, key: str, what: str) -> None:
         """Read every node of ``tree``; a missing, ill-typed or repeated key raises. O(n)."""
         self.nodes: List[int] = []
-        self.parents: List[Optional[int]] = []
-        self.indexes: List[int] = []
+        self.parents: List[Optional[int]] = []  # None: top level
         self.keys: List[Key] = []
         self.data: List[Any] = []
-        read = tree.order_index.data
-        add_node, add_parent, add_index = self.nodes.append, self.parents.append, self.indexes.append
+        ix = tree.order_index
+        read = ix.nodes.row  # the row itself: one call per node (IndexReader.data adds two)
+        add_node, add_parent = self.nodes.append, self.parents.append
         add_key, add_data = self.keys.append, self.data.append
-        at: Dict[int, int] = {}  # node id -> position
-        for i, (node, parent, index) in enumerate(tree.places()):
-            at[node] = i
+        open_nodes: List[int] = []  # positions of the nodes whose subtree the walk is in
+        position = 0
+        for node, is_open in ix.bounds():
+            if not is_open:
+                open_nodes.pop()
+                continue
+            add_parent(open_nodes[-1] if open_nodes else None)
+            open_nodes.append(position)
+            position += 1
             add_node(node)
-            add_parent(None if parent is None else at[parent])
-            add_index(index)
-            data = read(node)
+            data = read(node).data
             value = data.get(key, MISSING) if type(data) is dict else MISSING
             if type(value) is not int and type(value) is not str:  # the fast path is for plain dicts
                 value = check_key(data, key, f"{what} node {node}")
@@ -138,9 +145,39 @@ def plan_sync(current: TreeQueries, target: TreeQueries, key: str) -> SyncPlan:
     if check_key_field(key) is None:
         raise InvalidArgument("sync needs a key field (key=FIELD)")
     with gc_paused():  # millions of small containers, no cycles: see botree.core.gcpause
+        if _same(current, target, key):
+            return SyncPlan({})
         now = Keyed(current, key, "the current tree's")
         wanted = Keyed(target, key, "the target's")
         return _plan(now, wanted)
+
+
+def _same(current: TreeQueries, target: TreeQueries, key: str) -> bool:
+    """True if both forests are equal node for node in preorder, with valid unique keys of the same types.
+
+    The fast path of an unchanged target: one walk of both, stopping at the first
+    difference, O(n) when there is none (then nothing else is read) and O(prefix)
+    otherwise.  Anything unusual (not dict data, a key of a bad type, a repeated key)
+    answers False, for the full planning to report.
+    """
+    mine, theirs = current.order_index, target.order_index
+    if len(mine) != len(theirs):
+        return False
+    read_mine, read_theirs = mine.nodes.row, theirs.nodes.row
+    seen: Set[Any] = set()
+    for (a, a_open), (b, b_open) in zip(mine.bounds(), theirs.bounds()):
+        if a_open is not b_open:
+            return False
+        if a_open:
+            old, new = read_mine(a).data, read_theirs(b).data
+            if type(old) is not dict or type(new) is not dict or (old is not new and old != new):
+                return False
+            value = new.get(key)
+            kind = type(value)
+            if (kind is not int and kind is not str) or type(old.get(key)) is not kind or value in seen:
+                return False
+            seen.add(value)
+    return True
 
 
 def _plan(now: Keyed, wanted: Keyed) -> SyncPlan:
@@ -172,39 +209,44 @@ def _plan(now: Keyed, wanted: Keyed) -> SyncPlan:
             late.append(now_nodes[i])
     del holds, doomed
 
-    # Each target node's parent key and previous sibling key (the target's last child of that parent so far).
+    # Survivors that keep their parent stay put unless, under a parent whose kept children changed
+    # order, they fall outside the longest run kept in order.
     parent_keys = [None if p is None else wanted.keys[p] for p in wanted.parents]
-    previous: List[Optional[Key]] = []
-    last: Dict[Optional[Key], Key] = {}
-    for k, pk in zip(wanted.keys, parent_keys):
-        previous.append(last.get(pk))
-        last[pk] = k
-    del last
-
-    # Survivors that keep their parent: under each, move only those outside the longest kept run.
-    staying: Dict[Optional[Key], List[int]] = {}  # parent key -> positions in the current forest, target order
-    for k, pk in zip(wanted.keys, parent_keys):
+    stays = [False] * len(parent_keys)  # by target position
+    last: Dict[Optional[Key], int] = {}  # parent key -> current position of its kept child seen last
+    tangled: Set[Optional[Key]] = set()
+    for j, (k, pk) in enumerate(zip(wanted.keys, parent_keys)):
         here = at.get(k)
         if here is not None:
             parent = now_parents[here]
             if (None if parent is None else now_keys[parent]) == pk:
-                staying.setdefault(pk, []).append(here)
-    still: Set[int] = set()
-    indexes = now.indexes
-    for kids in staying.values():
-        still.update(kids)
-        old = [indexes[i] for i in kids]
-        if any(a > b for a, b in zip(old, old[1:])):
-            still.difference_update(reordered(sorted(kids, key=indexes.__getitem__), kids))
-    del staying
+                stays[j] = True
+                if here < last.get(pk, -1):  # positions order siblings as their indexes do
+                    tangled.add(pk)
+                last[pk] = here
+    del last
+    if tangled:
+        groups: Dict[Optional[Key], List[int]] = {}  # parent key -> its kept children's target positions
+        for j, pk in enumerate(parent_keys):
+            if stays[j] and pk in tangled:
+                groups.setdefault(pk, []).append(j)
+        for kept in groups.values():
+            kids = [at[wanted.keys[j]] for j in kept]
+            moved = reordered(sorted(kids), kids)
+            for j, here in zip(kept, kids):
+                if here in moved:
+                    stays[j] = False
 
     now_data = now.data
-    for k, pk, prev, data in zip(wanted.keys, parent_keys, previous, wanted.data):
+    previous: Dict[Optional[Key], Key] = {}  # parent key -> its child placed last
+    for k, pk, data, stay in zip(wanted.keys, parent_keys, wanted.data, stays):
+        prev = previous.get(pk)
+        previous[pk] = k
         here = at.get(k)
         if here is None:
             steps.append(("insert", k, pk, prev, data))
             continue
-        if here not in still:
+        if not stay:
             steps.append(("move", k, pk, prev))
         old = now_data[here]
         if old is not data and old != data:

@@ -77,12 +77,14 @@ def test_sync_on_postgresql() -> None:
     a = from_rows([("r", None, 0), (1, "r", 0), (2, "r", 1), (3, 2, 0), (4, "r", 0), ("x", None, 0)])
     b = from_rows([("r", None, 0), (4, "r", 0), (1, "r", 2), (3, "r", 0), (5, 4, 0), ("y", None, 0)])
     for url in pg_schema_url():
-        with Database(url) as db:
+        with Database(url, key="id") as db:  # keyed: the stored key index follows every update of the sync
             db.replace(a)
             sync_and_check(db, a, b)
             assert db.history()[-1].ops is not None
         with Database(url) as db:
-            assert nested(db.tree) == nested(b)
+            assert db.key == "id" and nested(db.tree) == nested(b)
+            assert db.tree.key_of(db.tree.node_of(5)) == 5
+            db.verify()
 
 
 def test_an_unchanged_target_commits_nothing_and_notifies_no_one() -> None:
@@ -152,3 +154,26 @@ def test_sync_gives_up_after_its_retries() -> None:
     with pytest.raises(ConflictError):
         db.sync(from_rows([(1, None, 7)]), key="id", retries=2)
     assert read == [0, 1, 2] and db.version == 3 and db.tree.data(0) == {"id": 1, "v": 13}
+
+
+@pytest.mark.parametrize("where", ["memory", "sqlite"])
+def test_a_keyed_database_syncs_by_its_key_and_keeps_it(where: str, tmp_path: Any) -> None:
+    a = from_rows([("co", None, 0), ("eng", "co", 0), ("ann", "eng", 0), ("ops", "co", 0)])
+    b = from_rows([("co", None, 0), ("ops", "co", 0), ("bob", "ops", 0), ("eng", "co", 0), ("ann", "eng", 1)])
+    path = os.path.join(str(tmp_path), "keyed.db")
+    db = Database(key="id") if where == "memory" else Database(path, key="id")
+    db.replace(a)  # keeps the database's key
+    ann = db.tree.node_of("ann")
+    report = db.sync(b)  # no key=: the database's
+    assert report == SyncReport(inserted=1, moved=1, changed=1, version=2)
+    assert db.key == "id" and db.tree.node_of("ann") == ann and db.tree.data(ann)["v"] == 1
+    assert db.changes(1, 2).data_changed == [ann]
+    with pytest.raises(InvalidArgument, match="key field is 'id': it cannot sync by 'v'"):
+        db.sync(b, key="v")
+    db.tree.check()
+    if where == "sqlite":
+        db.close()
+        with Database(path) as again:
+            assert again.key == "id" and nested(again.tree) == nested(b)
+            assert again.sync(b).version is None
+            again.verify()

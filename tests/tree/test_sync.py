@@ -296,6 +296,21 @@ def test_bad_keys_in_the_target_raise_before_any_update(datas: List[Any], error:
     assert tx.ops == [] and tx.commit() == a
 
 
+@pytest.mark.parametrize("bad", [True, 1.0, None])
+def test_a_bad_key_raises_even_when_the_target_equals_the_forest(bad: Any) -> None:
+    a = Tree().insert_child(None, {"id": bad})[0]  # {"id": True} == {"id": 1}: equal data, but not a key
+    with pytest.raises(InvalidKey, match="must be an int or a str"):
+        synced(a, Tree().insert_child(None, {"id": bad})[0])
+    with pytest.raises(InvalidKey, match="current tree's node 0"):
+        synced(a, Tree().insert_child(None, {"id": 1})[0])
+
+
+def test_a_repeated_key_raises_even_when_the_target_equals_the_forest() -> None:
+    a = from_rows([(1, None, 0)]).insert_child(None, {"id": 1, "v": 0})[0]
+    with pytest.raises(DuplicateKey, match="current tree's nodes 0 and 1"):
+        synced(a, Tree.from_events(a.data_events()))
+
+
 def test_bad_keys_in_the_current_forest_raise_before_any_update() -> None:
     a = from_rows([(1, None, 0), (2, 1, 0)])
     a, _ = a.insert_child(None, {"id": 2})
