@@ -272,6 +272,13 @@ def test_replace_keeps_the_key_field(tmp_path: Path) -> None:
     more = write(tmp_path, "more.csv", NUM_CSV + "7,1,Ops\n")
     call("import", more, db, "--replace")
     assert open_tree(db).key == "id" and open_tree(db).has_key(7)
+    configured = str(tmp_path / "configured.db")  # fields and block size set through the library
+    with DurableDatabase(configured, key="id", fields=("name",), block_size=64):
+        pass
+    call("import", src, configured)
+    call("import", more, configured, "--replace")
+    with DurableDatabase(configured) as store:
+        assert (store.key, store.fields, store.tree.block_size, len(store.tree)) == ("id", ("name",), 64, 7)
     renamed = write(tmp_path, "renamed.csv", NUM_CSV.replace("id,", "ref,", 1))
     fails(db, "import", renamed, db, "--replace", says="no key column 'id'")
     fails(db, "import", renamed, db, "--replace", "--key", "ref", says="the database's key field is 'id'")
