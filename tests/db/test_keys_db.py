@@ -13,6 +13,8 @@ import sqlite3
 from typing import Any, List
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from botree import Database, DuplicateKey, InvalidKey, Tree, UnknownKey
 from botree.errors import ConflictError, CorruptDatabase, InvalidArgument, InvalidOperation, NotIndexed
@@ -331,3 +333,22 @@ def test_a_file_written_before_keys_opens_unchanged_and_can_be_keyed(tmp_path: A
         assert db.tree.node_of("acme") == 0
         db.verify()
     assert "keys" in tables(path)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(keys=st.lists(st.one_of(st.integers(), st.text()), unique_by=lambda k: (type(k), k), max_size=300))
+def test_any_int_or_str_key_round_trips_through_storage(tmp_path_factory: Any, keys: List[Any]) -> None:
+    # Big ints (beyond 64 bits), negative ints, any unicode text (lone surrogates too).
+    path = os.path.join(str(tmp_path_factory.mktemp("keys")), "k.db")
+    with Database(path, key="k") as db:
+        with db.transaction() as tx:
+            made = [tx.insert_root({"k": k}) for k in keys]
+    with Database(path) as db:
+        tree = db.tree
+        for node, k in zip(made, keys):
+            assert tree.node_of(k) == node and tree.key_of(node) == k and type(tree.key_of(node)) is type(k)
+        for k in keys:
+            other = str(k) if type(k) is int else None
+            if other is not None and not any(type(x) is str and x == other for x in keys):
+                assert not tree.has_key(other)
+        db.verify()
