@@ -6,6 +6,10 @@ commit each.  ``main(argv)`` returns the exit status: 0 on success, 1 for a botr
 error or bad input (one ``botree: error: ...`` line on stderr, never a traceback),
 2 for usage errors (as ``argparse`` reports them).
 
+NODE arguments name nodes by key in a database with a key field, ``#12`` by internal
+id (``botree.cli.nodes``); ``import`` and ``sync`` read files through
+``botree.cli.inputs``, ``export`` writes them through ``botree.cli.exports``.
+
 Nothing here recurses on the depth of a tree: drawings and queries walk it with
 explicit stacks, so a chain 10^5 levels deep is as easy as a flat list.
 """
@@ -25,7 +29,6 @@ from typing import Any, Callable, Dict, Hashable, Iterator, Optional, Sequence, 
 from ..db.durable import DurableDatabase
 from ..db.upgrade import upgrade
 from ..errors import BotreeError
-from ..interchange.nested import JsonNode
 from ..tree.render import draw as draw_lines
 from ..tree.tree import Tree
 from ..version import VERSION as __version__
@@ -40,7 +43,7 @@ PROG = "botree"
 INDENT_LIMIT = 40  # levels of box-drawing indentation shown before deeper lines are abbreviated
 ROOT = "\0root"  # ``--under root``: the top level (no NODE argument is this text)
 
-__all__ = ["CliError", "UsageError", "main", "build_parser", "JsonNode"]
+__all__ = ["CliError", "UsageError", "main", "build_parser"]
 
 
 # -- output helpers -------------------------------------------------------------------
