@@ -1,6 +1,7 @@
 """Key lookup cost (issue 13): in memory against a plain dict, and on a stored tree from a cold open.
 
     python -m benchmarks.keys [N ...]        # default: 100000 1000000
+    python -m benchmarks.keys --target postgresql://... [N ...]   # store in PostgreSQL instead of SQLite
 
 For each N: build a keyed forest of N nodes (str keys "k<i>", random shape) with
 ``Tree.from_events(..., key="id")`` and time it against the same build without a key;
@@ -77,12 +78,13 @@ def in_memory(n: int) -> None:
           f"keyed vs {plain_ins_s / 2000 * 1e6:.1f} us unkeyed")
 
 
-def stored(n: int) -> None:
-    path = os.path.join(tempfile.mkdtemp(prefix="botree-keys-"), "keys.db")
+def stored(n: int, target: str = "") -> None:
+    path = target or os.path.join(tempfile.mkdtemp(prefix="botree-keys-"), "keys.db")
     db = Database(path, key="id")
     store_s, _ = timed(lambda: db.replace(Tree.from_events(events(n), key="id"), message="bulk"))
     db.close()
-    print(f"  stored in SQLite in {store_s:.1f} s ({os.path.getsize(path) / 1e6:.0f} MB)")
+    size = "" if target else f" ({os.path.getsize(path) / 1e6:.0f} MB)"
+    print(f"  stored in {'PostgreSQL' if target else 'SQLite'} in {store_s:.1f} s{size}")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.keys", "--cold", path, str(n)],
@@ -113,9 +115,13 @@ def main(argv: List[str]) -> None:
     if argv and argv[0] == "--cold":
         cold(argv[1], int(argv[2]))
         return
+    target = ""
+    if argv and argv[0] == "--target":
+        target, argv = argv[1], argv[2:]
     for n in [int(a) for a in argv] or [100_000, 1_000_000]:
-        in_memory(n)
-        stored(n)
+        if not target:
+            in_memory(n)
+        stored(n, target)
 
 
 if __name__ == "__main__":

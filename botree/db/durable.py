@@ -80,7 +80,12 @@ def _must_exist(target: str) -> None:
 
 
 class DurableDatabase(Database):
-    """A ``Database`` stored in SQLite (a file path) or PostgreSQL (a URL); see the module docstring."""
+    """A ``Database`` stored in SQLite (a file path) or PostgreSQL (a URL); see the module docstring.
+
+    ``block_size``, ``fields`` and ``key`` configure a new database and are stored with
+    every version; reopening with None uses the stored ones, with others raises
+    ``InvalidArgument`` (``add_index``, ``drop_index``, ``set_key`` change them in a commit).
+    """
 
     @renamed(index="fields")
     def __init__(

@@ -13,6 +13,8 @@ import sqlite3
 from typing import Any, List
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from botree import Database, DuplicateKey, InvalidKey, Tree, UnknownKey
 from botree.errors import ConflictError, CorruptDatabase, InvalidArgument, InvalidOperation, NotIndexed
@@ -107,6 +109,10 @@ def test_stored_key_survives_reopen_and_a_cold_lookup_loads_one_leaf(target: str
     with Database(target, key="id") as db:  # the same key: fine
         assert db.tree.node_of("seventeen") == 18 and not db.tree.has_key(17) and not db.tree.has_key(18)
         db.tree.check()
+        db.compact(1)  # superseded key cells go too; the kept version reads all it needs
+        db.verify()
+    with Database(target) as db:
+        assert db.tree.node_of("seventeen") == 18 and db.tree.node_of(N - 1) == N
     with pytest.raises(InvalidArgument, match="key field"):
         Database(target, key="name")
 
@@ -297,3 +303,52 @@ def test_memory_replace_and_reconfiguration() -> None:
         db.set_key("")
     with pytest.raises(InvalidArgument):
         db.replace(plain, block_size=3)
+
+
+def test_a_file_written_before_keys_opens_unchanged_and_can_be_keyed(tmp_path: Any) -> None:
+    # tests/data/format-botree-2-before-keys.db: written by the library before this change
+    # (commit 3a9e988): 101 nodes, fields ("name",), two commits, no keys table.
+    import shutil
+
+    from tests import ROOT
+
+    path = os.path.join(str(tmp_path), "old.db")
+    shutil.copy(os.path.join(ROOT, "tests", "data", "format-botree-2-before-keys.db"), path)
+    before = open(path, "rb").read()
+    with Database(path) as db:
+        assert db.version == 2 and db.key is None and db.fields == ("name",)
+        tree = db.tree
+        assert len(tree) == 100 and tree.data(5) == {"id": "five", "name": "p5"} and 7 not in tree
+        assert sorted(tree.find(name="p3")) == [4, 11, 18, 25, 32, 39, 46, 53, 60, 67, 74, 81, 88, 95]
+        assert [c.message for c in db.history()] == ["initial", "setup", "edit"]
+        db.verify()
+        with pytest.raises(InvalidOperation):
+            tree.node_of(3)
+    assert open(path, "rb").read() == before  # opening, reading and verifying changed nothing
+    assert "keys" not in tables(path)
+    with Database(path) as db:
+        db.set_key("id")
+        assert db.tree.node_of("five") == 5 and db.tree.node_of(3) == 4 and not db.tree.has_key(6)
+    with Database(path, key="id") as db:
+        assert db.tree.node_of("acme") == 0
+        db.verify()
+    assert "keys" in tables(path)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(keys=st.lists(st.one_of(st.integers(), st.text()), unique_by=lambda k: (type(k), k), max_size=300))
+def test_any_int_or_str_key_round_trips_through_storage(tmp_path_factory: Any, keys: List[Any]) -> None:
+    # Big ints (beyond 64 bits), negative ints, any unicode text (lone surrogates too).
+    path = os.path.join(str(tmp_path_factory.mktemp("keys")), "k.db")
+    with Database(path, key="k") as db:
+        with db.transaction() as tx:
+            made = [tx.insert_root({"k": k}) for k in keys]
+    with Database(path) as db:
+        tree = db.tree
+        for node, k in zip(made, keys):
+            assert tree.node_of(k) == node and tree.key_of(node) == k and type(tree.key_of(node)) is type(k)
+        for k in keys:
+            other = str(k) if type(k) is int else None
+            if other is not None and not any(type(x) is str and x == other for x in keys):
+                assert not tree.has_key(other)
+        db.verify()
