@@ -7,12 +7,12 @@ database promises holds, across processes too:
 * Opening reads the head commit row only; the head tree's vector leaves load on
   first touch and stay cached (``nodetable.lazy``), so opening a 10^6-node database
   costs milliseconds whatever its size.
-* A commit encodes the leaves its tree does not share with the head it was built on
-  (found by identity, nothing is scanned), then publishes them with a
-  compare-and-set on the stored head.  If another process committed first, the
-  head is refreshed (sharing every leaf that did not change) and the transaction's
-  logged updates are replayed on it exactly as in memory: ``ConflictError`` when one
-  no longer applies, retry for ``transact``.
+* A commit locks the stored head (``Store.commit``: writers queue, they do not
+  race), refreshes this object to it if another process committed meanwhile
+  (sharing every leaf that did not change) and replays the transaction's logged
+  updates on it exactly as in memory (``ConflictError`` when one no longer applies,
+  retry for ``transact``), encodes the leaves its tree does not share with that head
+  (found by identity, nothing is scanned) and stores them with the commit row.
 * ``db.tree`` / ``snapshot()`` check the stored head (one indexed read) and pick up
   other processes' commits.
 * ``as_of``, ``history``, ``changes`` read stored versions; ``compact(keep)`` drops
@@ -47,6 +47,7 @@ _FEED_TICK = 0.2  # how long the feed thread waits on the head before checking w
 _CACHED_VERSIONS = 8  # trees kept for as_of besides the head
 _CACHED_MANIFESTS = 1 << 14  # decoded manifests kept (64 versions each); the cache is cleared when full
 # make(head version, head) -> (tree to store, its logged updates or None, ids it deleted)
+Manifests = Dict[Tuple[str, int, int], List[int]]  # (table, group, version written) -> its leaves' cell versions
 Make = Callable[[int, Tree], Tuple[Tree, Optional[Tuple[Op, ...]], Set[int]]]
 
 
@@ -111,7 +112,7 @@ class DurableDatabase(Database):
         self._commit_cache: Dict[int, Commit] = {}
         self._state_cache: Dict[int, Dict[str, Any]] = {}
         self._tree_cache: "OrderedDict[int, Tree]" = OrderedDict()
-        self._manifests: Dict[Tuple[str, int, int], List[int]] = {}
+        self._manifests: Manifests = {}
         self._leaf_cache = LeafCache(cache_leaves)
         try:
             first, cells = self._encode(-1, None, empty, time.time(), "initial", {}, (), set())
@@ -541,10 +542,12 @@ class DurableDatabase(Database):
         ops: Optional[Tuple[Op, ...]],
         deleted: Set[int],
         progress: Optional[Progress] = None,
+        written: Optional[Manifests] = None,
     ) -> Tuple[CommitRow, Dict[str, List[Cell]]]:
         """The commit row and cells that store ``tree`` as the version after ``parent``.
 
-        ``progress(rows encoded, total rows)`` is called after each node-table leaf.
+        ``progress(rows encoded, total rows)`` is called after each node-table leaf;
+        the manifests written are added to ``written`` (keyed like ``_manifests``).
         """
         from ..storage.lazy import changed_leaves
 
@@ -563,7 +566,7 @@ class DurableDatabase(Database):
                 items.append((number, payload, checksum(payload, table, number, version)))
                 changed.setdefault(number >> 6, []).append(number)
             previous = old_pins[table] if old_pins is not None else []
-            pins[table] = self._write_manifests(table, parent, version, len(vec), previous, changed, items)
+            pins[table] = self._write_manifests(table, parent, version, len(vec), previous, changed, items, written)
             cells[table] = items
         check_message(message)
         state = codec.encode_state(tree.order_index, pins)
@@ -582,6 +585,7 @@ class DurableDatabase(Database):
         previous: List[int],
         changed: Dict[int, List[int]],
         cells: List[Cell],
+        written: Optional[Manifests] = None,
     ) -> List[int]:
         """Add the manifest cells of the groups ``changed`` touches; the new pins. O(64 · groups changed)."""
         groups = codec.group_count(length)
@@ -595,6 +599,8 @@ class DurableDatabase(Database):
             for number in numbers:
                 versions[number & 63] = version
             payload = codec.encode_manifest(versions)
+            if written is not None:
+                written[(table, group, version)] = versions
             leaf = -(group + 1)
             cells.append((leaf, payload, checksum(payload, table, leaf, version)))
             pins[group] = version
@@ -605,17 +611,25 @@ class DurableDatabase(Database):
     ) -> Tuple[int, Tree]:
         """Store ``make(head version, head)``'s tree as the next version; (that version, the head it replaced).
 
-        After a lost compare-and-set the head is refreshed and ``make`` runs again.
-        The caller holds the lock.
+        ``make`` runs while the store holds the head locked (``Store.commit``), on the
+        stored head refreshed into this object, so it runs once per commit (again only
+        after a lost connection).  The caller holds the lock.
         """
-        while True:
-            version, head = self._refresh(self._store.head())
+
+        def build(stored: int) -> Tuple[CommitRow, Dict[str, List[Cell]], Tuple[Tree, Tree, Manifests]]:
+            version, head = self._refresh(stored)
             tree, ops, deleted = make(version, head)
-            row, cells = self._encode(version, head, tree, time.time(), message, meta, ops, deleted, progress)
-            if self._store.publish(version, row, cells):
-                self._remember(row)
-                self._head = (row[0], tree)
-                return row[0], head
+            written: Manifests = {}
+            row, cells = self._encode(version, head, tree, time.time(), message, meta, ops, deleted, progress, written)
+            return row, cells, (tree, head, written)
+
+        row, (tree, head, written) = self._store.commit(build)
+        self._remember(row)
+        if len(self._manifests) + len(written) > _CACHED_MANIFESTS:
+            self._manifests.clear()
+        self._manifests.update(written)  # landed: the next commit needs them and need not read them back
+        self._head = (row[0], tree)
+        return row[0], head
 
     def _commit(self, tx: DbTransaction, batch: Any) -> Tree:
         persisted: Optional[Tree] = None

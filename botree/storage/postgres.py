@@ -1,26 +1,29 @@
 """The PostgreSQL dialect of the storage layer, through psycopg 3.
 
 Several processes (or machines) open the same database URL; each commit is one
-transaction whose first statement is the compare-and-set on ``head``.  Under READ
-COMMITTED a second writer's ``UPDATE head ... WHERE version = old`` waits for the
-first to finish and then matches no row, so it rolls back and rebases.  Creating the
+transaction whose first statement locks the head row (``SELECT version FROM head
+... FOR UPDATE``): a second writer waits in the server's lock queue and, under READ
+COMMITTED, reads the head the first one committed, so it builds on it directly
+(no lost race, no second encoding).  The writes (the head's compare-and-set, the
+commit row, the cells, ``pg_notify``) go in one pipeline: one round trip, then
+COMMIT.  Creating the
 schema is serialised with an advisory lock.  Tables live in the connection's
 ``search_path`` schema, so one server can hold many hierarchies
 (``postgresql://host/db?options=-csearch_path%3Dmyschema``).
 
 A lost connection (server restart, idle timeout, ``pg_terminate_backend``) is
 replaced: each operation runs at most ``attempts`` times (``Store._again``), and a
-commit whose outcome is unknown is settled from the history (``Store.publish``).
+commit whose outcome is unknown is settled from the history (``Store.commit``).
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import CorruptDatabase, StorageError
-from .store import ConnectionLost, HeadWatch, Store, schema
+from .store import COMMIT_COLUMNS, Cell, CommitRow, ConnectionLost, HeadWatch, Store, schema
 
 _INIT_LOCK = 0x626F74726565  # "botree": the advisory lock taken while creating the schema
 # The NOTIFY channel of a schema: one per database and schema (an identifier of at most 63 bytes).
@@ -106,6 +109,30 @@ class PostgresStore(Store):
                     hook("before")
             if hook is not None:
                 hook("after")
+        except self._psycopg.Error as exc:
+            raise self._map(exc) from None
+
+    _lock_head = "SELECT version FROM head WHERE id = 0 FOR UPDATE"
+
+    def _append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]]) -> bool:
+        """The compare-and-set, the inserts and ``pg_notify`` in one pipeline (one round trip)."""
+        if self._channel is None:
+            self._channel = str(self._run(_CHANNEL)[0][0])
+        version = row[0]
+        conn = self._conn
+        try:
+            with conn.pipeline():
+                moved = conn.execute("UPDATE head SET version = %s WHERE id = 0 AND version = %s", (version, expected))
+                conn.execute(f"INSERT INTO commits ({COMMIT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", row)
+                with conn.cursor() as cur:
+                    for table, items in cells.items():
+                        if items:
+                            cur.executemany(
+                                f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (%s, %s, %s, %s)",
+                                [(leaf, version, payload, crc) for leaf, payload, crc in items],
+                            )
+                conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(version)))
+            return bool(moved.rowcount == 1)
         except self._psycopg.Error as exc:
             raise self._map(exc) from None
 
