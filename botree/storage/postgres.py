@@ -27,6 +27,11 @@ from .store import COMMIT_COLUMNS, Cell, CommitRow, ConnectionLost, HeadWatch, S
 
 _INIT_LOCK = 0x626F74726565  # "botree": the advisory lock taken while creating the schema
 # The NOTIFY channel of a schema: one per database and schema (an identifier of at most 63 bytes).
+# Early commits (see the module docstring) when the session commits synchronously and may write WAL messages.
+_EARLY = (
+    "SELECT current_setting('synchronous_commit') <> 'off' AND "
+    "has_function_privilege('pg_logical_emit_message(boolean, text, text)', 'execute')"
+)
 _CHANNEL = "SELECT 'botree_' || md5(current_database() || '.' || current_schema())"
 
 
@@ -48,6 +53,7 @@ class PostgresStore(Store):
         # Called with "before" just before COMMIT is sent and "after" once it returned (tests inject failures).
         self.commit_hook: Optional[Callable[[str], None]] = None
         self._channel: Optional[str] = None
+        self._early: Optional[bool] = None  # commit with synchronous_commit off, then flush (None: not probed)
         try:
             self._conn = self._connect()
         except psycopg.Error as exc:
@@ -114,6 +120,23 @@ class PostgresStore(Store):
 
     _lock_head = "SELECT version FROM head WHERE id = 0 FOR UPDATE"
 
+    @contextmanager
+    def _writing(self) -> Iterator[int]:
+        if self._early is None:
+            self._early = self._run(_EARLY) == [(True,)]
+        with super()._writing() as head:
+            yield head
+
+    def _flush(self) -> None:
+        """After an early commit: one WAL-writing transaction with the session's ``synchronous_commit``.
+
+        Its commit record follows ours in the WAL, so waiting for it to be flushed (and,
+        with synchronous replication, confirmed) makes ours durable too.  Several
+        writers' flushes are grouped by the server into one WAL write.
+        """
+        if self._early:
+            self._run("SELECT pg_logical_emit_message(true, 'botree', '')")
+
     def _append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]]) -> bool:
         """The compare-and-set, the inserts and ``pg_notify`` in one pipeline (one round trip)."""
         if self._channel is None:
@@ -122,6 +145,8 @@ class PostgresStore(Store):
         conn = self._conn
         try:
             with conn.pipeline():
+                if self._early:
+                    conn.execute("SET LOCAL synchronous_commit = off")
                 moved = conn.execute("UPDATE head SET version = %s WHERE id = 0 AND version = %s", (version, expected))
                 conn.execute(f"INSERT INTO commits ({COMMIT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", row)
                 with conn.cursor() as cur:

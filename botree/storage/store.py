@@ -253,6 +253,28 @@ class Store:
             raise CorruptDatabase(f"{where}: the index led to leaf {found_leaf!r} version {found_version!r}")
         return _blob(payload, where), _int(crc, where)
 
+    def cells_at(self, wanted: Sequence[Tuple[str, int, int]]) -> Dict[Tuple[str, int, int], Tuple[bytes, int]]:
+        """(payload, crc) of each stored cell ``(table, leaf, version)`` in ``wanted``, in one statement.
+
+        Cells not found are left out (``cell`` reports why when they are read).
+        O(log · len(wanted)); one round trip.
+        """
+        if not wanted:
+            return {}
+        parts: List[str] = []
+        params: List[Any] = []
+        for table in TABLES:
+            keys = [(leaf, version) for t, leaf, version in wanted if t == table]
+            if keys:
+                where = " OR ".join(["(leaf = ? AND version = ?)"] * len(keys))
+                parts.append(f"SELECT '{table}', leaf, version, payload, crc FROM {table} WHERE {where}")
+                params.extend(x for key in keys for x in key)
+        found: Dict[Tuple[str, int, int], Tuple[bytes, int]] = {}
+        for table, leaf, version, payload, crc in self.query(" UNION ALL ".join(parts), params):
+            where = f"{self.target}: {table} leaf {leaf} version {version}"
+            found[(str(table), _int(leaf, where), _int(version, where))] = (_blob(payload, where), _int(crc, where))
+        return found
+
     def cells(self, table: str) -> Iterator[Tuple[int, int, bytes, int]]:
         """Every stored cell of ``table``: (leaf, version, payload, crc). O(table) (for ``verify``)."""
         for leaf, version, payload, crc in self.query(f"SELECT leaf, version, payload, crc FROM {table}"):
@@ -283,11 +305,13 @@ class Store:
                 try:
                     with self._writing() as head:
                         if retrying and tried and head >= tried[-1][0][0] and self._landed(tried[-1][0]):
-                            return tried[-1]
-                        row, cells, extra = build(head)
-                        tried.append((row, extra))
-                        if not self._append(head, row, cells):
-                            raise _Moved()  # rolls the transaction back
+                            row, extra = tried[-1]
+                        else:
+                            row, cells, extra = build(head)
+                            tried.append((row, extra))
+                            if not self._append(head, row, cells):
+                                raise _Moved()  # rolls the transaction back
+                    self._flush()
                     return row, extra
                 except _Moved:
                     retrying = True  # a writer that does not lock (an older botree) moved the head
@@ -313,6 +337,9 @@ class Store:
         self._insert(row, cells)
         self._announce(row[0])  # inside the transaction: heard only if the commit lands
         return True
+
+    def _flush(self) -> None:
+        """After a commit's transaction: make sure it is durable (dialects that commit early flush here)."""
 
     def _landed(self, row: CommitRow) -> bool:
         """True if the stored commit of ``row``'s version is ``row`` (same checksum)."""
