@@ -7,9 +7,9 @@ the first commit, left in place), so committing processes queue in the kernel an
 next one wakes as soon as the lock is free; SQLite's own busy handler instead sleeps
 1, 2, 5 ... 100 ms between tries, which leaves the file idle while waiters sleep and
 lets a lucky writer overtake the others.  Where ``fcntl`` is missing (Windows) or the
-lock file cannot be created, commits rely on ``BEGIN IMMEDIATE`` alone.  ``synchronous=FULL`` makes each commit durable once ``commit`` returns,
-across a crash of the process or of the machine.  SQLite's own "malformed" / "not a
-database" errors become ``CorruptDatabase``; a file shorter than its header says
+lock file cannot be created, commits rely on ``BEGIN IMMEDIATE`` alone.
+``synchronous=FULL`` makes each commit durable once ``commit`` returns, across a
+crash of the process or of the machine.  SQLite's own "malformed" / "not a database" errors become ``CorruptDatabase``; a file shorter than its header says
 is reported as truncated before anything is read.
 """
 
