@@ -9,8 +9,8 @@ next one wakes as soon as the lock is free; SQLite's own busy handler instead sl
 lets a lucky writer overtake the others.  Where ``fcntl`` is missing (Windows) or the
 lock file cannot be created, commits rely on ``BEGIN IMMEDIATE`` alone.
 ``synchronous=FULL`` makes each commit durable once ``commit`` returns, across a
-crash of the process or of the machine.  SQLite's own "malformed" / "not a database" errors become ``CorruptDatabase``; a file shorter than its header says
-is reported as truncated before anything is read.
+crash of the process or of the machine.  SQLite's own "malformed" / "not a database"
+errors become ``CorruptDatabase``; a file shorter than its header says
 """
 
 from __future__ import annotations
