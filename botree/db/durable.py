@@ -443,9 +443,7 @@ class DurableDatabase(Database):
         versions = self._manifests.get(key)
         if versions is None:
             leaf = -(group + 1)
-            payload, crc = self._prefetched.pop((table, leaf, pinned), None) or self._store.cell(
-                table, leaf, pinned, reading
-            )
+            payload, crc = self._read_cell(table, leaf, pinned, reading)
             where = f"{self.target}: {table} manifest {group} version {pinned}"
             if checksum(payload, table, leaf, pinned) != crc:
                 raise CorruptDatabase(f"{where}: bad checksum")
@@ -485,6 +483,11 @@ class DurableDatabase(Database):
                 reuse_mid = _same_groups(state["manifests"][table], old_state["manifests"][table], old[table].chunks)
             vecs[table] = lazy_vector(length, load, reuse, self._leaf_cache, reuse_mid)
         return Tree.from_order_index(codec.index_from_state(state, vecs, f"{self.target}: version {version}"))
+
+    def _read_cell(self, table: str, leaf: int, version: int, reading: int) -> Tuple[bytes, int]:
+        """The stored cell, from the read-ahead if ``_prefetch`` fetched it (``Store.cell`` otherwise)."""
+        found = self._prefetched.pop((table, leaf, version), None)
+        return found if found is not None else self._store.cell(table, leaf, version, reading)
 
     def _prefetch(self, version: int, state: Dict[str, Any], old: int, old_state: Dict[str, Any]) -> None:
         """Read in two round trips the manifests and leaf cells that moving from ``old`` to ``version`` needs.
@@ -558,9 +561,7 @@ class DurableDatabase(Database):
 
     def _load_leaf(self, table: str, version: int, number: int, size: int) -> List[Any]:
         written = self._pinned_cell(table, version, number)
-        payload, crc = self._prefetched.pop((table, number, written), None) or self._store.cell(
-            table, number, written, version
-        )
+        payload, crc = self._read_cell(table, number, written, version)
         where = f"{self.target}: {table} leaf {number} version {written}"
         if checksum(payload, table, number, written) != crc:
             raise CorruptDatabase(f"{where}: bad checksum")

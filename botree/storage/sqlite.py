@@ -10,7 +10,8 @@ lets a lucky writer overtake the others.  Where ``fcntl`` is missing (Windows) o
 lock file cannot be created, commits rely on ``BEGIN IMMEDIATE`` alone.
 ``synchronous=FULL`` makes each commit durable once ``commit`` returns, across a
 crash of the process or of the machine.  SQLite's own "malformed" / "not a database"
-errors become ``CorruptDatabase``; a file shorter than its header says
+errors become ``CorruptDatabase``; a file shorter than its header says is reported
+as truncated before anything is read.
 """
 
 from __future__ import annotations
