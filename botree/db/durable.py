@@ -36,10 +36,10 @@ from ..renamed import renamed
 from ..storage import codec
 from ..storage.codec import checksum, vectors
 from ..storage.format import TABLES
-from ..storage.store import Cell, CommitRow, Store
+from ..storage.store import Cell, CommitRow, HeadWatch, Store
 from ..tree.tree import Tree
 from ..tree.values import check_message
-from .database import Commit, Database, DbTransaction, Listener, Op
+from .database import Commit, Database, DbTransaction, Listener, Op, _since
 
 log = logging.getLogger("botree")
 _FEED_TICK = 0.2  # how long the feed thread waits on the head before checking whether it should stop
@@ -133,6 +133,7 @@ class DurableDatabase(Database):
         self._deliver_lock = threading.RLock()
         self._delivered = head
         self._feed: Optional[Tuple[threading.Thread, threading.Event]] = None
+        self._watch: Optional[HeadWatch] = None  # the feed thread's watch (the newest one started)
         stored = loaded.order_index
         mismatch = None
         if block_size is not None and block_size != stored.block_size:
@@ -195,7 +196,7 @@ class DurableDatabase(Database):
             if self._feed is None:
                 self._delivered = head
                 stop = threading.Event()
-                watch = self._store.watch()
+                watch = self._watch = self._store.watch()
                 thread = threading.Thread(target=self._run_feed, args=(watch, stop), name="botree-feed", daemon=True)
                 self._feed = (thread, stop)
                 thread.start()
@@ -321,10 +322,12 @@ class DurableDatabase(Database):
                 self._tree_cache.popitem(last=False)
             return tree
 
-    def history(self) -> List[Commit]:
-        """Every stored commit, oldest first. O(versions)."""
+    def history(self, since: Optional[int] = None) -> List[Commit]:
+        """Every stored commit, oldest first; only those after ``since`` if given. O(commits returned)."""
+        after = None if since is None else _since(since)
         with self._lock:
-            return self._commits(*self._store.kept())
+            oldest, head = self._store.kept()
+            return self._commits(oldest if after is None else max(oldest, after + 1), head)
 
     def _commits(self, first: int, last: int) -> List[Commit]:
         missing = [v for v in range(first, last + 1) if v not in self._commit_cache]

@@ -193,7 +193,8 @@ class PostgresWatch(HeadWatch):
 
     Committers ``NOTIFY`` inside their publishing transaction, so a notification means a
     landed commit.  The head is also read every ``RECHECK`` seconds without one, as a
-    safety net (e.g. a commit made by an older botree that does not notify).
+    safety net (e.g. a commit made by an older botree that does not notify).  A lost
+    connection (``pg_terminate_backend``, a server restart) is replaced by the next wait.
     """
 
     RECHECK = 2.0
@@ -202,14 +203,30 @@ class PostgresWatch(HeadWatch):
         import psycopg
 
         self._psycopg = psycopg
+        self._url = url
         self.target = target
+        self._checked = 0.0  # monotonic time of the last head read (0: read on the next wait)
         try:
-            self._conn = psycopg.connect(url, autocommit=True)
-            channel = str(self._conn.execute(_CHANNEL).fetchall()[0][0])
-            self._conn.execute(f'LISTEN "{channel}"')
+            self._conn = self._listen()
         except psycopg.Error as exc:
             raise StorageError(f"cannot connect to {target}: {_one_line(exc)}") from None
-        self._checked = 0.0  # monotonic time of the last head read (0: read on the first wait)
+
+    def _listen(self) -> Any:
+        """A new connection listening on the schema's channel; the head is read on the next wait."""
+        conn = self._psycopg.connect(self._url, autocommit=True, connect_timeout=PostgresStore.connect_timeout)
+        try:
+            channel = str(conn.execute(_CHANNEL).fetchall()[0][0])
+            conn.execute(f'LISTEN "{channel}"')
+        except BaseException:
+            conn.close()
+            raise
+        self._checked = 0.0  # notifications sent while no connection listened are lost: read the head
+        return conn
+
+    @property
+    def backend_pid(self) -> int:
+        """The server process serving the current connection (changes after a reconnect)."""
+        return int(self._conn.info.backend_pid)
 
     def _head(self) -> int:
         self._checked = time.monotonic()
@@ -219,7 +236,12 @@ class PostgresWatch(HeadWatch):
         return int(rows[0][0])
 
     def wait(self, seen: int, timeout: float) -> int:
-        """The head once it differs from ``seen``, or ``seen`` after about ``timeout`` seconds."""
+        """The head once it differs from ``seen``, or ``seen`` after about ``timeout`` seconds.
+
+        A lost connection is replaced (``StorageError`` if the server does not answer;
+        the feed thread logs it and waits again); the head is read at once on the new
+        connection, so a commit made while none listened is not missed.
+        """
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -241,7 +263,14 @@ class PostgresWatch(HeadWatch):
                     if head != seen:
                         return head
         except self._psycopg.Error as exc:
-            raise StorageError(f"{self.target}: {_one_line(exc)}") from None
+            if not (self._conn.closed or self._conn.broken):
+                raise StorageError(f"{self.target}: {_one_line(exc)}") from None
+        self._conn.close()
+        try:
+            self._conn = self._listen()
+        except self._psycopg.Error as exc:
+            raise StorageError(f"{self.target}: the feed lost its connection: {_one_line(exc)}") from None
+        return seen
 
     def close(self) -> None:
         """Close the watch's connection."""

@@ -18,7 +18,7 @@ import pytest
 
 from botree import Database, DurableDatabase, Tree
 from botree.errors import StorageError
-from botree.storage.postgres import PostgresStore
+from botree.storage.postgres import PostgresStore, PostgresWatch
 from tests.conftest import pg_schema_url, server_url
 from tests.db.storage_workload import apply_step
 
@@ -193,3 +193,35 @@ def test_a_closed_database_is_not_reopened(url: str) -> None:
     with pytest.raises(StorageError) as raised:
         db.history()
     assert "gave up" not in str(raised.value)
+
+
+def test_the_feed_survives_termination_of_its_listen_connection(url: str) -> None:
+    db = Database(url)
+    other = Database(url)  # its commits reach db's listener through the feed thread, not in-process
+    heard: List[int] = []
+    db.subscribe(lambda version, changes: heard.append(version))
+
+    def commit_and_wait(n: int) -> None:
+        for i in range(n):
+            with other.transaction(message=f"c {i}") as tx:
+                tx.insert_child(None, {"i": i})
+        deadline = time.monotonic() + 30
+        while len(heard) < other.version and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    try:
+        commit_and_wait(3)
+        for _ in range(3):
+            watch = db._watch
+            assert isinstance(watch, PostgresWatch)
+            pid = watch.backend_pid
+            terminate(pid)
+            with other.transaction() as tx:  # committed while the feed may have no connection
+                tx.insert_child(None, "during")
+            commit_and_wait(3)
+            assert watch.backend_pid != pid  # it reconnected
+        assert heard == list(range(1, other.version + 1))  # every version once, in order
+        assert other.version == 3 + 3 * 4
+    finally:
+        db.close()
+        other.close()
