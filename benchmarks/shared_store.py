@@ -12,7 +12,8 @@ warm-up and a common start.  Beside them, in the same run and the same process
 layout, W processes of the plain peer commit single-row ``INSERT`` transactions to a
 plain table: psycopg in autocommit mode (one statement, one transaction) on
 PostgreSQL, ``BEGIN IMMEDIATE; INSERT; COMMIT`` with WAL and ``synchronous=FULL``
-(botree's settings) on SQLite.  Reported: commits/s over all writers, p50 and p99
+(botree's settings) on SQLite.  ``--early`` adds a PostgreSQL run with
+``PostgresStore.early_commit`` (see ``botree/storage/postgres.py``).  Reported: commits/s over all writers, p50 and p99
 commit latency, and botree's rate as a ratio of the peer's.  The machine's load
 average is printed with the table.  A report: nothing here asserts on timings.
 """
@@ -168,6 +169,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="commits per writer before the clock starts")
     parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL URL ('' to skip)")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--early", action="store_true", help="also PostgreSQL with PostgresStore.early_commit")
     args = parser.parse_args(argv)
     counts = [int(w) for w in args.writers.split(",")]
     tree = random_tree(args.nodes)
@@ -176,6 +178,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         backends.append(("SQLite", "sqlite3"))
     if args.pg:
         backends.append(("PostgreSQL", "psycopg"))
+        if args.early:
+            backends.append(("PostgreSQL, early commit", "psycopg"))
     rows: List[str] = []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as directory:
@@ -184,6 +188,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                 target, plain, drop = _sqlite_targets(directory)
             else:
                 target, plain, drop = _pg_targets(args.pg)
+                from botree.storage.postgres import PostgresStore
+
+                PostgresStore.early_commit = "early" in backend  # inherited by the forked writers
             try:
                 with Database(target) as db:
                     db.replace(tree, message="setup")

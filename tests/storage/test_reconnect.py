@@ -225,3 +225,41 @@ def test_the_feed_survives_termination_of_its_listen_connection(url: str) -> Non
     finally:
         db.close()
         other.close()
+
+
+def test_early_commits_land_exactly_once_and_durably_flushed(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``PostgresStore.early_commit``: commits from two objects in threads, one backend killed after a COMMIT."""
+    monkeypatch.setattr(PostgresStore, "early_commit", True)
+    dbs = [Database(url) for _ in range(2)]
+    stores = [store_of(db) for db in dbs]
+    flushed = []
+    for store in stores:
+        original = store._flush
+        store._flush = lambda original=original: (original(), flushed.append(1))  # type: ignore[method-assign]
+    killed = []
+
+    def hook(stage: str) -> None:
+        if stage == "after" and not killed:
+            killed.append(stores[0].backend_pid)
+            terminate(stores[0].backend_pid)
+            stores[0].query("SELECT 1")  # the answer to COMMIT counts as lost: the outcome is unknown
+
+    stores[0].commit_hook = hook
+
+    def write(db: Database, name: int) -> None:
+        for i in range(10):
+            with db.transaction(message=f"{name} {i}") as tx:
+                tx.insert_child(None, [name, i])
+
+    threads = [threading.Thread(target=write, args=(db, k)) for k, db in enumerate(dbs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert killed and all(store._early for store in stores)
+    assert dbs[1].version == 20 and len(flushed) >= 20  # every commit flushed before it returned
+    messages = sorted(c.message or "" for c in dbs[1].history()[1:])
+    assert messages == sorted(f"{k} {i}" for k in range(2) for i in range(10))
+    dbs[1].verify()
+    for db in dbs:
+        db.close()
