@@ -45,7 +45,7 @@ log = logging.getLogger("botree")
 _FEED_TICK = 0.2  # how long the feed thread waits on the head before checking whether it should stop
 
 _CACHED_VERSIONS = 8  # trees kept for as_of besides the head
-_PREFETCH = 256  # most manifests or leaf cells a refresh reads ahead in one statement
+_PREFETCH = 256  # most manifests or leaf cells a refresh reads ahead in one statement (2 parameters each)
 _CACHED_MANIFESTS = 1 << 14  # decoded manifests kept (64 versions each); the cache is cleared when full
 # make(head version, head) -> (tree to store, its logged updates or None, ids it deleted)
 Manifests = Dict[Tuple[str, int, int], List[int]]  # (table, group, version written) -> its leaves' cell versions
@@ -508,9 +508,9 @@ class DurableDatabase(Database):
             for group in range(min(len(pins), len(old_pins))):
                 if pins[group] != old_pins[group]:
                     groups.append((table, group, pins[group], old_pins[group]))
-        if not groups or len(groups) > _PREFETCH:
-            return
         wanted = [(t, -(g + 1), v) for t, g, *pinned in groups for v in pinned if (t, g, v) not in self._manifests]
+        if not groups or len(wanted) > _PREFETCH:
+            return
         self._prefetched.update(self._store.cells_at(wanted))
         leaves: List[Tuple[str, int, int]] = []
         for table, group, pinned, old_pinned in groups:

@@ -390,3 +390,36 @@ def test_history_since_returns_only_the_newer_commits(target: str) -> None:
             with pytest.raises(BotreeError):
                 db.history(since=bad)  # type: ignore[arg-type]
         db.close()
+
+
+def test_a_refresh_after_other_commits_reads_ahead_in_few_statements(target: str) -> None:
+    """Catching up with another object's commits: the changed manifests and leaves come in one statement each."""
+    from botree.db.durable import DurableDatabase
+
+    writer = Database(target)
+    with writer.transaction() as tx:
+        for i in range(3000):  # several groups of leaves
+            tx.insert_child(None, i)
+    reader = Database(target)
+    assert isinstance(reader, DurableDatabase)
+    before = reader.tree
+    assert [before.data(n) for n in before.preorder()][:5] == [0, 1, 2, 3, 4]
+    for i in range(3):
+        with writer.transaction() as tx:
+            tx.set_data(i * 1000, "changed")
+    store = reader._store
+    calls = {"cell": 0, "cells_at": 0}
+    for name in calls:
+        original = getattr(store, name)
+
+        def counted(*args: object, name: str = name, original: object = original) -> object:
+            calls[name] += 1
+            return original(*args)  # type: ignore[operator]
+
+        setattr(store, name, counted)
+    tree = reader.tree
+    assert [tree.data(i * 1000) for i in range(3)] == ["changed"] * 3  # the changed leaves, read ahead
+    assert calls == {"cell": 0, "cells_at": 2}
+    assert tree == writer.tree
+    writer.close()
+    reader.close()
