@@ -191,7 +191,7 @@ class Database:
 
         O(versions), O(commits returned) with ``since``.
         """
-        return list(self._log) if since is None else self._log[_since(since) + 1 :]
+        return list(self._log) if since is None else self._log[check_since(since) + 1 :]
 
     def _commits(self, first: int, last: int) -> List[Commit]:
         """The commits with first <= version <= last. O(count)."""
@@ -496,7 +496,7 @@ def _replayed_changes(old: Tree, new: Tree, op_lists: List[Tuple[Op, ...]]) -> C
     return targeted_diff(old, new, touched, moved, parents)
 
 
-def _since(since: object) -> int:
+def check_since(since: object) -> int:
     """``history(since=...)``'s argument, checked: a version (an int >= -1)."""
     if type(since) is not int or since < -1:
         raise InvalidArgument(f"since must be a version (an int >= -1) or None, not {since!r}")

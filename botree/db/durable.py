@@ -39,7 +39,7 @@ from ..storage.format import TABLES
 from ..storage.store import Cell, CommitRow, HeadWatch, Store
 from ..tree.tree import Tree
 from ..tree.values import check_message
-from .database import Commit, Database, DbTransaction, Listener, Op, _since
+from .database import Commit, Database, DbTransaction, Listener, Op, check_since
 
 log = logging.getLogger("botree")
 _FEED_TICK = 0.2  # how long the feed thread waits on the head before checking whether it should stop
@@ -324,7 +324,7 @@ class DurableDatabase(Database):
 
     def history(self, since: Optional[int] = None) -> List[Commit]:
         """Every stored commit, oldest first; only those after ``since`` if given. O(commits returned)."""
-        after = None if since is None else _since(since)
+        after = None if since is None else check_since(since)
         with self._lock:
             oldest, head = self._store.kept()
             return self._commits(oldest if after is None else max(oldest, after + 1), head)
