@@ -100,9 +100,17 @@ class PostgresStore(Store):
         psycopg = self._psycopg
         if isinstance(exc, (psycopg.DataError, psycopg.IntegrityError)):
             return CorruptDatabase(f"{self.target}: {_one_line(exc)}")
-        if isinstance(exc, psycopg.OperationalError) and self._conn.broken:
+        if isinstance(exc, psycopg.OperationalError) and self._lost():
             return ConnectionLost(f"{self.target}: connection lost: {_one_line(exc)}")
         return StorageError(f"{self.target}: {_one_line(exc)}")
+
+    def _lost(self) -> bool:
+        """True if the connection is gone. psycopg's wait loop can raise "connection socket
+        closed" before it marks the connection broken, so the socket's status counts too."""
+        conn = self._conn
+        if conn.broken or conn.closed:
+            return True
+        return bool(conn.pgconn.status != self._psycopg.pq.ConnStatus.OK)
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
         try:
