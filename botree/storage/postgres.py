@@ -108,8 +108,10 @@ class PostgresStore(Store):
         """True if the connection is gone. psycopg's wait loop can raise "connection socket
         closed" before it marks the connection broken, so the socket's status counts too."""
         conn = self._conn
-        if conn.broken or conn.closed:
+        if conn.broken:
             return True
+        if conn.closed:
+            return False  # closed by us (``close``): not to be reopened
         return bool(conn.pgconn.status != self._psycopg.pq.ConnStatus.OK)
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
