@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from ..errors import BotreeError, InvalidArgument, InvalidOperation
-from ..nodetable import ChunkedVector, IdAllocator, NodeTable, Row
+from ..nodetable import TOP, ChunkedVector, IdAllocator, NodeTable, Row
 from .blocks import Block, Link
 from .gapkeys import even_keys
 from .gcpause import gc_paused
@@ -110,7 +110,7 @@ def _read_bounds(
     try:
         for data, is_open in iterator:
             if is_open:
-                new_row(Row(0, 0, 0, 0, data, owner))
+                new_row(Row(0, 0, 0, 0, data, owner, stack[-1] if stack else TOP))
                 append_level(depth)
                 depth += 1
                 push(node)

@@ -24,6 +24,7 @@ from bisect import bisect_left
 from typing import Any, Optional
 
 from ..errors import InvalidOperation
+from ..nodetable import TOP
 from .gapkeys import SPACE
 from .maintenance import Maintenance
 from .reader import Bound, check_bound
@@ -57,13 +58,14 @@ class Primitives(Maintenance):
             aux = self._block(leaf).aux
             # Before an opening bound: that node's level; before a closing one: one deeper.
             rel = aux[pos] if before[1] else aux[pos] + 1
+        parent = self._parent_at(before)
         blk = self._w(leaf)
         keys = blk.keys
         left = keys[pos - 1] if pos else 0
         right = keys[pos] if pos < len(keys) else SPACE
         if len(keys) + 2 > self._B or right - left < 3:
             # Slow path: the leaf splits or its gap is exhausted.
-            node = self._nodes.insert(data)
+            node = self._nodes.insert(data, (0, 0, 0, 0), parent)
             self._insert_items(leaf, pos, [node << 1, node << 1 | 1], [rel, rel], None, 0)
             self._settle()
             return node
@@ -72,12 +74,34 @@ class Primitives(Maintenance):
         third = (right - left) // 3
         k1 = left + third
         k2 = k1 + third
-        node = self._nodes.insert(data, (leaf, k1, leaf, k2))
+        node = self._nodes.insert(data, (leaf, k1, leaf, k2), parent)
         blk.items[pos:pos] = [node << 1, node << 1 | 1]
         blk.aux[pos:pos] = [rel, rel]
         keys[pos:pos] = [k1, k2]
         self._bump(leaf, 2, rel)
         return node
+
+    def _parent_at(self, before: Optional[Bound]) -> int:
+        """The parent (``TOP`` at top level) of a node placed just before ``before``. O(1)."""
+        if before is None:
+            return TOP
+        node, is_open = before
+        if not is_open:
+            return node
+        parent = self.enclosing(node)
+        return TOP if parent is None else parent
+
+    def _reparent(self, first: int, last: int, parent: int) -> None:
+        """Record ``parent`` in the rows of the sibling run first..last. O(k log B) for k siblings."""
+        writable = self._nodes.writable
+        node = first
+        while True:
+            writable(node).parent = parent
+            if node == last:
+                return
+            after = self.next_bound((node, False))
+            assert after is not None and after[1], "a checked run is a sequence of siblings"
+            node = after[0]
 
     def _position(self, before: Optional[Bound]) -> tuple[int, int]:
         """(leaf, position) where entries inserted just before ``before`` go (None: the end)."""
@@ -148,6 +172,7 @@ class Primitives(Maintenance):
             raise InvalidOperation(
                 f"level delta {d} disagrees with the target: moving there shifts levels by {implied}"
             )
+        self._reparent(first[0], last[0], self._parent_at(before))
         self._relocate(first, last, before, implied)
 
     def _relocate(self, first: Bound, last: Bound, before: Optional[Bound], d: int) -> None:
@@ -188,6 +213,7 @@ class Primitives(Maintenance):
         if inner != (node, False):
             last = self.prev_bound((node, False))
             assert inner is not None and last is not None
+            self._reparent(inner[0], last[0], self._parent_at((node, True)))
             self._relocate(inner, last, (node, True), -1)
         for bound in ((node, False), (node, True)):
             leaf, pos = self._locate(bound)

@@ -11,7 +11,7 @@ from bisect import bisect_left
 from typing import Any, Iterator, List, Optional, Tuple
 
 from ..errors import CorruptDatabase, InvalidArgument, NodeNotFound, PositionError, UnknownNode
-from ..nodetable import ChunkedVector, IdAllocator, NodeTable
+from ..nodetable import TOP, ChunkedVector, IdAllocator, NodeTable
 from .blocks import Block
 
 Bound = Tuple[int, bool]
@@ -307,6 +307,45 @@ class IndexReader:
             item = self._blocks[prv].items[-1]
         return item >> 1, not item & 1
 
+    def child_walk(self, node: Optional[int]) -> Iterator[int]:
+        """The children of ``node`` (None: the top-level nodes) in order, lazily.
+
+        Reads leaves directly: from a child's opening bound it jumps to the bound after
+        its closing one (a bisect in that leaf).  O(log B) per child, O(h) at leaf ends;
+        ``NodeNotFound`` at the first step for an unknown node.
+        """
+        blocks = self._blocks
+        rows = self._nodes.rows.chunks
+        if node is None:
+            leaf: Optional[int] = self._first_leaf()
+            pos = 0
+            stop = -1  # no closing bound ends the top level
+        else:
+            check_bound((node, True))
+            row = self._row(node)
+            leaf = row.open_leaf
+            pos = bisect_left(blocks[leaf].keys, row.open_key) + 1
+            stop = node << 1 | 1
+        while leaf is not None:
+            blk = blocks[leaf]
+            items = blk.items
+            if pos >= len(items):
+                leaf = self._next_leaf(leaf)
+                pos = 0
+                continue
+            item = items[pos]
+            if item == stop:
+                return
+            child = item >> 1
+            yield child
+            row = rows[child >> 12][(child >> 6) & 63][child & 63]
+            close_leaf = row.close_leaf
+            if close_leaf == leaf:
+                pos = bisect_left(blk.keys, row.close_key, pos) + 1
+            else:
+                leaf = close_leaf
+                pos = bisect_left(blocks[leaf].keys, row.close_key) + 1
+
     def first_bound(self) -> Optional[Bound]:
         """The first bound, or None when empty. O(h)."""
         items = self._blocks[self._first_leaf()].items
@@ -384,7 +423,25 @@ class IndexReader:
                 raise CorruptDatabase("a scan of the order index visits more leaves than it has blocks")
 
     def enclosing(self, node: int) -> Optional[int]:
-        """The parent of ``node`` (None at top level). O(B · h).
+        """The parent of ``node`` (None at top level). O(1) from its row.
+
+        Rows decoded from files written before rows kept their parent hold ``UNKNOWN``;
+        for those the parent is computed from the levels (``enclosing_by_levels``, O(B · h)).
+        """
+        rows = self._nodes.rows
+        if type(node) is int and 0 <= node < rows.length:
+            # Inlined ChunkedVector read, as in NodeTable.row.
+            row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63]
+            if row is not None:
+                parent: int = row.parent
+                if parent >= 0:
+                    return parent
+                if parent == TOP:
+                    return None
+        return self.enclosing_by_levels(node)
+
+    def enclosing_by_levels(self, node: int) -> Optional[int]:
+        """The parent of ``node`` (None at top level), computed from the order index. O(B · h).
 
         The parent's opening bound is the nearest earlier bound whose level is
         below ``node``'s; inner blocks keep per-child minimum levels, so the search

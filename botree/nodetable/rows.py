@@ -1,20 +1,28 @@
-"""The row kept for every node: its two back-links into the order index and its data."""
+"""The row kept for every node: its two back-links into the order index, its parent and its data."""
 
 from __future__ import annotations
 
 from typing import Any
+
+# ``Row.parent`` of a top-level node.
+TOP = -1
+# ``Row.parent`` not stored: a row decoded from a file written before rows kept their
+# parent (format botree-2 without it); readers compute the parent from the order index.
+UNKNOWN = -2
 
 
 class Row:
     """One node's row.
 
     ``open_leaf``/``open_key`` locate the node's opening bound (leaf block id and gap
-    key inside that leaf), ``close_leaf``/``close_key`` its closing bound.  ``owner``
+    key inside that leaf), ``close_leaf``/``close_key`` its closing bound.  ``parent``
+    is the parent's node id, ``TOP`` (-1) for a top-level node, or ``UNKNOWN`` (-2)
+    when not stored (then computed from the order index).  ``owner``
     is the token of the batch allowed to change this row in place; a row reachable
     from a committed table has an owner no live batch holds, so it is never mutated.
     """
 
-    __slots__ = ("open_leaf", "open_key", "close_leaf", "close_key", "data", "owner")
+    __slots__ = ("open_leaf", "open_key", "close_leaf", "close_key", "data", "owner", "parent")
 
     def __init__(
         self,
@@ -24,6 +32,7 @@ class Row:
         close_key: int,
         data: Any,
         owner: object,
+        parent: int = UNKNOWN,
     ) -> None:
         self.open_leaf = open_leaf
         self.open_key = open_key
@@ -31,13 +40,14 @@ class Row:
         self.close_key = close_key
         self.data = data
         self.owner = owner
+        self.parent = parent
 
     def copy(self, owner: object) -> "Row":
         """A copy owned by ``owner``. O(1)."""
-        return Row(self.open_leaf, self.open_key, self.close_leaf, self.close_key, self.data, owner)
+        return Row(self.open_leaf, self.open_key, self.close_leaf, self.close_key, self.data, owner, self.parent)
 
     def __repr__(self) -> str:
         return (
             f"Row(open=({self.open_leaf}, {self.open_key}), "
-            f"close=({self.close_leaf}, {self.close_key}), data={self.data!r})"
+            f"close=({self.close_leaf}, {self.close_key}), parent={self.parent}, data={self.data!r})"
         )

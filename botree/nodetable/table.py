@@ -29,7 +29,7 @@ from .attrindex import (
     view,
 )
 from .ordered import range_values
-from .rows import Row
+from .rows import UNKNOWN, Row
 from .vector import ChunkedVector
 
 
@@ -297,8 +297,11 @@ class TransientNodeTable(_TableReader):
             self._rows[node] = row
         return row
 
-    def insert(self, data: Any = None, links: Tuple[int, int, int, int] = (0, 0, 0, 0)) -> int:
-        """Add a row and return its id (a freed id is reused first, unless ``fresh_ids``). O(log n)."""
+    def insert(self, data: Any = None, links: Tuple[int, int, int, int] = (0, 0, 0, 0), parent: int = UNKNOWN) -> int:
+        """Add a row and return its id (a freed id is reused first, unless ``fresh_ids``). O(log n).
+
+        ``parent``: the new node's parent id, ``TOP`` at top level (``UNKNOWN``: not kept).
+        """
         try:
             open_leaf, open_key, close_leaf, close_key = links
         except (TypeError, ValueError):
@@ -308,7 +311,7 @@ class TransientNodeTable(_TableReader):
         node = alloc.next_id if fresh else alloc.free[0]  # type: ignore[index]
         values = indexed_values(self._fields, data, node) if self._index is not None else None
         node = alloc.allocate_fresh() if fresh else alloc.allocate()
-        row = Row(open_leaf, open_key, close_leaf, close_key, data, self._token)
+        row = Row(open_leaf, open_key, close_leaf, close_key, data, self._token, parent)
         rows = self._rows
         if node == len(rows):
             rows.append(row)
@@ -341,7 +344,7 @@ class TransientNodeTable(_TableReader):
 
     def update(self, node: int, **fields: Any) -> None:
         """Replace named fields of the row of ``node`` (``data`` goes through ``set_data``). O(log n)."""
-        allowed = ("open_leaf", "open_key", "close_leaf", "close_key", "data")
+        allowed = ("open_leaf", "open_key", "close_leaf", "close_key", "parent", "data")
         for name in fields:
             if name not in allowed:
                 raise TypeError(f"unknown row field {name!r}")

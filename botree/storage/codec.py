@@ -32,7 +32,7 @@ from ..core.blocks import Block
 from ..core.index import OrderIndex
 from ..errors import CorruptDatabase, InvalidArgument
 from ..interchange.nested import JsonNode
-from ..nodetable import ChunkedVector, IdAllocator, NodeTable, Row
+from ..nodetable import UNKNOWN, ChunkedVector, IdAllocator, NodeTable, Row
 from ..tree.updates import UPDATES, Op
 from ..tree.values import MAX_DEPTH, check_meta, check_values
 from .format import FREE_KEPT, TABLES
@@ -155,7 +155,7 @@ def encode_leaf(table: str, leaf: List[Any]) -> bytes:
         out = [None if b is None else [b.keys, b.items, b.aux, b.counts] for b in leaf]
     else:
         out = [
-            None if r is None else [r.open_leaf, r.open_key, r.close_leaf, r.close_key, r.data] for r in leaf
+            None if r is None else [r.open_leaf, r.open_key, r.close_leaf, r.close_key, r.data, r.parent] for r in leaf
         ]
         # The policy again at the last moment: MessagePack would write a bytearray or a
         # memoryview as bytes, and a value may have been changed in place since it was checked.
@@ -175,7 +175,12 @@ def decode_leaf(table: str, payload: bytes, size: int, where: str) -> List[Any]:
             return [None if s is None else (int(s[0]), int(s[1]), int(s[2])) for s in items]
         if table == "blocks":
             return [None if b is None else Block(b[0], b[1], b[2], b[3], None) for b in items]
-        return [None if r is None else Row(r[0], r[1], r[2], r[3], r[4], None) for r in items]
+        # A row written before rows kept their parent has 5 fields: its parent is UNKNOWN
+        # (computed from the order index when asked; see nodetable.rows).
+        return [
+            None if r is None else Row(r[0], r[1], r[2], r[3], r[4], None, int(r[5]) if len(r) > 5 else UNKNOWN)
+            for r in items
+        ]
     except (TypeError, IndexError, ValueError) as exc:
         raise CorruptDatabase(f"{where} is malformed: {exc}") from None
 

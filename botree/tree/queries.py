@@ -38,7 +38,7 @@ def sibling_walk(
     else:
         bound = step((parent, forward))
     back = not forward  # the bound that ends a child walked this way
-    if skip is None and splice is None:  # the plain child list: the hot path of children()
+    if skip is None and splice is None:  # the plain child list
         while bound is not None and bound[1] is forward:
             child = bound[0]
             yield child
@@ -258,7 +258,7 @@ class TreeQueries:
 
     def children(self, node: Optional[int]) -> Iterator[int]:
         """Children of ``node`` in order (None: the top-level nodes). O(log B) per step."""
-        return sibling_walk(self._ix, node)
+        return self._ix.child_walk(node)
 
     def children_reversed(self, node: Optional[int]) -> Iterator[int]:
         """Children of ``node`` from last to first (None: top level). O(log B) per step."""
