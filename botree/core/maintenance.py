@@ -14,7 +14,7 @@ from bisect import bisect_left
 from typing import Dict, List, Optional, Set
 
 from ..nodetable import IdAllocator
-from .blocks import Block
+from .blocks import EMPTY_MIN, Block
 from .gapkeys import SPACE, even_keys, gap_keys
 from .reader import IndexReader
 
@@ -115,10 +115,17 @@ class Maintenance(IndexReader):
         keys = blk.keys
         items = blk.items
         if blk.counts is None:
-            writable = self._nodes.writable
+            nodes = self._nodes
+            writable = nodes.writable
+            vector = nodes.rows
+            token = nodes.owner_token
             for j in range(lo, hi):
                 item = items[j]
-                row = writable(item >> 1)
+                node = item >> 1
+                # ``writable(node)`` inlined for rows this batch owns already (hot in splits).
+                row = vector.chunks[node >> 12][(node >> 6) & 63][node & 63]
+                if row is None or row.owner is not token:
+                    row = writable(node)
                 if item & 1:
                     row.close_leaf = bid
                     row.close_key = keys[j]
@@ -275,12 +282,14 @@ class Maintenance(IndexReader):
 
     def _refresh(self, bid: int, blk: Block, level: int) -> None:
         """Write ``blk``'s entry count and minimum level into its parent's arrays."""
-        parent, pkey, delta = self._link(bid)
+        parent, pkey, delta = self._links.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
         if parent < 0:
             return
-        count = blk.entry_count()
-        low = delta + blk.min_aux()
-        pblk = self._blocks[parent]
+        counts = blk.counts  # Block.entry_count and min_aux, inlined (hot)
+        count = len(blk.items) if counts is None else sum(counts)
+        aux = blk.aux
+        low = delta + (min(aux) if aux else EMPTY_MIN)
+        pblk = self._blocks.chunks[parent >> 12][(parent >> 6) & 63][parent & 63]
         i = bisect_left(pblk.keys, pkey)
         if pblk.counts[i] != count or pblk.aux[i] != low:
             pblk = self._w(parent)
@@ -302,7 +311,7 @@ class Maintenance(IndexReader):
             todo = dirty.pop(level, None)
             while todo:
                 bid = todo.pop()
-                blk = self._blocks[bid]
+                blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
                 if blk is None:
                     continue
                 n = len(blk.items)

@@ -125,15 +125,20 @@ class Primitives(Maintenance):
         fall, so no block below needs recomputing. O(h log B).
         """
         w = self._w
-        parent, pkey, delta = self._link(bid)
+        token = self._token
+        links = self._links.chunks
+        blocks = self._blocks.chunks
+        parent, pkey, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
         while parent >= 0:
             low += delta
-            pblk = w(parent)
+            pblk = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
+            if pblk.owner is not token:
+                pblk = w(parent)
             i = bisect_left(pblk.keys, pkey)
             pblk.counts[i] += count  # type: ignore[index]
             if low < pblk.aux[i]:
                 pblk.aux[i] = low
-            parent, pkey, delta = self._link(parent)
+            parent, pkey, delta = links[parent >> 12][(parent >> 6) & 63][parent & 63]
 
     def check_run(self, first: Bound, last: Bound) -> None:
         """Check that first..last is a balanced run: open of x .. close of y, x and y siblings. O(B log n)."""

@@ -314,20 +314,25 @@ class IndexReader:
         its closing one (a bisect in that leaf).  O(log B) per child, O(h) at leaf ends;
         ``NodeNotFound`` at the first step for an unknown node.
         """
-        blocks = self._blocks
-        rows = self._nodes.rows.chunks
+        # Inlined ChunkedVector reads (see nodetable.vector): this is a hot path.
+        blocks = self._blocks.chunks
+        vector = self._nodes.rows
+        rows = vector.chunks
         if node is None:
             leaf: Optional[int] = self._first_leaf()
             pos = 0
             stop = -1  # no closing bound ends the top level
         else:
-            check_bound((node, True))
-            row = self._row(node)
+            if type(node) is not int:
+                check_bound((node, True))  # raises InvalidArgument
+            row = rows[node >> 12][(node >> 6) & 63][node & 63] if 0 <= node < vector.length else None
+            if row is None:
+                row = self._row(node)  # raises NodeNotFound
             leaf = row.open_leaf
-            pos = bisect_left(blocks[leaf].keys, row.open_key) + 1
+            pos = bisect_left(blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].keys, row.open_key) + 1
             stop = node << 1 | 1
         while leaf is not None:
-            blk = blocks[leaf]
+            blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
             items = blk.items
             if pos >= len(items):
                 leaf = self._next_leaf(leaf)
@@ -344,7 +349,7 @@ class IndexReader:
                 pos = bisect_left(blk.keys, row.close_key, pos) + 1
             else:
                 leaf = close_leaf
-                pos = bisect_left(blocks[leaf].keys, row.close_key) + 1
+                pos = bisect_left(blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].keys, row.close_key) + 1
 
     def first_bound(self) -> Optional[Bound]:
         """The first bound, or None when empty. O(h)."""

@@ -289,9 +289,21 @@ class TransientNodeTable(_TableReader):
         self._token = object()
         self.fresh_ids = fresh_ids  # True: never reuse a freed id (see ``NodeTable.transient``)
 
+    @property
+    def owner_token(self) -> object:
+        """The token of rows this batch may change in place (``row.owner is owner_token``). O(1)."""
+        return self._token
+
     def writable(self, node: int) -> Row:
         """The row of ``node``, owned by this batch and safe to change. O(1)."""
-        row = self.row(node)
+        rows = self._rows
+        if type(node) is int and 0 <= node < rows.length:
+            # Inlined ChunkedVector read, as in ``row``.
+            row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63]
+            if row is None:
+                raise UnknownNode(node)
+        else:
+            row = self.row(node)  # raises UnknownNode
         if row.owner is not self._token:
             row = row.copy(self._token)
             self._rows[node] = row
