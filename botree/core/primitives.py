@@ -135,7 +135,7 @@ class Primitives(Maintenance):
             if pblk.owner is not token:
                 pblk = w(parent)
             i = bisect_left(pblk.keys, pkey)
-            pblk.counts[i] += count  # type: ignore[index]
+            pblk.counts[i] += count
             if low < pblk.aux[i]:
                 pblk.aux[i] = low
             parent, pkey, delta = links[parent >> 12][(parent >> 6) & 63][parent & 63]

@@ -102,15 +102,23 @@ class IndexReader:
 
     def _locate(self, bound: Bound) -> Tuple[int, int]:
         """(leaf id, position in leaf) of a bound. O(log B)."""
-        node, is_open = check_bound(bound)
-        row = self._row(node)
+        # check_bound, _row and the vector reads inlined: every update locates bounds.
+        if type(bound) is not tuple or len(bound) != 2:
+            check_bound(bound)  # raises InvalidArgument
+        node, is_open = bound
+        if type(node) is not int or type(is_open) is not bool:
+            check_bound(bound)
+        rows = self._nodes.rows
+        row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63] if 0 <= node < rows.length else None
+        if row is None:
+            row = self._row(node)  # raises NodeNotFound
         if is_open:
             leaf = row.open_leaf
             key = row.open_key
         else:
             leaf = row.close_leaf
             key = row.close_key
-        return leaf, bisect_left(self._blocks[leaf].keys, key)
+        return leaf, bisect_left(self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].keys, key)
 
     def _sum(self, bid: int) -> int:
         """Sum of the level deltas from block ``bid`` up to the root. O(h)."""
