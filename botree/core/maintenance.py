@@ -133,9 +133,13 @@ class Maintenance(IndexReader):
                     row.open_leaf = bid
                     row.open_key = keys[j]
         else:
+            # ``_set_link(child, bid, key, delta)`` inlined: splits and merges relink up to B children.
+            links = self._links
             for j in range(lo, hi):
                 child = items[j]
-                self._set_link(child, bid, keys[j], self._link(child)[2])
+                delta = links.chunks[child >> 12][(child >> 6) & 63][child & 63][2]
+                links[child] = (bid, keys[j], delta)
+            self.links_written += hi - lo
 
     def _label(self, bid: int, blk: Block, lo: int, hi: int) -> None:
         """Give items lo..hi-1 keys inside their gap, relabelling the block if full."""
@@ -201,8 +205,12 @@ class Maintenance(IndexReader):
         if diff:
             aux = [a + diff for a in aux]
             if counts is not None:
+                # ``_shift(child, diff)`` inlined.
+                links = self._links
                 for child in items:
-                    self._shift(child, diff)
+                    parent, pkey, delta = links.chunks[child >> 12][(child >> 6) & 63][child & 63]
+                    links[child] = (parent, pkey, delta + diff)
+                self.links_written += len(items)
         self._insert_items(dst, at, items, aux, counts, level, keys)
 
     def _split_off(self, bid: int, pos: int, level: int) -> int:
@@ -211,11 +219,11 @@ class Maintenance(IndexReader):
         The smaller side moves to a new sibling, so at most B/2 items are relinked.
         The parent gains a child and may overflow; ``_settle`` fixes that. O(B).
         """
-        blk = self._blocks[bid]
+        blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
         n = len(blk.items)
         parent, pkey, delta = self._link(bid)
         new = self._new_block(blk.counts is None, parent, delta)
-        i = bisect_left(self._blocks[parent].keys, pkey)
+        i = bisect_left(self._blocks.chunks[parent >> 12][(parent >> 6) & 63][parent & 63].keys, pkey)
         if 2 * pos < n:
             self._insert_items(parent, i, [new], [0], [0], level + 1)
             self._move_items(bid, 0, pos, new, 0, level)
@@ -230,7 +238,7 @@ class Maintenance(IndexReader):
         new = self._new_block(False, -1, 0)
         self._root = new
         self._height += 1
-        blk = self._blocks[old]
+        blk = self._blocks.chunks[old >> 12][(old >> 6) & 63][old & 63]
         low = self._link(old)[2] + blk.min_aux()
         self._insert_items(new, 0, [old], [low], [blk.entry_count()], self._height)
         self._mark(old, self._height - 1)
@@ -264,12 +272,12 @@ class Maintenance(IndexReader):
         other, left = self._neighbour(bid)
         if other < 0:
             return  # only block at its level: the root will shrink down to it
-        n = len(self._blocks[bid].items)
-        m = len(self._blocks[other].items)
+        n = len(self._block(bid).items)
+        m = len(self._block(other).items)
         lbid, rbid = (other, bid) if left else (bid, other)
         if n + m <= self._B:
-            rblk = self._blocks[rbid]
-            self._move_items(rbid, 0, len(rblk.items), lbid, len(self._blocks[lbid].items), level)
+            rblk = self._block(rbid)
+            self._move_items(rbid, 0, len(rblk.items), lbid, len(self._block(lbid).items), level)
             self._remove_child(rbid, level + 1)
             todo.add(lbid)
         else:
@@ -325,7 +333,7 @@ class Maintenance(IndexReader):
                     continue
                 if n < low and bid != self._root:
                     self._rebalance(bid, level, todo)
-                    blk = self._blocks[bid]
+                    blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
                     if blk is None:
                         continue
                 self._refresh(bid, blk, level)

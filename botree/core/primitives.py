@@ -289,14 +289,14 @@ class Primitives(Maintenance):
         if bound is None:
             return
         bid, pos = self._locate(bound)
-        blocks = self._blocks
+        blocks = self._blocks  # a TransientVector: its top list may be replaced on a write
         level = 0
         root = self._root
         while bid != root:
             if pos > 0:
                 bid = self._split_off(bid, pos, level)
             parent, pkey, _ = self._link(bid)
-            pos = bisect_left(blocks[parent].keys, pkey)
+            pos = bisect_left(blocks.chunks[parent >> 12][(parent >> 6) & 63][parent & 63].keys, pkey)
             bid = parent
             level += 1
 

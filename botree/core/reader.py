@@ -153,13 +153,14 @@ class IndexReader:
         Climbs until the ancestor has a sibling that way, steps over, and descends
         along the near edge. Amortised O(1) in scans, O(h) at worst.
         """
-        blocks = self._blocks
+        blocks = self._blocks.chunks  # inlined vector reads: scans and the settle pass step often
+        links = self._links.chunks
         up = 0
         while True:
-            parent, pkey, _ = self._link(bid)
+            parent, pkey, _ = links[bid >> 12][(bid >> 6) & 63][bid & 63]
             if parent < 0:
                 return None
-            pblk = blocks[parent]
+            pblk = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
             i = bisect_left(pblk.keys, pkey) + step
             up += 1
             if 0 <= i < len(pblk.items):
@@ -170,7 +171,7 @@ class IndexReader:
                 raise CorruptDatabase("the order index's parent links do not lead to its root")
         edge = 0 if step > 0 else -1
         for _ in range(up - 1):
-            bid = blocks[bid].items[edge]
+            bid = blocks[bid >> 12][(bid >> 6) & 63][bid & 63].items[edge]
         return bid
 
     def _next_leaf(self, bid: int) -> Optional[int]:
@@ -220,7 +221,7 @@ class IndexReader:
     def bound_level(self, bound: Bound) -> int:
         """Level of a bound: the level of its node. O(h + log B)."""
         leaf, pos = self._locate(bound)
-        return self._blocks[leaf].aux[pos] + self._sum(leaf)
+        return self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].aux[pos] + self._sum(leaf)
 
     def before(self, first: Bound, second: Bound) -> bool:
         """True if bound ``first`` comes strictly before ``second``. O(h).
@@ -292,27 +293,27 @@ class IndexReader:
     def next_bound(self, bound: Bound) -> Optional[Bound]:
         """The bound after ``bound``, or None at the end. O(log B), O(h) at leaf ends."""
         leaf, pos = self._locate(bound)
-        blk = self._blocks[leaf]
+        blk = self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
         if pos + 1 < len(blk.items):
             item = blk.items[pos + 1]
         else:
             nxt = self._next_leaf(leaf)
             if nxt is None:
                 return None
-            item = self._blocks[nxt].items[0]
+            item = self._blocks.chunks[nxt >> 12][(nxt >> 6) & 63][nxt & 63].items[0]
         return item >> 1, not item & 1
 
     def prev_bound(self, bound: Bound) -> Optional[Bound]:
         """The bound before ``bound``, or None at the start. O(log B), O(h) at leaf ends."""
         leaf, pos = self._locate(bound)
-        blk = self._blocks[leaf]
+        blk = self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
         if pos > 0:
             item = blk.items[pos - 1]
         else:
             prv = self._prev_leaf(leaf)
             if prv is None:
                 return None
-            item = self._blocks[prv].items[-1]
+            item = self._blocks.chunks[prv >> 12][(prv >> 6) & 63][prv & 63].items[-1]
         return item >> 1, not item & 1
 
     def child_walk(self, node: Optional[int]) -> Iterator[int]:
