@@ -154,9 +154,9 @@ def _check_bounds(idx: IndexReader, leaves: List[Tuple[int, int]]) -> int:
                     _fail(f"node {node} opens twice")
                 if level != len(stack):
                     _fail(f"node {node}: level {level} but true depth {len(stack)}")
-                parent = stack[-1] if stack else TOP
+                parent = stack[-1] << 1 if stack else TOP
                 if row.parent != parent and row.parent != UNKNOWN:
-                    _fail(f"node {node}: row parent {row.parent} but true parent {parent}")
+                    _fail(f"node {node}: row parent {row.parent_id} but true parent {parent >> 1}")
                 seen[node] = level
                 stack.append(node)
                 if (row.open_leaf, row.open_key) != (leaf, blk.keys[j]):

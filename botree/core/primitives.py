@@ -82,17 +82,19 @@ class Primitives(Maintenance):
         return node
 
     def _parent_at(self, before: Optional[Bound]) -> int:
-        """The parent (``TOP`` at top level) of a node placed just before ``before``. O(1)."""
+        """``Row.parent`` (the parent's opening item, or ``TOP``) of a node placed just before ``before``. O(1)."""
         if before is None:
             return TOP
         node, is_open = before
         if not is_open:
-            return node
+            return node << 1
         parent = self.enclosing(node)
-        return TOP if parent is None else parent
+        return TOP if parent is None else parent << 1
 
     def _reparent(self, first: int, last: int, parent: int) -> None:
-        """Record ``parent`` in the rows of the sibling run first..last. O(k log B) for k siblings."""
+        """Set ``Row.parent`` (an item, see ``_parent_at``) in the rows of the sibling run first..last.
+
+        O(k log B) for k siblings: a move of one subtree writes one row."""
         writable = self._nodes.writable
         node = first
         while True:

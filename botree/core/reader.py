@@ -447,9 +447,9 @@ class IndexReader:
             # Inlined ChunkedVector read, as in NodeTable.row.
             row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63]
             if row is not None:
-                parent: int = row.parent
+                parent: int = row.parent  # the parent's opening item, parent << 1 (see nodetable.rows)
                 if parent >= 0:
-                    return parent
+                    return parent >> 1
                 if parent == TOP:
                     return None
         return self.enclosing_by_levels(node)

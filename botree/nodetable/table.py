@@ -312,7 +312,7 @@ class TransientNodeTable(_TableReader):
     def insert(self, data: Any = None, links: Tuple[int, int, int, int] = (0, 0, 0, 0), parent: int = UNKNOWN) -> int:
         """Add a row and return its id (a freed id is reused first, unless ``fresh_ids``). O(log n).
 
-        ``parent``: the new node's parent id, ``TOP`` at top level (``UNKNOWN``: not kept).
+        ``parent``: the new row's ``Row.parent`` (parent id << 1, ``TOP`` at top level, ``UNKNOWN``: not kept).
         """
         try:
             open_leaf, open_key, close_leaf, close_key = links

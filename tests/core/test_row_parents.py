@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from typing import List, Optional, Tuple
 
+import msgpack
 import pytest
 
 from botree import OrderIndex, Tree
@@ -104,7 +105,7 @@ def test_rows_without_a_stored_parent_compute_it_and_updates_store_it() -> None:
     idx, _, nodes = build(8, 200, seed=3)
     old = _forget_parents(idx)
     old.check()  # UNKNOWN is allowed
-    assert all(old.nodes.row(n).parent == UNKNOWN for n in nodes)
+    assert all(old.nodes.row(n).parent == UNKNOWN and old.nodes.row(n).parent_id == -2 for n in nodes)
     for n in nodes:
         assert old.enclosing(n) == idx.enclosing(n)
     # Updates on such rows store the parents they set, and stay right for the rest.
@@ -114,7 +115,7 @@ def test_rows_without_a_stored_parent_compute_it_and_updates_store_it() -> None:
         if step % 3 == 0:
             old, new = old.insert_pair(step, (node, True))
             true = old.enclosing_by_levels(new)
-            assert old.nodes.row(new).parent == (TOP if true is None else true)
+            assert old.nodes.row(new).parent_id == (-1 if true is None else true)
         elif step % 3 == 1:
             old = old.delete_pair(node)
         else:
@@ -122,17 +123,19 @@ def test_rows_without_a_stored_parent_compute_it_and_updates_store_it() -> None:
             if target == node or old.inside(target, node):
                 continue
             old = old.relocate((node, True), (node, False), (target, False))
-            assert old.nodes.row(node).parent == target
+            assert old.nodes.row(node).parent_id == target
     parents_agree(old)
 
 
 def test_codec_writes_the_parent_and_reads_rows_without_it() -> None:
-    rows = [Row(1, 2, 3, 4, {"x": 1}, None, 7), None, Row(5, 6, 7, 8, "top", None, TOP)]
+    rows = [Row(1, 2, 3, 4, {"x": 1}, None, 7 << 1), None, Row(5, 6, 7, 8, "top", None, TOP)]
     back = decode_leaf("nodes", encode_leaf("nodes", rows), 3, "test")
-    assert [None if r is None else r.parent for r in back] == [7, None, TOP]
+    assert [None if r is None else r.parent for r in back] == [7 << 1, None, TOP]
+    assert [None if r is None else r.parent_id for r in back] == [7, None, -1]
+    assert msgpack.unpackb(encode_leaf("nodes", rows))[0][5] == 7  # stored as the parent id
+    unknown = Row(1, 2, 3, 4, None, None, UNKNOWN)
+    assert decode_leaf("nodes", encode_leaf("nodes", [unknown]), 1, "test")[0].parent == UNKNOWN
     # A leaf written by an older botree: five fields per row.
-    import msgpack
-
     old = msgpack.packb([[1, 2, 3, 4, "data"], None])
     back = decode_leaf("nodes", old, 2, "test")
     assert back[0].parent == UNKNOWN and back[0].data == "data" and back[1] is None
@@ -153,6 +156,6 @@ def test_check_catches_a_wrong_row_parent() -> None:
     idx, _, nodes = build(8, 50, seed=5)
     batch = idx.transient()
     node = nodes[-1]
-    batch.nodes.writable(node).parent = node  # type: ignore[attr-defined]
+    batch.nodes.writable(node).parent = node << 1  # type: ignore[attr-defined]
     with pytest.raises(InvariantError, match="row parent"):
         batch.persistent().check()
