@@ -141,7 +141,8 @@ class TreeQueries:
         return self._ix.level(node)
 
     def parent(self, node: int) -> Optional[int]:
-        """The parent of ``node``, or None for a top-level node. O(B · log n)."""
+        """The parent of ``node``, or None for a top-level node. O(1): read from its row
+        (O(B · log n) for a row from a file written before rows kept their parent)."""
         return self._ix.enclosing(node)
 
     def is_descendant(self, a: int, b: int) -> bool:
@@ -162,7 +163,7 @@ class TreeQueries:
         return self.is_child(b, a)
 
     def is_sibling(self, a: int, b: int) -> bool:
-        """True if ``a`` and ``b`` are distinct nodes with the same parent (top level counts). O(B · log n)."""
+        """True if ``a`` and ``b`` are distinct nodes with the same parent (top level counts). O(log n)."""
         ix = self._ix
         ix.require(a)
         ix.require(b)
@@ -278,7 +279,7 @@ class TreeQueries:
         raise PositionError(f"node {node} has no child at index {i}")
 
     def ancestors(self, node: int) -> Iterator[int]:
-        """Proper ancestors of ``node``, nearest first. O(B · log n) per step."""
+        """Proper ancestors of ``node``, nearest first. O(1) per step (parents are kept in rows)."""
         ix = self._ix
         parent = ix.enclosing(node)
         while parent is not None:
