@@ -523,5 +523,22 @@ def write(run: "Run", output: Path, argv: List[str]) -> None:
         lines += [""] + [f"![{label}]({path})" for label, path in images]
     if run.notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in run.notes]
+    lines += kept_section(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+KEEP_START = "<!-- kept: benchmarks.interleaved -->"
+KEEP_END = "<!-- /kept -->"
+
+
+def kept_section(output: Path) -> List[str]:
+    """The section between the ``KEEP_*`` markers of the existing report (written by
+    ``benchmarks.interleaved``, not by this run), so a rerun does not drop it."""
+    if not output.exists():
+        return []
+    text = output.read_text(encoding="utf-8")
+    start, end = text.find(KEEP_START), text.find(KEEP_END)
+    if start < 0 or end < start:
+        return []
+    return ["", text[start : end + len(KEEP_END)]]
