@@ -35,18 +35,26 @@ CORE_OPS = (
 WHY_MISSED = [
     "Why targets are missed (design reasons, not noise):",
     "",
-    "- **parent** is computed from the order index (O(B log n), ~2 µs); anytree, bigtree and treelib read a"
-    " stored pointer (~0.1 µs). Storing parent pointers would make moving or wrapping a run of k siblings"
-    " O(k) instead of O(log n); botree keeps that promise instead.",
-    "- **single persistent insert**: a persistent update sets up and freezes a batch (~4 µs) and copies the"
-    " leaf-to-root path whose counts change; **insert in a transaction** still updates those counts on the"
-    " way up, where anytree appends to a list.",
+    "- **parent** is read from the node's row (O(1) since issue 16), but through two method calls and a"
+    " bounds check, where anytree reads an attribute (~0.1 µs); **children** walks the leaves (a row read"
+    " and a bisect per child) where anytree returns a stored tuple.",
+    "- **single persistent insert**: a persistent update sets up and freezes a batch (~3 µs) and copies the"
+    " leaf-to-root path whose counts change (4 blocks at 10^5–10^6 nodes); **insert in a transaction** copies"
+    " the leaf it lands in (a random insert rarely finds it owned) and updates counts up to the root, where"
+    " anytree appends to a list.",
+    "- **move, delete, wrap of a small subtree**: each is a persistent update (copies of the changed leaves"
+    " and their paths to the root) plus validation, the settle pass and back-link rewrites: 225–400 Python"
+    " calls per update after issue 16's inlining (313–556 before); anytree sets one attribute. Pure Python"
+    " cannot close a 10–30x gap made of interpreter calls; that is the compiled build's job.",
+    "- **move half the tree**: three cuts from leaf to root and the seam repair after them, ~1,560 Python"
+    " calls (about 2,000 before); constant in the subtree's size.",
     "- **deep tree**: parent, children and delete are O(1) pointer operations in anytree; nothing O(log n)"
     " is 100x faster than O(1). Every operation that is O(depth) in anytree is far faster in botree,"
     " and botree never raises RecursionError.",
-    "- **from_parent_table**: hashing, grouping and ordering 10^6 rows in Python costs ~5 s; the O(n)"
-    " bottom-up build itself (`from_events`) takes about 1 s.",
-    "- Next lever for the constant factors: compiling the core with mypyc (not tried yet).",
+    "- **from_parent_table**: hashing, grouping and ordering 10^6 rows in Python; the O(n) bottom-up build"
+    " itself (`from_events`) is about a fifth of it.",
+    "- **memory**: a row (88 B) plus, per bound, three list slots and an int object (`node << 1`).",
+    "- Next lever for the constant factors: compiling the core with mypyc (issue 16, second step; not done).",
 ]
 
 
