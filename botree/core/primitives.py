@@ -165,7 +165,8 @@ class Primitives(Maintenance):
         ``before`` None means the end.  Every moved bound's level changes by d, the
         difference between the level implied at the target and the run's level;
         if ``d`` is given it must equal that difference.  O(B · h), independent of
-        the number of bounds moved.
+        the number of bounds moved, plus O(log B) per root of the run (each root's row
+        records its new parent).
         """
         self.check_run(first, last)
         if before is not None:
@@ -214,7 +215,7 @@ class Primitives(Maintenance):
         self._settle()
 
     def delete_pair(self, node: int) -> None:
-        """Remove ``node``'s two bounds; bounds between them move up one level. O(B · h)."""
+        """Remove ``node``'s two bounds; bounds between them move up one level. O(B · h + k log B) for k children."""
         self._row(node)
         inner = self.next_bound((node, True))
         if inner != (node, False):
