@@ -13,6 +13,7 @@ from . import errors
 from .core.index import DEFAULT_BLOCK_SIZE, OrderIndex, TransientIndex
 from .core.reader import Bound
 from .db import Commit, Database, DbTransaction, DurableDatabase
+from .errors import DuplicateKey, InvalidKey, UnknownKey
 from .interchange.nested import JsonNode
 from .nodetable.attrindex import Range
 from .tree.cursor import Cursor
@@ -29,12 +30,15 @@ __all__ = [
     "DbTransaction",
     "DurableDatabase",
     "DEFAULT_BLOCK_SIZE",
+    "DuplicateKey",
+    "InvalidKey",
     "JsonNode",
     "OrderIndex",
     "Range",
     "Transaction",
     "TransientIndex",
     "Tree",
+    "UnknownKey",
     "errors",
     "load_parent_table",
     "__version__",
