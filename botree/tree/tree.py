@@ -733,7 +733,10 @@ def load_parent_table(
       returned.  Node ids are assigned in preorder.
     """
     fields = check_fields(fields)  # before reading any row
-    with gc_paused():  # millions of small containers, no cycles: see botree.gcpause
+    # Millions of small containers, no cycles (see core.gcpause): one pause over the
+    # grouping, the build and the mapping, so the collector never walks the half-built
+    # heap between them (re-enabling it in between cost 17-25% of the whole at 10^6 rows).
+    with gc_paused():
         events, ids = parent_table_events(rows, id, parent, order, data, orphans, cycles)
-    tree = Tree.from_events(events, block_size, fields, progress=progress, key=key)
-    return tree, {ext: node for node, ext in enumerate(ids)}
+        tree = Tree.from_events(events, block_size, fields, progress=progress, key=key)
+        return tree, {ext: node for node, ext in enumerate(ids)}
