@@ -7,6 +7,8 @@ from the matching built-in (``KeyError``, ``ValueError``, ``IndexError``,
 
 from __future__ import annotations
 
+from typing import Sequence
+
 
 class BotreeError(Exception):
     """Base class of every botree error."""
@@ -51,7 +53,7 @@ class MergeConflict(ConflictError):
     both sides' changes, whether ``resolve="ours"``/``"theirs"`` can settle it).
     """
 
-    def __init__(self, message: str, conflicts: "list[object] | tuple[object, ...]" = ()) -> None:
+    def __init__(self, message: str, conflicts: Sequence[object] = ()) -> None:
         super().__init__(message)
         self.conflicts = list(conflicts)
 

@@ -45,7 +45,7 @@ from ..tree.tree import Transaction, Tree
 from ..tree.updates import UPDATES, Op, Update
 from ..tree.values import check_message, check_meta, check_value
 from .branches import DEFAULT, check_name, fork_point, merge_plan, path
-from .merge import named_nodes, replay_merge
+from .merge import named_nodes, replay_merge, table_of
 
 Listener = Callable[[int, Changes], None]
 T = TypeVar("T")
@@ -64,6 +64,7 @@ class Commit:
     ops: Optional[Tuple[Op, ...]] = field(repr=False)  # None: ``replace`` put in a whole new tree
     deleted: FrozenSet[int] = field(default=frozenset(), repr=False)  # ids this commit deleted
     merged: Optional[int] = None  # a merge commit's second parent: the source head it merged
+    branch: str = DEFAULT  # the branch it was committed on
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class DbTransaction(Transaction):
         # Branches share one range of fresh ids: start past every id any branch handed out.
         self.mark = db._id_mark()
         if self.mark > _next_id(tree):
-            self._ix.nodes.skip_to(self.mark)
+            table_of(self._ix).skip_to(self.mark)
         self.db = db
         self.base_version = version
         self.ops: List[Op] = []
@@ -252,7 +253,7 @@ class Database:
         """
         if time is not None:
             version = self.version_at(time)
-        tree = self._trees.get(version) if type(version) is int else None  # type: ignore[arg-type]
+        tree = self._trees.get(version) if type(version) is int else None
         if tree is None:
             raise VersionNotFound(f"version {version!r} does not exist or is no longer kept (keep={self._keep})")
         return tree
@@ -282,11 +283,10 @@ class Database:
         Each ``Commit`` has version, parent, time, message, meta, ops and, for a merge,
         ``merged`` (the source head).  O(versions).
         """
-        return self._history(all_branches, 0)
+        return self._history(all_branches, 0, self.version)
 
-    def _history(self, all_branches: bool, oldest: int) -> List[Commit]:
-        """``history`` over the commits from ``oldest`` on (one range read). O(versions)."""
-        head = self.version
+    def _history(self, all_branches: bool, oldest: int, head: int) -> List[Commit]:
+        """``history`` of ``head`` over the commits from ``oldest`` on (one range read). O(versions)."""
         commits = self._commits(oldest, self._newest())
         if all_branches:
             return commits
@@ -363,7 +363,7 @@ class Database:
         moved: Set[int] = set()
         parents: Set[Optional[int]] = set()
         for side in sides:
-            t, m, p = _touched(root, [c.ops for c in side])
+            t, m, p = _touched(root, [c.ops for c in side if c.ops is not None])
             touched |= t
             moved |= m
             parents |= p
@@ -577,7 +577,8 @@ class Database:
                 return version
             tree, ops, deleted = merged
             new = self._newest() + 1
-            self._publish(Commit(new, version, time.time(), message, meta, ops, frozenset(deleted), source), tree)
+            commit = Commit(new, version, time.time(), message, meta, ops, frozenset(deleted), source, self._branch)
+            self._publish(commit, tree)
         self._notify(new, previous, tree, ops)
         return new
 
@@ -661,7 +662,7 @@ class Database:
         with self._lock:
             version, previous = self._head
             new = self._newest() + 1
-            self._publish(Commit(new, version, time.time(), message, meta, None), tree)
+            self._publish(Commit(new, version, time.time(), message, meta, None, branch=self._branch), tree)
         if progress is not None:
             progress(len(tree), len(tree))
         return new, previous
@@ -687,7 +688,8 @@ class Database:
             version, previous = self._head
             tree, ops, tx.ids, deleted = self._resolve(tx, batch, version, previous, None)
             new = self._newest() + 1
-            self._publish(Commit(new, version, time.time(), tx.message, tx.meta, ops, frozenset(deleted)), tree)
+            commit = Commit(new, version, time.time(), tx.message, tx.meta, ops, frozenset(deleted), None, self._branch)
+            self._publish(commit, tree)
         tx.tree = tree  # published: committed, whatever a listener does next
         self._notify(new, previous, tree, ops)
         return tree
@@ -750,7 +752,7 @@ class Database:
             deleted_since |= commit.deleted
             data_set_since.update(args[0] for name, args, _ in commit.ops if UPDATES[name].changes_data)
         batch = head.order_index.transient(fresh_ids=True)
-        batch.nodes.skip_to(self._id_mark())
+        table_of(batch).skip_to(self._id_mark())
         tx.mark = self._id_mark()
         ids: Dict[int, int] = {}
         out: List[Op] = []

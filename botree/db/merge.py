@@ -22,9 +22,11 @@ shared range, so the source's ids are unused on the target (``claim``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple, cast
 
+from ..core.index import TransientIndex
 from ..errors import BotreeError, InvariantError, MergeConflict
+from ..nodetable.table import TransientNodeTable
 from ..tree.tree import Tree
 from ..tree.updates import UPDATES, Op
 
@@ -58,6 +60,11 @@ def named_nodes(op: Op) -> List[int]:
     for i in update.node_lists:
         out.extend(args[i])
     return out
+
+
+def table_of(batch: TransientIndex) -> TransientNodeTable:
+    """The node table of a batch (typed as the batch's, which ``claim`` and ``skip_to`` need). O(1)."""
+    return cast(TransientNodeTable, batch.nodes)
 
 
 class _Ours:
@@ -94,7 +101,7 @@ def replay_merge(
     """
     mine = _Ours(ours)
     batch = head.order_index.transient(fresh_ids=True)
-    nodes = batch.nodes
+    nodes = table_of(batch)
     out: List[Op] = []
     deleted: Set[int] = set()
     conflicts: List[Conflict] = []

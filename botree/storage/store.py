@@ -7,6 +7,17 @@ Schema (SQLite and PostgreSQL alike; ``BLOB`` is ``BYTEA`` on PostgreSQL)::
     commits(version PRIMARY KEY, parent, time, message, meta, state, ops, deleted, crc)
     blocks / links / nodes(leaf, version, payload, crc, PRIMARY KEY (leaf, version))
 
+Branches add two tables, created by the first ``create_branch`` (a database without
+them is a botree-2 database with one line of history, ``main``, whose head is ``head``)::
+
+    branches(name PRIMARY KEY, version)              -- every branch's head, main's too
+    lineage(version PRIMARY KEY, branch, merged)     -- the branch of each later commit; a merge's source
+
+With them, ``head`` holds the newest version of any branch (still the
+compare-and-set word that numbers versions), each commit also moves its branch's
+row from the version it built on (a second compare-and-set), and ``meta`` holds
+``id_mark``, the first node id no branch has handed out.
+
 A commit inserts one cell per vector leaf it changed, stamped with its version (and
 one manifest cell per group of 64 leaves it changed, stored as leaf ``-(group + 1)``),
 and one commit row; nothing is updated in place except ``head``.  Reads ask for one
@@ -40,6 +51,16 @@ T = TypeVar("T")
 BACKOFF = 0.05  # seconds before the first reconnect; doubled before each later one
 
 
+BRANCH_SCHEMA = [
+    "CREATE TABLE branches (name TEXT PRIMARY KEY, version BIGINT NOT NULL)",
+    "CREATE TABLE lineage (version BIGINT PRIMARY KEY, branch TEXT NOT NULL, merged BIGINT)",
+]
+
+
+class _BranchMoved(Exception):
+    """Inside ``publish``: the branch head moved; roll the commit back."""
+
+
 class ConnectionLost(StorageError):
     """The connection to the server broke (a dialect with ``attempts > 1`` reconnects and retries)."""
 
@@ -71,6 +92,7 @@ class Store:
         self.target = target
         self.lock = threading.RLock()
         self._depth = 0  # nesting of ``_again`` (only the outermost retries)
+        self._branched = False  # the branch tables exist (never dropped once created)
 
     # -- dialect hooks --------------------------------------------------------------
 
@@ -257,7 +279,89 @@ class Store:
             where = f"{self.target}: a {table} cell"
             yield _int(leaf, where), _int(version, where), _blob(payload, where), _int(crc, where)
 
-    def publish(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]]) -> bool:
+    # -- branches ------------------------------------------------------------------------
+
+    def branched(self) -> bool:
+        """True if the branch tables exist (checked until they do, then remembered). O(tables)."""
+        if not self._branched:
+            self._branched = "branches" in self._again(lambda retrying: self._tables_now())
+        return self._branched
+
+    def _tables_now(self) -> Set[str]:
+        with self._transaction():
+            return self._tables()
+
+    def heads(self) -> Dict[str, int]:
+        """Every branch's head version by name (empty without the branch tables). O(branches)."""
+        if not self.branched():
+            return {}
+        return {str(name): _int(v, f"{self.target}: branch {name!r}")
+                for name, v in self.query("SELECT name, version FROM branches")}
+
+    def branch_head(self, name: str) -> Optional[int]:
+        """The head version of branch ``name`` (None if there is no such branch). O(log)."""
+        rows = self.query("SELECT version FROM branches WHERE name = ?", (name,))
+        return _int(rows[0][0], f"{self.target}: branch {name!r}") if rows else None
+
+    def create_branch(self, name: str, version: int, main: int, mark: int) -> Optional[bool]:
+        """Add branch ``name`` at ``version``, creating the branch tables first if needed; False if it exists.
+
+        Creating the tables records main's head, ``main`` (every commit so far is
+        main's), and ``mark``, the first node id it has not handed out; if the stored
+        head is no longer ``main`` nothing is written and None is returned (read it
+        again and retry).  One write transaction. O(1).
+        """
+
+        def work(retrying: bool) -> Optional[bool]:
+            with self._transaction():
+                if "branches" not in self._tables():
+                    if self._run(self._q("SELECT version FROM head WHERE id = 0")) != [(main,)]:
+                        return None
+                    for statement in BRANCH_SCHEMA:
+                        self._run(statement)
+                    self._run(self._q("INSERT INTO branches VALUES (?, ?)"), ("main", main))
+                    self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("id_mark", str(mark)))
+                if self._run(self._q("SELECT 1 FROM branches WHERE name = ?"), (name,)):
+                    return False
+                self._run(self._q("INSERT INTO branches VALUES (?, ?)"), (name, version))
+                return True
+
+        created = self._again(work)
+        self._branched = created is not None
+        return created
+
+    def drop_branch(self, name: str) -> bool:
+        """Remove the name ``name`` (its versions stay); False if there was none. O(log)."""
+        if not self.branched():
+            return False
+        return self._again(lambda retrying: self._drop(name))
+
+    def _drop(self, name: str) -> bool:
+        with self._transaction():
+            return self._rowcount(self._q("DELETE FROM branches WHERE name = ?"), (name,)) == 1
+
+    def id_mark(self) -> int:
+        """The first node id no branch has handed out (``meta.id_mark``). O(1)."""
+        rows = self.query("SELECT value FROM meta WHERE key = ?", ("id_mark",))
+        if len(rows) != 1 or not str(rows[0][0]).isdigit():
+            raise CorruptDatabase(f"{self.target}: meta has no valid id_mark")
+        return int(rows[0][0])
+
+    def lineage(self, first: int, last: int) -> Dict[int, Tuple[str, Optional[int]]]:
+        """(branch, merged source) of the commits first..last that have a lineage row. O(rows)."""
+        if not self.branched():
+            return {}
+        rows = self.query("SELECT version, branch, merged FROM lineage WHERE version >= ? AND version <= ?",
+                          (first, last))
+        return {int(v): (str(b), None if m is None else int(m)) for v, b, m in rows}
+
+    def publish(
+        self,
+        expected: int,
+        row: CommitRow,
+        cells: Dict[str, List[Cell]],
+        branch: Optional[Tuple[str, int, Optional[int], int]] = None,
+    ) -> bool:
         """Commit ``row`` and its cells if the head is still ``expected``; False if it moved.
 
         If the connection is lost, the outcome of the lost run may be unknown (COMMIT
@@ -265,20 +369,40 @@ class Store:
         waits for any transaction still holding the head row, and if the head has
         moved, the commit row of ``row``'s version tells whether the earlier run
         landed (same checksum: True, never applied twice) or another writer's did (False).
+
+        ``branch`` = (name, its head the commit built on, merged source or None, node id
+        mark) on a database with branches: the branch row must still be at that head
+        (else False, nothing written); the commit's lineage row and ``id_mark`` are
+        written in the same transaction.
         """
 
         def attempt(retrying: bool) -> bool:
-            with self._transaction():
-                moved = self._rowcount(
-                    self._q("UPDATE head SET version = ? WHERE id = 0 AND version = ?"), (row[0], expected)
-                )
-                if moved != 1:
-                    return retrying and self._landed(row)
-                self._insert(row, cells)
-                self._announce(row[0])  # inside the transaction: heard only if the commit lands
+            try:
+                with self._transaction():
+                    moved = self._rowcount(
+                        self._q("UPDATE head SET version = ? WHERE id = 0 AND version = ?"), (row[0], expected)
+                    )
+                    if moved != 1:
+                        return retrying and self._landed(row)
+                    if branch is not None:
+                        self._advance(row[0], *branch)
+                    self._insert(row, cells)
+                    self._announce(row[0])  # inside the transaction: heard only if the commit lands
+            except _BranchMoved:
+                return False
             return True
 
         return self._again(attempt)
+
+    def _advance(self, version: int, name: str, old: int, merged: Optional[int], mark: int) -> None:
+        """Inside ``publish``: move branch ``name`` from ``old`` to ``version``, note its lineage and the id mark."""
+        if self._rowcount(self._q("UPDATE branches SET version = ? WHERE name = ? AND version = ?"),
+                          (version, name, old)) != 1:
+            raise _BranchMoved(name)
+        self._run(self._q("INSERT INTO lineage (version, branch, merged) VALUES (?, ?, ?)"), (version, name, merged))
+        found = self._run(self._q("SELECT value FROM meta WHERE key = ?"), ("id_mark",))
+        if not found or int(found[0][0]) < mark:
+            self._run(self._q("UPDATE meta SET value = ? WHERE key = ?"), (str(mark), "id_mark"))
 
     def _landed(self, row: CommitRow) -> bool:
         """True if the stored commit of ``row``'s version is ``row`` (same checksum)."""
