@@ -40,7 +40,7 @@ from ..errors import (
     VersionNotFound,
 )
 from ..renamed import renamed
-from ..tree.diff import Changes, full_diff, targeted_diff
+from ..tree.diff import Changes, full_diff, reordered, targeted_diff
 from ..tree.tree import Transaction, Tree
 from ..tree.updates import UPDATES, Op, Update
 from ..tree.values import check_message, check_meta, check_value
@@ -377,9 +377,9 @@ class Database:
         """Every version of this branch in which ``node`` was inserted, moved, re-valued or deleted, oldest first.
 
         Walks this branch's first-parent chain (back to the oldest readable version)
-        and diffs only the commits whose logged updates name the node or may move it
-        (moves, reorders, wraps and unwraps, replaced trees): O(commits) plus
-        O(updates · log n) per such commit.  A move is reported as ``changes``
+        and compares the node before and after only the commits whose logged updates
+        name it or may move it (moves, reorders, wraps and unwraps, replaced trees):
+        O(commits · updates) to filter plus O(siblings + depth) per such commit.  A move is reported as ``changes``
         reports it: a node is moved when its parent changed, or its order among the
         siblings it kept (inserting a sibling before it does not move it).
         """
@@ -390,20 +390,10 @@ class Database:
             if commit.parent < 0 or not _may_touch(commit, node):
                 continue
             try:
-                found = self.changes(commit.parent, commit.version)
                 before, after = self.as_of(commit.parent), self.as_of(commit.version)
             except VersionNotFound:
                 continue  # no longer readable
-            v = commit.version
-            if node in found.inserted:
-                events.append(NodeEvent(v, "inserted", None, (after.parent(node), _index(after, node))))
-            if node in found.deleted:
-                events.append(NodeEvent(v, "deleted", (before.parent(node), _index(before, node)), None))
-            if node in found.moved:
-                old_place, new_place = found.moved[node]
-                events.append(NodeEvent(v, "moved", old_place, new_place))
-            if node in found.data_changed:
-                events.append(NodeEvent(v, "data", before.data(node), after.data(node)))
+            events.extend(_node_events(before, after, node, commit.version))
         return events
 
     def subscribe(self, callback: Listener) -> Callable[[], None]:
@@ -842,6 +832,30 @@ def _may_touch(commit: Commit, node: int) -> bool:
         if name in _INDIRECT or node in named_nodes(op) or node in UPDATES[name].created(result):
             return True
     return False
+
+
+def _node_events(before: Tree, after: Tree, node: int, version: int) -> List[NodeEvent]:
+    """What happened to ``node`` from ``before`` to ``after``, as ``full_diff`` would say. O(siblings)."""
+    was, now = node in before, node in after
+    if not was or not now:
+        if now:
+            return [NodeEvent(version, "inserted", None, (after.parent(node), _index(after, node)))]
+        return [NodeEvent(version, "deleted", (before.parent(node), _index(before, node)), None)] if was else []
+    out = []
+    parent = before.parent(node)
+    moved = parent != after.parent(node)
+    if not moved:  # the same parent: moved if its order among the siblings it kept changed
+        old_kids = list(before.children(parent))
+        new_kids = list(after.children(parent))
+        kept_old, kept_new = set(old_kids), set(new_kids)
+        moved = node in reordered([n for n in old_kids if n in kept_new], [n for n in new_kids if n in kept_old])
+    if moved:
+        old_place = (parent, _index(before, node))
+        out.append(NodeEvent(version, "moved", old_place, (after.parent(node), _index(after, node))))
+    old_data, new_data = before.data(node), after.data(node)
+    if old_data is not new_data and old_data != new_data:
+        out.append(NodeEvent(version, "data", old_data, new_data))
+    return out
 
 
 def _index(tree: Tree, node: int) -> int:

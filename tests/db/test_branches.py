@@ -441,3 +441,73 @@ def test_node_history_matches_brute_force(batches: List[List[Step]], merge_after
             else:
                 got.append((e.version, e.kind, e.old, e.new))
         assert got == expected, node
+
+
+# -- stored: crash safety, old databases ------------------------------------------------------------
+
+KILL_DURING_MERGE = """
+import os, sys
+from botree import Database
+from botree.storage import store
+
+insert = store.Store._insert
+
+def insert_then_die(self, row, cells):
+    insert(self, row, cells)  # the merge's commit row and cells are written, the transaction is open
+    os._exit(9)
+
+db = Database(sys.argv[1])
+store.Store._insert = insert_then_die
+db.merge("side", message="merge side")
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_kill_during_a_merge_commit_leaves_nothing(new_db: Opener) -> None:
+    import subprocess
+    import sys
+
+    db = new_db()
+    with db.transaction() as tx:
+        root = tx.insert_root("r")
+    side = db.branch("side")
+    with side.transaction() as tx:
+        tx.insert_child(root, "from side")
+    with db.transaction() as tx:
+        tx.insert_child(root, "from main")
+    target = db.target  # type: ignore[attr-defined]
+    heads, history = db.branches(), db.history(all_branches=True)
+    done = subprocess.run([sys.executable, "-c", KILL_DURING_MERGE, target], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 9, done.stderr
+    again = Database(target)
+    again.verify()
+    assert again.branches() == heads and again.history(all_branches=True) == history
+    version = again.merge("side")
+    assert again.history()[-1].merged == heads["side"] and version == again.version
+    assert sorted(again.tree.data(n) for n in again.tree.children(root)) == ["from main", "from side"]
+    again.close()
+
+
+def test_a_database_without_branch_tables_opens_read_only_unchanged(tmp_path: Any) -> None:
+    import sqlite3
+
+    path = os.path.join(str(tmp_path), "old.db")
+    db = Database(path)
+    with db.transaction() as tx:
+        tx.insert_root("r")
+    db.close()
+
+    def tables() -> List[str]:
+        with sqlite3.connect(path) as conn:
+            return sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+
+    before = tables()
+    old = Database(path, create=False)
+    assert old.branches() == {"main": 1} and [c.branch for c in old.history()] == ["main", "main"]
+    assert old.node_history(0)[0].kind == "inserted" and old.since(0).inserted == [0]
+    with pytest.raises(BranchNotFound):
+        old.on("x")
+    old.compact(1)  # no branches: compaction works as before
+    old.close()
+    assert tables() == before and "branches" not in before
