@@ -8,6 +8,9 @@ once with nothing committed; ``node_history`` against brute force over every ver
 from __future__ import annotations
 
 import os
+import sqlite3
+import subprocess
+import sys
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -464,9 +467,6 @@ db.merge("side", message="merge side")
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_a_kill_during_a_merge_commit_leaves_nothing(new_db: Opener) -> None:
-    import subprocess
-    import sys
-
     db = new_db()
     with db.transaction() as tx:
         root = tx.insert_root("r")
@@ -490,13 +490,9 @@ def test_a_kill_during_a_merge_commit_leaves_nothing(new_db: Opener) -> None:
 
 
 def test_a_database_without_branch_tables_opens_read_only_unchanged(tmp_path: Any) -> None:
-    import sqlite3
-
     path = os.path.join(str(tmp_path), "old.db")
-    db = Database(path)
-    with db.transaction() as tx:
+    with Database(path) as written, written.transaction() as tx:  # a botree-2 database: one line of history
         tx.insert_root("r")
-    db.close()
 
     def tables() -> List[str]:
         with sqlite3.connect(path) as conn:

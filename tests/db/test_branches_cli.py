@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, List
 
-from botree import Database
-from botree import cli
+from botree import Database, cli
 
 
 def run(capsys: Any, *args: str, code: int = 0) -> List[str]:
