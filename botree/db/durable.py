@@ -730,7 +730,10 @@ class DurableDatabase(Database):
             if self._store.publish(newest, row, cells, lineage):
                 self._remember(row, (self._branch, merged) if branched else None)
                 self._head = (row[0], tree)
+                if not branched:
+                    self._branch_info["checked"] = row[0]  # the publish saw no branch tables
                 return row[0], head
+            self._branch_info["checked"] = -1  # look for branch tables again before retrying
 
     def _commit(self, tx: DbTransaction, batch: Any) -> Tree:
         persisted: Optional[Tree] = None

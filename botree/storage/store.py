@@ -282,14 +282,13 @@ class Store:
     # -- branches ------------------------------------------------------------------------
 
     def branched(self) -> bool:
-        """True if the branch tables exist (checked until they do, then remembered). O(tables)."""
-        if not self._branched:
-            self._branched = "branches" in self._again(lambda retrying: self._tables_now())
-        return self._branched
+        """True if the branch tables exist (checked until they do, then remembered). O(log).
 
-    def _tables_now(self) -> Set[str]:
-        with self._transaction():
-            return self._tables()
+        Read from ``meta.id_mark``, which the transaction creating them writes.
+        """
+        if not self._branched:
+            self._branched = bool(self.query("SELECT 1 FROM meta WHERE key = ?", ("id_mark",)))
+        return self._branched
 
     def heads(self) -> Dict[str, int]:
         """Every branch's head version by name (empty without the branch tables). O(branches)."""
@@ -314,6 +313,8 @@ class Store:
 
         def work(retrying: bool) -> Optional[bool]:
             with self._transaction():
+                # Lock the head row first: a commit that does not know of branches waits, then sees them.
+                self._rowcount(self._q("UPDATE head SET version = version WHERE id = 0"), ())
                 if "branches" not in self._tables():
                     if self._run(self._q("SELECT version FROM head WHERE id = 0")) != [(main,)]:
                         return None
@@ -373,7 +374,8 @@ class Store:
         ``branch`` = (name, its head the commit built on, merged source or None, node id
         mark) on a database with branches: the branch row must still be at that head
         (else False, nothing written); the commit's lineage row and ``id_mark`` are
-        written in the same transaction.
+        written in the same transaction.  Without ``branch`` the commit is refused
+        (False) if the branch tables exist by then.
         """
 
         def attempt(retrying: bool) -> bool:
@@ -386,6 +388,9 @@ class Store:
                         return retrying and self._landed(row)
                     if branch is not None:
                         self._advance(row[0], *branch)
+                    elif self._run(self._q("SELECT 1 FROM meta WHERE key = ?"), ("id_mark",)):
+                        raise _BranchMoved("main")  # branches appeared since the caller looked: it must move main's row
+
                     self._insert(row, cells)
                     self._announce(row[0])  # inside the transaction: heard only if the commit lands
             except _BranchMoved:
