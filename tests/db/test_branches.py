@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -194,10 +195,13 @@ def replayed(base: Tree, commits: List[Any]) -> Tree:
     return Tree.from_order_index(transient.persistent())
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.parametrize("where", ["memory", "sqlite"])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ours=st.lists(steps_strategy, min_size=1, max_size=3), theirs=st.lists(steps_strategy, min_size=1, max_size=3))
-def test_merge_commutes_with_applying_both_sides(ours: List[List[Step]], theirs: List[List[Step]]) -> None:
-    db = Database()
+def test_merge_commutes_with_applying_both_sides(
+    where: str, tmp_path: Any, ours: List[List[Step]], theirs: List[List[Step]]
+) -> None:
+    db = Database() if where == "memory" else Database(os.path.join(tempfile.mkdtemp(dir=str(tmp_path)), "c.db"))
     with db.transaction() as tx:
         root = tx.insert_root("root")
         left = [tx.insert_child(root, "L")]
@@ -227,6 +231,7 @@ def test_merge_commutes_with_applying_both_sides(ours: List[List[Step]], theirs:
     branch.merge("main")
     branch.tree.check()
     assert shape(branch.tree) == shape(db.tree)
+    db.close()
 
 
 # -- conflicts -------------------------------------------------------------------------------------
