@@ -666,6 +666,8 @@ class Database:
             tree = persisted if persisted is not None else Tree.from_order_index(batch.persistent())
             return tree, ops, {r: r for name, _, result in ops for r in UPDATES[name].created(result)}, tx.deleted
         if tx.serializable:
+            if version == tx.base_version:
+                raise ConflictError("another branch handed out the node ids this transaction inserted with")
             raise ConflictError(f"version {version} was committed after this transaction began at {tx.base_version}")
         return self._rebase(tx, head, version)
 

@@ -368,6 +368,26 @@ def test_transactions_on_two_branches_never_share_an_id(new_db: Opener) -> None:
     assert sorted(db.tree.data(n) for n in db.tree.children(root)) == ["a", "b"]
 
 
+def test_transact_runs_again_when_another_branch_took_its_ids(new_db: Opener) -> None:
+    db = new_db()
+    with db.transaction() as tx:
+        root = tx.insert_root("r")
+    side = db.branch("side")
+    runs: List[int] = []
+
+    def add(tx: Any) -> int:
+        runs.append(tx.base_version)
+        if len(runs) == 1:
+            with db.transaction() as other:  # main hands out the id this run is about to use
+                other.insert_child(root, "main")
+        return int(tx.insert_child(root, "side"))
+
+    node = side.transact(add)
+    assert len(runs) == 2 and side.tree.data(node) == "side" and node not in db.tree
+    db.merge("side")
+    assert sorted(db.tree.data(n) for n in db.tree.children(root)) == ["main", "side"]
+
+
 def test_merge_twice_and_criss_cross(new_db: Opener) -> None:
     db = new_db()
     with db.transaction() as tx:
