@@ -90,10 +90,10 @@ class _Shared:
     def __init__(self, head: Tuple[int, Tree]) -> None:
         self.heads: Dict[str, Tuple[int, Tree]] = {DEFAULT: head}
         self.listeners: Dict[str, List[Listener]] = {}
-        self.mark = _next_id(head[1])
+        self.mark = next_node_id(head[1])
 
 
-def _next_id(tree: Tree) -> int:
+def next_node_id(tree: Tree) -> int:
     """The first node id ``tree``'s allocator has not handed out. O(1)."""
     return int(tree.order_index.nodes.node_ids.next_id)
 
@@ -116,7 +116,7 @@ class DbTransaction(Transaction):
         super().__init__(tree, fresh_ids=True)
         # Branches share one range of fresh ids: start past every id any branch handed out.
         self.mark = db._id_mark()
-        if self.mark > _next_id(tree):
+        if self.mark > next_node_id(tree):
             table_of(self._ix).skip_to(self.mark)
         self.db = db
         self.base_version = version
@@ -691,7 +691,7 @@ class Database:
         self._log.append(commit)
         self._trees[commit.version] = tree
         self._head = (commit.version, tree)
-        self._shared.mark = max(self._shared.mark, _next_id(tree))
+        self._shared.mark = max(self._shared.mark, next_node_id(tree))
         if self._keep is not None:
             heads = self._head_versions()
             for old in (commit.version - self._keep, commit.parent):

@@ -40,7 +40,7 @@ from ..storage.store import Cell, CommitRow, Store
 from ..tree.tree import Tree
 from ..tree.values import check_message
 from .branches import DEFAULT
-from .database import Commit, Database, DbTransaction, Listener, Op, _next_id
+from .database import Commit, Database, DbTransaction, Listener, Op, next_node_id
 
 log = logging.getLogger("botree")
 _FEED_TICK = 0.2  # how long the feed thread waits on the head before checking whether it should stop
@@ -374,7 +374,7 @@ class DurableDatabase(Database):
     def _create_branch(self, name: str, version: int, tree: Tree) -> None:
         while True:  # no lock held: reading main's tree takes it
             main = self._store.head() if not self._store.branched() else -1
-            mark = self._store.id_mark() if main < 0 else _next_id(self.as_of(main))
+            mark = self._store.id_mark() if main < 0 else next_node_id(self.as_of(main))
             created = self._store.create_branch(name, version, main, mark)
             if created is not None:
                 break
@@ -390,7 +390,7 @@ class DurableDatabase(Database):
 
     def _id_mark(self) -> int:
         if not self._branch_info["branched"]:
-            return _next_id(self._head[1])
+            return next_node_id(self._head[1])
         return self._store.id_mark()
 
     def _append_merge(self, name: str, resolve: Optional[str], message: Optional[str], meta: Mapping[str, Any]) -> int:
@@ -726,7 +726,7 @@ class DurableDatabase(Database):
             row, cells = self._encode(
                 version, head, tree, time.time(), message, meta, ops, deleted, progress, newest + 1
             )
-            lineage = (self._branch, version, merged, max(self._id_mark(), _next_id(tree))) if branched else None
+            lineage = (self._branch, version, merged, max(self._id_mark(), next_node_id(tree))) if branched else None
             if self._store.publish(newest, row, cells, lineage):
                 self._remember(row, (self._branch, merged) if branched else None)
                 self._head = (row[0], tree)
