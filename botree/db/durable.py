@@ -131,8 +131,7 @@ class DurableDatabase(Database):
         # delivered, and the feed thread (running while there are listeners).
         self._subscribers: List[Tuple[Listener, int, str]] = []
         self._deliver_lock = threading.RLock()
-        self._delivered = self._store.head()
-        self._feed: Optional[Tuple[threading.Thread, threading.Event]] = None
+        self._feed_state: Dict[str, Any] = {"delivered": self._store.head(), "feed": None}  # shared by handles
         stored = loaded.order_index
         mismatch = None
         if block_size is not None and block_size != stored.block_size:
@@ -142,6 +141,24 @@ class DurableDatabase(Database):
         if mismatch is not None:
             self._store.close()
             raise InvalidArgument(mismatch)
+
+    # The feed's state lives in one dict that every branch handle shares (``copy.copy``).
+
+    @property
+    def _delivered(self) -> int:
+        return int(self._feed_state["delivered"])
+
+    @_delivered.setter
+    def _delivered(self, version: int) -> None:
+        self._feed_state["delivered"] = version
+
+    @property
+    def _feed(self) -> Optional[Tuple[threading.Thread, threading.Event]]:
+        return self._feed_state["feed"]
+
+    @_feed.setter
+    def _feed(self, feed: Optional[Tuple[threading.Thread, threading.Event]]) -> None:
+        self._feed_state["feed"] = feed
 
     # -- opening and closing ---------------------------------------------------------
 

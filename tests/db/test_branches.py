@@ -350,6 +350,27 @@ def test_branch_handles_names_and_deletion(new_db: Opener) -> None:
         db.merge("old")
 
 
+def test_listeners_hear_their_own_branch_once(new_db: Opener) -> None:
+    db = new_db()
+    with db.transaction() as tx:
+        root = tx.insert_root("r")
+    side = db.branch("side")
+    heard: Dict[str, List[Tuple[int, List[int]]]] = {"main": [], "side": []}
+    stops = [
+        handle.subscribe(lambda version, changes, name=name: heard[name].append((version, changes.inserted)))
+        for name, handle in (("main", db), ("side", side))
+    ]
+    with side.transaction() as tx:
+        a = tx.insert_child(root, "a")
+    with db.transaction() as tx:
+        b = tx.insert_child(root, "b")
+    merged = db.merge("side")
+    for stop in stops:
+        stop()
+    assert heard["side"] == [(side.version, [a])]
+    assert heard["main"] == [(merged - 1, [b]), (merged, [a])]
+
+
 def test_transactions_on_two_branches_never_share_an_id(new_db: Opener) -> None:
     db = new_db()
     with db.transaction() as tx:
