@@ -90,6 +90,14 @@ def named(tree: Tree) -> Dict[str, Any]:
     return out
 
 
+def rooted(new_db: Opener) -> Tuple[Database, int, Database]:
+    """A fresh database holding one root node ``"r"``, and a branch ``side`` forked there."""
+    db = new_db()
+    with db.transaction() as tx:
+        root = tx.insert_root("r")
+    return db, root, db.branch("side")
+
+
 # -- the reorganisation scenario -------------------------------------------------------------------
 
 
@@ -351,10 +359,7 @@ def test_branch_handles_names_and_deletion(new_db: Opener) -> None:
 
 
 def test_listeners_hear_their_own_branch_once(new_db: Opener) -> None:
-    db = new_db()
-    with db.transaction() as tx:
-        root = tx.insert_root("r")
-    side = db.branch("side")
+    db, root, side = rooted(new_db)
     heard: Dict[str, List[Tuple[int, List[int]]]] = {"main": [], "side": []}
     stops = [
         handle.subscribe(lambda version, changes, name=name: heard[name].append((version, changes.inserted)))
@@ -372,10 +377,7 @@ def test_listeners_hear_their_own_branch_once(new_db: Opener) -> None:
 
 
 def test_transactions_on_two_branches_never_share_an_id(new_db: Opener) -> None:
-    db = new_db()
-    with db.transaction() as tx:
-        root = tx.insert_root("r")
-    side = db.branch("side")
+    db, root, side = rooted(new_db)
     t1 = db.transaction()
     t2 = side.transaction()
     a = t1.insert_child(root, "a")
@@ -390,10 +392,7 @@ def test_transactions_on_two_branches_never_share_an_id(new_db: Opener) -> None:
 
 
 def test_transact_runs_again_when_another_branch_took_its_ids(new_db: Opener) -> None:
-    db = new_db()
-    with db.transaction() as tx:
-        root = tx.insert_root("r")
-    side = db.branch("side")
+    db, root, side = rooted(new_db)
     runs: List[int] = []
 
     def add(tx: Any) -> int:
@@ -410,10 +409,7 @@ def test_transact_runs_again_when_another_branch_took_its_ids(new_db: Opener) ->
 
 
 def test_merge_twice_and_criss_cross(new_db: Opener) -> None:
-    db = new_db()
-    with db.transaction() as tx:
-        root = tx.insert_root("r")
-    side = db.branch("side")
+    db, root, side = rooted(new_db)
     for round_ in range(3):
         with side.transaction() as tx:
             tx.insert_child(root, f"side{round_}")
@@ -513,10 +509,7 @@ db.merge("side", message="merge side")
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_a_kill_during_a_merge_commit_leaves_nothing(new_db: Opener) -> None:
-    db = new_db()
-    with db.transaction() as tx:
-        root = tx.insert_root("r")
-    side = db.branch("side")
+    db, root, side = rooted(new_db)
     with side.transaction() as tx:
         tx.insert_child(root, "from side")
     with db.transaction() as tx:
