@@ -13,10 +13,12 @@ from . import errors
 from .core.index import DEFAULT_BLOCK_SIZE, OrderIndex, TransientIndex
 from .core.reader import Bound
 from .db import Commit, Database, DbTransaction, DurableDatabase
+from .errors import DuplicateKey, InvalidKey, UnknownKey
 from .interchange.nested import JsonNode
 from .nodetable.attrindex import Range
 from .tree.cursor import Cursor
 from .tree.diff import Changes
+from .tree.sync import SyncReport
 from .tree.tree import Transaction, Tree, load_parent_table
 from .version import VERSION as __version__
 
@@ -29,12 +31,16 @@ __all__ = [
     "DbTransaction",
     "DurableDatabase",
     "DEFAULT_BLOCK_SIZE",
+    "DuplicateKey",
+    "InvalidKey",
     "JsonNode",
     "OrderIndex",
     "Range",
+    "SyncReport",
     "Transaction",
     "TransientIndex",
     "Tree",
+    "UnknownKey",
     "errors",
     "load_parent_table",
     "__version__",

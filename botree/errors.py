@@ -72,6 +72,22 @@ class VersionNotFound(BotreeError, KeyError):
         return str(self.args[0]) if self.args else "version not found"
 
 
+class InvalidKey(InvalidArgument):
+    """Node data of a keyed tree without a valid key: the key field missing, or not an int or a str."""
+
+
+class DuplicateKey(InvalidOperation):
+    """An update that would give two nodes of a keyed tree the same key."""
+
+
+class UnknownKey(NodeNotFound):
+    """A key that no node of the tree holds (``tree.node_of``)."""
+
+    def __init__(self, key: object) -> None:
+        super().__init__(key, f"no node has the key {key!r}")
+        self.key = key
+
+
 class StorageError(BotreeError):
     """The storage behind a database cannot be reached or used (bad URL, server down, no permission)."""
 

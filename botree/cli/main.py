@@ -6,6 +6,10 @@ commit each.  ``main(argv)`` returns the exit status: 0 on success, 1 for a botr
 error or bad input (one ``botree: error: ...`` line on stderr, never a traceback),
 2 for usage errors (as ``argparse`` reports them).
 
+NODE arguments name nodes by key in a database with a key field, ``#12`` by internal
+id (``botree.cli.nodes``); ``import`` and ``sync`` read files through
+``botree.cli.inputs``, ``export`` writes them through ``botree.cli.exports``.
+
 Nothing here recurses on the depth of a tree: drawings and queries walk it with
 explicit stacks, so a chain 10^5 levels deep is as easy as a flat list.
 """
@@ -14,54 +18,55 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import os
 import queue
 import sys
 from contextlib import contextmanager
 from datetime import datetime
-from typing import IO, Any, Callable, Dict, Hashable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Hashable, Iterator, List, Optional, Sequence, Tuple
 
 from ..db.durable import DurableDatabase
 from ..db.upgrade import upgrade
 from ..errors import BotreeError, MergeConflict, NodeNotFound
-from ..interchange.nested import JsonNode
-from ..tree.queries import TreeQueries
 from ..tree.render import draw as draw_lines
-from ..tree.tree import Tree, load_parent_table
+from ..tree.tree import Tree
 from ..version import VERSION as __version__
 from .branching import conflict_lines, event_line, graph_lines
+from .errors import CliError, UsageError
+from .exports import EXPORT_FORMATS, EXPORTERS, auto_format
+from .inputs import INPUT_FORMATS, input_format, read_input
+from .nodes import key_field, label, resolve, show_key
 from .progress import ProgressBar
 from .where import BadCondition, cli_value, data_predicate, parse_conditions, show_data, show_value, unknown_fields
 
 PROG = "botree"
 INDENT_LIMIT = 40  # levels of box-drawing indentation shown before deeper lines are abbreviated
-ROOT = -1  # ``--under root``: the top level (node ids are never negative)
-INPUT_FORMATS = ("json", "csv", "table")
-EXPORT_FORMATS = ("auto", "json", "table", "csv", "dot", "mermaid")
+ROOT = "\0root"  # ``--under root``: the top level (no NODE argument is this text)
 
-
-class CliError(Exception):
-    """A user-facing error: printed as one line, exit status 1."""
-
-
-class UsageError(CliError):
-    """Options that do not go together: reported like argparse's usage errors, exit status 2."""
+__all__ = ["CliError", "UsageError", "main", "build_parser"]
 
 
 # -- output helpers -------------------------------------------------------------------
 
 
-def id_and_data(data: Any, node: int) -> str:
-    """``"<id>  <data>"`` for ``node`` holding ``data`` (just the id when it holds None)."""
+def labelled(name: str, data: Any) -> str:
+    """``"<name>  <data>"`` (just the name when the node holds None)."""
     text = show_data(data)
-    return f"{node}  {text}" if text else str(node)
+    return f"{name}  {text}" if text else name
 
 
-def node_line(tree: TreeQueries, node: int) -> str:
-    """``"<id>  <data>"`` (just the id when the node holds None)."""
-    return id_and_data(tree.data(node), node)
+def node_line(tree: Any, node: int) -> str:
+    """``"<key or id>  <data>"`` for ``node`` of ``tree`` (see ``botree.cli.nodes.label``)."""
+    return labelled(label(tree, node), tree.data(node))
+
+
+def line_maker(tree: Tree) -> Callable[[Any, int], str]:
+    """The ``(data, node) -> line`` function drawings label nodes with: key (or id) and data."""
+    key = key_field(tree)
+    if key is None:
+        return lambda data, node: labelled(str(node), data)
+    return lambda data, node: labelled(show_key(data[key]), data)
 
 
 def out(line: str) -> None:
@@ -86,16 +91,17 @@ def local_path(target: str) -> Optional[str]:
 
 
 @contextmanager
-def open_db(target: str, must_exist: bool = True) -> Iterator[DurableDatabase]:
+def open_db(target: str, must_exist: bool = True, key: Optional[str] = None) -> Iterator[DurableDatabase]:
     """The database at ``target``, closed on exit.
 
     With ``must_exist`` a missing or empty SQLite file, or a PostgreSQL database without
-    botree's tables, is an error and nothing is created; only ``import`` creates.
+    botree's tables, is an error and nothing is created; only ``import`` creates
+    (``key``: the key field of a database it creates).
     """
     path = local_path(target)
     if must_exist and path and (not os.path.exists(path) or os.path.getsize(path) == 0):
         raise CliError(f"no database at {path!r} (create one with: {PROG} import FILE {target})")
-    db = DurableDatabase(target, create=not must_exist)
+    db = DurableDatabase(target, create=not must_exist, key=key)
     try:
         yield db if _BRANCH[0] is None else db.on(_BRANCH[0])  # type: ignore[misc]  # --branch NAME
     finally:
@@ -105,14 +111,6 @@ def open_db(target: str, must_exist: bool = True) -> Iterator[DurableDatabase]:
 def tree_at(db: DurableDatabase, version: Optional[int]) -> Tree:
     """The current tree, or the one committed as ``version``."""
     return db.tree if version is None else db.as_of(version)
-
-
-def check_node(tree: Tree, node: int, version: Optional[int]) -> int:
-    """``node`` if it exists in ``tree``; ``NodeNotFound`` naming it (and the version read) otherwise."""
-    if node not in tree:
-        where = f" in version {version}" if version is not None else ""
-        raise NodeNotFound(node, f"node {node} does not exist{where}")
-    return node
 
 
 def committed_version(db: DurableDatabase, tree: Optional[Tree]) -> int:
@@ -126,226 +124,112 @@ def committed_version(db: DurableDatabase, tree: Optional[Tree]) -> int:
     return version
 
 
-# -- import ---------------------------------------------------------------------------
+# -- import and sync ---------------------------------------------------------------------
 
 
-def input_format(path: str, given: Optional[str]) -> str:
-    """The format of the input file: ``--format``, else from its extension."""
-    if given:
-        return given
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".json":
-        return "json"
-    if ext == ".csv":
-        return "csv"
-    if path == "-":
-        raise CliError("reading standard input needs --format json, csv or table")
-    raise CliError(f"cannot tell the format of {path!r} from its extension: pass --format json, csv or table")
-
-
-def order_keys(values: List[str]) -> List[Any]:
-    """``order`` column values as ints, else floats, else the strings themselves (all alike)."""
-    for kind in (int, float):
-        try:
-            return [kind(v) for v in values]
-        except ValueError:
-            pass
-    return values
-
-
-def read_csv_rows(
-    handle: IO[str], name: str, progress: Optional[Callable[[int], None]] = None
-) -> Tuple[List[Dict[str, Any]], bool]:
-    """Rows ``{"id", "parent", "order", "data"}`` of a CSV parent table, and whether it has an order column.
-
-    ``id`` and ``parent`` are required columns (an empty parent makes a top-level
-    node); ``order`` sorts siblings (numerically when every value is a number);
-    every other column goes into the node's data dict.  ``progress(rows)`` is called
-    every ``PROGRESS_EVERY`` rows read.
-    """
-    reader = csv.DictReader(handle)
-    try:
-        fields = reader.fieldnames
-        if not fields:
-            raise CliError(f"{name}: empty CSV file (expected a header with id and parent columns)")
-        missing = [column for column in ("id", "parent") if column not in fields]
-        if missing:
-            raise CliError(f"{name}: no {' or '.join(missing)} column (the header has: {', '.join(map(str, fields))})")
-        has_order = "order" in fields
-        others = [f for f in fields if f not in ("id", "parent", "order")]
-        rows: List[Dict[str, Any]] = []
-        for record in reader:
-            line = reader.line_num
-            if None in record:
-                raise CliError(f"{name} line {line}: more fields than the header has")
-            if any(value is None for value in record.values()):
-                raise CliError(f"{name} line {line}: fewer fields than the header has")
-            ident = record["id"]
-            if ident == "":
-                raise CliError(f"{name} line {line}: empty id")
-            rows.append(
-                {
-                    "id": ident,
-                    "parent": record["parent"] or None,
-                    "order": record["order"] if has_order else None,
-                    "data": {f: record[f] for f in others},
-                }
-            )
-            if progress is not None and not len(rows) % PROGRESS_EVERY:
-                progress(len(rows))
-    except csv.Error as exc:
-        raise CliError(f"{name} line {reader.line_num}: malformed CSV: {exc}") from None
-    if has_order:
-        for row, key in zip(rows, order_keys([row["order"] for row in rows])):
-            row["order"] = key
-    return rows, has_order
-
-
-def read_table_rows(handle: IO[str], name: str) -> Tuple[List[Dict[str, Any]], bool]:
-    """Rows of a JSON parent table (a list of ``{"id", "parent", "order", "data"}`` objects, as exported)."""
-    value = load_json(handle, name)
-    if not isinstance(value, list):
-        raise CliError(f"{name}: a parent table is a JSON array of objects, not a {type(value).__name__}")
-    rows: List[Dict[str, Any]] = []
-    has_order = False
-    for i, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise CliError(f"{name}: item {i} is a {type(item).__name__}, not an object")
-        if "id" not in item:
-            raise CliError(f"{name}: item {i} has no id")
-        has_order = has_order or "order" in item
-        rows.append(
-            {"id": item["id"], "parent": item.get("parent"), "order": item.get("order"), "data": item.get("data")}
-        )
-    return rows, has_order
-
-
-def load_json(handle: IO[str], name: str) -> Any:
-    """The parsed JSON document of ``handle``; ``CliError`` describing why it cannot be read."""
-    with json_errors(name):
-        return json.load(handle)
-
-
-@contextmanager
-def json_errors(name: str) -> Iterator[None]:
-    """Turn the errors of parsing ``name`` as JSON into ``CliError``."""
-    try:
-        yield
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{name}: invalid JSON: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise CliError(f"{name}: not UTF-8 text: {exc}") from None
-    except RecursionError:
-        raise CliError(
-            f"{name}: JSON nested too deeply for Python's json parser; import deep trees as a CSV parent table"
-        ) from None
-
-
-PROGRESS_EVERY = 65_536  # rows between redraws of the reading phase's line
-
-
-@contextmanager
-def phase(label: str, shown: bool, total: Optional[int] = None) -> Iterator[Optional[ProgressBar]]:
-    """A progress line for one phase of an import (None when progress is not shown), ended on exit."""
-    bar = ProgressBar(label, total) if shown else None
-    try:
-        yield bar
-    finally:
-        if bar is not None:
-            bar.finish()
-
-
-def build_tree(
-    handle: IO[str], name: str, fmt: str, args: argparse.Namespace, shown: bool
-) -> Tuple[Tree, Optional[Dict[Hashable, int]]]:
-    """The tree described by the input, and (for parent tables) external id -> node id.
-
-    With ``shown``, each phase draws its progress on stderr, counted in rows: reading
-    (parent tables: rows read; JSON: one call to the parser, so no count), then
-    building (the nodes placed, out of the rows read when that is known).
-    """
-    if fmt == "json":
-        if shown:
-            note(f"reading {name} ...")
-        with json_errors(name):
-            value = json.load(handle)
-        with phase("building", shown) as bar:
-            return Tree.from_nested(value, progress=bar.bounds if bar else None), None
-    with phase(f"reading {name}", shown) as bar:
-        if fmt == "csv":
-            rows, has_order = read_csv_rows(handle, name, bar.rows if bar else None)
-        else:
-            rows, has_order = read_table_rows(handle, name)
-        if bar is not None:
-            bar.rows(len(rows))
-    with phase("building", shown, len(rows)) as bar:
-        tree, ids = load_parent_table(
-            rows,
-            id="id",
-            parent="parent",
-            order="order" if has_order else None,
-            data="data",
-            orphans=args.orphans,
-            cycles=args.cycles,
-            progress=bar.bounds if bar else None,
-        )
-    return tree, ids
-
-
-@contextmanager
-def open_input(path: str) -> Iterator[IO[str]]:
-    """The input file as UTF-8 text, a leading byte-order mark skipped (``-``: standard input), closed on exit."""
-    if path == "-":
-        yield sys.stdin
-        return
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        yield handle
-
-
-def remove_database_files(path: str) -> None:
-    """Delete an SQLite file this command created, with its WAL side files."""
-    for name in (path, path + "-wal", path + "-shm"):
+def remove_files(*names: str) -> None:
+    """Delete files this command created (a new SQLite file with its WAL side files, a staged output)."""
+    for name in names:
         try:
             os.remove(name)
         except OSError:
             pass
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    """``botree import FILE DB``: store the tree of a JSON document or parent table as a new version."""
-    fmt = input_format(args.file, args.format)
-    if args.id_map and fmt == "json":
-        raise UsageError("--id-map applies to parent tables (csv, table), not JSON documents")
-    show_progress = args.progress if args.progress is not None else sys.stderr.isatty()
-    name = "<stdin>" if args.file == "-" else args.file
-    with open_input(args.file) as handle:
-        path = local_path(args.db)
-        created = bool(path) and not os.path.exists(path or "")
-        try:
-            with open_db(args.db, must_exist=False) as db:
-                count = len(db.tree)
-                if count and not args.replace:
-                    raise CliError(
-                        f"{args.db} already holds {count} nodes (version {db.version}); "
-                        f"pass --replace to replace them with the tree of {name}"
-                    )
-                tree, ids = build_tree(handle, name, fmt, args, show_progress)
-                message = args.message if args.message is not None else f"import {os.path.basename(name)}"
-                bar = ProgressBar("storing", len(tree)) if show_progress else None
-                version = db.replace(tree, message=message, progress=bar.rows if bar is not None else None)
-                if bar is not None:
-                    bar.finish()
-        except BaseException:
-            if created and path:
-                remove_database_files(path)
-            raise
-    out(f"imported {len(tree)} nodes as version {version}")
-    if args.id_map and ids is not None:
-        with open(args.id_map, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f)
+def stage_id_map(target: str, ids: Dict[Hashable, int]) -> str:
+    """Write the ``id,node`` map to a temporary file beside ``target``; its name (renamed into place after the commit).
+
+    A target that cannot be written fails here, before anything is committed.
+    """
+    staged = f"{target}.{os.getpid()}.tmp"
+    try:
+        with open(staged, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
             writer.writerow(["id", "node"])
             for ext, node in ids.items():
-                writer.writerow([ext, node])
+                writer.writerow([show_key(ext) if isinstance(ext, (str, int)) else ext, node])
+    except BaseException:
+        remove_files(staged)
+        raise
+    return staged
+
+
+def database_state(target: str) -> Tuple[Optional[str], int, int]:
+    """The key field, node count and version of the database at ``target`` (``(None, 0, 0)`` if there is none yet)."""
+    path = local_path(target)
+    if path is not None and (not os.path.exists(path) or os.path.getsize(path) == 0):
+        return None, 0, 0
+    with open_db(target, must_exist=False) as db:
+        version, tree = db.snapshot()
+        return key_field(db), len(tree), version
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """``--progress`` / ``--no-progress``, else whether stderr is a terminal."""
+    return bool(args.progress) if args.progress is not None else sys.stderr.isatty()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """``botree import FILE DB``: store the tree of a JSON document or parent table as a new version.
+
+    Nothing is written before the input is read and checked; ``--id-map`` is staged
+    before the commit and renamed into place after it.
+    """
+    fmt = input_format(args.file, args.format)
+    if args.id_map and fmt == "document":
+        raise UsageError("--id-map applies to parent tables (csv, table), not JSON documents")
+    shown = show_progress(args)
+    name = "<stdin>" if args.file == "-" else args.file
+    path = local_path(args.db)
+    created = bool(path) and not os.path.exists(path or "")
+    staged: Optional[str] = None
+    try:
+        key, count, version = database_state(args.db)
+        if count and not args.replace:
+            raise CliError(
+                f"{args.db} already holds {count} nodes (version {version}); "
+                f"pass --replace to replace them with the tree of {name}"
+            )
+        tree, ids = read_input(args, key, shown)
+        if args.id_map:
+            if ids is None:
+                raise UsageError("--id-map applies to parent tables (csv, table), not JSON documents")
+            staged = stage_id_map(args.id_map, ids)
+        with open_db(args.db, must_exist=False, key=key_field(tree)) as db:
+            if len(db.tree) and not args.replace:  # filled by another process while the file was read
+                raise CliError(f"{args.db} is no longer empty (version {db.version}): pass --replace")
+            message = args.message if args.message is not None else f"import {os.path.basename(name)}"
+            bar = ProgressBar("storing", len(tree)) if shown else None
+            version = db.replace(tree, message=message, progress=bar.rows if bar is not None else None)
+            if bar is not None:
+                bar.finish()
+    except BaseException:
+        if created and path:
+            remove_files(path, path + "-wal", path + "-shm")
+        if staged:
+            remove_files(staged)
+        raise
+    if staged and args.id_map:
+        os.replace(staged, args.id_map)
+    out(f"imported {len(tree)} nodes as version {version}")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """``botree sync FILE DB``: make the tree equal to FILE's by key, committing only the differences."""
+    with open_db(args.db) as db:
+        key = key_field(db)
+        if key is None:
+            raise CliError(f"{args.db} has no key field: sync matches nodes by key (import a keyed file first)")
+        tree, _ = read_input(args, key, show_progress(args))
+        if key_field(tree) != key:
+            raise CliError(f"{args.file} has no key column {key!r}: sync matches nodes by the database's key field")
+        name = "<stdin>" if args.file == "-" else os.path.basename(args.file)
+        report = db.sync(tree, message=args.message if args.message is not None else f"sync {name}", key=key)
+    counts = (
+        f"{report.inserted} inserted, {report.deleted} deleted, {report.moved} moved, {report.changed} data changed"
+    )
+    out(f"synced {args.file}: {counts} as version {report.version}" if report.version is not None else "no changes")
     return 0
 
 
@@ -355,12 +239,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 def draw(tree: Tree, top: Optional[int], depth: Optional[int]) -> Iterator[str]:
     """Box-drawing lines for ``top``'s subtree (None: the forest), at most ``depth`` levels below it.
 
-    The drawing of ``Tree.render`` with ``id  data`` labels; a node whose children are
-    cut off by ``depth`` shows how many nodes lie below it, and lines deeper than
-    ``INDENT_LIMIT`` levels show their level and only the last ``INDENT_LIMIT`` levels
-    of indentation, so deep chains stay linear in size.
+    The drawing of ``Tree.render`` with ``key  data`` labels (``id  data`` without a
+    key field); a node whose children are cut off by ``depth`` shows how many nodes
+    lie below it, and lines deeper than ``INDENT_LIMIT`` levels show their level and
+    only the last ``INDENT_LIMIT`` levels of indentation, so deep chains stay linear in size.
     """
-    return draw_lines(tree, top, id_and_data, depth, INDENT_LIMIT)
+    return draw_lines(tree, top, line_maker(tree), depth, INDENT_LIMIT)
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -371,12 +255,13 @@ def cmd_ls(args: argparse.Namespace) -> int:
         raise UsageError("--limit must be >= 0")
     with open_db(args.db) as db:
         tree = tree_at(db, args.as_of)
+        top = None
         if args.node is not None:
-            check_node(tree, args.node, args.as_of)
+            top = resolve(tree, args.node, args.node_id, args.as_of)
         elif not len(tree):
             note("(the tree is empty)")
             return 0
-        for shown, line in enumerate(draw(tree, args.node, args.depth)):
+        for shown, line in enumerate(draw(tree, top, args.depth)):
             if args.limit is not None and shown >= args.limit:
                 out(f"… (cut at {args.limit} lines by --limit)")
                 break
@@ -395,7 +280,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         raise UsageError("--max-depth must be >= 0")
     with open_db(args.db) as db:
         tree = tree_at(db, args.as_of)
-        node = check_node(tree, args.node, args.as_of)
+        node = resolve(tree, args.node, args.node_id, args.as_of)
         nodes: Iterator[int]
         if args.level:
             out(str(tree.level(node)))
@@ -416,24 +301,16 @@ def cmd_query(args: argparse.Namespace) -> int:
         else:
             nodes = tree.descendants(node, args.depth)
         for n in nodes:
-            out(str(n) if args.ids_only else node_line(tree, n))
+            out(label(tree, n) if args.ids_only else node_line(tree, n))
     return 0
 
 
 # -- edits ------------------------------------------------------------------------------
 
 
-def parent_arg(text: str) -> int:
-    """``--under`` values: a node id, or ``root`` / ``-`` for the top level (``ROOT``)."""
-    if text.lower() in ("root", "-"):
-        return ROOT
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a node id or 'root', not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"node ids are not negative: {text!r} (use 'root' for the top level)")
-    return value
+def parent_arg(text: str) -> str:
+    """``--under`` values: ``root`` / ``-`` for the top level (``ROOT``), else a NODE (resolved later)."""
+    return ROOT if text.lower() in ("root", "-") else text
 
 
 def json_argument(text: str, option: str) -> Any:
@@ -479,6 +356,16 @@ def place_of(args: argparse.Namespace, top: str = "at the top level") -> Tuple[s
     return f"after node {args.after}", f"--after {args.after}"
 
 
+def named(tx: Any, args: argparse.Namespace, text: str) -> int:
+    """The node a NODE-like argument names in the transaction's tree (see ``botree.cli.nodes``). O(log n)."""
+    return resolve(tx, text, args.node_id)
+
+
+def under(tx: Any, args: argparse.Namespace) -> Optional[int]:
+    """The parent ``--under`` names: None for the top level."""
+    return None if args.under == ROOT else named(tx, args, args.under)
+
+
 def cmd_mv(args: argparse.Namespace) -> int:
     """``botree mv DB NODE --under P [--index I]`` (or ``--before T`` / ``--after T``): move a subtree."""
     place, where = place_of(args, "to the top level")
@@ -486,12 +373,13 @@ def cmd_mv(args: argparse.Namespace) -> int:
     default = f"mv {args.node} {where}"
     with open_db(args.db) as db:
         with db.transaction(message=args.message if args.message is not None else default) as tx:
+            node = named(tx, args, args.node)
             if args.under is not None:
-                tx.move(args.node, None if args.under == ROOT else args.under, index)
+                tx.move(node, under(tx, args), index)
             elif args.before is not None:
-                tx.move_before(args.node, args.before)
+                tx.move_before(node, named(tx, args, args.before))
             else:
-                tx.move_after(args.node, args.after)
+                tx.move_after(node, named(tx, args, args.after))
         version = committed_version(db, tx.tree)
     out(f"moved node {args.node} {place} as version {version}")
     return 0
@@ -502,39 +390,45 @@ def cmd_rm(args: argparse.Namespace) -> int:
     with open_db(args.db) as db:
         message = args.message if args.message is not None else f"rm {args.node}"
         with db.transaction(message=message) as tx:
-            below = tx.size(args.node) - 1
-            tx.delete(args.node)
+            node = named(tx, args, args.node)
+            below = tx.size(node) - 1
+            tx.delete(node)
         version = committed_version(db, tx.tree)
     out(f"deleted node {args.node} and {below} node{'' if below == 1 else 's'} below it as version {version}")
     return 0
 
 
+def new_label(db: DurableDatabase, tx: Any, node: int) -> str:
+    """How to name ``node``, inserted by the committed transaction ``tx``: its key, else its final node id."""
+    node = tx.ids.get(node, node)
+    return label(tx.tree if tx.tree is not None else db.tree, node)
+
+
 def cmd_add(args: argparse.Namespace) -> int:
-    """``botree add DB --under P [--index I] --data JSON``: insert a new leaf; prints its node id."""
+    """``botree add DB --under P [--index I] --data JSON``: insert a new leaf; prints its key (or node id)."""
     place, where = place_of(args)
     data = new_data(args)  # bad JSON fails here, before the database is opened
     with open_db(args.db) as db:
         tx = db.transaction(message=args.message if args.message is not None else f"add {where}")
         with tx:
             if args.under is not None:
-                parent = None if args.under == ROOT else args.under
-                node = tx.insert_child(parent, data, -1 if args.index is None else args.index)
+                node = tx.insert_child(under(tx, args), data, -1 if args.index is None else args.index)
             elif args.before is not None:
-                node = tx.insert_before(args.before, data)
+                node = tx.insert_before(named(tx, args, args.before), data)
             else:
-                node = tx.insert_after(args.after, data)
+                node = tx.insert_after(named(tx, args, args.after), data)
         version = committed_version(db, tx.tree)
-        node = tx.ids.get(node, node)
-    out(str(node))
-    note(f"added node {node} {place} as version {version}")
+        name = new_label(db, tx, node)
+    out(name)
+    note(f"added node {name} {place} as version {version}")
     return 0
 
 
 def child_place(tx: Any, args: argparse.Namespace) -> Tuple[Optional[int], int]:
     """(parent, child index) for ``--under P [--index I]``, ``--before T`` or ``--after T``. O(siblings)."""
     if args.under is not None:
-        return (None if args.under == ROOT else args.under), (-1 if args.index is None else args.index)
-    target = args.before if args.before is not None else args.after
+        return under(tx, args), (-1 if args.index is None else args.index)
+    target = named(tx, args, args.before if args.before is not None else args.after)
     parent = tx.parent(target)
     index = list(tx.children(parent)).index(target)
     return parent, index + (args.after is not None)
@@ -543,19 +437,20 @@ def child_place(tx: Any, args: argparse.Namespace) -> Tuple[Optional[int], int]:
 def cmd_cp(args: argparse.Namespace) -> int:
     """``botree cp DB NODE --under P [--index I]`` (or ``--before T`` / ``--after T``): copy a subtree.
 
-    Prints the copy's node id; the copy has new ids and equal data.
+    Prints the copy's node id; the copy has new ids and equal data (so in a database
+    with a key field the copy would repeat keys: ``DuplicateKey``).
     """
     place, where = place_of(args, "to the top level")
     with open_db(args.db) as db:
         tx = db.transaction(message=args.message if args.message is not None else f"cp {args.node} {where}")
         with tx:
             parent, index = child_place(tx, args)
-            node = tx.copy(args.node, parent, index)
+            node = tx.copy(named(tx, args, args.node), parent, index)
             size = tx.size(node)
         version = committed_version(db, tx.tree)
-        node = tx.ids.get(node, node)
-    out(str(node))
-    note(f"copied node {args.node} ({size} node{'' if size == 1 else 's'}) {place} as node {node}, version {version}")
+        name = new_label(db, tx, node)
+    out(name)
+    note(f"copied node {args.node} ({size} node{'' if size == 1 else 's'}) {place} as node {name}, version {version}")
     return 0
 
 
@@ -567,14 +462,15 @@ def cmd_set(args: argparse.Namespace) -> int:
     default = f"set {args.node} " + (f"fields {names}" if fields else "data")
     with open_db(args.db) as db:
         with db.transaction(message=args.message if args.message is not None else default) as tx:
+            node = named(tx, args, args.node)
             if fields is not None:
-                old = tx.data(args.node)
+                old = tx.data(node)
                 if old is not None and type(old) is not dict:
                     raise CliError(
                         f"node {args.node} holds {show_value(old)}, not a dict of fields: replace it with --data"
                     )
                 data = {**(old or {}), **fields}
-            tx.set_data(args.node, data)
+            tx.set_data(node, data)
         version = committed_version(db, tx.tree)
     out(f"set {'fields ' + names + ' of ' if fields else 'the data of '}node {args.node} as version {version}")
     return 0
@@ -584,8 +480,9 @@ def cmd_unwrap(args: argparse.Namespace) -> int:
     """``botree unwrap DB NODE``: delete NODE alone; its children take its place."""
     with open_db(args.db) as db:
         with db.transaction(message=args.message if args.message is not None else f"unwrap {args.node}") as tx:
-            count = sum(1 for _ in tx.children(args.node))
-            tx.unwrap(args.node)
+            node = named(tx, args, args.node)
+            count = sum(1 for _ in tx.children(node))
+            tx.unwrap(node)
         version = committed_version(db, tx.tree)
     moved = f"its {count} child{'' if count == 1 else 'ren'} took its place" if count else "it had no children"
     out(f"unwrapped node {args.node} ({moved}) as version {version}")
@@ -637,17 +534,16 @@ def cmd_find(args: argparse.Namespace) -> int:
     where, seen = data_predicate(conditions)
     with open_db(args.db) as db:
         tree = tree_at(db, args.as_of)
-        if args.under is not None:
-            check_node(tree, args.under, args.as_of)
-        found = list(find_nodes(tree, where, args.under, args.depth))
-        searched = not found and next(scope(tree, args.under, args.depth), None) is not None
+        top = None if args.under is None else resolve(tree, args.under, args.node_id, args.as_of)
+        found = list(find_nodes(tree, where, top, args.depth))
+        searched = not found and next(scope(tree, top, args.depth), None) is not None
         unknown = unknown_fields(conditions, seen) if searched else []
         if unknown:
             have = ", ".join(sorted(seen)) or "none"
             names = ", ".join(map(repr, unknown))
             raise CliError(f"unknown field {names} in --where (the nodes searched have: {have})")
         for node in found:
-            out(str(node) if args.ids_only else node_line(tree, node))
+            out(label(tree, node) if args.ids_only else node_line(tree, node))
     return 0
 
 
@@ -698,9 +594,7 @@ def watch_line(commits: Dict[int, Any], version: int, changes: Any) -> str:
     """One ``botree watch`` line: version, time, message and counts of what changed."""
     commit = commits.get(version)
     when = datetime.fromtimestamp(commit.time).astimezone().isoformat(timespec="seconds") if commit else "?"
-    counts = (
-        f"+{len(changes.inserted)} -{len(changes.deleted)} ~{len(changes.moved)} *{len(changes.data_changed)}"
-    )
+    counts = f"+{len(changes.inserted)} -{len(changes.deleted)} ~{len(changes.moved)} *{len(changes.data_changed)}"
     message = (commit.message or "") if commit else ""
     return f"{version}  {when}  {counts}  {message}".rstrip()
 
@@ -734,14 +628,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
         return 0
 
 
-def place_text(place: Tuple[Optional[int], int]) -> str:
-    """``(parent, index)`` as ``under 3 at 0`` / ``top level at 2``."""
+def place_text(tree: Tree, place: Tuple[Optional[int], int]) -> str:
+    """``(parent, index)`` of ``tree`` as ``under 3 at 0`` / ``top level at 2`` (the parent by key when keyed)."""
     parent, index = place
-    return f"{'top level' if parent is None else f'under {parent}'} at {index}"
+    return f"{'top level' if parent is None else f'under {label(tree, parent)}'} at {index}"
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    """``botree diff DB V1 [V2]``: what changed from V1 to V2 (default: the current version)."""
+    """``botree diff DB V1 [V2]``: what changed from V1 to V2 (default: the current version); nodes by key."""
     with open_db(args.db) as db:
         v2 = db.version if args.v2 is None else args.v2
         changes = db.changes(args.v1, v2)
@@ -752,10 +646,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
         for node in changes.deleted:
             out(f"- {node_line(old, node)}")
         for node, (before, after) in changes.moved.items():
-            out(f"~ {node}  moved: {place_text(before)} -> {place_text(after)}")
+            out(f"~ {label(new, node)}  moved: {place_text(old, before)} -> {place_text(new, after)}")
         for node in changes.data_changed:
             was, now = (show_data(tree.data(node)) or "null" for tree in (old, new))
-            out(f"* {node}  data changed: {was} -> {now}")
+            out(f"* {label(new, node)}  data changed: {was} -> {now}")
     counts = (
         f"{len(changes.inserted)} inserted, {len(changes.deleted)} deleted, "
         f"{len(changes.moved)} moved, {len(changes.data_changed)} data changed"
@@ -767,99 +661,22 @@ def cmd_diff(args: argparse.Namespace) -> int:
 # -- export -----------------------------------------------------------------------------
 
 
-def json_default(value: Any) -> Any:
-    """``json.dumps`` fallback for node data that JSON has no type for."""
-    if isinstance(value, JsonNode):
-        return {"kind": value.kind, "value": value.value} if value.kind in ("key", "value") else {"kind": value.kind}
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=repr)
-    if isinstance(value, tuple):  # pragma: no cover - json encodes tuples as lists itself
-        return list(value)
-    raise TypeError(f"node data of type {type(value).__name__} has no JSON form")
-
-
-def csv_cell(value: Any) -> str:
-    """A data field as a CSV cell: strings as they are, null as empty, anything else as JSON (else ``repr``)."""
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else show_value(value)
-
-
-def export_csv(tree: Tree) -> str:
-    """The tree as a CSV parent table: ``id,parent,order`` and one column per data field.
-
-    ``import`` reads it back (node ids become the row ids; every cell is read as text).
-    Every node's data must be a dict of fields (or null).
-    """
-    table = tree.to_parent_table()
-    columns: Dict[str, None] = {}
-    for row in table:
-        data = row["data"]
-        if data is not None and type(data) is not dict:
-            raise CliError(
-                f"node {row['id']} holds {show_data(data)}, not a dict of fields: export with --format table or json"
-            )
-        for key in data or ():
-            if key in ("id", "parent", "order") or not isinstance(key, str):
-                raise CliError(
-                    f"node {row['id']} has a field {key!r} that a CSV column cannot hold: export with --format table"
-                )
-            columns.setdefault(key, None)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["id", "parent", "order", *columns])
-    for row in table:
-        data = row["data"] or {}
-        parent = "" if row["parent"] is None else row["parent"]
-        writer.writerow([row["id"], parent, row["order"], *(csv_cell(data.get(key)) for key in columns)])
-    return buffer.getvalue().rstrip("\n")
-
-
-def export_table(tree: Tree, indent: Optional[int]) -> str:
-    """The tree as a JSON parent table (``[{id, parent, order, data}, ...]``)."""
-    try:
-        return json.dumps(tree.to_parent_table(), indent=indent, default=json_default)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise CliError(f"cannot write the tree as JSON: {exc}") from None
-
-
-def export_json(tree: Tree, indent: Optional[int]) -> str:
-    """The JSON document a tree imported from JSON encodes."""
-    try:
-        return tree.to_json(indent=indent)
-    except BotreeError as exc:
-        raise CliError(f"the tree does not encode one JSON document ({exc}); export it with --format table") from None
-
-
-# --format -> writer; the dot and mermaid writers (labels from a field) slot in here.
-EXPORTERS: Dict[str, Callable[[Tree, argparse.Namespace], str]] = {
-    "json": lambda tree, args: export_json(tree, args.indent),
-    "table": lambda tree, args: export_table(tree, args.indent),
-    "csv": lambda tree, args: export_csv(tree),
-    "dot": lambda tree, args: tree.to_dot(label=args.label),
-    "mermaid": lambda tree, args: tree.to_mermaid(label=args.label),
-}
-
-
 def cmd_export(args: argparse.Namespace) -> int:
-    """``botree export DB [--format F]``: the tree on stdout as JSON, a JSON parent table or CSV."""
+    """``botree export DB [--format F]``: the tree on stdout (see ``botree.cli.exports``)."""
     if args.indent is not None and args.indent < 0:
         raise UsageError("--indent must be >= 0")
     with open_db(args.db) as db:
         tree = tree_at(db, args.as_of)
-        fmt = args.format
-        if fmt == "auto":
-            first = next(tree.roots(), None)
-            fmt = "json" if first is not None and isinstance(tree.data(first), JsonNode) else "table"
+        fmt = auto_format(tree) if args.format == "auto" else args.format
         text = EXPORTERS[fmt](tree, args)
-    out(text)
+    sys.stdout.write(text)
     return 0
 
 
 # -- the parser ----------------------------------------------------------------------------
 
 DB_HELP = "an SQLite file path or a postgresql:// URL"
-NODE_HELP = "a node id, as 'ls' shows it before each node's data"
+NODE_HELP = "a key (databases with a key field), or an internal node id written #N (quote it: '#12')"
 
 
 def db_argument(p: argparse.ArgumentParser) -> None:
@@ -868,8 +685,18 @@ def db_argument(p: argparse.ArgumentParser) -> None:
 
 
 def node_argument(p: argparse.ArgumentParser, what: str = NODE_HELP) -> None:
-    """Add the ``NODE`` positional."""
-    p.add_argument("node", metavar="NODE", type=int, help=what)
+    """Add the ``NODE`` positional and ``--node-id``."""
+    p.add_argument("node", metavar="NODE", help=what)
+    node_id_argument(p)
+
+
+def node_id_argument(p: argparse.ArgumentParser) -> None:
+    """Add ``--node-id``: NODE arguments are internal node ids even where the database has a key field."""
+    p.add_argument(
+        "--node-id",
+        action="store_true",
+        help="read NODE (and --under/--before/--after) as internal node ids, not keys",
+    )
 
 
 def as_of_argument(p: argparse.ArgumentParser) -> None:
@@ -893,8 +720,8 @@ def place_arguments(p: argparse.ArgumentParser, what: str) -> None:
     where.add_argument(
         "--under", type=parent_arg, metavar="P", help=f"put {what} under node P, or at the top level with 'root' or '-'"
     )
-    where.add_argument("--before", type=int, metavar="T", help=f"put {what} just before node T (same parent as T)")
-    where.add_argument("--after", type=int, metavar="T", help=f"put {what} just after node T (same parent as T)")
+    where.add_argument("--before", metavar="T", help=f"put {what} just before node T (same parent as T)")
+    where.add_argument("--after", metavar="T", help=f"put {what} just after node T (same parent as T)")
     p.add_argument(
         "--index", type=int, metavar="I", help="with --under: child index (default: last; negative from the end)"
     )
@@ -903,7 +730,7 @@ def place_arguments(p: argparse.ArgumentParser, what: str) -> None:
 def data_arguments(p: argparse.ArgumentParser, required: bool) -> None:
     """Add ``--data JSON`` or ``--field f=v`` (repeatable); one of them is required when ``required``."""
     given = p.add_mutually_exclusive_group(required=required)
-    given.add_argument("--data", metavar="JSON", help="the node's whole data, as JSON (e.g. '{\"name\": \"Ann\"}')")
+    given.add_argument("--data", metavar="JSON", help='the node\'s whole data, as JSON (e.g. \'{"name": "Ann"}\')')
     given.add_argument(
         "--field",
         action="append",
@@ -927,13 +754,29 @@ def upgrade_arguments(p: argparse.ArgumentParser) -> None:
     db_argument(p)
 
 
-def import_arguments(p: argparse.ArgumentParser) -> None:
-    """The arguments of ``botree import``."""
+def input_arguments(p: argparse.ArgumentParser, verb: str) -> None:
+    """The arguments ``import`` and ``sync`` share: FILE, DB and how FILE is read."""
     p.add_argument("file", metavar="FILE", help="the input file (- for standard input)")
-    p.add_argument("db", metavar="DB", help=DB_HELP + " (an SQLite file is created if missing)")
+    if verb == "import":
+        p.add_argument("db", metavar="DB", help=DB_HELP + " (an SQLite file is created if missing)")
+    else:
+        db_argument(p)
     p.add_argument("--format", choices=INPUT_FORMATS, help="input format (default: from FILE's extension)")
-    p.add_argument("--replace", action="store_true", help="replace the tree of a database that is not empty")
-    message_argument(p, "'import FILE'")
+    p.add_argument("--key", metavar="COLUMN", help="csv: the key column (default: the database's key field, else 'id')")
+    p.add_argument("--parent", metavar="COLUMN", help="csv: the parent column (default: 'parent')")
+    p.add_argument(
+        "--order", metavar="COLUMN", help="csv: the column sorting siblings (default: 'order' when the file has it)"
+    )
+    p.add_argument(
+        "--delimiter", type=delimiter_arg, default=",", metavar="C", help="csv: the field separator (default: ',')"
+    )
+    p.add_argument(
+        "--types",
+        action="append",
+        metavar="COL=TYPE,...",
+        help="csv: column types (int, float, number, bool, str, json) instead of sniffing (repeatable)",
+    )
+    message_argument(p, f"'{verb} FILE'")
     p.add_argument(
         "--orphans",
         choices=("error", "ignore", "root"),
@@ -946,7 +789,6 @@ def import_arguments(p: argparse.ArgumentParser) -> None:
         default="error",
         help="parent tables: rows whose parent chain loops (default: error)",
     )
-    p.add_argument("--id-map", metavar="CSV", help="parent tables: write the 'id,node' mapping of row ids to node ids")
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -955,10 +797,32 @@ def import_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def delimiter_arg(text: str) -> str:
+    """``--delimiter`` values: one character, or ``tab`` / ``\\t`` for a tab."""
+    if text in ("tab", "\\t"):
+        return "\t"
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character (or 'tab'), not {text!r}")
+    return text
+
+
+def import_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree import``."""
+    input_arguments(p, "import")
+    p.add_argument("--replace", action="store_true", help="replace the tree of a database that is not empty")
+    p.add_argument("--id-map", metavar="CSV", help="parent tables: write the 'id,node' mapping of row ids to node ids")
+
+
+def sync_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree sync``."""
+    input_arguments(p, "sync")
+
+
 def ls_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree ls``."""
     db_argument(p)
-    p.add_argument("node", metavar="NODE", type=int, nargs="?", help="the subtree's root (default: the whole forest)")
+    p.add_argument("node", metavar="NODE", nargs="?", help="the subtree's root (default: the whole forest)")
+    node_id_argument(p)
     max_depth_argument(p, "show at most N levels below the top (0: the top only)")
     p.add_argument("--limit", type=int, metavar="LINES", help="stop after this many lines")
     as_of_argument(p)
@@ -984,6 +848,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree add``."""
     db_argument(p)
     place_arguments(p, "the new node")
+    node_id_argument(p)
     data_arguments(p, required=False)
     message_argument(p, "'add --under P' (or --before/--after T)")
 
@@ -1036,7 +901,8 @@ def revert_arguments(p: argparse.ArgumentParser) -> None:
 def find_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree find``."""
     db_argument(p)
-    p.add_argument("--under", type=int, metavar="N", help="search N's subtree, N excluded (default: the whole forest)")
+    p.add_argument("--under", metavar="N", help="search N's subtree, N excluded (default: the whole forest)")
+    node_id_argument(p)
     max_depth_argument(p, "at most N levels below --under's node (without --under: levels 0..N of the forest)")
     p.add_argument(
         "--where",
@@ -1092,39 +958,60 @@ def export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--label", metavar="FIELD", help="dot, mermaid: label nodes with this data field (default: all the data)"
     )
+    p.add_argument("--parent", metavar="COLUMN", help="csv: the parent column's name (default: 'parent')")
+    p.add_argument(
+        "--order", metavar="COLUMN", help="csv: the data field holding sibling order values (default: 'order')"
+    )
+    p.add_argument(
+        "--delimiter", type=delimiter_arg, default=",", metavar="C", help="csv: the field separator (default: ',')"
+    )
     as_of_argument(p)
 
 
 IMPORT_EPILOG = (
-    "Formats: json (.json): any JSON document, stored losslessly (export gives it back); "
-    "csv (.csv): a parent table with columns id and parent (empty parent: a top-level node), "
-    "an optional order column sorting siblings (numerically if all values are numbers), "
-    "every other column going into the node's data dict; "
-    "table: a JSON array of {id, parent, order, data} objects, as 'export --format table' writes. "
-    "Node ids are assigned in preorder; --id-map records which node each row became. "
-    "The database file is created if missing."
+    "Formats: csv (.csv): a parent table; every column of a row goes into the node's data except the parent "
+    "column (--parent, default 'parent'; empty: a top-level node), which is the structure; the key column "
+    "(--key, default 'id') becomes the database's key field: NODE arguments then name nodes by key. "
+    "Cells are typed by sniffing each column: numbers when every non-empty cell is an int or float written "
+    "canonically (so 007 or 1e3 keep a column textual), true/false, text otherwise; an empty cell is null "
+    "(--types COL=TYPE overrides). An order column (--order, default 'order') sorts siblings when every cell "
+    "is filled, keeps file order when every cell is blank, and is an error when mixed. "
+    'json (.json): botree\'s own json/table exports are recognised by their {"botree": ...} marker; any other '
+    "JSON document is stored losslessly (--format document: always a document); "
+    "table: a marked table or a bare JSON array of {id, parent, order, data} objects. "
+    "Nothing is written unless the whole file is read and checked; --id-map is written only with the commit. "
+    "The database file is created if missing; --replace keeps its key field, indexes and block size."
+)
+SYNC_EPILOG = (
+    "FILE is read exactly as 'import' reads it (same options). Nodes are matched by key: rows whose key is new "
+    "are inserted, keys no longer in FILE are deleted, nodes whose parent or place among their siblings "
+    "changed are moved, and nodes whose data changed are updated, all in one commit; a file equal to the "
+    "tree commits nothing. 'botree diff' across the commit lists exactly these changes."
 )
 EXPORT_EPILOG = (
-    "Formats: json: the JSON document a tree imported from JSON encodes (equal to the imported one); "
-    "table: a JSON array of {id, parent, order, data} objects, one per node in preorder "
-    "('import --format table' reads it back; the nodes of a JSON document appear as {kind, value} objects); "
-    "csv: a parent table with columns id, parent (empty at the top level), order (the child index) and one "
-    "column per data field (strings as they are, null empty, other values as JSON; every node's data must be "
-    "a dict of fields; 'import' reads it back); "
-    "dot: Graphviz text (render with: dot -Tsvg); mermaid: a mermaid flowchart; "
+    "Formats (each read back by 'import' into an equal tree: same keys, data and shape): "
+    "json: the JSON document a tree imported from JSON encodes, else the tree's records marked "
+    '{"botree": "records", ...}; '
+    'table: {"botree": "table", "key": K, "rows": [{id, parent, order, data}, ...]} in preorder (id and parent '
+    "are keys when the tree has a key field); "
+    "csv: with a key field, the columns of the nodes' data with the parent column after the key column, one "
+    "row per node in preorder (a CSV import comes back byte for byte while its order values still sort the "
+    "siblings; otherwise the order column holds child positions, said on stderr); without one, "
+    "#id,#parent,#order and one column per data field; "
+    "dot: Graphviz text (render with: dot -Tsvg); mermaid: a mermaid flowchart (diagrams: one way only); "
     "auto (default): json when the tree holds a JSON document, else table."
 )
 DATA_EPILOG = (
     "--data takes strict JSON: quote strings inside it ('\"text\"'). With --field F=V, V is JSON if it parses "
-    "(42, true, null, [1, 2], \"42\") and otherwise the text itself (Ann, 01234); --field on a node holding "
+    '(42, true, null, [1, 2], "42") and otherwise the text itself (Ann, 01234); --field on a node holding '
     "null starts from an empty dict."
 )
 FIND_EPILOG = (
     "A node matches a condition when its data is a dict holding FIELD and 'value OP VALUE' holds; values that "
     "cannot be compared (a number with a list) do not match. A text value that reads as a number compares as "
-    "that number with a number VALUE (CSV imports store every column as text). 'contains' tests a substring "
+    "that number with a number VALUE. 'contains' tests a substring "
     "of a text value or an item of a list. A FIELD that no searched node has is an error. Matches print in "
-    "preorder as 'id  data'. Scans the nodes searched: O(nodes in scope)."
+    "preorder as 'key  data' ('id  data' without a key field). Scans the nodes searched: O(nodes in scope)."
 )
 
 # name, handler, summary (help and description), epilog, the function adding its arguments
@@ -1171,7 +1058,14 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     """``botree history DB NODE``: every version that inserted, moved, re-valued or deleted NODE."""
     with open_db(args.db) as db:
-        for event in db.node_history(args.node):
+        try:
+            node = resolve(db.tree, args.node, args.node_id)
+        except NodeNotFound:
+            text = args.node.lstrip("#")
+            if not text.isdigit():
+                raise
+            node = int(text)  # a deleted node: its id still names it in the history
+        for event in db.node_history(node):
             out(event_line(event))
     return 0
 
@@ -1223,11 +1117,24 @@ COMMANDS: Tuple[
         IMPORT_EPILOG,
         import_arguments,
     ),
-    ("ls", cmd_ls, "Draw the forest, or NODE's subtree, one node per line: its id and its data.", None, ls_arguments),
+    (
+        "sync",
+        cmd_sync,
+        "Make the tree equal to FILE's, matching nodes by key; commits only the differences, in one version.",
+        SYNC_EPILOG,
+        sync_arguments,
+    ),
+    (
+        "ls",
+        cmd_ls,
+        "Draw the forest, or NODE's subtree, one node per line: its key (or id) and its data.",
+        None,
+        ls_arguments,
+    ),
     (
         "query",
         cmd_query,
-        "Ask one structural question about NODE; node lists print one 'id  data' line each.",
+        "Ask one structural question about NODE; node lists print one 'key  data' line each.",
         None,
         query_arguments,
     ),
@@ -1241,7 +1148,7 @@ COMMANDS: Tuple[
     (
         "add",
         cmd_add,
-        "Insert a new leaf holding --data (or --field values); prints its node id; commits a new version.",
+        "Insert a new leaf holding --data (or --field values); prints its key (or node id); commits a new version.",
         DATA_EPILOG,
         add_arguments,
     ),
@@ -1286,8 +1193,9 @@ COMMANDS: Tuple[
     (
         "diff",
         cmd_diff,
-        "What changed from version V1 to V2: '+ id data' inserted, '- id data' deleted, "
-        "'~ id moved: ...' moved, '* id data changed: old -> new'; a '# ...' summary line ends the output.",
+        "What changed from version V1 to V2: '+ key data' inserted, '- key data' deleted, "
+        "'~ key moved: ...' moved, '* key data changed: old -> new' (node ids without a key field); "
+        "a '# ...' summary line ends the output.",
         None,
         diff_arguments,
     ),
@@ -1301,7 +1209,7 @@ COMMANDS: Tuple[
     (
         "export",
         cmd_export,
-        "Write the tree to stdout as JSON, a JSON parent table or a CSV parent table.",
+        "Write the tree to stdout as JSON, a JSON parent table or a CSV parent table ('import' reads each back).",
         EXPORT_EPILOG,
         export_arguments,
     ),
@@ -1330,9 +1238,11 @@ COMMANDS: Tuple[
 )
 
 TOP_EPILOG = (
-    "DB is an SQLite file path or a postgresql:// URL. NODE is an internal node id: the number 'ls' shows "
-    "before each node's data (also printed by 'add', 'find' and 'query'; 'import --id-map' maps row ids to "
-    "them). Where a parent is asked (--under), 'root' means the top level. Values print as JSON. "
+    "DB is an SQLite file path or a postgresql:// URL. NODE names a node: in a database with a key field "
+    "(a CSV import's id column) by its key, as 'ls' shows it: 3 is the int key 3 if there is one, else the "
+    "string '3'; '\"3\"' is always the string. '#12' (or --node-id 12) is internal node id 12 in any "
+    "database; without a key field NODE is a node id. A key is never taken for a node id. "
+    "Where a parent is asked (--under), 'root' means the top level. Values print as JSON. "
     "Run 'botree COMMAND -h' for a command's options."
 )
 

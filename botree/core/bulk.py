@@ -16,7 +16,7 @@ from ..nodetable import ChunkedVector, IdAllocator, NodeTable, Row
 from .blocks import Block, Link
 from .gapkeys import even_keys
 from .gcpause import gc_paused
-from .index import OrderIndex, check_block_size, check_fields
+from .index import OrderIndex, check_block_size, check_fields, check_key_field
 
 Progress = Callable[[int, Optional[int]], None]
 PROGRESS_EVERY = 1 << 16
@@ -41,18 +41,21 @@ def build_index(
     fill: float = 0.75,
     progress: Optional[Progress] = None,
     total: Optional[int] = None,
+    key: Optional[str] = None,
 ) -> OrderIndex:
     """An ``OrderIndex`` holding the forest described by ``events``. O(n).
 
     ``events`` yields ``(data, True)`` to open a node (its data) and ``(_, False)`` to
-    close the innermost open node.  ``progress(done, total)`` is called every 65,536
+    close the innermost open node.  ``key``: the key field (every node's data must
+    hold a unique int or str key: ``InvalidKey``, ``DuplicateKey`` otherwise).
+    ``progress(done, total)`` is called every 65,536
     bounds and with the final count (``total`` as given, else None); counts strictly
     increase.  Raises
     ``InvalidOperation`` for an unbalanced stream; nothing is returned half-built.
     The cyclic garbage collector is paused meanwhile (see ``gcpause``).
     """
     with gc_paused():
-        return _build(events, block_size, fields, fill, progress, total)
+        return _build(events, block_size, fields, fill, progress, total, key)
 
 
 def _build(
@@ -62,15 +65,17 @@ def _build(
     fill: float,
     progress: Optional[Progress],
     total: Optional[int],
+    key: Optional[str] = None,
 ) -> OrderIndex:
     """``build_index`` with the garbage collector already paused."""
     B = check_block_size(block_size)
     fields = check_fields(fields)
+    key = check_key_field(key)
     if type(fill) not in (int, float) or not 0.5 <= fill <= 1.0:
         raise InvalidArgument(f"fill must be between 0.5 and 1.0, not {fill!r}")
     owner = object()  # held by no batch: every block and row built here is frozen
     rows, items, levels, done = _read_bounds(events, owner, progress, total)
-    nodes = NodeTable.from_rows(rows, fields)  # checks indexed values before anything else
+    nodes = NodeTable.from_rows(rows, fields, key)  # checks indexed values before anything else
     blocks: List[Block] = []
     links: List[Link] = []
     level_ids = _build_leaves(rows, items, levels, B, fill, owner, blocks, links)

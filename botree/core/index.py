@@ -45,6 +45,13 @@ def check_fields(fields: Any) -> Tuple[str, ...]:
     return names
 
 
+def check_key_field(key: Any) -> Optional[str]:
+    """Validate a key field name: None (no key) or a non-empty str; returns it. O(1)."""
+    if key is not None and (type(key) is not str or not key):
+        raise InvalidArgument(f"key must be a field name (a non-empty str) or None, not {key!r}")
+    return key
+
+
 class OrderIndex(IndexReader):
     """An immutable order index over a forest of nodes.
 
@@ -55,12 +62,14 @@ class OrderIndex(IndexReader):
 
     __slots__ = ("_blocks", "_links", "_nodes", "_root", "_height", "_alloc", "block_size")
 
-    def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE, fields: Iterable[str] = ()) -> None:
+    def __init__(
+        self, block_size: int = DEFAULT_BLOCK_SIZE, fields: Iterable[str] = (), key: Optional[str] = None
+    ) -> None:
         self.block_size = check_block_size(block_size)
         root = Block([], [], [], None, None)
         self._blocks = ChunkedVector([root])
         self._links = ChunkedVector([(-1, 0, 0)])
-        self._nodes = NodeTable(check_fields(fields))
+        self._nodes = NodeTable(check_fields(fields), check_key_field(key))
         self._root = 0
         self._height = 0
         self._alloc = IdAllocator(1)
@@ -94,6 +103,17 @@ class OrderIndex(IndexReader):
         and inserts take ids no earlier version used (a ``Database`` commits so).
         """
         return TransientIndex(self, self.block_size, fresh_ids)
+
+    def configured(self, fields: Iterable[str], key: Optional[str]) -> "OrderIndex":
+        """The same forest and node ids with other indexed ``fields`` and key field.
+
+        O(n) to build a changed index (unchanged ones are shared); ``InvalidKey`` or
+        ``DuplicateKey`` if the rows cannot be keyed so, and nothing changes.
+        """
+        nodes = self._nodes.configured(check_fields(fields), check_key_field(key))
+        return OrderIndex.from_parts(
+            self._blocks, self._links, nodes, self._root, self._height, self._alloc, self.block_size
+        )
 
     def find(self, field: str, value: Any) -> frozenset[int]:
         """Ids of nodes whose indexed ``field`` equals ``value``. O(log n + result)."""

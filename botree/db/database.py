@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import threading
@@ -30,17 +31,20 @@ from types import MappingProxyType
 from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple, TypeVar
 
 from ..core.bulk import Progress
-from ..core.index import DEFAULT_BLOCK_SIZE, TransientIndex
+from ..core.index import DEFAULT_BLOCK_SIZE, TransientIndex, check_block_size, check_fields, check_key_field
 from ..errors import (
     BotreeError,
     BranchNotFound,
     ConflictError,
     InvalidArgument,
+    InvalidOperation,
     InvariantError,
+    NotIndexed,
     VersionNotFound,
 )
 from ..renamed import renamed
 from ..tree.diff import Changes, full_diff, reordered, targeted_diff
+from ..tree.sync import SyncReport
 from ..tree.tree import Transaction, Tree
 from ..tree.updates import UPDATES, Op, Update
 from ..tree.values import check_message, check_meta, check_value
@@ -50,6 +54,16 @@ from .merge import named_nodes, replay_merge, table_of
 Listener = Callable[[int, Changes], None]
 T = TypeVar("T")
 log = logging.getLogger("botree")
+
+
+class _Keep:
+    """The default of ``replace``'s configuration arguments: keep the database's."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
 
 
 @dataclass(frozen=True)
@@ -105,7 +119,9 @@ class DbTransaction(Transaction):
     database could not store exactly (``botree.tree.values``) before the update runs.
     """
 
-    __slots__ = ("db", "base_version", "ops", "ids", "deleted", "message", "meta", "serializable", "mark")
+    __slots__ = (
+        "db", "base_version", "ops", "ids", "deleted", "message", "meta", "serializable", "mark", "committed"
+    )
 
     def __init__(
         self, db: "Database", message: Optional[str], meta: Optional[Mapping[str, Any]], serializable: bool
@@ -119,6 +135,7 @@ class DbTransaction(Transaction):
         if self.mark > next_node_id(tree):
             table_of(self._ix).skip_to(self.mark)
         self.db = db
+        self.committed: Optional[int] = None  # the version it committed as, once it has
         self.base_version = version
         self.ops: List[Op] = []
         self.ids: Dict[int, int] = {}
@@ -133,12 +150,16 @@ class DbTransaction(Transaction):
             name, args = update.logged(transient, args)
             update = UPDATES[name]
         if update.data is not None and update.data < len(args):
-            check_value(args[update.data], "data")
+            self._check_data(args[update.data])
         doomed = update.deletes(transient, args)
         result = super()._apply(update, args)
         self.deleted |= doomed
         self.ops.append((update.name, args, update.log_result(transient, result)))
         return result
+
+    def _check_data(self, data: Any) -> None:
+        """Refuse node data the database could not store exactly (``InvalidArgument``). O(size of data)."""
+        check_value(data, "data")
 
     def commit(self) -> Tree:
         """Commit into the database (replaying on a newer tree if needed); returns the new tree.
@@ -158,8 +179,10 @@ class Database:
 
     ``Database()`` starts empty in memory; ``Database(tree)`` starts from a tree
     (version 0).  ``keep`` bounds how many versions stay readable with ``as_of``
-    (None: all).  ``Database("file.db")`` or ``Database("postgresql://...")`` opens
-    durable storage instead (see ``DurableDatabase``).
+    (None: all).  ``key``, ``fields`` and ``block_size`` configure the tree (given with
+    a tree, the tree is re-keyed / re-indexed to them); the database keeps them across
+    ``replace`` and changes them only by ``set_key``, ``add_index``, ``drop_index``.
+    ``Database("file.db")`` or ``Database("postgresql://...")`` opens durable storage instead (see ``DurableDatabase``).
     """
 
     # The class that opens a file or URL: ``DurableDatabase``, which ``botree.db`` sets
@@ -178,15 +201,19 @@ class Database:
         self,
         tree: "Tree | str | os.PathLike[str] | None" = None,
         keep: Optional[int] = None,
-        block_size: Any = DEFAULT_BLOCK_SIZE,
-        fields: Any = (),
+        block_size: Any = None,
+        fields: Any = None,
+        key: Optional[str] = None,
     ) -> None:
         if keep is not None and (type(keep) is not int or keep < 1):
             raise InvalidArgument(f"keep must be a positive int or None, not {keep!r}")
-        start = tree if tree is not None else Tree(block_size, fields)
-        if not isinstance(start, Tree):
-            raise InvalidArgument(f"a Database starts from a Tree, not {type(start).__name__}")
-        if tree is not None:
+        if tree is None:
+            size = DEFAULT_BLOCK_SIZE if block_size is None else block_size
+            start = Tree(size, () if fields is None else fields, key)
+        elif not isinstance(tree, Tree):
+            raise InvalidArgument(f"a Database starts from a Tree, not {type(tree).__name__}")
+        else:
+            start = conform(tree, block_size, fields, key)
             _check_tree_data(start)
         self._lock = threading.Lock()
         self._branch = DEFAULT
@@ -576,6 +603,80 @@ class Database:
         """No branch has handed out an id at or past this one. O(1)."""
         return self._shared.mark
 
+    # -- configuration: the key field and the indexed fields ------------------------
+
+    @property
+    def key(self) -> Optional[str]:
+        """The key field of the current tree (None: no keys). O(1) (stored: checks the head)."""
+        return self.tree.key
+
+    @property
+    def fields(self) -> Tuple[str, ...]:
+        """The indexed fields of the current tree. O(1) (stored: checks the head)."""
+        return self.tree.order_index.nodes.fields
+
+    @property
+    def block_size(self) -> int:
+        """The block size of the current tree. O(1) (stored: checks the head)."""
+        return self.tree.block_size
+
+    def set_key(self, field: Optional[str], message: Optional[str] = None) -> int:
+        """Make ``field`` the key field (None: no keys), in a commit of its own; returns its version.
+
+        O(n) to build the key index (stored: its buckets are written, no row is).
+        ``InvalidKey`` / ``DuplicateKey`` if some node lacks a valid key or two share
+        one; nothing is committed then.  The commit logs no updates (as ``replace``):
+        a transaction begun before it cannot be rebased over it.
+        """
+        check_key_field(field)
+        return self._reconfigure(lambda fields, key: (fields, field), message, f"key {field!r}")
+
+    def add_index(self, field: str, message: Optional[str] = None) -> int:
+        """Index ``field`` too (see ``Tree.find``), in a commit of its own; returns its version.
+
+        O(n log n) to build the index once.  ``InvalidOperation`` if it is already indexed.
+        """
+        check_fields((field,))
+
+        def change(fields: Tuple[str, ...], key: Optional[str]) -> Tuple[Tuple[str, ...], Optional[str]]:
+            if field in fields:
+                raise InvalidOperation(f"field {field!r} is already indexed")
+            return (*fields, field), key
+
+        return self._reconfigure(change, message, f"index {field!r}")
+
+    def drop_index(self, field: str, message: Optional[str] = None) -> int:
+        """Stop indexing ``field``, in a commit of its own; returns its version.
+
+        O(1) (the index is dropped, the rows are untouched).  ``NotIndexed`` if it is not indexed.
+        """
+        check_fields((field,))
+
+        def change(fields: Tuple[str, ...], key: Optional[str]) -> Tuple[Tuple[str, ...], Optional[str]]:
+            if field not in fields:
+                raise NotIndexed(f"field {field!r} is not indexed (indexed: {list(fields)})")
+            return tuple(f for f in fields if f != field), key
+
+        return self._reconfigure(change, message, f"drop index {field!r}")
+
+    def _reconfigure(
+        self,
+        change: Callable[[Tuple[str, ...], Optional[str]], Tuple[Tuple[str, ...], Optional[str]]],
+        message: Optional[str],
+        what: str,
+    ) -> int:
+        """Commit the head with its (fields, key) replaced by ``change(fields, key)``; the new version."""
+        check_message(message)
+
+        def make(head: Tree) -> Tree:
+            fields, key = change(head.order_index.nodes.fields, head.key)
+            return Tree.from_order_index(head.order_index.configured(fields, key))
+
+        meta = MappingProxyType({"configure": what})
+        version, previous, tree = self._append(make, message, meta, None)
+        self._notify(version, previous, tree, None)
+        return version
+
     # -- writing ----------------------------------------------------------------
 
     def transaction(self, message: Optional[str] = None, meta: Optional[Mapping[str, Any]] = None) -> DbTransaction:
@@ -616,14 +717,67 @@ class Database:
         assert last is not None
         raise ConflictError(f"gave up after {retries} retries: {last}") from last
 
+    def sync(
+        self,
+        target: Tree,
+        message: Optional[str] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        key: Optional[str] = None,
+        retries: int = 10,
+    ) -> SyncReport:
+        """Make the current tree equal to ``target`` by its key field, committing only the differences.
+
+        The key field is the tree's (``Tree(key=...)``), or ``key`` for a tree without
+        one.  One commit of ordinary logged updates (see ``Transaction.sync``): nodes keep
+        their ids, so ``changes`` across it lists exactly the inserted, deleted,
+        moved and re-valued nodes, and an equal ``target`` commits nothing (the
+        report's ``version`` is None; otherwise the version committed).  It is
+        planned on a snapshot and committed only if no other commit landed
+        meanwhile, planned again on the newer tree otherwise (up to ``retries``
+        times, then ``ConflictError``).  Bad keys or data raise before anything is
+        committed.  O(n log n) for n nodes in both trees, plus O(log n) per update;
+        storing the commit costs what its updates touch.
+        """
+        if type(retries) is not int or retries < 0:
+            raise InvalidArgument(f"retries must be a non-negative int, not {retries!r}")
+        attempt = 0
+        while True:
+            tx = DbTransaction(self, message, meta, serializable=True)
+            try:
+                report = tx.sync(target, key)
+            except BaseException:
+                tx.rollback()
+                raise
+            if not tx.ops:
+                tx.rollback()
+                return report
+            try:
+                tx.commit()
+                return dataclasses.replace(report, version=tx.committed)
+            except ConflictError as exc:
+                attempt += 1
+                if attempt > retries:
+                    raise ConflictError(f"gave up after {retries} retries: {exc}") from exc
+
     def replace(
         self,
         tree: Tree,
         message: Optional[str] = None,
         meta: Optional[Mapping[str, Any]] = None,
         progress: Optional[Progress] = None,
+        *,
+        key: Any = KEEP,
+        fields: Any = KEEP,
+        block_size: Any = KEEP,
     ) -> int:
         """Commit ``tree`` as the next version, whatever the current one holds (bulk imports).
+
+        The database keeps its configuration: ``tree`` is stored with the database's key
+        field, indexed fields and block size, whatever it was built with, unless
+        ``key=``, ``fields=`` or ``block_size=`` say otherwise (``key=None``: no keys).
+        Re-keying or re-indexing costs O(n); another block size rebuilds the tree
+        (O(n), node ids then in preorder).  A tree that cannot be keyed so raises
+        ``InvalidKey`` / ``DuplicateKey`` and nothing is committed.
 
         Such a commit logs no updates: a transaction that began before it cannot be
         rebased over it (``ConflictError``), and ``changes`` across it compares whole
@@ -640,22 +794,42 @@ class Database:
             raise InvalidArgument(f"replace needs a Tree, not {type(tree).__name__}")
         check_message(message)
         checked = check_meta(meta)
+        if key is not KEEP:
+            check_key_field(key)
+        if fields is not KEEP:
+            fields = check_fields(fields)
+        if block_size is not KEEP:
+            check_block_size(block_size)
         _check_tree_data(tree)
-        version, previous = self._append_tree(tree, message, MappingProxyType(checked), progress)
-        self._notify(version, previous, tree, None)
+
+        def make(head: Tree) -> Tree:
+            return _conformed(
+                tree,
+                head.block_size if block_size is KEEP else block_size,
+                head.order_index.nodes.fields if fields is KEEP else fields,
+                head.key if key is KEEP else key,
+            )
+
+        version, previous, stored = self._append(make, message, MappingProxyType(checked), progress)
+        self._notify(version, previous, stored, None)
         return version
 
-    def _append_tree(
-        self, tree: Tree, message: Optional[str], meta: Mapping[str, Any], progress: Optional[Progress]
-    ) -> Tuple[int, Tree]:
-        """Commit a whole tree that logs no updates; (its version, the previous head)."""
+    def _append(
+        self,
+        make: Callable[[Tree], Tree],
+        message: Optional[str],
+        meta: Mapping[str, Any],
+        progress: Optional[Progress],
+    ) -> Tuple[int, Tree, Tree]:
+        """Commit ``make(head)``, a whole tree that logs no updates; (its version, the previous head, it)."""
         with self._lock:
             version, previous = self._head
+            tree = make(previous)
             new = self._newest() + 1
             self._publish(Commit(new, version, time.time(), message, meta, None, branch=self._branch), tree)
         if progress is not None:
             progress(len(tree), len(tree))
-        return new, previous
+        return new, previous, tree
 
     def _resolve(
         self, tx: DbTransaction, batch: Any, version: int, head: Tree, persisted: Optional[Tree]
@@ -683,6 +857,7 @@ class Database:
             commit = Commit(new, version, time.time(), tx.message, tx.meta, ops, frozenset(deleted), None, self._branch)
             self._publish(commit, tree)
         tx.tree = tree  # published: committed, whatever a listener does next
+        tx.committed = new
         self._notify(new, previous, tree, ops)
         return tree
 
@@ -866,6 +1041,27 @@ def _index(tree: Tree, node: int) -> int:
         if sibling == node:
             return i
     raise InvariantError(f"node {node} is not among its parent's children")
+
+
+def conform(tree: Tree, block_size: Optional[int], fields: Any, key: Optional[str]) -> Tree:
+    """``tree`` with the given block size, indexed fields and key field (None: as ``tree`` has them).
+
+    O(1) when nothing changes; O(n) to build a changed index; another block size
+    rebuilds the tree from its bounds (ids in preorder).  ``key`` None keeps the tree's key.
+    """
+    ix = tree.order_index
+    fields = ix.nodes.fields if fields is None else check_fields(fields)
+    key = tree.key if key is None else check_key_field(key)
+    return _conformed(tree, block_size, fields, key)
+
+
+def _conformed(tree: Tree, block_size: Optional[int], fields: Tuple[str, ...], key: Optional[str]) -> Tree:
+    ix = tree.order_index
+    if block_size is not None and check_block_size(block_size) != tree.block_size:
+        return Tree.from_events(tree.data_events(), block_size, fields, key=key)
+    if fields == ix.nodes.fields and key == tree.key:
+        return tree
+    return Tree.from_order_index(ix.configured(fields, key))
 
 
 def _check_tree_data(tree: Tree) -> None:

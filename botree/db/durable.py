@@ -34,8 +34,8 @@ from ..core.index import DEFAULT_BLOCK_SIZE, check_block_size
 from ..errors import BranchNotFound, CorruptDatabase, InvalidArgument, StorageError, VersionNotFound
 from ..renamed import renamed
 from ..storage import codec
-from ..storage.codec import checksum, vectors
-from ..storage.format import TABLES
+from ..storage.codec import checksum, layout, vectors
+from ..storage.format import OPTIONAL_TABLES, TABLES
 from ..storage.store import Cell, CommitRow, Store
 from ..tree.tree import Tree
 from ..tree.values import check_message
@@ -81,7 +81,12 @@ def _must_exist(target: str) -> None:
 
 
 class DurableDatabase(Database):
-    """A ``Database`` stored in SQLite (a file path) or PostgreSQL (a URL); see the module docstring."""
+    """A ``Database`` stored in SQLite (a file path) or PostgreSQL (a URL); see the module docstring.
+
+    ``block_size``, ``fields`` and ``key`` configure a new database and are stored with
+    every version; reopening with None uses the stored ones, with others raises
+    ``InvalidArgument`` (``add_index``, ``drop_index``, ``set_key`` change them in a commit).
+    """
 
     @renamed(index="fields")
     def __init__(
@@ -92,6 +97,7 @@ class DurableDatabase(Database):
         fields: Optional[Tuple[str, ...]] = None,
         create: bool = True,
         cache_leaves: Optional[int] = None,
+        key: Optional[str] = None,
     ) -> None:
         from ..storage.lazy import LeafCache
 
@@ -103,7 +109,7 @@ class DurableDatabase(Database):
             raise InvalidArgument(f"create must be True or False, not {create!r}")
         if cache_leaves is not None and (type(cache_leaves) is not int or cache_leaves < 1):
             raise InvalidArgument(f"cache_leaves must be a positive int or None, not {cache_leaves!r}")
-        empty = Tree(block_size or DEFAULT_BLOCK_SIZE, fields or ())  # validates fields before connecting
+        empty = Tree(block_size or DEFAULT_BLOCK_SIZE, fields or (), key)  # validates the arguments before connecting
         target = os.fspath(tree)
         if not create:
             _must_exist(target)
@@ -137,7 +143,15 @@ class DurableDatabase(Database):
         if block_size is not None and block_size != stored.block_size:
             mismatch = f"{self._store.target} has block size {stored.block_size}, not {block_size}"
         elif fields is not None and tuple(fields) != stored.nodes.fields:
-            mismatch = f"{self._store.target} indexes {stored.nodes.fields}, not {tuple(fields)}"
+            mismatch = (
+                f"{self._store.target} indexes {stored.nodes.fields}, not {tuple(fields)} "
+                "(db.add_index / db.drop_index change that in a commit)"
+            )
+        elif key is not None and key != stored.nodes.key:
+            mismatch = (
+                f"{self._store.target} has the key field {stored.nodes.key!r}, not {key!r} "
+                "(db.set_key changes it in a commit)"
+            )
         if mismatch is not None:
             self._store.close()
             raise InvalidArgument(mismatch)
@@ -483,7 +497,8 @@ class DurableDatabase(Database):
             if [c.version for c in commits] != list(range(oldest, head + 1)):
                 raise CorruptDatabase(f"{self.target}: commits {oldest}..{head} are not contiguous")
             stored: Set[Tuple[str, int, int]] = set()
-            for table in TABLES:
+            present = self._store.tables()
+            for table in (*TABLES, *(t for t in OPTIONAL_TABLES if t in present)):
                 for leaf, version, payload, crc in self._store.cells(table):
                     if checksum(payload, table, leaf, version) != crc:
                         raise CorruptDatabase(f"{self.target}: {table} leaf {leaf} version {version}: bad checksum")
@@ -505,7 +520,7 @@ class DurableDatabase(Database):
         seen: Set[Tuple[str, int, int]] = set()
         for version in range(oldest, head + 1):
             state = self._state(version)
-            for table, length in zip(TABLES, state["lengths"]):
+            for table, length in layout(state):
                 for group, pinned in enumerate(state["manifests"][table]):
                     if (table, group, pinned) in seen:
                         continue
@@ -582,13 +597,14 @@ class DurableDatabase(Database):
         old = vectors(share[1].order_index) if share is not None else None
         old_state = self._shared_state(share[0]) if share is not None else None
         vecs = {}
-        for table, length in zip(TABLES, state["lengths"]):
+        for table, length in layout(state):
 
             def load(number: int, size: int, table: str = table) -> List[Any]:
                 return self._load_leaf(table, version, number, size)
 
             reuse = None
-            if share is not None and old is not None and old_state is not None:
+            if old is not None and old_state is not None and table in old and table in old_state["manifests"]:
+                assert share is not None
                 reuse = self._reuse(table, version, share[0], old_state, old[table].chunks)
             vecs[table] = lazy_vector(length, load, reuse, self._leaf_cache)
         return Tree.from_order_index(codec.index_from_state(state, vecs, f"{self.target}: version {version}"))
@@ -673,13 +689,13 @@ class DurableDatabase(Database):
         for table, vec in vectors(tree.order_index).items():
             items = []
             changed: Dict[int, List[int]] = {}  # group -> its leaves this commit writes
-            for number, leaf in changed_leaves(old[table] if old is not None else None, vec):
+            for number, leaf in changed_leaves(old.get(table) if old is not None else None, vec):
                 payload = codec.encode_leaf(table, leaf)
                 if progress is not None and table == "nodes":
                     progress(min(len(vec), (number + 1) << 6), len(vec))
                 items.append((number, payload, checksum(payload, table, number, version)))
                 changed.setdefault(number >> 6, []).append(number)
-            previous = old_pins[table] if old_pins is not None else []
+            previous = old_pins.get(table, []) if old_pins is not None and old is not None and table in old else []
             pins[table] = self._write_manifests(table, parent, version, len(vec), previous, changed, items)
             cells[table] = items
         check_message(message)
@@ -767,15 +783,23 @@ class DurableDatabase(Database):
             version, previous = self._store_next(make, tx.message, tx.meta)
             tree = self._head[1]
         tx.tree = tree  # stored: committed, whatever a listener does next
+        tx.committed = version
         self._notify(version, previous, tree, ops)
         return tree
 
-    def _append_tree(
-        self, tree: Tree, message: Optional[str], meta: Mapping[str, Any], progress: Optional[Progress]
-    ) -> Tuple[int, Tree]:
-        """Store a whole tree as the next version (``Database.replace``). O(n) to encode and write."""
+    def _append(
+        self, make: "Callable[[Tree], Tree]", message: Optional[str], meta: Mapping[str, Any], progress: Progress | None
+    ) -> Tuple[int, Tree, Tree]:
+        """Store ``make(head)``, a whole tree, as the next version (``replace``, ``set_key``, ...).
+
+        O(n) to encode and write a new tree; a reconfigured head writes only its changed
+        leaves (e.g. the key index's).  After a lost race ``make`` runs on the newer head.
+        """
         with self._lock:
-            return self._store_next(lambda version, head: (tree, None, set()), message, meta, progress)
+            version, previous = self._store_next(
+                lambda version, head: (make(head), None, set()), message, meta, progress
+            )
+            return version, previous, self._head[1]
 
     def _drop_before(self, keep: int) -> int:
         """``compact``: delete the stored versions before the cut and the cells only they read. O(stored cells)."""

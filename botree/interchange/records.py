@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Hashable, Iterator, List, Optional, Tuple
 
-from ..errors import InvalidArgument, InvalidOperation
+from ..errors import DuplicateKey, InvalidArgument, InvalidKey, InvalidOperation
 
 
 def _at(path: str, step: Any) -> str:
@@ -24,8 +24,8 @@ def records_events(
 ) -> Iterator[Tuple[Dict[Any, Any], bool]]:
     """The bounds of the forest of records ``obj`` (one record or a list of them), lazily.
 
-    ``key``: a field every record must have, with a value unique among all records
-    (checked here: ``InvalidOperation`` naming both paths).  A record that is not a
+    ``key``: a field every record must have, an int or a str unique among all records
+    (checked here: ``InvalidKey``, ``DuplicateKey`` naming both paths).  A record that is not a
     mapping, or children that are not a list or tuple, raise ``InvalidArgument``
     naming the path (``$[0]['children'][2]``).  O(n).
     """
@@ -68,15 +68,16 @@ def records_events(
 
 
 def _check_key(data: Dict[Any, Any], key: str, path: str, seen: Dict[Hashable, str]) -> None:
+    """A record's key: present, an int or a str, unique (``InvalidKey``, ``DuplicateKey`` naming paths)."""
     if key not in data:
-        raise InvalidArgument(f"record at {path} has no {key!r} field (key={key!r} must be in every record)")
+        raise InvalidKey(f"record at {path} has no {key!r} field (key={key!r} must be in every record)")
     value = data[key]
-    try:
-        earlier = seen.setdefault(value, path)
-    except TypeError:
-        raise InvalidArgument(f"record at {path}: {key}={value!r:.60} is unhashable") from None
+    if type(value) is not int and type(value) is not str:
+        raise InvalidKey(f"record at {path}: the key {key}={value!r:.60} must be an int or a str")
+    earlier = seen.setdefault((type(value), value), path)
     if earlier is not path:
-        raise InvalidOperation(f"duplicate {key} {value!r:.60}: at {earlier} and at {path}")
+        raise DuplicateKey(f"duplicate {key} {value!r:.60}: at {earlier} and at {path}")
+
 
 
 def build_records(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Collection, Iterable, Iterator, List, Optional, Tuple
 
-from ..errors import TableCorrupt, UnknownNode
+from ..errors import DuplicateKey, InvalidOperation, TableCorrupt, UnknownNode
 from .allocator import IdAllocator
 from .attrindex import (
     MISSING,
@@ -28,6 +28,7 @@ from .attrindex import (
     lookup_range,
     view,
 )
+from .keyindex import KeyIndex, TransientKeyIndex, build_keys, check_key, check_keys, empty_keys
 from .ordered import range_values
 from .rows import Row
 from .vector import ChunkedVector
@@ -40,6 +41,7 @@ class _TableReader:
     _rows: Any
     _alloc: IdAllocator
     _fields: Tuple[str, ...]
+    _keys: Any  # KeyIndex, TransientKeyIndex or None (no key field)
 
     def __len__(self) -> int:
         return self._alloc.live_count
@@ -96,6 +98,57 @@ class _TableReader:
         """(value map, ordered roots) of ``field``; ``NotIndexed`` if it is not indexed."""
         raise NotImplementedError
 
+    @property
+    def key(self) -> Optional[str]:
+        """The key field's name, or None for a table without keys. O(1)."""
+        keys = self._keys
+        return None if keys is None else keys.field
+
+    def node_of_key(self, key: Any) -> int:
+        """The node whose data holds ``key`` in the key field, or -1 (none, or not a key). O(1).
+
+        Keys compare by exact type: the str ``"3"`` is not the int ``3``.  An unkeyed
+        table raises ``InvalidOperation``.
+        """
+        keys = self._keys
+        if keys is None:
+            raise InvalidOperation("this tree has no key field (give key= when building it)")
+        return keys.lookup(key)
+
+    def _new_key(self, data: Any, where: object) -> Any:
+        """The key of ``data`` about to be stored; ``InvalidKey``, or ``DuplicateKey`` if a node holds it. O(1)."""
+        keys = self._keys
+        assert keys is not None
+        key = check_key(data, keys.field, where)
+        other = keys.lookup(key)
+        if other >= 0:
+            raise DuplicateKey(f"key {keys.field}={key!r} is already held by node {other}")
+        return key
+
+    def check_inserts(self, datas: List[Any]) -> None:
+        """Raise what inserting every item of ``datas`` would raise, changing nothing. O(k).
+
+        Indexed values are checked, and in a keyed table each key must be valid, held
+        by no node and by no other item (``DuplicateKey``).
+        """
+        if self._fields:
+            for i, data in enumerate(datas):
+                indexed_values(self._fields, data, f"item {i}")
+        if self._keys is not None:
+            seen: dict[Tuple[type, Any], int] = {}
+            for i, data in enumerate(datas):
+                key = self._new_key(data, f"item {i}")
+                j = seen.setdefault((type(key), key), i)
+                if j != i:
+                    raise DuplicateKey(f"key {self._keys.field}={key!r} is held by items {j} and {i}")
+
+    def key_of(self, node: int) -> Any:
+        """The key of ``node`` (``UnknownNode`` if not live; ``InvalidOperation`` if unkeyed). O(1)."""
+        keys = self._keys
+        if keys is None:
+            raise InvalidOperation("this tree has no key field (give key= when building it)")
+        return check_key(self.row(node).data, keys.field, node)
+
     def find(self, field: str, value: Any) -> frozenset[int]:
         """Ids of nodes whose ``field`` equals ``value`` (a batch: in its current state). O(log n + result)."""
         return frozenset(self.find_ids(field, value))
@@ -133,9 +186,9 @@ class NodeTable(_TableReader):
     Every update returns a new table and leaves this one unchanged.
     """
 
-    __slots__ = ("_rows", "_alloc", "_fields", "_index")
+    __slots__ = ("_rows", "_alloc", "_fields", "_index", "_keys")
 
-    def __init__(self, fields: Iterable[str] = ()) -> None:
+    def __init__(self, fields: Iterable[str] = (), key: Optional[str] = None) -> None:
         fields = tuple(fields)
         for field in fields:
             if not isinstance(field, str):
@@ -144,6 +197,7 @@ class NodeTable(_TableReader):
         self._alloc = IdAllocator()
         self._fields = fields
         self._index: Optional[Tuple[FieldIndex, ...]] = empty_index(fields)
+        self._keys: Optional[KeyIndex] = None if key is None else empty_keys(key)
 
     @classmethod
     def from_parts(
@@ -152,26 +206,60 @@ class NodeTable(_TableReader):
         alloc: IdAllocator,
         fields: Tuple[str, ...],
         field_maps: Optional[Tuple[FieldIndex, ...]],
+        keys: Optional[KeyIndex] = None,
     ) -> "NodeTable":
-        """A table from its parts; ``field_maps=None`` builds the field index from the rows on first use."""
+        """A table from its parts; ``field_maps=None`` builds the field index from the rows on first use.
+
+        ``keys``: the key index (None: the table has no key field); it must agree with the rows.
+        """
         table = cls.__new__(cls)
         table._rows = rows
         table._alloc = alloc
         table._fields = fields
         table._index = field_maps
+        table._keys = keys
         return table
 
     @classmethod
-    def from_rows(cls, rows: List[Row], fields: Iterable[str] = ()) -> "NodeTable":
+    def from_rows(cls, rows: List[Row], fields: Iterable[str] = (), key: Optional[str] = None) -> "NodeTable":
         """A table whose ids 0..len(rows)-1 hold ``rows`` (bulk load). O(n).
 
         The rows become part of an immutable table: the caller must not keep
-        changing them.  Indexed values are checked first; a bad one raises and
-        nothing is built.
+        changing them.  Indexed values and keys are checked first; a bad one raises
+        (``InvalidKey``, ``DuplicateKey``, ...) and nothing is built.
         """
         fields = tuple(fields)
+        keys = None if key is None else build_keys(key, ((node, row.data) for node, row in enumerate(rows)))
         maps = _build_index(fields, enumerate(rows))
-        return cls.from_parts(ChunkedVector(rows), IdAllocator(len(rows)), fields, maps)
+        return cls.from_parts(ChunkedVector(rows), IdAllocator(len(rows)), fields, maps, keys)
+
+    def configured(self, fields: Iterable[str], key: Optional[str]) -> "NodeTable":
+        """The same rows and ids with other indexed ``fields`` and key field. O(n) to build the indexes.
+
+        Indexes that do not change are shared.  A row without a valid key, or two rows
+        holding the same key, raise (``InvalidKey``, ``DuplicateKey``); nothing changes.
+        """
+        fields = tuple(fields)
+        if key is None:
+            keys = None
+        elif self._keys is not None and self._keys.field == key:
+            keys = self._keys
+        else:
+            keys = build_keys(key, self._live())
+        if fields == self._fields:
+            maps = self._index
+        else:
+            maps = _build_index(fields, ((node, row) for node, row in enumerate(self._rows) if row is not None))
+        return NodeTable.from_parts(self._rows, self._alloc, fields, maps, keys)
+
+    def _live(self) -> Iterator[Tuple[int, Any]]:
+        """(node, data) of every live row. O(capacity)."""
+        return ((node, row.data) for node, row in enumerate(self._rows) if row is not None)
+
+    @property
+    def keys(self) -> Optional[KeyIndex]:
+        """The frozen key index (None: no key field). O(1)."""
+        return self._keys
 
     def _maps(self) -> Tuple[FieldIndex, ...]:
         """The field index, built from the rows on a loaded table's first use. O(1), or O(n log n) once."""
@@ -255,6 +343,8 @@ class NodeTable(_TableReader):
             if got != expect:
                 raise TableCorrupt(f"attribute index on {field!r} disagrees with the rows")
             check_orders(field, index)
+        if self._keys is not None:
+            check_keys(self._keys, self._live())
 
 
 def _build_index(fields: Tuple[str, ...], rows: Iterable[Tuple[int, Row]]) -> Tuple[FieldIndex, ...]:
@@ -277,7 +367,7 @@ class TransientNodeTable(_TableReader):
     but it copies again before writing, so the frozen table never changes.
     """
 
-    __slots__ = ("_rows", "_alloc", "_fields", "_index", "_token", "fresh_ids", "wanted")
+    __slots__ = ("_rows", "_alloc", "_fields", "_index", "_keys", "_token", "fresh_ids", "wanted")
 
     def __init__(self, base: NodeTable, fresh_ids: bool = False) -> None:
         self._rows = base._rows.transient()
@@ -286,6 +376,7 @@ class TransientNodeTable(_TableReader):
         self._index: Optional[TransientFieldIndex] = (
             TransientFieldIndex(base._fields, base._maps()) if base._fields else None
         )
+        self._keys: Optional[TransientKeyIndex] = None if base._keys is None else base._keys.transient()
         self._token = object()
         self.fresh_ids = fresh_ids  # True: never reuse a freed id (see ``NodeTable.transient``)
         # Ids the next inserts must take, last one first (``claim``); empty: allocate as usual.
@@ -345,6 +436,9 @@ class TransientNodeTable(_TableReader):
         else:
             node = alloc.next_id if fresh else alloc.free[0]  # type: ignore[index]
         values = indexed_values(self._fields, data, node) if self._index is not None else None
+        keys = self._keys
+        if keys is not None:
+            key = self._new_key(data, node)
         if wanted:
             self._take(wanted.pop())
         else:
@@ -357,6 +451,8 @@ class TransientNodeTable(_TableReader):
             rows[node] = row
         if values is not None:
             self._index.add(node, values)  # type: ignore[union-attr]
+        if keys is not None:
+            keys.add(key, node)
         return node
 
     def insert_many(self, datas: Iterable[Any]) -> List[int]:
@@ -365,19 +461,27 @@ class TransientNodeTable(_TableReader):
         All data is checked before any row is added, so a bad item changes nothing.
         """
         datas = list(datas)
-        if self._index is not None:
-            for i, data in enumerate(datas):
-                indexed_values(self._fields, data, f"item {i}")
+        self.check_inserts(datas)
         return [self.insert(data) for data in datas]
 
     def set_data(self, node: int, data: Any) -> None:
         """Replace the data of ``node``. O(log n) with indexed fields, else O(1)."""
         row = self.row(node)
+        keys = self._keys
+        if keys is not None:
+            key = check_key(data, keys.field, node)
+            old_key = check_key(row.data, keys.field, node)
+            same = type(key) is type(old_key) and key == old_key
+            if not same:
+                key = self._new_key(data, node)
         if self._index is not None:
             new_values = indexed_values(self._fields, data, node)
             old_values = indexed_values(self._fields, row.data, node)
             self._index.remove(node, old_values)
             self._index.add(node, new_values)
+        if keys is not None and not same:
+            keys.remove(old_key)
+            keys.add(key, node)
         self.writable(node).data = data
 
     def update(self, node: int, **fields: Any) -> None:
@@ -398,6 +502,8 @@ class TransientNodeTable(_TableReader):
         row = self.row(node)
         if self._index is not None:
             self._index.remove(node, indexed_values(self._fields, row.data, node))
+        if self._keys is not None:
+            self._keys.remove(check_key(row.data, self._keys.field, node))
         self._rows[node] = None
         if self.fresh_ids:
             self._alloc.retire(node)
@@ -412,6 +518,7 @@ class TransientNodeTable(_TableReader):
     def persistent(self) -> NodeTable:
         """Freeze the batch into a new ``NodeTable``. O(changes)."""
         index = self._index.persistent() if self._index is not None else ()
-        table = NodeTable.from_parts(self._rows.persistent(), self._alloc.copy(), self._fields, index)
+        keys = self._keys.persistent() if self._keys is not None else None
+        table = NodeTable.from_parts(self._rows.persistent(), self._alloc.copy(), self._fields, index, keys)
         self._token = object()
         return table

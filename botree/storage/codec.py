@@ -1,12 +1,13 @@
 """Byte encodings of what a stored version consists of (storage format ``botree-2``).
 
-A version is three id-keyed vectors (blocks, block links, node rows) plus a small
-state (root, height, block size, indexed fields, vector lengths, id allocators, and
-the pins of its manifests).  Storage keeps vectors leaf by leaf: one *cell* holds the
-64 slots of one leaf as written by one version.  A *manifest* cell per group of 64
-leaves lists the version of the cell each leaf of the group reads, and the version's
-state (inside its checksummed commit row) pins the version of every manifest; so a
-read names the exact cell it needs, and nothing can substitute another one.
+A version is three id-keyed vectors (blocks, block links, node rows), a fourth for a
+keyed tree (the key index's buckets), plus a small state (root, height, block size,
+indexed fields, key field, vector lengths, id allocators, and the pins of its
+manifests).  Storage keeps vectors leaf by leaf: one *cell* holds the 64 slots of
+one leaf as written by one version.  A *manifest* cell per group of 64 leaves lists
+the version of the cell each leaf of the group reads, and the version's state
+(inside its checksummed commit row) pins the version of every manifest; so a read
+names the exact cell it needs, and nothing can substitute another one.
 
 Payloads are MessagePack (``msgpack``: a stable, documented binary format any
 language reads), with extension types where Python values need more than
@@ -33,9 +34,10 @@ from ..core.index import OrderIndex
 from ..errors import CorruptDatabase, InvalidArgument
 from ..interchange.nested import JsonNode
 from ..nodetable import ChunkedVector, IdAllocator, NodeTable, Row
+from ..nodetable.keyindex import KeyIndex
 from ..tree.updates import UPDATES, Op
 from ..tree.values import MAX_DEPTH, check_meta, check_values
-from .format import FREE_KEPT, TABLES
+from .format import FREE_KEPT, OPTIONAL_TABLES, TABLES
 
 # MessagePack extension type codes of format botree-2 (never renumber: they are on disk).
 EXT_TUPLE = 1  # payload: a MessagePack array of the items
@@ -151,6 +153,8 @@ def encode_leaf(table: str, leaf: List[Any]) -> bytes:
     """The payload of one leaf of ``table``'s vector. O(64 + data size)."""
     if table == "links":
         out: List[Any] = list(leaf)
+    elif table == "keys":  # buckets: flat (key, node, key, node, ...) tuples of int / str keys
+        out = [list(bucket) for bucket in leaf]
     elif table == "blocks":
         out = [None if b is None else [b.keys, b.items, b.aux, b.counts] for b in leaf]
     else:
@@ -173,11 +177,21 @@ def decode_leaf(table: str, payload: bytes, size: int, where: str) -> List[Any]:
     try:
         if table == "links":
             return [None if s is None else (int(s[0]), int(s[1]), int(s[2])) for s in items]
+        if table == "keys":
+            return [_bucket(b, where) for b in items]
         if table == "blocks":
             return [None if b is None else Block(b[0], b[1], b[2], b[3], None) for b in items]
         return [None if r is None else Row(r[0], r[1], r[2], r[3], r[4], None) for r in items]
     except (TypeError, IndexError, ValueError) as exc:
         raise CorruptDatabase(f"{where} is malformed: {exc}") from None
+
+
+def _bucket(items: Any, where: str) -> Tuple[Any, ...]:
+    """One key-index bucket: pairs of an int or str key and a node id; ``CorruptDatabase`` otherwise. O(bucket)."""
+    _expect(type(items) is list and len(items) % 2 == 0, where, "a key bucket is not a list of pairs")
+    for i in range(0, len(items), 2):
+        _expect(type(items[i]) in (int, str) and type(items[i + 1]) is int, where, f"key bucket item {items[i]!r}")
+    return tuple(items)
 
 
 def encode_manifest(versions: List[int]) -> bytes:
@@ -195,8 +209,21 @@ def decode_manifest(payload: bytes, pinned: int, where: str) -> List[int]:
 
 
 def vectors(ix: OrderIndex) -> Dict[str, ChunkedVector]:
-    """The three stored vectors of an index, by table name. O(1)."""
-    return {"blocks": ix.blocks, "links": ix.links, "nodes": ix.nodes.rows}
+    """The stored vectors of an index, by table name: three, and ``keys`` for a keyed tree. O(1)."""
+    out = {"blocks": ix.blocks, "links": ix.links, "nodes": ix.nodes.rows}
+    keys = ix.nodes.keys
+    if keys is not None:
+        out["keys"] = keys.buckets
+    return out
+
+
+def layout(state: Mapping[str, Any]) -> List[Tuple[str, int]]:
+    """(table, vector length) of every vector a version stores (its state decoded). O(1)."""
+    out = list(zip(TABLES, state["lengths"]))
+    keys = state.get("keys")
+    if keys is not None:
+        out.append(("keys", keys["length"]))
+    return out
 
 
 # -- state of a version -------------------------------------------------------------
@@ -217,16 +244,21 @@ def _alloc_state(alloc: IdAllocator) -> List[Any]:
 def encode_state(ix: OrderIndex, manifests: Mapping[str, List[int]]) -> bytes:
     """Everything of a version but its vectors' slots, with the pinned manifest versions. O(groups)."""
     nodes = ix.nodes
-    return pack_state({
+    vecs = vectors(ix)
+    state = {
         "root": ix.root,
         "height": ix.height,
         "block_size": ix.block_size,
         "fields": list(nodes.fields),
-        "lengths": [len(v) for v in vectors(ix).values()],
+        "lengths": [len(vecs[table]) for table in TABLES],
         "block_ids": _alloc_state(ix.block_ids),
         "node_ids": _alloc_state(nodes.node_ids),
-        "manifests": {table: list(manifests[table]) for table in TABLES},
-    })
+        "manifests": {table: list(manifests[table]) for table in (*TABLES, *OPTIONAL_TABLES) if table in vecs},
+    }
+    keys = nodes.keys
+    if keys is not None:  # absent, not None, in an unkeyed version: as botree-2 states were before keys
+        state["keys"] = {"field": keys.field, "count": keys.count, "length": len(keys.buckets)}
+    return pack_state(state)
 
 
 def pack_state(state: Dict[str, Any]) -> bytes:
@@ -242,7 +274,19 @@ def decode_state(payload: bytes, where: str) -> Dict[str, Any]:
     _expect(type(manifests) is dict and all(type(manifests.get(t)) is list for t in TABLES), where, "no manifests")
     lengths = state["lengths"]
     _expect(type(lengths) is list and len(lengths) == len(TABLES), where, "vector lengths")
-    for table, length in zip(TABLES, lengths):
+    keys = state.get("keys")
+    if keys is not None:
+        _expect(
+            type(keys) is dict
+            and type(keys.get("field")) is str
+            and type(keys.get("count")) is int
+            and type(keys.get("length")) is int
+            and keys["length"] >= 1
+            and type(manifests.get("keys")) is list,
+            where,
+            "the key index state",
+        )
+    for table, length in layout(state):
         groups = manifests[table]
         _expect(type(length) is int and length >= 0, where, f"{table} length {length!r}")
         _expect(len(groups) == group_count(length), where, f"{len(groups)} {table} manifests for {length} slots")
@@ -264,8 +308,10 @@ def index_from_state(state: Dict[str, Any], vecs: Mapping[str, ChunkedVector], w
     """An ``OrderIndex`` over loaded (or lazily loading) vectors. O(1) (+ free ids kept)."""
     try:
         fields = tuple(state["fields"])
+        info = state.get("keys")
+        keys = None if info is None else KeyIndex(info["field"], vecs["keys"], info["count"])
         nodes = NodeTable.from_parts(
-            vecs["nodes"], IdAllocator.restore(*state["node_ids"]), fields, None if fields else ()
+            vecs["nodes"], IdAllocator.restore(*state["node_ids"]), fields, None if fields else (), keys
         )
         return OrderIndex.from_parts(
             vecs["blocks"],

@@ -6,6 +6,11 @@ Nothing here knows SQL or trees; changing a value here changes the format.
 FORMAT = "botree-2"  # stored in meta; a database of another format is refused on open
 # Older formats this library can upgrade in place (``botree upgrade``), with the release that wrote them.
 UPGRADABLE = {"botree-1": "botree 0.1"}
-TABLES = ("blocks", "links", "nodes")  # one cell table per stored vector
+TABLES = ("blocks", "links", "nodes")  # one cell table per stored vector, in every database
+# Cell tables a database gets when it first needs them (a keyed tree's key index, ``keys``):
+# a commit that writes cells of one creates its table in the same transaction, so a
+# botree-2 database written before keys existed still opens, unchanged, and read-only
+# opens never change a schema.  A version's state names these vectors only when it has them.
+OPTIONAL_TABLES = ("keys",)
 FREE_KEPT = 256  # free ids kept per allocator in a version's state (older ones become holes)
 LEAVES_PER_GROUP = 64  # leaves one manifest cell lists; a group's manifest is stored as leaf -(group + 1)

@@ -31,6 +31,7 @@ class PostgresStore(Store):
     """A botree database in a PostgreSQL schema."""
 
     placeholder = "%s"
+    blob_type = "BYTEA"
     attempts = 3
     connect_timeout = 5  # seconds, for each (re)connection
 

@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from ..errors import CorruptDatabase, OutdatedFormat, StorageError, VersionNotFound
-from .format import FORMAT, TABLES, UPGRADABLE
+from .format import FORMAT, OPTIONAL_TABLES, TABLES, UPGRADABLE
 
 CommitRow = Tuple[int, int, float, Optional[str], bytes, bytes, Optional[bytes], bytes, int]
 Cell = Tuple[int, bytes, int]  # (leaf, payload, crc)
@@ -74,18 +74,24 @@ def schema(blob: str, real: str) -> List[str]:
         f"message TEXT, meta {blob} NOT NULL, state {blob} NOT NULL, ops {blob}, deleted {blob} NOT NULL, "
         "crc BIGINT NOT NULL)",
     ]
-    for table in TABLES:
-        statements.append(
-            f"CREATE TABLE {table} (leaf BIGINT NOT NULL, version BIGINT NOT NULL, payload {blob} NOT NULL, "
-            "crc BIGINT NOT NULL, PRIMARY KEY (leaf, version))"
-        )
+    for table in (*TABLES, *OPTIONAL_TABLES):
+        statements.append(cell_table(table, blob))
     return statements
+
+
+def cell_table(table: str, blob: str, exists_ok: bool = False) -> str:
+    """The CREATE statement of one cell table (``exists_ok``: ``IF NOT EXISTS``)."""
+    return (
+        f"CREATE TABLE {'IF NOT EXISTS ' if exists_ok else ''}{table} (leaf BIGINT NOT NULL, "
+        f"version BIGINT NOT NULL, payload {blob} NOT NULL, crc BIGINT NOT NULL, PRIMARY KEY (leaf, version))"
+    )
 
 
 class Store:
     """Versioned cells and commits in one SQL database; thread-safe (one connection, one lock)."""
 
     placeholder = "?"
+    blob_type = "BLOB"  # the dialect's name of the payload column type
     attempts = 1  # how many times an operation runs when the connection is lost (1: never reconnect)
 
     def __init__(self, target: str) -> None:
@@ -414,10 +420,18 @@ class Store:
         found = self._run(self._q("SELECT crc FROM commits WHERE version = ?"), (row[0],))
         return found == [(row[8],)]
 
+    def tables(self) -> Set[str]:
+        """The names of the tables the database holds. O(tables)."""
+        return self._again(lambda retrying: self._tables())
+
     def _insert(self, row: CommitRow, cells: Dict[str, List[Cell]]) -> None:
         version = row[0]
         self._run(self._q(f"INSERT INTO commits ({COMMIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"), row)
         for table, items in cells.items():
+            if table in OPTIONAL_TABLES and items:
+                # A database created before this table existed gets it with its first cell, in
+                # this transaction (after the head's compare-and-set, so writers never race here).
+                self._run(cell_table(table, self.blob_type, exists_ok=True))
             if items:
                 self._run_many(
                     self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"),
@@ -431,7 +445,8 @@ class Store:
     def _compact(self, cut: int) -> int:
         dropped = 0
         with self._transaction():
-            for table in TABLES:
+            present = self._tables()
+            for table in (*TABLES, *(t for t in OPTIONAL_TABLES if t in present)):
                 # A cell is needed by versions >= cut unless a newer cell at or before cut supersedes it.
                 dropped += self._rowcount(
                     self._q(

@@ -12,7 +12,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Iterator, List, Optional, Tuple
 
 from ..core.reader import Bound, IndexReader
-from ..errors import InvalidArgument, InvalidOperation, PositionError
+from ..errors import InvalidArgument, InvalidOperation, PositionError, UnknownKey
 from ..renamed import renamed
 from . import search
 
@@ -100,6 +100,34 @@ class TreeQueries:
     def data(self, node: int) -> Any:
         """The data stored at ``node``. O(1)."""
         return self._ix.data(node)
+
+    # -- keys -------------------------------------------------------------------
+
+    @property
+    def key(self) -> Optional[str]:
+        """The key field's name (``Tree(key="id")``), or None for a tree without keys. O(1)."""
+        return self._ix.nodes.key
+
+    def node_of(self, key: Any) -> int:
+        """The node whose data holds ``key`` in the key field. O(1) (a stored tree: one bucket leaf loaded).
+
+        ``key`` is a key, never a node id: ``node_of(3)`` looks up the int key 3 and
+        ``node_of("3")`` the str key "3" (different keys).  ``UnknownKey`` (a
+        ``NodeNotFound``) when no node holds it; ``InvalidOperation`` if the tree has no key field.
+        """
+        node = self._ix.nodes.node_of_key(key)
+        if node < 0:
+            raise UnknownKey(key)
+        return node
+
+    def key_of(self, node: int) -> Any:
+        """The key of ``node``: its data's key field. O(1); ``NodeNotFound`` for an unknown node."""
+        self._ix.require(node)
+        return self._ix.nodes.key_of(node)
+
+    def has_key(self, key: Any) -> bool:
+        """True if some node holds ``key`` (an int or a str; anything else: False). O(1)."""
+        return self._ix.nodes.node_of_key(key) >= 0
 
     def find(
         self,

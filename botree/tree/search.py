@@ -104,16 +104,22 @@ def _candidates(ix: IndexReader, equalities: Dict[str, Any], enough: int) -> Opt
 
     Equalities first (their sizes are known in O(log n)); a range's distinct values are
     counted (no id read) up to ``enough + 1``, then its ids listed up to as many.
-    ``InvalidOperation`` (a ValueError) for an unindexed field.
+    ``InvalidOperation`` (a ValueError) for an unindexed field; the key field answers
+    equalities from the key index (type-exact: ``id=3`` never matches ``"3"``).
     """
     nodes = ix.nodes
     best: Optional[Tuple[Collection[int], str]] = None
-    for field in equalities:
-        if field not in nodes.fields:
+    key = nodes.key
+    for field, value in equalities.items():
+        if field not in nodes.fields and (field != key or isinstance(value, Range)):
             raise InvalidOperation(f"field {field!r} is not indexed (indexed: {list(nodes.fields)})")
     for field, value in equalities.items():
         if not isinstance(value, Range):
-            ids = nodes.find_ids(field, value)
+            if field == key and field not in nodes.fields:  # the key index answers equality: 0 or 1 id
+                node = nodes.node_of_key(value)
+                ids: Collection[int] = (node,) if node >= 0 else ()
+            else:
+                ids = nodes.find_ids(field, value)
             if best is None or len(ids) < len(best[0]):
                 best = ids, field
     if best is not None:

@@ -33,6 +33,7 @@ from .cursor import Cursor
 from .diff import Changes, full_diff
 from .queries import TreeQueries
 from .render import render, summary
+from .sync import SyncReport, plan_sync, run_sync
 from .updates import Update, Updates
 
 
@@ -40,7 +41,9 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
     """An immutable forest. Every update returns a new ``Tree``; this one never changes.
 
     ``Tree(block_size=64, fields=("name",))`` is an empty forest whose node data is
-    indexed on the ``name`` field (see ``find``).  Node ids are small integers; ids
+    indexed on the ``name`` field (see ``find``).  ``Tree(key="id")`` is keyed: every
+    node's data must hold an ``id`` (an int or a str, unique in the forest; see
+    ``node_of``, ``key_of``, ``has_key``).  Node ids are small integers; ids
     of deleted nodes may be reused by later inserts.  Queries and updates cost
     O(log n) unless noted, whatever the shape of the tree and the number of nodes
     an update moves.  Taking a snapshot is free: a ``Tree`` is one.
@@ -49,8 +52,10 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
     __slots__ = ("_ix", "_hash")
 
     @renamed(index="fields")
-    def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE, fields: Iterable[str] = ()) -> None:
-        self._ix: OrderIndex = OrderIndex(block_size, check_fields(fields))
+    def __init__(
+        self, block_size: int = DEFAULT_BLOCK_SIZE, fields: Iterable[str] = (), key: Optional[str] = None
+    ) -> None:
+        self._ix: OrderIndex = OrderIndex(block_size, check_fields(fields), key)
         self._hash: Optional[int] = None
 
     @classmethod
@@ -94,14 +99,16 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         fields: Iterable[str] = (),
         fill: float = 0.75,
         progress: Optional[Progress] = None,
+        key: Optional[str] = None,
     ) -> "Tree":
         """A tree built bottom-up from ``(data, is_open)`` bounds in document order. O(n).
 
         Node ids are 0, 1, 2, ... in preorder, as inserting the nodes one by one would
         give.  Closing bounds' data is ignored.  ``progress(done, total)`` is called
-        every 65,536 bounds.  An unbalanced stream raises ``InvalidOperation``.
+        every 65,536 bounds.  An unbalanced stream raises ``InvalidOperation``.  ``key``:
+        the key field (see ``Tree``); every bulk constructor takes it.
         """
-        return cls.from_order_index(build_index(events, block_size, fields, fill, progress))
+        return cls.from_order_index(build_index(events, block_size, fields, fill, progress, key=key))
 
     def data_events(self, node: Optional[int] = None) -> Iterator[Tuple[Any, bool]]:
         """``(data, is_open)`` bounds of ``node``'s subtree (None: the forest): ``from_events`` input.
@@ -119,12 +126,15 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         block_size: int = DEFAULT_BLOCK_SIZE,
         fields: Iterable[str] = (),
         progress: Optional[Progress] = None,
+        key: Optional[str] = None,
     ) -> "Tree":
         """A tree encoding a JSON-like value losslessly (see ``botree.nested``). O(n).
 
         Raises TypeError naming the path of the first non-JSON value; nothing is built.
         """
-        return cls.from_order_index(build_index(nested_events(value), block_size, fields, progress=progress))
+        return cls.from_order_index(
+            build_index(nested_events(value), block_size, fields, progress=progress, key=key)
+        )
 
     def to_nested(self, node: Optional[int] = None) -> Any:
         """The JSON-like value ``node`` encodes (None: the single top-level node). O(size)."""
@@ -142,6 +152,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         block_size: int = DEFAULT_BLOCK_SIZE,
         fields: Iterable[str] = (),
         progress: Optional[Progress] = None,
+        key: Optional[str] = None,
     ) -> "Tree":
         """A tree from a JSON file (path or open text file), via ``from_nested``.
 
@@ -154,7 +165,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
                 value = json.load(handle)
         else:
             value = json.load(source)
-        return cls.from_nested(value, block_size, fields, progress)
+        return cls.from_nested(value, block_size, fields, progress, key)
 
     def to_json(self, node: Optional[int] = None, indent: Union[int, str, None] = None, **dumps: Any) -> str:
         """The JSON text of ``to_nested(node)``, written without recursion. O(size).
@@ -184,9 +195,12 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         block_size: int = DEFAULT_BLOCK_SIZE,
         fields: Iterable[str] = (),
         progress: Optional[Progress] = None,
+        key: Optional[str] = None,
     ) -> "Tree":
         """A tree from (id, parent) rows; see ``load_parent_table`` for every option. O(n log n)."""
-        return load_parent_table(rows, id, parent, order, data, orphans, cycles, block_size, fields, progress)[0]
+        return load_parent_table(
+            rows, id, parent, order, data, orphans, cycles, block_size, fields, progress, key=key
+        )[0]
 
     def to_parent_table(self) -> List[Dict[str, Any]]:
         """One ``{"id", "parent", "order", "data"}`` dict per node, in preorder. O(n).
@@ -211,16 +225,14 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         """A tree from a record (a dict whose children are a list under ``children``) or a list of them. O(n).
 
         A node's data is its record without the ``children`` key; a missing, None or
-        empty children entry makes a leaf.  ``key``: a field every record must hold,
-        unique among all records (``InvalidOperation`` naming both paths otherwise);
-        it is indexed, so ``t.find(**{key: value})`` finds a record.  Bad input
+        empty children entry makes a leaf.  ``key``: the tree's key field (see ``Tree``):
+        every record must hold it, an int or a str, unique among all records
+        (``DuplicateKey`` naming both paths otherwise); ``t.node_of(k)`` finds a record.  Bad input
         (not a dict, children not a list) raises ``InvalidArgument`` naming its path
         (``$['children'][2]``).  Nesting depth is unlimited; nothing half-built is returned.
         """
         fields = check_fields(fields)
-        if key is not None and key not in fields:
-            fields = (*fields, key)
-        return cls.from_events(records_events(obj, children, key), block_size, fields, progress=progress)
+        return cls.from_events(records_events(obj, children, key), block_size, fields, progress=progress, key=key)
 
     @overload
     def to_records(self, node: None = None, children: str = "children") -> List[Dict[Any, Any]]: ...
@@ -254,6 +266,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         block_size: int = DEFAULT_BLOCK_SIZE,
         fields: Iterable[str] = (),
         progress: Optional[Progress] = None,
+        key: Optional[str] = None,
     ) -> "Tree":
         """A forest from path strings: "a/b/c" is the chain a > b > c, shared prefixes are shared nodes.
 
@@ -262,7 +275,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         ("a//b") raises ``InvalidArgument``.  O(total length of the paths).
         """
         fields = check_fields(fields)
-        return cls.from_events(path_events(paths, sep, field), block_size, fields, progress=progress)
+        return cls.from_events(path_events(paths, sep, field), block_size, fields, progress=progress, key=key)
 
     def to_paths(self, node: Optional[int] = None, sep: str = "/", field: str = "name") -> List[str]:
         """The paths ("a/b/c") of the leaves of ``node``'s subtree (None: the forest), in preorder. O(size).
@@ -348,6 +361,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         block_size: int = DEFAULT_BLOCK_SIZE,
         fields: Iterable[str] = (),
         progress: Optional[Progress] = None,
+        key: Optional[str] = None,
     ) -> "Tree":
         """A tree from a CSV flat table with a header row (what ``to_csv`` writes). O(n · columns + n log n).
 
@@ -368,7 +382,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
             rows = list(reader)
         columns = reader.fieldnames or []
         events, _ = table_events(rows, columns, id, parent, order, data, _empty_cell, int, orphans, cycles)
-        return cls.from_events(events, block_size, fields, progress=progress)
+        return cls.from_events(events, block_size, fields, progress=progress, key=key)
 
     def to_dataframe(self, data: Optional[str] = None) -> Any:
         """A pandas DataFrame of the flat table (as ``to_csv``): ``id, parent, order``, data fields. O(n · columns).
@@ -392,6 +406,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         block_size: int = DEFAULT_BLOCK_SIZE,
         fields: Iterable[str] = (),
         progress: Optional[Progress] = None,
+        key: Optional[str] = None,
     ) -> "Tree":
         """A tree from a DataFrame with id and parent columns, via ``load_parent_table``. O(n · columns + n log n).
 
@@ -402,7 +417,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         """
         fields = check_fields(fields)
         events, _ = frame_events(df, id, parent, order, data, orphans, cycles)
-        return cls.from_events(events, block_size, fields, progress=progress)
+        return cls.from_events(events, block_size, fields, progress=progress, key=key)
 
     # Graph libraries and diagrams (botree.interchange.graphs, .anytrees, .diagram).
 
@@ -425,6 +440,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         block_size: int = DEFAULT_BLOCK_SIZE,
         fields: Iterable[str] = (),
         progress: Optional[Progress] = None,
+        key: Optional[str] = None,
     ) -> "Tree":
         """A forest from a DiGraph of parent -> child edges; nodes without a parent are top-level. O(n log n).
 
@@ -435,7 +451,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         """
         fields = check_fields(fields)
         events, _ = graph_events(g, data, order, cycles)
-        return cls.from_events(events, block_size, fields, progress=progress)
+        return cls.from_events(events, block_size, fields, progress=progress, key=key)
 
     @classmethod
     def from_anytree(
@@ -445,6 +461,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         block_size: int = DEFAULT_BLOCK_SIZE,
         fields: Iterable[str] = (),
         progress: Optional[Progress] = None,
+        key: Optional[str] = None,
     ) -> "Tree":
         """A tree from an anytree node's subtree (or a forest from a list of nodes). O(n).
 
@@ -453,7 +470,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         Needs the ``anytree`` extra.
         """
         fields = check_fields(fields)
-        return cls.from_events(anytree_events(node, data), block_size, fields, progress=progress)
+        return cls.from_events(anytree_events(node, data), block_size, fields, progress=progress, key=key)
 
     def to_anytree(self, node: Optional[int] = None, data: Optional[str] = None) -> Any:
         """An ``anytree.AnyNode`` for ``node``'s subtree (None: the single top-level node). O(size).
@@ -632,6 +649,42 @@ class Transaction(TreeQueries, Updates[int, None]):
         """Run one logical update on the working copy; subclasses may record it."""
         return update.run(self._transient(), *args)
 
+    def _check_data(self, data: Any) -> None:
+        """Refuse node data this transaction could not keep (a database's value policy); any data here."""
+
+    def sync(self, target: TreeQueries, key: Optional[str] = None) -> SyncReport:
+        """Make the working copy equal to ``target``, matching nodes by the key field.
+
+        The key field is the tree's own (``Tree(key=...)``), or ``key`` for a tree
+        without one (a keyed tree refuses another field: ``InvalidArgument``).
+
+        Afterwards both forests hold the same keys, each under the parent of the same
+        key, in the same sibling order, with equal data.  A node whose key ``target``
+        also holds keeps its id; only real differences become ordinary updates
+        (``delete``, ``insert_after``/``insert_child``, ``move_after``/``move``,
+        ``set_data``): an equal forest gets none, and a node whose parent, place
+        among the siblings it kept (as ``changes`` counts it) and data are the same is
+        not touched.  See ``botree.tree.sync``.
+
+        Every key (``data[key]``: an int that is not a bool, or a str) is checked in
+        both forests, and every datum to write against the value policy, before the
+        first update: a missing or ill-typed key raises ``InvalidKey``, a repeated
+        one ``DuplicateKey``, and nothing changes.  Returns the counts
+        (``SyncReport``, version None).  O(n log n) for n nodes in both forests, plus
+        O(log n) per update.
+        """
+        self._transient()
+        if key is None:
+            key = self.key
+            if key is None:
+                raise InvalidArgument("this tree has no key field: sync needs one (key=FIELD)")
+        elif self.key is not None and key != self.key:
+            raise InvalidArgument(f"this tree's key field is {self.key!r}: it cannot sync by {key!r}")
+        plan = plan_sync(self, target, key)
+        for data in plan.written():
+            self._check_data(data)
+        return run_sync(self, plan)
+
     def _insert(self, update: Update, *args: Any) -> int:
         return self._apply(update, args)
 
@@ -661,6 +714,7 @@ def load_parent_table(
     block_size: int = DEFAULT_BLOCK_SIZE,
     fields: Iterable[str] = (),
     progress: Optional[Progress] = None,
+    key: Optional[str] = None,
 ) -> Tuple[Tree, Dict[Hashable, int]]:
     """A tree from parent-child rows, and the mapping external id -> node id. O(n log n).
 
@@ -681,5 +735,5 @@ def load_parent_table(
     fields = check_fields(fields)  # before reading any row
     with gc_paused():  # millions of small containers, no cycles: see botree.gcpause
         events, ids = parent_table_events(rows, id, parent, order, data, orphans, cycles)
-    tree = Tree.from_events(events, block_size, fields, progress=progress)
+    tree = Tree.from_events(events, block_size, fields, progress=progress, key=key)
     return tree, {ext: node for node, ext in enumerate(ids)}

@@ -239,6 +239,7 @@ def _insert_subtree(b: TransientIndex, parent: Optional[int], events: Any, index
     """
     checked = _check_events(events)
     target = target_for_index(b, parent, index)
+    b.nodes.check_inserts([data for data, is_open in checked if is_open])  # keys unique: before any insert
     root = b.insert_pair(checked[0][0], target)
     open_nodes = [root]
     for data, is_open in checked[1:]:

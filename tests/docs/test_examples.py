@@ -82,11 +82,23 @@ def test_cli_session_is_the_main_job(tmp_path) -> None:  # type: ignore[no-untyp
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "imported 7 nodes as version 1" in out
-    assert "moved node 4 under node 1 at index 0 as version 2" in out
-    assert '\n7  {"name": "Eva", "role": "engineer"}\n' in out  # found by find, under Engineering
-    assert "reverted to version 3 as version 6" in out and "ok: version 6, 6 nodes" in out
-    assert "id,parent,order,name,role\n0,,0,ACME Corp,company\n" in out
-    exported = json.loads(out[out.rindex("\n[") :])
-    assert {row["data"]["name"] for row in exported} == {"ACME Corp", "Engineering", "Sales", "Ann", "Cyd", "Dee"}
-    sales = next(row for row in exported if row["data"]["name"] == "Sales")
-    assert sales["parent"] == 1 and sales["order"] == 0
+    assert "moved node sales under node eng at index 0 as version 2" in out
+    assert '\neva  {"id": "eva", "name": "Eva", "role": "engineer"}\n' in out  # found by find, under Engineering
+    assert "reverted to version 3 as version 6" in out
+    synced = next(line for line in out.splitlines() if line.startswith("synced "))
+    assert "1 inserted, 1 deleted" in synced and "1 data changed" in synced and synced.endswith("as version 7")
+    assert "\nno changes\n" in out and "ok: version 7, 6 nodes" in out
+    assert '+ eve  {"id": "eve", "name": "Eve", "role": "account manager"}' in out
+    assert '- dee  {"id": "dee", "name": "Dee", "role": "account manager"}' in out
+    assert "~ sales  moved: under eng at 0 -> under acme at 1" in out
+    csv_out = out.split("$ botree export")[1].split("\n", 1)[1]
+    assert csv_out == (
+        "id,parent,name,role\nacme,,ACME Corp,company\neng,acme,Engineering,department\n"
+        "ann,eng,Ann,lead engineer\nsales,acme,Sales,department\ncyd,sales,Cyd,account manager\n"
+        "eve,sales,Eve,account manager\n\n"
+    )
+    exported = json.loads(out.split("$ botree export")[2].split("\n", 1)[1])
+    assert exported["botree"] == "table" and exported["key"] == "id"
+    assert [row["id"] for row in exported["rows"]] == ["acme", "eng", "ann", "sales", "cyd", "eve"]
+    sales = next(row for row in exported["rows"] if row["id"] == "sales")
+    assert sales["parent"] == "acme" and sales["order"] == 1

@@ -20,7 +20,9 @@ BAD_TREE_INPUTS: list[tuple[str, Callable[[], Any]]] = [
     ("Tree(fields=None)", lambda: Tree(fields=None)),  # type: ignore[arg-type]
     ("Tree(fields=5)", lambda: Tree(fields=5)),  # type: ignore[arg-type]
     ("Tree(fields='name')", lambda: Tree(fields="name")),
-    ("Database(fields=None)", lambda: Database(fields=None)),
+    ("Database(fields=3)", lambda: Database(fields=3)),
+    ("Database(key=3)", lambda: Database(key=3)),
+    ("Tree(key=b'id')", lambda: Tree(key=b"id")),
     ("from_events fields='name'", lambda: Tree.from_events(EVENTS, fields="name")),
     ("from_events fields=(1,)", lambda: Tree.from_events(EVENTS, fields=(1,))),  # type: ignore[arg-type]
     ("from_nested fields='name'", lambda: Tree.from_nested({"a": 1}, fields="name")),

@@ -37,7 +37,7 @@ def test_bad_values_under_the_old_name_are_typed_errors() -> None:
         with pytest.warns(DeprecationWarning), pytest.raises(InvalidArgument):
             Tree(index=bad)
     with pytest.warns(DeprecationWarning), pytest.raises(InvalidArgument):
-        Database(index=None)
+        Database(index=5)
     with pytest.raises(InvalidArgument, match="old name"):
         Tree(index=("a",), fields=("a",))
 
