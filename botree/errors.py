@@ -7,6 +7,8 @@ from the matching built-in (``KeyError``, ``ValueError``, ``IndexError``,
 
 from __future__ import annotations
 
+from typing import Sequence
+
 
 class BotreeError(Exception):
     """Base class of every botree error."""
@@ -42,6 +44,25 @@ class InvariantError(BotreeError, AssertionError):
 
 class ConflictError(BotreeError):
     """A transaction could not be committed: a concurrent commit invalidated one of its updates."""
+
+
+class MergeConflict(ConflictError):
+    """A merge could not be committed: every source update that no longer applies, listed at once.
+
+    ``conflicts`` holds one ``botree.db.merge.Conflict`` per such update (node, reason,
+    both sides' changes, whether ``resolve="ours"``/``"theirs"`` can settle it).
+    """
+
+    def __init__(self, message: str, conflicts: Sequence[object] = ()) -> None:
+        super().__init__(message)
+        self.conflicts = list(conflicts)
+
+
+class BranchNotFound(BotreeError, KeyError):
+    """A branch name that does not exist (or was deleted)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "branch not found"
 
 
 class VersionNotFound(BotreeError, KeyError):

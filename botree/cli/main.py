@@ -24,14 +24,15 @@ import queue
 import sys
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Callable, Dict, Hashable, Iterator, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Hashable, Iterator, List, Optional, Sequence, Tuple
 
 from ..db.durable import DurableDatabase
 from ..db.upgrade import upgrade
-from ..errors import BotreeError
+from ..errors import BotreeError, MergeConflict, NodeNotFound
 from ..tree.render import draw as draw_lines
 from ..tree.tree import Tree
 from ..version import VERSION as __version__
+from .branching import conflict_lines, event_line, graph_lines
 from .errors import CliError, UsageError
 from .exports import EXPORT_FORMATS, EXPORTERS, auto_format
 from .inputs import INPUT_FORMATS, input_format, read_input
@@ -102,7 +103,7 @@ def open_db(target: str, must_exist: bool = True, key: Optional[str] = None) -> 
         raise CliError(f"no database at {path!r} (create one with: {PROG} import FILE {target})")
     db = DurableDatabase(target, create=not must_exist, key=key)
     try:
-        yield db
+        yield db if _BRANCH[0] is None else db.on(_BRANCH[0])  # type: ignore[misc]  # --branch NAME
     finally:
         db.close()
 
@@ -573,6 +574,10 @@ def cmd_compact(args: argparse.Namespace) -> int:
 def cmd_log(args: argparse.Namespace) -> int:
     """``botree log DB``: one line per commit, oldest first."""
     with open_db(args.db) as db:
+        if args.graph:
+            for line in graph_lines(db.history(all_branches=True), db.branches()):
+                out(line)
+            return 0
         commits = db.history()
     width = max((len(str(c.version)) for c in commits), default=1)
     for commit in commits:
@@ -914,6 +919,7 @@ def find_arguments(p: argparse.ArgumentParser) -> None:
 def log_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree log``."""
     db_argument(p)
+    p.add_argument("--graph", action="store_true", help="every branch's commits, one lane per branch, forks and merges")
 
 
 def watch_arguments(p: argparse.ArgumentParser) -> None:
@@ -1009,6 +1015,97 @@ FIND_EPILOG = (
 )
 
 # name, handler, summary (help and description), epilog, the function adding its arguments
+# -- branches (issue 17): branch, branches, merge, history; --branch NAME on every verb ---------------
+
+_BRANCH: List[Optional[str]] = [None]  # --branch NAME of the running verb: open_db returns that branch's handle
+NO_BRANCH_OPTION = {"upgrade", "verify", "compact", "branches"}
+
+
+def cmd_branch(args: argparse.Namespace) -> int:
+    """``botree branch DB NAME [--at V]``: create a branch."""
+    with open_db(args.db) as db:
+        handle = db.branch(args.name, at=args.at)
+        out(f"created branch {args.name} at version {handle.version}")
+    return 0
+
+
+def cmd_branches(args: argparse.Namespace) -> int:
+    """``botree branches DB``: every branch and its head version."""
+    with open_db(args.db) as db:
+        for name, head in db.branches().items():
+            out(f"{name}  {head}")
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """``botree merge DB SOURCE [--into TARGET]``: merge SOURCE's updates into TARGET (default main)."""
+    with open_db(args.db) as db:
+        target = db.on(args.into)
+        before = target.version
+        try:
+            version = target.merge(args.source, message=args.message or f"merge {args.source}", resolve=args.resolve)
+        except MergeConflict as exc:
+            for line in conflict_lines(exc.conflicts):
+                out(line)
+            raise CliError(f"{len(exc.conflicts)} conflict(s): nothing was committed") from None
+        if version == before:
+            out(f"nothing to merge: {args.source} is already in {args.into} (version {version})")
+        else:
+            out(f"merged {args.source} into {args.into} as version {version}")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """``botree history DB NODE``: every version that inserted, moved, re-valued or deleted NODE."""
+    with open_db(args.db) as db:
+        try:
+            node = resolve(db.tree, args.node, args.node_id)
+        except NodeNotFound:
+            text = args.node.lstrip("#")
+            if not text.isdigit():
+                raise
+            node = int(text)  # a deleted node: its id still names it in the history
+        for event in db.node_history(node):
+            out(event_line(event))
+    return 0
+
+
+def branch_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree branch``."""
+    db_argument(p)
+    p.add_argument("name", metavar="NAME", help="the new branch's name")
+    p.add_argument("--at", type=int, metavar="V", help="the version it starts at (default: the --branch head)")
+
+
+def merge_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree merge``."""
+    db_argument(p)
+    p.add_argument("source", metavar="SOURCE", help="the branch whose updates are merged")
+    p.add_argument("--into", default="main", metavar="TARGET", help="the branch merged into (default: main)")
+    p.add_argument("--resolve", choices=("ours", "theirs"), help="settle data-only conflicts: TARGET's or SOURCE's")
+    message_argument(p, "'merge SOURCE'")
+
+
+def history_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree history``."""
+    db_argument(p)
+    node_argument(p)
+
+
+BRANCH_COMMANDS: Tuple[
+    Tuple[str, Callable[[argparse.Namespace], int], str, Optional[str], Callable[[argparse.ArgumentParser], None]],
+    ...,
+] = (
+    ("branch", cmd_branch, "Create branch NAME at version V (default: the head of --branch, or main).", None,
+     branch_arguments),
+    ("branches", cmd_branches, "List the branches: 'name  head version'.", None, db_argument),
+    ("merge", cmd_merge, "Replay SOURCE's updates since the common history on TARGET as one commit; lists every "
+     "conflict and commits nothing if any update no longer applies.", None, merge_arguments),
+    ("history", cmd_history, "Every version of the branch that inserted, moved, re-valued or deleted NODE.", None,
+     history_arguments),
+)
+
+
 COMMANDS: Tuple[
     Tuple[str, Callable[[argparse.Namespace], int], str, Optional[str], Callable[[argparse.ArgumentParser], None]],
     ...,
@@ -1159,10 +1256,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, run, summary, epilog, arguments in COMMANDS:
+    for name, run, summary, epilog, arguments in COMMANDS + BRANCH_COMMANDS:
         p = sub.add_parser(name, help=summary, description=summary, epilog=epilog)
         p.set_defaults(run=run, parser=p)
         arguments(p)
+        if name not in NO_BRANCH_OPTION:
+            p.add_argument("--branch", metavar="NAME", help="read and write branch NAME (default: main)")
     return parser
 
 
@@ -1179,6 +1278,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    _BRANCH[0] = getattr(args, "branch", None)
     try:
         return int(args.run(args))
     except UsageError as exc:

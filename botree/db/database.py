@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import os
@@ -33,6 +34,7 @@ from ..core.bulk import Progress
 from ..core.index import DEFAULT_BLOCK_SIZE, TransientIndex, check_block_size, check_fields, check_key_field
 from ..errors import (
     BotreeError,
+    BranchNotFound,
     ConflictError,
     InvalidArgument,
     InvalidOperation,
@@ -41,11 +43,13 @@ from ..errors import (
     VersionNotFound,
 )
 from ..renamed import renamed
-from ..tree.diff import Changes, full_diff, targeted_diff
+from ..tree.diff import Changes, full_diff, reordered, targeted_diff
 from ..tree.sync import SyncReport
 from ..tree.tree import Transaction, Tree
 from ..tree.updates import UPDATES, Op, Update
 from ..tree.values import check_message, check_meta, check_value
+from .branches import DEFAULT, check_name, fork_point, merge_plan, path
+from .merge import named_nodes, replay_merge, table_of
 
 Listener = Callable[[int, Changes], None]
 T = TypeVar("T")
@@ -73,6 +77,39 @@ class Commit:
     meta: Mapping[str, Any]
     ops: Optional[Tuple[Op, ...]] = field(repr=False)  # None: ``replace`` put in a whole new tree
     deleted: FrozenSet[int] = field(default=frozenset(), repr=False)  # ids this commit deleted
+    merged: Optional[int] = None  # a merge commit's second parent: the source head it merged
+    branch: str = DEFAULT  # the branch it was committed on
+
+
+@dataclass(frozen=True)
+class NodeEvent:
+    """One change to one node in ``Database.node_history``.
+
+    ``kind`` is ``"inserted"``, ``"deleted"``, ``"moved"`` or ``"data"``; ``old`` and
+    ``new`` are the node's ``(parent, index)`` places (inserted: ``new`` only; deleted:
+    ``old`` only; moved: both) or, for ``"data"``, its data before and after.
+    """
+
+    version: int
+    kind: str
+    old: Any
+    new: Any
+
+
+class _Shared:
+    """What every handle on one database shares: branch heads, listeners, the id range's high mark."""
+
+    __slots__ = ("heads", "listeners", "mark")
+
+    def __init__(self, head: Tuple[int, Tree]) -> None:
+        self.heads: Dict[str, Tuple[int, Tree]] = {DEFAULT: head}
+        self.listeners: Dict[str, List[Listener]] = {}
+        self.mark = next_node_id(head[1])
+
+
+def next_node_id(tree: Tree) -> int:
+    """The first node id ``tree``'s allocator has not handed out. O(1)."""
+    return int(tree.order_index.nodes.node_ids.next_id)
 
 
 class DbTransaction(Transaction):
@@ -82,7 +119,9 @@ class DbTransaction(Transaction):
     database could not store exactly (``botree.tree.values``) before the update runs.
     """
 
-    __slots__ = ("db", "base_version", "ops", "ids", "deleted", "message", "meta", "serializable")
+    __slots__ = (
+        "db", "base_version", "ops", "ids", "deleted", "message", "meta", "serializable", "mark", "committed"
+    )
 
     def __init__(
         self, db: "Database", message: Optional[str], meta: Optional[Mapping[str, Any]], serializable: bool
@@ -91,7 +130,12 @@ class DbTransaction(Transaction):
         meta = check_meta(meta)
         version, tree = db.snapshot()
         super().__init__(tree, fresh_ids=True)
+        # Branches share one range of fresh ids: start past every id any branch handed out.
+        self.mark = db._id_mark()
+        if self.mark > next_node_id(tree):
+            table_of(self._ix).skip_to(self.mark)
         self.db = db
+        self.committed: Optional[int] = None  # the version it committed as, once it has
         self.base_version = version
         self.ops: List[Op] = []
         self.ids: Dict[int, int] = {}
@@ -172,11 +216,30 @@ class Database:
             start = conform(tree, block_size, fields, key)
             _check_tree_data(start)
         self._lock = threading.Lock()
-        self._head: Tuple[int, Tree] = (0, start)
+        self._branch = DEFAULT
+        self._shared = _Shared((0, start))
         self._keep = keep
         self._trees: Dict[int, Tree] = {0: start}
         self._log: List[Commit] = [Commit(0, -1, time.time(), "initial", MappingProxyType({}), ())]
-        self._listeners: List[Listener] = []
+
+    # -- this handle's branch (see ``branch``) -------------------------------------
+
+    @property
+    def _head(self) -> Tuple[int, Tree]:
+        """(version, tree) of this handle's branch head."""
+        try:
+            return self._shared.heads[self._branch]
+        except KeyError:
+            raise BranchNotFound(f"branch {self._branch!r} does not exist (deleted?)") from None
+
+    @_head.setter
+    def _head(self, value: Tuple[int, Tree]) -> None:
+        self._shared.heads[self._branch] = value
+
+    @property
+    def _listeners(self) -> List[Listener]:
+        """The listeners of this handle's branch."""
+        return self._shared.listeners.setdefault(self._branch, [])
 
     # -- lifetime (the same calls as a stored database) --------------------------
 
@@ -209,41 +272,157 @@ class Database:
         """(version, tree), read together. O(1)."""
         return self._head
 
-    def as_of(self, version: int) -> Tree:
-        """The tree committed as ``version``; ``VersionNotFound`` if unknown or dropped. O(1)."""
+    def as_of(self, version: Optional[int] = None, time: Optional[float] = None) -> Tree:
+        """The tree committed as ``version``, or this branch's tree at ``time``; ``VersionNotFound`` if unknown.
+
+        O(1) by version (``VersionNotFound`` if dropped); by ``time`` (a
+        ``time.time()`` value) see ``version_at``.
+        """
+        if time is not None:
+            version = self.version_at(time)
         tree = self._trees.get(version) if type(version) is int else None
         if tree is None:
             raise VersionNotFound(f"version {version!r} does not exist or is no longer kept (keep={self._keep})")
         return tree
 
-    def history(self, since: Optional[int] = None) -> List[Commit]:
-        """Every commit, oldest first (version, parent, time, message, meta, ops); only those after ``since`` if given.
+    def version_at(self, when: float) -> int:
+        """The version this branch's head was at ``when`` (a ``time.time()`` value): its newest commit by then.
 
-        O(versions), O(commits returned) with ``since``.
+        Walks this branch's first-parent chain back from the head: O(commits since ``when``).
+        ``VersionNotFound`` if ``when`` is before the oldest kept commit.
         """
-        return list(self._log) if since is None else self._log[check_since(since) + 1 :]
+        if type(when) not in (int, float):
+            raise InvalidArgument(f"time must be a number (seconds since the epoch), not {when!r}")
+        version = self.version
+        while version >= 0:
+            try:
+                commit = self._commit_at(version)
+            except VersionNotFound:
+                break
+            if commit.time <= when:
+                return version
+            version = commit.parent
+        raise VersionNotFound(f"no version of branch {self._branch!r} was committed by time {when!r}")
+
+    def history(self, since: Optional[int] = None, all_branches: bool = False) -> List[Commit]:
+        """This branch's commits, oldest first: its head's first-parent chain (``all_branches``: every commit).
+
+        Only the commits after version ``since`` if given.  Each ``Commit`` has version,
+        parent, time, message, meta, ops and, for a merge, ``merged`` (the source head).
+        O(versions), O(commits after ``since``) with ``since``.
+        """
+        return self._history(all_branches, 0 if since is None else check_since(since) + 1, self.version)
+
+    def _history(self, all_branches: bool, oldest: int, head: int) -> List[Commit]:
+        """``history`` of ``head`` over the commits from ``oldest`` on (one range read). O(versions)."""
+        commits = self._commits(oldest, self._newest())
+        if all_branches:
+            return commits
+        by_version = {c.version: c for c in commits}
+        out = []
+        version = head
+        while version in by_version:
+            commit = by_version[version]
+            out.append(commit)
+            version = commit.parent
+        out.reverse()
+        return out
+
+    def _newest(self) -> int:
+        """The newest version of any branch. O(1)."""
+        return self._log[-1].version
 
     def _commits(self, first: int, last: int) -> List[Commit]:
         """The commits with first <= version <= last. O(count)."""
         return self._log[first : last + 1]
 
-    def changes(self, v1: int, v2: int) -> Changes:
-        """What changed from version ``v1`` to ``v2`` (v1 <= v2).
+    def _commit_at(self, version: int) -> Commit:
+        """The commit of ``version``; ``VersionNotFound`` if unknown. O(1)."""
+        found = self._commits(version, version) if type(version) is int and version >= 0 else []
+        if not found:
+            raise VersionNotFound(f"version {version!r} does not exist")
+        return found[0]
 
-        Replays the logged updates of the commits in between on ``as_of(v1)``,
-        noting every node they touch, then compares only those nodes: cost
-        O(updates · log n + nodes whose parent or data changed), not O(n).
+    def _path(self, old: int, new: int) -> Optional[List[Commit]]:
+        """The commits taking ``old`` to ``new`` along ``new``'s first parents (None: not an ancestor).
+
+        One range read of the commits in between. O(new - old).
+        """
+        if old > new:
+            return None
+        by_version = {c.version: c for c in self._commits(old + 1, new)}
+
+        def commit_at(version: int) -> Commit:
+            found = by_version.get(version)
+            if found is None:
+                raise VersionNotFound(f"version {version} is not stored")
+            return found
+
+        return path(commit_at, old, new)
+
+    def changes(self, v1: int, v2: int) -> Changes:
+        """What changed from version ``v1`` to ``v2``, of the same branch or of any two branches.
+
+        On one line of history (``v1`` an ancestor of ``v2``) it replays the logged
+        updates in between on ``as_of(v1)``, noting every node they touch, then
+        compares only those nodes: cost O(updates · log n + nodes whose parent or
+        data changed), not O(n).  Across branches it replays both sides' updates
+        since their newest common first-parent ancestor and compares the nodes either
+        touched.  ``v1`` newer than ``v2`` on one line raises ``InvalidArgument``.
         """
         if type(v1) is not int or type(v2) is not int:
             raise InvalidArgument(f"changes(v1, v2) needs int versions, got {v1!r}, {v2!r}")
-        if v1 > v2:
-            raise InvalidArgument(f"changes(v1, v2) needs v1 <= v2, got {v1} > {v2}")
         old = self.as_of(v1)
         new = self.as_of(v2)
-        op_lists = [commit.ops for commit in self._commits(v1 + 1, v2)]
-        if any(ops is None for ops in op_lists):  # a replaced tree: nothing to replay
+        line = self._path(v1, v2)
+        if line is not None:
+            op_lists = [commit.ops for commit in line]
+            if any(ops is None for ops in op_lists):  # a replaced tree: nothing to replay
+                return full_diff(old, new)
+            return _replayed_changes(old, new, op_lists)  # type: ignore[arg-type]
+        if v1 > v2 and self._path(v2, v1) is not None:
+            raise InvalidArgument(f"changes(v1, v2) needs v1 <= v2 on one line of history, got {v1} > {v2}")
+        base = fork_point(self._commit_at, v1, v2)
+        sides = [self._path(base, v) or [] for v in (v1, v2)]
+        if any(c.ops is None for side in sides for c in side):
             return full_diff(old, new)
-        return _replayed_changes(old, new, op_lists)  # type: ignore[arg-type]
+        root = self.as_of(base)
+        touched: Set[int] = set()
+        moved: Set[int] = set()
+        parents: Set[Optional[int]] = set()
+        for side in sides:
+            t, m, p = _touched(root, [c.ops for c in side if c.ops is not None])
+            touched |= t
+            moved |= m
+            parents |= p
+        return targeted_diff(old, new, touched, moved, parents)
+
+    def since(self, version: int) -> Changes:
+        """What changed on this branch after ``version`` (``changes(version, head)``); O(as ``changes``)."""
+        return self.changes(version, self.version)
+
+    def node_history(self, node: int) -> List[NodeEvent]:
+        """Every version of this branch in which ``node`` was inserted, moved, re-valued or deleted, oldest first.
+
+        Walks this branch's first-parent chain (back to the oldest readable version)
+        and compares the node before and after only the commits whose logged updates
+        name it or may move it (moves, reorders, wraps and unwraps, replaced trees):
+        O(commits · updates) to filter plus O(siblings + depth) per such commit.  A move is reported as ``changes``
+        reports it: a node is moved when its parent changed, or its order among the
+        siblings it kept (inserting a sibling before it does not move it).
+        """
+        if type(node) is not int:
+            raise InvalidArgument(f"node_history needs an int node id, not {node!r}")
+        events: List[NodeEvent] = []
+        for commit in self.history():
+            if commit.parent < 0 or not _may_touch(commit, node):
+                continue
+            try:
+                before, after = self.as_of(commit.parent), self.as_of(commit.version)
+            except VersionNotFound:
+                continue  # no longer readable
+            events.extend(_node_events(before, after, node, commit.version))
+        return events
 
     def subscribe(self, callback: Listener) -> Callable[[], None]:
         """Call ``callback(version, changes)`` after each commit; returns an unsubscribe function. O(1).
@@ -270,9 +449,10 @@ class Database:
 
         Starts after the last ``replace`` if there is one. O(total updates).
         """
-        version = self.version
-        start = self._oldest()
-        commits = self._commits(start + 1, version)
+        commits = self.history()
+        while len(commits) > 1 and not self._readable(commits[0].version):
+            commits.pop(0)
+        start = commits[0].version
         for commit in commits:
             if commit.ops is None:
                 start = commit.version
@@ -282,6 +462,10 @@ class Database:
                 for name, args, result in commit.ops or ():
                     run_logged(transient, UPDATES[name], args, result)
         return Tree.from_order_index(transient.persistent())
+
+    def _readable(self, version: int) -> bool:
+        """True if ``as_of(version)`` can read it. O(1)."""
+        return version in self._trees
 
     def _oldest(self) -> int:
         """The oldest version ``as_of`` can read. O(kept versions)."""
@@ -300,10 +484,125 @@ class Database:
 
     def _drop_before(self, keep: int) -> int:
         """Forget the versions older than the newest ``keep`` (the caller holds the lock); the oldest kept."""
-        cut = max(0, self._head[0] - keep + 1)
-        for version in [v for v in self._trees if v < cut]:
+        cut = max(0, self._newest() - keep + 1)
+        heads = self._head_versions()
+        for version in [v for v in self._trees if v < cut and v not in heads]:
             del self._trees[version]
         return cut
+
+    # -- branches ----------------------------------------------------------------
+
+    @property
+    def branch_name(self) -> str:
+        """The branch this handle reads and writes (``"main"`` for the database itself). O(1)."""
+        return self._branch
+
+    def branches(self) -> Dict[str, int]:
+        """Every branch with its head version, by name. O(branches)."""
+        return {name: head[0] for name, head in sorted(self._shared.heads.items())}
+
+    def _head_versions(self) -> Set[int]:
+        """The head versions of every branch (kept whatever ``keep`` or ``compact`` say). O(branches)."""
+        return {head[0] for head in self._shared.heads.values()}
+
+    def branch(self, name: str, at: Optional[int] = None) -> "Database":
+        """Create branch ``name`` at version ``at`` (default: this branch's head); returns a handle on it.
+
+        The handle has the whole ``Database`` API (``tree``, ``transaction``,
+        ``transact``, ``history``, ``as_of``, ``changes``, ``subscribe``, ``snapshot``,
+        ``merge``...) working on the branch.  ``InvalidArgument`` if the name is taken;
+        ``VersionNotFound`` if ``at`` is not readable.  O(1) (stored: one write).
+        """
+        name = check_name(name)
+        version = self.version if at is None else at
+        tree = self.as_of(version)
+        self._create_branch(name, version, tree)
+        return self._handle(name)
+
+    def _create_branch(self, name: str, version: int, tree: Tree) -> None:
+        with self._lock:
+            if name in self._shared.heads:
+                raise InvalidArgument(f"branch {name!r} already exists")
+            self._shared.heads[name] = (version, tree)
+
+    def on(self, name: str) -> "Database":
+        """A handle on the existing branch ``name`` (``BranchNotFound`` if there is none). O(1)."""
+        name = check_name(name)
+        if name not in self.branches():
+            raise BranchNotFound(f"branch {name!r} does not exist (branches: {sorted(self.branches())})")
+        return self._handle(name)
+
+    def _handle(self, name: str) -> "Database":
+        view = copy.copy(self)
+        view._branch = name
+        return view
+
+    def delete_branch(self, name: str) -> None:
+        """Drop the name ``name``: its versions stay until ``compact`` drops them. ``main`` cannot go. O(1)."""
+        name = check_name(name)
+        if name == DEFAULT:
+            raise InvalidArgument("the default branch 'main' cannot be deleted")
+        self._drop_branch(name)
+
+    def _drop_branch(self, name: str) -> None:
+        with self._lock:
+            if self._shared.heads.pop(name, None) is None:
+                raise BranchNotFound(f"branch {name!r} does not exist")
+
+    def merge(
+        self,
+        source: "str | Database",
+        message: Optional[str] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        resolve: Optional[str] = None,
+    ) -> int:
+        """Merge branch ``source`` into this branch; returns the version now at this branch's head.
+
+        Replays the source's logged updates since the common history on this
+        branch's head, with a rebase's rules, and commits them as one version whose
+        ``Commit.merged`` is the source head (``parent``: this branch's previous head).
+        Every update that no longer applies is listed in one ``MergeConflict`` and
+        nothing is committed; ``resolve="ours"`` or ``"theirs"`` settles the data-only
+        ones (both sides set a node's data).  Merging a branch into itself or an
+        ancestor of this branch's head is a no-op (the head's version is returned).
+        O(k log n) for k replayed updates, plus walking the versions since the
+        branches' common history.  See docs/concurrency.md, "Branches and merge".
+        """
+        if resolve not in (None, "ours", "theirs"):
+            raise InvalidArgument(f"resolve must be None, 'ours' or 'theirs', not {resolve!r}")
+        name = source.branch_name if isinstance(source, Database) else check_name(source)
+        check_message(message)
+        checked = MappingProxyType(check_meta(meta))
+        if name not in self.branches():
+            raise BranchNotFound(f"branch {name!r} does not exist")
+        return self._append_merge(name, resolve, message, checked)
+
+    def _merged(
+        self, version: int, head: Tree, source: int, resolve: Optional[str]
+    ) -> Optional[Tuple[Tree, Tuple[Op, ...], Set[int]]]:
+        """The merge of version ``source`` into ``head`` (at ``version``): tree, ops, deleted ids; None: a no-op."""
+        plan = merge_plan(self._commit_at, version, source)
+        if plan.noop:
+            return None
+        return replay_merge(head, plan.ours, plan.theirs, resolve)
+
+    def _append_merge(self, name: str, resolve: Optional[str], message: Optional[str], meta: Mapping[str, Any]) -> int:
+        with self._lock:
+            version, previous = self._head
+            source = self._shared.heads[name][0]
+            merged = self._merged(version, previous, source, resolve)
+            if merged is None:
+                return version
+            tree, ops, deleted = merged
+            new = self._newest() + 1
+            commit = Commit(new, version, time.time(), message, meta, ops, frozenset(deleted), source, self._branch)
+            self._publish(commit, tree)
+        self._notify(new, previous, tree, ops)
+        return new
+
+    def _id_mark(self) -> int:
+        """No branch has handed out an id at or past this one. O(1)."""
+        return self._shared.mark
 
     # -- configuration: the key field and the indexed fields ------------------------
 
@@ -455,7 +754,7 @@ class Database:
                 return report
             try:
                 tx.commit()
-                return dataclasses.replace(report, version=tx.base_version + 1)
+                return dataclasses.replace(report, version=tx.committed)
             except ConflictError as exc:
                 attempt += 1
                 if attempt > retries:
@@ -527,39 +826,53 @@ class Database:
         with self._lock:
             version, previous = self._head
             tree = make(previous)
-            self._publish(Commit(version + 1, version, time.time(), message, meta, None), tree)
+            new = self._newest() + 1
+            self._publish(Commit(new, version, time.time(), message, meta, None, branch=self._branch), tree)
         if progress is not None:
             progress(len(tree), len(tree))
-        return version + 1, previous, tree
+        return new, previous, tree
 
     def _resolve(
         self, tx: DbTransaction, batch: Any, version: int, head: Tree, persisted: Optional[Tree]
     ) -> Tuple[Tree, Tuple[Op, ...], Dict[int, int], Set[int]]:
         """The tree ``tx`` commits on top of ``head`` (at ``version``), its updates, id map and deleted ids."""
-        if version == tx.base_version:
+        if version == tx.base_version and not self._ids_taken(tx):
             ops = tuple(tx.ops)
             tree = persisted if persisted is not None else Tree.from_order_index(batch.persistent())
             return tree, ops, {r: r for name, _, result in ops for r in UPDATES[name].created(result)}, tx.deleted
         if tx.serializable:
+            if version == tx.base_version:
+                raise ConflictError("another branch handed out the node ids this transaction inserted with")
             raise ConflictError(f"version {version} was committed after this transaction began at {tx.base_version}")
         return self._rebase(tx, head, version)
+
+    def _ids_taken(self, tx: DbTransaction) -> bool:
+        """True if ``tx`` inserted nodes and another branch has since handed out ids it may have used. O(updates)."""
+        return self._id_mark() > tx.mark and any(UPDATES[name].inserts for name, _, _ in tx.ops)
 
     def _commit(self, tx: DbTransaction, batch: Any) -> Tree:
         with self._lock:
             version, previous = self._head
             tree, ops, tx.ids, deleted = self._resolve(tx, batch, version, previous, None)
-            self._publish(Commit(version + 1, version, time.time(), tx.message, tx.meta, ops, frozenset(deleted)), tree)
+            new = self._newest() + 1
+            commit = Commit(new, version, time.time(), tx.message, tx.meta, ops, frozenset(deleted), None, self._branch)
+            self._publish(commit, tree)
         tx.tree = tree  # published: committed, whatever a listener does next
-        self._notify(version + 1, previous, tree, ops)
+        tx.committed = new
+        self._notify(new, previous, tree, ops)
         return tree
 
     def _publish(self, commit: Commit, tree: Tree) -> None:
-        """Make ``tree`` the head as ``commit`` (the caller holds the lock). O(1)."""
+        """Make ``tree`` the head as ``commit`` (the caller holds the lock). O(branches)."""
         self._log.append(commit)
         self._trees[commit.version] = tree
         self._head = (commit.version, tree)
+        self._shared.mark = max(self._shared.mark, next_node_id(tree))
         if self._keep is not None:
-            self._trees.pop(commit.version - self._keep, None)
+            heads = self._head_versions()
+            for old in (commit.version - self._keep, commit.parent):
+                if old <= commit.version - self._keep and old not in heads:
+                    self._trees.pop(old, None)
 
     def _notify(self, version: int, previous: Tree, tree: Tree, ops: Optional[Tuple[Op, ...]]) -> None:
         """Tell the listeners what the published commit of ``version`` changed (from the trees in hand).
@@ -594,8 +907,10 @@ class Database:
         deleted_since: Set[int] = set()
         data_set_since: Set[int] = set()  # nodes whose data a commit since the base replaced
         try:
-            between = self._commits(tx.base_version + 1, version)
+            between = self._path(tx.base_version, version)
         except VersionNotFound:
+            between = None
+        if between is None:
             raise ConflictError(
                 f"the history after version {tx.base_version} was compacted since this transaction began"
             ) from None
@@ -605,6 +920,8 @@ class Database:
             deleted_since |= commit.deleted
             data_set_since.update(args[0] for name, args, _ in commit.ops if UPDATES[name].changes_data)
         batch = head.order_index.transient(fresh_ids=True)
+        table_of(batch).skip_to(self._id_mark())
+        tx.mark = self._id_mark()
         ids: Dict[int, int] = {}
         out: List[Op] = []
         deleted: Set[int] = set()
@@ -644,7 +961,12 @@ class Database:
 
 
 def _replayed_changes(old: Tree, new: Tree, op_lists: List[Tuple[Op, ...]]) -> Changes:
-    """Replay the logged updates on ``old``, noting what they touch, and diff only that.
+    """Replay the logged updates on ``old``, noting what they touch, and diff only that."""
+    return targeted_diff(old, new, *_touched(old, op_lists))
+
+
+def _touched(old: Tree, op_lists: List[Tuple[Op, ...]]) -> Tuple[Set[int], Set[int], Set[Optional[int]]]:
+    """Replay the logged updates on ``old``: (touched, moved, parents).
 
     ``touched``: every node whose presence, data, parent or place may have changed;
     ``moved``: the subset whose place may have changed (for reused ids too);
@@ -670,7 +992,56 @@ def _replayed_changes(old: Tree, new: Tree, op_lists: List[Tuple[Op, ...]]) -> C
             moved.update(created)
             if update.moves:
                 parents.add(transient.enclosing(args[0]))
-    return targeted_diff(old, new, touched, moved, parents)
+    return touched, moved, parents
+
+
+# Updates that may move a node they do not name (its parent's, or a sibling's, move changes its place).
+_INDIRECT = frozenset(name for name, u in UPDATES.items() if u.moves) | {
+    "reorder_children", "sort_children", "unwrap", "insert_parent", "insert_root"
+}
+
+
+def _may_touch(commit: Commit, node: int) -> bool:
+    """True unless ``commit``'s logged updates certainly leave ``node`` alone. O(updates)."""
+    if commit.ops is None or node in commit.deleted:
+        return True
+    for op in commit.ops:
+        name, _, result = op
+        if name in _INDIRECT or node in named_nodes(op) or node in UPDATES[name].created(result):
+            return True
+    return False
+
+
+def _node_events(before: Tree, after: Tree, node: int, version: int) -> List[NodeEvent]:
+    """What happened to ``node`` from ``before`` to ``after``, as ``full_diff`` would say. O(siblings)."""
+    was, now = node in before, node in after
+    if not was or not now:
+        if now:
+            return [NodeEvent(version, "inserted", None, (after.parent(node), _index(after, node)))]
+        return [NodeEvent(version, "deleted", (before.parent(node), _index(before, node)), None)] if was else []
+    out = []
+    parent = before.parent(node)
+    moved = parent != after.parent(node)
+    if not moved:  # the same parent: moved if its order among the siblings it kept changed
+        old_kids = list(before.children(parent))
+        new_kids = list(after.children(parent))
+        kept_old, kept_new = set(old_kids), set(new_kids)
+        moved = node in reordered([n for n in old_kids if n in kept_new], [n for n in new_kids if n in kept_old])
+    if moved:
+        old_place = (parent, _index(before, node))
+        out.append(NodeEvent(version, "moved", old_place, (after.parent(node), _index(after, node))))
+    old_data, new_data = before.data(node), after.data(node)
+    if old_data is not new_data and old_data != new_data:
+        out.append(NodeEvent(version, "data", old_data, new_data))
+    return out
+
+
+def _index(tree: Tree, node: int) -> int:
+    """``node``'s index among its siblings. O(index)."""
+    for i, sibling in enumerate(tree.children(tree.parent(node))):
+        if sibling == node:
+            return i
+    raise InvariantError(f"node {node} is not among its parent's children")
 
 
 def conform(tree: Tree, block_size: Optional[int], fields: Any, key: Optional[str]) -> Tree:
@@ -719,9 +1090,15 @@ def run_logged(transient: TransientIndex, update: Update, args: Tuple[Any, ...],
     nodes = transient.nodes
     created = update.created(result)
     if created:  # several (a subtree) are handed out fresh, one after the other
-        nodes.fresh_ids = created[0] == nodes.node_ids.next_id  # type: ignore[attr-defined]
+        alloc = nodes.node_ids
+        nodes.fresh_ids = created[0] == alloc.next_id  # type: ignore[attr-defined]
+        if not nodes.fresh_ids and not (alloc.free is not None and alloc.free[0] == created[0]):  # type: ignore
+            nodes.claim(created)  # type: ignore[attr-defined]  # an id of a branch or a merge: take it as logged
     else:
         nodes.fresh_ids = False  # type: ignore[attr-defined]
-    new = update.log_result(transient, update.run(transient, *args))
+    try:
+        new = update.log_result(transient, update.run(transient, *args))
+    finally:
+        nodes.wanted = []  # type: ignore[attr-defined]
     if update.inserts and update.created(new) != created:
         raise InvariantError(f"replaying {update.name}{args!r} gave node {new}, but the log recorded {result!r}")

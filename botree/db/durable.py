@@ -31,17 +31,23 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from ..core.bulk import Progress
 from ..core.index import DEFAULT_BLOCK_SIZE, check_block_size
-from ..errors import CorruptDatabase, InvalidArgument, StorageError, VersionNotFound
+from ..errors import BranchNotFound, CorruptDatabase, InvalidArgument, StorageError, VersionNotFound
 from ..renamed import renamed
 from ..storage import codec
 from ..storage.codec import checksum, layout, vectors
 from ..storage.format import OPTIONAL_TABLES, TABLES
-from ..storage.store import Cell, CommitRow, HeadWatch, Store
+from ..storage.store import Cell, CommitRow, HeadWatch, Lineage, Store
 from ..tree.tree import Tree
 from ..tree.values import check_message
-from .database import Commit, Database, DbTransaction, Listener, Op, check_since
+from .branches import DEFAULT
+from .database import Commit, Database, DbTransaction, Listener, Op, check_since, next_node_id
 
 log = logging.getLogger("botree")
+
+
+class _Skipped(Exception):
+    """Inside ``_store_next``'s build: ``make`` stored nothing (a merge that is a no-op); roll back."""
+
 _FEED_TICK = 0.2  # how long the feed thread waits on the head before checking whether it should stop
 
 _CACHED_VERSIONS = 8  # trees kept for as_of besides the head
@@ -122,10 +128,12 @@ class DurableDatabase(Database):
         self._manifests: Manifests = {}
         self._prefetched: Dict[Tuple[str, int, int], Tuple[bytes, int]] = {}  # cells read ahead (_prefetch)
         self._leaf_cache = LeafCache(cache_leaves)
+        # Shared by every branch handle: whether the branch tables exist, as of which stored head.
+        self._branch_info: Dict[str, Any] = {"branched": False, "checked": -1}
         try:
             first, cells = self._encode(-1, None, empty, time.time(), "initial", {}, (), set())
             created = self._store.initialise(first, cells, create)
-            head = self._store.head()
+            head = self._stored_head()
             loaded = empty if created else self._load_tree(head, None)
         except BaseException:
             self._store.close()
@@ -135,10 +143,9 @@ class DurableDatabase(Database):
         self._head = (head, loaded)
         # The change feed: listeners with the version they subscribed after, the last version
         # delivered, and the feed thread (running while there are listeners).
-        self._subscribers: List[Tuple[Listener, int]] = []
+        self._subscribers: List[Tuple[Listener, int, str]] = []
         self._deliver_lock = threading.RLock()
-        self._delivered = head
-        self._feed: Optional[Tuple[threading.Thread, threading.Event]] = None
+        self._feed_state: Dict[str, Any] = {"delivered": self._store.head(), "feed": None}  # shared by handles
         self._watch: Optional[HeadWatch] = None  # the feed thread's watch (the newest one started)
         stored = loaded.order_index
         mismatch = None
@@ -157,6 +164,24 @@ class DurableDatabase(Database):
         if mismatch is not None:
             self._store.close()
             raise InvalidArgument(mismatch)
+
+    # The feed's state lives in one dict that every branch handle shares (``copy.copy``).
+
+    @property
+    def _delivered(self) -> int:
+        return int(self._feed_state["delivered"])
+
+    @_delivered.setter
+    def _delivered(self, version: int) -> None:
+        self._feed_state["delivered"] = version
+
+    @property
+    def _feed(self) -> Optional[Tuple[threading.Thread, threading.Event]]:
+        return self._feed_state["feed"]
+
+    @_feed.setter
+    def _feed(self, feed: Optional[Tuple[threading.Thread, threading.Event]]) -> None:
+        self._feed_state["feed"] = feed
 
     # -- opening and closing ---------------------------------------------------------
 
@@ -204,7 +229,7 @@ class DurableDatabase(Database):
         """
         if not callable(callback):
             raise InvalidArgument(f"subscribe needs a callable, not {type(callback).__name__}")
-        entry: Tuple[Listener, int]
+        entry: Tuple[Listener, int, str]
         with self._deliver_lock:
             head = self._store.head()
             if self._feed is None:
@@ -214,7 +239,7 @@ class DurableDatabase(Database):
                 thread = threading.Thread(target=self._run_feed, args=(watch, stop), name="botree-feed", daemon=True)
                 self._feed = (thread, stop)
                 thread.start()
-            entry = (callback, max(head, self._delivered))
+            entry = (callback, max(head, self._delivered), self._branch)
             self._subscribers.append(entry)
 
         def unsubscribe() -> None:
@@ -265,17 +290,21 @@ class DurableDatabase(Database):
             while self._delivered < upto and self._subscribers and not (stop is not None and stop.is_set()):
                 version = self._delivered + 1
                 try:
+                    commit = self._commit_at(version)
+                    if not any(branch == commit.branch for _, _, branch in self._subscribers):
+                        self._delivered = version  # no listener on that commit's branch
+                        continue
                     if own is not None and version == upto:
                         changes = self._commit_changes(*own)
                     else:
-                        changes = self.changes(version - 1, version)
+                        changes = self.changes(commit.parent, version)
                 except VersionNotFound:  # compacted away before it was read: skip to what is still stored
                     self._delivered = max(version, self._store.oldest())
                     log.error("botree: version %d was compacted away before the change feed read it", version)
                     continue
                 self._delivered = version  # first: a listener that commits delivers the next version itself
-                for listener, since in list(self._subscribers):
-                    if version <= since:
+                for listener, since, branch in list(self._subscribers):
+                    if version <= since or branch != commit.branch:
                         continue
                     try:
                         listener(version, changes)
@@ -309,13 +338,25 @@ class DurableDatabase(Database):
     def snapshot(self) -> Tuple[int, Tree]:
         """(version, tree) of the stored head. O(log) if nothing changed, else O(leaves changed + n/64)."""
         with self._lock:
-            return self._refresh(self._store.head())
+            return self._refresh(self._stored_head())
 
-    def as_of(self, version: int) -> Tree:
+    def _stored_head(self) -> int:
+        """This handle's branch head as stored (main without branch tables: the head row). O(log)."""
+        newest = self._store.head()
+        info = self._branch_info
+        if not info["branched"] and info["checked"] != newest:
+            info["branched"] = self._store.branched()
+            info["checked"] = newest
+        return self._branch_head(newest) if info["branched"] else self._main_head(newest)
+
+    def as_of(self, version: Optional[int] = None, time: Optional[float] = None) -> Tree:
         """The tree committed as ``version`` (loading lazily); ``VersionNotFound`` if unknown or compacted.
 
         O(n / 64) to build its leaf placeholders, then O(1) per read from cache.
+        By ``time``: this branch's version then (``version_at``).
         """
+        if time is not None:
+            version = self.version_at(time)
         if type(version) is not int or not 0 <= version < 1 << 63:
             raise VersionNotFound(f"version {version!r} does not exist")
         with self._lock:
@@ -336,18 +377,87 @@ class DurableDatabase(Database):
                 self._tree_cache.popitem(last=False)
             return tree
 
-    def history(self, since: Optional[int] = None) -> List[Commit]:
-        """Every stored commit, oldest first; only those after ``since`` if given. O(commits returned)."""
+    def history(self, since: Optional[int] = None, all_branches: bool = False) -> List[Commit]:
+        """This branch's stored commits (its first-parent chain; ``all_branches``: every one), oldest first.
+
+        Only those after version ``since`` if given.  O(versions), O(commits after ``since``) with ``since``.
+        """
         after = None if since is None else check_since(since)
+        head = self.version
         with self._lock:
-            oldest, head = self._store.kept()
-            return self._commits(oldest if after is None else max(oldest, after + 1), head)
+            oldest = self._store.kept()[0]
+            return self._history(all_branches, oldest if after is None else max(oldest, after + 1), head)
+
+    def _newest(self) -> int:
+        return self._store.head()
+
+    def _readable(self, version: int) -> bool:
+        return version >= self._store.oldest()
+
+    # -- branches (see ``Database.branch``) -----------------------------------------------
+
+    def branches(self) -> Dict[str, int]:
+        """Every branch with its stored head version, by name. O(branches)."""
+        heads = self._store.heads()
+        if not heads:
+            return {DEFAULT: self._store.head()}
+        return dict(sorted(heads.items()))
+
+    def _head_versions(self) -> Set[int]:
+        return set(self.branches().values())
+
+    def _create_branch(self, name: str, version: int, tree: Tree) -> None:
+        while True:  # no lock held: reading main's tree takes it
+            main = self._store.head() if not self._store.branched() else -1
+            mark = self._store.id_mark() if main < 0 else next_node_id(self.as_of(main))
+            created = self._store.create_branch(name, version, main, mark)
+            if created is not None:
+                break
+        self._branch_info["branched"] = True
+        if not created:
+            raise InvalidArgument(f"branch {name!r} already exists")
+
+    def _drop_branch(self, name: str) -> None:
+        with self._lock:
+            if not self._store.drop_branch(name):
+                raise BranchNotFound(f"branch {name!r} does not exist")
+            self._shared.heads.pop(name, None)
+
+    def _id_mark(self) -> int:
+        if not self._branch_info["branched"]:
+            return next_node_id(self._head[1])
+        return self._store.id_mark()
+
+    def _append_merge(self, name: str, resolve: Optional[str], message: Optional[str], meta: Mapping[str, Any]) -> int:
+        with self._lock:
+            source = self._store.branch_head(name)
+            if source is None:
+                raise BranchNotFound(f"branch {name!r} does not exist")
+            ops: Tuple[Op, ...] = ()
+            noop: List[int] = []
+
+            def make(version: int, head: Tree) -> Tuple[Tree, Optional[Tuple[Op, ...]], Set[int]]:
+                nonlocal ops
+                merged = self._merged(version, head, source, resolve)
+                if merged is None:
+                    noop.append(version)
+                    return head, (), set()
+                tree, ops, deleted = merged
+                return tree, ops, deleted
+
+            version, previous = self._store_next(make, message, meta, merged=source, skip=noop)
+            tree = self._head[1]
+        if noop:
+            return noop[-1]
+        self._notify(version, previous, tree, ops)
+        return version
 
     def _commits(self, first: int, last: int) -> List[Commit]:
         missing = [v for v in range(first, last + 1) if v not in self._commit_cache]
         if missing:
+            lineage = self._store.lineage(missing[0], missing[-1])
             for row in self._store.commit_rows(missing[0], missing[-1]):
-                self._remember(row)
+                self._remember(row, lineage.get(row[0]))
         try:
             return [self._commit_cache[v] for v in range(first, last + 1)]
         except KeyError as exc:
@@ -399,6 +509,7 @@ class DurableDatabase(Database):
                     stored.add((table, leaf, version))
             self._check_pins(oldest, head, stored)
             self._tree_cache.clear()
+            head = self._stored_head()
             self._head = (head, self._load_tree(head, None))
             tree = self._head[1]
         try:
@@ -431,7 +542,7 @@ class DurableDatabase(Database):
 
     # -- loading -------------------------------------------------------------------
 
-    def _remember(self, row: CommitRow) -> Commit:
+    def _remember(self, row: CommitRow, lineage: Optional[Tuple[str, Optional[int]]] = None) -> Commit:
         version, parent, when, message, meta, state, ops, deleted, crc = row
         if codec.commit_checksum(version, parent, when, message, meta, state, ops, deleted) != crc:
             raise CorruptDatabase(f"{self.target}: commit {version}: bad checksum")
@@ -445,6 +556,8 @@ class DurableDatabase(Database):
             MappingProxyType(codec.decode_meta(meta, where)),
             codec.decode_ops(ops, where),
             frozenset(dead),
+            lineage[1] if lineage is not None else None,
+            lineage[0] if lineage is not None else DEFAULT,
         )
         self._commit_cache[version] = commit
         self._state_cache[version] = codec.decode_state(state, where)
@@ -590,8 +703,9 @@ class DurableDatabase(Database):
 
     def _refresh(self, stored: int) -> Tuple[int, Tree]:
         """Make the stored head ours (the caller holds the lock)."""
-        version, tree = self._head
-        if stored != version:
+        heads = self._shared.heads
+        version, tree = heads.get(self._branch) or heads[DEFAULT]  # a branch new here shares main's leaves
+        if stored != version or self._branch not in heads:
             if version < stored <= version + _PREFETCH and stored not in self._commit_cache:
                 try:
                     self._commits(version + 1, stored)  # one read for the rows a rebase over them needs too
@@ -614,15 +728,16 @@ class DurableDatabase(Database):
         deleted: Set[int],
         progress: Optional[Progress] = None,
         written: Optional[Manifests] = None,
+        number: Optional[int] = None,
     ) -> Tuple[CommitRow, Dict[str, List[Cell]]]:
-        """The commit row and cells that store ``tree`` as the version after ``parent``.
+        """The commit row and cells that store ``tree`` as version ``number`` (default: ``parent + 1``).
 
         ``progress(rows encoded, total rows)`` is called after each node-table leaf;
         the manifests written are added to ``written`` (keyed like ``_manifests``).
         """
         from ..storage.lazy import changed_leaves
 
-        version = parent + 1
+        version = parent + 1 if number is None else number
         old = vectors(head.order_index) if head is not None else None
         old_pins = self._state(parent)["manifests"] if head is not None else None
         cells: Dict[str, List[Cell]] = {}
@@ -678,29 +793,70 @@ class DurableDatabase(Database):
         return pins
 
     def _store_next(
-        self, make: Make, message: Optional[str], meta: Mapping[str, Any], progress: Optional[Progress] = None
+        self,
+        make: Make,
+        message: Optional[str],
+        meta: Mapping[str, Any],
+        progress: Optional[Progress] = None,
+        merged: Optional[int] = None,
+        skip: Optional[List[int]] = None,
     ) -> Tuple[int, Tree]:
         """Store ``make(head version, head)``'s tree as the next version; (that version, the head it replaced).
 
-        ``make`` runs while the store holds the head locked (``Store.commit``), on the
-        stored head refreshed into this object, so it runs once per commit (again only
-        after a lost connection).  The caller holds the lock.
+        ``make`` runs while the store holds the head locked (``Store.commit``), on this
+        branch's stored head refreshed into this object, so it runs once per commit
+        (again only after a lost connection, or when branch tables appeared meanwhile).
+        With branches the version is the next of any branch, and this branch's row
+        moves too (``merged``: a merge's source head).  If ``make`` appends to ``skip``
+        nothing is stored.  The caller holds the lock.
         """
+        info = self._branch_info
+        runs: List[int] = []
 
-        def build(stored: int) -> Tuple[CommitRow, Dict[str, List[Cell]], Tuple[Tree, Tree, Manifests]]:
-            version, head = self._refresh(stored)
+        def build(stored: int) -> Tuple[CommitRow, Dict[str, List[Cell]], Optional[Lineage], Tuple[Tree, Tree, Manifests, bool]]:
+            if runs:
+                info["checked"] = -1  # a run again: branch tables may have appeared
+            runs.append(stored)
+            if not info["branched"] and info["checked"] != stored:
+                info["branched"] = self._store.branched()
+                info["checked"] = stored
+            branched = bool(info["branched"])
+            version, head = self._refresh(self._branch_head(stored) if branched else self._main_head(stored))
             tree, ops, deleted = make(version, head)
+            if skip:
+                raise _Skipped()  # rolls the write transaction back: nothing stored
             written: Manifests = {}
-            row, cells = self._encode(version, head, tree, time.time(), message, meta, ops, deleted, progress, written)
-            return row, cells, (tree, head, written)
+            row, cells = self._encode(
+                version, head, tree, time.time(), message, meta, ops, deleted, progress, written=written, number=stored + 1
+            )
+            lineage = (self._branch, version, merged, max(self._id_mark(), next_node_id(tree))) if branched else None
+            return row, cells, lineage, (tree, head, written, branched)
 
-        row, (tree, head, written) = self._store.commit(build)
-        self._remember(row)
+        try:
+            row, (tree, head, written, branched) = self._store.commit(build)
+        except _Skipped:
+            return self._head
+        self._remember(row, (self._branch, merged) if branched else None)
+        if not branched:
+            info["checked"] = row[0]  # the commit saw no branch tables
         if len(self._manifests) + len(written) > _CACHED_MANIFESTS:
             self._manifests.clear()
         self._manifests.update(written)  # landed: the next commit needs them and need not read them back
         self._head = (row[0], tree)
         return row[0], head
+
+    def _main_head(self, stored: int) -> int:
+        """The head to build on without branch tables: the stored head, on main only. O(1)."""
+        if self._branch != DEFAULT:
+            raise BranchNotFound(f"branch {self._branch!r} does not exist")
+        return stored
+
+    def _branch_head(self, stored: int) -> int:
+        """This branch's stored head (branch tables exist). O(log)."""
+        head = self._store.branch_head(self._branch)
+        if head is None:
+            raise BranchNotFound(f"branch {self._branch!r} does not exist (deleted?)")
+        return head
 
     def _commit(self, tx: DbTransaction, batch: Any) -> Tree:
         persisted: Optional[Tree] = None
@@ -717,6 +873,7 @@ class DurableDatabase(Database):
             version, previous = self._store_next(make, tx.message, tx.meta)
             tree = self._head[1]
         tx.tree = tree  # stored: committed, whatever a listener does next
+        tx.committed = version
         self._notify(version, previous, tree, ops)
         return tree
 
@@ -736,6 +893,11 @@ class DurableDatabase(Database):
 
     def _drop_before(self, keep: int) -> int:
         """``compact``: delete the stored versions before the cut and the cells only they read. O(stored cells)."""
+        if self._store.branched():
+            raise InvalidArgument(
+                "compact is not implemented for a stored database with branches yet: a cell superseded on one "
+                "branch may still be read by another (see docs/concurrency.md)"
+            )
         cut = max(0, self._store.head() - keep + 1)
         self._store.compact(cut)
         for version in [v for v in self._tree_cache if v < cut]:

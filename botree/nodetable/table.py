@@ -367,7 +367,7 @@ class TransientNodeTable(_TableReader):
     but it copies again before writing, so the frozen table never changes.
     """
 
-    __slots__ = ("_rows", "_alloc", "_fields", "_index", "_keys", "_token", "fresh_ids")
+    __slots__ = ("_rows", "_alloc", "_fields", "_index", "_keys", "_token", "fresh_ids", "wanted")
 
     def __init__(self, base: NodeTable, fresh_ids: bool = False) -> None:
         self._rows = base._rows.transient()
@@ -379,6 +379,40 @@ class TransientNodeTable(_TableReader):
         self._keys: Optional[TransientKeyIndex] = None if base._keys is None else base._keys.transient()
         self._token = object()
         self.fresh_ids = fresh_ids  # True: never reuse a freed id (see ``NodeTable.transient``)
+        # Ids the next inserts must take, last one first (``claim``); empty: allocate as usual.
+        self.wanted: List[int] = []
+
+    def claim(self, ids: Iterable[int]) -> None:
+        """Make the next inserts take exactly ``ids``, in order (a merge or replay keeping logged ids). O(k).
+
+        Each id must be unused: at or past the allocator's next id (the ids between
+        become holes), or a hole below it (a retired or skipped id).
+        """
+        self.wanted = list(ids)[::-1]
+
+    def skip_to(self, next_id: int) -> None:
+        """Never hand out ids below ``next_id``: those not yet used become holes. O(next_id - current next id).
+
+        Branches of one database draw fresh ids from one shared range this way.
+        """
+        alloc = self._alloc
+        rows = self._rows
+        while alloc.next_id < next_id:
+            rows.append(None)
+            alloc.next_id += 1
+            alloc.holes += 1
+
+    def _take(self, node: int) -> None:
+        """Reserve the unused id ``node`` for the insert in progress (see ``claim``). O(gap)."""
+        alloc = self._alloc
+        if node >= alloc.next_id:
+            self.skip_to(node)
+            alloc.next_id += 1
+            self._rows.append(None)
+        elif self._rows[node] is not None or alloc.holes < 1:
+            raise TableCorrupt(f"cannot insert node {node} again: the id is in use or was never retired")
+        else:
+            alloc.holes -= 1
 
     @property
     def owner_token(self) -> object:
@@ -410,13 +444,20 @@ class TransientNodeTable(_TableReader):
         except (TypeError, ValueError):
             raise TypeError(f"links must be four ints (open/close leaf and key), not {links!r}") from None
         alloc = self._alloc
+        wanted = self.wanted
         fresh = self.fresh_ids or alloc.free is None
-        node = alloc.next_id if fresh else alloc.free[0]  # type: ignore[index]
+        if wanted:
+            node = wanted[-1]
+        else:
+            node = alloc.next_id if fresh else alloc.free[0]  # type: ignore[index]
         values = indexed_values(self._fields, data, node) if self._index is not None else None
         keys = self._keys
         if keys is not None:
             key = self._new_key(data, node)
-        node = alloc.allocate_fresh() if fresh else alloc.allocate()
+        if wanted:
+            self._take(wanted.pop())
+        else:
+            node = alloc.allocate_fresh() if fresh else alloc.allocate()
         row = Row(open_leaf, open_key, close_leaf, close_key, data, self._token, parent)
         rows = self._rows
         if node == len(rows):

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import CorruptDatabase, StorageError
-from .store import COMMIT_COLUMNS, Cell, CommitRow, ConnectionLost, HeadWatch, Store, schema
+from .store import COMMIT_COLUMNS, Cell, CommitRow, ConnectionLost, HeadWatch, Lineage, Store, schema
 
 _INIT_LOCK = 0x626F74726565  # "botree": the advisory lock taken while creating the schema
 # The NOTIFY channel of a schema: one per database and schema (an identifier of at most 63 bytes).
@@ -166,8 +166,17 @@ class PostgresStore(Store):
         if self._early:
             self._run("SELECT pg_logical_emit_message(true, 'botree', '')")
 
-    def _append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]]) -> bool:
-        """The compare-and-set, the inserts and ``pg_notify`` in one pipeline (one round trip)."""
+    def _append(
+        self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], lineage: Optional[Lineage] = None
+    ) -> bool:
+        """The compare-and-set, the inserts and ``pg_notify`` in one pipeline (one round trip).
+
+        A branch commit (``lineage``) moves its branch row statement by statement
+        (``Store._append``).  Without one, the pipeline also asks whether branch tables
+        exist; if they do the transaction is rolled back (``False``: build again).
+        """
+        if lineage is not None:
+            return super()._append(expected, row, cells, lineage)
         if self._channel is None:
             self._channel = str(self._run(_CHANNEL)[0][0])
         version = row[0]
@@ -177,6 +186,7 @@ class PostgresStore(Store):
                 if self._early:
                     conn.execute("SET LOCAL synchronous_commit = off")
                 moved = conn.execute("UPDATE head SET version = %s WHERE id = 0 AND version = %s", (version, expected))
+                branched = conn.execute("SELECT 1 FROM meta WHERE key = 'id_mark'")
                 conn.execute(f"INSERT INTO commits ({COMMIT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", row)
                 with conn.cursor() as cur:
                     for sql, params in self._cell_writes(version, cells):
@@ -185,6 +195,8 @@ class PostgresStore(Store):
                         else:
                             cur.execute(sql)
                 conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(version)))
+            if branched.fetchall():
+                return False  # branches appeared since the caller looked: rolled back by the caller
             return bool(moved.rowcount == 1)
         except self._psycopg.Error as exc:
             raise self._map(exc) from None

@@ -7,6 +7,17 @@ Schema (SQLite and PostgreSQL alike; ``BLOB`` is ``BYTEA`` on PostgreSQL)::
     commits(version PRIMARY KEY, parent, time, message, meta, state, ops, deleted, crc)
     blocks / links / nodes(leaf, version, payload, crc, PRIMARY KEY (leaf, version))
 
+Branches add two tables, created by the first ``create_branch`` (a database without
+them is a botree-2 database with one line of history, ``main``, whose head is ``head``)::
+
+    branches(name PRIMARY KEY, version)              -- every branch's head, main's too
+    lineage(version PRIMARY KEY, branch, merged)     -- the branch of each later commit; a merge's source
+
+With them, ``head`` holds the newest version of any branch (still the
+compare-and-set word that numbers versions), each commit also moves its branch's
+row from the version it built on (a second compare-and-set), and ``meta`` holds
+``id_mark``, the first node id no branch has handed out.
+
 A commit inserts one cell per vector leaf it changed, stamped with its version (and
 one manifest cell per group of 64 leaves it changed, stored as leaf ``-(group + 1)``),
 and one commit row; nothing is updated in place except ``head``.  Reads ask for one
@@ -36,10 +47,21 @@ from .format import FORMAT, OPTIONAL_TABLES, TABLES, UPGRADABLE
 
 CommitRow = Tuple[int, int, float, Optional[str], bytes, bytes, Optional[bytes], bytes, int]
 Cell = Tuple[int, bytes, int]  # (leaf, payload, crc)
+Lineage = Tuple[str, int, Optional[int], int]  # (branch, its head the commit built on, merged source, node id mark)
 
 COMMIT_COLUMNS = "version, parent, time, message, meta, state, ops, deleted, crc"
 T = TypeVar("T")
 BACKOFF = 0.05  # seconds before the first reconnect; doubled before each later one
+
+
+BRANCH_SCHEMA = [
+    "CREATE TABLE branches (name TEXT PRIMARY KEY, version BIGINT NOT NULL)",
+    "CREATE TABLE lineage (version BIGINT PRIMARY KEY, branch TEXT NOT NULL, merged BIGINT)",
+]
+
+
+class _BranchMoved(Exception):
+    """Inside ``_append``: the branch head moved; roll the commit back."""
 
 
 class ConnectionLost(StorageError):
@@ -79,6 +101,7 @@ class Store:
         self.target = target
         self.lock = threading.RLock()
         self._depth = 0  # nesting of ``_again`` (only the outermost retries)
+        self._branched = False  # the branch tables exist (never dropped once created)
 
     # -- dialect hooks --------------------------------------------------------------
 
@@ -287,15 +310,100 @@ class Store:
             where = f"{self.target}: a {table} cell"
             yield _int(leaf, where), _int(version, where), _blob(payload, where), _int(crc, where)
 
-    def commit(self, build: Callable[[int], Tuple[CommitRow, Dict[str, List[Cell]], T]]) -> Tuple[CommitRow, T]:
+    # -- branches ------------------------------------------------------------------------
+
+    def branched(self) -> bool:
+        """True if the branch tables exist (checked until they do, then remembered). O(log).
+
+        Read from ``meta.id_mark``, which the transaction creating them writes.
+        """
+        if not self._branched:
+            self._branched = bool(self.query("SELECT 1 FROM meta WHERE key = ?", ("id_mark",)))
+        return self._branched
+
+    def heads(self) -> Dict[str, int]:
+        """Every branch's head version by name (empty without the branch tables). O(branches)."""
+        if not self.branched():
+            return {}
+        return {str(name): _int(v, f"{self.target}: branch {name!r}")
+                for name, v in self.query("SELECT name, version FROM branches")}
+
+    def branch_head(self, name: str) -> Optional[int]:
+        """The head version of branch ``name`` (None if there is no such branch). O(log)."""
+        rows = self.query("SELECT version FROM branches WHERE name = ?", (name,))
+        return _int(rows[0][0], f"{self.target}: branch {name!r}") if rows else None
+
+    def create_branch(self, name: str, version: int, main: int, mark: int) -> Optional[bool]:
+        """Add branch ``name`` at ``version``, creating the branch tables first if needed; False if it exists.
+
+        Creating the tables records main's head, ``main`` (every commit so far is
+        main's), and ``mark``, the first node id it has not handed out; if the stored
+        head is no longer ``main`` nothing is written and None is returned (read it
+        again and retry).  One write transaction. O(1).
+        """
+
+        def work(retrying: bool) -> Optional[bool]:
+            with self._transaction():
+                # Lock the head row first: a commit that does not know of branches waits, then sees them.
+                self._rowcount(self._q("UPDATE head SET version = version WHERE id = 0"), ())
+                if "branches" not in self._tables():
+                    if self._run(self._q("SELECT version FROM head WHERE id = 0")) != [(main,)]:
+                        return None
+                    for statement in BRANCH_SCHEMA:
+                        self._run(statement)
+                    self._run(self._q("INSERT INTO branches VALUES (?, ?)"), ("main", main))
+                    self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("id_mark", str(mark)))
+                if self._run(self._q("SELECT 1 FROM branches WHERE name = ?"), (name,)):
+                    return False
+                self._run(self._q("INSERT INTO branches VALUES (?, ?)"), (name, version))
+                return True
+
+        created = self._again(work)
+        self._branched = created is not None
+        return created
+
+    def drop_branch(self, name: str) -> bool:
+        """Remove the name ``name`` (its versions stay); False if there was none. O(log)."""
+        if not self.branched():
+            return False
+        return self._again(lambda retrying: self._drop(name))
+
+    def _drop(self, name: str) -> bool:
+        with self._transaction():
+            return self._rowcount(self._q("DELETE FROM branches WHERE name = ?"), (name,)) == 1
+
+    def id_mark(self) -> int:
+        """The first node id no branch has handed out (``meta.id_mark``). O(1)."""
+        rows = self.query("SELECT value FROM meta WHERE key = ?", ("id_mark",))
+        if len(rows) != 1 or not str(rows[0][0]).isdigit():
+            raise CorruptDatabase(f"{self.target}: meta has no valid id_mark")
+        return int(rows[0][0])
+
+    def lineage(self, first: int, last: int) -> Dict[int, Tuple[str, Optional[int]]]:
+        """(branch, merged source) of the commits first..last that have a lineage row. O(rows)."""
+        if not self.branched():
+            return {}
+        rows = self.query("SELECT version, branch, merged FROM lineage WHERE version >= ? AND version <= ?",
+                          (first, last))
+        return {int(v): (str(b), None if m is None else int(m)) for v, b, m in rows}
+
+    # -- committing ----------------------------------------------------------------------
+
+    def commit(self, build: Callable[[int], Tuple[CommitRow, Dict[str, List[Cell]], Optional[Lineage], T]]) -> Tuple[CommitRow, T]:
         """Store the next version: lock the head, ``build(head)`` the commit on it, insert it. O(build + cells).
 
-        ``build(head)`` returns (row, cells, extra) for the version after ``head``; it
-        runs inside the write transaction, after the head is locked (SQLite: ``BEGIN
-        IMMEDIATE`` behind a lock file; PostgreSQL: ``SELECT ... FOR UPDATE`` on the
-        head row), so no other writer can move the head under it: writers queue
+        ``build(head)`` returns (row, cells, lineage, extra) for the version after
+        ``head``; it runs inside the write transaction, after the head is locked (SQLite:
+        ``BEGIN IMMEDIATE`` behind a lock file; PostgreSQL: ``SELECT ... FOR UPDATE`` on
+        the head row), so no other writer can move the head under it: writers queue
         instead of racing, and no encoding is thrown away.  ``build`` may read the
         store (the same connection, inside the transaction).  Returns (row, extra).
+
+        ``lineage`` = (branch name, the branch head the commit built on, merged source
+        or None, node id mark) on a database with branches: the branch row moves with
+        the head, and the commit's lineage row and ``id_mark`` are written in the same
+        transaction.  Without it the commit is refused if the branch tables exist by
+        then, and ``build`` runs again (it must look for them again).
 
         If the connection is lost, the outcome of the lost run may be unknown (COMMIT
         sent, no answer).  The run after reconnecting settles it: locking the head
@@ -313,9 +421,9 @@ class Store:
                         if retrying and tried and head >= tried[-1][0][0] and self._landed(tried[-1][0]):
                             row, extra = tried[-1]
                         else:
-                            row, cells, extra = build(head)
+                            row, cells, lineage, extra = build(head)
                             tried.append((row, extra))
-                            if not self._append(head, row, cells):
+                            if not self._append(head, row, cells, lineage):
                                 raise _Moved()  # rolls the transaction back
                     self._flush()
                     return row, extra
@@ -335,10 +443,23 @@ class Store:
 
     _lock_head = "SELECT version FROM head WHERE id = 0"  # inside the write transaction
 
-    def _append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]]) -> bool:
-        """Inside ``_writing``: move the head from ``expected`` to ``row``'s version, insert row and cells."""
+    def _append(
+        self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], lineage: Optional[Lineage] = None
+    ) -> bool:
+        """Inside ``_writing``: move the head from ``expected`` to ``row``'s version, insert row and cells.
+
+        False (roll back and build again) if the head moved, the branch row moved, or
+        branch tables appeared for a commit made without ``lineage``.
+        """
         moved = self._rowcount(self._q("UPDATE head SET version = ? WHERE id = 0 AND version = ?"), (row[0], expected))
         if moved != 1:
+            return False
+        try:
+            if lineage is not None:
+                self._advance(row[0], *lineage)
+            elif self._run(self._q("SELECT 1 FROM meta WHERE key = ?"), ("id_mark",)):
+                return False  # branches appeared since the caller looked: it must move main's row
+        except _BranchMoved:
             return False
         self._insert(row, cells)
         self._announce(row[0])  # inside the transaction: heard only if the commit lands
@@ -346,6 +467,17 @@ class Store:
 
     def _flush(self) -> None:
         """After a commit's transaction: make sure it is durable (dialects that commit early flush here)."""
+
+    def _advance(self, version: int, name: str, old: int, merged: Optional[int], mark: int) -> None:
+        """Inside ``_append``: move branch ``name`` from ``old`` to ``version``, note its lineage and the id mark."""
+        if self._rowcount(self._q("UPDATE branches SET version = ? WHERE name = ? AND version = ?"),
+                          (version, name, old)) != 1:
+            raise _BranchMoved(name)
+        self._run(self._q("INSERT INTO lineage (version, branch, merged) VALUES (?, ?, ?)"), (version, name, merged))
+        found = self._run(self._q("SELECT value FROM meta WHERE key = ?"), ("id_mark",))
+        if not found or int(found[0][0]) < mark:
+            self._run(self._q("UPDATE meta SET value = ? WHERE key = ?"), (str(mark), "id_mark"))
+
 
     def _landed(self, row: CommitRow) -> bool:
         """True if the stored commit of ``row``'s version is ``row`` (same checksum)."""
