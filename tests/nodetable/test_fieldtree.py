@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from botree.nodetable import NodeTable, NotIndexed, Row
-from botree.nodetable import fieldtree
+from botree.nodetable import NodeTable, NotIndexed, Row, fieldtree
 from botree.nodetable.attrindex import MISSING, Range, family
 from botree.nodetable.fieldtree import build_trees, entry, stable_hash
 
