@@ -35,7 +35,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from ..errors import NotIndexed, TableCorrupt
 from .attrindex import FAMILIES, MISSING, Range, family, indexed_values
-from .vector import ChunkedVector, TransientVector
+from .vector import LEAF_BITS, MID_BITS, ChunkedVector, TransientVector
 
 FANOUT = 16  # entries per leaf, children per inner node; a node splits above this
 FILL = 12  # entries (children) per node of a bulk-built tree: room for inserts
@@ -45,6 +45,7 @@ _AFTER = float("inf")  # greater than every node id: a probe after all entries o
 _MASK = (1 << 32) - 1
 
 Entry = Tuple[Any, ...]
+assert (MID_BITS, LEAF_BITS) == (12, 6)  # ``find`` inlines the vector read
 
 
 def stable_hash(value: Any) -> int:
@@ -147,22 +148,32 @@ class _TreesReader:
             raise NotIndexed(f"field {field!r} is not indexed (indexed: {list(self.fields)})") from None
 
     def find(self, field: str, value: Any) -> List[int]:
-        """Ids whose ``field`` equals ``value``, ascending. O(F log_F n + k); ``NotIndexed``."""
+        """Ids whose ``field`` equals ``value``, ascending. O(F log_F n + k); ``NotIndexed``.
+
+        The descent and the first leaf are inlined (``ChunkedVector`` reads included):
+        this is the hot path of ``find``; a run that goes on past the leaf continues by ``scan``.
+        """
         root = self._root(field)
         low, high = _equal_bounds(value)
-        out = []
-        if low[0] == OTHER:
-            for e in scan(self.slots, root, low):
-                if e >= high:
-                    break
-                if e[3] == value:
-                    out.append(e[2])
+        chunks = self.slots.chunks
+        node = chunks[root >> 12][(root >> 6) & 63][root & 63]
+        while node[0] == INNER:
+            k = node[2][bisect_right(node[1], low)]
+            node = chunks[k >> 12][(k >> 6) & 63][k & 63]
+        entries = node[1]
+        pos = bisect_left(entries, low)
+        end = bisect_left(entries, high, pos)
+        if end < len(entries) or pos == end == 0 and not entries:
+            hits = entries[pos:end]  # the whole run is in this leaf
         else:
+            hits = []
             for e in scan(self.slots, root, low):
                 if e >= high:
                     break
-                out.append(e[2])
-        return out
+                hits.append(e)
+        if low[0] == OTHER:
+            return [e[2] for e in hits if e[3] == value]
+        return [e[2] for e in hits]
 
     def range_ids(self, field: str, rng: Range) -> Iterator[int]:
         """Ids whose ``field`` lies in ``rng``, by ascending value, lazily.
