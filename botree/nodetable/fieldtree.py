@@ -247,18 +247,24 @@ def build_trees(fields: Tuple[str, ...], pairs: Iterable[Tuple[int, Any]]) -> Fi
     Every indexed value is checked first (``indexed_values``: unhashable or NaN
     raise), so a bad one raises before anything is built.
     """
-    lists: List[List[Entry]] = [[] for _ in fields]
-    if fields:
-        for node, data in pairs:
-            for entries, value in zip(lists, indexed_values(fields, data, node)):
-                if value is not MISSING:
-                    entries.append(entry(value, node))
+    lists = _entries(fields, pairs)
     slots: List[Any] = []
     roots = []
     for entries in lists:
         entries.sort()
         roots.append(_pack(slots, entries))
     return FieldTrees(fields, ChunkedVector(slots), tuple(roots), tuple(len(e) for e in lists), -1)
+
+
+def _entries(fields: Tuple[str, ...], pairs: Iterable[Tuple[int, Any]]) -> List[List[Entry]]:
+    """Per field, the (unsorted) entries of (node, data) pairs; bad values raise (``indexed_values``). O(n)."""
+    lists: List[List[Entry]] = [[] for _ in fields]
+    if fields:
+        for node, data in pairs:
+            for entries, value in zip(lists, indexed_values(fields, data, node)):
+                if value is not MISSING:
+                    entries.append(entry(value, node))
+    return lists
 
 
 def _pack(slots: List[Any], entries: List[Entry]) -> int:
@@ -413,12 +419,7 @@ def check_trees(trees: FieldTrees, live: Iterable[Tuple[int, Any]]) -> None:
     slot is in exactly one tree or on the free chain.
     """
     fields = trees.fields
-    expect: List[List[Entry]] = [[] for _ in fields]
-    if fields:
-        for node, data in live:
-            for entries, value in zip(expect, indexed_values(fields, data, node)):
-                if value is not MISSING:
-                    entries.append(entry(value, node))
+    expect = _entries(fields, live)
     slots = trees.slots
     n = len(slots)
     owner: Dict[int, str] = {}

@@ -341,7 +341,7 @@ def decode_state(payload: bytes, where: str) -> Dict[str, Any]:
             type(trees) is dict
             and type(trees.get("length")) is int
             and type(trees.get("free")) is int
-            and trees["free"] < trees["length"]
+            and -1 <= trees["free"] < trees["length"]
             and all(type(trees.get(k)) is list and len(trees[k]) == nfields for k in ("roots", "counts"))
             and all(type(r) is int and 0 <= r < trees["length"] for r in trees["roots"])
             and all(type(c) is int and c >= 0 for c in trees["counts"])
