@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import zlib
 from bisect import bisect_left, bisect_right
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from ..errors import NotIndexed, TableCorrupt
 from .attrindex import FAMILIES, MISSING, Range, family, indexed_values
@@ -252,7 +252,7 @@ def build_trees(fields: Tuple[str, ...], pairs: Iterable[Tuple[int, Any]]) -> Fi
     roots = []
     for entries in lists:
         entries.sort()
-        roots.append(_pack(slots, entries))
+        roots.append(_pack(_appender(slots), entries))
     return FieldTrees(fields, ChunkedVector(slots), tuple(roots), tuple(len(e) for e in lists), -1)
 
 
@@ -267,21 +267,69 @@ def _entries(fields: Tuple[str, ...], pairs: Iterable[Tuple[int, Any]]) -> List[
     return lists
 
 
-def _pack(slots: List[Any], entries: List[Entry]) -> int:
-    """Append a tree of the sorted ``entries`` to ``slots``, level by level; its root slot. O(n)."""
+def _pack(alloc: Callable[[Any], int], entries: List[Entry]) -> int:
+    """A tree of the sorted ``entries``, each node stored by ``alloc(node) -> slot``, level by
+    level (leaves first); its root slot. O(n)."""
     level: List[Tuple[Any, int]] = []  # (first entry, slot) of each node of the level
     for j in range(0, max(1, len(entries)), FILL):
         chunk = tuple(entries[j : j + FILL])
-        level.append((chunk[0] if chunk else None, len(slots)))
-        slots.append((LEAF, chunk))
+        level.append((chunk[0] if chunk else None, alloc((LEAF, chunk))))
     while len(level) > 1:
         upper = []
         for j in range(0, len(level), FILL):
             group = level[j : j + FILL]
-            upper.append((group[0][0], len(slots)))
-            slots.append((INNER, tuple(first for first, _ in group[1:]), tuple(slot for _, slot in group)))
+            node = (INNER, tuple(first for first, _ in group[1:]), tuple(slot for _, slot in group))
+            upper.append((group[0][0], alloc(node)))
         level = upper
     return level[0][1]
+
+
+def _appender(slots: List[Any]) -> Callable[[Any], int]:
+    def alloc(item: Any) -> int:
+        slots.append(item)
+        return len(slots) - 1
+
+    return alloc
+
+
+def reconfigure(trees: FieldTrees, fields: Tuple[str, ...], live: Iterable[Tuple[int, Any]]) -> FieldTrees:
+    """The index of ``fields`` over the ``live`` (node, data) pairs, keeping the trees of fields
+    ``trees`` already has: a dropped field's slots are freed, an added field's tree is
+    built (O(n log n)) into free slots and then new ones; values are checked first. O(kept + changed)."""
+    if not fields:
+        return NO_FIELDS
+    added = tuple(f for f in fields if f not in trees.fields)
+    lists = _entries(added, live)  # raises before anything changes
+    batch = trees.transient()
+    for field, root in zip(trees.fields, trees.roots):
+        if field not in fields:
+            for slot in _tree_slots(batch.slots, root):
+                batch._release(slot)
+    old = dict(zip(trees.fields, zip(trees.roots, trees.counts)))
+    new = dict(zip(added, lists))
+    for entries in lists:
+        entries.sort()
+    roots, counts = [], []
+    for field in fields:
+        if field in old:
+            root, count = old[field]
+        else:
+            root, count = _pack(batch._alloc, new[field]), len(new[field])
+        roots.append(root)
+        counts.append(count)
+    batch.fields, batch.roots, batch.counts = fields, roots, counts
+    return batch.persistent()
+
+
+def _tree_slots(slots: Any, root: int) -> Iterator[int]:
+    """Every slot of the tree at ``root`` (iteratively). O(nodes)."""
+    stack = [root]
+    while stack:
+        slot = stack.pop()
+        node = slots[slot]
+        if node[0] == INNER:
+            stack.extend(node[2])
+        yield slot  # after reading it: the caller may free it
 
 
 NO_FIELDS = build_trees((), ())  # the index of a table without indexed fields

@@ -16,7 +16,7 @@ from typing import Any, Collection, Iterable, Iterator, List, Optional, Tuple
 from ..errors import DuplicateKey, InvalidOperation, TableCorrupt, UnknownNode
 from .allocator import IdAllocator
 from .attrindex import Range, indexed_values
-from .fieldtree import NO_FIELDS, FieldTrees, TransientFieldTrees, build_trees, check_trees
+from .fieldtree import NO_FIELDS, FieldTrees, TransientFieldTrees, build_trees, check_trees, reconfigure
 from .keyindex import KeyIndex, TransientKeyIndex, build_keys, check_key, check_keys, empty_keys
 from .rows import Row
 from .vector import ChunkedVector
@@ -223,7 +223,8 @@ class NodeTable(_TableReader):
     def configured(self, fields: Iterable[str], key: Optional[str]) -> "NodeTable":
         """The same rows and ids with other indexed ``fields`` and key field. O(n log n) to build the indexes.
 
-        Indexes that do not change are shared.  A row without a valid key, or two rows
+        Indexes that do not change are shared (an added field's tree goes beside the
+        kept ones, a dropped field's slots are freed).  A row without a valid key, or two rows
         holding the same key, raise (``InvalidKey``, ``DuplicateKey``); nothing changes.
         """
         fields = tuple(fields)
@@ -233,7 +234,7 @@ class NodeTable(_TableReader):
             keys = self._keys
         else:
             keys = build_keys(key, self._live())
-        trees = self._index if fields == self._fields else build_trees(fields, self._live())
+        trees = self._trees() if fields == self._fields else reconfigure(self._trees(), fields, self._live())
         return NodeTable.from_parts(self._rows, self._alloc, fields, trees, keys)
 
     def _live(self) -> Iterator[Tuple[int, Any]]:

@@ -21,7 +21,8 @@ from botree.nodetable import NodeTable, NotIndexed, Row, fieldtree
 from botree.nodetable.attrindex import MISSING, Range, family
 from botree.nodetable.fieldtree import build_trees, entry, stable_hash
 
-FIELDS = ("a", "b")
+FIELDS = ("a", "b")  # indexed at the start; ``reconfigure`` adds and drops them and "c"
+ALL = ("a", "b", "c")
 
 scalars = st.one_of(
     st.integers(-5, 5),
@@ -41,7 +42,7 @@ values = st.one_of(
 @st.composite
 def datas(draw: Any) -> Dict[str, Any]:
     out = {}
-    for field in FIELDS:
+    for field in ALL:
         if draw(st.booleans()) or field == "a":
             out[field] = draw(values)
     return out
@@ -104,18 +105,31 @@ class FieldIndexMachine(RuleBasedStateMachine):
         node = data.draw(st.sampled_from(sorted(self.model)))
         self.table = self.table.update(node, open_leaf=1, open_key=node, close_leaf=2, close_key=node)
 
+    @rule(fields=st.lists(st.sampled_from(ALL), unique=True, max_size=3))
+    def reconfigure(self, fields: List[str]) -> None:  # add_index / drop_index
+        self.table = self.table.configured(fields, None)
+        assert self.table.fields == tuple(fields)
+
     @rule()
     def snapshot(self) -> None:
         self.snapshots.append((self.table, dict(self.model)))
 
-    @rule(field=st.sampled_from(FIELDS), value=values)
+    @rule(field=st.sampled_from(ALL), value=values)
     def find_equal(self, field: str, value: Any) -> None:
+        if field not in self.table.fields:
+            with pytest.raises(NotIndexed):
+                self.table.find_ids(field, value)
+            return
         expect = sorted(n for n, d in self.model.items() if d.get(field, MISSING) is not MISSING and d[field] == value)
         assert sorted(self.table.find_ids(field, value)) == expect
         assert self.table.find(field, value) == frozenset(expect)
 
-    @rule(field=st.sampled_from(FIELDS), rng=ranges())
+    @rule(field=st.sampled_from(ALL), rng=ranges())
     def find_range(self, field: str, rng: Range) -> None:
+        if field not in self.table.fields:
+            with pytest.raises(NotIndexed):
+                self.table.range_ids(field, rng)
+            return
         inside = [(d[field], n) for n, d in self.model.items() if field in d and d[field] in rng]
         got = self.table.find_ids(field, rng)
         assert sorted(got) == sorted(n for _, n in inside)
@@ -137,7 +151,7 @@ class FieldIndexMachine(RuleBasedStateMachine):
     @invariant()
     def snapshots_unchanged(self) -> None:
         for table, model in self.snapshots[-3:]:
-            for field in FIELDS:
+            for field in table.fields:
                 for n, d in model.items():
                     if field in d:
                         assert n in table.find_ids(field, d[field])
@@ -180,3 +194,21 @@ def test_a_table_without_fields_has_no_trees() -> None:
     assert t.field_index is not None and t.field_index.fields == ()
     with pytest.raises(NotIndexed):
         t.find_ids("a", 1)
+
+
+def test_add_and_drop_index_keep_the_other_trees_and_reuse_freed_slots() -> None:
+    rows = [Row(0, 0, 0, 0, {"a": i, "b": str(i)}, None) for i in range(5000)]
+    t = NodeTable.from_rows(rows, ("a",))
+    u = t.configured(("a", "b"), None)
+    ta, ua = t.field_index, u.field_index
+    assert ta is not None and ua is not None
+    assert ua.roots[0] == ta.roots[0] and ua.slots.chunks[0][0] is ta.slots.chunks[0][0]  # shared, not rebuilt
+    v = u.configured(("b",), None)
+    va = v.field_index
+    assert va is not None and va.roots == (ua.roots[1],) and va.free >= 0
+    v.check()
+    w = v.configured(("b", "a"), None)  # a's tree again: built into the slots its drop freed
+    wa = w.field_index
+    assert wa is not None and len(wa.slots) == len(ua.slots)
+    w.check()
+    assert w.find_ids("a", 17) == [17] and w.find_ids("b", "17") == [17]
