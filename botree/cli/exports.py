@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Set
 
 from ..errors import BotreeError
 from ..interchange.csvrows import write_rows
-from ..interchange.keyedtable import internal_table, keyed_table
+from ..interchange.keyedtable import csv_table
 from ..interchange.nested import JsonNode
 from ..tree.tree import Tree
 from .errors import CliError
@@ -120,16 +120,13 @@ def export_csv(tree: Tree, args: argparse.Namespace) -> str:
     if is_document(tree):
         raise CliError("a JSON document has no CSV form: export it with --format json or table")
     try:
-        if key is None:
-            header, rows = internal_table(tree.places(), tree.data)
-        else:
-            order = args.order or "order"
-            header, rows, rewrote = keyed_table(tree.places(), tree.data, key, args.parent or "parent", order)
-            if rewrote:
-                sys.stderr.write(
-                    f"botree: note: the {order!r} values no longer sort every node's children into their "
-                    f"current order: the {order!r} column holds child positions\n"
-                )
+        order = args.order or "order"
+        header, rows, rewrote = csv_table(tree.places(), tree.data, key, args.parent or "parent", order)
+        if rewrote:
+            sys.stderr.write(
+                f"botree: note: the {order!r} values no longer sort every node's children into their "
+                f"current order: the {order!r} column holds child positions\n"
+            )
     except BotreeError as exc:
         raise CliError(f"{exc}: export it with --format table or json") from None
     buffer = io.StringIO()

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import IO, Any, Dict, Hashable, Iterator, List, Optional, Tuple
 
 from ..interchange.csvrows import read_rows
-from ..interchange.keyedtable import internal_rows, is_internal, keyed_rows
+from ..interchange.keyedtable import csv_parent_rows, is_internal
 from ..interchange.nested import JsonNode
 from ..tree.tree import Tree, load_parent_table
 from .errors import CliError
@@ -149,12 +149,9 @@ def read_csv(handle: IO[str], name: str, args: argparse.Namespace, db_key: Optio
         if bar is not None:
             bar.rows(len(rows))
     with phase("building", shown, len(rows)) as bar:
-        if is_internal(header):
-            return parent_table(internal_rows(header, rows, name), True, None, args, bar)
-        key = csv_key(header, args, db_key, name)
-        order = args.order or ("order" if "order" in header else None)
-        table, ordered = keyed_rows(header, rows, name, key, parent, order)
-        return parent_table(table, ordered, key, args, bar)
+        key = "#id" if is_internal(header) else csv_key(header, args, db_key, name)
+        table, ordered, keyed = csv_parent_rows(header, rows, name, key, parent, args.order)
+        return parent_table(table, ordered, keyed, args, bar)
 
 
 def legacy_rows(value: List[Any], name: str) -> List[Tuple[Any, Any, Any, Any]]:

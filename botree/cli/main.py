@@ -615,8 +615,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
                     continue
                 if version <= head:
                     continue  # printed from the history above
-                if version not in commits:
-                    commits = {c.version: c for c in db.history()}
+                if version not in commits:  # read only the commits not seen yet
+                    commits.update((c.version, c) for c in db.history(since=max(commits, default=-1)))
                 out(watch_line(commits, version, changes))
                 sys.stdout.flush()
     except KeyboardInterrupt:

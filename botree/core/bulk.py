@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from ..errors import BotreeError, InvalidArgument, InvalidOperation
-from ..nodetable import ChunkedVector, IdAllocator, NodeTable, Row
+from ..nodetable import TOP, ChunkedVector, IdAllocator, NodeTable, Row
 from .blocks import Block, Link
 from .gapkeys import even_keys
 from .gcpause import gc_paused
@@ -115,18 +115,20 @@ def _read_bounds(
     try:
         for data, is_open in iterator:
             if is_open:
-                new_row(Row(0, 0, 0, 0, data, owner))
+                # The row's parent is the parent's opening item itself (one int object, see nodetable.rows).
+                new_row(Row(0, 0, 0, 0, data, owner, stack[-1] if stack else TOP))
                 append_level(depth)
                 depth += 1
-                push(node)
-                append_item(node << 1)
+                item = node << 1
+                push(item)
+                append_item(item)
                 node += 1
             else:
                 if not depth:
                     raise InvalidOperation(f"bound {done} closes a node, but no node is open")
                 depth -= 1
                 append_level(depth)
-                append_item(pop() << 1 | 1)
+                append_item(pop() | 1)
             done += 1
             if progress is not None and not done & (PROGRESS_EVERY - 1):
                 progress(done, total)
@@ -136,7 +138,7 @@ def _read_bounds(
             raise  # raised by the events' source or a callback, not by a malformed event
         raise InvalidArgument(f"event {done} is not a (data, is_open) pair: {exc}") from None
     if stack:
-        raise InvalidOperation(f"{len(stack)} node(s) never closed, the innermost is node {stack[-1]}")
+        raise InvalidOperation(f"{len(stack)} node(s) never closed, the innermost is node {stack[-1] >> 1}")
     return rows, items, levels, done
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Dict, List, Set, Tuple
 
 from ..errors import InvariantError, TableCorrupt
+from ..nodetable import TOP, UNKNOWN
 from .gapkeys import SPACE
 from .reader import IndexReader
 
@@ -127,7 +128,7 @@ def _check_block_ids(idx: IndexReader, live: Set[int]) -> None:
 
 
 def _check_bounds(idx: IndexReader, leaves: List[Tuple[int, int]]) -> int:
-    """Bounds well nested, levels equal true depth, back-links resolve; the number of nodes opened."""
+    """Bounds well nested, levels equal true depth, back-links and row parents right; the number of nodes opened."""
     blocks = idx.blocks
     nodes = idx.nodes
     stack: List[int] = []
@@ -153,6 +154,9 @@ def _check_bounds(idx: IndexReader, leaves: List[Tuple[int, int]]) -> int:
                     _fail(f"node {node} opens twice")
                 if level != len(stack):
                     _fail(f"node {node}: level {level} but true depth {len(stack)}")
+                parent = stack[-1] << 1 if stack else TOP
+                if row.parent != parent and row.parent != UNKNOWN:
+                    _fail(f"node {node}: row parent {row.parent_id} but true parent {parent >> 1}")
                 seen[node] = level
                 stack.append(node)
                 if (row.open_leaf, row.open_key) != (leaf, blk.keys[j]):

@@ -14,7 +14,7 @@ from bisect import bisect_left
 from typing import Dict, List, Optional, Set
 
 from ..nodetable import IdAllocator
-from .blocks import Block
+from .blocks import EMPTY_MIN, Block
 from .gapkeys import SPACE, even_keys, gap_keys
 from .reader import IndexReader
 
@@ -115,10 +115,17 @@ class Maintenance(IndexReader):
         keys = blk.keys
         items = blk.items
         if blk.counts is None:
-            writable = self._nodes.writable
+            nodes = self._nodes
+            writable = nodes.writable
+            vector = nodes.rows
+            token = nodes.owner_token
             for j in range(lo, hi):
                 item = items[j]
-                row = writable(item >> 1)
+                node = item >> 1
+                # ``writable(node)`` inlined for rows this batch owns already (hot in splits).
+                row = vector.chunks[node >> 12][(node >> 6) & 63][node & 63]
+                if row is None or row.owner is not token:
+                    row = writable(node)
                 if item & 1:
                     row.close_leaf = bid
                     row.close_key = keys[j]
@@ -126,9 +133,13 @@ class Maintenance(IndexReader):
                     row.open_leaf = bid
                     row.open_key = keys[j]
         else:
+            # ``_set_link(child, bid, key, delta)`` inlined: splits and merges relink up to B children.
+            links = self._links
             for j in range(lo, hi):
                 child = items[j]
-                self._set_link(child, bid, keys[j], self._link(child)[2])
+                delta = links.chunks[child >> 12][(child >> 6) & 63][child & 63][2]
+                links[child] = (bid, keys[j], delta)
+            self.links_written += hi - lo
 
     def _label(self, bid: int, blk: Block, lo: int, hi: int) -> None:
         """Give items lo..hi-1 keys inside their gap, relabelling the block if full."""
@@ -194,8 +205,12 @@ class Maintenance(IndexReader):
         if diff:
             aux = [a + diff for a in aux]
             if counts is not None:
+                # ``_shift(child, diff)`` inlined.
+                links = self._links
                 for child in items:
-                    self._shift(child, diff)
+                    parent, pkey, delta = links.chunks[child >> 12][(child >> 6) & 63][child & 63]
+                    links[child] = (parent, pkey, delta + diff)
+                self.links_written += len(items)
         self._insert_items(dst, at, items, aux, counts, level, keys)
 
     def _split_off(self, bid: int, pos: int, level: int) -> int:
@@ -204,11 +219,11 @@ class Maintenance(IndexReader):
         The smaller side moves to a new sibling, so at most B/2 items are relinked.
         The parent gains a child and may overflow; ``_settle`` fixes that. O(B).
         """
-        blk = self._blocks[bid]
+        blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
         n = len(blk.items)
         parent, pkey, delta = self._link(bid)
         new = self._new_block(blk.counts is None, parent, delta)
-        i = bisect_left(self._blocks[parent].keys, pkey)
+        i = bisect_left(self._blocks.chunks[parent >> 12][(parent >> 6) & 63][parent & 63].keys, pkey)
         if 2 * pos < n:
             self._insert_items(parent, i, [new], [0], [0], level + 1)
             self._move_items(bid, 0, pos, new, 0, level)
@@ -223,7 +238,7 @@ class Maintenance(IndexReader):
         new = self._new_block(False, -1, 0)
         self._root = new
         self._height += 1
-        blk = self._blocks[old]
+        blk = self._blocks.chunks[old >> 12][(old >> 6) & 63][old & 63]
         low = self._link(old)[2] + blk.min_aux()
         self._insert_items(new, 0, [old], [low], [blk.entry_count()], self._height)
         self._mark(old, self._height - 1)
@@ -257,12 +272,12 @@ class Maintenance(IndexReader):
         other, left = self._neighbour(bid)
         if other < 0:
             return  # only block at its level: the root will shrink down to it
-        n = len(self._blocks[bid].items)
-        m = len(self._blocks[other].items)
+        n = len(self._block(bid).items)
+        m = len(self._block(other).items)
         lbid, rbid = (other, bid) if left else (bid, other)
         if n + m <= self._B:
-            rblk = self._blocks[rbid]
-            self._move_items(rbid, 0, len(rblk.items), lbid, len(self._blocks[lbid].items), level)
+            rblk = self._block(rbid)
+            self._move_items(rbid, 0, len(rblk.items), lbid, len(self._block(lbid).items), level)
             self._remove_child(rbid, level + 1)
             todo.add(lbid)
         else:
@@ -275,12 +290,14 @@ class Maintenance(IndexReader):
 
     def _refresh(self, bid: int, blk: Block, level: int) -> None:
         """Write ``blk``'s entry count and minimum level into its parent's arrays."""
-        parent, pkey, delta = self._link(bid)
+        parent, pkey, delta = self._links.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
         if parent < 0:
             return
-        count = blk.entry_count()
-        low = delta + blk.min_aux()
-        pblk = self._blocks[parent]
+        counts = blk.counts  # Block.entry_count and min_aux, inlined (hot)
+        count = len(blk.items) if counts is None else sum(counts)
+        aux = blk.aux
+        low = delta + (min(aux) if aux else EMPTY_MIN)
+        pblk = self._blocks.chunks[parent >> 12][(parent >> 6) & 63][parent & 63]
         i = bisect_left(pblk.keys, pkey)
         if pblk.counts[i] != count or pblk.aux[i] != low:
             pblk = self._w(parent)
@@ -302,7 +319,7 @@ class Maintenance(IndexReader):
             todo = dirty.pop(level, None)
             while todo:
                 bid = todo.pop()
-                blk = self._blocks[bid]
+                blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
                 if blk is None:
                     continue
                 n = len(blk.items)
@@ -316,7 +333,7 @@ class Maintenance(IndexReader):
                     continue
                 if n < low and bid != self._root:
                     self._rebalance(bid, level, todo)
-                    blk = self._blocks[bid]
+                    blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
                     if blk is None:
                         continue
                 self._refresh(bid, blk, level)

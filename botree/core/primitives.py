@@ -24,6 +24,7 @@ from bisect import bisect_left
 from typing import Any, Optional
 
 from ..errors import InvalidOperation
+from ..nodetable import TOP
 from .gapkeys import SPACE
 from .maintenance import Maintenance
 from .reader import Bound, check_bound
@@ -57,13 +58,14 @@ class Primitives(Maintenance):
             aux = self._block(leaf).aux
             # Before an opening bound: that node's level; before a closing one: one deeper.
             rel = aux[pos] if before[1] else aux[pos] + 1
+        parent = self._parent_at(before)
         blk = self._w(leaf)
         keys = blk.keys
         left = keys[pos - 1] if pos else 0
         right = keys[pos] if pos < len(keys) else SPACE
         if len(keys) + 2 > self._B or right - left < 3:
             # Slow path: the leaf splits or its gap is exhausted.
-            node = self._nodes.insert(data)
+            node = self._nodes.insert(data, (0, 0, 0, 0), parent)
             self._insert_items(leaf, pos, [node << 1, node << 1 | 1], [rel, rel], None, 0)
             self._settle()
             return node
@@ -72,12 +74,36 @@ class Primitives(Maintenance):
         third = (right - left) // 3
         k1 = left + third
         k2 = k1 + third
-        node = self._nodes.insert(data, (leaf, k1, leaf, k2))
+        node = self._nodes.insert(data, (leaf, k1, leaf, k2), parent)
         blk.items[pos:pos] = [node << 1, node << 1 | 1]
         blk.aux[pos:pos] = [rel, rel]
         keys[pos:pos] = [k1, k2]
         self._bump(leaf, 2, rel)
         return node
+
+    def _parent_at(self, before: Optional[Bound]) -> int:
+        """``Row.parent`` (the parent's opening item, or ``TOP``) of a node placed just before ``before``. O(1)."""
+        if before is None:
+            return TOP
+        node, is_open = before
+        if not is_open:
+            return node << 1
+        parent = self.enclosing(node)
+        return TOP if parent is None else parent << 1
+
+    def _reparent(self, first: int, last: int, parent: int) -> None:
+        """Set ``Row.parent`` (an item, see ``_parent_at``) in the rows of the sibling run first..last.
+
+        O(k log B) for k siblings: a move of one subtree writes one row."""
+        writable = self._nodes.writable
+        node = first
+        while True:
+            writable(node).parent = parent
+            if node == last:
+                return
+            after = self.next_bound((node, False))
+            assert after is not None and after[1], "a checked run is a sequence of siblings"
+            node = after[0]
 
     def _position(self, before: Optional[Bound]) -> tuple[int, int]:
         """(leaf, position) where entries inserted just before ``before`` go (None: the end)."""
@@ -101,15 +127,20 @@ class Primitives(Maintenance):
         fall, so no block below needs recomputing. O(h log B).
         """
         w = self._w
-        parent, pkey, delta = self._link(bid)
+        token = self._token
+        links = self._links.chunks
+        blocks = self._blocks.chunks
+        parent, pkey, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
         while parent >= 0:
             low += delta
-            pblk = w(parent)
+            pblk = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
+            if pblk.owner is not token:
+                pblk = w(parent)
             i = bisect_left(pblk.keys, pkey)
-            pblk.counts[i] += count  # type: ignore[index]
+            pblk.counts[i] += count
             if low < pblk.aux[i]:
                 pblk.aux[i] = low
-            parent, pkey, delta = self._link(parent)
+            parent, pkey, delta = links[parent >> 12][(parent >> 6) & 63][parent & 63]
 
     def check_run(self, first: Bound, last: Bound) -> None:
         """Check that first..last is a balanced run: open of x .. close of y, x and y siblings. O(B log n)."""
@@ -134,7 +165,8 @@ class Primitives(Maintenance):
         ``before`` None means the end.  Every moved bound's level changes by d, the
         difference between the level implied at the target and the run's level;
         if ``d`` is given it must equal that difference.  O(B · h), independent of
-        the number of bounds moved.
+        the number of bounds moved, plus O(log B) per root of the run (each root's row
+        records its new parent).
         """
         self.check_run(first, last)
         if before is not None:
@@ -148,6 +180,7 @@ class Primitives(Maintenance):
             raise InvalidOperation(
                 f"level delta {d} disagrees with the target: moving there shifts levels by {implied}"
             )
+        self._reparent(first[0], last[0], self._parent_at(before))
         self._relocate(first, last, before, implied)
 
     def _relocate(self, first: Bound, last: Bound, before: Optional[Bound], d: int) -> None:
@@ -182,12 +215,13 @@ class Primitives(Maintenance):
         self._settle()
 
     def delete_pair(self, node: int) -> None:
-        """Remove ``node``'s two bounds; bounds between them move up one level. O(B · h)."""
+        """Remove ``node``'s two bounds; bounds between them move up one level. O(B · h + k log B) for k children."""
         self._row(node)
         inner = self.next_bound((node, True))
         if inner != (node, False):
             last = self.prev_bound((node, False))
             assert inner is not None and last is not None
+            self._reparent(inner[0], last[0], self._parent_at((node, True)))
             self._relocate(inner, last, (node, True), -1)
         for bound in ((node, False), (node, True)):
             leaf, pos = self._locate(bound)
@@ -258,14 +292,14 @@ class Primitives(Maintenance):
         if bound is None:
             return
         bid, pos = self._locate(bound)
-        blocks = self._blocks
+        blocks = self._blocks  # a TransientVector: its top list may be replaced on a write
         level = 0
         root = self._root
         while bid != root:
             if pos > 0:
                 bid = self._split_off(bid, pos, level)
             parent, pkey, _ = self._link(bid)
-            pos = bisect_left(blocks[parent].keys, pkey)
+            pos = bisect_left(blocks.chunks[parent >> 12][(parent >> 6) & 63][parent & 63].keys, pkey)
             bid = parent
             level += 1
 

@@ -11,7 +11,7 @@ from bisect import bisect_left
 from typing import Any, Iterator, List, Optional, Tuple
 
 from ..errors import CorruptDatabase, InvalidArgument, NodeNotFound, PositionError, UnknownNode
-from ..nodetable import ChunkedVector, IdAllocator, NodeTable
+from ..nodetable import TOP, ChunkedVector, IdAllocator, NodeTable
 from .blocks import Block
 
 Bound = Tuple[int, bool]
@@ -102,15 +102,23 @@ class IndexReader:
 
     def _locate(self, bound: Bound) -> Tuple[int, int]:
         """(leaf id, position in leaf) of a bound. O(log B)."""
-        node, is_open = check_bound(bound)
-        row = self._row(node)
+        # check_bound, _row and the vector reads inlined: every update locates bounds.
+        if type(bound) is not tuple or len(bound) != 2:
+            check_bound(bound)  # raises InvalidArgument
+        node, is_open = bound
+        if type(node) is not int or type(is_open) is not bool:
+            check_bound(bound)
+        rows = self._nodes.rows
+        row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63] if 0 <= node < rows.length else None
+        if row is None:
+            row = self._row(node)  # raises NodeNotFound
         if is_open:
             leaf = row.open_leaf
             key = row.open_key
         else:
             leaf = row.close_leaf
             key = row.close_key
-        return leaf, bisect_left(self._blocks[leaf].keys, key)
+        return leaf, bisect_left(self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].keys, key)
 
     def _sum(self, bid: int) -> int:
         """Sum of the level deltas from block ``bid`` up to the root. O(h)."""
@@ -145,13 +153,14 @@ class IndexReader:
         Climbs until the ancestor has a sibling that way, steps over, and descends
         along the near edge. Amortised O(1) in scans, O(h) at worst.
         """
-        blocks = self._blocks
+        blocks = self._blocks.chunks  # inlined vector reads: scans and the settle pass step often
+        links = self._links.chunks
         up = 0
         while True:
-            parent, pkey, _ = self._link(bid)
+            parent, pkey, _ = links[bid >> 12][(bid >> 6) & 63][bid & 63]
             if parent < 0:
                 return None
-            pblk = blocks[parent]
+            pblk = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
             i = bisect_left(pblk.keys, pkey) + step
             up += 1
             if 0 <= i < len(pblk.items):
@@ -162,7 +171,7 @@ class IndexReader:
                 raise CorruptDatabase("the order index's parent links do not lead to its root")
         edge = 0 if step > 0 else -1
         for _ in range(up - 1):
-            bid = blocks[bid].items[edge]
+            bid = blocks[bid >> 12][(bid >> 6) & 63][bid & 63].items[edge]
         return bid
 
     def _next_leaf(self, bid: int) -> Optional[int]:
@@ -212,7 +221,7 @@ class IndexReader:
     def bound_level(self, bound: Bound) -> int:
         """Level of a bound: the level of its node. O(h + log B)."""
         leaf, pos = self._locate(bound)
-        return self._blocks[leaf].aux[pos] + self._sum(leaf)
+        return self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].aux[pos] + self._sum(leaf)
 
     def before(self, first: Bound, second: Bound) -> bool:
         """True if bound ``first`` comes strictly before ``second``. O(h).
@@ -284,28 +293,72 @@ class IndexReader:
     def next_bound(self, bound: Bound) -> Optional[Bound]:
         """The bound after ``bound``, or None at the end. O(log B), O(h) at leaf ends."""
         leaf, pos = self._locate(bound)
-        blk = self._blocks[leaf]
+        blk = self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
         if pos + 1 < len(blk.items):
             item = blk.items[pos + 1]
         else:
             nxt = self._next_leaf(leaf)
             if nxt is None:
                 return None
-            item = self._blocks[nxt].items[0]
+            item = self._blocks.chunks[nxt >> 12][(nxt >> 6) & 63][nxt & 63].items[0]
         return item >> 1, not item & 1
 
     def prev_bound(self, bound: Bound) -> Optional[Bound]:
         """The bound before ``bound``, or None at the start. O(log B), O(h) at leaf ends."""
         leaf, pos = self._locate(bound)
-        blk = self._blocks[leaf]
+        blk = self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
         if pos > 0:
             item = blk.items[pos - 1]
         else:
             prv = self._prev_leaf(leaf)
             if prv is None:
                 return None
-            item = self._blocks[prv].items[-1]
+            item = self._blocks.chunks[prv >> 12][(prv >> 6) & 63][prv & 63].items[-1]
         return item >> 1, not item & 1
+
+    def child_walk(self, node: Optional[int]) -> Iterator[int]:
+        """The children of ``node`` (None: the top-level nodes) in order, lazily.
+
+        Reads leaves directly: from a child's opening bound it jumps to the bound after
+        its closing one (a bisect in that leaf).  O(log B) per child, O(h) at leaf ends;
+        ``NodeNotFound`` at the first step for an unknown node.
+        """
+        # Inlined ChunkedVector reads (see nodetable.vector): this is a hot path.
+        blocks = self._blocks.chunks
+        vector = self._nodes.rows
+        rows = vector.chunks
+        if node is None:
+            leaf: Optional[int] = self._first_leaf()
+            pos = 0
+            stop = -1  # no closing bound ends the top level
+        else:
+            if type(node) is not int:
+                check_bound((node, True))  # raises InvalidArgument
+            row = rows[node >> 12][(node >> 6) & 63][node & 63] if 0 <= node < vector.length else None
+            if row is None:
+                row = self._row(node)  # raises NodeNotFound
+            leaf = row.open_leaf
+            pos = bisect_left(blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].keys, row.open_key) + 1
+            stop = node << 1 | 1
+        while leaf is not None:
+            blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+            items = blk.items
+            if pos >= len(items):
+                leaf = self._next_leaf(leaf)
+                pos = 0
+                continue
+            item = items[pos]
+            if item == stop:
+                return
+            child = item >> 1
+            yield child
+            row = rows[child >> 12][(child >> 6) & 63][child & 63]
+            close_leaf = row.close_leaf
+            if close_leaf == leaf:
+                pos = bisect_left(blk.keys, row.close_key, pos) + 1
+            else:
+                leaf = close_leaf
+                pos = bisect_left(blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].keys, row.close_key) + 1
 
     def first_bound(self) -> Optional[Bound]:
         """The first bound, or None when empty. O(h)."""
@@ -384,7 +437,25 @@ class IndexReader:
                 raise CorruptDatabase("a scan of the order index visits more leaves than it has blocks")
 
     def enclosing(self, node: int) -> Optional[int]:
-        """The parent of ``node`` (None at top level). O(B · h).
+        """The parent of ``node`` (None at top level). O(1) from its row.
+
+        Rows decoded from files written before rows kept their parent hold ``UNKNOWN``;
+        for those the parent is computed from the levels (``enclosing_by_levels``, O(B · h)).
+        """
+        rows = self._nodes.rows
+        if type(node) is int and 0 <= node < rows.length:
+            # Inlined ChunkedVector read, as in NodeTable.row.
+            row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63]
+            if row is not None:
+                parent: int = row.parent  # the parent's opening item, parent << 1 (see nodetable.rows)
+                if parent >= 0:
+                    return parent >> 1
+                if parent == TOP:
+                    return None
+        return self.enclosing_by_levels(node)
+
+    def enclosing_by_levels(self, node: int) -> Optional[int]:
+        """The parent of ``node`` (None at top level), computed from the order index. O(B · h).
 
         The parent's opening bound is the nearest earlier bound whose level is
         below ``node``'s; inner blocks keep per-child minimum levels, so the search

@@ -216,9 +216,12 @@ class Database:
             raise VersionNotFound(f"version {version!r} does not exist or is no longer kept (keep={self._keep})")
         return tree
 
-    def history(self) -> List[Commit]:
-        """Every commit, oldest first (version, parent, time, message, meta, ops). O(versions)."""
-        return list(self._log)
+    def history(self, since: Optional[int] = None) -> List[Commit]:
+        """Every commit, oldest first (version, parent, time, message, meta, ops); only those after ``since`` if given.
+
+        O(versions), O(commits returned) with ``since``.
+        """
+        return list(self._log) if since is None else self._log[check_since(since) + 1 :]
 
     def _commits(self, first: int, last: int) -> List[Commit]:
         """The commits with first <= version <= last. O(count)."""
@@ -689,6 +692,13 @@ def _conformed(tree: Tree, block_size: Optional[int], fields: Tuple[str, ...], k
     if fields == ix.nodes.fields and key == tree.key:
         return tree
     return Tree.from_order_index(ix.configured(fields, key))
+
+
+def check_since(since: object) -> int:
+    """``history(since=...)``'s argument, checked: a version (an int >= -1)."""
+    if type(since) is not int or since < -1:
+        raise InvalidArgument(f"since must be a version (an int >= -1) or None, not {since!r}")
+    return since
 
 
 def _check_tree_data(tree: Tree) -> None:

@@ -9,12 +9,16 @@ included, draws as itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 
 from ..errors import InvalidArgument
 
 Label = Union[None, str, Callable[[Any], Any]]
+# Every line boundary of ``str.splitlines`` (not only CR and LF): a label holding one raw
+# would split the diagram's one-statement-per-line text for any line-based reader.
+LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def labeller(label: Label) -> Callable[[Any], str]:
@@ -40,7 +44,7 @@ def labeller(label: Label) -> Callable[[Any], str]:
 def dot_escape(text: str) -> str:
     """``text`` inside a double-quoted dot string: backslash, quote and line breaks escaped. O(len)."""
     text = text.replace("\\", "\\\\").replace('"', '\\"')
-    return text.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
+    return LINE_BREAK.sub(r"\\n", text)
 
 
 def mermaid_escape(text: str) -> str:
@@ -51,7 +55,7 @@ def mermaid_escape(text: str) -> str:
     text = text.replace("#", "#35;")  # first: the codes below start with '#'
     for char, code in (("&", "#amp;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;")):
         text = text.replace(char, code)
-    return text.replace("\r\n", "<br>").replace("\r", "<br>").replace("\n", "<br>")
+    return LINE_BREAK.sub("<br>", text)
 
 
 def _edges(bounds: Iterator[Tuple[int, bool]]) -> Iterator[Tuple[Optional[int], int]]:

@@ -175,3 +175,41 @@ def internal_table(
     nodes, fields = _fields(places, data_of, str)
     header = [*INTERNAL, *fields]
     return header, [[n, p, i, *(value.get(f) for f in fields)] for n, p, i, value in nodes]
+
+
+def csv_parent_rows(
+    header: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    name: str,
+    key: str = "id",
+    parent: str = "parent",
+    order: Optional[str] = None,
+) -> Tuple[List[Row], bool, Optional[str]]:
+    """The parent-table rows of a CSV file's typed rows, whether they carry sibling order, and the key field.
+
+    The ``#id,#parent,#order`` form gives node ids and positions and no key field
+    (``None``); any other header is a keyed table (``keyed_rows``), whose ``order``
+    column is ``order`` if given, else ``"order"`` when the header has one.
+    O(rows · columns).
+    """
+    if is_internal(header):
+        return internal_rows(header, rows, name), True, None
+    if order is None and "order" in header and "order" not in (key, parent):
+        order = "order"
+    table, ordered = keyed_rows(header, rows, name, key, parent, order)
+    return table, ordered, key
+
+
+def csv_table(
+    places: Iterable[Tuple[int, Optional[int], int]],
+    data_of: Callable[[int], Any],
+    key: Optional[str],
+    parent: str = "parent",
+    order: Optional[str] = "order",
+) -> Tuple[List[str], List[List[Any]], bool]:
+    """The CSV table of a tree: keyed (``keyed_table``) when ``key`` names its key field, else the
+    ``#id,#parent,#order`` form; and whether the order column was rewritten. O(n · columns)."""
+    if key is None:
+        header, rows = internal_table(places, data_of)
+        return header, rows, False
+    return keyed_table(places, data_of, key, parent, order)

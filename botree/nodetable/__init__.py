@@ -6,7 +6,7 @@
 
 from ..errors import NodeTableError, NotIndexed, TableCorrupt, UnknownNode
 from .allocator import IdAllocator
-from .rows import Row
+from .rows import TOP, UNKNOWN, Row
 from .table import NodeTable, TransientNodeTable
 from .vector import ChunkedVector, TransientVector
 
@@ -17,8 +17,10 @@ __all__ = [
     "NodeTableError",
     "NotIndexed",
     "Row",
+    "TOP",
     "TableCorrupt",
     "TransientNodeTable",
     "TransientVector",
+    "UNKNOWN",
     "UnknownNode",
 ]

@@ -1,20 +1,32 @@
-"""The row kept for every node: its two back-links into the order index and its data."""
+"""The row kept for every node: its two back-links into the order index, its parent and its data."""
 
 from __future__ import annotations
 
 from typing import Any
+
+# ``Row.parent`` holds the parent's opening bound as a leaf item, ``parent id << 1``: the bulk
+# build hands every row the very int object its parent's leaf entry holds, so keeping the
+# parent costs one slot per row and no int object (measured: 8 B/node instead of 24).
+# ``Row.parent`` of a top-level node (``TOP >> 1 == -1``).
+TOP = -2
+# ``Row.parent`` not stored: a row decoded from a file written before rows kept their
+# parent (format botree-2 without it); readers compute the parent from the order index.
+UNKNOWN = -4
 
 
 class Row:
     """One node's row.
 
     ``open_leaf``/``open_key`` locate the node's opening bound (leaf block id and gap
-    key inside that leaf), ``close_leaf``/``close_key`` its closing bound.  ``owner``
+    key inside that leaf), ``close_leaf``/``close_key`` its closing bound.  ``parent``
+    is the parent's opening bound item (``parent id << 1``; ``parent_id`` decodes it),
+    ``TOP`` for a top-level node, or ``UNKNOWN`` when not stored (then computed from
+    the order index).  ``owner``
     is the token of the batch allowed to change this row in place; a row reachable
     from a committed table has an owner no live batch holds, so it is never mutated.
     """
 
-    __slots__ = ("open_leaf", "open_key", "close_leaf", "close_key", "data", "owner")
+    __slots__ = ("open_leaf", "open_key", "close_leaf", "close_key", "data", "owner", "parent")
 
     def __init__(
         self,
@@ -24,6 +36,7 @@ class Row:
         close_key: int,
         data: Any,
         owner: object,
+        parent: int = UNKNOWN,
     ) -> None:
         self.open_leaf = open_leaf
         self.open_key = open_key
@@ -31,13 +44,19 @@ class Row:
         self.close_key = close_key
         self.data = data
         self.owner = owner
+        self.parent = parent
+
+    @property
+    def parent_id(self) -> int:
+        """The parent's node id, -1 at top level, -2 when not stored (``UNKNOWN``). O(1)."""
+        return self.parent >> 1
 
     def copy(self, owner: object) -> "Row":
         """A copy owned by ``owner``. O(1)."""
-        return Row(self.open_leaf, self.open_key, self.close_leaf, self.close_key, self.data, owner)
+        return Row(self.open_leaf, self.open_key, self.close_leaf, self.close_key, self.data, owner, self.parent)
 
     def __repr__(self) -> str:
         return (
             f"Row(open=({self.open_leaf}, {self.open_key}), "
-            f"close=({self.close_leaf}, {self.close_key}), data={self.data!r})"
+            f"close=({self.close_leaf}, {self.close_key}), parent={self.parent_id}, data={self.data!r})"
         )

@@ -18,7 +18,7 @@ from .allocator import IdAllocator
 from .attrindex import Range, indexed_values
 from .fieldtree import NO_FIELDS, FieldTrees, TransientFieldTrees, build_trees, check_trees, reconfigure
 from .keyindex import KeyIndex, TransientKeyIndex, build_keys, check_key, check_keys, empty_keys
-from .rows import Row
+from .rows import UNKNOWN, Row
 from .vector import ChunkedVector
 
 
@@ -340,16 +340,31 @@ class TransientNodeTable(_TableReader):
         self._token = object()
         self.fresh_ids = fresh_ids  # True: never reuse a freed id (see ``NodeTable.transient``)
 
+    @property
+    def owner_token(self) -> object:
+        """The token of rows this batch may change in place (``row.owner is owner_token``). O(1)."""
+        return self._token
+
     def writable(self, node: int) -> Row:
         """The row of ``node``, owned by this batch and safe to change. O(1)."""
-        row = self.row(node)
+        rows = self._rows
+        if type(node) is int and 0 <= node < rows.length:
+            # Inlined ChunkedVector read, as in ``row``.
+            row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63]
+            if row is None:
+                raise UnknownNode(node)
+        else:
+            row = self.row(node)  # raises UnknownNode
         if row.owner is not self._token:
             row = row.copy(self._token)
             self._rows[node] = row
         return row
 
-    def insert(self, data: Any = None, links: Tuple[int, int, int, int] = (0, 0, 0, 0)) -> int:
-        """Add a row and return its id (a freed id is reused first, unless ``fresh_ids``). O(log n)."""
+    def insert(self, data: Any = None, links: Tuple[int, int, int, int] = (0, 0, 0, 0), parent: int = UNKNOWN) -> int:
+        """Add a row and return its id (a freed id is reused first, unless ``fresh_ids``). O(log n).
+
+        ``parent``: the new row's ``Row.parent`` (parent id << 1, ``TOP`` at top level, ``UNKNOWN``: not kept).
+        """
         try:
             open_leaf, open_key, close_leaf, close_key = links
         except (TypeError, ValueError):
@@ -362,7 +377,7 @@ class TransientNodeTable(_TableReader):
         if keys is not None:
             key = self._new_key(data, node)
         node = alloc.allocate_fresh() if fresh else alloc.allocate()
-        row = Row(open_leaf, open_key, close_leaf, close_key, data, self._token)
+        row = Row(open_leaf, open_key, close_leaf, close_key, data, self._token, parent)
         rows = self._rows
         if node == len(rows):
             rows.append(row)
@@ -403,7 +418,7 @@ class TransientNodeTable(_TableReader):
 
     def update(self, node: int, **fields: Any) -> None:
         """Replace named fields of the row of ``node`` (``data`` goes through ``set_data``). O(log n)."""
-        allowed = ("open_leaf", "open_key", "close_leaf", "close_key", "data")
+        allowed = ("open_leaf", "open_key", "close_leaf", "close_key", "parent", "data")
         for name in fields:
             if name not in allowed:
                 raise TypeError(f"unknown row field {name!r}")

@@ -122,6 +122,11 @@ class TransientVector(_VectorReader):
 
     def __setitem__(self, i: int, value: Any) -> None:
         """Replace item ``i``. O(1) amortised."""
+        if i >> LEAF_BITS in self._leaves:
+            # Fast path: the leaf (hence its middle list and the top list) is owned already.
+            # An index past the end of an owned leaf raises IndexError from the list itself.
+            self.chunks[i >> MID_BITS][(i >> LEAF_BITS) & LEAF_MASK][i & LEAF_MASK] = value
+            return
         if not 0 <= i < self.length:
             raise IndexError(f"vector index {i} out of range")
         self._leaf(i)[i & LEAF_MASK] = value

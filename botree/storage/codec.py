@@ -33,7 +33,7 @@ from ..core.blocks import Block
 from ..core.index import OrderIndex
 from ..errors import CorruptDatabase, InvalidArgument
 from ..interchange.nested import JsonNode
-from ..nodetable import ChunkedVector, IdAllocator, NodeTable, Row
+from ..nodetable import UNKNOWN, ChunkedVector, IdAllocator, NodeTable, Row
 from ..nodetable.fieldtree import INNER, LEAF, NO_FIELDS, FieldTrees
 from ..nodetable.keyindex import KeyIndex
 from ..tree.updates import UPDATES, Op
@@ -162,7 +162,8 @@ def encode_leaf(table: str, leaf: List[Any]) -> bytes:
         out = [None if b is None else [b.keys, b.items, b.aux, b.counts] for b in leaf]
     else:
         out = [
-            None if r is None else [r.open_leaf, r.open_key, r.close_leaf, r.close_key, r.data] for r in leaf
+            None if r is None else [r.open_leaf, r.open_key, r.close_leaf, r.close_key, r.data, r.parent_id]
+            for r in leaf
         ]
         # The policy again at the last moment: MessagePack would write a bytearray or a
         # memoryview as bytes, and a value may have been changed in place since it was checked.
@@ -186,9 +187,19 @@ def decode_leaf(table: str, payload: bytes, size: int, where: str) -> List[Any]:
             return [_tree_node(s, where) for s in items]
         if table == "blocks":
             return [None if b is None else Block(b[0], b[1], b[2], b[3], None) for b in items]
-        return [None if r is None else Row(r[0], r[1], r[2], r[3], r[4], None) for r in items]
+        # The sixth field is the parent's id (-1: top level).  A row written before rows kept
+        # their parent has 5 fields: its parent is UNKNOWN (computed from the order index
+        # when asked; see nodetable.rows).
+        return [None if r is None else Row(r[0], r[1], r[2], r[3], r[4], None, _parent_item(r)) for r in items]
     except (TypeError, IndexError, ValueError) as exc:
         raise CorruptDatabase(f"{where} is malformed: {exc}") from None
+
+
+def _parent_item(r: List[Any]) -> int:
+    """``Row.parent`` from a stored row: the sixth field is the parent id (-1 top, -2 unknown)."""
+    if len(r) < 6 or int(r[5]) < -1:
+        return UNKNOWN
+    return int(r[5]) << 1
 
 
 def _bucket(items: Any, where: str) -> Tuple[Any, ...]:

@@ -141,17 +141,24 @@ def lazy_vector(
     load: Loader,
     reuse: Optional[Callable[[int], Any]] = None,
     cache: Optional[LeafCache] = None,
+    reuse_mid: Optional[Callable[[int, int], Optional[List[Any]]]] = None,
 ) -> ChunkedVector:
-    """A vector of ``length`` slots whose leaves load on first touch. O(length / 64).
+    """A vector of ``length`` slots whose leaves load on first touch. O(length / 64), less with ``reuse_mid``.
 
-    ``reuse(leaf number)`` may return an existing leaf object holding the same slots
-    (shared with an older version); None means make a ``LazyLeaf``.  ``cache`` counts
+    ``reuse_mid(t, leaves)`` may return an existing middle list (``leaves`` leaves
+    holding the same slots, shared whole with an older version: O(1) for its 64
+    leaves); ``reuse(leaf number)`` may return an existing leaf object holding the
+    same slots; None means build the list / make a ``LazyLeaf``.  ``cache`` counts
     the loads and, with a cap, evicts.
     """
     chunks: List[List[Any]] = []
     leaves = (length + LEAF - 1) >> LEAF_BITS
     per_mid = MID >> LEAF_BITS
     for first in range(0, leaves, per_mid):
+        whole = reuse_mid(first // per_mid, min(per_mid, leaves - first)) if reuse_mid is not None else None
+        if whole is not None:
+            chunks.append(whole)
+            continue
         mid: List[Any] = []
         for number in range(first, min(first + per_mid, leaves)):
             size = min(LEAF, length - (number << LEAF_BITS))

@@ -1,29 +1,54 @@
 """The PostgreSQL dialect of the storage layer, through psycopg 3.
 
 Several processes (or machines) open the same database URL; each commit is one
-transaction whose first statement is the compare-and-set on ``head``.  Under READ
-COMMITTED a second writer's ``UPDATE head ... WHERE version = old`` waits for the
-first to finish and then matches no row, so it rolls back and rebases.  Creating the
+transaction whose first statement locks the head row (``SELECT version FROM head
+... FOR UPDATE``): a second writer waits in the server's lock queue and, under READ
+COMMITTED, reads the head the first one committed, so it builds on it directly
+(no lost race, no second encoding).  The writes (the head's compare-and-set, the
+commit row, the cells, ``pg_notify``) go in one pipeline: one round trip, then
+COMMIT (measured: one statement doing all of it, with ``unnest`` arrays in
+data-modifying CTEs, took twice as long as the pipeline).
+
+Early commits (off unless ``PostgresStore.early_commit`` is set): the commit
+transaction runs with ``synchronous_commit = off``, so the head row lock is released
+as soon as the commit record is in the WAL buffer, not after the disk flush; then,
+lock released, one more statement writes a WAL message in a synchronous transaction
+of its own (``_flush``, ``pg_logical_emit_message``) and waits for its flush, which
+covers the commit (the WAL is flushed in order).  ``commit`` returns only after that,
+so a returned commit is as durable as before, and the next writer's work overlaps
+this one's flush.  Measured with 4 writers: about 1.4x the commits/s; with 1 writer
+slower (one more round trip).  It is off because of its price: another process may
+read (and build on, and its feed deliver) a version for the few milliseconds before
+it is durable; if the server crashes then, that version and every version built on
+it are lost together (never a gap, and none of their committers was told they
+landed), but a listener may have heard a version that no longer exists.
+
+Creating the
 schema is serialised with an advisory lock.  Tables live in the connection's
 ``search_path`` schema, so one server can hold many hierarchies
 (``postgresql://host/db?options=-csearch_path%3Dmyschema``).
 
 A lost connection (server restart, idle timeout, ``pg_terminate_backend``) is
 replaced: each operation runs at most ``attempts`` times (``Store._again``), and a
-commit whose outcome is unknown is settled from the history (``Store.publish``).
+commit whose outcome is unknown is settled from the history (``Store.commit``).
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import CorruptDatabase, StorageError
-from .store import ConnectionLost, HeadWatch, Store, schema
+from .store import COMMIT_COLUMNS, Cell, CommitRow, ConnectionLost, HeadWatch, Store, schema
 
 _INIT_LOCK = 0x626F74726565  # "botree": the advisory lock taken while creating the schema
 # The NOTIFY channel of a schema: one per database and schema (an identifier of at most 63 bytes).
+# Early commits (see the module docstring) when the session commits synchronously and may write WAL messages.
+_EARLY = (
+    "SELECT current_setting('synchronous_commit') <> 'off' AND "
+    "has_function_privilege('pg_logical_emit_message(boolean, text, text)', 'execute')"
+)
 _CHANNEL = "SELECT 'botree_' || md5(current_database() || '.' || current_schema())"
 
 
@@ -33,6 +58,7 @@ class PostgresStore(Store):
     placeholder = "%s"
     blob_type = "BYTEA"
     attempts = 3
+    early_commit = False  # release the head lock before the WAL flush (see the module docstring)
     connect_timeout = 5  # seconds, for each (re)connection
 
     def __init__(self, url: str) -> None:
@@ -46,6 +72,7 @@ class PostgresStore(Store):
         # Called with "before" just before COMMIT is sent and "after" once it returned (tests inject failures).
         self.commit_hook: Optional[Callable[[str], None]] = None
         self._channel: Optional[str] = None
+        self._early: Optional[bool] = None  # early_commit and possible here (None: not probed yet)
         try:
             self._conn = self._connect()
         except psycopg.Error as exc:
@@ -73,9 +100,19 @@ class PostgresStore(Store):
         psycopg = self._psycopg
         if isinstance(exc, (psycopg.DataError, psycopg.IntegrityError)):
             return CorruptDatabase(f"{self.target}: {_one_line(exc)}")
-        if isinstance(exc, psycopg.OperationalError) and self._conn.broken:
+        if isinstance(exc, psycopg.OperationalError) and self._lost():
             return ConnectionLost(f"{self.target}: connection lost: {_one_line(exc)}")
         return StorageError(f"{self.target}: {_one_line(exc)}")
+
+    def _lost(self) -> bool:
+        """True if the connection is gone. psycopg's wait loop can raise "connection socket
+        closed" before it marks the connection broken, so the socket's status counts too."""
+        conn = self._conn
+        if conn.broken:
+            return True
+        if conn.closed:
+            return False  # closed by us (``close``): not to be reopened
+        return bool(conn.pgconn.status != self._psycopg.pq.ConnStatus.OK)
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
         try:
@@ -107,6 +144,48 @@ class PostgresStore(Store):
                     hook("before")
             if hook is not None:
                 hook("after")
+        except self._psycopg.Error as exc:
+            raise self._map(exc) from None
+
+    _lock_head = "SELECT version FROM head WHERE id = 0 FOR UPDATE"
+
+    @contextmanager
+    def _writing(self) -> Iterator[int]:
+        if self._early is None:
+            self._early = self.early_commit and self._run(_EARLY) == [(True,)]
+        with super()._writing() as head:
+            yield head
+
+    def _flush(self) -> None:
+        """After an early commit: one WAL-writing transaction with the session's ``synchronous_commit``.
+
+        Its commit record follows ours in the WAL, so waiting for it to be flushed (and,
+        with synchronous replication, confirmed) makes ours durable too.  Several
+        writers' flushes are grouped by the server into one WAL write.
+        """
+        if self._early:
+            self._run("SELECT pg_logical_emit_message(true, 'botree', '')")
+
+    def _append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]]) -> bool:
+        """The compare-and-set, the inserts and ``pg_notify`` in one pipeline (one round trip)."""
+        if self._channel is None:
+            self._channel = str(self._run(_CHANNEL)[0][0])
+        version = row[0]
+        conn = self._conn
+        try:
+            with conn.pipeline():
+                if self._early:
+                    conn.execute("SET LOCAL synchronous_commit = off")
+                moved = conn.execute("UPDATE head SET version = %s WHERE id = 0 AND version = %s", (version, expected))
+                conn.execute(f"INSERT INTO commits ({COMMIT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", row)
+                with conn.cursor() as cur:
+                    for sql, params in self._cell_writes(version, cells):
+                        if params:
+                            cur.executemany(sql, params)
+                        else:
+                            cur.execute(sql)
+                conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(version)))
+            return bool(moved.rowcount == 1)
         except self._psycopg.Error as exc:
             raise self._map(exc) from None
 
@@ -142,7 +221,8 @@ class PostgresWatch(HeadWatch):
 
     Committers ``NOTIFY`` inside their publishing transaction, so a notification means a
     landed commit.  The head is also read every ``RECHECK`` seconds without one, as a
-    safety net (e.g. a commit made by an older botree that does not notify).
+    safety net (e.g. a commit made by an older botree that does not notify).  A lost
+    connection (``pg_terminate_backend``, a server restart) is replaced by the next wait.
     """
 
     RECHECK = 2.0
@@ -151,14 +231,30 @@ class PostgresWatch(HeadWatch):
         import psycopg
 
         self._psycopg = psycopg
+        self._url = url
         self.target = target
+        self._checked = 0.0  # monotonic time of the last head read (0: read on the next wait)
         try:
-            self._conn = psycopg.connect(url, autocommit=True)
-            channel = str(self._conn.execute(_CHANNEL).fetchall()[0][0])
-            self._conn.execute(f'LISTEN "{channel}"')
+            self._conn = self._listen()
         except psycopg.Error as exc:
             raise StorageError(f"cannot connect to {target}: {_one_line(exc)}") from None
-        self._checked = 0.0  # monotonic time of the last head read (0: read on the first wait)
+
+    def _listen(self) -> Any:
+        """A new connection listening on the schema's channel; the head is read on the next wait."""
+        conn = self._psycopg.connect(self._url, autocommit=True, connect_timeout=PostgresStore.connect_timeout)
+        try:
+            channel = str(conn.execute(_CHANNEL).fetchall()[0][0])
+            conn.execute(f'LISTEN "{channel}"')
+        except BaseException:
+            conn.close()
+            raise
+        self._checked = 0.0  # notifications sent while no connection listened are lost: read the head
+        return conn
+
+    @property
+    def backend_pid(self) -> int:
+        """The server process serving the current connection (changes after a reconnect)."""
+        return int(self._conn.info.backend_pid)
 
     def _head(self) -> int:
         self._checked = time.monotonic()
@@ -168,7 +264,12 @@ class PostgresWatch(HeadWatch):
         return int(rows[0][0])
 
     def wait(self, seen: int, timeout: float) -> int:
-        """The head once it differs from ``seen``, or ``seen`` after about ``timeout`` seconds."""
+        """The head once it differs from ``seen``, or ``seen`` after about ``timeout`` seconds.
+
+        A lost connection is replaced (``StorageError`` if the server does not answer;
+        the feed thread logs it and waits again); the head is read at once on the new
+        connection, so a commit made while none listened is not missed.
+        """
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -190,7 +291,14 @@ class PostgresWatch(HeadWatch):
                     if head != seen:
                         return head
         except self._psycopg.Error as exc:
-            raise StorageError(f"{self.target}: {_one_line(exc)}") from None
+            if not (self._conn.closed or self._conn.broken):
+                raise StorageError(f"{self.target}: {_one_line(exc)}") from None
+        self._conn.close()
+        try:
+            self._conn = self._listen()
+        except self._psycopg.Error as exc:
+            raise StorageError(f"{self.target}: the feed lost its connection: {_one_line(exc)}") from None
+        return seen
 
     def close(self) -> None:
         """Close the watch's connection."""

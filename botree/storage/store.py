@@ -12,10 +12,12 @@ one manifest cell per group of 64 leaves it changed, stored as leaf ``-(group + 
 and one commit row; nothing is updated in place except ``head``.  Reads ask for one
 exact ``(leaf, version)``: the version's state pins its manifests and each manifest
 pins its leaves' cells, so a damaged index cannot make a read pick another cell.
-The commit is one SQL transaction that first
-moves ``head`` from the version it built on to the new one (``UPDATE head SET
-version = new WHERE version = old``): if another writer moved it first, no row
-matches, the transaction rolls back and the caller rebases and tries again.
+A commit is one SQL transaction that first locks the head row (SQLite: ``BEGIN
+IMMEDIATE`` behind a lock file; PostgreSQL: ``SELECT ... FOR UPDATE``), then builds
+the new version on the head it read, moves ``head`` to it and inserts its rows
+(``Store.commit``): writers queue on the lock instead of racing, so a commit never
+encodes twice.  The move is still a compare-and-set (``UPDATE head SET version = new
+WHERE version = old``), for writers that do not lock.
 
 This module knows SQL and bytes, not trees: ``durable.py`` turns versions into
 cells and back.  Dialects (``sqlitestore``, ``pgstore``) supply connections,
@@ -257,34 +259,93 @@ class Store:
             raise CorruptDatabase(f"{where}: the index led to leaf {found_leaf!r} version {found_version!r}")
         return _blob(payload, where), _int(crc, where)
 
+    def cells_at(self, wanted: Sequence[Tuple[str, int, int]]) -> Dict[Tuple[str, int, int], Tuple[bytes, int]]:
+        """(payload, crc) of each stored cell ``(table, leaf, version)`` in ``wanted``, in one statement.
+
+        Cells not found are left out (``cell`` reports why when they are read).
+        O(log · len(wanted)); one round trip.
+        """
+        if not wanted:
+            return {}
+        parts: List[str] = []
+        params: List[Any] = []
+        for table in (*TABLES, *OPTIONAL_TABLES):
+            keys = [(leaf, version) for t, leaf, version in wanted if t == table]
+            if keys:
+                where = " OR ".join(["(leaf = ? AND version = ?)"] * len(keys))
+                parts.append(f"SELECT '{table}', leaf, version, payload, crc FROM {table} WHERE {where}")
+                params.extend(x for key in keys for x in key)
+        found: Dict[Tuple[str, int, int], Tuple[bytes, int]] = {}
+        for table, leaf, version, payload, crc in self.query(" UNION ALL ".join(parts), params):
+            where = f"{self.target}: {table} leaf {leaf} version {version}"
+            found[(str(table), _int(leaf, where), _int(version, where))] = (_blob(payload, where), _int(crc, where))
+        return found
+
     def cells(self, table: str) -> Iterator[Tuple[int, int, bytes, int]]:
         """Every stored cell of ``table``: (leaf, version, payload, crc). O(table) (for ``verify``)."""
         for leaf, version, payload, crc in self.query(f"SELECT leaf, version, payload, crc FROM {table}"):
             where = f"{self.target}: a {table} cell"
             yield _int(leaf, where), _int(version, where), _blob(payload, where), _int(crc, where)
 
-    def publish(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]]) -> bool:
-        """Commit ``row`` and its cells if the head is still ``expected``; False if it moved.
+    def commit(self, build: Callable[[int], Tuple[CommitRow, Dict[str, List[Cell]], T]]) -> Tuple[CommitRow, T]:
+        """Store the next version: lock the head, ``build(head)`` the commit on it, insert it. O(build + cells).
+
+        ``build(head)`` returns (row, cells, extra) for the version after ``head``; it
+        runs inside the write transaction, after the head is locked (SQLite: ``BEGIN
+        IMMEDIATE`` behind a lock file; PostgreSQL: ``SELECT ... FOR UPDATE`` on the
+        head row), so no other writer can move the head under it: writers queue
+        instead of racing, and no encoding is thrown away.  ``build`` may read the
+        store (the same connection, inside the transaction).  Returns (row, extra).
 
         If the connection is lost, the outcome of the lost run may be unknown (COMMIT
-        sent, no answer).  The run after reconnecting settles it: its compare-and-set
-        waits for any transaction still holding the head row, and if the head has
-        moved, the commit row of ``row``'s version tells whether the earlier run
-        landed (same checksum: True, never applied twice) or another writer's did (False).
+        sent, no answer).  The run after reconnecting settles it: locking the head
+        waits for any transaction still holding it, and if the head has reached the
+        lost run's version, the stored commit row tells whether that run landed (same
+        checksum: its row is returned, never applied twice) or another writer's did
+        (``build`` runs again on the new head).
         """
+        tried: List[Tuple[CommitRow, T]] = []
 
-        def attempt(retrying: bool) -> bool:
-            with self._transaction():
-                moved = self._rowcount(
-                    self._q("UPDATE head SET version = ? WHERE id = 0 AND version = ?"), (row[0], expected)
-                )
-                if moved != 1:
-                    return retrying and self._landed(row)
-                self._insert(row, cells)
-                self._announce(row[0])  # inside the transaction: heard only if the commit lands
-            return True
+        def attempt(retrying: bool) -> Tuple[CommitRow, T]:
+            while True:
+                try:
+                    with self._writing() as head:
+                        if retrying and tried and head >= tried[-1][0][0] and self._landed(tried[-1][0]):
+                            row, extra = tried[-1]
+                        else:
+                            row, cells, extra = build(head)
+                            tried.append((row, extra))
+                            if not self._append(head, row, cells):
+                                raise _Moved()  # rolls the transaction back
+                    self._flush()
+                    return row, extra
+                except _Moved:
+                    retrying = True  # a writer that does not lock (an older botree) moved the head
 
         return self._again(attempt)
+
+    @contextmanager
+    def _writing(self) -> Iterator[int]:
+        """A write transaction holding the head: yields the head version (dialects lock it first)."""
+        with self._transaction():
+            rows = self._run(self._q(self._lock_head))
+            if len(rows) != 1:
+                raise CorruptDatabase(f"{self.target}: the head row is missing")
+            yield _int(rows[0][0], f"{self.target}: the head")
+
+    _lock_head = "SELECT version FROM head WHERE id = 0"  # inside the write transaction
+
+    def _append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]]) -> bool:
+        """Inside ``_writing``: move the head from ``expected`` to ``row``'s version, insert row and cells."""
+        moved = self._rowcount(self._q("UPDATE head SET version = ? WHERE id = 0 AND version = ?"), (row[0], expected))
+        if moved != 1:
+            return False
+        self._insert(row, cells)
+        self._announce(row[0])  # inside the transaction: heard only if the commit lands
+        return True
+
+    def _flush(self) -> None:
+        """After a commit's transaction: make sure it is durable (dialects that commit early flush here)."""
 
     def _landed(self, row: CommitRow) -> bool:
         """True if the stored commit of ``row``'s version is ``row`` (same checksum)."""
@@ -296,18 +357,28 @@ class Store:
         return self._again(lambda retrying: self._tables())
 
     def _insert(self, row: CommitRow, cells: Dict[str, List[Cell]]) -> None:
-        version = row[0]
         self._run(self._q(f"INSERT INTO commits ({COMMIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"), row)
+        for sql, params in self._cell_writes(row[0], cells):
+            if params:
+                self._run_many(sql, params)
+            else:
+                self._run(sql)
+
+    def _cell_writes(self, version: int, cells: Dict[str, List[Cell]]) -> List[Tuple[str, List[Tuple[Any, ...]]]]:
+        """The statements writing a commit's cells: (SQL, rows to insert), rows empty for a CREATE. O(cells).
+
+        A database created before an optional table existed gets it with its first cell, in
+        the committing transaction (after the head is locked, so writers never race here).
+        """
+        writes: List[Tuple[str, List[Tuple[Any, ...]]]] = []
         for table, items in cells.items():
-            if table in OPTIONAL_TABLES and items:
-                # A database created before this table existed gets it with its first cell, in
-                # this transaction (after the head's compare-and-set, so writers never race here).
-                self._run(cell_table(table, self.blob_type, exists_ok=True))
-            if items:
-                self._run_many(
-                    self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"),
-                    [(leaf, version, payload, crc) for leaf, payload, crc in items],
-                )
+            if not items:
+                continue
+            if table in OPTIONAL_TABLES:
+                writes.append((cell_table(table, self.blob_type, exists_ok=True), []))
+            rows = [(leaf, version, payload, crc) for leaf, payload, crc in items]
+            writes.append((self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"), rows))
+        return writes
 
     def compact(self, cut: int) -> int:
         """Drop commits older than ``cut`` and every cell no version >= cut can read. Returns cells dropped."""
@@ -355,6 +426,10 @@ class Store:
                 self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"),
                 [(leaf, version, payload, crc) for leaf, payload, crc in cells],
             )
+
+
+class _Moved(Exception):
+    """The head moved under a locked write (only a writer that does not lock can do that): roll back, retry."""
 
 
 class HeadWatch:

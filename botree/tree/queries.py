@@ -38,7 +38,7 @@ def sibling_walk(
     else:
         bound = step((parent, forward))
     back = not forward  # the bound that ends a child walked this way
-    if skip is None and splice is None:  # the plain child list: the hot path of children()
+    if skip is None and splice is None:  # the plain child list
         while bound is not None and bound[1] is forward:
             child = bound[0]
             yield child
@@ -169,7 +169,8 @@ class TreeQueries:
         return self._ix.level(node)
 
     def parent(self, node: int) -> Optional[int]:
-        """The parent of ``node``, or None for a top-level node. O(B · log n)."""
+        """The parent of ``node``, or None for a top-level node. O(1): read from its row
+        (O(B · log n) for a row from a file written before rows kept their parent)."""
         return self._ix.enclosing(node)
 
     def is_descendant(self, a: int, b: int) -> bool:
@@ -190,7 +191,7 @@ class TreeQueries:
         return self.is_child(b, a)
 
     def is_sibling(self, a: int, b: int) -> bool:
-        """True if ``a`` and ``b`` are distinct nodes with the same parent (top level counts). O(B · log n)."""
+        """True if ``a`` and ``b`` are distinct nodes with the same parent (top level counts). O(log n)."""
         ix = self._ix
         ix.require(a)
         ix.require(b)
@@ -286,7 +287,7 @@ class TreeQueries:
 
     def children(self, node: Optional[int]) -> Iterator[int]:
         """Children of ``node`` in order (None: the top-level nodes). O(log B) per step."""
-        return sibling_walk(self._ix, node)
+        return self._ix.child_walk(node)
 
     def children_reversed(self, node: Optional[int]) -> Iterator[int]:
         """Children of ``node`` from last to first (None: top level). O(log B) per step."""
@@ -306,7 +307,7 @@ class TreeQueries:
         raise PositionError(f"node {node} has no child at index {i}")
 
     def ancestors(self, node: int) -> Iterator[int]:
-        """Proper ancestors of ``node``, nearest first. O(B · log n) per step."""
+        """Proper ancestors of ``node``, nearest first. O(1) per step (parents are kept in rows)."""
         ix = self._ix
         parent = ix.enclosing(node)
         while parent is not None:

@@ -542,7 +542,7 @@ class Updates(Generic[NodeOut, Out]):
     # -- inserts ----------------------------------------------------------------
 
     def insert_root(self, data: Any = None) -> NodeOut:
-        """A new node that becomes the parent of the whole current forest. O(log n)."""
+        """A new node that becomes the parent of the whole current forest. O(log n + k) for k top-level nodes."""
         return self._insert(_U["insert_root"], data)
 
     def insert_child(self, parent: Optional[int], data: Any = None, index: int = -1) -> NodeOut:
@@ -562,7 +562,7 @@ class Updates(Generic[NodeOut, Out]):
         return self._insert(_U["insert_after"], node, data)
 
     def insert_parent(self, first: int, data: Any = None, last: Optional[int] = None) -> NodeOut:
-        """A new node wrapping ``first`` (or the sibling run first..last) in place. O(log n)."""
+        """A new node wrapping ``first`` (or the sibling run first..last) in place. O(log n + k) for k nodes wrapped."""
         return self._insert(_U["insert_parent"], first, data, last)
 
     # -- deletes ----------------------------------------------------------------
@@ -572,7 +572,7 @@ class Updates(Generic[NodeOut, Out]):
         return self._change(_U["delete"], node)
 
     def unwrap(self, node: int) -> Out:
-        """Remove ``node`` alone: its children take its place. O(log n)."""
+        """Remove ``node`` alone: its children take its place. O(log n + k) for k children."""
         return self._change(_U["unwrap"], node)
 
     # -- moves ------------------------------------------------------------------
@@ -590,11 +590,11 @@ class Updates(Generic[NodeOut, Out]):
         return self._change(_U["move_after"], node, target)
 
     def move_range(self, first: int, last: int, parent: Optional[int], index: int = -1) -> Out:
-        """Move the sibling run first..last to children ``index``.. of ``parent``. O(log n)."""
+        """Move the sibling run first..last to children ``index``.. of ``parent``. O(log n + k) for k siblings."""
         return self._change(_U["move_range"], first, last, parent, index)
 
     def move_inner(self, node: int, parent: Optional[int], index: int = -1) -> Out:
-        """Move ``node`` alone to child ``index`` of ``parent``; its children stay. O(log n)."""
+        """Move ``node`` alone to child ``index`` of ``parent``; its children stay. O(log n + k) for k children."""
         return self._change(_U["move_inner"], node, parent, index)
 
     def set_data(self, node: int, data: Any) -> Out:

@@ -9,7 +9,9 @@ Run as ``python -m tests.db.storage_workload MODE DB ...`` from the repository r
 * ``crash DB``: commit ``apply_step(tx, version)`` forever, printing each committed
   version (the parent kills it with SIGKILL);
 * ``worker DB NAME COUNT``: COUNT transactions inserting ``[NAME, i]`` under node 0,
-  plus serializable increments of node 1's counter; prints a JSON summary.
+  plus serializable increments of node 1's counter; prints a JSON summary;
+* ``inserter DB NAME COUNT``: COUNT single-insert transactions ``[NAME, i]`` under a
+  random existing node, as fast as it can; prints a JSON summary.
 """
 
 from __future__ import annotations
@@ -90,9 +92,21 @@ def worker(target: str, name: str, count: int) -> None:
     print(json.dumps({"inserted": inserted, "conflicts": conflicts, "increments": increments}), flush=True)
 
 
+def inserter(target: str, name: str, count: int) -> None:
+    db = Database(target)
+    rng = random.Random(name)
+    for i in range(count):
+        with db.transaction(message=f"{name} {i}") as tx:
+            tx.insert_child(rng.randrange(len(tx)), [name, i])  # ids 0.. are all live: nothing is deleted
+    db.close()
+    print(json.dumps({"committed": count}), flush=True)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "crash":
         crash_writer(sys.argv[2])
+    elif mode == "inserter":
+        inserter(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
         worker(sys.argv[2], sys.argv[3], int(sys.argv[4]))

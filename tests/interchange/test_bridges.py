@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from botree import Tree
-from botree.errors import InvalidArgument, InvalidOperation, MissingExtra
+from botree.errors import BotreeError, InvalidArgument, InvalidOperation, MissingExtra
 from tests.interchange.forests import NAMES, PLAIN, chain, forests
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -36,51 +36,95 @@ def small_tree() -> Tree:
 
 def test_csv_columns_and_cells() -> None:
     out = io.StringIO()
-    t = Tree.from_records([{"name": "a", "children": [{"name": "b", "x": "1"}]}, {"name": "c"}])
+    t = Tree.from_records([{"name": "a", "children": [{"name": "b", "x": 1.5}]}, {"name": "c", "x": None}])
     t.to_csv(out)
-    assert out.getvalue().splitlines() == ["id,parent,order,name,x", "0,,0,a,", "1,0,0,b,1", "2,,1,c,"]
+    assert out.getvalue().splitlines() == ["#id,#parent,#order,name,x", "0,,0,a,", "1,0,0,b,1.5", "2,,1,c,"]
+    keyed = Tree.from_records([{"id": "a", "n": 1, "children": [{"id": "b", "ok": True}]}], key="id")
+    out = io.StringIO()
+    keyed.to_csv(out, delimiter=";")
+    assert out.getvalue().splitlines() == ["id;parent;n;ok", "a;;1;", "b;a;;true"]
+
+
+KEYS = st.one_of(st.integers(-5, 40), st.text("abc", min_size=1, max_size=3))
 
 
 @SETTINGS
 @given(forests(STR_FIELDS))
-def test_csv_round_trip_for_text_data(t: Tree) -> None:
+def test_csv_round_trip_of_a_tree_without_a_key(t: Tree) -> None:
     out = io.StringIO()
     t.to_csv(out)
     back = Tree.from_csv(io.StringIO(out.getvalue()), block_size=t.block_size)
     back.check()
-    assert back == t
+    assert back.key is None and back == t
 
 
-def test_csv_files_and_whole_data_column(tmp_path: Any) -> None:
-    t = chain(3, lambda i: i)
-    path = tmp_path / "t.csv"
-    t.to_csv(path, data="data")
-    assert path.read_text().splitlines() == ["id,parent,order,data", "0,,0,0", "1,0,0,1", "2,1,0,2"]
-    back = Tree.from_csv(str(path), data="data")
-    assert [back.data(n) for n in back.preorder()] == ["0", "1", "2"] and list(back.events()) == list(t.events())
+@SETTINGS
+@given(st.data())
+def test_csv_round_trip_of_a_keyed_tree_is_byte_for_byte(data: Any) -> None:
+    t = data.draw(forests(st.fixed_dictionaries({"name": NAMES}, optional={"size": st.integers(0, 9)})))
+    keys = data.draw(st.lists(KEYS, min_size=len(t), max_size=len(t), unique=True))
+    if len({type(k) for k in keys}) > 1:
+        keys = [str(k) for k in keys]  # one column holds one kind of key
+    keyed = Tree.from_records(_with_keys(t, keys), key="id")
+    out = io.StringIO()
+    keyed.to_csv(out)
+    names = {"name": "str"} if len(t) else {}  # NAMES may look like numbers; an empty tree has no name column
+    back = Tree.from_csv(io.StringIO(out.getvalue()), types=names)
+    back.check()
+    assert back.key == "id" and back == keyed
+    again = io.StringIO()
+    back.to_csv(again)
+    assert again.getvalue() == out.getvalue()
 
 
-def test_csv_order_column_sorts_siblings_and_is_optional() -> None:
-    text = "id,parent,order,name\nr,,0,r\nb,r,1,b\na,r,0,a\n"
-    t = Tree.from_csv(io.StringIO(text))
-    assert [t.data(n)["name"] for n in t.preorder()] == ["r", "a", "b"]
+def _with_keys(t: Tree, keys: list) -> list:
+    """The records of ``t`` with ``id`` = ``keys[rank]`` and every node holding each field (None if absent)."""
+    rank = {n: i for i, n in enumerate(t.preorder())}
+    fields = ("name", "size")
+
+    def record(n: int) -> dict:
+        data = t.data(n)
+        return {"id": keys[rank[n]], **{f: data.get(f) for f in fields}}
+
+    out: list = []
+    stack = [(r, out) for r in reversed(list(t.roots()))]
+    while stack:
+        n, siblings = stack.pop()
+        rec = record(n)
+        rec["children"] = []
+        siblings.append(rec)
+        stack.extend((c, rec["children"]) for c in reversed(list(t.children(n))))
+    return out
+
+
+def test_csv_files_types_and_order(tmp_path: Any) -> None:
+    path = tmp_path / "org.csv"
+    path.write_text("id,parent,order,name,code\n1,,0,ACME,007\n3,1,2,Sales,1\n2,1,1,Eng,2\n", encoding="utf-8")
+    t = Tree.from_csv(path)
+    assert t.key == "id" and [t.data(n)["name"] for n in t.preorder()] == ["ACME", "Eng", "Sales"]
+    assert t.data(t.node_of(3)) == {"id": 3, "order": 2, "name": "Sales", "code": "1"}  # "007" keeps code text
+    assert t.parent(t.node_of(2)) == t.node_of(1)
+    typed = Tree.from_csv(str(path), types={"code": "int"})
+    assert typed.data(typed.node_of(1))["code"] == 7
     t = Tree.from_csv(io.StringIO("id,parent\nr,\nb,r\na,r\n"))
-    assert [t.data(n) for n in t.preorder()] == [{}, {}, {}] and list(t.children(0)) == [1, 2]
-    with pytest.raises(InvalidArgument, match="row 1: order value 'x' is not a position"):
-        Tree.from_csv(io.StringIO("id,parent,order\nr,,0\nb,r,x\n"))
+    assert [t.key_of(n) for n in t.preorder()] == ["r", "b", "a"]
+    with pytest.raises(InvalidArgument, match="blank in row 2 but filled in row 1"):
+        Tree.from_csv(io.StringIO("id,parent,order\nr,,0\nb,r,\n"))
     with pytest.raises(InvalidArgument, match="no parent column 'up'"):
         Tree.from_csv(io.StringIO("id,parent\nr,\n"), parent="up")
+    with pytest.raises(InvalidArgument, match="no key column 'ref'"):
+        Tree.from_csv(io.StringIO("id,parent\nr,\n"), key="ref")
     with pytest.raises(InvalidOperation, match="orphans"):
         Tree.from_csv(io.StringIO("id,parent\nr,q\n"))
+    with pytest.raises(BotreeError):
+        Tree.from_csv(io.StringIO("id,parent\nr,\nr,\n"))
 
 
 def test_csv_refuses_data_it_cannot_lay_out() -> None:
-    with pytest.raises(InvalidOperation, match="node 0 holds a int, not a dict: pass data='data'"):
+    with pytest.raises(InvalidOperation, match="not a dict"):
         chain(1, lambda i: i).to_csv(io.StringIO())
-    with pytest.raises(InvalidOperation, match="node 0's data has a field 'parent'"):
-        chain(1, lambda i: {"parent": 1}).to_csv(io.StringIO())
-    with pytest.raises(InvalidArgument, match="data must be a column name"):
-        chain(1).to_csv(io.StringIO(), data="order")
+    with pytest.raises(InvalidOperation, match="parent"):
+        Tree.from_records([{"id": 1, "parent": 1}], key="id").to_csv(io.StringIO())
 
 
 # -- pandas -------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 
 from botree import Database, DurableDatabase, Tree
 from botree.errors import StorageError
-from botree.storage.postgres import PostgresStore
+from botree.storage.postgres import PostgresStore, PostgresWatch
 from tests.conftest import pg_schema_url, server_url
 from tests.db.storage_workload import apply_step
 
@@ -193,3 +193,73 @@ def test_a_closed_database_is_not_reopened(url: str) -> None:
     with pytest.raises(StorageError) as raised:
         db.history()
     assert "gave up" not in str(raised.value)
+
+
+def test_the_feed_survives_termination_of_its_listen_connection(url: str) -> None:
+    db = Database(url)
+    other = Database(url)  # its commits reach db's listener through the feed thread, not in-process
+    heard: List[int] = []
+    db.subscribe(lambda version, changes: heard.append(version))
+
+    def commit_and_wait(n: int) -> None:
+        for i in range(n):
+            with other.transaction(message=f"c {i}") as tx:
+                tx.insert_child(None, {"i": i})
+        deadline = time.monotonic() + 30
+        while len(heard) < other.version and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    try:
+        commit_and_wait(3)
+        for _ in range(3):
+            watch = db._watch
+            assert isinstance(watch, PostgresWatch)
+            pid = watch.backend_pid
+            terminate(pid)
+            with other.transaction() as tx:  # committed while the feed may have no connection
+                tx.insert_child(None, "during")
+            commit_and_wait(3)
+            assert watch.backend_pid != pid  # it reconnected
+        assert heard == list(range(1, other.version + 1))  # every version once, in order
+        assert other.version == 3 + 3 * 4
+    finally:
+        db.close()
+        other.close()
+
+
+def test_early_commits_land_exactly_once_and_durably_flushed(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``PostgresStore.early_commit``: commits from two objects in threads, one backend killed after a COMMIT."""
+    monkeypatch.setattr(PostgresStore, "early_commit", True)
+    dbs = [Database(url) for _ in range(2)]
+    stores = [store_of(db) for db in dbs]
+    flushed = []
+    for store in stores:
+        original = store._flush
+        store._flush = lambda original=original: (original(), flushed.append(1))  # type: ignore[method-assign]
+    killed = []
+
+    def hook(stage: str) -> None:
+        if stage == "after" and not killed:
+            killed.append(stores[0].backend_pid)
+            terminate(stores[0].backend_pid)
+            stores[0].query("SELECT 1")  # the answer to COMMIT counts as lost: the outcome is unknown
+
+    stores[0].commit_hook = hook
+
+    def write(db: Database, name: int) -> None:
+        for i in range(10):
+            with db.transaction(message=f"{name} {i}") as tx:
+                tx.insert_child(None, [name, i])
+
+    threads = [threading.Thread(target=write, args=(db, k)) for k, db in enumerate(dbs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert killed and all(store._early for store in stores)
+    assert dbs[1].version == 20 and len(flushed) >= 20  # every commit flushed before it returned
+    messages = sorted(c.message or "" for c in dbs[1].history()[1:])
+    assert messages == sorted(f"{k} {i}" for k in range(2) for i in range(10))
+    dbs[1].verify()
+    for db in dbs:
+        db.close()

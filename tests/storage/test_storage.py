@@ -539,3 +539,24 @@ def test_the_cli_reads_never_create_a_database(tmp_path: object) -> None:
 
         with psycopg.connect(url) as conn:  # no tables were made in the schema
             assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").fetchone()[0] == 0
+
+
+def test_sqlite_commits_queue_on_a_lock_file_that_reading_never_creates(tmp_path: object) -> None:
+    path = os.path.join(str(tmp_path), "org.db")
+    db = Database(path)
+    assert not os.path.exists(path + "-lock")  # creating the database is not a commit
+    db.close()
+    reader = Database(path, create=False)
+    assert len(reader.tree) == 0 and reader.history()[-1].version == 0
+    reader.close()
+    assert not os.path.exists(path + "-lock")
+    db = Database(path)
+    with db.transaction() as tx:
+        tx.insert_child(None, "a")
+    assert os.path.exists(path + "-lock") and os.path.getsize(path + "-lock") == 0
+    db.close()
+    again = Database(path)  # the lock file left in place is harmless
+    with again.transaction() as tx:
+        tx.insert_child(None, "b")
+    assert [again.tree.data(n) for n in again.tree.preorder()] == ["a", "b"]
+    again.close()

@@ -1,0 +1,221 @@
+"""Shared-store benchmark: 1, 4 and 16 writer processes committing to one stored tree.
+
+Run from the repository root (botree installed with the ``postgres`` extra)::
+
+    PYTHONPATH=. python -m benchmarks.shared_store                  # both backends, ~2 minutes
+    PYTHONPATH=. python -m benchmarks.shared_store --pg '' --seconds 3   # SQLite only, shorter
+
+For each backend a tree of ``--nodes`` nodes is stored once; then for each writer
+count W, W processes (each with its own ``Database``) commit single-insert
+transactions (``tx.insert_child(random node, ...)``) for ``--seconds`` after a
+warm-up and a common start.  Beside them, in the same run and the same process
+layout, W processes of the plain peer commit single-row ``INSERT`` transactions to a
+plain table: psycopg in autocommit mode (one statement, one transaction) on
+PostgreSQL, ``BEGIN IMMEDIATE; INSERT; COMMIT`` with WAL and ``synchronous=FULL``
+(botree's settings) on SQLite.  ``--early`` adds a PostgreSQL run with
+``PostgresStore.early_commit`` (see ``botree/storage/postgres.py``).  Reported: commits/s over all writers, p50 and p99
+commit latency, and botree's rate as a ratio of the peer's.  The machine's load
+average is printed with the table.  A report: nothing here asserts on timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from botree import Database, Tree
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+Result = Tuple[int, List[float]]  # commits, latencies in seconds
+
+
+def random_tree(n: int, seed: int = 1) -> Tree:
+    """A random recursive tree of ``n`` nodes (each node's parent drawn from the earlier ones)."""
+    rng = random.Random(seed)
+    parents = [-1] + [rng.randrange(i) for i in range(1, n)]
+    rows = [{"id": i, "parent": None if p < 0 else p, "name": f"n{i}"} for i, p in enumerate(parents)]
+    return Tree.from_parent_table(rows, data="name")
+
+
+# -- one writer (runs in a child process) ------------------------------------------------
+
+
+def _botree_writer(target: str, n: int, name: int) -> Callable[[int], None]:
+    db = Database(target)
+    rng = random.Random(name)
+
+    def commit(i: int) -> None:
+        with db.transaction() as tx:
+            tx.insert_child(rng.randrange(n), {"w": name, "i": i})
+
+    return commit
+
+
+def _psycopg_writer(target: str, n: int, name: int) -> Callable[[int], None]:
+    import psycopg
+
+    conn = psycopg.connect(target, autocommit=True)
+
+    def commit(i: int) -> None:
+        conn.execute("INSERT INTO plain (writer, i, payload) VALUES (%s, %s, %s)", (name, i, f"w{name} i{i}"))
+
+    return commit
+
+
+def _sqlite_writer(target: str, n: int, name: int) -> Callable[[int], None]:
+    conn = sqlite3.connect(target, timeout=60.0, isolation_level=None)
+    conn.execute("PRAGMA synchronous=FULL")
+
+    def commit(i: int) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO plain (writer, i, payload) VALUES (?, ?, ?)", (name, i, f"w{name} i{i}"))
+        conn.execute("COMMIT")
+
+    return commit
+
+
+WRITERS: Dict[str, Callable[[str, int, int], Callable[[int], None]]] = {
+    "botree": _botree_writer,
+    "psycopg": _psycopg_writer,
+    "sqlite3": _sqlite_writer,
+}
+
+
+def _writer(kind: str, target: str, n: int, name: int, warmup: int, seconds: float, start: Any, out: Any) -> None:
+    commit = WRITERS[kind](target, n, name)
+    for i in range(warmup):
+        commit(-1 - i)
+    start.wait()
+    deadline = time.monotonic() + seconds
+    latencies: List[float] = []
+    i = 0
+    while time.monotonic() < deadline:
+        t0 = time.perf_counter()
+        commit(i)
+        latencies.append(time.perf_counter() - t0)
+        i += 1
+    out.put((i, latencies))
+
+
+def run(kind: str, target: str, n: int, writers: int, warmup: int, seconds: float) -> Dict[str, float]:
+    """``writers`` processes of ``kind`` committing for ``seconds``: commits/s, p50 and p99 latency (ms)."""
+    ctx = mp.get_context("fork")
+    start = ctx.Barrier(writers + 1)
+    out = ctx.Queue()
+    procs = [
+        ctx.Process(target=_writer, args=(kind, target, n, w, warmup, seconds, start, out)) for w in range(writers)
+    ]
+    for p in procs:
+        p.start()
+    start.wait()
+    t0 = time.monotonic()
+    results: List[Result] = [out.get() for _ in procs]
+    wall = time.monotonic() - t0
+    for p in procs:
+        p.join()
+    latencies = sorted(x for _, lat in results for x in lat)
+    commits = sum(c for c, _ in results)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
+    return {
+        "rate": commits / wall,
+        "p50": statistics.median(latencies) * 1e3 if latencies else float("nan"),
+        "p99": p99 * 1e3,
+    }
+
+
+# -- setting up the stores ------------------------------------------------------------------
+
+
+def _pg_targets(url: str) -> Tuple[str, str, Callable[[], None]]:
+    import psycopg
+
+    schema = "bench_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"CREATE SCHEMA {schema}_plain")
+        conn.execute(f"CREATE TABLE {schema}_plain.plain (id BIGSERIAL PRIMARY KEY, writer INT, i INT, payload TEXT)")
+    sep = "&" if "?" in url else "?"
+
+    def drop() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            conn.execute(f"DROP SCHEMA {schema}_plain CASCADE")
+
+    return f"{url}{sep}options=-csearch_path%3D{schema}", f"{url}{sep}options=-csearch_path%3D{schema}_plain", drop
+
+
+def _sqlite_targets(directory: str) -> Tuple[str, str, Callable[[], None]]:
+    plain = os.path.join(directory, "plain.db")
+    conn = sqlite3.connect(plain, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE plain (id INTEGER PRIMARY KEY, writer INT, i INT, payload TEXT)")
+    conn.close()
+    return os.path.join(directory, "botree.db"), plain, lambda: None
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--nodes", type=int, default=100_000)
+    parser.add_argument("--writers", default="1,4,16", help="comma-separated writer counts")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per configuration")
+    parser.add_argument("--warmup", type=int, default=3, help="commits per writer before the clock starts")
+    parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL URL ('' to skip)")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--early", action="store_true", help="also PostgreSQL with PostgresStore.early_commit")
+    args = parser.parse_args(argv)
+    counts = [int(w) for w in args.writers.split(",")]
+    tree = random_tree(args.nodes)
+    backends: List[Tuple[str, str]] = []
+    if not args.no_sqlite:
+        backends.append(("SQLite", "sqlite3"))
+    if args.pg:
+        backends.append(("PostgreSQL", "psycopg"))
+        if args.early:
+            backends.append(("PostgreSQL, early commit", "psycopg"))
+    rows: List[str] = []
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as directory:
+        for backend, peer in backends:
+            if backend == "SQLite":
+                target, plain, drop = _sqlite_targets(directory)
+            else:
+                target, plain, drop = _pg_targets(args.pg)
+                from botree.storage.postgres import PostgresStore
+
+                PostgresStore.early_commit = "early" in backend  # inherited by the forked writers
+            try:
+                with Database(target) as db:
+                    db.replace(tree, message="setup")
+                for writers in counts:
+                    mine = run("botree", target, args.nodes, writers, args.warmup, args.seconds)
+                    theirs = run(peer, plain, args.nodes, writers, args.warmup, args.seconds)
+                    row = (
+                        f"| {backend} | {writers} | {mine['rate']:.0f} | {mine['p50']:.1f} | {mine['p99']:.1f} "
+                        f"| {theirs['rate']:.0f} | {theirs['p50']:.1f} | {theirs['p99']:.1f} "
+                        f"| {mine['rate'] / theirs['rate']:.2f} |"
+                    )
+                    print(row, flush=True)
+                    rows.append(row)
+            finally:
+                drop()
+    load_after = os.getloadavg()
+    print()
+    print(f"{args.nodes} nodes, {args.seconds:g} s per configuration, {os.cpu_count()} CPUs, "
+          f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
+    print()
+    print("| backend | writers | botree commits/s | p50 ms | p99 ms | plain commits/s | p50 ms | p99 ms | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
