@@ -745,13 +745,16 @@ class DurableDatabase(Database):
         for table, vec in vectors(tree.order_index).items():
             items = []
             changed: Dict[int, List[int]] = {}  # group -> its leaves this commit writes
-            for number, leaf in changed_leaves(old.get(table) if old is not None else None, vec):
+            base = old.get(table) if old is not None and old_pins is not None and table in old_pins else None
+            # (a vector the parent has but did not store, e.g. a field index built on a legacy version's
+            # first use, is written whole)
+            for number, leaf in changed_leaves(base, vec):
                 payload = codec.encode_leaf(table, leaf)
                 if progress is not None and table == "nodes":
                     progress(min(len(vec), (number + 1) << 6), len(vec))
                 items.append((number, payload, checksum(payload, table, number, version)))
                 changed.setdefault(number >> 6, []).append(number)
-            previous = old_pins.get(table, []) if old_pins is not None and old is not None and table in old else []
+            previous = old_pins.get(table, []) if base is not None and old_pins is not None else []
             pins[table] = self._write_manifests(table, parent, version, len(vec), previous, changed, items, written)
             cells[table] = items
         check_message(message)

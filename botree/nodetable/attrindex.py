@@ -1,28 +1,19 @@
-"""Attribute (field) index: for each declared field, value -> set of node ids, persistently,
-and the distinct values in order (for ranges).
+"""Indexed field values: which value of a node's data a field index holds, and ``Range``.
 
 A field's value is read from a node's data: ``data[field]`` for mappings, else
-``getattr(data, field)``; data without the field is simply not indexed under it.
-Each field maps through a pyrsistent ``PMap`` to the ids holding that value: a tuple
-while there are at most ``SMALL`` of them (iterating a ``PSet`` costs microseconds per
-item, and most values of a range-queried field are nearly unique), a ``PSet`` beyond
-that, so a snapshot is O(1) and an update O(log n).  Beside it, per family of mutually comparable values
-(numbers, str, bytes: ``FAMILIES``), a persistent ordered set (``ordered.py``) of the
-distinct values present answers ``Range`` queries in O(log n + k); it changes only
-when a value appears or disappears, in O(log n).  (PMap is slower to read than a dict, which is why
-it stays off the order index's hot paths and is used only here.)
+``getattr(data, field)``; data without the field is simply not indexed under it.  An
+indexed value must be hashable and equal to itself (``indexed_values``).  Values are
+ordered within families of mutually comparable values (numbers, str, bytes:
+``FAMILIES``); a ``Range`` selects values of one family.  The index itself, one
+B+-tree per field stored in a vector, is ``fieldtree.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Collection, Hashable, Iterable, Iterator, List, Tuple
+from typing import Any, List, Tuple
 
-from pyrsistent import PMap, pmap, pset
-
-from ..errors import InvalidArgument, InvalidOperation, NotIndexed, TableCorrupt
-from .ordered import EMPTY, OrderedNode, TransientOrderedSet, check_ordered, range_values
-from .ordered import build as build_ordered
+from ..errors import InvalidArgument, InvalidOperation
 
 MISSING: Any = object()
 
@@ -134,134 +125,3 @@ class Range:
 
     def __hash__(self) -> int:
         return hash((Range, self.low, self.high, self.include_low, self.include_high))
-
-
-# -- the index of one field ------------------------------------------------------------
-
-
-SMALL = 8  # ids of one value kept as a tuple up to this many, as a PSet beyond
-
-
-def _ids(ids: Collection[int]) -> Collection[int]:
-    """The stored form of one value's ids: a tuple if few, else a ``PSet``."""
-    return tuple(ids) if len(ids) <= SMALL else pset(ids)
-
-
-class FieldIndex:
-    """One field's index, immutable: ``values`` (PMap value -> ids: tuple or PSet) and
-    ``orders`` (per family, the frozen ordered set of the distinct values present)."""
-
-    __slots__ = ("values", "orders")
-
-    def __init__(self, values: PMap, orders: Tuple[OrderedNode, ...]) -> None:
-        self.values = values
-        self.orders = orders
-
-
-def empty_index(fields: Iterable[str]) -> Tuple[FieldIndex, ...]:
-    """One empty index per field."""
-    return tuple(FieldIndex(pmap(), (EMPTY,) * len(FAMILIES)) for _ in fields)
-
-
-def build_field_index(groups: Mapping[Any, Collection[int]]) -> FieldIndex:
-    """A field index from value -> ids. O(n log n) (the ordered sets are sorted once)."""
-    by_family: List[List[Any]] = [[] for _ in FAMILIES]
-    for value in groups:
-        f = family(value)
-        if f >= 0:
-            by_family[f].append(value)
-    return FieldIndex(
-        pmap({value: _ids(ids) for value, ids in groups.items()}),
-        tuple(build_ordered(sorted(values)) for values in by_family),
-    )
-
-
-class TransientFieldIndex:
-    """The field index of a batch: PMap evolvers and transient ordered sets, frozen by ``persistent()``."""
-
-    __slots__ = ("fields", "_maps", "_orders")
-
-    def __init__(self, fields: Tuple[str, ...], indexes: Tuple[FieldIndex, ...]) -> None:
-        self.fields = fields
-        self._maps = [ix.values.evolver() for ix in indexes]
-        self._orders = [[TransientOrderedSet(root) for root in ix.orders] for ix in indexes]
-
-    def add(self, node: int, values: List[Any]) -> None:
-        """Index ``node`` under each present value. O(fields · log n)."""
-        for evolver, orders, value in zip(self._maps, self._orders, values):
-            if value is not MISSING:
-                if value in evolver:  # type: ignore[operator]
-                    ids = evolver[value]
-                    if type(ids) is not tuple:
-                        evolver[value] = ids.add(node)
-                    elif len(ids) < SMALL:
-                        evolver[value] = (*ids, node)
-                    else:
-                        evolver[value] = pset((*ids, node))
-                else:
-                    evolver[value] = (node,)
-                    f = family(value)
-                    if f >= 0:
-                        orders[f].add(value)
-
-    def remove(self, node: int, values: List[Any]) -> None:
-        """Remove ``node`` from each present value. O(fields · log n)."""
-        for evolver, orders, value in zip(self._maps, self._orders, values):
-            if value is not MISSING:
-                ids = evolver[value]
-                ids = tuple(x for x in ids if x != node) if type(ids) is tuple else ids.remove(node)
-                if ids:
-                    evolver[value] = ids
-                else:
-                    del evolver[value]
-                    f = family(value)
-                    if f >= 0:
-                        orders[f].remove(value)
-
-    def view(self, field: str) -> Tuple[Any, Tuple[OrderedNode, ...]]:
-        """(value map, ordered roots) of ``field`` in the batch's current state. O(1)."""
-        i = _position(self.fields, field)
-        return self._maps[i], tuple(o.root for o in self._orders[i])
-
-    def persistent(self) -> Tuple[FieldIndex, ...]:
-        """The frozen indexes. O(changes)."""
-        return tuple(
-            FieldIndex(e.persistent(), tuple(o.persistent() for o in orders))
-            for e, orders in zip(self._maps, self._orders)
-        )
-
-
-def _position(fields: Tuple[str, ...], field: str) -> int:
-    try:
-        return fields.index(field)
-    except ValueError:
-        raise NotIndexed(f"field {field!r} is not indexed (indexed: {list(fields)})") from None
-
-
-def view(fields: Tuple[str, ...], indexes: Tuple[FieldIndex, ...], field: str) -> Tuple[Any, Tuple[OrderedNode, ...]]:
-    """(value map, ordered roots) of ``field``; raises ``NotIndexed`` for an unindexed field. O(1)."""
-    ix = indexes[_position(fields, field)]
-    return ix.values, ix.orders
-
-
-def lookup(values: Any, value: Hashable) -> Collection[int]:
-    """Ids whose value equals ``value`` in a value map (PMap or evolver). O(log n)."""
-    return values[value] if value in values else ()
-
-
-def lookup_range(values: Any, orders: Tuple[OrderedNode, ...], rng: Range) -> Iterator[int]:
-    """Ids whose value lies in ``rng``, by ascending value. O(log n + k) for k ids."""
-    for value in range_values(orders[rng.family], rng.low, rng.high, rng.include_low, rng.include_high):
-        yield from values[value]
-
-
-def check_orders(field: str, ix: FieldIndex) -> None:
-    """The ordered sets hold exactly the value map's keys of each family; raises ``TableCorrupt``. O(n log n)."""
-    for f, root in enumerate(ix.orders):
-        try:
-            got = check_ordered(root)
-        except AssertionError as exc:
-            raise TableCorrupt(f"ordered index of {field!r} ({FAMILIES[f]}): {exc}") from None
-        expect = sorted(v for v in ix.values.keys() if family(v) == f)
-        if len(got) != len(expect) or any(a != b for a, b in zip(got, expect)):
-            raise TableCorrupt(f"ordered index of {field!r} ({FAMILIES[f]}) disagrees with its values")

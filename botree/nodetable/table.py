@@ -15,21 +15,9 @@ from typing import Any, Collection, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import DuplicateKey, InvalidOperation, TableCorrupt, UnknownNode
 from .allocator import IdAllocator
-from .attrindex import (
-    MISSING,
-    FieldIndex,
-    Range,
-    TransientFieldIndex,
-    build_field_index,
-    check_orders,
-    empty_index,
-    indexed_values,
-    lookup,
-    lookup_range,
-    view,
-)
+from .attrindex import Range, indexed_values
+from .fieldtree import NO_FIELDS, FieldTrees, TransientFieldTrees, build_trees, check_trees, reconfigure
 from .keyindex import KeyIndex, TransientKeyIndex, build_keys, check_key, check_keys, empty_keys
-from .ordered import range_values
 from .rows import UNKNOWN, Row
 from .vector import ChunkedVector
 
@@ -94,8 +82,8 @@ class _TableReader:
         """The indexed field names. O(1)."""
         return self._fields
 
-    def _view(self, field: str) -> Tuple[Any, Tuple[Any, ...]]:
-        """(value map, ordered roots) of ``field``; ``NotIndexed`` if it is not indexed."""
+    def _trees(self) -> Any:
+        """The field index (``FieldTrees`` or a batch's ``TransientFieldTrees``)."""
         raise NotImplementedError
 
     @property
@@ -156,27 +144,25 @@ class _TableReader:
     def find_ids(self, field: str, value: Any) -> Collection[int]:
         """Ids of nodes whose ``field`` equals ``value`` (or lies in it, for a ``Range``).
 
-        Equality: the stored ids themselves, O(log n).  A ``Range``: a list by ascending
-        value, O(log n + k) for k ids.  ``NotIndexed`` for an unindexed field.  A batch
+        Equality: ascending ids, O(log n + k).  A ``Range``: by ascending value,
+        O(log n + k) for k ids.  ``NotIndexed`` for an unindexed field.  A batch
         answers from its current state.
         """
-        values, orders = self._view(field)
         if isinstance(value, Range):
-            return list(lookup_range(values, orders, value))
-        return lookup(values, value)
+            return list(self._trees().range_ids(field, value))
+        return self._trees().find(field, value)
 
     def range_values(self, field: str, rng: Range) -> Iterator[Any]:
         """The distinct values of ``field`` inside ``rng``, ascending, lazily (no ids are read):
-        O(log n) to start, then amortised O(1) per value.  ``NotIndexed`` at the call."""
-        _, orders = self._view(field)
-        return range_values(orders[rng.family], rng.low, rng.high, rng.include_low, rng.include_high)
+        O(log n) to start, then amortised O(1) per id (O(log n) per value with many ids).
+        ``NotIndexed`` at the call."""
+        return self._trees().range_values(field, rng)
 
     def range_ids(self, field: str, rng: Range) -> Iterator[int]:
         """Ids whose ``field`` lies in ``rng``, by ascending value, lazily: O(log n) to start,
         then amortised O(1) per id (a batch must not change while this is consumed).
         ``NotIndexed`` for an unindexed field, at the call."""
-        values, orders = self._view(field)
-        return lookup_range(values, orders, rng)
+        return self._trees().range_ids(field, rng)
 
 
 class NodeTable(_TableReader):
@@ -196,7 +182,7 @@ class NodeTable(_TableReader):
         self._rows = ChunkedVector()
         self._alloc = IdAllocator()
         self._fields = fields
-        self._index: Optional[Tuple[FieldIndex, ...]] = empty_index(fields)
+        self._index: Optional[FieldTrees] = build_trees(fields, ())
         self._keys: Optional[KeyIndex] = None if key is None else empty_keys(key)
 
     @classmethod
@@ -205,10 +191,11 @@ class NodeTable(_TableReader):
         rows: ChunkedVector,
         alloc: IdAllocator,
         fields: Tuple[str, ...],
-        field_maps: Optional[Tuple[FieldIndex, ...]],
+        field_index: Optional[FieldTrees],
         keys: Optional[KeyIndex] = None,
     ) -> "NodeTable":
-        """A table from its parts; ``field_maps=None`` builds the field index from the rows on first use.
+        """A table from its parts; ``field_index=None`` builds the field index from the rows on first use
+        (a stored version written before field indexes were stored).
 
         ``keys``: the key index (None: the table has no key field); it must agree with the rows.
         """
@@ -216,7 +203,7 @@ class NodeTable(_TableReader):
         table._rows = rows
         table._alloc = alloc
         table._fields = fields
-        table._index = field_maps
+        table._index = field_index
         table._keys = keys
         return table
 
@@ -230,13 +217,14 @@ class NodeTable(_TableReader):
         """
         fields = tuple(fields)
         keys = None if key is None else build_keys(key, ((node, row.data) for node, row in enumerate(rows)))
-        maps = _build_index(fields, enumerate(rows))
-        return cls.from_parts(ChunkedVector(rows), IdAllocator(len(rows)), fields, maps, keys)
+        trees = build_trees(fields, ((node, row.data) for node, row in enumerate(rows)))
+        return cls.from_parts(ChunkedVector(rows), IdAllocator(len(rows)), fields, trees, keys)
 
     def configured(self, fields: Iterable[str], key: Optional[str]) -> "NodeTable":
-        """The same rows and ids with other indexed ``fields`` and key field. O(n) to build the indexes.
+        """The same rows and ids with other indexed ``fields`` and key field. O(n log n) to build the indexes.
 
-        Indexes that do not change are shared.  A row without a valid key, or two rows
+        Indexes that do not change are shared (an added field's tree goes beside the
+        kept ones, a dropped field's slots are freed).  A row without a valid key, or two rows
         holding the same key, raise (``InvalidKey``, ``DuplicateKey``); nothing changes.
         """
         fields = tuple(fields)
@@ -246,11 +234,8 @@ class NodeTable(_TableReader):
             keys = self._keys
         else:
             keys = build_keys(key, self._live())
-        if fields == self._fields:
-            maps = self._index
-        else:
-            maps = _build_index(fields, ((node, row) for node, row in enumerate(self._rows) if row is not None))
-        return NodeTable.from_parts(self._rows, self._alloc, fields, maps, keys)
+        trees = self._trees() if fields == self._fields else reconfigure(self._trees(), fields, self._live())
+        return NodeTable.from_parts(self._rows, self._alloc, fields, trees, keys)
 
     def _live(self) -> Iterator[Tuple[int, Any]]:
         """(node, data) of every live row. O(capacity)."""
@@ -261,15 +246,17 @@ class NodeTable(_TableReader):
         """The frozen key index (None: no key field). O(1)."""
         return self._keys
 
-    def _maps(self) -> Tuple[FieldIndex, ...]:
-        """The field index, built from the rows on a loaded table's first use. O(1), or O(n log n) once."""
-        maps = self._index
-        if maps is None:
-            rows = self._rows
-            maps = self._index = _build_index(
-                self._fields, ((node, row) for node, row in enumerate(rows) if row is not None)
-            )
-        return maps
+    @property
+    def field_index(self) -> Optional[FieldTrees]:
+        """The frozen field index as it is now: None while a table loaded without one has not built it. O(1)."""
+        return self._index
+
+    def _trees(self) -> FieldTrees:
+        """The field index; a table loaded without one builds it from the rows on first use: O(n log n) once."""
+        trees = self._index
+        if trees is None:
+            trees = self._index = build_trees(self._fields, self._live())
+        return trees
 
     def transient(self, fresh_ids: bool = False) -> "TransientNodeTable":
         """A batch starting from this table. O(1).
@@ -279,9 +266,6 @@ class NodeTable(_TableReader):
         derived from it.
         """
         return TransientNodeTable(self, fresh_ids)
-
-    def _view(self, field: str) -> Tuple[Any, Tuple[Any, ...]]:
-        return view(self._fields, self._maps(), field)
 
     # Persistent single-step updates, each a one-operation batch: O(log n).
 
@@ -332,31 +316,9 @@ class NodeTable(_TableReader):
         live = [n for n, r in enumerate(rows) if r is not None]
         if len(live) + len(free) + alloc.holes != len(rows):
             raise TableCorrupt("some id is neither live nor free")
-        for i, field in enumerate(self._fields):
-            expect: dict[Any, set[int]] = {}
-            for node in live:
-                value = indexed_values((field,), rows[node].data, node)[0]
-                if value is not MISSING:
-                    expect.setdefault(value, set()).add(node)
-            index = self._maps()[i]
-            got = {value: set(ids) for value, ids in index.values.items()}
-            if got != expect:
-                raise TableCorrupt(f"attribute index on {field!r} disagrees with the rows")
-            check_orders(field, index)
+        check_trees(self._trees(), self._live())
         if self._keys is not None:
             check_keys(self._keys, self._live())
-
-
-def _build_index(fields: Tuple[str, ...], rows: Iterable[Tuple[int, Row]]) -> Tuple[FieldIndex, ...]:
-    """The field index of (id, row) pairs. O(n log n); raises on an unindexable value before building."""
-    if not fields:
-        return empty_index(fields)
-    groups: List[dict[Any, List[int]]] = [{} for _ in fields]
-    for node, row in rows:
-        for group, value in zip(groups, indexed_values(fields, row.data, node)):
-            if value is not MISSING:
-                group.setdefault(value, []).append(node)
-    return tuple(build_field_index(group) for group in groups)
 
 
 class TransientNodeTable(_TableReader):
@@ -373,9 +335,7 @@ class TransientNodeTable(_TableReader):
         self._rows = base._rows.transient()
         self._alloc = base._alloc.copy()
         self._fields = base._fields
-        self._index: Optional[TransientFieldIndex] = (
-            TransientFieldIndex(base._fields, base._maps()) if base._fields else None
-        )
+        self._index: Optional[TransientFieldTrees] = base._trees().transient() if base._fields else None
         self._keys: Optional[TransientKeyIndex] = None if base._keys is None else base._keys.transient()
         self._token = object()
         self.fresh_ids = fresh_ids  # True: never reuse a freed id (see ``NodeTable.transient``)
@@ -491,9 +451,7 @@ class TransientNodeTable(_TableReader):
                 key = self._new_key(data, node)
         if self._index is not None:
             new_values = indexed_values(self._fields, data, node)
-            old_values = indexed_values(self._fields, row.data, node)
-            self._index.remove(node, old_values)
-            self._index.add(node, new_values)
+            self._index.change(node, indexed_values(self._fields, row.data, node), new_values)
         if keys is not None and not same:
             keys.remove(old_key)
             keys.add(key, node)
@@ -525,14 +483,12 @@ class TransientNodeTable(_TableReader):
         else:
             self._alloc.release(node)
 
-    def _view(self, field: str) -> Tuple[Any, Tuple[Any, ...]]:
-        if self._index is None:
-            return view(self._fields, (), field)  # no fields: raises NotIndexed
-        return self._index.view(field)
+    def _trees(self) -> Any:
+        return self._index if self._index is not None else NO_FIELDS  # no fields: lookups raise NotIndexed
 
     def persistent(self) -> NodeTable:
         """Freeze the batch into a new ``NodeTable``. O(changes)."""
-        index = self._index.persistent() if self._index is not None else ()
+        index = self._index.persistent() if self._index is not None else NO_FIELDS
         keys = self._keys.persistent() if self._keys is not None else None
         table = NodeTable.from_parts(self._rows.persistent(), self._alloc.copy(), self._fields, index, keys)
         self._token = object()

@@ -34,6 +34,7 @@ from ..core.index import OrderIndex
 from ..errors import CorruptDatabase, InvalidArgument
 from ..interchange.nested import JsonNode
 from ..nodetable import UNKNOWN, ChunkedVector, IdAllocator, NodeTable, Row
+from ..nodetable.fieldtree import INNER, LEAF, NO_FIELDS, FieldTrees
 from ..nodetable.keyindex import KeyIndex
 from ..tree.updates import UPDATES, Op
 from ..tree.values import MAX_DEPTH, check_meta, check_values
@@ -155,6 +156,8 @@ def encode_leaf(table: str, leaf: List[Any]) -> bytes:
         out: List[Any] = list(leaf)
     elif table == "keys":  # buckets: flat (key, node, key, node, ...) tuples of int / str keys
         out = [list(bucket) for bucket in leaf]
+    elif table == "fields":  # field index tree nodes: tuples of ints and entries (values as stored data)
+        out = list(leaf)
     elif table == "blocks":
         out = [None if b is None else [b.keys, b.items, b.aux, b.counts] for b in leaf]
     else:
@@ -180,6 +183,8 @@ def decode_leaf(table: str, payload: bytes, size: int, where: str) -> List[Any]:
             return [None if s is None else (int(s[0]), int(s[1]), int(s[2])) for s in items]
         if table == "keys":
             return [_bucket(b, where) for b in items]
+        if table == "fields":
+            return [_tree_node(s, where) for s in items]
         if table == "blocks":
             return [None if b is None else Block(b[0], b[1], b[2], b[3], None) for b in items]
         # The sixth field is the parent's id (-1: top level).  A row written before rows kept
@@ -205,6 +210,34 @@ def _bucket(items: Any, where: str) -> Tuple[Any, ...]:
     return tuple(items)
 
 
+def _tree_node(item: Any, where: str) -> Tuple[Any, ...]:
+    """One slot of ``nodetable.fieldtree`` (leaf, inner node or free), its shape checked. O(F)."""
+    _expect(type(item) is tuple and len(item) >= 2 and type(item[0]) is int, where, "a field index slot")
+    kind = item[0]
+    if kind == LEAF or kind == INNER:
+        _expect(type(item[1]) is tuple, where, "a field index node")
+        for e in item[1]:
+            _expect(
+                type(e) is tuple and len(e) in (3, 4) and type(e[0]) is int and type(e[2]) is int,
+                where,
+                f"field index entry {e!r:.80}",
+            )
+        if kind == INNER:
+            _expect(
+                len(item) == 3
+                and type(item[2]) is tuple
+                and len(item[2]) == len(item[1]) + 1
+                and all(type(k) is int and k >= 0 for k in item[2]),
+                where,
+                "a field index inner node",
+            )
+        else:
+            _expect(len(item) == 2, where, "a field index leaf")
+    else:
+        _expect(len(item) == 2 and type(item[1]) is int, where, "a free field index slot")
+    return item
+
+
 def encode_manifest(versions: List[int]) -> bytes:
     """A manifest: the cell version each leaf of one group reads. O(64)."""
     return pack(versions)
@@ -220,11 +253,15 @@ def decode_manifest(payload: bytes, pinned: int, where: str) -> List[int]:
 
 
 def vectors(ix: OrderIndex) -> Dict[str, ChunkedVector]:
-    """The stored vectors of an index, by table name: three, and ``keys`` for a keyed tree. O(1)."""
+    """The stored vectors of an index, by table name: three, ``keys`` for a keyed tree, ``fields``
+    for indexed fields (once the field index exists: a version loaded without one builds it on first use). O(1)."""
     out = {"blocks": ix.blocks, "links": ix.links, "nodes": ix.nodes.rows}
     keys = ix.nodes.keys
     if keys is not None:
         out["keys"] = keys.buckets
+    trees = ix.nodes.field_index
+    if trees is not None and trees.fields:
+        out["fields"] = trees.slots
     return out
 
 
@@ -234,6 +271,9 @@ def layout(state: Mapping[str, Any]) -> List[Tuple[str, int]]:
     keys = state.get("keys")
     if keys is not None:
         out.append(("keys", keys["length"]))
+    trees = state.get("field_index")
+    if trees is not None:
+        out.append(("fields", trees["length"]))
     return out
 
 
@@ -269,6 +309,14 @@ def encode_state(ix: OrderIndex, manifests: Mapping[str, List[int]]) -> bytes:
     keys = nodes.keys
     if keys is not None:  # absent, not None, in an unkeyed version: as botree-2 states were before keys
         state["keys"] = {"field": keys.field, "count": keys.count, "length": len(keys.buckets)}
+    trees = nodes.field_index
+    if "fields" in vecs and trees is not None:  # absent in older states: the index is then built on first use
+        state["field_index"] = {
+            "length": len(trees.slots),
+            "roots": list(trees.roots),
+            "counts": list(trees.counts),
+            "free": trees.free,
+        }
     return pack_state(state)
 
 
@@ -297,6 +345,21 @@ def decode_state(payload: bytes, where: str) -> Dict[str, Any]:
             where,
             "the key index state",
         )
+    trees = state.get("field_index")
+    if trees is not None:
+        nfields = len(state["fields"]) if type(state["fields"]) is list else -1
+        _expect(
+            type(trees) is dict
+            and type(trees.get("length")) is int
+            and type(trees.get("free")) is int
+            and -1 <= trees["free"] < trees["length"]
+            and all(type(trees.get(k)) is list and len(trees[k]) == nfields for k in ("roots", "counts"))
+            and all(type(r) is int and 0 <= r < trees["length"] for r in trees["roots"])
+            and all(type(c) is int and c >= 0 for c in trees["counts"])
+            and type(manifests.get("fields")) is list,
+            where,
+            "the field index state",
+        )
     for table, length in layout(state):
         groups = manifests[table]
         _expect(type(length) is int and length >= 0, where, f"{table} length {length!r}")
@@ -321,8 +384,14 @@ def index_from_state(state: Dict[str, Any], vecs: Mapping[str, ChunkedVector], w
         fields = tuple(state["fields"])
         info = state.get("keys")
         keys = None if info is None else KeyIndex(info["field"], vecs["keys"], info["count"])
+        info = state.get("field_index")
+        trees = (
+            None
+            if info is None
+            else FieldTrees(fields, vecs["fields"], tuple(info["roots"]), tuple(info["counts"]), info["free"])
+        )
         nodes = NodeTable.from_parts(
-            vecs["nodes"], IdAllocator.restore(*state["node_ids"]), fields, None if fields else (), keys
+            vecs["nodes"], IdAllocator.restore(*state["node_ids"]), fields, trees if fields else NO_FIELDS, keys
         )
         return OrderIndex.from_parts(
             vecs["blocks"],

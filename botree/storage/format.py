@@ -7,10 +7,11 @@ FORMAT = "botree-2"  # stored in meta; a database of another format is refused o
 # Older formats this library can upgrade in place (``botree upgrade``), with the release that wrote them.
 UPGRADABLE = {"botree-1": "botree 0.1"}
 TABLES = ("blocks", "links", "nodes")  # one cell table per stored vector, in every database
-# Cell tables a database gets when it first needs them (a keyed tree's key index, ``keys``):
+# Cell tables a database gets when it first needs them (a keyed tree's key index, ``keys``;
+# the field index's tree nodes, ``fields``, for a tree with indexed fields):
 # a commit that writes cells of one creates its table in the same transaction, so a
 # botree-2 database written before keys existed still opens, unchanged, and read-only
 # opens never change a schema.  A version's state names these vectors only when it has them.
-OPTIONAL_TABLES = ("keys",)
+OPTIONAL_TABLES = ("keys", "fields")
 FREE_KEPT = 256  # free ids kept per allocator in a version's state (older ones become holes)
 LEAVES_PER_GROUP = 64  # leaves one manifest cell lists; a group's manifest is stored as leaf -(group + 1)

@@ -21,9 +21,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from botree.nodetable import IdAllocator, NodeTable, NotIndexed, TableCorrupt, TransientNodeTable, UnknownNode
-from botree.nodetable.attrindex import MISSING, FieldIndex, field_value
-from botree.nodetable.ordered import build as build_ordered
+from botree.nodetable import (
+    ChunkedVector,
+    IdAllocator,
+    NodeTable,
+    NotIndexed,
+    TableCorrupt,
+    TransientNodeTable,
+    UnknownNode,
+)
+from botree.nodetable.attrindex import MISSING, field_value
+from botree.nodetable.fieldtree import FieldTrees
 
 FIELDS = ("name", "tag")  # every field a generated datum may carry
 LINK_FIELDS = ("open_leaf", "open_key", "close_leaf", "close_key")
@@ -777,12 +785,20 @@ def test_check_detects_corruption() -> None:
     t, _ = NodeTable(fields=("name",)).insert_many([{"name": "a"}, {"name": "b"}])
     t.check()
     good = t._index
-    ix = good[0]  # type: ignore[index]
-    t._index = (FieldIndex(ix.values.set("zzz", ix.values["a"]), ix.orders),)
+    assert good is not None
+    leaf = good.slots[good.roots[0]]
+    bad_slots = ChunkedVector([(leaf[0], leaf[1] + ((1, "zzz", 0),))])  # an entry no row holds
+    t._index = FieldTrees(good.fields, bad_slots, good.roots, good.counts, good.free)
     with pytest.raises(TableCorrupt):
         t.check()
-    t._index = (FieldIndex(ix.values, (ix.orders[0], build_ordered(["a"]), ix.orders[2])),)  # "b" missing
-    with pytest.raises(TableCorrupt, match="ordered"):
+    t._index = FieldTrees(good.fields, ChunkedVector([(leaf[0], leaf[1][:1])]), good.roots, (1,), -1)  # "b" missing
+    with pytest.raises(TableCorrupt, match="disagrees"):
+        t.check()
+    t._index = FieldTrees(good.fields, ChunkedVector([(leaf[0], leaf[1][::-1])]), good.roots, (2,), -1)
+    with pytest.raises(TableCorrupt, match="order"):
+        t.check()
+    t._index = FieldTrees(good.fields, ChunkedVector([leaf, (2, -1)]), good.roots, good.counts, -1)  # a leaked slot
+    with pytest.raises(TableCorrupt, match="neither"):
         t.check()
     u, _ = NodeTable().insert_many([1, 2])
     u._alloc.release(0)  # id 0 both free and live
