@@ -36,7 +36,7 @@ from ..renamed import renamed
 from ..storage import codec
 from ..storage.codec import checksum, layout, vectors
 from ..storage.format import OPTIONAL_TABLES, TABLES
-from ..storage.store import Cell, CommitRow, HeadWatch, Lineage, Store
+from ..storage.store import Built, Cell, CommitRow, HeadWatch, Store
 from ..tree.tree import Tree
 from ..tree.values import check_message
 from .branches import DEFAULT
@@ -816,7 +816,7 @@ class DurableDatabase(Database):
         info = self._branch_info
         runs: List[int] = []
 
-        def build(stored: int) -> Tuple[CommitRow, Dict[str, List[Cell]], Optional[Lineage], Tuple[Tree, Tree, Manifests, bool]]:
+        def build(stored: int) -> Built[Tuple[Tree, Tree, Manifests, bool]]:
             if runs:
                 info["checked"] = -1  # a run again: branch tables may have appeared
             runs.append(stored)
@@ -829,10 +829,13 @@ class DurableDatabase(Database):
             if skip:
                 raise _Skipped()  # rolls the write transaction back: nothing stored
             written: Manifests = {}
+            when = time.time()
             row, cells = self._encode(
-                version, head, tree, time.time(), message, meta, ops, deleted, progress, written=written, number=stored + 1
+                version, head, tree, when, message, meta, ops, deleted, progress, written=written, number=stored + 1
             )
-            lineage = (self._branch, version, merged, max(self._id_mark(), next_node_id(tree))) if branched else None
+            lineage = None
+            if branched:
+                lineage = (self._branch, version, merged, max(self._id_mark(), next_node_id(tree)))
             return row, cells, lineage, (tree, head, written, branched)
 
         try:

@@ -51,6 +51,7 @@ Lineage = Tuple[str, int, Optional[int], int]  # (branch, its head the commit bu
 
 COMMIT_COLUMNS = "version, parent, time, message, meta, state, ops, deleted, crc"
 T = TypeVar("T")
+Built = Tuple[CommitRow, Dict[str, List[Cell]], Optional[Lineage], T]  # a build: row, cells, lineage, extra
 BACKOFF = 0.05  # seconds before the first reconnect; doubled before each later one
 
 
@@ -389,7 +390,7 @@ class Store:
 
     # -- committing ----------------------------------------------------------------------
 
-    def commit(self, build: Callable[[int], Tuple[CommitRow, Dict[str, List[Cell]], Optional[Lineage], T]]) -> Tuple[CommitRow, T]:
+    def commit(self, build: Callable[[int], Built[T]]) -> Tuple[CommitRow, T]:
         """Store the next version: lock the head, ``build(head)`` the commit on it, insert it. O(build + cells).
 
         ``build(head)`` returns (row, cells, lineage, extra) for the version after
