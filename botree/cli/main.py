@@ -568,6 +568,21 @@ def cmd_compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_index(args: argparse.Namespace) -> int:
+    """``botree index DB [--add F]... [--drop F]... [--key F | --no-key]``: show or change what is indexed."""
+    with open_db(args.db) as db:
+        for field in args.drop or ():  # each change is a commit of its own
+            out(f"dropped the index of {field!r} as version {db.drop_index(field, args.message)}")
+        for field in args.add or ():
+            out(f"indexed {field!r} as version {db.add_index(field, args.message)}")
+        if args.key is not None or args.no_key:
+            key = None if args.no_key else args.key
+            out(f"key field {key!r} as version {db.set_key(key, args.message)}")
+        fields = ", ".join(db.fields) or "none"
+        out(f"key field: {db.key if db.key is not None else 'none'}; indexed fields: {fields}")
+    return 0
+
+
 # -- history ----------------------------------------------------------------------------
 
 
@@ -948,6 +963,17 @@ def compact_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def index_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``botree index``."""
+    db_argument(p)
+    p.add_argument("--add", action="append", metavar="FIELD", help="index this data field too (repeatable)")
+    p.add_argument("--drop", action="append", metavar="FIELD", help="stop indexing this field (repeatable)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--key", metavar="FIELD", help="make FIELD the key field (unique int or str in every node)")
+    which.add_argument("--no-key", action="store_true", help="drop the key field (nodes are then named by #id)")
+    message_argument(p, "the change, e.g. 'index name'")
+
+
 def export_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``botree export``."""
     db_argument(p)
@@ -1219,6 +1245,14 @@ COMMANDS: Tuple[
         "Read and check every stored record and the current tree; prints 'ok: ...' or fails with the damage found.",
         None,
         verify_arguments,
+    ),
+    (
+        "index",
+        cmd_index,
+        "Show the key field and the indexed fields; --add / --drop an indexed field or set the key field, "
+        "each in a commit of its own (built once, stored).",
+        None,
+        index_arguments,
     ),
     (
         "compact",

@@ -666,7 +666,10 @@ class Database:
         message: Optional[str],
         what: str,
     ) -> int:
-        """Commit the head with its (fields, key) replaced by ``change(fields, key)``; the new version."""
+        """Commit the head with its (fields, key) replaced by ``change(fields, key)``; the new version.
+
+        The commit's message is ``message``, or ``what`` (e.g. ``index 'name'``) if None.
+        """
         check_message(message)
 
         def make(head: Tree) -> Tree:
@@ -674,7 +677,7 @@ class Database:
             return Tree.from_order_index(head.order_index.configured(fields, key))
 
         meta = MappingProxyType({"configure": what})
-        version, previous, tree = self._append(make, message, meta, None)
+        version, previous, tree = self._append(make, what if message is None else message, meta, None)
         self._notify(version, previous, tree, None)
         return version
 

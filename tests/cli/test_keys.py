@@ -370,3 +370,32 @@ def test_export_import_property(tmp_path: Path, tree: Tree, fmt: str) -> None:
     assert again == tree  # same shape, node ids (preorder) and data: keys and typed values included
     if fmt == "csv":
         assert EXPORTERS[fmt](again, args) == text  # and byte for byte
+
+
+def test_index_verb_adds_drops_and_sets_the_key_each_in_a_commit(tmp_path: Path) -> None:
+    src, db = tmp_path / "org.csv", str(tmp_path / "org.db")
+    src.write_text(NUM_CSV, encoding="utf-8")
+    call("import", str(src), db)
+    assert call("index", db).lines == ["key field: id; indexed fields: none"]
+    before = version(db)
+    done = call("index", db, "--add", "name")
+    assert done.lines == [f"indexed 'name' as version {before + 1}", "key field: id; indexed fields: name"]
+    with DurableDatabase(db) as opened:  # stored: a fresh process finds without rebuilding
+        assert opened.fields == ("name",) and opened.history()[-1].message == "index 'name'"
+        assert [opened.tree.key_of(n) for n in opened.tree.find(name="Sales")] == [3]
+    assert call("find", db, "--where", "name", "=", "Ann").lines == ['4  {"id": 4, "name": "Ann"}']
+    # Bad changes: one error line, nothing committed.
+    now = version(db)
+    call("index", db, "--add", "name", code=1)
+    call("index", db, "--drop", "salary", code=1)
+    call("index", db, "--key", "name", "-m", "names as keys")  # names are unique here
+    assert version(db) == now + 1
+    call("rm", db, "Bob")
+    call("index", db, "--key", "id")
+    call("add", db, "--under", "2", "--data", '{"id": 9, "name": "Engineering"}')
+    call("index", db, "--key", "name", code=1)  # two nodes named Engineering: DuplicateKey, nothing committed
+    with DurableDatabase(db) as opened:
+        assert opened.key == "id" and opened.history()[-1].message != "key 'name'"
+    call("index", db, "--no-key")
+    with DurableDatabase(db) as opened:
+        assert opened.key is None
