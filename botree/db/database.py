@@ -99,12 +99,13 @@ class NodeEvent:
 class _Shared:
     """What every handle on one database shares: branch heads, listeners, the id range's high mark."""
 
-    __slots__ = ("heads", "listeners", "mark")
+    __slots__ = ("heads", "listeners", "mark", "cut")
 
     def __init__(self, head: Tuple[int, Tree]) -> None:
         self.heads: Dict[str, Tuple[int, Tree]] = {DEFAULT: head}
         self.listeners: Dict[str, List[Listener]] = {}
         self.mark = next_node_id(head[1])
+        self.cut = 0  # the last ``compact``'s cut: older commits are no longer walked (merge)
 
 
 def next_node_id(tree: Tree) -> int:
@@ -472,10 +473,17 @@ class Database:
         return min(self._trees)
 
     def compact(self, keep: int) -> int:
-        """Drop every version but the newest ``keep``: ``as_of`` then refuses them. Returns the oldest kept.
+        """Keep each branch's newest ``keep`` versions and every newer version; drop the rest. Returns the cut.
 
-        Explicit and never automatic for stored databases.  O(dropped versions) in
-        memory; stored, one ``DELETE`` per table over the superseded cells.
+        The cut is the oldest of the versions ``keep - 1`` first-parent steps back from
+        each branch head (fewer where the chain ends sooner): every version from the cut
+        on stays readable, every older one is dropped (``as_of`` then raises
+        ``VersionNotFound``), whichever branch made it. A deleted branch no longer holds
+        the cut back, so its old versions go with the next compaction. A merge whose
+        fork point is older than the cut raises ``VersionNotFound``. See
+        docs/concurrency.md, "Compaction with branches". Explicit and never automatic
+        for stored databases (one write transaction).  O(dropped versions + branches ·
+        keep) in memory; stored, O(stored cells older than the cut + the kept versions' pins).
         """
         if type(keep) is not int or keep < 1:
             raise InvalidArgument(f"keep must be a positive int, not {keep!r}")
@@ -483,11 +491,24 @@ class Database:
             return self._drop_before(keep)
 
     def _drop_before(self, keep: int) -> int:
-        """Forget the versions older than the newest ``keep`` (the caller holds the lock); the oldest kept."""
-        cut = max(0, self._newest() - keep + 1)
-        heads = self._head_versions()
-        for version in [v for v in self._trees if v < cut and v not in heads]:
+        """Forget the versions older than the cut (the caller holds the lock); returns the cut."""
+        cut = self._cut(keep, self._head_versions())
+        for version in [v for v in self._trees if v < cut]:
             del self._trees[version]
+        self._shared.cut = max(self._shared.cut, cut)
+        return cut
+
+    def _cut(self, keep: int, heads: Set[int]) -> int:
+        """The oldest of the versions ``keep - 1`` first-parent steps back from each head. O(branches · keep)."""
+        cut = min(heads)
+        for head in heads:
+            version = head
+            for _ in range(keep - 1):
+                parent = self._commit_at(version).parent
+                if parent < 0 or not self._readable(parent):
+                    break
+                version = parent
+            cut = min(cut, version)
         return cut
 
     # -- branches ----------------------------------------------------------------
@@ -581,7 +602,16 @@ class Database:
         self, version: int, head: Tree, source: int, resolve: Optional[str]
     ) -> Optional[Tuple[Tree, Tuple[Op, ...], Set[int]]]:
         """The merge of version ``source`` into ``head`` (at ``version``): tree, ops, deleted ids; None: a no-op."""
-        plan = merge_plan(self._commit_at, version, source)
+        def commit_at(at: int) -> Commit:  # in memory too, the history before a compaction's cut is gone
+            if at < self._shared.cut:
+                raise VersionNotFound(f"version {at} was compacted away")
+            return self._commit_at(at)
+
+        try:
+            plan = merge_plan(commit_at, version, source)
+        except VersionNotFound as exc:
+            raise VersionNotFound(f"cannot merge version {source} into {version}: their common history was "
+                                  f"compacted away ({exc})") from None
         if plan.noop:
             return None
         return replay_merge(head, plan.ours, plan.theirs, resolve)

@@ -521,24 +521,38 @@ class DurableDatabase(Database):
 
     def _check_pins(self, oldest: int, head: int, stored: Set[Tuple[str, int, int]]) -> None:
         """Every manifest and leaf cell that versions oldest..head pin is stored. O(pins + manifests · 64)."""
+        self._pinned(oldest, head, stored)
+
+    def _pinned(
+        self, oldest: int, head: int, stored: Optional[Set[Tuple[str, int, int]]] = None
+    ) -> Set[Tuple[str, int, int]]:
+        """The (table, leaf, version) cells versions oldest..head pin, manifests included. O(pins + manifests · 64).
+
+        With ``stored``, ``CorruptDatabase`` for a pinned cell that is not in it.
+        """
         seen: Set[Tuple[str, int, int]] = set()
+        pinned: Set[Tuple[str, int, int]] = set()
         for version in range(oldest, head + 1):
             state = self._state(version)
             for table, length in layout(state):
-                for group, pinned in enumerate(state["manifests"][table]):
-                    if (table, group, pinned) in seen:
+                for group, pin in enumerate(state["manifests"][table]):
+                    if (table, group, pin) in seen:
                         continue
-                    seen.add((table, group, pinned))
-                    if (table, -(group + 1), pinned) not in stored:
+                    seen.add((table, group, pin))
+                    pinned.add((table, -(group + 1), pin))
+                    if stored is not None and (table, -(group + 1), pin) not in stored:
                         raise CorruptDatabase(f"{self.target}: version {version} pins a missing {table} manifest")
-                    versions = self._manifest(table, group, pinned, version)
+                    versions = self._manifest(table, group, pin, version)
                     if len(versions) != codec.group_leaves(length, group):
                         raise CorruptDatabase(f"{self.target}: {table} manifest {group} has {len(versions)} leaves")
                     for i, written in enumerate(versions):
-                        if (table, (group << 6) + i, written) not in stored:
+                        cell = (table, (group << 6) + i, written)
+                        pinned.add(cell)
+                        if stored is not None and cell not in stored:
                             raise CorruptDatabase(
                                 f"{self.target}: version {version} pins a missing {table} leaf {(group << 6) + i}"
                             )
+        return pinned
 
     # -- loading -------------------------------------------------------------------
 
@@ -898,14 +912,18 @@ class DurableDatabase(Database):
             return version, previous, self._head[1]
 
     def _drop_before(self, keep: int) -> int:
-        """``compact``: delete the stored versions before the cut and the cells only they read. O(stored cells)."""
-        if self._store.branched():
-            raise InvalidArgument(
-                "compact is not implemented for a stored database with branches yet: a cell superseded on one "
-                "branch may still be read by another (see docs/concurrency.md)"
-            )
-        cut = max(0, self._store.head() - keep + 1)
-        self._store.compact(cut)
+        """``compact``: keep each branch's newest ``keep`` first-parent versions and all newer; drop the rest.
+
+        One write transaction: the cut (``Database._cut``) is found with the head locked,
+        then every older commit and every cell no kept version pins is deleted.
+        O(stored cells older than the cut + pins of the kept versions).
+        """
+
+        def plan(head: int, heads: Dict[str, int]) -> Tuple[int, Set[Tuple[str, int, int]]]:
+            cut = self._cut(keep, set(heads.values()) or {head})
+            return cut, self._pinned(cut, head)
+
+        cut, _ = self._store.compact(plan)
         for version in [v for v in self._tree_cache if v < cut]:
             del self._tree_cache[version]
         for version in [v for v in self._commit_cache if v < cut]:

@@ -45,6 +45,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set,
 from ..errors import CorruptDatabase, OutdatedFormat, StorageError, VersionNotFound
 from .format import FORMAT, OPTIONAL_TABLES, TABLES, UPGRADABLE
 
+# ``Store.compact``'s plan: (head, branch heads) -> (cut, the (table, leaf, version) cells the kept versions pin)
+Plan = Callable[[int, Dict[str, int]], Tuple[int, Set[Tuple[str, int, int]]]]
 CommitRow = Tuple[int, int, float, Optional[str], bytes, bytes, Optional[bytes], bytes, int]
 Cell = Tuple[int, bytes, int]  # (leaf, payload, crc)
 Lineage = Tuple[str, int, Optional[int], int]  # (branch, its head the commit built on, merged source, node id mark)
@@ -340,7 +342,9 @@ class Store:
         Creating the tables records main's head, ``main`` (every commit so far is
         main's), and ``mark``, the first node id it has not handed out; if the stored
         head is no longer ``main`` nothing is written and None is returned (read it
-        again and retry).  One write transaction. O(1).
+        again and retry).  ``VersionNotFound`` if ``version`` was compacted away (its
+        commit row is checked with the head locked, so a compaction cannot race it).
+        One write transaction. O(1).
         """
 
         def work(retrying: bool) -> Optional[bool]:
@@ -356,6 +360,8 @@ class Store:
                     self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("id_mark", str(mark)))
                 if self._run(self._q("SELECT 1 FROM branches WHERE name = ?"), (name,)):
                     return False
+                if not self._run(self._q("SELECT 1 FROM commits WHERE version = ?"), (version,)):
+                    raise VersionNotFound(f"version {version} was compacted away")  # by another handle, just now
                 self._run(self._q("INSERT INTO branches VALUES (?, ?)"), (name, version))
                 return True
 
@@ -513,27 +519,35 @@ class Store:
             writes.append((self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"), rows))
         return writes
 
-    def compact(self, cut: int) -> int:
-        """Drop commits older than ``cut`` and every cell no version >= cut can read. Returns cells dropped."""
-        return self._again(lambda retrying: self._compact(cut))
+    def compact(self, plan: Plan) -> Tuple[int, int]:
+        """Drop the commits before a cut and every cell no kept version reads; returns (cut, cells dropped).
 
-    def _compact(self, cut: int) -> int:
+        One write transaction holding the head (a kill leaves the old or the new state):
+        ``plan(head, branch heads)`` runs inside it (it may read the store on the same
+        connection) and returns the cut and the (table, leaf, version) cells the versions
+        from the cut on pin.  Every commit and lineage row before the cut goes, and every
+        cell older than the cut that no kept version pins (with branches a cell superseded
+        on one branch may still be pinned by another, so "superseded" is not enough).
+        O(stored cells older than the cut + plan).
+        """
+        return self._again(lambda retrying: self._compact(plan))
+
+    def _compact(self, plan: Plan) -> Tuple[int, int]:
         dropped = 0
-        with self._transaction():
+        with self._writing() as head:
+            cut, needed = plan(head, self.heads())
             present = self._tables()
             for table in (*TABLES, *(t for t in OPTIONAL_TABLES if t in present)):
-                # A cell is needed by versions >= cut unless a newer cell at or before cut supersedes it.
-                dropped += self._rowcount(
-                    self._q(
-                        f"DELETE FROM {table} WHERE version < ? AND EXISTS (SELECT 1 FROM {table} AS newer "
-                        f"WHERE newer.leaf = {table}.leaf AND newer.version > {table}.version "
-                        "AND newer.version <= ?)"
-                    ),
-                    (cut, cut),
-                )
+                older = self._run(self._q(f"SELECT leaf, version FROM {table} WHERE version < ?"), (cut,))
+                gone = [(leaf, version) for leaf, version in older if (table, leaf, version) not in needed]
+                if gone:
+                    self._run_many(self._q(f"DELETE FROM {table} WHERE leaf = ? AND version = ?"), gone)
+                dropped += len(gone)
             self._rowcount(self._q("DELETE FROM commits WHERE version < ?"), (cut,))
+            if "lineage" in present:
+                self._rowcount(self._q("DELETE FROM lineage WHERE version < ?"), (cut,))
             self._rowcount(self._q("UPDATE head SET oldest = ? WHERE id = 0 AND oldest < ?"), (cut, cut))
-        return dropped
+        return cut, dropped
 
     def integrity(self) -> List[str]:
         """The storage engine's own integrity check: problems found (empty when sound). O(file size)."""

@@ -1,0 +1,233 @@
+"""``compact(keep)`` on a database with branches: memory, SQLite and PostgreSQL.
+
+The cut is the oldest of the versions ``keep - 1`` first-parent steps back from each
+branch head; everything from it on reads exactly as before, everything older raises
+``VersionNotFound``, ``verify()`` passes and no stored cell is left that no kept
+version pins (docs/concurrency.md, "Compaction with branches").
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any, Dict, Iterator, List, Set, Tuple
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from botree import Database
+from botree.errors import VersionNotFound
+from botree.storage.format import OPTIONAL_TABLES, TABLES
+from tests.db.test_branches import KINDS, Opener, shape
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def new_db(kind: str, tmp_path: Any) -> Iterator[Opener]:
+    opener = Opener(kind, str(tmp_path))
+    yield opener
+    opener.close()
+
+
+def stored_cells(db: Database) -> Set[Tuple[str, int, int]]:
+    """Every (table, leaf, version) cell a stored database holds."""
+    store = db._store  # type: ignore[attr-defined]
+    present = store.tables()
+    return {
+        (table, leaf, version)
+        for table in (*TABLES, *(t for t in OPTIONAL_TABLES if t in present))
+        for leaf, version, _, _ in store.cells(table)
+    }
+
+
+def check_compacted(db: Database, seen: Dict[int, Any], cut: int, kind: str) -> None:
+    """Kept versions read as before, dropped ones raise, verify passes, no unpinned cell is left."""
+    for version, before in seen.items():
+        if version >= cut:
+            assert shape(db.as_of(version)) == before, version
+        else:
+            with pytest.raises(VersionNotFound):
+                db.as_of(version)
+    for name, head in db.branches().items():
+        assert head >= cut
+        assert shape(db.on(name).tree) == seen[head]
+    db.verify()
+    if kind != "memory":
+        assert stored_cells(db) == db._pinned(cut, db._newest())  # type: ignore[attr-defined]
+
+
+def small_db(new_db: Opener) -> Tuple[Database, int]:
+    """A database with a root and 200 children (several leaves), block size 8."""
+    db = new_db()
+    db.replace(__import__("botree").Tree(8))
+    with db.transaction() as tx:
+        root = tx.insert_root("r")
+        for i in range(200):
+            tx.insert_child(root, f"c{i}")
+    return db, root
+
+
+def test_a_branch_reading_a_superseded_cell_keeps_it(new_db: Opener, kind: str) -> None:
+    db, root = small_db(new_db)
+    side = db.branch("side")
+    fork = side.version
+    seen = {fork: shape(side.tree)}
+    kids = list(db.tree.children(root))
+    for i in range(5):  # main rewrites the leaves the side branch still reads
+        with db.transaction() as tx:
+            for kid in kids[::7]:
+                tx.set_data(kid, f"main {i}")
+        seen[db.version] = shape(db.tree)
+    before = stored_cells(db) if kind != "memory" else set()
+    cut = db.compact(1)
+    assert cut == fork  # side's head holds the cut back
+    check_compacted(db, seen, cut, kind)
+    side.delete_branch("side")
+    cut = db.compact(1)
+    assert cut == db.version
+    check_compacted(db, {v: s for v, s in seen.items() if v >= cut}, cut, kind)
+    with pytest.raises(VersionNotFound):
+        db.as_of(fork)
+    if kind != "memory":
+        assert len(stored_cells(db)) < len(before)
+
+
+def test_a_merge_whose_fork_point_was_compacted_raises(new_db: Opener, kind: str) -> None:
+    db, root = small_db(new_db)
+    side = db.branch("side")
+    for i in range(3):
+        with side.transaction() as tx:
+            tx.insert_child(root, f"side {i}")
+        with db.transaction() as tx:
+            tx.insert_child(root, f"main {i}")
+    db.compact(1)
+    with pytest.raises(VersionNotFound, match="compacted away"):
+        db.merge("side")
+    db.verify()
+
+
+def test_merges_across_kept_history_still_work(new_db: Opener, kind: str) -> None:
+    db, root = small_db(new_db)
+    side = db.branch("side")
+    for i in range(4):
+        with side.transaction() as tx:
+            tx.insert_child(root, f"side {i}")
+        with db.transaction() as tx:
+            tx.insert_child(root, f"main {i}")
+    cut = db.compact(6)  # main's 6 newest reach back past the fork point
+    assert cut <= db.history()[0].version + 10
+    db.merge("side")
+    data = sorted(db.tree.data(n) for n in db.tree.children(root))
+    assert [d for d in data if d.startswith(("side", "main"))] == sorted(
+        [f"side {i}" for i in range(4)] + [f"main {i}" for i in range(4)]
+    )
+    db.verify()
+
+
+STEP = st.one_of(
+    st.tuples(st.just("commit"), st.integers(0, 2), st.integers(0, 10**6)),
+    st.tuples(st.just("branch"), st.integers(0, 2), st.integers(0, 2)),
+    st.tuples(st.just("delete"), st.integers(1, 2), st.just(0)),
+    st.tuples(st.just("compact"), st.integers(1, 4), st.just(0)),
+)
+NAMES = ["main", "b1", "b2"]
+
+
+@given(steps=st.lists(STEP, min_size=1, max_size=25))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_random_commits_branches_deletions_and_compactions(kind: str, tmp_path_factory: Any, steps: List[Any]) -> None:
+    opener = Opener(kind, str(tmp_path_factory.mktemp("cb")))
+    try:
+        db, root = small_db(opener)
+        seen: Dict[int, Any] = {db.version: shape(db.tree)}
+        cut = 0
+        for action, a, b in steps:
+            names = db.branches()
+            if action == "commit" and NAMES[a] in names:
+                handle = db.on(NAMES[a])
+                kids = list(handle.tree.children(root))
+                with handle.transaction() as tx:
+                    if b % 3 == 0 or not kids:
+                        tx.insert_child(root, f"n{b}")
+                    elif b % 3 == 1:
+                        tx.set_data(kids[b % len(kids)], f"d{b}")
+                    else:
+                        tx.delete(kids[b % len(kids)])
+                seen[handle.version] = shape(handle.tree)
+            elif action == "branch" and NAMES[a] in names and NAMES[b] not in names:
+                db.on(NAMES[a]).branch(NAMES[b])
+            elif action == "delete" and NAMES[a] in names:
+                db.delete_branch(NAMES[a])
+            elif action == "compact":
+                new_cut = db.compact(a)
+                assert new_cut >= cut
+                cut = new_cut
+                seen = {v: s for v, s in seen.items() if v >= cut or v in seen}
+                check_compacted(db, seen, cut, kind)
+                seen = {v: s for v, s in seen.items() if v >= cut}
+    finally:
+        opener.close()
+
+
+KILL_DURING_COMPACT = """
+import os, signal, sys
+from botree import Database
+
+db = Database(sys.argv[1])
+dialect = type(db._store)
+real = dialect._run_many
+
+def delete_then_die(self, sql, rows):
+    real(self, sql, rows)
+    if sql.lstrip().upper().startswith("DELETE"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+dialect._run_many = delete_then_die
+db.compact(1)
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_kill_during_compaction_leaves_the_old_state(new_db: Opener, kind: str) -> None:
+    db, root = small_db(new_db)
+    side = db.branch("side")
+    seen = {side.version: shape(side.tree)}
+    kids = list(db.tree.children(root))
+    for i in range(3):
+        with db.transaction() as tx:
+            tx.set_data(kids[0], f"main {i}")
+        seen[db.version] = shape(db.tree)
+    side.delete_branch("side")
+    target = db.target  # type: ignore[attr-defined]
+    cells, history = stored_cells(db), db.history(all_branches=True)
+    done = subprocess.run([sys.executable, "-c", KILL_DURING_COMPACT, target], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == -9, done.stderr
+    again = Database(target)
+    again.verify()
+    assert stored_cells(again) == cells and again.history(all_branches=True) == history
+    check_compacted(again, seen, 0, kind)
+    cut = again.compact(1)
+    check_compacted(again, seen, cut, kind)
+    again.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_branch_at_a_version_another_handle_compacted_is_refused(new_db: Opener, kind: str) -> None:
+    db, root = small_db(new_db)
+    old = db.version
+    db.as_of(old)  # cached by this handle: only the stored commit row can tell it is gone
+    other = Database(db.target)  # type: ignore[attr-defined]
+    with other.transaction() as tx:
+        tx.insert_child(root, "newer")
+    assert other.compact(1) == other.version
+    other.close()
+    with pytest.raises(VersionNotFound):
+        db._create_branch("late", old, db.tree)  # type: ignore[attr-defined]
+    assert "late" not in db.branches()
+    db.verify()
