@@ -13,7 +13,7 @@ import sys
 from typing import Any, Dict, Iterator, List, Set, Tuple
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from botree import Database
@@ -46,13 +46,20 @@ def stored_cells(db: Database) -> Set[Tuple[str, int, int]]:
 
 
 def check_compacted(db: Database, seen: Dict[int, Any], cut: int, kind: str) -> None:
-    """Kept versions read as before, dropped ones raise, verify passes, no unpinned cell is left."""
-    for version, before in seen.items():
-        if version >= cut:
-            assert shape(db.as_of(version)) == before, version
-        else:
-            with pytest.raises(VersionNotFound):
-                db.as_of(version)
+    """Kept versions read as before, dropped ones raise, verify passes, no unpinned cell is left.
+
+    Stored, the versions are read again by a fresh handle too (cold: nothing cached).
+    """
+    fresh = db if kind == "memory" else Database(db.target)  # type: ignore[attr-defined]
+    for reader in {id(db): db, id(fresh): fresh}.values():
+        for version, before in seen.items():
+            if version >= cut:
+                assert shape(reader.as_of(version)) == before, version
+            else:
+                with pytest.raises(VersionNotFound):
+                    reader.as_of(version)
+    if fresh is not db:
+        fresh.close()
     for name, head in db.branches().items():
         assert head >= cut
         assert shape(db.on(name).tree) == seen[head]
@@ -97,6 +104,29 @@ def test_a_branch_reading_a_superseded_cell_keeps_it(new_db: Opener, kind: str) 
         assert len(stored_cells(db)) < len(before)
 
 
+def test_a_cell_main_superseded_before_the_cut_stays_for_a_branch_that_forked_earlier(
+    new_db: Opener, kind: str
+) -> None:
+    db, root = small_db(new_db)
+    side = db.branch("side")
+    fork = side.version
+    kids = list(db.tree.children(root))
+    with db.transaction() as tx:  # main supersedes the leaf of kids[0]; side still pins the old cell
+        tx.set_data(kids[0], "main")
+    seen = {}
+    for i in range(3):
+        with side.transaction() as tx:
+            tx.set_data(kids[-1], f"side {i}")
+        seen[side.version] = shape(side.tree)
+        with db.transaction() as tx:
+            tx.set_data(kids[-1], f"main {i}")
+        seen[db.version] = shape(db.tree)
+    cut = db.compact(2)  # past main's superseding commit, before both heads
+    assert cut > fork + 1
+    check_compacted(db, seen, cut, kind)
+    assert side.tree.data(kids[0]) == "c0"
+
+
 def test_a_merge_whose_fork_point_was_compacted_raises(new_db: Opener, kind: str) -> None:
     db, root = small_db(new_db)
     side = db.branch("side")
@@ -129,17 +159,22 @@ def test_merges_across_kept_history_still_work(new_db: Opener, kind: str) -> Non
     db.verify()
 
 
-STEP = st.one_of(
-    st.tuples(st.just("commit"), st.integers(0, 2), st.integers(0, 10**6)),
-    st.tuples(st.just("branch"), st.integers(0, 2), st.integers(0, 2)),
-    st.tuples(st.just("delete"), st.integers(1, 2), st.just(0)),
-    st.tuples(st.just("compact"), st.integers(1, 4), st.just(0)),
+COMMIT = st.tuples(st.just("commit"), st.integers(0, 2), st.integers(0, 600))
+BRANCH = st.tuples(st.just("branch"), st.integers(0, 2), st.integers(0, 2))
+STEP = st.one_of(  # repeated alternatives are drawn more often
+    COMMIT,
+    COMMIT,
+    COMMIT,
+    BRANCH,
+    BRANCH,
+    st.tuples(st.just("delete"), st.integers(0, 2), st.just(0)),
+    st.tuples(st.just("compact"), st.integers(1, 3), st.just(0)),
 )
 NAMES = ["main", "b1", "b2"]
 
 
-@given(steps=st.lists(STEP, min_size=1, max_size=25))
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(steps=st.lists(STEP, min_size=1, max_size=30))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_random_commits_branches_deletions_and_compactions(kind: str, tmp_path_factory: Any, steps: List[Any]) -> None:
     opener = Opener(kind, str(tmp_path_factory.mktemp("cb")))
     try:
@@ -147,27 +182,30 @@ def test_random_commits_branches_deletions_and_compactions(kind: str, tmp_path_f
         seen: Dict[int, Any] = {db.version: shape(db.tree)}
         cut = 0
         for action, a, b in steps:
-            names = db.branches()
-            if action == "commit" and NAMES[a] in names:
-                handle = db.on(NAMES[a])
+            names = sorted(db.branches())  # a and b pick among the branches there are (or are not)
+            missing = [n for n in NAMES if n not in names]
+            if action == "commit":
+                name = names[a % len(names)]
+                handle = db.on(name)
                 kids = list(handle.tree.children(root))
+                near = (NAMES.index(name) * 70 + b // 4) % max(1, len(kids))  # a branch mostly keeps to its leaves
                 with handle.transaction() as tx:
-                    if b % 3 == 0 or not kids:
+                    if b % 4 == 0 or not kids:
                         tx.insert_child(root, f"n{b}")
-                    elif b % 3 == 1:
-                        tx.set_data(kids[b % len(kids)], f"d{b}")
+                    elif b % 4 == 3:
+                        tx.delete(kids[near])
                     else:
-                        tx.delete(kids[b % len(kids)])
+                        tx.set_data(kids[near], f"d{b}")
                 seen[handle.version] = shape(handle.tree)
-            elif action == "branch" and NAMES[a] in names and NAMES[b] not in names:
-                db.on(NAMES[a]).branch(NAMES[b])
-            elif action == "delete" and NAMES[a] in names:
-                db.delete_branch(NAMES[a])
+            elif action == "branch" and missing:
+                db.on(names[a % len(names)]).branch(missing[b % len(missing)])
+            elif action == "delete" and len(names) > 1:
+                db.delete_branch([n for n in names if n != "main"][a % (len(names) - 1)])
             elif action == "compact":
                 new_cut = db.compact(a)
+                event(f"compaction with {len(names)} branches")
                 assert new_cut >= cut
                 cut = new_cut
-                seen = {v: s for v, s in seen.items() if v >= cut or v in seen}
                 check_compacted(db, seen, cut, kind)
                 seen = {v: s for v, s in seen.items() if v >= cut}
     finally:
