@@ -557,14 +557,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    """``botree compact DB --keep K``: delete every version but the newest K."""
+    """``botree compact DB --keep K``: delete the versions older than every branch's newest K."""
     if args.keep < 1:
         raise CliError(f"--keep must be at least 1 (the current version), not {args.keep}")
     with open_db(args.db) as db:
-        before = len(db.history())
+        before = len(db.history(all_branches=True))
         oldest = db.compact(args.keep)
-        dropped = before - len(db.history())
-        out(f"dropped {dropped} version{'' if dropped == 1 else 's'}; versions {oldest}..{db.version} remain")
+        after = db.history(all_branches=True)
+        dropped = before - len(after)
+        out(f"dropped {dropped} version{'' if dropped == 1 else 's'}; versions {oldest}..{after[-1].version} remain")
     return 0
 
 

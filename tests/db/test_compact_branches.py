@@ -127,30 +127,29 @@ def test_a_cell_main_superseded_before_the_cut_stays_for_a_branch_that_forked_ea
     assert side.tree.data(kids[0]) == "c0"
 
 
-def test_a_merge_whose_fork_point_was_compacted_raises(new_db: Opener, kind: str) -> None:
+def forked(new_db: Opener, commits: int) -> Tuple[Database, int, int]:
+    """(db, root, fork): a branch ``side`` forked at ``fork``, then ``commits`` inserts on each branch in turn."""
     db, root = small_db(new_db)
     side = db.branch("side")
-    for i in range(3):
+    for i in range(commits):
         with side.transaction() as tx:
             tx.insert_child(root, f"side {i}")
         with db.transaction() as tx:
             tx.insert_child(root, f"main {i}")
-    db.compact(1)
+    return db, root, side.history()[-1 - commits].version
+
+
+def test_a_merge_whose_fork_point_was_compacted_raises(new_db: Opener, kind: str) -> None:
+    db, _, fork = forked(new_db, 3)
+    assert db.compact(1) > fork
     with pytest.raises(VersionNotFound, match="compacted away"):
         db.merge("side")
     db.verify()
 
 
 def test_merges_across_kept_history_still_work(new_db: Opener, kind: str) -> None:
-    db, root = small_db(new_db)
-    side = db.branch("side")
-    for i in range(4):
-        with side.transaction() as tx:
-            tx.insert_child(root, f"side {i}")
-        with db.transaction() as tx:
-            tx.insert_child(root, f"main {i}")
-    cut = db.compact(6)  # main's 6 newest reach back past the fork point
-    assert cut <= db.history()[0].version + 10
+    db, root, fork = forked(new_db, 4)
+    assert db.compact(6) <= fork  # main's 6 newest reach back past the fork point
     db.merge("side")
     data = sorted(db.tree.data(n) for n in db.tree.children(root))
     assert [d for d in data if d.startswith(("side", "main"))] == sorted(
@@ -269,3 +268,24 @@ def test_a_branch_at_a_version_another_handle_compacted_is_refused(new_db: Opene
         db._create_branch("late", old, db.tree)  # type: ignore[attr-defined]
     assert "late" not in db.branches()
     db.verify()
+
+
+def test_the_cli_counts_every_branch_s_versions(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from botree.cli.main import main
+
+    path = str(tmp_path / "c.db")
+    with Database(path) as db:
+        db.replace(__import__("botree").Tree(8))
+        with db.transaction() as tx:
+            root = tx.insert_root("r")
+        side = db.branch("side")  # forks at version 2
+        for i in range(2):
+            with side.transaction() as tx:
+                tx.insert_child(root, f"side {i}")  # versions 3, 5
+            with db.transaction() as tx:
+                tx.insert_child(root, f"main {i}")  # versions 4, 6
+    assert main(["compact", path, "--keep", "1"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "dropped 5 versions; versions 5..6 remain"
+    with Database(path) as db:
+        assert [c.version for c in db.history(all_branches=True)] == [5, 6]
+        db.verify()
