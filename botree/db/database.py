@@ -492,20 +492,23 @@ class Database:
 
     def _drop_before(self, keep: int) -> int:
         """Forget the versions older than the cut (the caller holds the lock); returns the cut."""
-        cut = self._cut(keep, self._head_versions())
+        cut = self._cut(keep, self._head_versions(), self._readable)
         for version in [v for v in self._trees if v < cut]:
             del self._trees[version]
         self._shared.cut = max(self._shared.cut, cut)
         return cut
 
-    def _cut(self, keep: int, heads: Set[int]) -> int:
-        """The oldest of the versions ``keep - 1`` first-parent steps back from each head. O(branches · keep)."""
+    def _cut(self, keep: int, heads: Set[int], readable: Callable[[int], bool]) -> int:
+        """The oldest of the versions ``keep - 1`` first-parent steps back from each head (while ``readable``).
+
+        O(branches · keep).
+        """
         cut = min(heads)
         for head in heads:
             version = head
             for _ in range(keep - 1):
                 parent = self._commit_at(version).parent
-                if parent < 0 or not self._readable(parent):
+                if parent < 0 or not readable(parent):
                     break
                 version = parent
             cut = min(cut, version)

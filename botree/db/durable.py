@@ -528,30 +528,37 @@ class DurableDatabase(Database):
     ) -> Set[Tuple[str, int, int]]:
         """The (table, leaf, version) cells versions oldest..head pin, manifests included. O(pins + manifests · 64).
 
-        With ``stored``, ``CorruptDatabase`` for a pinned cell that is not in it.
+        Each distinct manifest is read once, those not cached ahead in batches (a round
+        trip per ``_PREFETCH``).  With ``stored``, ``CorruptDatabase`` for a pinned cell
+        that is not in it.
         """
-        seen: Set[Tuple[str, int, int]] = set()
-        pinned: Set[Tuple[str, int, int]] = set()
+        groups: Dict[Tuple[str, int, int], Tuple[int, int]] = {}  # (table, group, pin) -> (first reader, length)
+        self._commits(oldest, head)  # their states, in one range read
         for version in range(oldest, head + 1):
             state = self._state(version)
             for table, length in layout(state):
                 for group, pin in enumerate(state["manifests"][table]):
-                    if (table, group, pin) in seen:
-                        continue
-                    seen.add((table, group, pin))
-                    pinned.add((table, -(group + 1), pin))
-                    if stored is not None and (table, -(group + 1), pin) not in stored:
-                        raise CorruptDatabase(f"{self.target}: version {version} pins a missing {table} manifest")
-                    versions = self._manifest(table, group, pin, version)
-                    if len(versions) != codec.group_leaves(length, group):
-                        raise CorruptDatabase(f"{self.target}: {table} manifest {group} has {len(versions)} leaves")
-                    for i, written in enumerate(versions):
-                        cell = (table, (group << 6) + i, written)
-                        pinned.add(cell)
-                        if stored is not None and cell not in stored:
-                            raise CorruptDatabase(
-                                f"{self.target}: version {version} pins a missing {table} leaf {(group << 6) + i}"
-                            )
+                    groups.setdefault((table, group, pin), (version, length))
+        wanted = [(t, -(g + 1), p) for t, g, p in groups if (t, g, p) not in self._manifests]
+        if stored is not None:
+            wanted = [cell for cell in wanted if cell in stored]
+        for start in range(0, len(wanted), _PREFETCH):
+            self._prefetched.update(self._store.cells_at(wanted[start : start + _PREFETCH]))
+        pinned: Set[Tuple[str, int, int]] = set()
+        for (table, group, pin), (version, length) in groups.items():
+            pinned.add((table, -(group + 1), pin))
+            if stored is not None and (table, -(group + 1), pin) not in stored:
+                raise CorruptDatabase(f"{self.target}: version {version} pins a missing {table} manifest")
+            versions = self._manifest(table, group, pin, version)
+            if len(versions) != codec.group_leaves(length, group):
+                raise CorruptDatabase(f"{self.target}: {table} manifest {group} has {len(versions)} leaves")
+            for i, written in enumerate(versions):
+                cell = (table, (group << 6) + i, written)
+                pinned.add(cell)
+                if stored is not None and cell not in stored:
+                    raise CorruptDatabase(
+                        f"{self.target}: version {version} pins a missing {table} leaf {(group << 6) + i}"
+                    )
         return pinned
 
     # -- loading -------------------------------------------------------------------
@@ -915,13 +922,18 @@ class DurableDatabase(Database):
         """``compact``: keep each branch's newest ``keep`` first-parent versions and all newer; drop the rest.
 
         One write transaction: the cut (``Database._cut``) is found with the head locked,
-        then every older commit and every cell no kept version pins is deleted.
-        O(stored cells older than the cut + pins of the kept versions).
+        then every older commit and every cell no kept version pins is deleted. With
+        branches the pins are read from the kept versions' manifests, O(stored cells
+        older than the cut + the kept versions' pins); without, one line of history, a
+        cell is unread exactly when a newer cell at or before the cut supersedes it.
         """
 
-        def plan(head: int, heads: Dict[str, int]) -> Tuple[int, Set[Tuple[str, int, int]]]:
-            cut = self._cut(keep, set(heads.values()) or {head})
-            return cut, self._pinned(cut, head)
+        def plan(head: int, heads: Dict[str, int]) -> Tuple[int, Optional[Set[Tuple[str, int, int]]]]:
+            oldest = self._store.oldest()
+            tips = set(heads.values()) or {head}
+            self._commits(max(oldest, min(tips) - keep + 1), head)  # one range read, all at or after the cut
+            cut = self._cut(keep, tips, lambda version: version >= oldest)
+            return cut, self._pinned(cut, head) if heads else None  # one line of history: the store's rule
 
         cut, _ = self._store.compact(plan)
         for version in [v for v in self._tree_cache if v < cut]:

@@ -45,8 +45,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set,
 from ..errors import CorruptDatabase, OutdatedFormat, StorageError, VersionNotFound
 from .format import FORMAT, OPTIONAL_TABLES, TABLES, UPGRADABLE
 
+_BATCH = 256  # cells ``compact`` deletes in one statement (2 parameters each)
 # ``Store.compact``'s plan: (head, branch heads) -> (cut, the (table, leaf, version) cells the kept versions pin)
-Plan = Callable[[int, Dict[str, int]], Tuple[int, Set[Tuple[str, int, int]]]]
+#   (None: one line of history, where a cell is unread exactly when a newer cell at or before the cut supersedes it)
+Plan = Callable[[int, Dict[str, int]], Tuple[int, Optional[Set[Tuple[str, int, int]]]]]
 CommitRow = Tuple[int, int, float, Optional[str], bytes, bytes, Optional[bytes], bytes, int]
 Cell = Tuple[int, bytes, int]  # (leaf, payload, crc)
 Lineage = Tuple[str, int, Optional[int], int]  # (branch, its head the commit built on, merged source, node id mark)
@@ -528,7 +530,9 @@ class Store:
         from the cut on pin.  Every commit and lineage row before the cut goes, and every
         cell older than the cut that no kept version pins (with branches a cell superseded
         on one branch may still be pinned by another, so "superseded" is not enough).
-        O(stored cells older than the cut + plan).
+        ``plan`` returns None for the pins on one line of history: there a cell is unread
+        exactly when a newer cell at or before the cut supersedes it, one ``DELETE`` per
+        table.  O(stored cells older than the cut + plan).
         """
         return self._again(lambda retrying: self._compact(plan))
 
@@ -538,16 +542,35 @@ class Store:
             cut, needed = plan(head, self.heads())
             present = self._tables()
             for table in (*TABLES, *(t for t in OPTIONAL_TABLES if t in present)):
-                older = self._run(self._q(f"SELECT leaf, version FROM {table} WHERE version < ?"), (cut,))
-                gone = [(leaf, version) for leaf, version in older if (table, leaf, version) not in needed]
-                if gone:
-                    self._run_many(self._q(f"DELETE FROM {table} WHERE leaf = ? AND version = ?"), gone)
-                dropped += len(gone)
+                dropped += self._drop_superseded(table, cut) if needed is None else self._drop_unpinned(
+                    table, cut, needed
+                )
             self._rowcount(self._q("DELETE FROM commits WHERE version < ?"), (cut,))
             if "lineage" in present:
                 self._rowcount(self._q("DELETE FROM lineage WHERE version < ?"), (cut,))
             self._rowcount(self._q("UPDATE head SET oldest = ? WHERE id = 0 AND oldest < ?"), (cut, cut))
         return cut, dropped
+
+    def _drop_superseded(self, table: str, cut: int) -> int:
+        """Delete the cells of ``table`` before ``cut`` that a newer cell at or before it supersedes."""
+        return self._rowcount(
+            self._q(
+                f"DELETE FROM {table} WHERE version < ? AND EXISTS (SELECT 1 FROM {table} AS newer "
+                f"WHERE newer.leaf = {table}.leaf AND newer.version > {table}.version "
+                "AND newer.version <= ?)"
+            ),
+            (cut, cut),
+        )
+
+    def _drop_unpinned(self, table: str, cut: int, needed: Set[Tuple[str, int, int]]) -> int:
+        """Delete the cells of ``table`` before ``cut`` that are not ``needed``, by primary key in batches."""
+        older = self._run(self._q(f"SELECT leaf, version FROM {table} WHERE version < ?"), (cut,))
+        gone = [(leaf, version) for leaf, version in older if (table, leaf, version) not in needed]
+        for start in range(0, len(gone), _BATCH):
+            batch = gone[start : start + _BATCH]
+            where = " OR ".join(["(leaf = ? AND version = ?)"] * len(batch))
+            self._run(self._q(f"DELETE FROM {table} WHERE {where}"), [x for key in batch for x in key])
+        return len(gone)
 
     def integrity(self) -> List[str]:
         """The storage engine's own integrity check: problems found (empty when sound). O(file size)."""

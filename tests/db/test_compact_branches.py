@@ -217,14 +217,15 @@ from botree import Database
 
 db = Database(sys.argv[1])
 dialect = type(db._store)
-real = dialect._run_many
+real = dialect._run
 
-def delete_then_die(self, sql, rows):
-    real(self, sql, rows)
-    if sql.lstrip().upper().startswith("DELETE"):
+def delete_then_die(self, sql, params=()):
+    rows = real(self, sql, params)
+    if sql.lstrip().upper().startswith("DELETE FROM") and "leaf = " in sql:  # the first batch of cells
         os.kill(os.getpid(), signal.SIGKILL)
+    return rows
 
-dialect._run_many = delete_then_die
+dialect._run = delete_then_die
 db.compact(1)
 """
 
