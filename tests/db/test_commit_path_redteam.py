@@ -17,6 +17,7 @@ from collections import Counter
 from typing import Any, Dict, List
 
 from botree import Database
+from botree.errors import MergeConflict
 from tests import ROOT
 
 WORKER = [sys.executable, "-m", "tests.db.branch_worker"]
@@ -112,3 +113,157 @@ def test_sigkill_during_branch_commits_and_merges(target: str) -> None:
             tx.insert_child(0, ["after-side", round_no])
         again.close()
     assert seen["versions"] > 15
+
+
+def keyed_db(target: str) -> Database:
+    db = Database(target, key="k")
+    with db.transaction() as tx:
+        assert tx.insert_root({"k": "root"}) == 0
+    return db
+
+
+def test_two_processes_inserting_the_same_keys_land_each_once(target: str) -> None:
+    db = keyed_db(target)
+    keys = [f"k{i}" for i in range(15)]
+    procs = [start("keyed", target, "main", name, *keys) for name in ("a", "b")]
+    a, b = (finish(p) for p in procs)
+    assert sorted(a["landed"] + b["landed"]) == sorted(keys)
+    refused = a["refused"] + b["refused"]
+    assert sorted(k for k, _ in refused) == sorted(keys)
+    assert {kind for _, kind in refused} <= {"ConflictError", "DuplicateKey"}
+    tree = db.tree
+    assert sorted(tree.key_of(n) for n in tree.children(0)) == sorted(keys)
+    for key in keys:
+        winner = "a" if key in a["landed"] else "b"
+        assert tree.data(tree.node_of(key))["by"] == winner
+    check_history(db)
+    db.close()
+
+
+def test_the_same_keys_on_two_branches_merge_as_conflicts(target: str) -> None:
+    db = keyed_db(target)
+    keys = [f"k{i}" for i in range(8)]
+    db.branch("side")
+    procs = [start("keyed", target, "main", "m", *keys), start("keyed", target, "side", "s", *keys[::2])]
+    m, s = (finish(p) for p in procs)
+    assert sorted(m["landed"]) == sorted(keys) and sorted(s["landed"]) == sorted(keys[::2])
+    heads = db.branches()
+    try:
+        db.merge("side")
+    except MergeConflict as exc:
+        assert len(exc.conflicts) == len(keys[::2])
+        assert all("already held" in c.reason for c in exc.conflicts)
+    else:
+        raise AssertionError("a duplicate key across the branches merged")
+    assert db.branches() == heads  # nothing committed
+    with db.transaction() as tx:  # main renames its keys that the side holds too; now the merge goes through
+        for key in keys[::2]:
+            tx.set_data(tx.node_of(key), {"k": "main-" + key, "by": "m"})
+    db.merge("side")
+    tree = db.tree
+    assert sorted(tree.key_of(n) for n in tree.children(0)) == sorted(keys[1::2] + keys[::2] + [f"main-{k}" for k in keys[::2]])
+    check_history(db)
+    db.close()
+
+
+def test_a_set_data_duplicating_a_key_of_the_other_side_is_a_merge_conflict(target: str) -> None:
+    db = keyed_db(target)
+    with db.transaction() as tx:
+        node = tx.insert_child(0, {"k": "x"})
+    side = db.branch("side")
+    with db.transaction() as tx:
+        tx.insert_child(0, {"k": "taken"})
+    with side.transaction() as tx:
+        tx.set_data(node, {"k": "taken"})
+    for source, into in ((side, db), (db, side)):
+        heads = db.branches()
+        try:
+            into.merge(source)
+        except MergeConflict as exc:
+            assert len(exc.conflicts) == 1, exc.conflicts
+        else:
+            raise AssertionError("a duplicate key across the branches merged")
+        assert db.branches() == heads
+    check_history(db)
+    db.close()
+
+
+DIE_INSIDE = """
+import os, sys
+from botree import Database
+
+db = Database(sys.argv[1])
+cls = type(db._store)
+what, statement = sys.argv[2], sys.argv[3]
+if statement == "append":
+    append = cls._append
+
+    def append_then_die(self, *args):
+        append(self, *args)
+        os._exit(9)  # every write of the commit ran, the transaction is open: the process dies before COMMIT
+
+    cls._append = append_then_die
+else:
+    run = cls._run
+
+    def run_then_die(self, sql, params=()):
+        found = run(self, sql, params)
+        if sql.startswith(statement):
+            os._exit(9)
+        return found
+
+    cls._run = run_then_die
+if what == "set_key":
+    db.set_key("k")
+elif what == "add_index":
+    db.add_index("n")
+elif what == "branch":
+    db.branch("side")
+elif what == "side":
+    with db.on("side").transaction() as tx:
+        tx.insert_child(0, {"k": "new", "n": 1})
+elif what == "merge":
+    db.merge("side")
+sys.exit(3)  # never reached
+"""
+
+
+def die_inside(target: str, what: str, statement: str) -> None:
+    done = subprocess.run([sys.executable, "-c", DIE_INSIDE, target, what, statement], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 9, done.stderr
+
+
+def test_a_kill_inside_the_first_commit_of_each_new_table_leaves_nothing(target: str) -> None:
+    """The first set_key (creates ``keys``), add_index (``fields``), branch (``branches``, ``lineage``),
+    a branch commit and a merge, each killed after its last write, before COMMIT; then done for real."""
+    db = Database(target)
+    with db.transaction() as tx:
+        tx.insert_root({"k": "root", "n": 0})
+        tx.insert_child(0, {"k": "a", "n": 1})
+    steps = [
+        ("set_key", "append", lambda: db.set_key("k")),
+        ("add_index", "append", lambda: db.add_index("n")),
+        ("branch", "INSERT INTO branches", lambda: db.branch("side")),
+        ("side", "append", lambda: _side_insert(db)),
+        ("merge", "append", lambda: db.merge("side")),
+    ]
+    for what, statement, really in steps:
+        if what == "merge":
+            with db.transaction() as tx:  # so that the merge is not a no-op
+                tx.insert_child(0, {"k": "main", "n": 2})
+        before = (db._store.head(), db._store.tables(), db.branches())  # type: ignore[attr-defined]
+        die_inside(target, what, statement)
+        after = Database(target)
+        assert (after._store.head(), after._store.tables(), after.branches()) == before, what  # type: ignore[attr-defined]
+        after.verify()
+        after.close()
+        really()
+        check_history(db)
+    assert db.tree.key == "k" and db.tree.find(n=1) == [db.tree.node_of("a"), db.tree.node_of("new")]
+    db.close()
+
+
+def _side_insert(db: Database) -> None:
+    with db.on("side").transaction() as tx:
+        tx.insert_child(0, {"k": "new", "n": 1})
