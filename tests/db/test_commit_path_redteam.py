@@ -16,9 +16,12 @@ import time
 from collections import Counter
 from typing import Any, Dict, List
 
+import pytest
+
 from botree import Database
 from botree.errors import MergeConflict
 from tests import ROOT
+from tests.conftest import pg_schema_url
 
 WORKER = [sys.executable, "-m", "tests.db.branch_worker"]
 
@@ -267,3 +270,51 @@ def test_a_kill_inside_the_first_commit_of_each_new_table_leaves_nothing(target:
 def _side_insert(db: Database) -> None:
     with db.on("side").transaction() as tx:
         tx.insert_child(0, {"k": "new", "n": 1})
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_branch_commits_and_merges_land_once_while_backends_are_terminated(seed: int) -> None:
+    """``pg_terminate_backend`` before COMMIT and after it (the answer lost): each commit lands exactly once."""
+    from tests.storage.test_reconnect import store_of, terminate
+
+    rng = random.Random(seed)
+    for url in pg_schema_url():
+        db = Database(url)
+        store = store_of(db)
+        model = Database()
+        for target in (db, model):
+            with target.transaction() as tx:
+                tx.insert_root("root")
+            target.branch("side")
+        injected = {"before": 0, "after": 0}
+        budget = [0]
+
+        def hook(stage: str) -> None:
+            if budget[0] and rng.random() < 0.4:
+                budget[0] -= 1
+                injected[stage] += 1
+                terminate(store.backend_pid)
+                if stage == "after":
+                    store.query("SELECT 1")  # COMMIT went through, its answer is lost: the outcome is unknown
+
+        store.commit_hook = hook
+        for step in range(24):
+            budget[0] = store.attempts - 1
+            kind = step % 4
+            for target in (db, model):
+                if kind == 3:
+                    target.merge("side", message=f"merge {step}")
+                elif kind == 2:
+                    target.on("side").merge("main", message=f"merge back {step}")
+                else:
+                    handle = target.on("side") if kind == 1 else target
+                    with handle.transaction(message=f"step {step}") as tx:
+                        tx.insert_child(0, ["step", step])
+            assert db.branches() == model.branches(), step  # one version per commit: none lost, none twice
+        store.commit_hook = None
+        assert all(injected.values()), injected
+        for name in ("main", "side"):
+            assert db.on(name).tree == model.on(name).tree
+            assert [c.message for c in db.on(name).history()] == [c.message for c in model.on(name).history()]
+        check_history(db)
+        db.close()
