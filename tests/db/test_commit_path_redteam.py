@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from typing import Any, Dict, List
@@ -318,3 +319,40 @@ def test_branch_commits_and_merges_land_once_while_backends_are_terminated(seed:
             assert [c.message for c in db.on(name).history()] == [c.message for c in model.on(name).history()]
         check_history(db)
         db.close()
+
+
+def test_listeners_on_two_branches_hear_every_version_of_their_branch_once_in_order(target: str) -> None:
+    db = rooted(target)
+    side = db.branch("side")
+    heard: Dict[str, List[Any]] = {"main": [], "side": []}
+    lock = threading.Lock()
+
+    def listener(name: str) -> Any:
+        def hear(version: int, changes: Any) -> None:
+            with lock:
+                heard[name].append((version, sorted(changes.inserted)))
+        return hear
+
+    since = db._store.head()  # type: ignore[attr-defined]
+    db.subscribe(listener("main"))
+    side.subscribe(listener("side"))
+    procs = [start("writer", target, "main", "m", "15"), start("writer", target, "side", "s", "15"),
+             start("merger", target, "side", "5")]
+    for i in range(6):  # this process commits on the side too, and merges main into it
+        with side.transaction(message=f"here {i}") as tx:
+            tx.insert_child(0, ["here", i])
+        side.merge("main", message=f"merge main {i}")
+        time.sleep(0.05)
+    for p in procs:
+        finish(p)
+    deadline = time.monotonic() + 15
+    for name in ("main", "side"):
+        handle = db.on(name)
+        expected = [c.version for c in handle.history(since=since)]
+        while [v for v, _ in heard[name]] != expected and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [v for v, _ in heard[name]] == expected, name
+        for (version, inserted), commit in zip(heard[name], handle.history(since=since)):
+            assert inserted == sorted(handle.changes(commit.parent, version).inserted), (name, version)
+    check_history(db)
+    db.close()
