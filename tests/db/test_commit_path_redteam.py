@@ -81,6 +81,11 @@ def test_writers_on_main_and_a_new_branch_with_a_merger(target: str) -> None:
     assert db._store.head() == 1 + len(versions) + len(merges)  # type: ignore[attr-defined]
     check_history(db)
     main_items, side_items = Counter(items(db.tree)), Counter(items(db.on("side").tree))
+    # A node id names one node on every branch: the same id never carries two writers' items.
+    by_id: Dict[int, Any] = {}
+    for tree in (db.tree, db.on("side").tree):
+        for n in tree.children(0):
+            assert by_id.setdefault(n, tree.data(n)) == tree.data(n), n
     assert all(n == 1 for n in main_items.values()) and all(n == 1 for n in side_items.values())
     assert {("m1", i) for i in range(count)} | {("m2", i) for i in range(count)} <= set(main_items)
     # The side's items: all on the side branch; on main those the merges brought over.
@@ -356,3 +361,23 @@ def test_listeners_on_two_branches_hear_every_version_of_their_branch_once_in_or
             assert inserted == sorted(handle.changes(commit.parent, version).inserted), (name, version)
     check_history(db)
     db.close()
+
+
+def test_a_branch_another_object_created_is_usable_before_the_head_moves(target: str) -> None:
+    """Found by this red team: an object opened before the first branch existed took the head
+    not having moved for "no branch tables" and refused the new branch (``BranchNotFound``)."""
+    first = rooted(target)
+    second = Database(target)  # opened before any branch exists; the head does not move below
+    first.branch("side")
+    side = second.on("side")
+    assert side.version == 1 and side.tree == first.tree
+    with side.transaction() as tx:
+        tx.insert_child(0, "x")
+    assert first.on("side").tree == side.tree and first.version == 1
+    third = Database(target)
+    with third.transaction() as tx:  # main from an object that saw the branch tables only now
+        tx.insert_child(0, "y")
+    assert first.branches() == {"main": 3, "side": 2}
+    check_history(first)
+    for db in (first, second, third):
+        db.close()
