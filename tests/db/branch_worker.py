@@ -5,8 +5,8 @@ each prints one JSON summary line when done:
 
 * ``writer TARGET BRANCH NAME COUNT``: waits until BRANCH exists, then commits COUNT
   transactions inserting ``[NAME, i]`` under node 0 on it; ``{"landed": [[i, version]...]}``;
-* ``merger TARGET SOURCE COUNT``: waits until SOURCE exists, then merges it into main
-  COUNT times; ``{"versions": [...]}``;
+* ``merger TARGET SOURCE COUNT [INTO]``: waits until SOURCE (and INTO) exist, then merges
+  SOURCE into INTO (default main) COUNT times; ``{"versions": [...]}``;
 * ``keyed TARGET BRANCH NAME KEYS...``: inserts ``{"k": key, "by": NAME}`` under node 0
   for each key, each in its own transaction; ``{"landed": [...], "refused": [...]}``;
 * ``crash TARGET TAG``: forever: a commit on main, one on branch ``side``, a merge of
@@ -49,12 +49,13 @@ def writer(target: str, branch: str, name: str, count: int) -> Dict[str, Any]:
     return {"landed": landed}
 
 
-def merger(target: str, source: str, count: int) -> Dict[str, Any]:
+def merger(target: str, source: str, count: int, into: str = "main") -> Dict[str, Any]:
     db = Database(target)
     _on(db, source)
+    handle = _on(db, into)
     versions = []
     for _ in range(count):
-        versions.append(db.merge(source, message=f"merge {source}"))
+        versions.append(handle.merge(source, message=f"merge {source} into {into}"))
         time.sleep(0.02)
     db.close()
     return {"versions": versions}
@@ -95,7 +96,7 @@ if __name__ == "__main__":
     if mode == "writer":
         result = writer(target, args[0], args[1], int(args[2]))
     elif mode == "merger":
-        result = merger(target, args[0], int(args[1]))
+        result = merger(target, args[0], int(args[1]), *args[2:])
     elif mode == "keyed":
         result = keyed(target, args[0], args[1], args[2:])
     elif mode == "crash":

@@ -381,3 +381,22 @@ def test_a_branch_another_object_created_is_usable_before_the_head_moves(target:
     check_history(first)
     for db in (first, second, third):
         db.close()
+
+
+def test_criss_cross_merges_from_several_processes_converge(target: str) -> None:
+    db = rooted(target)
+    db.branch("side")
+    count = 12
+    procs = [start("writer", target, "main", "m", str(count)), start("writer", target, "side", "s", str(count)),
+             start("merger", target, "side", "4"), start("merger", target, "side", "4"),
+             start("merger", target, "main", "4", "side")]
+    results = [finish(p) for p in procs]
+    assert len({v for r in results[:2] for _, v in r["landed"]}) == 2 * count
+    db.merge("side")
+    db.on("side").merge("main")
+    expected = {("m", i) for i in range(count)} | {("s", i) for i in range(count)}
+    for name in ("main", "side"):
+        found = Counter(items(db.on(name).tree))
+        assert set(found) == expected and set(found.values()) == {1}, name
+    check_history(db)  # (sibling order may differ: a merge appends the source's inserts, never fast-forwards)
+    db.close()
