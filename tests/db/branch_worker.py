@@ -10,7 +10,10 @@ each prints one JSON summary line when done:
 * ``keyed TARGET BRANCH NAME KEYS...``: inserts ``{"k": key, "by": NAME}`` under node 0
   for each key, each in its own transaction; ``{"landed": [...], "refused": [...]}``;
 * ``crash TARGET TAG``: forever: a commit on main, one on branch ``side``, a merge of
-  ``side`` into main, printing ``kind version`` after each (the parent SIGKILLs it).
+  ``side`` into main, printing ``kind version`` after each (the parent SIGKILLs it);
+* ``reconfigure TARGET TAG``: forever: an insert on main and one on ``side``; on main, add
+  or drop the index of field ``n``, set or clear the key ``k``, merge ``side`` (SIGKILLed
+  by the parent; a reconfigured branch cannot be merged from, so ``side`` only inserts).
 """
 
 from __future__ import annotations
@@ -91,6 +94,22 @@ def crash(target: str, tag: str) -> None:
         print("merge", db.merge("side", message=f"merge {i}"), flush=True)
 
 
+def reconfigure(target: str, tag: str) -> None:
+    db = Database(target)
+    side = _on(db, "side")
+    i = 0
+    while True:
+        i += 1
+        for handle in (db, side):
+            with handle.transaction(message=f"insert {i}") as tx:
+                tx.insert_child(0, {"k": f"{tag}.{handle.branch_name}.{i}", "n": i})
+            print("insert", tx.committed, flush=True)
+        fields, key = db.tree.order_index.nodes.fields, db.tree.key
+        print("index", db.drop_index("n") if "n" in fields else db.add_index("n"), flush=True)
+        print("key", db.set_key(None if key else "k"), flush=True)
+        print("merge", db.merge("side"), flush=True)  # the side's inserts replay on main, keyed or not
+
+
 if __name__ == "__main__":
     mode, target, *args = sys.argv[1:]
     if mode == "writer":
@@ -101,6 +120,9 @@ if __name__ == "__main__":
         result = keyed(target, args[0], args[1], args[2:])
     elif mode == "crash":
         crash(target, args[0])
+        raise SystemExit(0)
+    elif mode == "reconfigure":
+        reconfigure(target, args[0])
         raise SystemExit(0)
     else:
         raise SystemExit(f"unknown mode {mode}")

@@ -400,3 +400,30 @@ def test_criss_cross_merges_from_several_processes_converge(target: str) -> None
         assert set(found) == expected and set(found.values()) == {1}, name
     check_history(db)  # (sibling order may differ: a merge appends the source's inserts, never fast-forwards)
     db.close()
+
+
+def test_sigkill_during_set_key_add_index_and_merges_on_branches(target: str) -> None:
+    db = Database(target)
+    with db.transaction() as tx:
+        tx.insert_root({"k": "root", "n": 0})
+    db.branch("side")
+    db.close()
+    rng = random.Random(7)
+    kinds: Counter[str] = Counter()
+    for round_no in range(5):
+        proc = start("reconfigure", target, str(round_no))
+        time.sleep(rng.uniform(0.8, 1.6))
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate()
+        kinds.update(line.split()[0] for line in out.splitlines())
+        again = Database(target)
+        check_history(again)
+        for name in ("main", "side"):
+            handle = again.on(name)
+            tree = handle.tree
+            if tree.key is not None:
+                assert all(tree.node_of(tree.key_of(n)) == n for n in tree.children(0))
+            with handle.transaction() as tx:  # the next commit works
+                tx.insert_child(0, {"k": f"after.{name}.{round_no}", "n": -1})
+        again.close()
+    assert kinds["insert"] and kinds["index"] and kinds["key"] and kinds["merge"], kinds
