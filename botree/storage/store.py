@@ -341,6 +341,10 @@ class Store:
         main's), and ``mark``, the first node id it has not handed out; if the stored
         head is no longer ``main`` nothing is written and None is returned (read it
         again and retry).  One write transaction. O(1).
+
+        After a lost connection the outcome of the lost run is unknown: if the retry
+        finds ``name`` at ``version`` it reports it created (by that run, or by
+        another writer asking for the very same branch: the same outcome).
         """
 
         def work(retrying: bool) -> Optional[bool]:
@@ -354,8 +358,9 @@ class Store:
                         self._run(statement)
                     self._run(self._q("INSERT INTO branches VALUES (?, ?)"), ("main", main))
                     self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("id_mark", str(mark)))
-                if self._run(self._q("SELECT 1 FROM branches WHERE name = ?"), (name,)):
-                    return False
+                found = self._run(self._q("SELECT version FROM branches WHERE name = ?"), (name,))
+                if found:
+                    return retrying and found == [(version,)]
                 self._run(self._q("INSERT INTO branches VALUES (?, ?)"), (name, version))
                 return True
 
@@ -364,14 +369,18 @@ class Store:
         return created
 
     def drop_branch(self, name: str) -> bool:
-        """Remove the name ``name`` (its versions stay); False if there was none. O(log)."""
+        """Remove the name ``name`` (its versions stay); False if there was none. O(log).
+
+        After a lost connection the retry cannot tell a name the lost run removed from
+        one that was never there: it reports it removed (it is gone either way).
+        """
         if not self.branched():
             return False
-        return self._again(lambda retrying: self._drop(name))
+        return self._again(lambda retrying: self._drop(name, retrying))
 
-    def _drop(self, name: str) -> bool:
+    def _drop(self, name: str, retrying: bool) -> bool:
         with self._transaction():
-            return self._rowcount(self._q("DELETE FROM branches WHERE name = ?"), (name,)) == 1
+            return self._rowcount(self._q("DELETE FROM branches WHERE name = ?"), (name,)) == 1 or retrying
 
     def id_mark(self) -> int:
         """The first node id no branch has handed out (``meta.id_mark``). O(1)."""

@@ -427,3 +427,38 @@ def test_sigkill_during_set_key_add_index_and_merges_on_branches(target: str) ->
                 tx.insert_child(0, {"k": f"after.{name}.{round_no}", "n": -1})
         again.close()
     assert kinds["insert"] and kinds["index"] and kinds["key"] and kinds["merge"], kinds
+
+
+@pytest.mark.parametrize("stage", ["before", "after"])
+def test_creating_and_deleting_a_branch_survive_a_terminated_backend(stage: str) -> None:
+    """Found by this red team: when COMMIT's answer was lost, the retried ``create_branch`` found the
+    branch it had just created and reported "already exists" (``delete_branch``: "does not exist")."""
+    from tests.storage.test_reconnect import store_of, terminate
+
+    for url in pg_schema_url():
+        db = rooted(url)
+        store = store_of(db)
+        armed = [True]
+
+        def hook(when: str) -> None:
+            if armed[0] and when == stage:
+                armed[0] = False
+                terminate(store.backend_pid)
+                if when == "after":
+                    store.query("SELECT 1")  # COMMIT went through, its answer is lost
+
+        for name in ("first", "second"):  # the first creates the branch tables
+            armed[0] = True
+            store.commit_hook = hook
+            side = db.branch(name)
+            store.commit_hook = None
+            assert not armed[0] and side.version == 1 and set(db.branches()) >= {"main", name}
+        armed[0] = True
+        store.commit_hook = hook
+        db.delete_branch("first")
+        store.commit_hook = None
+        assert not armed[0] and set(db.branches()) == {"main", "second"}
+        with db.on("second").transaction() as tx:
+            tx.insert_child(0, "x")
+        check_history(db)
+        db.close()
