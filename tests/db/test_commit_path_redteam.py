@@ -20,7 +20,7 @@ from typing import Any, Dict, List
 import pytest
 
 from botree import Database
-from botree.errors import MergeConflict
+from botree.errors import DuplicateKey, MergeConflict
 from tests import ROOT
 from tests.conftest import pg_schema_url
 
@@ -462,3 +462,32 @@ def test_creating_and_deleting_a_branch_survive_a_terminated_backend(stage: str)
             tx.insert_child(0, "x")
         check_history(db)
         db.close()
+
+
+def test_set_key_racing_another_process_inserting_a_duplicate(target: str) -> None:
+    db = Database(target)
+    with db.transaction() as tx:
+        tx.insert_root({"k": "root"})
+    keys = [f"u{i}" for i in range(20)]
+    keys[6] = keys[14] = "dup"
+    proc = start("keyed", target, "main", "w", *keys)
+    deadline = time.monotonic() + 20
+    while db.version < 9 and time.monotonic() < deadline:  # the first "dup" has landed
+        time.sleep(0.002)
+    try:
+        db.set_key("k")
+        keyed = True
+    except DuplicateKey:
+        keyed = False
+    result = finish(proc)
+    tree = db.tree
+    dups = [n for n in tree.children(0) if tree.data(n)["k"] == "dup"]
+    if keyed:
+        children = list(tree.children(0))
+        assert tree.key == "k" and len(dups) == 1
+        assert len({tree.key_of(n) for n in children}) == len(children)
+        assert ["dup", "ConflictError"] in result["refused"] or ["dup", "DuplicateKey"] in result["refused"]
+    else:
+        assert tree.key is None and len(dups) == 2 and not result["refused"]
+    check_history(db)
+    db.close()
