@@ -321,7 +321,9 @@ class DurableDatabase(Database):
             log.exception("botree: version %d was committed, but delivering it to the listeners failed", version)
 
     def __repr__(self) -> str:
-        return f"Database({self.target!r}, version={self._head[0]})"
+        loaded = self._shared.heads.get(self._branch)  # not ``_head``: a repr never raises (deleted branch)
+        branch = "" if self._branch == DEFAULT else f", branch={self._branch!r}"
+        return f"Database({self.target!r}{branch}, version={loaded[0] if loaded is not None else '?'})"
 
     # -- reading -----------------------------------------------------------------------
 
@@ -373,7 +375,11 @@ class DurableDatabase(Database):
             # object on the same storage may have compacted.
             if version < self._store.oldest():
                 self._missing(version)
-            head_version, head = self._head
+            # This branch's head as loaded so far (main's for a handle that has not read its
+            # branch yet, e.g. the one whose feed thread calls this): never ``self._head``,
+            # which would refuse a branch not loaded here yet.
+            heads = self._shared.heads
+            head_version, head = heads.get(self._branch) or heads[DEFAULT]
             if version == head_version:
                 return head
             cached = self._tree_cache.get(version)

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
@@ -25,6 +25,11 @@ from tests import ROOT
 from tests.conftest import pg_schema_url
 
 WORKER = [sys.executable, "-m", "tests.db.branch_worker"]
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    yield from pg_schema_url()
 
 
 def start(*args: str) -> "subprocess.Popen[str]":
@@ -170,7 +175,8 @@ def test_the_same_keys_on_two_branches_merge_as_conflicts(target: str) -> None:
             tx.set_data(tx.node_of(key), {"k": "main-" + key, "by": "m"})
     db.merge("side")
     tree = db.tree
-    assert sorted(tree.key_of(n) for n in tree.children(0)) == sorted(keys[1::2] + keys[::2] + [f"main-{k}" for k in keys[::2]])
+    renamed = [f"main-{k}" for k in keys[::2]]
+    assert sorted(tree.key_of(n) for n in tree.children(0)) == sorted(keys[1::2] + keys[::2] + renamed)
     check_history(db)
     db.close()
 
@@ -279,54 +285,58 @@ def _side_insert(db: Database) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_branch_commits_and_merges_land_once_while_backends_are_terminated(seed: int) -> None:
+def test_branch_commits_and_merges_land_once_while_backends_are_terminated(url: str, seed: int) -> None:
     """``pg_terminate_backend`` before COMMIT and after it (the answer lost): each commit lands exactly once."""
     from tests.storage.test_reconnect import store_of, terminate
 
     rng = random.Random(seed)
-    for url in pg_schema_url():
-        db = Database(url)
-        store = store_of(db)
-        model = Database()
+    db = Database(url)
+    store = store_of(db)
+    model = Database()
+    for target in (db, model):
+        with target.transaction() as tx:
+            tx.insert_root("root")
+        target.branch("side")
+    injected = {"before": 0, "after": 0}
+    budget = [0]
+
+    def hook(stage: str) -> None:
+        if budget[0] and rng.random() < 0.4:
+            budget[0] -= 1
+            injected[stage] += 1
+            terminate(store.backend_pid)
+            if stage == "after":
+                store.query("SELECT 1")  # COMMIT went through, its answer is lost: the outcome is unknown
+
+    store.commit_hook = hook
+    for step in range(24):
+        budget[0] = store.attempts - 1
+        kind = step % 4
         for target in (db, model):
-            with target.transaction() as tx:
-                tx.insert_root("root")
-            target.branch("side")
-        injected = {"before": 0, "after": 0}
-        budget = [0]
-
-        def hook(stage: str) -> None:
-            if budget[0] and rng.random() < 0.4:
-                budget[0] -= 1
-                injected[stage] += 1
-                terminate(store.backend_pid)
-                if stage == "after":
-                    store.query("SELECT 1")  # COMMIT went through, its answer is lost: the outcome is unknown
-
-        store.commit_hook = hook
-        for step in range(24):
-            budget[0] = store.attempts - 1
-            kind = step % 4
-            for target in (db, model):
-                if kind == 3:
-                    target.merge("side", message=f"merge {step}")
-                elif kind == 2:
-                    target.on("side").merge("main", message=f"merge back {step}")
-                else:
-                    handle = target.on("side") if kind == 1 else target
-                    with handle.transaction(message=f"step {step}") as tx:
-                        tx.insert_child(0, ["step", step])
-            assert db.branches() == model.branches(), step  # one version per commit: none lost, none twice
-        store.commit_hook = None
-        assert all(injected.values()), injected
-        for name in ("main", "side"):
-            assert db.on(name).tree == model.on(name).tree
-            assert [c.message for c in db.on(name).history()] == [c.message for c in model.on(name).history()]
-        check_history(db)
-        db.close()
+            if kind == 3:
+                target.merge("side", message=f"merge {step}")
+            elif kind == 2:
+                target.on("side").merge("main", message=f"merge back {step}")
+            else:
+                handle = target.on("side") if kind == 1 else target
+                with handle.transaction(message=f"step {step}") as tx:
+                    tx.insert_child(0, ["step", step])
+        assert db.branches() == model.branches(), step  # one version per commit: none lost, none twice
+    store.commit_hook = None
+    assert all(injected.values()), injected
+    for name in ("main", "side"):
+        assert db.on(name).tree == model.on(name).tree
+        assert [c.message for c in db.on(name).history()] == [c.message for c in model.on(name).history()]
+    check_history(db)
+    db.close()
 
 
-def test_listeners_on_two_branches_hear_every_version_of_their_branch_once_in_order(target: str) -> None:
+@pytest.mark.parametrize("side_first", [False, True])
+def test_listeners_on_two_branches_hear_every_version_of_their_branch_once_in_order(
+    target: str, side_first: bool
+) -> None:
+    """``side_first`` found a bug: the feed thread started by a fresh branch handle (one that had not
+    read its branch yet) failed on every version (``BranchNotFound`` from ``as_of``), forever."""
     db = rooted(target)
     side = db.branch("side")
     heard: Dict[str, List[Any]] = {"main": [], "side": []}
@@ -339,11 +349,11 @@ def test_listeners_on_two_branches_hear_every_version_of_their_branch_once_in_or
         return hear
 
     since = db._store.head()  # type: ignore[attr-defined]
-    db.subscribe(listener("main"))
-    side.subscribe(listener("side"))
+    for handle in ((side, db) if side_first else (db, side)):
+        handle.subscribe(listener(handle.branch_name))
     procs = [start("writer", target, "main", "m", "15"), start("writer", target, "side", "s", "15"),
              start("merger", target, "side", "5")]
-    for i in range(6):  # this process commits on the side too, and merges main into it
+    for i in range(0 if side_first else 6):  # this process commits on the side too, and merges main into it
         with side.transaction(message=f"here {i}") as tx:
             tx.insert_child(0, ["here", i])
         side.merge("main", message=f"merge main {i}")
@@ -430,38 +440,37 @@ def test_sigkill_during_set_key_add_index_and_merges_on_branches(target: str) ->
 
 
 @pytest.mark.parametrize("stage", ["before", "after"])
-def test_creating_and_deleting_a_branch_survive_a_terminated_backend(stage: str) -> None:
+def test_creating_and_deleting_a_branch_survive_a_terminated_backend(url: str, stage: str) -> None:
     """Found by this red team: when COMMIT's answer was lost, the retried ``create_branch`` found the
     branch it had just created and reported "already exists" (``delete_branch``: "does not exist")."""
     from tests.storage.test_reconnect import store_of, terminate
 
-    for url in pg_schema_url():
-        db = rooted(url)
-        store = store_of(db)
-        armed = [True]
+    db = rooted(url)
+    store = store_of(db)
+    armed = [True]
 
-        def hook(when: str) -> None:
-            if armed[0] and when == stage:
-                armed[0] = False
-                terminate(store.backend_pid)
-                if when == "after":
-                    store.query("SELECT 1")  # COMMIT went through, its answer is lost
+    def hook(when: str) -> None:
+        if armed[0] and when == stage:
+            armed[0] = False
+            terminate(store.backend_pid)
+            if when == "after":
+                store.query("SELECT 1")  # COMMIT went through, its answer is lost
 
-        for name in ("first", "second"):  # the first creates the branch tables
-            armed[0] = True
-            store.commit_hook = hook
-            side = db.branch(name)
-            store.commit_hook = None
-            assert not armed[0] and side.version == 1 and set(db.branches()) >= {"main", name}
+    for name in ("first", "second"):  # the first creates the branch tables
         armed[0] = True
         store.commit_hook = hook
-        db.delete_branch("first")
+        side = db.branch(name)
         store.commit_hook = None
-        assert not armed[0] and set(db.branches()) == {"main", "second"}
-        with db.on("second").transaction() as tx:
-            tx.insert_child(0, "x")
-        check_history(db)
-        db.close()
+        assert not armed[0] and side.version == 1 and set(db.branches()) >= {"main", name}
+    armed[0] = True
+    store.commit_hook = hook
+    db.delete_branch("first")
+    store.commit_hook = None
+    assert not armed[0] and set(db.branches()) == {"main", "second"}
+    with db.on("second").transaction() as tx:
+        tx.insert_child(0, "x")
+    check_history(db)
+    db.close()
 
 
 def test_set_key_racing_another_process_inserting_a_duplicate(target: str) -> None:
@@ -490,4 +499,13 @@ def test_set_key_racing_another_process_inserting_a_duplicate(target: str) -> No
     else:
         assert tree.key is None and len(dups) == 2 and not result["refused"]
     check_history(db)
+    db.close()
+
+
+def test_the_repr_of_a_fresh_or_deleted_branch_handle_does_not_raise(target: str) -> None:
+    db = rooted(target)
+    fresh = db.branch("side")
+    assert "side" in repr(fresh) and repr(db).endswith("version=1)")
+    db.delete_branch("side")
+    assert "side" in repr(fresh)
     db.close()
