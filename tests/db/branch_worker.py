@@ -5,6 +5,8 @@ each prints one JSON summary line when done:
 
 * ``writer TARGET BRANCH NAME COUNT``: waits until BRANCH exists, then commits COUNT
   transactions inserting ``[NAME, i]`` under node 0 on it; ``{"landed": [[i, version]...]}``;
+* ``brancher TARGET NAMES...``: creates each branch (at main's head) and commits
+  ``["on", name]`` on it; ``{"created": [[name, version]...], "refused": [names taken]}``;
 * ``merger TARGET SOURCE COUNT [INTO]``: waits until SOURCE (and INTO) exist, then merges
   SOURCE into INTO (default main) COUNT times; ``{"versions": [...]}``;
 * ``keyed TARGET BRANCH NAME KEYS...``: inserts ``{"k": key, "by": NAME}`` under node 0
@@ -24,7 +26,7 @@ import time
 from typing import Any, Dict, List
 
 from botree import Database
-from botree.errors import ConflictError, DuplicateKey
+from botree.errors import ConflictError, DuplicateKey, InvalidArgument
 
 
 def _on(db: Database, branch: str) -> Database:
@@ -50,6 +52,22 @@ def writer(target: str, branch: str, name: str, count: int) -> Dict[str, Any]:
         landed.append([i, tx.committed])
     db.close()
     return {"landed": landed}
+
+
+def brancher(target: str, names: List[str]) -> Dict[str, Any]:
+    db = Database(target)
+    created, refused = [], []
+    for name in names:
+        try:
+            handle = db.branch(name)
+        except InvalidArgument:
+            refused.append(name)
+            continue
+        with handle.transaction(message=f"on {name}") as tx:
+            tx.insert_child(0, ["on", name])
+        created.append([name, tx.committed])
+    db.close()
+    return {"created": created, "refused": refused}
 
 
 def merger(target: str, source: str, count: int, into: str = "main") -> Dict[str, Any]:
@@ -114,6 +132,8 @@ if __name__ == "__main__":
     mode, target, *args = sys.argv[1:]
     if mode == "writer":
         result = writer(target, args[0], args[1], int(args[2]))
+    elif mode == "brancher":
+        result = brancher(target, args)
     elif mode == "merger":
         result = merger(target, args[0], int(args[1]), *args[2:])
     elif mode == "keyed":

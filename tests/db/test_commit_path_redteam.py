@@ -509,3 +509,22 @@ def test_the_repr_of_a_fresh_or_deleted_branch_handle_does_not_raise(target: str
     db.delete_branch("side")
     assert "side" in repr(fresh)
     db.close()
+
+
+def test_processes_creating_the_first_branches_at_once(target: str) -> None:
+    db = rooted(target)
+    names = [f"b{i}" for i in range(6)]
+    procs = [start("writer", target, "main", "m", "15")]
+    procs += [start("brancher", target, *names[i::2], "shared") for i in range(2)]
+    results = [finish(p) for p in procs]
+    created = results[1]["created"] + results[2]["created"]
+    assert sorted(n for n, _ in created) == sorted(names + ["shared"])
+    assert results[1]["refused"] + results[2]["refused"] == ["shared"]
+    assert set(db.branches()) == {"main", *names, "shared"}
+    versions = [v for _, v in results[0]["landed"]] + [v for _, v in created]
+    assert len(set(versions)) == len(versions) == 15 + 7
+    for name, version in created:
+        handle = db.on(name)
+        assert handle.version == version and ["on", name] in [handle.tree.data(n) for n in handle.tree.children(0)]
+    check_history(db)
+    db.close()
