@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 
 from botree import Database
-from botree.errors import DuplicateKey, MergeConflict
+from botree.errors import DuplicateKey, InvalidArgument, MergeConflict
 from tests import ROOT
 from tests.conftest import pg_schema_url
 
@@ -528,3 +528,27 @@ def test_processes_creating_the_first_branches_at_once(target: str) -> None:
         assert handle.version == version and ["on", name] in [handle.tree.data(n) for n in handle.tree.children(0)]
     check_history(db)
     db.close()
+
+
+def test_compact_racing_the_first_branch_refuses_inside_its_transaction(target: str) -> None:
+    """Found by this red team: ``compact`` looked for branch tables before its transaction, so a
+    branch another process created in between (here at an old version) lost its head's commit."""
+    db = rooted(target)
+    for i in range(3):
+        with db.transaction() as tx:
+            tx.insert_child(0, i)
+    other = Database(target)
+    store = db._store  # type: ignore[attr-defined]
+    store.branched = lambda: False  # it looked just before ``other`` created the first branch
+    other.branch("old", at=1)
+    try:
+        db.compact(1)
+    except InvalidArgument:
+        pass
+    else:
+        raise AssertionError("compact dropped versions a branch needs")
+    del store.branched
+    assert other.on("old").version == 1 and other.on("old").tree == other.as_of(1)
+    check_history(other)
+    for handle in (db, other):
+        handle.close()
