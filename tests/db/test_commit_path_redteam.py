@@ -7,6 +7,7 @@ each branch a first-parent chain, and ``verify()`` and ``replay()`` must agree w
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import signal
@@ -58,6 +59,9 @@ def check_history(db: Database) -> None:
         handle = db.on(name)
         chain = handle.history()
         assert chain[-1].version == handle.version
+        # Inherited commits, then the branch's own: the chain never returns to a branch it left.
+        runs = [branch for branch, _ in itertools.groupby(c.branch for c in chain)]
+        assert len(runs) == len(set(runs)) and (name not in runs or runs[-1] == name), (name, runs)
         for older, newer in zip(chain, chain[1:]):
             assert newer.parent == older.version and older.version < newer.version, (name, older, newer)
         assert handle.replay() == handle.tree
