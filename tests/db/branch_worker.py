@@ -13,9 +13,8 @@ each prints one JSON summary line when done:
   for each key, each in its own transaction; ``{"landed": [...], "refused": [...]}``;
 * ``crash TARGET TAG``: forever: a commit on main, one on branch ``side``, a merge of
   ``side`` into main, printing ``kind version`` after each (the parent SIGKILLs it);
-* ``reconfigure TARGET TAG``: forever: an insert on main and one on ``side``; on main, add
-  or drop the index of field ``n``, set or clear the key ``k``, merge ``side`` (SIGKILLed
-  by the parent; a reconfigured branch cannot be merged from, so ``side`` only inserts).
+* ``reconfigure TARGET TAG``: the same with keyed data, and before each merge, on main,
+  adding or dropping the index of field ``n`` and setting or clearing the key ``k``.
 """
 
 from __future__ import annotations
@@ -97,35 +96,22 @@ def keyed(target: str, branch: str, name: str, keys: List[str]) -> Dict[str, Any
     return {"landed": landed, "refused": refused}
 
 
-def crash(target: str, tag: str) -> None:
-    db = Database(target)
-    side = _on(db, "side")
-    i = 0
-    while True:
-        i += 1
-        with db.transaction(message=f"main {i}") as tx:
-            tx.insert_child(0, ["main", f"{tag}.{i}"])
-        print("main", tx.committed, flush=True)
-        with side.transaction(message=f"side {i}") as tx:
-            tx.insert_child(0, ["side", f"{tag}.{i}"])
-        print("side", tx.committed, flush=True)
-        print("merge", db.merge("side", message=f"merge {i}"), flush=True)
-
-
-def reconfigure(target: str, tag: str) -> None:
+def crash(target: str, tag: str, reconfigure: bool = False) -> None:
     db = Database(target)
     side = _on(db, "side")
     i = 0
     while True:
         i += 1
         for handle in (db, side):
-            with handle.transaction(message=f"insert {i}") as tx:
-                tx.insert_child(0, {"k": f"{tag}.{handle.branch_name}.{i}", "n": i})
-            print("insert", tx.committed, flush=True)
-        fields, key = db.tree.order_index.nodes.fields, db.tree.key
-        print("index", db.drop_index("n") if "n" in fields else db.add_index("n"), flush=True)
-        print("key", db.set_key(None if key else "k"), flush=True)
-        print("merge", db.merge("side"), flush=True)  # the side's inserts replay on main, keyed or not
+            name = handle.branch_name
+            with handle.transaction(message=f"{name} {i}") as tx:
+                tx.insert_child(0, {"k": f"{tag}.{name}.{i}", "n": i} if reconfigure else [name, f"{tag}.{i}"])
+            print(name, tx.committed, flush=True)
+        if reconfigure:  # main only: a reconfigured branch cannot be merged from
+            fields, key = db.tree.order_index.nodes.fields, db.tree.key
+            print("index", db.drop_index("n") if "n" in fields else db.add_index("n"), flush=True)
+            print("key", db.set_key(None if key else "k"), flush=True)
+        print("merge", db.merge("side", message=f"merge {i}"), flush=True)
 
 
 if __name__ == "__main__":
@@ -138,11 +124,8 @@ if __name__ == "__main__":
         result = merger(target, args[0], int(args[1]), *args[2:])
     elif mode == "keyed":
         result = keyed(target, args[0], args[1], args[2:])
-    elif mode == "crash":
-        crash(target, args[0])
-        raise SystemExit(0)
-    elif mode == "reconfigure":
-        reconfigure(target, args[0])
+    elif mode in ("crash", "reconfigure"):
+        crash(target, args[0], mode == "reconfigure")
         raise SystemExit(0)
     else:
         raise SystemExit(f"unknown mode {mode}")
