@@ -321,7 +321,9 @@ class DurableDatabase(Database):
             log.exception("botree: version %d was committed, but delivering it to the listeners failed", version)
 
     def __repr__(self) -> str:
-        return f"Database({self.target!r}, version={self._head[0]})"
+        loaded = self._shared.heads.get(self._branch)  # not ``_head``: a repr never raises (deleted branch)
+        branch = "" if self._branch == DEFAULT else f", branch={self._branch!r}"
+        return f"Database({self.target!r}{branch}, version={loaded[0] if loaded is not None else '?'})"
 
     # -- reading -----------------------------------------------------------------------
 
@@ -343,11 +345,20 @@ class DurableDatabase(Database):
     def _stored_head(self) -> int:
         """This handle's branch head as stored (main without branch tables: the head row). O(log)."""
         newest = self._store.head()
+        return self._branch_head(newest) if self._branched(newest) else self._main_head(newest)
+
+    def _branched(self, newest: int) -> bool:
+        """True if the branch tables exist, asked again only when the head moved since the last answer. O(log).
+
+        Creating a branch does not move the head, so a handle on a branch other than
+        main asks every time until they exist (another object may have just created
+        them); the store remembers a yes.
+        """
         info = self._branch_info
-        if not info["branched"] and info["checked"] != newest:
+        if not info["branched"] and (info["checked"] != newest or self._branch != DEFAULT):
             info["branched"] = self._store.branched()
             info["checked"] = newest
-        return self._branch_head(newest) if info["branched"] else self._main_head(newest)
+        return bool(info["branched"])
 
     def as_of(self, version: Optional[int] = None, time: Optional[float] = None) -> Tree:
         """The tree committed as ``version`` (loading lazily); ``VersionNotFound`` if unknown or compacted.
@@ -364,7 +375,11 @@ class DurableDatabase(Database):
             # object on the same storage may have compacted.
             if version < self._store.oldest():
                 self._missing(version)
-            head_version, head = self._head
+            # This branch's head as loaded so far (main's for a handle that has not read its
+            # branch yet, e.g. the one whose feed thread calls this): never ``self._head``,
+            # which would refuse a branch not loaded here yet.
+            heads = self._shared.heads
+            head_version, head = heads.get(self._branch) or heads[DEFAULT]
             if version == head_version:
                 return head
             cached = self._tree_cache.get(version)
@@ -841,10 +856,7 @@ class DurableDatabase(Database):
             if runs:
                 info["checked"] = -1  # a run again: branch tables may have appeared
             runs.append(stored)
-            if not info["branched"] and info["checked"] != stored:
-                info["branched"] = self._store.branched()
-                info["checked"] = stored
-            branched = bool(info["branched"])
+            branched = self._branched(stored)
             version, head = self._refresh(self._branch_head(stored) if branched else self._main_head(stored))
             tree, ops, deleted = make(version, head)
             if skip:

@@ -347,6 +347,10 @@ class Store:
         again and retry).  ``VersionNotFound`` if ``version`` was compacted away (its
         commit row is checked with the head locked, so a compaction cannot race it).
         One write transaction. O(1).
+
+        After a lost connection the outcome of the lost run is unknown: if the retry
+        finds ``name`` at ``version`` it reports it created (by that run, or by
+        another writer asking for the very same branch: the same outcome).
         """
 
         def work(retrying: bool) -> Optional[bool]:
@@ -360,8 +364,9 @@ class Store:
                         self._run(statement)
                     self._run(self._q("INSERT INTO branches VALUES (?, ?)"), ("main", main))
                     self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("id_mark", str(mark)))
-                if self._run(self._q("SELECT 1 FROM branches WHERE name = ?"), (name,)):
-                    return False
+                found = self._run(self._q("SELECT version FROM branches WHERE name = ?"), (name,))
+                if found:
+                    return retrying and found == [(version,)]
                 if not self._run(self._q("SELECT 1 FROM commits WHERE version = ?"), (version,)):
                     raise VersionNotFound(f"version {version} was compacted away")  # by another handle, just now
                 self._run(self._q("INSERT INTO branches VALUES (?, ?)"), (name, version))
@@ -372,14 +377,18 @@ class Store:
         return created
 
     def drop_branch(self, name: str) -> bool:
-        """Remove the name ``name`` (its versions stay); False if there was none. O(log)."""
+        """Remove the name ``name`` (its versions stay); False if there was none. O(log).
+
+        After a lost connection the retry cannot tell a name the lost run removed from
+        one that was never there: it reports it removed (it is gone either way).
+        """
         if not self.branched():
             return False
-        return self._again(lambda retrying: self._drop(name))
+        return self._again(lambda retrying: self._drop(name, retrying))
 
-    def _drop(self, name: str) -> bool:
+    def _drop(self, name: str, retrying: bool) -> bool:
         with self._transaction():
-            return self._rowcount(self._q("DELETE FROM branches WHERE name = ?"), (name,)) == 1
+            return self._rowcount(self._q("DELETE FROM branches WHERE name = ?"), (name,)) == 1 or retrying
 
     def id_mark(self) -> int:
         """The first node id no branch has handed out (``meta.id_mark``). O(1)."""
@@ -539,7 +548,7 @@ class Store:
     def _compact(self, plan: Plan) -> Tuple[int, int]:
         dropped = 0
         with self._writing() as head:
-            cut, needed = plan(head, self.heads())
+            cut, needed = plan(head, self._heads_now())
             present = self._tables()
             for table in (*TABLES, *(t for t in OPTIONAL_TABLES if t in present)):
                 dropped += self._drop_superseded(table, cut) if needed is None else self._drop_unpinned(
@@ -550,6 +559,14 @@ class Store:
                 self._rowcount(self._q("DELETE FROM lineage WHERE version < ?"), (cut,))
             self._rowcount(self._q("UPDATE head SET oldest = ? WHERE id = 0 AND oldest < ?"), (cut, cut))
         return cut, dropped
+
+    def _heads_now(self) -> Dict[str, int]:
+        """Inside a transaction: every branch head, asked now (a branch another object just created
+        counts, whatever ``branched()`` remembers); empty without the branch tables. O(branches)."""
+        if not self._run(self._q("SELECT 1 FROM meta WHERE key = ?"), ("id_mark",)):
+            return {}
+        rows = self._run(self._q("SELECT name, version FROM branches"))
+        return {str(name): _int(v, f"{self.target}: branch {name!r}") for name, v in rows}
 
     def _drop_superseded(self, table: str, cut: int) -> int:
         """Delete the cells of ``table`` before ``cut`` that a newer cell at or before it supersedes."""

@@ -11,7 +11,7 @@ import random
 import socket
 import threading
 import time
-from typing import Iterator, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -45,6 +45,36 @@ def terminate(pid: int) -> None:
         while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchall():
             assert time.monotonic() < deadline, "the backend did not exit"
             time.sleep(0.005)
+
+
+def lose(store: PostgresStore, stage: str) -> None:
+    """Terminate ``store``'s backend at commit ``stage`` ("before" COMMIT or "after" it).
+
+    After it, COMMIT returned but its answer counts as lost: the next use of the
+    connection fails inside the commit, so its outcome is unknown.
+    """
+    terminate(store.backend_pid)
+    if stage == "after":
+        store.query("SELECT 1")
+
+
+def killer(store: PostgresStore, chance: float, rng: random.Random) -> Tuple[Dict[str, int], List[int]]:
+    """Install a commit hook on ``store`` that loses the connection with probability ``chance``.
+
+    Returns (how many losses happened per stage, the budget list: set ``budget[0]`` to
+    the losses allowed for the next commit; fewer than the store's attempts and it must land).
+    """
+    injected = {"before": 0, "after": 0}
+    budget = [0]
+
+    def hook(stage: str) -> None:
+        if budget[0] and rng.random() < chance:
+            budget[0] -= 1
+            injected[stage] += 1
+            lose(store, stage)
+
+    store.commit_hook = hook
+    return injected, budget
 
 
 def fan(n: int) -> Tree:
@@ -87,20 +117,8 @@ def test_every_commit_lands_exactly_once_while_backends_are_terminated(url: str,
     db = Database(url)
     store = store_of(db)
     model = Database()
-    injected = {"before": 0, "after": 0, "idle": 0}
-    budget = [0]  # failures left for this commit: fewer than the store's attempts, so it must land
-
-    def hook(stage: str) -> None:
-        if budget[0] and rng.random() < 0.3:
-            budget[0] -= 1
-            injected[stage] += 1
-            terminate(store.backend_pid)
-            if stage == "after":
-                # COMMIT returned, but pretend its answer was lost: the next use of the
-                # connection fails inside the commit, so its outcome is unknown.
-                store.query("SELECT 1")
-
-    store.commit_hook = hook
+    injected, budget = killer(store, 0.3, rng)
+    injected["idle"] = 0
     steps = 40
     for step in range(steps):
         if rng.random() < 0.15:
