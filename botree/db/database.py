@@ -308,11 +308,13 @@ class Database:
     def history(self, since: Optional[int] = None, all_branches: bool = False) -> List[Commit]:
         """This branch's commits, oldest first: its head's first-parent chain (``all_branches``: every commit).
 
-        Only the commits after version ``since`` if given.  Each ``Commit`` has version,
+        Only the commits after version ``since`` if given, and never those ``compact``
+        dropped (as stored: history starts at the cut).  Each ``Commit`` has version,
         parent, time, message, meta, ops and, for a merge, ``merged`` (the source head).
         O(versions), O(commits after ``since``) with ``since``.
         """
-        return self._history(all_branches, 0 if since is None else check_since(since) + 1, self.version)
+        first = 0 if since is None else check_since(since) + 1
+        return self._history(all_branches, max(first, self._shared.cut), self.version)
 
     def _history(self, all_branches: bool, oldest: int, head: int) -> List[Commit]:
         """``history`` of ``head`` over the commits from ``oldest`` on (one range read). O(versions)."""

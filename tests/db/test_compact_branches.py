@@ -290,3 +290,21 @@ def test_the_cli_counts_every_branch_s_versions(tmp_path: Any, capsys: pytest.Ca
     with Database(path) as db:
         assert [c.version for c in db.history(all_branches=True)] == [5, 6]
         db.verify()
+
+
+def test_history_starts_at_the_cut_in_memory_as_stored(new_db: Opener) -> None:
+    db = new_db()
+    for i in range(6):
+        with db.transaction(message=f"c{i}") as tx:
+            tx.insert_child(None, {"i": i})
+    side = db.branch("side")
+    with side.transaction(message="s") as tx:
+        tx.insert_child(None, {"side": True})
+    cut = db.compact(2)
+    kept = [c.version for c in db.history()]
+    assert kept and kept[0] == cut and kept == list(range(cut, db.version + 1))
+    assert all(c.version >= cut for c in db.history(all_branches=True))
+    assert [c.message for c in side.history()][-1] == "s" and side.history()[0].version >= cut
+    assert [c.version for c in db.history(since=cut - 5)] == kept  # since before the cut: still from the cut
+    with pytest.raises(VersionNotFound):
+        db.as_of(cut - 1)
