@@ -738,6 +738,22 @@ class Database:
         """
         if not callable(fn):
             raise InvalidArgument(f"transact needs a callable fn(tx), not {type(fn).__name__}")
+        return self._serially(fn, retries, message, meta, commit_empty=True)[0]
+
+    def _serially(
+        self,
+        fn: Callable[[DbTransaction], T],
+        retries: int,
+        message: Optional[str],
+        meta: Optional[Mapping[str, Any]],
+        commit_empty: bool,
+    ) -> Tuple[T, Optional[int]]:
+        """``fn(tx)`` in a serializable transaction, committed; re-run on ``ConflictError`` up to ``retries`` times.
+
+        Returns ``fn``'s result and the version committed (None when ``fn`` logged no
+        update and ``commit_empty`` is False: nothing is committed).  An exception
+        from ``fn`` rolls back and propagates.
+        """
         if type(retries) is not int or retries < 0:
             raise InvalidArgument(f"retries must be a non-negative int, not {retries!r}")
         last: Optional[ConflictError] = None
@@ -748,9 +764,12 @@ class Database:
             except BaseException:
                 tx.rollback()
                 raise
+            if not commit_empty and not tx.ops:
+                tx.rollback()
+                return result, None
             try:
                 tx.commit()
-                return result
+                return result, tx.committed
             except ConflictError as exc:
                 last = exc
         assert last is not None
@@ -777,26 +796,8 @@ class Database:
         committed.  O(n log n) for n nodes in both trees, plus O(log n) per update;
         storing the commit costs what its updates touch.
         """
-        if type(retries) is not int or retries < 0:
-            raise InvalidArgument(f"retries must be a non-negative int, not {retries!r}")
-        attempt = 0
-        while True:
-            tx = DbTransaction(self, message, meta, serializable=True)
-            try:
-                report = tx.sync(target, key)
-            except BaseException:
-                tx.rollback()
-                raise
-            if not tx.ops:
-                tx.rollback()
-                return report
-            try:
-                tx.commit()
-                return dataclasses.replace(report, version=tx.committed)
-            except ConflictError as exc:
-                attempt += 1
-                if attempt > retries:
-                    raise ConflictError(f"gave up after {retries} retries: {exc}") from exc
+        report, version = self._serially(lambda tx: tx.sync(target, key), retries, message, meta, commit_empty=False)
+        return report if version is None else dataclasses.replace(report, version=version)
 
     def replace(
         self,
