@@ -110,6 +110,13 @@ def parse_types(specs: Sequence[str], columns: Sequence[str]) -> Dict[str, str]:
     return types
 
 
+def check_delimiter(delimiter: object) -> str:
+    """``delimiter`` if it is one character, else ``InvalidArgument``. O(1)."""
+    if type(delimiter) is not str or len(delimiter) != 1 or delimiter in "\r\n\"":
+        raise InvalidArgument(f"the CSV delimiter must be one character (not a quote or line break), not {delimiter!r}")
+    return delimiter
+
+
 def read_rows(
     handle: IO[str],
     name: str,
@@ -129,7 +136,7 @@ def read_rows(
     with more or fewer fields than the header, malformed CSV, or a cell an explicit
     type cannot read.  ``progress(rows)`` is called every ``every`` rows read.
     """
-    reader = csv.reader(handle, delimiter=delimiter, strict=True)
+    reader = csv.reader(handle, delimiter=check_delimiter(delimiter), strict=True)
     cells: List[List[str]] = []
     try:
         header = next(reader, None)
@@ -209,6 +216,6 @@ def cell(value: Any) -> str:
 
 def write_rows(handle: IO[str], header: Sequence[str], rows: Sequence[Sequence[Any]], delimiter: str = ",") -> None:
     """Write ``header`` and ``rows`` (values, converted by ``cell``) as CSV with ``\\n`` line ends. O(cells)."""
-    writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+    writer = csv.writer(handle, delimiter=check_delimiter(delimiter), lineterminator="\n")
     writer.writerow(header)
     writer.writerows([cell(v) for v in row] for row in rows)

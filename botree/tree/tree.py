@@ -19,7 +19,7 @@ from ..core.gcpause import gc_paused
 from ..core.index import DEFAULT_BLOCK_SIZE, OrderIndex, TransientIndex, check_fields
 from ..errors import InvalidArgument, InvalidOperation, NodeNotFound
 from ..interchange.anytrees import anytree_events, to_anytree_nodes
-from ..interchange.csvrows import read_rows, write_rows
+from ..interchange.csvrows import check_delimiter, read_rows, write_rows
 from ..interchange.diagram import Label, dot_text, mermaid_text
 from ..interchange.frames import frame_events, to_frame
 from ..interchange.graphs import graph_events, to_graph
@@ -352,6 +352,10 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         must be mappings.  A path is written as UTF-8; a file object must be opened with
         ``newline=""``.  This is the file ``botree export --format csv`` writes.
         """
+        _check_columns(parent=parent, order=order)
+        check_delimiter(delimiter)
+        if not isinstance(target, (str, os.PathLike)) and not callable(getattr(target, "write", None)):
+            raise InvalidArgument(f"to_csv needs a path or a text file, not {type(target).__name__}")
         header, rows, _ = csv_table(self.places(), self._ix.data, self.key, parent, order)
         if isinstance(target, (str, os.PathLike)):
             with open(target, "w", encoding="utf-8", newline="") as handle:
@@ -390,8 +394,17 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         naming the file and row.  This is how ``botree import`` reads a CSV file.
         """
         fields = check_fields(fields)
-        specs = [f"{c}={t}" for c, t in types.items()] if isinstance(types, Mapping) else list(types)
+        _check_columns(key=key, parent=parent, order=order)
+        check_delimiter(delimiter)
+        if isinstance(types, Mapping):
+            specs = [f"{c}={t}" for c, t in types.items()]
+        elif isinstance(types, (list, tuple)) and all(type(t) is str for t in types):
+            specs = list(types)
+        else:
+            raise InvalidArgument(f"types must be a mapping of column -> type name, not {types!r}")
         same = {parent: key, "#parent": "#id"}
+        if not isinstance(source, (str, os.PathLike)) and not callable(getattr(source, "read", None)):
+            raise InvalidArgument(f"from_csv needs a path or a text file, not {type(source).__name__}")
         if isinstance(source, (str, os.PathLike)):
             name = os.fspath(source)
             with open(source, encoding="utf-8", newline="") as handle:
@@ -711,6 +724,13 @@ class Transaction(TreeQueries, Updates[int, None]):
 
     def _change(self, update: Update, *args: Any) -> None:
         self._apply(update, args)
+
+
+def _check_columns(**columns: Optional[str]) -> None:
+    """Each CSV column name given is a non-empty str (``order`` may be None); ``InvalidArgument`` otherwise."""
+    for what, column in columns.items():
+        if (column is not None or what != "order") and (type(column) is not str or not column):
+            raise InvalidArgument(f"the {what} column must be a non-empty str, not {column!r}")
 
 
 @renamed(index="fields")

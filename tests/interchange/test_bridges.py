@@ -404,3 +404,26 @@ def test_missing_label_fields_and_bad_labels() -> None:
         t.to_dot(label=3)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="direction"):
         t.to_mermaid(direction="up")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"types": 5}, {"delimiter": ""}, {"delimiter": "ab"}, {"delimiter": '"'}]
+    + [{"key": 3}, {"parent": None}, {"order": 5}],
+)
+def test_csv_reader_refuses_bad_arguments_with_a_typed_error(kwargs: dict) -> None:
+    with pytest.raises(InvalidArgument):
+        Tree.from_csv(io.StringIO("id,parent,name\n1,,a\n"), **kwargs)
+
+
+def test_csv_refuses_what_is_not_a_file_and_bad_writer_arguments() -> None:
+    with pytest.raises(InvalidArgument, match="path or a text file"):
+        Tree.from_csv(5)  # type: ignore[arg-type]
+    t = Tree.from_csv(io.StringIO("id,parent,name\n1,,a\n"))
+    for kwargs in ({"delimiter": "ab"}, {"parent": 3}, {"order": ""}):
+        out = io.StringIO()
+        with pytest.raises(InvalidArgument):
+            t.to_csv(out, **kwargs)  # type: ignore[arg-type]
+        assert out.getvalue() == ""  # refused before anything is written
+    with pytest.raises(InvalidArgument, match="path or a text file"):
+        t.to_csv(5)  # type: ignore[arg-type]
