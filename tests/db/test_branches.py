@@ -203,13 +203,21 @@ def replayed(base: Tree, commits: List[Any]) -> Tree:
     return Tree.from_order_index(transient.persistent())
 
 
-@pytest.mark.parametrize("where", ["memory", "sqlite"])
+@pytest.mark.parametrize("where", KINDS)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ours=st.lists(steps_strategy, min_size=1, max_size=3), theirs=st.lists(steps_strategy, min_size=1, max_size=3))
 def test_merge_commutes_with_applying_both_sides(
     where: str, tmp_path: Any, ours: List[List[Step]], theirs: List[List[Step]]
 ) -> None:
-    db = Database() if where == "memory" else Database(os.path.join(tempfile.mkdtemp(dir=str(tmp_path)), "c.db"))
+    opener = Opener(where, tempfile.mkdtemp(dir=str(tmp_path)))
+    try:
+        merge_commutes(opener(), ours, theirs)
+    finally:
+        opener.close()
+
+
+def merge_commutes(db: Database, ours: List[List[Step]], theirs: List[List[Step]]) -> None:
+    """Both sides' updates on a fresh database, merged both ways; equal to applying them in either order."""
     with db.transaction() as tx:
         root = tx.insert_root("root")
         left = [tx.insert_child(root, "L")]
@@ -239,7 +247,6 @@ def test_merge_commutes_with_applying_both_sides(
     branch.merge("main")
     branch.tree.check()
     assert shape(branch.tree) == shape(db.tree)
-    db.close()
 
 
 # -- conflicts -------------------------------------------------------------------------------------
@@ -447,10 +454,21 @@ def test_as_of_time_and_since(new_db: Opener) -> None:
 # -- node_history against brute force ----------------------------------------------------------
 
 
-@settings(max_examples=25, deadline=None)
+@pytest.mark.parametrize("where", KINDS)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(steps_strategy, min_size=1, max_size=6), st.integers(0, 4))
-def test_node_history_matches_brute_force(batches: List[List[Step]], merge_after: int) -> None:
-    db = Database()
+def test_node_history_matches_brute_force(
+    where: str, tmp_path: Any, batches: List[List[Step]], merge_after: int
+) -> None:
+    opener = Opener(where, tempfile.mkdtemp(dir=str(tmp_path)))
+    try:
+        node_history_matches(opener(), batches, merge_after)
+    finally:
+        opener.close()
+
+
+def node_history_matches(db: Database, batches: List[List[Step]], merge_after: int) -> None:
+    """``node_history`` of every node equals a brute-force diff of each commit of the chain."""
     with db.transaction() as tx:
         root = tx.insert_root("root")
         own = [root] + [tx.insert_child(root, f"n{i}") for i in range(4)]
