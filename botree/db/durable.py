@@ -27,11 +27,12 @@ import threading
 import time
 from collections import OrderedDict
 from types import MappingProxyType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, cast
 
 from ..core.bulk import Progress
 from ..core.index import DEFAULT_BLOCK_SIZE, check_block_size
 from ..errors import BranchNotFound, CorruptDatabase, InvalidArgument, StorageError, VersionNotFound
+from ..nodetable.vector import LEAF_BITS, LEAF_MASK, ChunkedVector
 from ..renamed import renamed
 from ..storage import codec
 from ..storage.codec import checksum, layout, vectors
@@ -53,9 +54,14 @@ _FEED_TICK = 0.2  # how long the feed thread waits on the head before checking w
 _CACHED_VERSIONS = 8  # trees kept for as_of besides the head
 _PREFETCH = 256  # most manifests or leaf cells a refresh reads ahead in one statement (2 parameters each)
 _CACHED_MANIFESTS = 1 << 14  # decoded manifests kept (64 versions each); the cache is cleared when full
+_CACHED_BASES = 64  # decoded whole cells kept as the bases of patches (the leaves commits change most)
+_CACHED_CELLS = 1 << 16  # (base, patched slots) of cells read or written here; cleared when full
+# A leaf whose slots changed since its base's in more than this fraction is written whole again.
+_PATCH_SHARE = 4  # at most 64 // 4 = 16 of 64 slots in a patch
 # make(head version, head) -> (tree to store, its logged updates or None, ids it deleted)
 Manifests = Dict[Tuple[str, int, int], List[int]]  # (table, group, version written) -> its leaves' cell versions
 Make = Callable[[int, Tree], Tuple[Tree, Optional[Tuple[Op, ...]], Set[int]]]
+Notes = Dict[Tuple[str, int, int], Tuple[int, Tuple[int, ...]]]  # (table, leaf, cell version) -> (base, patched slots)
 
 
 def open_store(target: str) -> Store:
@@ -127,6 +133,10 @@ class DurableDatabase(Database):
         self._tree_cache: "OrderedDict[int, Tree]" = OrderedDict()
         self._manifests: Manifests = {}
         self._prefetched: Dict[Tuple[str, int, int], Tuple[bytes, int]] = {}  # cells read ahead (_prefetch)
+        # (table, leaf, cell version) -> (its base, the slots it patches; the base is itself and () for a whole
+        # cell), for cells read or written here: a commit changing that leaf writes a patch on the same base.
+        self._cell_bases: Notes = {}
+        self._wholes: "OrderedDict[Tuple[str, int, int], List[Any]]" = OrderedDict()  # decoded bases (copies)
         self._leaf_cache = LeafCache(cache_leaves)
         # Shared by every branch handle: whether the branch tables exist, as of which stored head.
         self._branch_info: Dict[str, Any] = {"branched": False, "checked": -1}
@@ -518,7 +528,7 @@ class DurableDatabase(Database):
             stored: Set[Tuple[str, int, int]] = set()
             present = self._store.tables()
             for table in (*TABLES, *(t for t in OPTIONAL_TABLES if t in present)):
-                for leaf, version, payload, crc in self._store.cells(table):
+                for leaf, version, payload, crc, _ in self._store.cells(table):
                     if checksum(payload, table, leaf, version) != crc:
                         raise CorruptDatabase(f"{self.target}: {table} leaf {leaf} version {version}: bad checksum")
                     stored.add((table, leaf, version))
@@ -658,13 +668,14 @@ class DurableDatabase(Database):
         return found if found is not None else self._store.cell(table, leaf, version, reading)
 
     def _prefetch(self, version: int, state: Dict[str, Any], old: int, old_state: Dict[str, Any]) -> None:
-        """Read in two round trips the manifests and leaf cells that moving from ``old`` to ``version`` needs.
+        """Read in 2–3 round trips the manifests and cells that moving from ``old`` to ``version`` needs.
 
         The manifests of the groups whose pins differ, then the cells of the leaves whose
         pinned cell differs in those groups (at most ``_PREFETCH``; decoded only when
-        read).  Kept in ``_prefetched`` until read or until the next refresh.  Without
-        this, a refresh after other processes' commits reads each one separately
-        (PostgreSQL: a round trip each, ~10 per commit with 4 writers).  O(groups changed · 64).
+        read), then the bases of those that are patches, unless decoded here already.
+        Kept in ``_prefetched`` until read or until the next refresh.  Without this, a
+        refresh after other processes' commits reads each one separately (PostgreSQL: a
+        round trip each, ~10 per commit with 4 writers).  O(groups changed · 64).
         """
         self._prefetched.clear()
         groups = []
@@ -691,8 +702,17 @@ class DurableDatabase(Database):
                 for i, written in enumerate(mine)
                 if i >= len(theirs) or theirs[i] != written
             )
-        if len(leaves) <= _PREFETCH:
-            self._prefetched.update(self._store.cells_at(leaves))
+        if len(leaves) > _PREFETCH:
+            return
+        cells = self._store.cells_at(leaves)
+        self._prefetched.update(cells)
+        bases = []  # the whole cells the patches among them apply to, unless decoded here already
+        for (table, number, _), (payload, _) in cells.items():
+            base = codec.patch_base(payload)
+            if base is not None and (table, number, base) not in self._wholes:
+                bases.append((table, number, base))
+        if bases:
+            self._prefetched.update(self._store.cells_at(sorted(set(bases))))
 
     def _reuse(
         self, table: str, version: int, other: int, other_state: Dict[str, Any], chunks: Any
@@ -730,12 +750,52 @@ class DurableDatabase(Database):
             return None
 
     def _load_leaf(self, table: str, version: int, number: int, size: int) -> List[Any]:
+        """The slots of leaf ``number`` of ``table`` in ``version``: its pinned cell, and a patch's base. O(64)."""
         written = self._pinned_cell(table, version, number)
-        payload, crc = self._read_cell(table, number, written, version)
+        cell = self._decoded_cell(table, number, written, version, size)
+        if not isinstance(cell, codec.Patch):
+            self._note_cell(table, number, written, written, ())
+            return cell
+        where = f"{self.target}: {table} leaf {number} version {written}"
+        base = cell.base
+        if not 0 <= base < written:
+            raise CorruptDatabase(f"{where}: a patch of version {base}, not an older cell")
+        whole = self._whole(table, number, base, version, where)
+        self._note_cell(table, number, written, base, tuple(cell.changed))
+        return cell.apply(whole, size, where)
+
+    def _decoded_cell(
+        self, table: str, number: int, written: int, reading: int, size: Optional[int]
+    ) -> "List[Any] | codec.Patch":
+        """Cell ``(number, written)`` of ``table``, its checksum checked, decoded. O(its size)."""
+        payload, crc = self._read_cell(table, number, written, reading)
         where = f"{self.target}: {table} leaf {number} version {written}"
         if checksum(payload, table, number, written) != crc:
             raise CorruptDatabase(f"{where}: bad checksum")
-        return codec.decode_leaf(table, payload, size, where)
+        return codec.decode_cell(table, payload, size, where)
+
+    def _whole(self, table: str, number: int, base: int, reading: int, where: str) -> List[Any]:
+        """The slots of the whole cell ``(number, base)`` a patch applies to (never to be changed). O(64), cached."""
+        key = (table, number, base)
+        whole = self._wholes.get(key)
+        if whole is not None:
+            self._wholes.move_to_end(key)
+            return whole
+        cell = self._decoded_cell(table, number, base, reading, None)
+        if isinstance(cell, codec.Patch):
+            raise CorruptDatabase(f"{where}: its base, version {base}, is a patch, not a whole cell")
+        self._keep_whole(key, cell)
+        return cell
+
+    def _keep_whole(self, key: Tuple[str, int, int], slots: List[Any]) -> None:
+        self._wholes[key] = slots
+        if len(self._wholes) > min(_CACHED_BASES, self._leaf_cache.cap or _CACHED_BASES):
+            self._wholes.popitem(last=False)
+
+    def _note_cell(self, table: str, number: int, written: int, base: int, changed: Tuple[int, ...]) -> None:
+        if len(self._cell_bases) >= _CACHED_CELLS:
+            self._cell_bases.clear()
+        self._cell_bases[(table, number, written)] = (base, changed)
 
     def _refresh(self, stored: int) -> Tuple[int, Tree]:
         """Make the stored head ours (the caller holds the lock)."""
@@ -765,11 +825,16 @@ class DurableDatabase(Database):
         progress: Optional[Progress] = None,
         written: Optional[Manifests] = None,
         number: Optional[int] = None,
+        notes: Optional[Notes] = None,
     ) -> Tuple[CommitRow, Dict[str, List[Cell]]]:
         """The commit row and cells that store ``tree`` as version ``number`` (default: ``parent + 1``).
 
         ``progress(rows encoded, total rows)`` is called after each node-table leaf;
-        the manifests written are added to ``written`` (keyed like ``_manifests``).
+        the manifests written are added to ``written`` (keyed like ``_manifests``), and
+        each leaf cell's (base, patched slots) to ``notes`` (keyed like ``_cell_bases``;
+        the caller keeps them once the commit has landed).  A changed leaf is written as
+        a patch on its base when this object knows the parent's cell of that leaf and few
+        slots changed (``_patch``); otherwise whole.
         """
         from ..storage.lazy import changed_leaves
 
@@ -785,10 +850,19 @@ class DurableDatabase(Database):
             # (a vector the parent has but did not store, e.g. a field index built on a legacy version's
             # first use, is written whole)
             for number, leaf in changed_leaves(base, vec):
-                payload = codec.encode_leaf(table, leaf)
+                patch = self._patch(table, parent, base, number, leaf) if base is not None else None
+                if patch is None:
+                    payload = codec.encode_leaf(table, leaf)
+                    cell_base, note = None, (version, cast(Tuple[int, ...], ()))
+                else:
+                    cell_base, slots = patch
+                    payload = codec.encode_patch(table, cell_base, leaf, slots)
+                    note = (cell_base, tuple(slots))
+                if notes is not None:
+                    notes[(table, number, version)] = note
                 if progress is not None and table == "nodes":
                     progress(min(len(vec), (number + 1) << 6), len(vec))
-                items.append((number, payload, checksum(payload, table, number, version)))
+                items.append((number, payload, checksum(payload, table, number, version), cell_base))
                 changed.setdefault(number >> 6, []).append(number)
             previous = old_pins.get(table, []) if base is not None and old_pins is not None else []
             pins[table] = self._write_manifests(table, parent, version, len(vec), previous, changed, items, written)
@@ -800,6 +874,36 @@ class DurableDatabase(Database):
         deleted_b = codec.encode_deleted(deleted)
         crc = codec.commit_checksum(version, parent, when, message, meta_b, state, ops_b, deleted_b)
         return (version, parent, when, message, meta_b, state, ops_b, deleted_b, crc), cells
+
+    def _patch(
+        self, table: str, parent: int, old: ChunkedVector, number: int, leaf: List[Any]
+    ) -> Optional[Tuple[int, List[int]]]:
+        """(base, slots) to write leaf ``number`` as a patch, or None to write it whole. O(64).
+
+        The slots are those the parent's cell patches on its base plus those that differ
+        (by identity: unchanged slots are the very same objects) from the parent's leaf.
+        None when the store takes no patches, the leaf is new or not loaded here, the
+        parent's cell was neither read nor written by this object, or too many slots changed.
+        """
+        from ..storage.lazy import LazyLeaf
+
+        if not self._store.patches or number >= (len(old) + LEAF_MASK) >> LEAF_BITS:
+            return None
+        old_leaf = old.chunks[number >> LEAF_BITS][number & LEAF_MASK]  # a middle list holds 64 leaves
+        if type(old_leaf) is LazyLeaf:
+            return None  # evicted or never read: nothing to compare with
+        known = self._cell_bases.get((table, number, self._pinned_cell(table, parent, number)))
+        if known is None:
+            return None
+        base, prior = known
+        changed = set(prior)
+        size = len(old_leaf)
+        for i, slot in enumerate(leaf):
+            if i >= size or slot is not old_leaf[i]:
+                changed.add(i)
+        if len(changed) * _PATCH_SHARE > len(leaf):
+            return None
+        return base, sorted(changed)
 
     def _write_manifests(
         self,
@@ -827,7 +931,7 @@ class DurableDatabase(Database):
             if written is not None:
                 written[(table, group, version)] = versions
             leaf = -(group + 1)
-            cells.append((leaf, payload, checksum(payload, table, leaf, version)))
+            cells.append((leaf, payload, checksum(payload, table, leaf, version), None))
             pins[group] = version
         return pins
 
@@ -852,7 +956,7 @@ class DurableDatabase(Database):
         info = self._branch_info
         runs: List[int] = []
 
-        def build(stored: int) -> Built[Tuple[Tree, Tree, Manifests, bool]]:
+        def build(stored: int) -> Built[Tuple[Tree, Tree, Manifests, bool, Notes]]:
             if runs:
                 info["checked"] = -1  # a run again: branch tables may have appeared
             runs.append(stored)
@@ -862,19 +966,22 @@ class DurableDatabase(Database):
             if skip:
                 raise _Skipped()  # rolls the write transaction back: nothing stored
             written: Manifests = {}
+            notes: Notes = {}
             when = time.time()
             row, cells = self._encode(
-                version, head, tree, when, message, meta, ops, deleted, progress, written=written, number=stored + 1
+                version, head, tree, when, message, meta, ops, deleted, progress, written, stored + 1, notes
             )
             lineage = None
             if branched:
                 lineage = (self._branch, version, merged, max(self._id_mark(), next_node_id(tree)))
-            return row, cells, lineage, (tree, head, written, branched)
+            return row, cells, lineage, (tree, head, written, branched, notes)
 
         try:
-            row, (tree, head, written, branched) = self._store.commit(build)
+            row, (tree, head, written, branched, notes) = self._store.commit(build)
         except _Skipped:
             return self._head
+        for (table, number, version), (base, slots) in notes.items():  # landed: later commits patch on these
+            self._note_cell(table, number, version, base, slots)
         self._remember(row, (self._branch, merged) if branched else None)
         if not branched:
             info["checked"] = row[0]  # the commit saw no branch tables

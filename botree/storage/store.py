@@ -5,7 +5,12 @@ Schema (SQLite and PostgreSQL alike; ``BLOB`` is ``BYTEA`` on PostgreSQL)::
     meta(key PRIMARY KEY, value)                      -- format
     head(id = 0 PRIMARY KEY, version, oldest)         -- the compare-and-set word; oldest kept version
     commits(version PRIMARY KEY, parent, time, message, meta, state, ops, deleted, crc)
-    blocks / links / nodes(leaf, version, payload, crc, PRIMARY KEY (leaf, version))
+    blocks / links / nodes(leaf, version, payload, crc, base, PRIMARY KEY (leaf, version))
+
+``base`` is NULL for a whole cell and, for a patch cell, the version of the whole cell
+of the same leaf it applies to (a copy of what the checksummed payload says, read only
+by ``compact``, which must keep a kept patch's base).  A ``botree-2`` database has no
+``base`` column and only whole cells (``Store.patches`` is False).
 
 Branches add two tables, created by the first ``create_branch`` (a database without
 them is a botree-2 database with one line of history, ``main``, whose head is ``head``)::
@@ -43,14 +48,14 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from ..errors import CorruptDatabase, OutdatedFormat, StorageError, VersionNotFound
-from .format import FORMAT, OPTIONAL_TABLES, TABLES, UPGRADABLE
+from .format import FORMAT, OPTIONAL_TABLES, TABLES, UPGRADABLE, WHOLE_CELLS_ONLY
 
 _BATCH = 256  # cells ``compact`` deletes in one statement (2 parameters each)
 # ``Store.compact``'s plan: (head, branch heads) -> (cut, the (table, leaf, version) cells the kept versions pin)
 #   (None: one line of history, where a cell is unread exactly when a newer cell at or before the cut supersedes it)
 Plan = Callable[[int, Dict[str, int]], Tuple[int, Optional[Set[Tuple[str, int, int]]]]]
 CommitRow = Tuple[int, int, float, Optional[str], bytes, bytes, Optional[bytes], bytes, int]
-Cell = Tuple[int, bytes, int]  # (leaf, payload, crc)
+Cell = Tuple[int, bytes, int, Optional[int]]  # (leaf, payload, crc, base: the whole cell a patch applies to)
 Lineage = Tuple[str, int, Optional[int], int]  # (branch, its head the commit built on, merged source, node id mark)
 
 COMMIT_COLUMNS = "version, parent, time, message, meta, state, ops, deleted, crc"
@@ -74,7 +79,7 @@ class ConnectionLost(StorageError):
 
 
 def schema(blob: str, real: str) -> List[str]:
-    """The CREATE statements, with the dialect's blob and float type names."""
+    """The CREATE statements of the current format, with the dialect's blob and float type names."""
     statements = [
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         "CREATE TABLE head (id INTEGER PRIMARY KEY CHECK (id = 0), version BIGINT NOT NULL, oldest BIGINT NOT NULL)",
@@ -87,11 +92,12 @@ def schema(blob: str, real: str) -> List[str]:
     return statements
 
 
-def cell_table(table: str, blob: str, exists_ok: bool = False) -> str:
-    """The CREATE statement of one cell table (``exists_ok``: ``IF NOT EXISTS``)."""
+def cell_table(table: str, blob: str, exists_ok: bool = False, patches: bool = True) -> str:
+    """The CREATE statement of one cell table (``exists_ok``: ``IF NOT EXISTS``; ``patches``: with ``base``)."""
     return (
         f"CREATE TABLE {'IF NOT EXISTS ' if exists_ok else ''}{table} (leaf BIGINT NOT NULL, "
-        f"version BIGINT NOT NULL, payload {blob} NOT NULL, crc BIGINT NOT NULL, PRIMARY KEY (leaf, version))"
+        f"version BIGINT NOT NULL, payload {blob} NOT NULL, crc BIGINT NOT NULL, "
+        f"{'base BIGINT, ' if patches else ''}PRIMARY KEY (leaf, version))"
     )
 
 
@@ -101,6 +107,8 @@ class Store:
     placeholder = "?"
     blob_type = "BLOB"  # the dialect's name of the payload column type
     attempts = 1  # how many times an operation runs when the connection is lost (1: never reconnect)
+
+    patches = False  # may cells be patches (format botree-3)? Set when the database is opened or created
 
     def __init__(self, target: str) -> None:
         self.target = target
@@ -202,6 +210,7 @@ class Store:
                 for statement in self._schema():
                     self._run(statement)
                 self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("format", FORMAT))
+                self.patches = True
                 self._run(self._q("INSERT INTO head VALUES (0, ?, ?)"), (first[0], first[0]))
                 self._insert(first, cells)
                 return True
@@ -217,8 +226,9 @@ class Store:
                 f"{self.target} is in storage format {found} (written by {UPGRADABLE[found]}); this library "
                 f"reads {FORMAT}. Upgrade it in place, keeping every version, with: botree upgrade {self.target}"
             )
-        if found != FORMAT:
+        if found != FORMAT and found not in WHOLE_CELLS_ONLY:
             raise CorruptDatabase(f"{self.target} has format {found!r}, this library reads {FORMAT!r}")
+        self.patches = found == FORMAT
         return False
 
     def format(self) -> Optional[str]:
@@ -309,11 +319,15 @@ class Store:
             found[(str(table), _int(leaf, where), _int(version, where))] = (_blob(payload, where), _int(crc, where))
         return found
 
-    def cells(self, table: str) -> Iterator[Tuple[int, int, bytes, int]]:
-        """Every stored cell of ``table``: (leaf, version, payload, crc). O(table) (for ``verify``)."""
-        for leaf, version, payload, crc in self.query(f"SELECT leaf, version, payload, crc FROM {table}"):
+    def cells(self, table: str) -> Iterator[Tuple[int, int, bytes, int, Optional[int]]]:
+        """Every stored cell of ``table``: (leaf, version, payload, crc, base). O(table) (for ``verify``)."""
+        base = "base" if self.patches else "NULL"
+        for leaf, version, payload, crc, of in self.query(f"SELECT leaf, version, payload, crc, {base} FROM {table}"):
             where = f"{self.target}: a {table} cell"
-            yield _int(leaf, where), _int(version, where), _blob(payload, where), _int(crc, where)
+            yield (
+                _int(leaf, where), _int(version, where), _blob(payload, where), _int(crc, where),
+                None if of is None else _int(of, where),
+            )
 
     # -- branches ------------------------------------------------------------------------
 
@@ -525,10 +539,20 @@ class Store:
             if not items:
                 continue
             if table in OPTIONAL_TABLES:
-                writes.append((cell_table(table, self.blob_type, exists_ok=True), []))
-            rows = [(leaf, version, payload, crc) for leaf, payload, crc in items]
-            writes.append((self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"), rows))
+                writes.append((cell_table(table, self.blob_type, exists_ok=True, patches=self.patches), []))
+            writes.append(self._cell_insert(table, version, items))
         return writes
+
+    def _cell_insert(self, table: str, version: int, cells: List[Cell]) -> Tuple[str, List[Tuple[Any, ...]]]:
+        """The INSERT of ``cells`` of ``version`` and its rows; ``StorageError`` for a patch in a botree-2 store."""
+        rows: List[Tuple[Any, ...]]
+        if self.patches:
+            rows = [(leaf, version, payload, crc, base) for leaf, payload, crc, base in cells]
+            return self._q(f"INSERT INTO {table} (leaf, version, payload, crc, base) VALUES (?, ?, ?, ?, ?)"), rows
+        if any(base is not None for *_, base in cells):
+            raise StorageError(f"{self.target}: a patch cell for a database whose format has none")
+        rows = [(leaf, version, payload, crc) for leaf, payload, crc, _ in cells]
+        return self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"), rows
 
     def compact(self, plan: Plan) -> Tuple[int, int]:
         """Drop the commits before a cut and every cell no kept version reads; returns (cut, cells dropped).
@@ -569,18 +593,32 @@ class Store:
         return {str(name): _int(v, f"{self.target}: branch {name!r}") for name, v in rows}
 
     def _drop_superseded(self, table: str, cut: int) -> int:
-        """Delete the cells of ``table`` before ``cut`` that a newer cell at or before it supersedes."""
-        return self._rowcount(
+        """Delete the cells of ``table`` before ``cut`` that a newer cell at or before it supersedes.
+
+        With patch cells, first the superseded patches, then the superseded whole cells
+        that no patch left applies to (a kept patch's base stays, however old).
+        """
+        superseded = (
+            f"version < ? AND EXISTS (SELECT 1 FROM {table} AS newer WHERE newer.leaf = {table}.leaf "
+            f"AND newer.version > {table}.version AND newer.version <= ?)"
+        )
+        if not self.patches:
+            return self._rowcount(self._q(f"DELETE FROM {table} WHERE {superseded}"), (cut, cut))
+        dropped = self._rowcount(self._q(f"DELETE FROM {table} WHERE base IS NOT NULL AND {superseded}"), (cut, cut))
+        return dropped + self._rowcount(
             self._q(
-                f"DELETE FROM {table} WHERE version < ? AND EXISTS (SELECT 1 FROM {table} AS newer "
-                f"WHERE newer.leaf = {table}.leaf AND newer.version > {table}.version "
-                "AND newer.version <= ?)"
+                f"DELETE FROM {table} WHERE base IS NULL AND {superseded} AND NOT EXISTS (SELECT 1 FROM "
+                f"{table} AS patch WHERE patch.leaf = {table}.leaf AND patch.base = {table}.version)"
             ),
             (cut, cut),
         )
 
     def _drop_unpinned(self, table: str, cut: int, needed: Set[Tuple[str, int, int]]) -> int:
-        """Delete the cells of ``table`` before ``cut`` that are not ``needed``, by primary key in batches."""
+        """Delete the cells of ``table`` before ``cut`` that are not ``needed`` (nor a needed patch's base)."""
+        if self.patches:
+            patches = self._run(self._q(f"SELECT leaf, version, base FROM {table} WHERE base IS NOT NULL"))
+            needed = needed | {(table, int(leaf), int(base)) for leaf, version, base in patches
+                               if (table, leaf, version) in needed}
         older = self._run(self._q(f"SELECT leaf, version FROM {table} WHERE version < ?"), (cut,))
         gone = [(leaf, version) for leaf, version in older if (table, leaf, version) not in needed]
         for start in range(0, len(gone), _BATCH):
@@ -609,10 +647,7 @@ class Store:
     def insert_cells(self, table: str, version: int, cells: List[Cell]) -> None:
         """Insert cells of ``version`` inside ``rewriting()``. O(cells)."""
         if cells:
-            self._run_many(
-                self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"),
-                [(leaf, version, payload, crc) for leaf, payload, crc in cells],
-            )
+            self._run_many(*self._cell_insert(table, version, cells))
 
 
 class _Moved(Exception):
