@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -31,13 +32,13 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, cas
 
 from ..core.bulk import Progress
 from ..core.index import DEFAULT_BLOCK_SIZE, check_block_size
-from ..errors import BranchNotFound, CorruptDatabase, InvalidArgument, StorageError, VersionNotFound
+from ..errors import BranchNotFound, ConflictError, CorruptDatabase, InvalidArgument, StorageError, VersionNotFound
 from ..nodetable.vector import LEAF_BITS, LEAF_MASK, ChunkedVector
 from ..renamed import renamed
 from ..storage import codec
 from ..storage.codec import checksum, layout, vectors
 from ..storage.format import OPTIONAL_TABLES, TABLES
-from ..storage.store import Built, Cell, CommitRow, HeadWatch, Store
+from ..storage.store import Built, Busy, Cell, CommitRow, HeadWatch, Regroup, Store
 from ..tree.tree import Tree
 from ..tree.values import check_message
 from .branches import DEFAULT
@@ -54,6 +55,7 @@ _FEED_TICK = 0.2  # how long the feed thread waits on the head before checking w
 _CACHED_VERSIONS = 8  # trees kept for as_of besides the head
 _PREFETCH = 256  # most manifests or leaf cells a refresh reads ahead in one statement (2 parameters each)
 _CACHED_MANIFESTS = 1 << 14  # decoded manifests kept (64 versions each); the cache is cleared when full
+_GROUP = 64  # most queued requests one group commit serves
 _CACHED_BASES = 64  # decoded whole cells kept as the bases of patches (the leaves commits change most)
 _CACHED_CELLS = 1 << 16  # (base, patched slots) of cells read or written here; cleared when full
 # A leaf whose slots changed since its base's in more than this fraction is written whole again.
@@ -956,40 +958,62 @@ class DurableDatabase(Database):
         info = self._branch_info
         runs: List[int] = []
 
-        def build(stored: int) -> Built[Tuple[Tree, Tree, Manifests, bool, Notes]]:
+        def build(stored: int) -> Built[_Version]:
             if runs:
                 info["checked"] = -1  # a run again: branch tables may have appeared
             runs.append(stored)
             branched = self._branched(stored)
-            version, head = self._refresh(self._branch_head(stored) if branched else self._main_head(stored))
-            tree, ops, deleted = make(version, head)
-            if skip:
-                raise _Skipped()  # rolls the write transaction back: nothing stored
-            written: Manifests = {}
-            notes: Notes = {}
-            when = time.time()
-            row, cells = self._encode(
-                version, head, tree, when, message, meta, ops, deleted, progress, written, stored + 1, notes
+            built = self._build(
+                stored, self._branch_head(stored) if branched else self._main_head(stored), make, message, meta,
+                progress, skip,
             )
             lineage = None
             if branched:
-                lineage = (self._branch, version, merged, max(self._id_mark(), next_node_id(tree)))
-            return row, cells, lineage, (tree, head, written, branched, notes)
+                lineage = (self._branch, built.parent, merged, max(self._id_mark(), next_node_id(built.tree)))
+            built.branched = branched
+            return built.row, built.cells, lineage, built
 
         try:
-            row, (tree, head, written, branched, notes) = self._store.commit(build)
+            row, built = self._store.commit(build)
         except _Skipped:
             return self._head
-        for (table, number, version), (base, slots) in notes.items():  # landed: later commits patch on these
+        self._landed(built, (self._branch, merged) if built.branched else None)
+        return row[0], built.head
+
+    def _build(
+        self,
+        stored: int,
+        parent: int,
+        make: Make,
+        message: Optional[str],
+        meta: Mapping[str, Any],
+        progress: Optional[Progress] = None,
+        skip: Optional[List[int]] = None,
+    ) -> "_Version":
+        """Inside a write transaction: ``make``'s tree on ``parent`` (this branch's head), encoded as ``stored + 1``."""
+        version, head = self._refresh(parent)
+        tree, ops, deleted = make(version, head)
+        if skip:
+            raise _Skipped()  # rolls the write transaction back: nothing stored
+        built = _Version(version, head, tree, ops)
+        row, cells = self._encode(
+            version, head, tree, time.time(), message, meta, ops, deleted, progress, built.written, stored + 1,
+            built.notes,
+        )
+        built.row, built.cells = row, cells
+        return built
+
+    def _landed(self, built: "_Version", lineage: Optional[Tuple[str, Optional[int]]]) -> None:
+        """``built`` was stored (its transaction committed): remember it and make it this handle's head."""
+        for (table, number, version), (base, slots) in built.notes.items():  # later commits patch on these
             self._note_cell(table, number, version, base, slots)
-        self._remember(row, (self._branch, merged) if branched else None)
-        if not branched:
-            info["checked"] = row[0]  # the commit saw no branch tables
-        if len(self._manifests) + len(written) > _CACHED_MANIFESTS:
+        self._remember(built.row, lineage)
+        if lineage is None:
+            self._branch_info["checked"] = built.row[0]  # the commit saw no branch tables
+        if len(self._manifests) + len(built.written) > _CACHED_MANIFESTS:
             self._manifests.clear()
-        self._manifests.update(written)  # landed: the next commit needs them and need not read them back
-        self._head = (row[0], tree)
-        return row[0], head
+        self._manifests.update(built.written)  # the next commit needs them and need not read them back
+        self._head = (built.row[0], built.tree)
 
     def _main_head(self, stored: int) -> int:
         """The head to build on without branch tables: the stored head, on main only. O(1)."""
@@ -1015,13 +1039,176 @@ class DurableDatabase(Database):
                 persisted = tree  # a batch freezes once; after a lost race the updates are replayed instead
             return tree, ops, deleted
 
+        previous: Optional[Tree]
         with self._lock:
-            version, previous = self._store_next(make, tx.message, tx.meta)
-            tree = self._head[1]
+            grouped = self._commit_grouped(tx, make) if self._store.grouping and self._branch == DEFAULT else None
+            if grouped is None:
+                version, previous = self._store_next(make, tx.message, tx.meta)
+                tree = self._head[1]
+            else:
+                version, own, tree = grouped
+                previous = own[0] if own is not None else None
+                if own is not None:
+                    ops = own[1]
         tx.tree = tree  # stored: committed, whatever a listener does next
         tx.committed = version
-        self._notify(version, previous, tree, ops)
+        if previous is not None:
+            self._notify(version, previous, tree, ops)
+        elif self._subscribers:
+            self._deliver(version)  # served by another writer: its changes are read back
         return tree
+
+    # -- group commit ----------------------------------------------------------------
+
+    def _commit_grouped(
+        self, tx: DbTransaction, make: Make
+    ) -> Optional[Tuple[int, Optional[Tuple[Tree, Tuple[Op, ...]]], Tree]]:
+        """Commit ``tx`` by group commit: (version, (previous tree, ops) if built here, tree); None: commit alone.
+
+        If the head lock is free, take it, commit ``tx`` and serve the requests other
+        writers queued meanwhile, all in one transaction (one flush).  If it is held,
+        queue ``tx`` as a request (``Store.post``) and wait until the holder's transaction
+        ends (``Store.await_unlocked``: every waiter wakes at once); then either its outcome
+        is there (stored with its version, in the transaction of the writer that served
+        it: a plain read, no lock) or this writer takes the lock, serving itself and the
+        queue as above.
+        None when branch tables exist (a commit then moves its branch row: alone).
+        """
+        ticket = secrets.randbits(62) + 1
+        try:
+            return self._serve(ticket, tx, make, posted=False)
+        except Busy:
+            pass
+        except Regroup:
+            return None
+        request = codec.encode_request(
+            ticket, tx.base_version, tx.mark, tx.serializable, tx.message, tx.meta, tuple(tx.ops)
+        )
+        self._store.post(ticket, request)
+        try:
+            while True:  # until another writer served this one, or the lock is free (then serve the queue)
+                self._store.await_unlocked()  # woken, with every other waiter, when the holder's group lands
+                found = self._store.settled(ticket)  # a plain read: waiters never take turns on the lock
+                if found is not None:
+                    return self._served(ticket, tx, found)
+                try:
+                    return self._serve(ticket, tx, make, posted=True)
+                except Busy:
+                    pass
+        except Regroup:
+            pass
+        # Alone from now on; the request stays queued, but no writer serves a queue once branch
+        # tables exist, and one that served it before then stored its outcome: look first.
+        self._store.unqueue([ticket])
+        found = self._store.commit_group(lambda head, retrying: self._store.outcome(ticket))
+        return None if found is None else self._served(ticket, tx, found)
+
+    def _serve(
+        self, ticket: int, tx: DbTransaction, make: Make, posted: bool
+    ) -> Tuple[int, Optional[Tuple[Tree, Tuple[Op, ...]]], Tree]:
+        """Take the head lock if it is free (else ``Busy``): commit ``tx`` (unless already served) and the queue."""
+        saved = self._head
+        built: List[_Version] = []
+        served: List[int] = []
+        failed: List[ConflictError] = []
+
+        def work(stored: int, retrying: bool) -> Optional[Tuple[Optional[int], bytes]]:
+            if built:  # an earlier run's versions did not land
+                self._forget_after(saved[0])
+            self._head = saved
+            del built[:], served[:], failed[:]
+            if posted or retrying:
+                found = self._store.outcome(ticket)  # served while this writer waited, or before a lost answer
+                if found is not None:
+                    return found
+            if self._branched(stored):
+                raise Regroup()
+            head = stored
+            try:
+                own = self._build(head, head, make, tx.message, tx.meta)
+            except ConflictError as exc:
+                failed.append(exc)
+            else:
+                head = self._add(own, ticket, tx.ids)
+                built.append(own)
+            for other, payload in self._store.queued(_GROUP):
+                served.append(other)
+                if other == ticket or self._store.outcome(other) is not None:
+                    continue
+                where = f"{self.target}: queued request {other}"
+                try:
+                    request = _Request(*codec.decode_request(other, payload, where))
+                except CorruptDatabase as exc:
+                    self._store.settle(other, None, codec.encode_refusal(codec.OUTCOME_DAMAGED, str(exc)))
+                    continue
+                try:
+                    theirs = self._build(head, head, self._replaying(request), request.message, request.meta)
+                except ConflictError as exc:
+                    self._store.settle(other, None, codec.encode_refusal(codec.OUTCOME_CONFLICT, str(exc)))
+                    continue
+                head = self._add(theirs, other, request.ids)
+                built.append(theirs)
+            return None
+
+        try:
+            found = self._store.commit_group(work, wait=False)
+        except BaseException:
+            if built:
+                self._forget_after(saved[0])
+            self._head = saved
+            raise
+        if found is not None:
+            return self._served(ticket, tx, found)
+        self._store.unqueue(served)
+        if failed:
+            raise failed[0]
+        own = built[0]
+        return own.row[0], (own.head, own.ops), own.tree
+
+    def _add(self, built: "_Version", ticket: int, ids: Mapping[int, int]) -> int:
+        """Inside a group commit: append ``built`` after the head, settle its ticket, take it as the head."""
+        version = built.row[0]
+        self._store.append(version - 1, built.row, built.cells)
+        self._store.settle(ticket, version, codec.encode_ids(ids))
+        self._landed(built, None)  # undone by ``_forget_after`` if the transaction does not commit
+        return version
+
+    def _replaying(self, request: "_Request") -> Make:
+        """``make`` for a request another writer queued: its updates replayed on the head, as a rebase."""
+
+        def make(version: int, head: Tree) -> Tuple[Tree, Optional[Tuple[Op, ...]], Set[int]]:
+            if request.serializable and (version != request.base_version or self._ids_taken(cast(Any, request))):
+                raise ConflictError(
+                    f"version {version} was committed after this transaction began at {request.base_version}"
+                )
+            tree, ops, request.ids, deleted = self._rebase(cast(Any, request), head, version)
+            return tree, ops, deleted
+
+        return make
+
+    def _served(
+        self, ticket: int, tx: DbTransaction, found: Tuple[Optional[int], bytes]
+    ) -> Tuple[int, Optional[Tuple[Tree, Tuple[Op, ...]]], Tree]:
+        """``tx`` was served by another writer: its version and tree, or its refusal raised."""
+        version, payload = found
+        kind, value = codec.decode_outcome(payload, f"{self.target}: the outcome of request {ticket}")
+        if version is None or kind != "ids":
+            if kind == codec.OUTCOME_CONFLICT:
+                raise ConflictError(str(value))
+            raise StorageError(f"{self.target}: the commit was not stored: {value}")
+        tx.ids = dict(value)
+        if version > self._head[0]:
+            return version, None, self._refresh(version)[1]
+        return version, None, self._load_tree(version, self._head)
+
+    def _forget_after(self, version: int) -> None:
+        """Drop what this object remembers of versions after ``version`` (a group commit that did not land)."""
+        for cache in (self._commit_cache, self._state_cache, self._tree_cache):
+            for v in [v for v in cache if v > version]:
+                del cache[v]
+        for keyed in (self._manifests, self._cell_bases, self._wholes):
+            for key in [k for k in keyed if k[2] > version]:
+                del keyed[key]
 
     def _append(
         self, make: "Callable[[Tree], Tree]", message: Optional[str], meta: Mapping[str, Any], progress: Progress | None
@@ -1061,6 +1248,41 @@ class DurableDatabase(Database):
             del self._commit_cache[version]
             self._state_cache.pop(version, None)
         return cut
+
+
+class _Request:
+    """A transaction another writer queued for group commit: what its rebase reads (as ``DbTransaction``)."""
+
+    __slots__ = ("base_version", "mark", "serializable", "message", "meta", "ops", "ids")
+
+    def __init__(
+        self, base_version: int, mark: int, serializable: bool, message: Optional[str], meta: Dict[str, Any],
+        ops: Tuple[Op, ...],
+    ) -> None:
+        self.base_version = base_version
+        self.mark = mark
+        self.serializable = serializable
+        self.message = message
+        self.meta = meta
+        self.ops = ops
+        self.ids: Dict[int, int] = {}
+
+
+class _Version:
+    """A version built inside a write transaction: its parent, trees, row and cells, and what to remember."""
+
+    __slots__ = ("parent", "head", "tree", "ops", "row", "cells", "written", "notes", "branched")
+
+    def __init__(self, parent: int, head: Tree, tree: Tree, ops: Optional[Tuple[Op, ...]]) -> None:
+        self.parent = parent
+        self.head = head  # the tree it was built on
+        self.tree = tree
+        self.ops: Tuple[Op, ...] = ops or ()
+        self.row: CommitRow = (0, 0, 0.0, None, b"", b"", None, b"", 0)
+        self.cells: Dict[str, List[Cell]] = {}
+        self.written: Manifests = {}
+        self.notes: Notes = {}
+        self.branched = False
 
 
 def _same_groups(pins: List[int], other_pins: List[int], chunks: Any) -> Callable[[int, int], Optional[List[Any]]]:

@@ -565,3 +565,67 @@ def commit_checksum(
     """The checksum over every column of a commit row. O(row size)."""
     head = repr((version, parent, float(time), message, ops is None)).encode("utf-8", "surrogatepass")
     return checksum(b"".join((head, meta, state, ops or b"", deleted)), "commits", version)
+
+
+# -- group commit: a queued transaction and its outcome ------------------------------------
+
+Request = Tuple[int, int, bool, Optional[str], Dict[str, Any], Tuple[Op, ...]]  # base, mark, serializable, ...
+
+
+def encode_request(
+    ticket: int, base: int, mark: int, serializable: bool, message: Optional[str], meta: Mapping[str, Any],
+    ops: Tuple[Op, ...],
+) -> bytes:
+    """A transaction queued for group commit: what replaying it needs, with a CRC seeded by its ticket. O(ops)."""
+    body = pack([base, mark, serializable, message, encode_meta(meta), encode_ops(ops)])
+    return pack([checksum(body, "request", ticket), body])
+
+
+def decode_request(ticket: int, payload: bytes, where: str) -> Request:
+    """(base version, id mark, serializable, message, meta, ops) of a queued request; ``CorruptDatabase`` if damaged."""
+    outer = _loads(payload, where)
+    _expect(type(outer) is list and len(outer) == 2 and type(outer[1]) is bytes, where, "not a request")
+    _expect(checksum(outer[1], "request", ticket) == outer[0], where, "bad checksum")
+    items = _loads(outer[1], where)
+    _expect(
+        type(items) is list and len(items) == 6 and type(items[0]) is int and type(items[1]) is int
+        and type(items[2]) is bool and (items[3] is None or type(items[3]) is str) and type(items[4]) is bytes
+        and type(items[5]) is bytes,
+        where,
+        "not a request",
+    )
+    ops = decode_ops(items[5], where)
+    _expect(ops is not None, where, "a request without updates")
+    assert ops is not None
+    return items[0], items[1], items[2], items[3], decode_meta(items[4], where), ops
+
+
+OUTCOME_CONFLICT = "conflict"  # a request that no longer applies (``ConflictError`` for its owner)
+OUTCOME_DAMAGED = "damaged"  # a request that failed its checksum (``StorageError``: nothing was committed)
+
+
+def encode_ids(ids: Mapping[int, int]) -> bytes:
+    """A served request's outcome: the ids its inserts got (the transaction's id -> the stored id). O(ids)."""
+    return pack(["ids", [[k, v] for k, v in ids.items()]])
+
+
+def encode_refusal(kind: str, message: str) -> bytes:
+    """A refused request's outcome: ``OUTCOME_CONFLICT`` or ``OUTCOME_DAMAGED`` and why."""
+    return pack([kind, message])
+
+
+def decode_outcome(payload: bytes, where: str) -> Tuple[str, Any]:
+    """("ids", {id: id}) or (refusal kind, message); ``CorruptDatabase`` for anything else."""
+    items = _loads(payload, where)
+    _expect(type(items) is list and len(items) == 2 and type(items[0]) is str, where, "not an outcome")
+    kind, value = items
+    if kind == "ids":
+        _expect(
+            type(value) is list
+            and all(type(p) is list and len(p) == 2 and type(p[0]) is int and type(p[1]) is int for p in value),
+            where,
+            "an id map",
+        )
+        return kind, {k: v for k, v in value}
+    _expect(kind in (OUTCOME_CONFLICT, OUTCOME_DAMAGED) and type(value) is str, where, "an outcome")
+    return kind, value

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
 
@@ -62,6 +63,8 @@ COMMIT_COLUMNS = "version, parent, time, message, meta, state, ops, deleted, crc
 T = TypeVar("T")
 Built = Tuple[CommitRow, Dict[str, List[Cell]], Optional[Lineage], T]  # a build: row, cells, lineage, extra
 BACKOFF = 0.05  # seconds before the first reconnect; doubled before each later one
+TICKETS_KEPT = 3600  # seconds a settled request's outcome is kept for its owner to read
+_PRUNE_EVERY = 256
 
 
 BRANCH_SCHEMA = [
@@ -72,6 +75,14 @@ BRANCH_SCHEMA = [
 
 class _BranchMoved(Exception):
     """Inside ``_append``: the branch head moved; roll the commit back."""
+
+
+class Busy(Exception):
+    """``commit_group(wait=False)``: another writer holds the head lock right now."""
+
+
+class Regroup(Exception):
+    """Inside ``commit_group``: the head or the branch tables changed under the lock; roll back, commit alone."""
 
 
 class ConnectionLost(StorageError):
@@ -109,6 +120,9 @@ class Store:
     attempts = 1  # how many times an operation runs when the connection is lost (1: never reconnect)
 
     patches = False  # may cells be patches (format botree-3)? Set when the database is opened or created
+    grouping = False  # does the dialect queue requests for group commit (``post``, ``queued``, ``unqueue``)?
+    _tickets = False  # the tickets table is known to exist
+    _settled = 0  # outcomes this object settled (every ``_PRUNE_EVERY``-th prunes old ones)
 
     def __init__(self, target: str) -> None:
         self.target = target
@@ -465,15 +479,106 @@ class Store:
         return self._again(attempt)
 
     @contextmanager
-    def _writing(self) -> Iterator[int]:
-        """A write transaction holding the head: yields the head version (dialects lock it first)."""
+    def _writing(self, wait: bool = True) -> Iterator[int]:
+        """A write transaction holding the head: yields the head version (dialects lock it first).
+
+        ``wait=False``: raise ``Busy`` at once if another writer holds the lock.
+        """
         with self._transaction():
-            rows = self._run(self._q(self._lock_head))
+            rows = self._run(self._q(self._lock_head if wait else self._try_lock_head))
+            if not rows and not wait:
+                raise Busy()
             if len(rows) != 1:
                 raise CorruptDatabase(f"{self.target}: the head row is missing")
             yield _int(rows[0][0], f"{self.target}: the head")
 
     _lock_head = "SELECT version FROM head WHERE id = 0"  # inside the write transaction
+    _try_lock_head = _lock_head  # the same without waiting: no rows if another writer holds it
+
+    # -- group commit: requests queued behind the lock, served by whoever holds it --------------
+
+    def commit_group(self, work: Callable[[int, bool], T], wait: bool = True) -> T:
+        """``work(head, retrying)`` in one write transaction holding the head, then made durable.
+
+        ``work`` may ``append`` several versions and ``settle`` the tickets of the requests
+        it served (``queued``): they land together, with one flush.  After a lost
+        connection it runs again with ``retrying`` True (it must look at its tickets'
+        ``outcome`` first: an outcome is stored in the same transaction as its version, so
+        a ticket with an outcome landed, exactly once).  ``wait=False``: ``Busy`` instead of
+        waiting for the lock.  ``Regroup`` from ``work`` rolls back and propagates.
+        """
+
+        def attempt(retrying: bool) -> T:
+            with self._writing(wait) as head:
+                result = work(head, retrying)
+            self._flush()
+            return result
+
+        return self._again(attempt)
+
+    def append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]]) -> None:
+        """Inside ``commit_group``: the next version on ``expected`` (main, no branch tables). O(cells)."""
+        if not self._append(expected, row, cells):
+            raise Regroup()
+
+    def outcome(self, ticket: int) -> Optional[Tuple[Optional[int], bytes]]:
+        """Inside ``commit_group``: (version or None, outcome) settled for ``ticket``, or None. O(log).
+
+        ``CorruptDatabase`` if the stored outcome fails its checksum.
+        """
+        if not self._has_tickets():
+            return None
+        rows = self._run(self._q("SELECT version, outcome, crc FROM tickets WHERE ticket = ?"), (ticket,))
+        if not rows:
+            return None
+        where = f"{self.target}: the outcome of request {ticket}"
+        version = None if rows[0][0] is None else _int(rows[0][0], where)
+        payload = _blob(rows[0][1], where)
+        if _ticket_checksum(ticket, version, payload) != _int(rows[0][2], where):
+            raise CorruptDatabase(f"{where}: bad checksum")
+        return version, payload
+
+    def settled(self, ticket: int) -> Optional[Tuple[Optional[int], bytes]]:
+        """``outcome(ticket)`` outside any transaction: only a landed outcome is visible. O(log)."""
+        return self._again(lambda retrying: self.outcome(ticket))
+
+    def settle(self, ticket: int, version: Optional[int], outcome: bytes) -> None:
+        """Inside ``commit_group``: record request ``ticket``'s outcome (its version, or None: refused). O(log)."""
+        if not self._has_tickets():
+            self._run(
+                "CREATE TABLE IF NOT EXISTS tickets (ticket BIGINT PRIMARY KEY, version BIGINT, "
+                f"outcome {self.blob_type} NOT NULL, crc BIGINT NOT NULL, time BIGINT NOT NULL)"
+            )
+            self._tickets = True
+        now = int(time.time())
+        self._run(
+            self._q("INSERT INTO tickets (ticket, version, outcome, crc, time) VALUES (?, ?, ?, ?, ?)"),
+            (ticket, version, outcome, _ticket_checksum(ticket, version, outcome), now),
+        )
+        self._settled += 1
+        if self._settled % _PRUNE_EVERY == 0:  # an owner reads its outcome within moments; keep an hour
+            self._run(self._q("DELETE FROM tickets WHERE time < ?"), (now - TICKETS_KEPT,))
+
+    def _has_tickets(self) -> bool:
+        if not self._tickets:
+            self._tickets = "tickets" in self._tables()
+        return self._tickets
+
+    def await_unlocked(self) -> None:
+        """Wait (outside any transaction) until no writer holds the head lock; every waiter wakes at once."""
+        time.sleep(0.001)  # dialects block on the lock itself
+
+    def post(self, ticket: int, request: bytes) -> None:
+        """Queue a request for whoever holds the head lock next (outside any transaction). O(request)."""
+        raise NotImplementedError
+
+    def queued(self, limit: int) -> List[Tuple[int, bytes]]:
+        """Inside ``commit_group``: up to ``limit`` queued (ticket, request), oldest first."""
+        raise NotImplementedError
+
+    def unqueue(self, tickets: Sequence[int]) -> None:
+        """Drop served requests from the queue (after their outcomes landed; outside any transaction)."""
+        raise NotImplementedError
 
     def _append(
         self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], lineage: Optional[Lineage] = None
@@ -664,6 +769,11 @@ class HeadWatch:
     def close(self) -> None:
         """Close the connection."""
         raise NotImplementedError
+
+
+def _ticket_checksum(ticket: int, version: Optional[int], outcome: bytes) -> int:
+    """CRC-32 of a settled outcome, seeded with its ticket and version (as cells are with their place)."""
+    return zlib.crc32(outcome, zlib.crc32(repr(("ticket", ticket, version)).encode()))
 
 
 def _int(value: Any, where: str) -> int:
