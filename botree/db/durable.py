@@ -7,12 +7,16 @@ database promises holds, across processes too:
 * Opening reads the head commit row only; the head tree's vector leaves load on
   first touch and stay cached (``nodetable.lazy``), so opening a 10^6-node database
   costs milliseconds whatever its size.
-* A commit locks the stored head (``Store.commit``: writers queue, they do not
-  race), refreshes this object to it if another process committed meanwhile
-  (sharing every leaf that did not change) and replays the transaction's logged
-  updates on it exactly as in memory (``ConflictError`` when one no longer applies,
-  retry for ``transact``), encodes the leaves its tree does not share with that head
-  (found by identity, nothing is scanned) and stores them with the commit row.
+* A commit locks the stored head, refreshes this object to it if another process
+  committed meanwhile (sharing every leaf that did not change) and replays the
+  transaction's logged updates on it exactly as in memory (``ConflictError`` when one
+  no longer applies, retry for ``transact``), encodes the leaves its tree does not
+  share with that head (found by identity, nothing is scanned; a leaf with few changed
+  slots as a patch on its base cell) and stores them with the commit row.  On main
+  without branches this is group commit (``_commit_grouped``): a writer that finds
+  the lock taken queues its transaction, and the holder commits it too, as its own
+  version, in the same transaction; with branches, one commit at a time
+  (``Store.commit``).
 * ``db.tree`` / ``snapshot()`` check the stored head (one indexed read) and pick up
   other processes' commits.
 * ``as_of``, ``history``, ``changes`` read stored versions; ``compact(keep)`` drops
@@ -894,14 +898,15 @@ class DurableDatabase(Database):
         old_leaf = old.chunks[number >> LEAF_BITS][number & LEAF_MASK]  # a middle list holds 64 leaves
         if type(old_leaf) is LazyLeaf:
             return None  # evicted or never read: nothing to compare with
+        old_slots = list.copy(old_leaf)  # one C call: another thread's eviction empties it whole or not at all
         known = self._cell_bases.get((table, number, self._pinned_cell(table, parent, number)))
-        if known is None:
+        if known is None or not old_slots:
             return None
         base, prior = known
         changed = set(prior)
-        size = len(old_leaf)
+        size = len(old_slots)
         for i, slot in enumerate(leaf):
-            if i >= size or slot is not old_leaf[i]:
+            if i >= size or slot is not old_slots[i]:
                 changed.add(i)
         if len(changed) * _PATCH_SHARE > len(leaf):
             return None
@@ -1209,6 +1214,8 @@ class DurableDatabase(Database):
         for keyed in (self._manifests, self._cell_bases, self._wholes):
             for key in [k for k in keyed if k[2] > version]:
                 del keyed[key]
+        if self._branch_info["checked"] > version:
+            self._branch_info["checked"] = -1  # ask the store again whether branch tables exist
 
     def _append(
         self, make: "Callable[[Tree], Tree]", message: Optional[str], meta: Mapping[str, Any], progress: Progress | None

@@ -35,6 +35,14 @@ the new version on the head it read, moves ``head`` to it and inserts its rows
 encodes twice.  The move is still a compare-and-set (``UPDATE head SET version = new
 WHERE version = old``), for writers that do not lock.
 
+Group commit (``commit_group``): a writer that finds the lock taken ``post``s its
+transaction to a queue (a mailbox outside the transactional record: SQLite files in
+``PATH-queue/``, a PostgreSQL UNLOGGED table) and ``await_unlocked``; the holder serves
+the ``queued`` requests in its own transaction, one version each, and ``settle``s each
+request's ticket in ``tickets`` with its version.  An outcome and its version land
+together, so a ticket with an outcome was applied exactly once, and its owner learns
+it with a plain read (``settled``).
+
 This module knows SQL and bytes, not trees: ``durable.py`` turns versions into
 cells and back.  Dialects (``sqlitestore``, ``pgstore``) supply connections,
 placeholders and the error mapping.
