@@ -221,3 +221,54 @@ def test_a_queue_that_cannot_be_written_is_a_storage_error(tmp_path: Any) -> Non
         tx.insert_root("fine")
     assert db.version == 1
     db.close()
+
+
+def test_killed_writers_leave_each_commit_once_and_in_order(target: str) -> None:
+    """Inserters commit single inserts as fast as they can while some are SIGKILLed mid-run
+    (a holder serving a group, a writer waiting queued): every transaction lands at most
+    once, each writer's landed commits are a gap-free prefix of its own, and the tree holds
+    exactly the nodes the history says were inserted."""
+    import json
+    import random
+    import signal
+    import subprocess
+
+    from tests.db.test_storage_processes import ROOT, WORKLOAD
+
+    db = Database(target)
+    with db.transaction(message="seed") as tx:
+        tx.insert_child(None, "root")
+    db.close()
+    rng = random.Random(3)
+    procs = {f"w{k}": subprocess.Popen([*WORKLOAD, "inserter", target, f"w{k}", "60"], stdout=subprocess.PIPE,
+                                        text=True, cwd=ROOT) for k in range(3)}
+    killed = []
+    for round_no in range(3):
+        time.sleep(rng.uniform(0.5, 1.5))
+        name = rng.choice(sorted(procs))
+        procs[name].send_signal(signal.SIGKILL)
+        procs[name].communicate()
+        killed.append(name)
+        fresh = f"r{round_no}"
+        procs[fresh] = subprocess.Popen([*WORKLOAD, "inserter", target, fresh, "20"], stdout=subprocess.PIPE,
+                                        text=True, cwd=ROOT)
+        del procs[name]
+    for name, proc in procs.items():
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and json.loads(out)["committed"] == (60 if name.startswith("w") else 20)
+    db = Database(target)
+    history = db.history()
+    assert [c.version for c in history] == list(range(db.version + 1))
+    messages = [c.message for c in history[2:]]
+    assert len(messages) == len(set(messages)), "a transaction landed twice"
+    by_writer: Dict[str, List[int]] = {}
+    for message in messages:
+        name, i = message.split()
+        by_writer.setdefault(name, []).append(int(i))
+    for name, landed in by_writer.items():
+        assert landed == list(range(len(landed))), (name, landed[:10])  # in order, no gap
+    tree = db.tree
+    data = sorted(tuple(tree.data(n)) for n in tree.preorder() if n != 0)
+    assert data == sorted((m.split()[0], int(m.split()[1])) for m in messages)
+    db.verify()
+    db.close()
