@@ -1173,8 +1173,7 @@ class DurableDatabase(Database):
     def _add(self, built: "_Version", ticket: int, ids: Mapping[int, int]) -> int:
         """Inside a group commit: append ``built`` after the head, settle its ticket, take it as the head."""
         version = built.row[0]
-        self._store.append(version - 1, built.row, built.cells)
-        self._store.settle(ticket, version, codec.encode_ids(ids))
+        self._store.append(version - 1, built.row, built.cells, ticket, codec.encode_ids(ids))
         self._landed(built, None)  # undone by ``_forget_after`` if the transaction does not commit
         return version
 

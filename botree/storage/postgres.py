@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import CorruptDatabase, StorageError
-from .store import COMMIT_COLUMNS, Busy, Cell, CommitRow, ConnectionLost, HeadWatch, Lineage, Store, schema
+from .store import COMMIT_COLUMNS, Busy, Cell, CommitRow, ConnectionLost, HeadWatch, Lineage, Regroup, Store, schema
 
 _INIT_LOCK = 0x626F74726565  # "botree": the advisory lock taken while creating the schema
 # The NOTIFY channel of a schema: one per database and schema (an identifier of at most 63 bytes).
@@ -48,6 +48,10 @@ _INIT_LOCK = 0x626F74726565  # "botree": the advisory lock taken while creating 
 _EARLY = (
     "SELECT current_setting('synchronous_commit') <> 'off' AND "
     "has_function_privilege('pg_logical_emit_message(boolean, text, text)', 'execute')"
+)
+_QUEUE_TABLE = (
+    "CREATE UNLOGGED TABLE IF NOT EXISTS queue "
+    "(seq BIGSERIAL PRIMARY KEY, ticket BIGINT NOT NULL, payload BYTEA NOT NULL)"
 )
 # The writers' advisory lock of a schema (the two-int key space: apart from _INIT_LOCK's).
 _WRITER = "1651471474, hashtext(current_schema())"
@@ -188,19 +192,16 @@ class PostgresStore(Store):
                 self._run("SET LOCAL synchronous_commit = off")
                 if not self._queue_known:
                     self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
-                    self._run(
-                        "CREATE UNLOGGED TABLE IF NOT EXISTS queue "
-                        "(seq BIGSERIAL PRIMARY KEY, ticket BIGINT NOT NULL, payload BYTEA NOT NULL)"
-                    )
+                    self._run(_QUEUE_TABLE)
                 self._run("INSERT INTO queue (ticket, payload) VALUES (%s, %s)", (ticket, request))
             self._queue_known = True
 
         self._again(work)  # posted twice after a lost answer: the second copy finds its outcome and is dropped
 
     def queued(self, limit: int) -> List[Tuple[int, bytes]]:
-        if not self._queue_known:
-            if self._run("SELECT to_regclass('queue')") == [(None,)]:
-                return []
+        if not self._queue_known:  # inside a commit: the queue's table may be made here
+            self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
+            self._run(_QUEUE_TABLE)
             self._queue_known = True
         rows = self._run("SELECT ticket, payload FROM queue ORDER BY seq LIMIT %s", (limit,))
         return [(int(t), bytes(p)) for t, p in rows]
@@ -219,16 +220,27 @@ class PostgresStore(Store):
         if self._early:
             self._run("SELECT pg_logical_emit_message(true, 'botree', '')")
 
+    def append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], ticket: int, outcome: bytes) -> None:
+        """``Store.append`` with the outcome's insert in the same pipeline as the version's."""
+        if not self._append(expected, row, cells, None, self._settling(ticket, row[0], outcome)):
+            raise Regroup()
+
     def _append(
-        self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], lineage: Optional[Lineage] = None
+        self,
+        expected: int,
+        row: CommitRow,
+        cells: Dict[str, List[Cell]],
+        lineage: Optional[Lineage] = None,
+        extra: Sequence[Tuple[str, Tuple[Any, ...]]] = (),
     ) -> bool:
-        """The compare-and-set, the inserts and ``pg_notify`` in one pipeline (one round trip).
+        """The compare-and-set, the inserts, ``extra`` statements and ``pg_notify`` in one pipeline (one round trip).
 
         A branch commit (``lineage``) moves its branch row statement by statement
         (``Store._append``).  Without one, the pipeline also asks whether branch tables
         exist; if they do the transaction is rolled back (``False``: build again).
         """
         if lineage is not None:
+            assert not extra
             return super()._append(expected, row, cells, lineage)
         if self._channel is None:
             self._channel = str(self._run(_CHANNEL)[0][0])
@@ -247,6 +259,8 @@ class PostgresStore(Store):
                             cur.executemany(sql, params)
                         else:
                             cur.execute(sql)
+                for statement, values in extra:
+                    conn.execute(statement, values)
                 conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(version)))
             if branched.fetchall():
                 return False  # branches appeared since the caller looked: rolled back by the caller

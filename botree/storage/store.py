@@ -524,10 +524,12 @@ class Store:
 
         return self._again(attempt)
 
-    def append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]]) -> None:
-        """Inside ``commit_group``: the next version on ``expected`` (main, no branch tables). O(cells)."""
+    def append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], ticket: int, outcome: bytes) -> None:
+        """Inside ``commit_group``: the next version on ``expected`` (main, no branch tables), and the
+        outcome of the request it serves (``settle``). O(cells)."""
         if not self._append(expected, row, cells):
             raise Regroup()
+        self.settle(ticket, row[0], outcome)
 
     def outcome(self, ticket: int) -> Optional[Tuple[Optional[int], bytes]]:
         """Inside ``commit_group``: (version or None, outcome) settled for ``ticket``, or None. O(log).
@@ -547,25 +549,39 @@ class Store:
         return version, payload
 
     def settled(self, ticket: int) -> Optional[Tuple[Optional[int], bytes]]:
-        """``outcome(ticket)`` outside any transaction: only a landed outcome is visible. O(log)."""
-        return self._again(lambda retrying: self.outcome(ticket))
+        """``outcome(ticket)`` outside any transaction: only a landed outcome is visible. O(log).
+
+        A found outcome is made durable first (``_flush``: dialects that commit early
+        make the serving transaction visible before its flush).
+        """
+        found = self._again(lambda retrying: self.outcome(ticket))
+        if found is not None:
+            self._again(lambda retrying: self._flush())
+        return found
 
     def settle(self, ticket: int, version: Optional[int], outcome: bytes) -> None:
         """Inside ``commit_group``: record request ``ticket``'s outcome (its version, or None: refused). O(log)."""
+        for sql, params in self._settling(ticket, version, outcome):
+            self._run(sql, params)
+
+    def _settling(self, ticket: int, version: Optional[int], outcome: bytes) -> List[Tuple[str, Tuple[Any, ...]]]:
+        """The statements of ``settle`` (creating ``tickets`` the first time, pruning now and then)."""
+        statements: List[Tuple[str, Tuple[Any, ...]]] = []
         if not self._has_tickets():
-            self._run(
+            statements.append((
                 "CREATE TABLE IF NOT EXISTS tickets (ticket BIGINT PRIMARY KEY, version BIGINT, "
-                f"outcome {self.blob_type} NOT NULL, crc BIGINT NOT NULL, time BIGINT NOT NULL)"
-            )
+                f"outcome {self.blob_type} NOT NULL, crc BIGINT NOT NULL, time BIGINT NOT NULL)", (),
+            ))
             self._tickets = True
         now = int(time.time())
-        self._run(
+        statements.append((
             self._q("INSERT INTO tickets (ticket, version, outcome, crc, time) VALUES (?, ?, ?, ?, ?)"),
             (ticket, version, outcome, _ticket_checksum(ticket, version, outcome), now),
-        )
+        ))
         self._settled += 1
         if self._settled % _PRUNE_EVERY == 0:  # an owner reads its outcome within moments; keep an hour
-            self._run(self._q("DELETE FROM tickets WHERE time < ?"), (now - TICKETS_KEPT,))
+            statements.append((self._q("DELETE FROM tickets WHERE time < ?"), (now - TICKETS_KEPT,)))
+        return statements
 
     def _has_tickets(self) -> bool:
         if not self._tickets:
