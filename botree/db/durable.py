@@ -60,7 +60,7 @@ _CACHED_VERSIONS = 8  # trees kept for as_of besides the head
 _PREFETCH = 256  # most manifests or leaf cells a refresh reads ahead in one statement (2 parameters each)
 _CACHED_MANIFESTS = 1 << 14  # decoded manifests kept (64 versions each); the cache is cleared when full
 _GROUP = 64  # most queued requests one group commit serves
-_CACHED_BASES = 64  # decoded whole cells kept as the bases of patches (the leaves commits change most)
+_CACHED_BASES = 256  # decoded whole cells kept as the bases of patches (the leaves commits change most)
 _CACHED_CELLS = 1 << 16  # (base, patched slots) of cells read or written here; cleared when full
 # A leaf whose slots changed since its base's in more than this fraction is written whole again.
 _PATCH_SHARE = 4  # at most 64 // 4 = 16 of 64 slots in a patch
