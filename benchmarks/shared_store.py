@@ -13,7 +13,9 @@ layout, W processes of the plain peer commit single-row ``INSERT`` transactions 
 plain table: psycopg in autocommit mode (one statement, one transaction) on
 PostgreSQL, ``BEGIN IMMEDIATE; INSERT; COMMIT`` with WAL and ``synchronous=FULL``
 (botree's settings) on SQLite.  ``--early`` adds a PostgreSQL run with
-``PostgresStore.early_commit`` (see ``botree/storage/postgres.py``).  Reported: commits/s over all writers, p50 and p99
+``PostgresStore.early_commit`` (see ``botree/storage/postgres.py``); ``--warm`` has each
+botree writer load the whole head once before the clock starts (a long-running
+process's state; without it the writers start cold and load leaves while measured).  Reported: commits/s over all writers, p50 and p99
 commit latency, and botree's rate as a ratio of the peer's.  The machine's load
 average is printed with the table.  A report: nothing here asserts on timings.
 """
@@ -48,9 +50,14 @@ def random_tree(n: int, seed: int = 1) -> Tree:
 # -- one writer (runs in a child process) ------------------------------------------------
 
 
+WARM = {"on": False}  # set by --warm before the writers fork
+
+
 def _botree_writer(target: str, n: int, name: int) -> Callable[[int], None]:
     db = Database(target)
     rng = random.Random(name)
+    if WARM["on"]:  # a long-running writer's state: every leaf of the head loaded once, before the clock
+        db.tree.check()
 
     def commit(i: int) -> None:
         with db.transaction() as tx:
@@ -167,11 +174,15 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--writers", default="1,4,16", help="comma-separated writer counts")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured time per configuration")
     parser.add_argument("--warmup", type=int, default=3, help="commits per writer before the clock starts")
+    parser.add_argument(
+        "--warm", action="store_true", help="each botree writer loads the whole head once before the clock starts"
+    )
     parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL URL ('' to skip)")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--early", action="store_true", help="also PostgreSQL with PostgresStore.early_commit")
     args = parser.parse_args(argv)
     counts = [int(w) for w in args.writers.split(",")]
+    WARM["on"] = args.warm
     tree = random_tree(args.nodes)
     backends: List[Tuple[str, str]] = []
     if not args.no_sqlite:

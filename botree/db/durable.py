@@ -7,12 +7,16 @@ database promises holds, across processes too:
 * Opening reads the head commit row only; the head tree's vector leaves load on
   first touch and stay cached (``nodetable.lazy``), so opening a 10^6-node database
   costs milliseconds whatever its size.
-* A commit locks the stored head (``Store.commit``: writers queue, they do not
-  race), refreshes this object to it if another process committed meanwhile
-  (sharing every leaf that did not change) and replays the transaction's logged
-  updates on it exactly as in memory (``ConflictError`` when one no longer applies,
-  retry for ``transact``), encodes the leaves its tree does not share with that head
-  (found by identity, nothing is scanned) and stores them with the commit row.
+* A commit locks the stored head, refreshes this object to it if another process
+  committed meanwhile (sharing every leaf that did not change) and replays the
+  transaction's logged updates on it exactly as in memory (``ConflictError`` when one
+  no longer applies, retry for ``transact``), encodes the leaves its tree does not
+  share with that head (found by identity, nothing is scanned; a leaf with few changed
+  slots as a patch on its base cell) and stores them with the commit row.  On main
+  without branches this is group commit (``_commit_grouped``): a writer that finds
+  the lock taken queues its transaction, and the holder commits it too, as its own
+  version, in the same transaction; with branches, one commit at a time
+  (``Store.commit``).
 * ``db.tree`` / ``snapshot()`` check the stored head (one indexed read) and pick up
   other processes' commits.
 * ``as_of``, ``history``, ``changes`` read stored versions; ``compact(keep)`` drops
@@ -23,20 +27,22 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 import time
 from collections import OrderedDict
 from types import MappingProxyType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, cast
 
 from ..core.bulk import Progress
 from ..core.index import DEFAULT_BLOCK_SIZE, check_block_size
-from ..errors import BranchNotFound, CorruptDatabase, InvalidArgument, StorageError, VersionNotFound
+from ..errors import BranchNotFound, ConflictError, CorruptDatabase, InvalidArgument, StorageError, VersionNotFound
+from ..nodetable.vector import LEAF_BITS, LEAF_MASK, ChunkedVector
 from ..renamed import renamed
 from ..storage import codec
 from ..storage.codec import checksum, layout, vectors
 from ..storage.format import OPTIONAL_TABLES, TABLES
-from ..storage.store import Built, Cell, CommitRow, HeadWatch, Store
+from ..storage.store import Built, Busy, Cell, CommitRow, HeadWatch, Regroup, Store
 from ..tree.tree import Tree
 from ..tree.values import check_message
 from .branches import DEFAULT
@@ -53,9 +59,15 @@ _FEED_TICK = 0.2  # how long the feed thread waits on the head before checking w
 _CACHED_VERSIONS = 8  # trees kept for as_of besides the head
 _PREFETCH = 256  # most manifests or leaf cells a refresh reads ahead in one statement (2 parameters each)
 _CACHED_MANIFESTS = 1 << 14  # decoded manifests kept (64 versions each); the cache is cleared when full
+_GROUP = 64  # most queued requests one group commit serves
+_CACHED_BASES = 256  # decoded whole cells kept as the bases of patches (the leaves commits change most)
+_CACHED_CELLS = 1 << 16  # (base, patched slots) of cells read or written here; cleared when full
+# A leaf whose slots changed since its base's in more than this fraction is written whole again.
+_PATCH_SHARE = 4  # at most 64 // 4 = 16 of 64 slots in a patch
 # make(head version, head) -> (tree to store, its logged updates or None, ids it deleted)
 Manifests = Dict[Tuple[str, int, int], List[int]]  # (table, group, version written) -> its leaves' cell versions
 Make = Callable[[int, Tree], Tuple[Tree, Optional[Tuple[Op, ...]], Set[int]]]
+Notes = Dict[Tuple[str, int, int], Tuple[int, Tuple[int, ...]]]  # (table, leaf, cell version) -> (base, patched slots)
 
 
 def open_store(target: str) -> Store:
@@ -127,6 +139,10 @@ class DurableDatabase(Database):
         self._tree_cache: "OrderedDict[int, Tree]" = OrderedDict()
         self._manifests: Manifests = {}
         self._prefetched: Dict[Tuple[str, int, int], Tuple[bytes, int]] = {}  # cells read ahead (_prefetch)
+        # (table, leaf, cell version) -> (its base, the slots it patches; the base is itself and () for a whole
+        # cell), for cells read or written here: a commit changing that leaf writes a patch on the same base.
+        self._cell_bases: Notes = {}
+        self._wholes: "OrderedDict[Tuple[str, int, int], List[Any]]" = OrderedDict()  # decoded bases (copies)
         self._leaf_cache = LeafCache(cache_leaves)
         # Shared by every branch handle: whether the branch tables exist, as of which stored head.
         self._branch_info: Dict[str, Any] = {"branched": False, "checked": -1}
@@ -518,7 +534,7 @@ class DurableDatabase(Database):
             stored: Set[Tuple[str, int, int]] = set()
             present = self._store.tables()
             for table in (*TABLES, *(t for t in OPTIONAL_TABLES if t in present)):
-                for leaf, version, payload, crc in self._store.cells(table):
+                for leaf, version, payload, crc, _ in self._store.cells(table):
                     if checksum(payload, table, leaf, version) != crc:
                         raise CorruptDatabase(f"{self.target}: {table} leaf {leaf} version {version}: bad checksum")
                     stored.add((table, leaf, version))
@@ -658,13 +674,14 @@ class DurableDatabase(Database):
         return found if found is not None else self._store.cell(table, leaf, version, reading)
 
     def _prefetch(self, version: int, state: Dict[str, Any], old: int, old_state: Dict[str, Any]) -> None:
-        """Read in two round trips the manifests and leaf cells that moving from ``old`` to ``version`` needs.
+        """Read in 2–3 round trips the manifests and cells that moving from ``old`` to ``version`` needs.
 
         The manifests of the groups whose pins differ, then the cells of the leaves whose
         pinned cell differs in those groups (at most ``_PREFETCH``; decoded only when
-        read).  Kept in ``_prefetched`` until read or until the next refresh.  Without
-        this, a refresh after other processes' commits reads each one separately
-        (PostgreSQL: a round trip each, ~10 per commit with 4 writers).  O(groups changed · 64).
+        read), then the bases of those that are patches, unless decoded here already.
+        Kept in ``_prefetched`` until read or until the next refresh.  Without this, a
+        refresh after other processes' commits reads each one separately (PostgreSQL: a
+        round trip each, ~10 per commit with 4 writers).  O(groups changed · 64).
         """
         self._prefetched.clear()
         groups = []
@@ -691,8 +708,17 @@ class DurableDatabase(Database):
                 for i, written in enumerate(mine)
                 if i >= len(theirs) or theirs[i] != written
             )
-        if len(leaves) <= _PREFETCH:
-            self._prefetched.update(self._store.cells_at(leaves))
+        if len(leaves) > _PREFETCH:
+            return
+        cells = self._store.cells_at(leaves)
+        self._prefetched.update(cells)
+        bases = []  # the whole cells the patches among them apply to, unless decoded here already
+        for (table, number, _), (payload, _) in cells.items():
+            base = codec.patch_base(payload)
+            if base is not None and (table, number, base) not in self._wholes:
+                bases.append((table, number, base))
+        if bases:
+            self._prefetched.update(self._store.cells_at(sorted(set(bases))))
 
     def _reuse(
         self, table: str, version: int, other: int, other_state: Dict[str, Any], chunks: Any
@@ -730,12 +756,52 @@ class DurableDatabase(Database):
             return None
 
     def _load_leaf(self, table: str, version: int, number: int, size: int) -> List[Any]:
+        """The slots of leaf ``number`` of ``table`` in ``version``: its pinned cell, and a patch's base. O(64)."""
         written = self._pinned_cell(table, version, number)
-        payload, crc = self._read_cell(table, number, written, version)
+        cell = self._decoded_cell(table, number, written, version, size)
+        if not isinstance(cell, codec.Patch):
+            self._note_cell(table, number, written, written, ())
+            return cell
+        where = f"{self.target}: {table} leaf {number} version {written}"
+        base = cell.base
+        if not 0 <= base < written:
+            raise CorruptDatabase(f"{where}: a patch of version {base}, not an older cell")
+        whole = self._whole(table, number, base, version, where)
+        self._note_cell(table, number, written, base, tuple(cell.changed))
+        return cell.apply(whole, size, where)
+
+    def _decoded_cell(
+        self, table: str, number: int, written: int, reading: int, size: Optional[int]
+    ) -> "List[Any] | codec.Patch":
+        """Cell ``(number, written)`` of ``table``, its checksum checked, decoded. O(its size)."""
+        payload, crc = self._read_cell(table, number, written, reading)
         where = f"{self.target}: {table} leaf {number} version {written}"
         if checksum(payload, table, number, written) != crc:
             raise CorruptDatabase(f"{where}: bad checksum")
-        return codec.decode_leaf(table, payload, size, where)
+        return codec.decode_cell(table, payload, size, where)
+
+    def _whole(self, table: str, number: int, base: int, reading: int, where: str) -> List[Any]:
+        """The slots of the whole cell ``(number, base)`` a patch applies to (never to be changed). O(64), cached."""
+        key = (table, number, base)
+        whole = self._wholes.get(key)
+        if whole is not None:
+            self._wholes.move_to_end(key)
+            return whole
+        cell = self._decoded_cell(table, number, base, reading, None)
+        if isinstance(cell, codec.Patch):
+            raise CorruptDatabase(f"{where}: its base, version {base}, is a patch, not a whole cell")
+        self._keep_whole(key, cell)
+        return cell
+
+    def _keep_whole(self, key: Tuple[str, int, int], slots: List[Any]) -> None:
+        self._wholes[key] = slots
+        if len(self._wholes) > min(_CACHED_BASES, self._leaf_cache.cap or _CACHED_BASES):
+            self._wholes.popitem(last=False)
+
+    def _note_cell(self, table: str, number: int, written: int, base: int, changed: Tuple[int, ...]) -> None:
+        if len(self._cell_bases) >= _CACHED_CELLS:
+            self._cell_bases.clear()
+        self._cell_bases[(table, number, written)] = (base, changed)
 
     def _refresh(self, stored: int) -> Tuple[int, Tree]:
         """Make the stored head ours (the caller holds the lock)."""
@@ -765,11 +831,16 @@ class DurableDatabase(Database):
         progress: Optional[Progress] = None,
         written: Optional[Manifests] = None,
         number: Optional[int] = None,
+        notes: Optional[Notes] = None,
     ) -> Tuple[CommitRow, Dict[str, List[Cell]]]:
         """The commit row and cells that store ``tree`` as version ``number`` (default: ``parent + 1``).
 
         ``progress(rows encoded, total rows)`` is called after each node-table leaf;
-        the manifests written are added to ``written`` (keyed like ``_manifests``).
+        the manifests written are added to ``written`` (keyed like ``_manifests``), and
+        each leaf cell's (base, patched slots) to ``notes`` (keyed like ``_cell_bases``;
+        the caller keeps them once the commit has landed).  A changed leaf is written as
+        a patch on its base when this object knows the parent's cell of that leaf and few
+        slots changed (``_patch``); otherwise whole.
         """
         from ..storage.lazy import changed_leaves
 
@@ -785,10 +856,19 @@ class DurableDatabase(Database):
             # (a vector the parent has but did not store, e.g. a field index built on a legacy version's
             # first use, is written whole)
             for number, leaf in changed_leaves(base, vec):
-                payload = codec.encode_leaf(table, leaf)
+                patch = self._patch(table, parent, base, number, leaf) if base is not None else None
+                if patch is None:
+                    payload = codec.encode_leaf(table, leaf)
+                    cell_base, note = None, (version, cast(Tuple[int, ...], ()))
+                else:
+                    cell_base, slots = patch
+                    payload = codec.encode_patch(table, cell_base, leaf, slots)
+                    note = (cell_base, tuple(slots))
+                if notes is not None:
+                    notes[(table, number, version)] = note
                 if progress is not None and table == "nodes":
                     progress(min(len(vec), (number + 1) << 6), len(vec))
-                items.append((number, payload, checksum(payload, table, number, version)))
+                items.append((number, payload, checksum(payload, table, number, version), cell_base))
                 changed.setdefault(number >> 6, []).append(number)
             previous = old_pins.get(table, []) if base is not None and old_pins is not None else []
             pins[table] = self._write_manifests(table, parent, version, len(vec), previous, changed, items, written)
@@ -800,6 +880,37 @@ class DurableDatabase(Database):
         deleted_b = codec.encode_deleted(deleted)
         crc = codec.commit_checksum(version, parent, when, message, meta_b, state, ops_b, deleted_b)
         return (version, parent, when, message, meta_b, state, ops_b, deleted_b, crc), cells
+
+    def _patch(
+        self, table: str, parent: int, old: ChunkedVector, number: int, leaf: List[Any]
+    ) -> Optional[Tuple[int, List[int]]]:
+        """(base, slots) to write leaf ``number`` as a patch, or None to write it whole. O(64).
+
+        The slots are those the parent's cell patches on its base plus those that differ
+        (by identity: unchanged slots are the very same objects) from the parent's leaf.
+        None when the store takes no patches, the leaf is new or not loaded here, the
+        parent's cell was neither read nor written by this object, or too many slots changed.
+        """
+        from ..storage.lazy import LazyLeaf
+
+        if not self._store.patches or number >= (len(old) + LEAF_MASK) >> LEAF_BITS:
+            return None
+        old_leaf = old.chunks[number >> LEAF_BITS][number & LEAF_MASK]  # a middle list holds 64 leaves
+        if type(old_leaf) is LazyLeaf:
+            return None  # evicted or never read: nothing to compare with
+        old_slots = list.copy(old_leaf)  # one C call: another thread's eviction empties it whole or not at all
+        known = self._cell_bases.get((table, number, self._pinned_cell(table, parent, number)))
+        if known is None or not old_slots:
+            return None
+        base, prior = known
+        changed = set(prior)
+        size = len(old_slots)
+        for i, slot in enumerate(leaf):
+            if i >= size or slot is not old_slots[i]:
+                changed.add(i)
+        if len(changed) * _PATCH_SHARE > len(leaf):
+            return None
+        return base, sorted(changed)
 
     def _write_manifests(
         self,
@@ -827,7 +938,7 @@ class DurableDatabase(Database):
             if written is not None:
                 written[(table, group, version)] = versions
             leaf = -(group + 1)
-            cells.append((leaf, payload, checksum(payload, table, leaf, version)))
+            cells.append((leaf, payload, checksum(payload, table, leaf, version), None))
             pins[group] = version
         return pins
 
@@ -852,37 +963,62 @@ class DurableDatabase(Database):
         info = self._branch_info
         runs: List[int] = []
 
-        def build(stored: int) -> Built[Tuple[Tree, Tree, Manifests, bool]]:
+        def build(stored: int) -> Built[_Version]:
             if runs:
                 info["checked"] = -1  # a run again: branch tables may have appeared
             runs.append(stored)
             branched = self._branched(stored)
-            version, head = self._refresh(self._branch_head(stored) if branched else self._main_head(stored))
-            tree, ops, deleted = make(version, head)
-            if skip:
-                raise _Skipped()  # rolls the write transaction back: nothing stored
-            written: Manifests = {}
-            when = time.time()
-            row, cells = self._encode(
-                version, head, tree, when, message, meta, ops, deleted, progress, written=written, number=stored + 1
+            built = self._build(
+                stored, self._branch_head(stored) if branched else self._main_head(stored), make, message, meta,
+                progress, skip,
             )
             lineage = None
             if branched:
-                lineage = (self._branch, version, merged, max(self._id_mark(), next_node_id(tree)))
-            return row, cells, lineage, (tree, head, written, branched)
+                lineage = (self._branch, built.parent, merged, max(self._id_mark(), next_node_id(built.tree)))
+            built.branched = branched
+            return built.row, built.cells, lineage, built
 
         try:
-            row, (tree, head, written, branched) = self._store.commit(build)
+            row, built = self._store.commit(build)
         except _Skipped:
             return self._head
-        self._remember(row, (self._branch, merged) if branched else None)
-        if not branched:
-            info["checked"] = row[0]  # the commit saw no branch tables
-        if len(self._manifests) + len(written) > _CACHED_MANIFESTS:
+        self._landed(built, (self._branch, merged) if built.branched else None)
+        return row[0], built.head
+
+    def _build(
+        self,
+        stored: int,
+        parent: int,
+        make: Make,
+        message: Optional[str],
+        meta: Mapping[str, Any],
+        progress: Optional[Progress] = None,
+        skip: Optional[List[int]] = None,
+    ) -> "_Version":
+        """Inside a write transaction: ``make``'s tree on ``parent`` (this branch's head), encoded as ``stored + 1``."""
+        version, head = self._refresh(parent)
+        tree, ops, deleted = make(version, head)
+        if skip:
+            raise _Skipped()  # rolls the write transaction back: nothing stored
+        built = _Version(version, head, tree, ops)
+        row, cells = self._encode(
+            version, head, tree, time.time(), message, meta, ops, deleted, progress, built.written, stored + 1,
+            built.notes,
+        )
+        built.row, built.cells = row, cells
+        return built
+
+    def _landed(self, built: "_Version", lineage: Optional[Tuple[str, Optional[int]]]) -> None:
+        """``built`` was stored (its transaction committed): remember it and make it this handle's head."""
+        for (table, number, version), (base, slots) in built.notes.items():  # later commits patch on these
+            self._note_cell(table, number, version, base, slots)
+        self._remember(built.row, lineage)
+        if lineage is None:
+            self._branch_info["checked"] = built.row[0]  # the commit saw no branch tables
+        if len(self._manifests) + len(built.written) > _CACHED_MANIFESTS:
             self._manifests.clear()
-        self._manifests.update(written)  # landed: the next commit needs them and need not read them back
-        self._head = (row[0], tree)
-        return row[0], head
+        self._manifests.update(built.written)  # the next commit needs them and need not read them back
+        self._head = (built.row[0], built.tree)
 
     def _main_head(self, stored: int) -> int:
         """The head to build on without branch tables: the stored head, on main only. O(1)."""
@@ -908,13 +1044,177 @@ class DurableDatabase(Database):
                 persisted = tree  # a batch freezes once; after a lost race the updates are replayed instead
             return tree, ops, deleted
 
+        previous: Optional[Tree]
         with self._lock:
-            version, previous = self._store_next(make, tx.message, tx.meta)
-            tree = self._head[1]
+            grouped = self._commit_grouped(tx, make) if self._store.grouping and self._branch == DEFAULT else None
+            if grouped is None:
+                version, previous = self._store_next(make, tx.message, tx.meta)
+                tree = self._head[1]
+            else:
+                version, own, tree = grouped
+                previous = own[0] if own is not None else None
+                if own is not None:
+                    ops = own[1]
         tx.tree = tree  # stored: committed, whatever a listener does next
         tx.committed = version
-        self._notify(version, previous, tree, ops)
+        if previous is not None:
+            self._notify(version, previous, tree, ops)
+        elif self._subscribers:
+            self._deliver(version)  # served by another writer: its changes are read back
         return tree
+
+    # -- group commit ----------------------------------------------------------------
+
+    def _commit_grouped(
+        self, tx: DbTransaction, make: Make
+    ) -> Optional[Tuple[int, Optional[Tuple[Tree, Tuple[Op, ...]]], Tree]]:
+        """Commit ``tx`` by group commit: (version, (previous tree, ops) if built here, tree); None: commit alone.
+
+        If the head lock is free, take it, commit ``tx`` and serve the requests other
+        writers queued meanwhile, all in one transaction (one flush).  If it is held,
+        queue ``tx`` as a request (``Store.post``) and wait until the holder's transaction
+        ends (``Store.await_unlocked``: every waiter wakes at once); then either its outcome
+        is there (stored with its version, in the transaction of the writer that served
+        it: a plain read, no lock) or this writer takes the lock, serving itself and the
+        queue as above.
+        None when branch tables exist (a commit then moves its branch row: alone).
+        """
+        ticket = secrets.randbits(62) + 1
+        try:
+            return self._serve(ticket, tx, make, posted=False)
+        except Busy:
+            pass
+        except Regroup:
+            return None
+        request = codec.encode_request(
+            ticket, tx.base_version, tx.mark, tx.serializable, tx.message, tx.meta, tuple(tx.ops)
+        )
+        self._store.post(ticket, request)
+        try:
+            while True:  # until another writer served this one, or the lock is free (then serve the queue)
+                self._store.await_unlocked()  # woken, with every other waiter, when the holder's group lands
+                found = self._store.settled(ticket)  # a plain read: waiters never take turns on the lock
+                if found is not None:
+                    return self._served(ticket, tx, found)
+                try:
+                    return self._serve(ticket, tx, make, posted=True)
+                except Busy:
+                    pass
+        except Regroup:
+            pass
+        # Alone from now on; the request stays queued, but no writer serves a queue once branch
+        # tables exist, and one that served it before then stored its outcome: look first.
+        self._store.unqueue([ticket])
+        found = self._store.commit_group(lambda head, retrying: self._store.outcome(ticket))
+        return None if found is None else self._served(ticket, tx, found)
+
+    def _serve(
+        self, ticket: int, tx: DbTransaction, make: Make, posted: bool
+    ) -> Tuple[int, Optional[Tuple[Tree, Tuple[Op, ...]]], Tree]:
+        """Take the head lock if it is free (else ``Busy``): commit ``tx`` (unless already served) and the queue."""
+        saved = self._head
+        built: List[_Version] = []
+        served: List[int] = []
+        failed: List[ConflictError] = []
+
+        def work(stored: int, retrying: bool) -> Optional[Tuple[Optional[int], bytes]]:
+            if built:  # an earlier run's versions did not land
+                self._forget_after(saved[0])
+            self._head = saved
+            del built[:], served[:], failed[:]
+            if posted or retrying:
+                found = self._store.outcome(ticket)  # served while this writer waited, or before a lost answer
+                if found is not None:
+                    return found
+            if self._branched(stored):
+                raise Regroup()
+            head = stored
+            try:
+                own = self._build(head, head, make, tx.message, tx.meta)
+            except ConflictError as exc:
+                failed.append(exc)
+            else:
+                head = self._add(own, ticket, tx.ids)
+                built.append(own)
+            for other, payload in self._store.queued(_GROUP):
+                served.append(other)
+                if other == ticket or self._store.outcome(other) is not None:
+                    continue
+                where = f"{self.target}: queued request {other}"
+                try:
+                    request = _Request(*codec.decode_request(other, payload, where))
+                except CorruptDatabase as exc:
+                    self._store.settle(other, None, codec.encode_refusal(codec.OUTCOME_DAMAGED, str(exc)))
+                    continue
+                try:
+                    theirs = self._build(head, head, self._replaying(request), request.message, request.meta)
+                except ConflictError as exc:
+                    self._store.settle(other, None, codec.encode_refusal(codec.OUTCOME_CONFLICT, str(exc)))
+                    continue
+                head = self._add(theirs, other, request.ids)
+                built.append(theirs)
+            return None
+
+        try:
+            found = self._store.commit_group(work, wait=False)
+        except BaseException:
+            if built:
+                self._forget_after(saved[0])
+            self._head = saved
+            raise
+        if found is not None:
+            return self._served(ticket, tx, found)
+        self._store.unqueue(served)
+        if failed:
+            raise failed[0]
+        own = built[0]
+        return own.row[0], (own.head, own.ops), own.tree
+
+    def _add(self, built: "_Version", ticket: int, ids: Mapping[int, int]) -> int:
+        """Inside a group commit: append ``built`` after the head, settle its ticket, take it as the head."""
+        version = built.row[0]
+        self._store.append(version - 1, built.row, built.cells, ticket, codec.encode_ids(ids))
+        self._landed(built, None)  # undone by ``_forget_after`` if the transaction does not commit
+        return version
+
+    def _replaying(self, request: "_Request") -> Make:
+        """``make`` for a request another writer queued: its updates replayed on the head, as a rebase."""
+
+        def make(version: int, head: Tree) -> Tuple[Tree, Optional[Tuple[Op, ...]], Set[int]]:
+            if request.serializable and (version != request.base_version or self._ids_taken(cast(Any, request))):
+                raise ConflictError(
+                    f"version {version} was committed after this transaction began at {request.base_version}"
+                )
+            tree, ops, request.ids, deleted = self._rebase(cast(Any, request), head, version)
+            return tree, ops, deleted
+
+        return make
+
+    def _served(
+        self, ticket: int, tx: DbTransaction, found: Tuple[Optional[int], bytes]
+    ) -> Tuple[int, Optional[Tuple[Tree, Tuple[Op, ...]]], Tree]:
+        """``tx`` was served by another writer: its version and tree, or its refusal raised."""
+        version, payload = found
+        kind, value = codec.decode_outcome(payload, f"{self.target}: the outcome of request {ticket}")
+        if version is None or kind != "ids":
+            if kind == codec.OUTCOME_CONFLICT:
+                raise ConflictError(str(value))
+            raise StorageError(f"{self.target}: the commit was not stored: {value}")
+        tx.ids = dict(value)
+        if version > self._head[0]:
+            return version, None, self._refresh(version)[1]
+        return version, None, self._load_tree(version, self._head)
+
+    def _forget_after(self, version: int) -> None:
+        """Drop what this object remembers of versions after ``version`` (a group commit that did not land)."""
+        for cache in (self._commit_cache, self._state_cache, self._tree_cache):
+            for v in [v for v in cache if v > version]:
+                del cache[v]
+        for keyed in (self._manifests, self._cell_bases, self._wholes):
+            for key in [k for k in keyed if k[2] > version]:
+                del keyed[key]
+        if self._branch_info["checked"] > version:
+            self._branch_info["checked"] = -1  # ask the store again whether branch tables exist
 
     def _append(
         self, make: "Callable[[Tree], Tree]", message: Optional[str], meta: Mapping[str, Any], progress: Progress | None
@@ -954,6 +1254,41 @@ class DurableDatabase(Database):
             del self._commit_cache[version]
             self._state_cache.pop(version, None)
         return cut
+
+
+class _Request:
+    """A transaction another writer queued for group commit: what its rebase reads (as ``DbTransaction``)."""
+
+    __slots__ = ("base_version", "mark", "serializable", "message", "meta", "ops", "ids")
+
+    def __init__(
+        self, base_version: int, mark: int, serializable: bool, message: Optional[str], meta: Dict[str, Any],
+        ops: Tuple[Op, ...],
+    ) -> None:
+        self.base_version = base_version
+        self.mark = mark
+        self.serializable = serializable
+        self.message = message
+        self.meta = meta
+        self.ops = ops
+        self.ids: Dict[int, int] = {}
+
+
+class _Version:
+    """A version built inside a write transaction: its parent, trees, row and cells, and what to remember."""
+
+    __slots__ = ("parent", "head", "tree", "ops", "row", "cells", "written", "notes", "branched")
+
+    def __init__(self, parent: int, head: Tree, tree: Tree, ops: Optional[Tuple[Op, ...]]) -> None:
+        self.parent = parent
+        self.head = head  # the tree it was built on
+        self.tree = tree
+        self.ops: Tuple[Op, ...] = ops or ()
+        self.row: CommitRow = (0, 0, 0.0, None, b"", b"", None, b"", 0)
+        self.cells: Dict[str, List[Cell]] = {}
+        self.written: Manifests = {}
+        self.notes: Notes = {}
+        self.branched = False
 
 
 def _same_groups(pins: List[int], other_pins: List[int], chunks: Any) -> Callable[[int, int], Optional[List[Any]]]:

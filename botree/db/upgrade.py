@@ -1,11 +1,14 @@
 """``upgrade(target)``: rewrite a stored database of an older format in place, keeping every version.
 
+Format ``botree-2`` had whole cells only: upgrading it adds the ``base`` column each cell
+table needs for patch cells (``botree-3``) and moves the tag; nothing else changes.
+
 Format ``botree-1`` (botree 0.1) stored ``marshal`` payloads, read a leaf as "its newest
 cell at or before the version", and took the oldest kept version from the commits
 index.  Upgrading to ``botree-2`` happens in one write transaction (all of it or
 nothing): every cell and commit payload is decoded and encoded again as MessagePack
 with a new checksum, manifests are written so that every kept version pins the exact
-cells it reads, the head row gains the oldest kept version, and the format tag moves.
+cells it reads, the head row gains the oldest kept version; then the ``botree-2`` step.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any, Dict, List, Set, Tuple
 from ..errors import CorruptDatabase, StorageError
 from ..storage import codec, legacy
 from ..storage.codec import checksum
-from ..storage.format import FORMAT, TABLES, UPGRADABLE
+from ..storage.format import FORMAT, OPTIONAL_TABLES, TABLES, UPGRADABLE, WHOLE_CELLS_ONLY
 from ..storage.store import COMMIT_COLUMNS, Cell, CommitRow, Store, commit_row
 from .durable import open_store
 
@@ -33,10 +36,12 @@ def upgrade(target: "str | os.PathLike[str]") -> Tuple[str, str]:
         found = store.format()
         if found == FORMAT:
             return FORMAT, FORMAT
-        if found not in UPGRADABLE:
+        if found not in UPGRADABLE and found not in WHOLE_CELLS_ONLY:
             raise CorruptDatabase(f"{store.target} has format {found!r}: not one this library can upgrade")
         with store.rewriting():
-            _from_botree_1(store)
+            if found in UPGRADABLE:
+                _from_botree_1(store)
+            _from_botree_2(store)
         return found, FORMAT
     finally:
         store.close()
@@ -92,6 +97,13 @@ def _from_botree_1(store: Store) -> None:
             "UPDATE commits SET meta = ?, state = ?, ops = ?, deleted = ?, crc = ? WHERE version = ?",
             (meta_b, state_b, ops_b, deleted_b, crc, version),
         )
+
+
+def _from_botree_2(store: Store) -> None:
+    """A ``botree-2`` database (whole cells only) becomes ``botree-3``: each cell table gains ``base``. O(tables)."""
+    present = store.tables()
+    for table in (*TABLES, *(t for t in OPTIONAL_TABLES if t in present)):
+        store.execute(f"ALTER TABLE {table} ADD COLUMN base BIGINT")
     store.execute("UPDATE meta SET value = ? WHERE key = ?", (FORMAT, "format"))
 
 
@@ -111,7 +123,7 @@ def _checked_commit(row: Tuple[Any, ...], where: str) -> CommitRow:
 def _rewrite_cells(store: Store, table: str) -> Dict[int, List[int]]:
     """Re-encode every cell of ``table``; version -> the leaves it has cells for."""
     written: Dict[int, List[int]] = {}
-    for leaf, version, payload, crc in list(store.cells(table)):
+    for leaf, version, payload, crc, _ in list(store.cells(table)):
         at = f"{store.target}: {table} leaf {leaf} version {version}"
         if checksum(payload, table, leaf, version) != crc:
             raise CorruptDatabase(f"{at}: bad checksum")
@@ -136,7 +148,7 @@ def _manifest_cell(table: str, group: int, version: int, length: int, latest: Di
         versions.append(cell)
     payload = codec.encode_manifest(versions)
     leaf = -(group + 1)
-    return leaf, payload, checksum(payload, table, leaf, version)
+    return leaf, payload, checksum(payload, table, leaf, version), None
 
 
 __all__ = ["upgrade", "StorageError"]  # StorageError: what a missing file or server raises

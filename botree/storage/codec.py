@@ -1,4 +1,4 @@
-"""Byte encodings of what a stored version consists of (storage format ``botree-2``).
+"""Byte encodings of what a stored version consists of (storage format ``botree-3``).
 
 A version is three id-keyed vectors (blocks, block links, node rows), a fourth for a
 keyed tree (the key index's buckets), plus a small state (root, height, block size,
@@ -8,6 +8,12 @@ one leaf as written by one version.  A *manifest* cell per group of 64 leaves li
 the version of the cell each leaf of the group reads, and the version's state
 (inside its checksummed commit row) pins the version of every manifest; so a read
 names the exact cell it needs, and nothing can substitute another one.
+
+A cell is *whole* (every slot of its leaf) or, from format ``botree-3`` on, a *patch*:
+the slots its leaf changed since a whole cell of the same leaf, its *base*, which the
+patch names (so the base is as exactly pinned as the patch).  Bases are always whole,
+so a read costs at most two cells.  A commit that changes a few slots of a leaf writes
+a patch of those slots, not the leaf (an insert changes one block of a 64-block leaf).
 
 Payloads are MessagePack (``msgpack``: a stable, documented binary format any
 language reads), with extension types where Python values need more than
@@ -46,6 +52,8 @@ EXT_SET = 2  # payload: an array of the members
 EXT_FROZENSET = 3  # payload: an array of the members
 EXT_BIGINT = 4  # payload: the integer's two's-complement bytes, big-endian (outside the 64-bit range)
 EXT_JSONNODE = 5  # payload: the array [kind, value]
+
+PATCH = -1  # the first item of a patch cell (botree-3); a whole cell's first item is a slot, never an int
 
 # Errors the MessagePack decoder raises on bytes that are not a valid encoding.
 _DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, msgpack.UnpackException)
@@ -150,34 +158,120 @@ def _expect(ok: bool, where: str, what: str) -> None:
 # -- leaves -----------------------------------------------------------------------
 
 
-def encode_leaf(table: str, leaf: List[Any]) -> bytes:
-    """The payload of one leaf of ``table``'s vector. O(64 + data size)."""
+def _encode_slots(table: str, slots: List[Any]) -> List[Any]:
+    """The MessagePack form of some slots of ``table``'s vector (values checked for nodes). O(slots + data)."""
     if table == "links":
-        out: List[Any] = list(leaf)
-    elif table == "keys":  # buckets: flat (key, node, key, node, ...) tuples of int / str keys
-        out = [list(bucket) for bucket in leaf]
-    elif table == "fields":  # field index tree nodes: tuples of ints and entries (values as stored data)
-        out = list(leaf)
-    elif table == "blocks":
-        out = [None if b is None else [b.keys, b.items, b.aux, b.counts] for b in leaf]
-    else:
-        out = [
-            None if r is None else [r.open_leaf, r.open_key, r.close_leaf, r.close_key, r.data, r.parent_id]
-            for r in leaf
-        ]
-        # The policy again at the last moment: MessagePack would write a bytearray or a
-        # memoryview as bytes, and a value may have been changed in place since it was checked.
-        check_values((r.data for r in leaf if r is not None), "the data of a node")
+        return list(slots)
+    if table == "keys":  # buckets: flat (key, node, key, node, ...) tuples of int / str keys
+        return [list(bucket) for bucket in slots]
+    if table == "fields":  # field index tree nodes: tuples of ints and entries (values as stored data)
+        return list(slots)
+    if table == "blocks":
+        return [None if b is None else [b.keys, b.items, b.aux, b.counts] for b in slots]
+    # The policy again at the last moment: MessagePack would write a bytearray or a
+    # memoryview as bytes, and a value may have been changed in place since it was checked.
+    check_values((r.data for r in slots if r is not None), "the data of a node")
+    return [
+        None if r is None else [r.open_leaf, r.open_key, r.close_leaf, r.close_key, r.data, r.parent_id]
+        for r in slots
+    ]
+
+
+def _pack_cell(out: List[Any]) -> bytes:
     try:
         return pack(out)
     except (_Unstorable, ValueError, OverflowError, RecursionError) as exc:
         raise InvalidArgument(f"the data of a node cannot be stored: {exc} (see the value policy)") from None
 
 
-def decode_leaf(table: str, payload: bytes, size: int, where: str) -> List[Any]:
-    """The slots of one leaf; ``CorruptDatabase`` if they do not have the expected shape. O(64)."""
+def encode_leaf(table: str, leaf: List[Any]) -> bytes:
+    """The payload of a whole cell: every slot of one leaf of ``table``'s vector. O(64 + data size)."""
+    return _pack_cell(_encode_slots(table, leaf))
+
+
+def encode_patch(table: str, base: int, leaf: List[Any], changed: List[int]) -> bytes:
+    """The payload of a patch cell: leaf = the whole cell written at ``base`` with slots ``changed`` replaced.
+
+    ``changed`` (ascending) must name every slot that differs from the base, and every
+    slot past the base's end.  Layout: ``[PATCH, base, size, [slot numbers], [slots]]``;
+    a whole cell is a list of slots, none of which is an int, so the leading int tells
+    the two apart.  O(changed + their data).
+    """
+    return _pack_cell([PATCH, base, len(leaf), list(changed), _encode_slots(table, [leaf[i] for i in changed])])
+
+
+class Patch:
+    """A decoded patch cell: the whole cell it applies to (``base``) and the slots it replaces."""
+
+    __slots__ = ("base", "changed", "slots")
+
+    def __init__(self, base: int, changed: List[int], slots: List[Any]) -> None:
+        self.base = base
+        self.changed = changed
+        self.slots = slots
+
+    def apply(self, whole: List[Any], size: int, where: str) -> List[Any]:
+        """The leaf: a copy of the base's slots (``whole``) with this patch's slots in place. O(64)."""
+        leaf = whole[:size]
+        if len(leaf) < size:
+            leaf.extend([None] * (size - len(leaf)))
+            missing = set(range(len(whole), size)) - set(self.changed)
+            _expect(not missing, where, f"the patch lacks slots {sorted(missing)[:5]} past its base's end")
+        for i, slot in zip(self.changed, self.slots):
+            leaf[i] = slot
+        return leaf
+
+
+def decode_cell(table: str, payload: bytes, size: Optional[int], where: str) -> "List[Any] | Patch":
+    """A whole cell's slots, or a ``Patch``; ``CorruptDatabase`` if the shape is wrong. O(64).
+
+    ``size``: the slot count the reader expects (None: any whole leaf, 1 to 64 slots,
+    as for a patch's base, which may predate the leaf's growth).
+    """
     items = _loads(payload, where)
-    _expect(type(items) is list and len(items) == size, where, f"expected {size} slots")
+    _expect(type(items) is list, where, "not a cell")
+    if items and type(items[0]) is int:
+        _expect(
+            len(items) == 5 and items[0] == PATCH and type(items[1]) is int and type(items[2]) is int
+            and type(items[3]) is list and type(items[4]) is list and len(items[3]) == len(items[4]),
+            where,
+            "not a patch",
+        )
+        _, base, length, changed, slots = items
+        _expect(size is not None and length == size, where, f"a patch of {length} slots where {size} are expected")
+        _expect(
+            all(type(i) is int for i in changed) and all(0 <= a < b for a, b in zip(changed, changed[1:]))
+            and (not changed or 0 <= changed[0] and changed[-1] < length),
+            where,
+            "patch slot numbers",
+        )
+        return Patch(base, changed, _decode_slots(table, slots, where))
+    _expect(len(items) == size if size is not None else len(items) <= 64, where, f"expected {size} slots")
+    return _decode_slots(table, items, where)
+
+
+def patch_base(payload: bytes) -> Optional[int]:
+    """The base a patch cell names, read from its first items only; None for a whole (or undecodable) cell. O(1)."""
+    try:
+        unpacker = msgpack.Unpacker(raw=False, ext_hook=_ext_hook, strict_map_key=False)
+        unpacker.feed(payload)
+        if unpacker.read_array_header() != 5 or unpacker.unpack() != PATCH:
+            return None
+        base = unpacker.unpack()
+    except _DECODE_ERRORS:
+        return None
+    return base if type(base) is int else None
+
+
+def decode_leaf(table: str, payload: bytes, size: int, where: str) -> List[Any]:
+    """The slots of a whole cell; ``CorruptDatabase`` for another shape (a patch too). O(64)."""
+    cell = decode_cell(table, payload, size, where)
+    _expect(not isinstance(cell, Patch), where, "a patch where a whole cell is expected")
+    assert not isinstance(cell, Patch)
+    return cell
+
+
+def _decode_slots(table: str, items: List[Any], where: str) -> List[Any]:
     try:
         if table == "links":
             return [None if s is None else (int(s[0]), int(s[1]), int(s[2])) for s in items]
@@ -471,3 +565,67 @@ def commit_checksum(
     """The checksum over every column of a commit row. O(row size)."""
     head = repr((version, parent, float(time), message, ops is None)).encode("utf-8", "surrogatepass")
     return checksum(b"".join((head, meta, state, ops or b"", deleted)), "commits", version)
+
+
+# -- group commit: a queued transaction and its outcome ------------------------------------
+
+Request = Tuple[int, int, bool, Optional[str], Dict[str, Any], Tuple[Op, ...]]  # base, mark, serializable, ...
+
+
+def encode_request(
+    ticket: int, base: int, mark: int, serializable: bool, message: Optional[str], meta: Mapping[str, Any],
+    ops: Tuple[Op, ...],
+) -> bytes:
+    """A transaction queued for group commit: what replaying it needs, with a CRC seeded by its ticket. O(ops)."""
+    body = pack([base, mark, serializable, message, encode_meta(meta), encode_ops(ops)])
+    return pack([checksum(body, "request", ticket), body])
+
+
+def decode_request(ticket: int, payload: bytes, where: str) -> Request:
+    """(base version, id mark, serializable, message, meta, ops) of a queued request; ``CorruptDatabase`` if damaged."""
+    outer = _loads(payload, where)
+    _expect(type(outer) is list and len(outer) == 2 and type(outer[1]) is bytes, where, "not a request")
+    _expect(checksum(outer[1], "request", ticket) == outer[0], where, "bad checksum")
+    items = _loads(outer[1], where)
+    _expect(
+        type(items) is list and len(items) == 6 and type(items[0]) is int and type(items[1]) is int
+        and type(items[2]) is bool and (items[3] is None or type(items[3]) is str) and type(items[4]) is bytes
+        and type(items[5]) is bytes,
+        where,
+        "not a request",
+    )
+    ops = decode_ops(items[5], where)
+    _expect(ops is not None, where, "a request without updates")
+    assert ops is not None
+    return items[0], items[1], items[2], items[3], decode_meta(items[4], where), ops
+
+
+OUTCOME_CONFLICT = "conflict"  # a request that no longer applies (``ConflictError`` for its owner)
+OUTCOME_DAMAGED = "damaged"  # a request that failed its checksum (``StorageError``: nothing was committed)
+
+
+def encode_ids(ids: Mapping[int, int]) -> bytes:
+    """A served request's outcome: the ids its inserts got (the transaction's id -> the stored id). O(ids)."""
+    return pack(["ids", [[k, v] for k, v in ids.items()]])
+
+
+def encode_refusal(kind: str, message: str) -> bytes:
+    """A refused request's outcome: ``OUTCOME_CONFLICT`` or ``OUTCOME_DAMAGED`` and why."""
+    return pack([kind, message])
+
+
+def decode_outcome(payload: bytes, where: str) -> Tuple[str, Any]:
+    """("ids", {id: id}) or (refusal kind, message); ``CorruptDatabase`` for anything else."""
+    items = _loads(payload, where)
+    _expect(type(items) is list and len(items) == 2 and type(items[0]) is str, where, "not an outcome")
+    kind, value = items
+    if kind == "ids":
+        _expect(
+            type(value) is list
+            and all(type(p) is list and len(p) == 2 and type(p[0]) is int and type(p[1]) is int for p in value),
+            where,
+            "an id map",
+        )
+        return kind, {k: v for k, v in value}
+    _expect(kind in (OUTCOME_CONFLICT, OUTCOME_DAMAGED) and type(value) is str, where, "an outcome")
+    return kind, value

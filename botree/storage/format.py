@@ -3,7 +3,12 @@
 Nothing here knows SQL or trees; changing a value here changes the format.
 """
 
-FORMAT = "botree-2"  # stored in meta; a database of another format is refused on open
+FORMAT = "botree-3"  # stored in meta; a database of another format is refused on open
+# botree-3 = botree-2 + patch cells (a cell may store only the slots its leaf changed since a
+# whole cell of the same leaf, its base; cell tables have a ``base`` column for compaction).
+# A botree-2 database opens and is written as it is, with whole cells only (its cell tables
+# have no ``base`` column); ``botree upgrade`` adds the column and lets it take patches.
+WHOLE_CELLS_ONLY = {"botree-2"}
 # Older formats this library can upgrade in place (``botree upgrade``), with the release that wrote them.
 UPGRADABLE = {"botree-1": "botree 0.1"}
 TABLES = ("blocks", "links", "nodes")  # one cell table per stored vector, in every database

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import CorruptDatabase, StorageError
-from .store import COMMIT_COLUMNS, Cell, CommitRow, ConnectionLost, HeadWatch, Lineage, Store, schema
+from .store import COMMIT_COLUMNS, Busy, Cell, CommitRow, ConnectionLost, HeadWatch, Lineage, Regroup, Store, schema
 
 _INIT_LOCK = 0x626F74726565  # "botree": the advisory lock taken while creating the schema
 # The NOTIFY channel of a schema: one per database and schema (an identifier of at most 63 bytes).
@@ -49,6 +49,12 @@ _EARLY = (
     "SELECT current_setting('synchronous_commit') <> 'off' AND "
     "has_function_privilege('pg_logical_emit_message(boolean, text, text)', 'execute')"
 )
+_QUEUE_TABLE = (
+    "CREATE UNLOGGED TABLE IF NOT EXISTS queue "
+    "(seq BIGSERIAL PRIMARY KEY, ticket BIGINT NOT NULL, payload BYTEA NOT NULL)"
+)
+# The writers' advisory lock of a schema (the two-int key space: apart from _INIT_LOCK's).
+_WRITER = "1651471474, hashtext(current_schema())"
 _CHANNEL = "SELECT 'botree_' || md5(current_database() || '.' || current_schema())"
 
 
@@ -150,11 +156,59 @@ class PostgresStore(Store):
     _lock_head = "SELECT version FROM head WHERE id = 0 FOR UPDATE"
 
     @contextmanager
-    def _writing(self) -> Iterator[int]:
+    def _writing(self, wait: bool = True) -> Iterator[int]:
+        """The head row locked ``FOR UPDATE``, behind this schema's exclusive advisory lock (``_WRITER``).
+
+        The advisory lock is what ``wait=False`` tries, and what ``await_unlocked`` waits on
+        in shared mode: every waiter wakes when the writer's transaction ends.
+        """
         if self._early is None:
             self._early = self.early_commit and self._run(_EARLY) == [(True,)]
-        with super()._writing() as head:
-            yield head
+        with self._transaction():
+            if wait:
+                self._run(f"SELECT pg_advisory_xact_lock({_WRITER})")
+            elif self._run(f"SELECT pg_try_advisory_xact_lock({_WRITER})") != [(True,)]:
+                raise Busy()
+            rows = self._run(self._lock_head)
+            if len(rows) != 1:
+                raise CorruptDatabase(f"{self.target}: the head row is missing")
+            yield int(rows[0][0])
+
+    def await_unlocked(self) -> None:
+        self._again(lambda retrying: self._run(
+            f"SELECT pg_advisory_lock_shared({_WRITER}), pg_advisory_unlock_shared({_WRITER})"
+        ))
+
+    # The request queue of group commit: an UNLOGGED table (no WAL, no flush: a mailbox,
+    # not a record; an outcome lands in ``tickets`` with its version, and a request the
+    # server lost in a crash only means its owner serves itself once it holds the lock).
+
+    grouping = True
+    _queue_known = False
+
+    def post(self, ticket: int, request: bytes) -> None:
+        def work(retrying: bool) -> None:
+            with self._transaction():
+                self._run("SET LOCAL synchronous_commit = off")
+                if not self._queue_known:
+                    self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
+                    self._run(_QUEUE_TABLE)
+                self._run("INSERT INTO queue (ticket, payload) VALUES (%s, %s)", (ticket, request))
+            self._queue_known = True
+
+        self._again(work)  # posted twice after a lost answer: the second copy finds its outcome and is dropped
+
+    def queued(self, limit: int) -> List[Tuple[int, bytes]]:
+        if not self._queue_known:  # inside a commit: the queue's table may be made here
+            self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
+            self._run(_QUEUE_TABLE)
+            self._queue_known = True
+        rows = self._run("SELECT ticket, payload FROM queue ORDER BY seq LIMIT %s", (limit,))
+        return [(int(t), bytes(p)) for t, p in rows]
+
+    def unqueue(self, tickets: Sequence[int]) -> None:
+        if tickets:
+            self._again(lambda retrying: self._run("DELETE FROM queue WHERE ticket = ANY(%s)", (list(tickets),)))
 
     def _flush(self) -> None:
         """After an early commit: one WAL-writing transaction with the session's ``synchronous_commit``.
@@ -166,16 +220,27 @@ class PostgresStore(Store):
         if self._early:
             self._run("SELECT pg_logical_emit_message(true, 'botree', '')")
 
+    def append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], ticket: int, outcome: bytes) -> None:
+        """``Store.append`` with the outcome's insert in the same pipeline as the version's."""
+        if not self._append(expected, row, cells, None, self._settling(ticket, row[0], outcome)):
+            raise Regroup()
+
     def _append(
-        self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], lineage: Optional[Lineage] = None
+        self,
+        expected: int,
+        row: CommitRow,
+        cells: Dict[str, List[Cell]],
+        lineage: Optional[Lineage] = None,
+        extra: Sequence[Tuple[str, Tuple[Any, ...]]] = (),
     ) -> bool:
-        """The compare-and-set, the inserts and ``pg_notify`` in one pipeline (one round trip).
+        """The compare-and-set, the inserts, ``extra`` statements and ``pg_notify`` in one pipeline (one round trip).
 
         A branch commit (``lineage``) moves its branch row statement by statement
         (``Store._append``).  Without one, the pipeline also asks whether branch tables
         exist; if they do the transaction is rolled back (``False``: build again).
         """
         if lineage is not None:
+            assert not extra
             return super()._append(expected, row, cells, lineage)
         if self._channel is None:
             self._channel = str(self._run(_CHANNEL)[0][0])
@@ -194,6 +259,8 @@ class PostgresStore(Store):
                             cur.executemany(sql, params)
                         else:
                             cur.execute(sql)
+                for statement, values in extra:
+                    conn.execute(statement, values)
                 conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(version)))
             if branched.fetchall():
                 return False  # branches appeared since the caller looked: rolled back by the caller

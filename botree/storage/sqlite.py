@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 from ..errors import CorruptDatabase, StorageError
-from .store import HeadWatch, Store, schema
+from .store import Busy, HeadWatch, Store, schema
 
 _HEADER = b"SQLite format 3\x00"
 # OperationalError texts that mean the file's content is damaged, not that it is busy or unreachable.
@@ -131,19 +131,81 @@ class SQLiteStore(Store):
         self._run("COMMIT")
 
     @contextmanager
-    def _writing(self) -> Iterator[int]:
+    def _writing(self, wait: bool = True) -> Iterator[int]:
         """``BEGIN IMMEDIATE`` behind an exclusive ``flock`` on ``PATH-lock`` (see the module docstring)."""
         fd = self._commit_lock()
         if fd is None:
             with super()._writing() as head:
                 yield head
             return
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy() from None
         try:
             with super()._writing() as head:
                 yield head
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+    # The request queue of group commit: one file per request in ``PATH-queue/``, named
+    # ``<time in ns>-<ticket>.req`` (written under a temporary name, then renamed, so a
+    # reader never sees half of one).  It is a mailbox, not a record: an outcome lands in
+    # the database's ``tickets`` table with its version, and a lost file only means its
+    # owner serves itself once it holds the lock.
+
+    grouping = True
+
+    def await_unlocked(self) -> None:
+        """A shared ``flock`` on ``PATH-lock``, taken and dropped: granted once the writer's exclusive one goes."""
+        fd = self._commit_lock()
+        if fd is None:
+            time.sleep(0.001)
+            return
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _queue(self) -> str:
+        return self.target + "-queue"
+
+    def post(self, ticket: int, request: bytes) -> None:
+        directory = self._queue()
+        name = os.path.join(directory, f"{time.time_ns():020d}-{ticket}")
+        try:
+            os.makedirs(directory, exist_ok=True)
+            with open(name + ".tmp", "wb") as out:
+                out.write(request)
+            os.replace(name + ".tmp", name + ".req")
+        except OSError as exc:
+            raise StorageError(f"{self.target}: cannot queue a commit request: {exc}") from None
+
+    def queued(self, limit: int) -> List[Tuple[int, bytes]]:
+        try:
+            names = sorted(n for n in os.listdir(self._queue()) if n.endswith(".req"))
+        except OSError:
+            return []  # no queue (or none readable): nothing to serve; a waiting owner serves itself
+        found = []
+        for name in names[:limit]:
+            try:
+                ticket = int(name[:-4].split("-")[1])
+                with open(os.path.join(self._queue(), name), "rb") as f:
+                    found.append((ticket, f.read()))
+            except (ValueError, IndexError, OSError):
+                continue  # not a request file, or served and removed meanwhile
+        return found
+
+    def unqueue(self, tickets: Sequence[int]) -> None:
+        wanted = {str(t) for t in tickets}
+        try:
+            names = os.listdir(self._queue())
+        except OSError:
+            return
+        for name in names:
+            if name.endswith(".req") and name[:-4].split("-")[-1] in wanted:
+                try:
+                    os.unlink(os.path.join(self._queue(), name))
+                except OSError:
+                    pass
 
     def _commit_lock(self) -> Optional[int]:
         if self._lock_fd is None and fcntl is not None:

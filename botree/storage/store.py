@@ -5,7 +5,12 @@ Schema (SQLite and PostgreSQL alike; ``BLOB`` is ``BYTEA`` on PostgreSQL)::
     meta(key PRIMARY KEY, value)                      -- format
     head(id = 0 PRIMARY KEY, version, oldest)         -- the compare-and-set word; oldest kept version
     commits(version PRIMARY KEY, parent, time, message, meta, state, ops, deleted, crc)
-    blocks / links / nodes(leaf, version, payload, crc, PRIMARY KEY (leaf, version))
+    blocks / links / nodes(leaf, version, payload, crc, base, PRIMARY KEY (leaf, version))
+
+``base`` is NULL for a whole cell and, for a patch cell, the version of the whole cell
+of the same leaf it applies to (a copy of what the checksummed payload says, read only
+by ``compact``, which must keep a kept patch's base).  A ``botree-2`` database has no
+``base`` column and only whole cells (``Store.patches`` is False).
 
 Branches add two tables, created by the first ``create_branch`` (a database without
 them is a botree-2 database with one line of history, ``main``, whose head is ``head``)::
@@ -30,6 +35,14 @@ the new version on the head it read, moves ``head`` to it and inserts its rows
 encodes twice.  The move is still a compare-and-set (``UPDATE head SET version = new
 WHERE version = old``), for writers that do not lock.
 
+Group commit (``commit_group``): a writer that finds the lock taken ``post``s its
+transaction to a queue (a mailbox outside the transactional record: SQLite files in
+``PATH-queue/``, a PostgreSQL UNLOGGED table) and ``await_unlocked``; the holder serves
+the ``queued`` requests in its own transaction, one version each, and ``settle``s each
+request's ticket in ``tickets`` with its version.  An outcome and its version land
+together, so a ticket with an outcome was applied exactly once, and its owner learns
+it with a plain read (``settled``).
+
 This module knows SQL and bytes, not trees: ``durable.py`` turns versions into
 cells and back.  Dialects (``sqlitestore``, ``pgstore``) supply connections,
 placeholders and the error mapping.
@@ -39,24 +52,27 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from ..errors import CorruptDatabase, OutdatedFormat, StorageError, VersionNotFound
-from .format import FORMAT, OPTIONAL_TABLES, TABLES, UPGRADABLE
+from .format import FORMAT, OPTIONAL_TABLES, TABLES, UPGRADABLE, WHOLE_CELLS_ONLY
 
 _BATCH = 256  # cells ``compact`` deletes in one statement (2 parameters each)
 # ``Store.compact``'s plan: (head, branch heads) -> (cut, the (table, leaf, version) cells the kept versions pin)
 #   (None: one line of history, where a cell is unread exactly when a newer cell at or before the cut supersedes it)
 Plan = Callable[[int, Dict[str, int]], Tuple[int, Optional[Set[Tuple[str, int, int]]]]]
 CommitRow = Tuple[int, int, float, Optional[str], bytes, bytes, Optional[bytes], bytes, int]
-Cell = Tuple[int, bytes, int]  # (leaf, payload, crc)
+Cell = Tuple[int, bytes, int, Optional[int]]  # (leaf, payload, crc, base: the whole cell a patch applies to)
 Lineage = Tuple[str, int, Optional[int], int]  # (branch, its head the commit built on, merged source, node id mark)
 
 COMMIT_COLUMNS = "version, parent, time, message, meta, state, ops, deleted, crc"
 T = TypeVar("T")
 Built = Tuple[CommitRow, Dict[str, List[Cell]], Optional[Lineage], T]  # a build: row, cells, lineage, extra
 BACKOFF = 0.05  # seconds before the first reconnect; doubled before each later one
+TICKETS_KEPT = 3600  # seconds a settled request's outcome is kept for its owner to read
+_PRUNE_EVERY = 256
 
 
 BRANCH_SCHEMA = [
@@ -69,12 +85,20 @@ class _BranchMoved(Exception):
     """Inside ``_append``: the branch head moved; roll the commit back."""
 
 
+class Busy(Exception):
+    """``commit_group(wait=False)``: another writer holds the head lock right now."""
+
+
+class Regroup(Exception):
+    """Inside ``commit_group``: the head or the branch tables changed under the lock; roll back, commit alone."""
+
+
 class ConnectionLost(StorageError):
     """The connection to the server broke (a dialect with ``attempts > 1`` reconnects and retries)."""
 
 
 def schema(blob: str, real: str) -> List[str]:
-    """The CREATE statements, with the dialect's blob and float type names."""
+    """The CREATE statements of the current format, with the dialect's blob and float type names."""
     statements = [
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         "CREATE TABLE head (id INTEGER PRIMARY KEY CHECK (id = 0), version BIGINT NOT NULL, oldest BIGINT NOT NULL)",
@@ -87,11 +111,12 @@ def schema(blob: str, real: str) -> List[str]:
     return statements
 
 
-def cell_table(table: str, blob: str, exists_ok: bool = False) -> str:
-    """The CREATE statement of one cell table (``exists_ok``: ``IF NOT EXISTS``)."""
+def cell_table(table: str, blob: str, exists_ok: bool = False, patches: bool = True) -> str:
+    """The CREATE statement of one cell table (``exists_ok``: ``IF NOT EXISTS``; ``patches``: with ``base``)."""
     return (
         f"CREATE TABLE {'IF NOT EXISTS ' if exists_ok else ''}{table} (leaf BIGINT NOT NULL, "
-        f"version BIGINT NOT NULL, payload {blob} NOT NULL, crc BIGINT NOT NULL, PRIMARY KEY (leaf, version))"
+        f"version BIGINT NOT NULL, payload {blob} NOT NULL, crc BIGINT NOT NULL, "
+        f"{'base BIGINT, ' if patches else ''}PRIMARY KEY (leaf, version))"
     )
 
 
@@ -101,6 +126,11 @@ class Store:
     placeholder = "?"
     blob_type = "BLOB"  # the dialect's name of the payload column type
     attempts = 1  # how many times an operation runs when the connection is lost (1: never reconnect)
+
+    patches = False  # may cells be patches (format botree-3)? Set when the database is opened or created
+    grouping = False  # does the dialect queue requests for group commit (``post``, ``queued``, ``unqueue``)?
+    _tickets = False  # the tickets table is known to exist
+    _settled = 0  # outcomes this object settled (every ``_PRUNE_EVERY``-th prunes old ones)
 
     def __init__(self, target: str) -> None:
         self.target = target
@@ -202,6 +232,7 @@ class Store:
                 for statement in self._schema():
                     self._run(statement)
                 self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("format", FORMAT))
+                self.patches = True
                 self._run(self._q("INSERT INTO head VALUES (0, ?, ?)"), (first[0], first[0]))
                 self._insert(first, cells)
                 return True
@@ -217,8 +248,9 @@ class Store:
                 f"{self.target} is in storage format {found} (written by {UPGRADABLE[found]}); this library "
                 f"reads {FORMAT}. Upgrade it in place, keeping every version, with: botree upgrade {self.target}"
             )
-        if found != FORMAT:
+        if found != FORMAT and found not in WHOLE_CELLS_ONLY:
             raise CorruptDatabase(f"{self.target} has format {found!r}, this library reads {FORMAT!r}")
+        self.patches = found == FORMAT
         return False
 
     def format(self) -> Optional[str]:
@@ -309,11 +341,15 @@ class Store:
             found[(str(table), _int(leaf, where), _int(version, where))] = (_blob(payload, where), _int(crc, where))
         return found
 
-    def cells(self, table: str) -> Iterator[Tuple[int, int, bytes, int]]:
-        """Every stored cell of ``table``: (leaf, version, payload, crc). O(table) (for ``verify``)."""
-        for leaf, version, payload, crc in self.query(f"SELECT leaf, version, payload, crc FROM {table}"):
+    def cells(self, table: str) -> Iterator[Tuple[int, int, bytes, int, Optional[int]]]:
+        """Every stored cell of ``table``: (leaf, version, payload, crc, base). O(table) (for ``verify``)."""
+        base = "base" if self.patches else "NULL"
+        for leaf, version, payload, crc, of in self.query(f"SELECT leaf, version, payload, crc, {base} FROM {table}"):
             where = f"{self.target}: a {table} cell"
-            yield _int(leaf, where), _int(version, where), _blob(payload, where), _int(crc, where)
+            yield (
+                _int(leaf, where), _int(version, where), _blob(payload, where), _int(crc, where),
+                None if of is None else _int(of, where),
+            )
 
     # -- branches ------------------------------------------------------------------------
 
@@ -451,15 +487,122 @@ class Store:
         return self._again(attempt)
 
     @contextmanager
-    def _writing(self) -> Iterator[int]:
-        """A write transaction holding the head: yields the head version (dialects lock it first)."""
+    def _writing(self, wait: bool = True) -> Iterator[int]:
+        """A write transaction holding the head: yields the head version (dialects lock it first).
+
+        ``wait=False``: raise ``Busy`` at once if another writer holds the lock.
+        """
         with self._transaction():
-            rows = self._run(self._q(self._lock_head))
+            rows = self._run(self._q(self._lock_head if wait else self._try_lock_head))
+            if not rows and not wait:
+                raise Busy()
             if len(rows) != 1:
                 raise CorruptDatabase(f"{self.target}: the head row is missing")
             yield _int(rows[0][0], f"{self.target}: the head")
 
     _lock_head = "SELECT version FROM head WHERE id = 0"  # inside the write transaction
+    _try_lock_head = _lock_head  # the same without waiting: no rows if another writer holds it
+
+    # -- group commit: requests queued behind the lock, served by whoever holds it --------------
+
+    def commit_group(self, work: Callable[[int, bool], T], wait: bool = True) -> T:
+        """``work(head, retrying)`` in one write transaction holding the head, then made durable.
+
+        ``work`` may ``append`` several versions and ``settle`` the tickets of the requests
+        it served (``queued``): they land together, with one flush.  After a lost
+        connection it runs again with ``retrying`` True (it must look at its tickets'
+        ``outcome`` first: an outcome is stored in the same transaction as its version, so
+        a ticket with an outcome landed, exactly once).  ``wait=False``: ``Busy`` instead of
+        waiting for the lock.  ``Regroup`` from ``work`` rolls back and propagates.
+        """
+
+        def attempt(retrying: bool) -> T:
+            with self._writing(wait) as head:
+                result = work(head, retrying)
+            self._flush()
+            return result
+
+        return self._again(attempt)
+
+    def append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], ticket: int, outcome: bytes) -> None:
+        """Inside ``commit_group``: the next version on ``expected`` (main, no branch tables), and the
+        outcome of the request it serves (``settle``). O(cells)."""
+        if not self._append(expected, row, cells):
+            raise Regroup()
+        self.settle(ticket, row[0], outcome)
+
+    def outcome(self, ticket: int) -> Optional[Tuple[Optional[int], bytes]]:
+        """Inside ``commit_group``: (version or None, outcome) settled for ``ticket``, or None. O(log).
+
+        ``CorruptDatabase`` if the stored outcome fails its checksum.
+        """
+        if not self._has_tickets():
+            return None
+        rows = self._run(self._q("SELECT version, outcome, crc FROM tickets WHERE ticket = ?"), (ticket,))
+        if not rows:
+            return None
+        where = f"{self.target}: the outcome of request {ticket}"
+        version = None if rows[0][0] is None else _int(rows[0][0], where)
+        payload = _blob(rows[0][1], where)
+        if _ticket_checksum(ticket, version, payload) != _int(rows[0][2], where):
+            raise CorruptDatabase(f"{where}: bad checksum")
+        return version, payload
+
+    def settled(self, ticket: int) -> Optional[Tuple[Optional[int], bytes]]:
+        """``outcome(ticket)`` outside any transaction: only a landed outcome is visible. O(log).
+
+        A found outcome is made durable first (``_flush``: dialects that commit early
+        make the serving transaction visible before its flush).
+        """
+        found = self._again(lambda retrying: self.outcome(ticket))
+        if found is not None:
+            self._again(lambda retrying: self._flush())
+        return found
+
+    def settle(self, ticket: int, version: Optional[int], outcome: bytes) -> None:
+        """Inside ``commit_group``: record request ``ticket``'s outcome (its version, or None: refused). O(log)."""
+        for sql, params in self._settling(ticket, version, outcome):
+            self._run(sql, params)
+
+    def _settling(self, ticket: int, version: Optional[int], outcome: bytes) -> List[Tuple[str, Tuple[Any, ...]]]:
+        """The statements of ``settle`` (creating ``tickets`` the first time, pruning now and then)."""
+        statements: List[Tuple[str, Tuple[Any, ...]]] = []
+        if not self._has_tickets():
+            statements.append((
+                "CREATE TABLE IF NOT EXISTS tickets (ticket BIGINT PRIMARY KEY, version BIGINT, "
+                f"outcome {self.blob_type} NOT NULL, crc BIGINT NOT NULL, time BIGINT NOT NULL)", (),
+            ))
+            self._tickets = True
+        now = int(time.time())
+        statements.append((
+            self._q("INSERT INTO tickets (ticket, version, outcome, crc, time) VALUES (?, ?, ?, ?, ?)"),
+            (ticket, version, outcome, _ticket_checksum(ticket, version, outcome), now),
+        ))
+        self._settled += 1
+        if self._settled % _PRUNE_EVERY == 0:  # an owner reads its outcome within moments; keep an hour
+            statements.append((self._q("DELETE FROM tickets WHERE time < ?"), (now - TICKETS_KEPT,)))
+        return statements
+
+    def _has_tickets(self) -> bool:
+        if not self._tickets:
+            self._tickets = "tickets" in self._tables()
+        return self._tickets
+
+    def await_unlocked(self) -> None:
+        """Wait (outside any transaction) until no writer holds the head lock; every waiter wakes at once."""
+        time.sleep(0.001)  # dialects block on the lock itself
+
+    def post(self, ticket: int, request: bytes) -> None:
+        """Queue a request for whoever holds the head lock next (outside any transaction). O(request)."""
+        raise NotImplementedError
+
+    def queued(self, limit: int) -> List[Tuple[int, bytes]]:
+        """Inside ``commit_group``: up to ``limit`` queued (ticket, request), oldest first."""
+        raise NotImplementedError
+
+    def unqueue(self, tickets: Sequence[int]) -> None:
+        """Drop served requests from the queue (after their outcomes landed; outside any transaction)."""
+        raise NotImplementedError
 
     def _append(
         self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], lineage: Optional[Lineage] = None
@@ -525,10 +668,20 @@ class Store:
             if not items:
                 continue
             if table in OPTIONAL_TABLES:
-                writes.append((cell_table(table, self.blob_type, exists_ok=True), []))
-            rows = [(leaf, version, payload, crc) for leaf, payload, crc in items]
-            writes.append((self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"), rows))
+                writes.append((cell_table(table, self.blob_type, exists_ok=True, patches=self.patches), []))
+            writes.append(self._cell_insert(table, version, items))
         return writes
+
+    def _cell_insert(self, table: str, version: int, cells: List[Cell]) -> Tuple[str, List[Tuple[Any, ...]]]:
+        """The INSERT of ``cells`` of ``version`` and its rows; ``StorageError`` for a patch in a botree-2 store."""
+        rows: List[Tuple[Any, ...]]
+        if self.patches:
+            rows = [(leaf, version, payload, crc, base) for leaf, payload, crc, base in cells]
+            return self._q(f"INSERT INTO {table} (leaf, version, payload, crc, base) VALUES (?, ?, ?, ?, ?)"), rows
+        if any(base is not None for *_, base in cells):
+            raise StorageError(f"{self.target}: a patch cell for a database whose format has none")
+        rows = [(leaf, version, payload, crc) for leaf, payload, crc, _ in cells]
+        return self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"), rows
 
     def compact(self, plan: Plan) -> Tuple[int, int]:
         """Drop the commits before a cut and every cell no kept version reads; returns (cut, cells dropped).
@@ -569,18 +722,32 @@ class Store:
         return {str(name): _int(v, f"{self.target}: branch {name!r}") for name, v in rows}
 
     def _drop_superseded(self, table: str, cut: int) -> int:
-        """Delete the cells of ``table`` before ``cut`` that a newer cell at or before it supersedes."""
-        return self._rowcount(
+        """Delete the cells of ``table`` before ``cut`` that a newer cell at or before it supersedes.
+
+        With patch cells, first the superseded patches, then the superseded whole cells
+        that no patch left applies to (a kept patch's base stays, however old).
+        """
+        superseded = (
+            f"version < ? AND EXISTS (SELECT 1 FROM {table} AS newer WHERE newer.leaf = {table}.leaf "
+            f"AND newer.version > {table}.version AND newer.version <= ?)"
+        )
+        if not self.patches:
+            return self._rowcount(self._q(f"DELETE FROM {table} WHERE {superseded}"), (cut, cut))
+        dropped = self._rowcount(self._q(f"DELETE FROM {table} WHERE base IS NOT NULL AND {superseded}"), (cut, cut))
+        return dropped + self._rowcount(
             self._q(
-                f"DELETE FROM {table} WHERE version < ? AND EXISTS (SELECT 1 FROM {table} AS newer "
-                f"WHERE newer.leaf = {table}.leaf AND newer.version > {table}.version "
-                "AND newer.version <= ?)"
+                f"DELETE FROM {table} WHERE base IS NULL AND {superseded} AND NOT EXISTS (SELECT 1 FROM "
+                f"{table} AS patch WHERE patch.leaf = {table}.leaf AND patch.base = {table}.version)"
             ),
             (cut, cut),
         )
 
     def _drop_unpinned(self, table: str, cut: int, needed: Set[Tuple[str, int, int]]) -> int:
-        """Delete the cells of ``table`` before ``cut`` that are not ``needed``, by primary key in batches."""
+        """Delete the cells of ``table`` before ``cut`` that are not ``needed`` (nor a needed patch's base)."""
+        if self.patches:
+            patches = self._run(self._q(f"SELECT leaf, version, base FROM {table} WHERE base IS NOT NULL"))
+            needed = needed | {(table, int(leaf), int(base)) for leaf, version, base in patches
+                               if (table, leaf, version) in needed}
         older = self._run(self._q(f"SELECT leaf, version FROM {table} WHERE version < ?"), (cut,))
         gone = [(leaf, version) for leaf, version in older if (table, leaf, version) not in needed]
         for start in range(0, len(gone), _BATCH):
@@ -609,10 +776,7 @@ class Store:
     def insert_cells(self, table: str, version: int, cells: List[Cell]) -> None:
         """Insert cells of ``version`` inside ``rewriting()``. O(cells)."""
         if cells:
-            self._run_many(
-                self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"),
-                [(leaf, version, payload, crc) for leaf, payload, crc in cells],
-            )
+            self._run_many(*self._cell_insert(table, version, cells))
 
 
 class _Moved(Exception):
@@ -629,6 +793,11 @@ class HeadWatch:
     def close(self) -> None:
         """Close the connection."""
         raise NotImplementedError
+
+
+def _ticket_checksum(ticket: int, version: Optional[int], outcome: bytes) -> int:
+    """CRC-32 of a settled outcome, seeded with its ticket and version (as cells are with their place)."""
+    return zlib.crc32(outcome, zlib.crc32(repr(("ticket", ticket, version)).encode()))
 
 
 def _int(value: Any, where: str) -> int:

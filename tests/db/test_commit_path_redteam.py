@@ -37,6 +37,13 @@ def start(*args: str) -> "subprocess.Popen[str]":
     return subprocess.Popen([*WORKER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
+def running(proc: "subprocess.Popen[str]") -> str:
+    """The worker's first line, once it printed one (its first commit landed): a kill after this is
+    mid-work, however slowly the loaded machine started the process."""
+    assert proc.stdout is not None
+    return proc.stdout.readline()
+
+
 def finish(proc: "subprocess.Popen[str]") -> Dict[str, Any]:
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -114,10 +121,11 @@ def test_sigkill_during_branch_commits_and_merges(target: str) -> None:
     seen: Dict[str, int] = {}
     for round_no in range(5):
         proc = start("crash", target, str(round_no))
-        time.sleep(rng.uniform(0.6, 1.2))
+        first = running(proc)
+        time.sleep(rng.uniform(0.1, 0.6))
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate()
-        printed = [line.split() for line in out.splitlines()]
+        printed = [line.split() for line in (first + out).splitlines()]
         assert printed, "the worker committed nothing before it was killed"
         again = Database(target)
         check_history(again)
@@ -415,10 +423,11 @@ def test_sigkill_during_set_key_add_index_and_merges_on_branches(target: str) ->
     kinds: Counter[str] = Counter()
     for round_no in range(5):
         proc = start("reconfigure", target, str(round_no))
-        time.sleep(rng.uniform(0.6, 1.2))
+        first = running(proc)
+        time.sleep(rng.uniform(0.1, 0.6))
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate()
-        kinds.update(line.split()[0] for line in out.splitlines())
+        kinds.update(line.split()[0] for line in (first + out).splitlines())
         again = Database(target)
         check_history(again)
         for name in ("main", "side"):

@@ -393,7 +393,7 @@ def test_history_since_returns_only_the_newer_commits(target: str) -> None:
 
 
 def test_a_refresh_after_other_commits_reads_ahead_in_few_statements(target: str) -> None:
-    """Catching up with another object's commits: the changed manifests and leaves come in one statement each."""
+    """Catching up with another object's commits: changed manifests, leaves, patch bases: a statement each."""
     from botree.db.durable import DurableDatabase
 
     writer = Database(target)
@@ -419,7 +419,7 @@ def test_a_refresh_after_other_commits_reads_ahead_in_few_statements(target: str
         setattr(store, name, counted)
     tree = reader.tree
     assert [tree.data(i * 1000) for i in range(3)] == ["changed"] * 3  # the changed leaves, read ahead
-    assert calls == {"cell": 0, "cells_at": 2}
+    assert calls["cell"] == 0 and calls["cells_at"] <= 3  # manifests, leaves, the bases of patches
     assert tree == writer.tree
     writer.close()
     reader.close()

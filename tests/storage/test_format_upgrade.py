@@ -78,8 +78,8 @@ def test_the_cli_upgrades_and_then_reads(old_db: str) -> None:
 
     failed = run("ls", old_db, code=1)
     assert f"botree upgrade {old_db}" in failed.stderr and "Traceback" not in failed.stderr
-    assert "upgraded from format botree-1 to botree-2" in run("upgrade", old_db).stdout
-    assert "already in format botree-2" in run("upgrade", old_db).stdout
+    assert "upgraded from format botree-1 to botree-3" in run("upgrade", old_db).stdout
+    assert "already in format botree-3" in run("upgrade", old_db).stdout
     assert "Engineering" in run("ls", old_db).stdout
 
 
