@@ -257,6 +257,37 @@ class Maintenance(IndexReader):
             child = parent
             level += 1
 
+    def _adjust(self, bid: int, count: int) -> None:
+        """Propagate a change inside block ``bid`` whose size stays within B/2..B (no settle pass).
+
+        Every entry on the path to the root gains ``count`` bounds; minimum levels are
+        recomputed from the block upwards until one equals what its parent holds (above
+        it nothing changes).  The leaf-local updates use it instead of ``_settle``: no
+        dirty sets, no rebalancing.  O(h log B + B) per level whose minimum changes.
+        """
+        token = self._token
+        links = self._links.chunks
+        blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+        parent, pkey, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+        fix = True
+        while parent >= 0:
+            pblk = self._blocks.chunks[parent >> 12][(parent >> 6) & 63][parent & 63]
+            i = bisect_left(pblk.keys, pkey)
+            if fix:
+                aux = blk.aux
+                low = delta + (min(aux) if aux else EMPTY_MIN)
+                if pblk.aux[i] == low:
+                    if not count:
+                        return
+                    fix = False
+            if pblk.owner is not token:
+                pblk = self._w(parent)
+            pblk.counts[i] += count  # type: ignore[index]
+            if fix:
+                pblk.aux[i] = low
+            blk = pblk
+            parent, pkey, delta = links[parent >> 12][(parent >> 6) & 63][parent & 63]
+
     # -- settling -------------------------------------------------------------
 
     def _neighbour(self, bid: int) -> tuple[int, bool]:

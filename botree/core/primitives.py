@@ -200,18 +200,28 @@ class Primitives(Maintenance):
             if lo <= at <= hi:  # already in place: only levels may shift
                 if d:
                     blk.aux[lo:hi] = [a + d for a in blk.aux[lo:hi]]
-                    self._mark(src, 0)
-                    self._settle()
+                    self._adjust(src, 0)
                 return
             items = blk.items[lo:hi]
             aux = [a + d for a in blk.aux[lo:hi]]
             del blk.items[lo:hi], blk.aux[lo:hi], blk.keys[lo:hi]
             self._insert_items(src, at - k if at > hi else at, items, aux, None, 0)
-        else:
-            self._move_items(src, lo, hi, dst, at, 0)
-            if d:
-                aux = self._w(dst).aux
-                aux[at : at + k] = [a + d for a in aux[at : at + k]]
+            # The leaf keeps its size: only its minimum level may change.
+            self._dirty.clear()
+            self._adjust(src, 0)
+            return
+        self._move_items(src, lo, hi, dst, at, 0)
+        dblk = self._w(dst)
+        if d:
+            aux = dblk.aux
+            aux[at : at + k] = [a + d for a in aux[at : at + k]]
+        if len(dblk.items) <= self._B and len(self._block(src).items) >= self._min:
+            # Neither leaf over- nor underflows: counts and minimum levels along the two
+            # paths are all that change (no settle pass).
+            self._dirty.clear()
+            self._adjust(dst, k)
+            self._adjust(src, -k)
+            return
         self._settle()
 
     def delete_pair(self, node: int) -> None:
@@ -245,9 +255,12 @@ class Primitives(Maintenance):
             blk = self._w(leaf)
             gone_items = blk.items[lo : hi + 1]
             del blk.items[lo : hi + 1], blk.aux[lo : hi + 1], blk.keys[lo : hi + 1]
-            self._mark(leaf, 0)
             removed = self._drop_rows(gone_items)
-            self._settle()
+            if len(blk.items) >= self._min or leaf == self._root:
+                self._adjust(leaf, lo - hi - 1)  # no underflow: no settle pass
+            else:
+                self._mark(leaf, 0)
+                self._settle()
             return removed
         after = self.next_bound(last)
         if self._height == 0:
