@@ -175,6 +175,11 @@ class Primitives(Maintenance):
             # Inside means first < before <= last in document order.
             if before != first and self.before(first, before) and not self.before(last, before):
                 raise InvalidOperation(f"target {before!r} lies inside the moved range {first!r}..{last!r}")
+        self.relocate_checked(first, last, before, d)
+
+    def relocate_checked(self, first: Bound, last: Bound, before: Optional[Bound], d: Optional[int] = None) -> None:
+        """``relocate`` for a caller that has checked the run (``check_run``) and that ``before``
+        is a bound of this index outside it; ``d`` is still checked. O(B · h)."""
         implied = self.implied_level(before) - self.level(first[0])
         if d is not None and d != implied:
             raise InvalidOperation(

@@ -229,10 +229,26 @@ class IndexReader:
         Climbs both leaves' parent links in lockstep until they meet and compares
         the gap keys there; no position search is needed.
         """
-        node1, open1 = check_bound(first)
-        node2, open2 = check_bound(second)
-        row1 = self._row(node1)
-        row2 = self._row(node2)
+        # check_bound and the row reads inlined: every move's validation compares bounds.
+        if type(first) is not tuple or len(first) != 2:
+            check_bound(first)  # raises InvalidArgument
+        if type(second) is not tuple or len(second) != 2:
+            check_bound(second)
+        node1, open1 = first
+        node2, open2 = second
+        if type(node1) is not int or type(open1) is not bool:
+            check_bound(first)
+        if type(node2) is not int or type(open2) is not bool:
+            check_bound(second)
+        vector = self._nodes.rows
+        rows = vector.chunks
+        length = vector.length
+        row1 = rows[node1 >> 12][(node1 >> 6) & 63][node1 & 63] if 0 <= node1 < length else None
+        if row1 is None:
+            row1 = self._row(node1)  # raises NodeNotFound
+        row2 = rows[node2 >> 12][(node2 >> 6) & 63][node2 & 63] if 0 <= node2 < length else None
+        if row2 is None:
+            row2 = self._row(node2)
         if open1:
             b1, k1 = row1.open_leaf, row1.open_key
         else:

@@ -61,10 +61,10 @@ class _TableReader:
         """The allocator of node ids (live count, freed ids to reuse). O(1)."""
         return self._alloc
 
-    @property
-    def rows(self) -> Any:
-        """The row vector, for read-only scans (``rows[node]`` is a Row or None). O(1)."""
-        return self._rows
+    # ``rows``: the row vector, for read-only scans (``rows[node]`` is a Row or None).  A plain
+    # attribute beside ``_rows`` (set together at construction), not a property: the order
+    # index reads it on every update and query, and a property is a Python call.
+    rows: Any
 
     def data(self, node: int) -> Any:
         """The user data of ``node``. O(1)."""
@@ -172,14 +172,14 @@ class NodeTable(_TableReader):
     Every update returns a new table and leaves this one unchanged.
     """
 
-    __slots__ = ("_rows", "_alloc", "_fields", "_index", "_keys")
+    __slots__ = ("_rows", "rows", "_alloc", "_fields", "_index", "_keys")
 
     def __init__(self, fields: Iterable[str] = (), key: Optional[str] = None) -> None:
         fields = tuple(fields)
         for field in fields:
             if not isinstance(field, str):
                 raise TypeError(f"indexed field names must be str, not {type(field).__name__}")
-        self._rows = ChunkedVector()
+        self.rows = self._rows = ChunkedVector()
         self._alloc = IdAllocator()
         self._fields = fields
         self._index: Optional[FieldTrees] = build_trees(fields, ())
@@ -200,7 +200,7 @@ class NodeTable(_TableReader):
         ``keys``: the key index (None: the table has no key field); it must agree with the rows.
         """
         table = cls.__new__(cls)
-        table._rows = rows
+        table.rows = table._rows = rows
         table._alloc = alloc
         table._fields = fields
         table._index = field_index
@@ -329,10 +329,10 @@ class TransientNodeTable(_TableReader):
     but it copies again before writing, so the frozen table never changes.
     """
 
-    __slots__ = ("_rows", "_alloc", "_fields", "_index", "_keys", "_token", "fresh_ids", "wanted")
+    __slots__ = ("_rows", "rows", "_alloc", "_fields", "_index", "_keys", "_token", "fresh_ids", "wanted")
 
     def __init__(self, base: NodeTable, fresh_ids: bool = False) -> None:
-        self._rows = base._rows.transient()
+        self.rows = self._rows = base._rows.transient()
         self._alloc = base._alloc.copy()
         self._fields = base._fields
         self._index: Optional[TransientFieldTrees] = base._trees().transient() if base._fields else None
