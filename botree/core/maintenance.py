@@ -35,6 +35,7 @@ class Maintenance(IndexReader):
         "_root",
         "_height",
         "_alloc",
+        "_alloc_owned",
         "_token",
         "_B",
         "_min",
@@ -50,7 +51,9 @@ class Maintenance(IndexReader):
         self._nodes = base._nodes.transient(fresh_ids)
         self._root = base._root
         self._height = base._height
-        self._alloc: IdAllocator = base._alloc.copy()
+        # Copy-on-write: the base's block allocator is shared until a block is created or freed.
+        self._alloc: IdAllocator = base._alloc
+        self._alloc_owned = False
         self._token = object()
         self._B = block_size
         self._min = block_size // 2
@@ -73,6 +76,9 @@ class Maintenance(IndexReader):
     def _new_block(self, leaf: bool, parent: int, delta: int) -> int:
         """Create an empty block (its link names ``parent``, which does not list it yet). O(1)."""
         blk = Block([], [], [], None if leaf else [], self._token)
+        if not self._alloc_owned:
+            self._alloc = self._alloc.copy()
+            self._alloc_owned = True
         bid = self._alloc.allocate()
         blocks = self._blocks
         if bid == len(blocks):
@@ -383,7 +389,12 @@ class Maintenance(IndexReader):
             self._free_block(self._root)
             self._root = child
             self._height -= 1
-        alloc = self._alloc
-        for bid in self._pending_free:
-            alloc.release(bid)
-        self._pending_free.clear()
+        pending = self._pending_free
+        if pending:
+            if not self._alloc_owned:
+                self._alloc = self._alloc.copy()
+                self._alloc_owned = True
+            alloc = self._alloc
+            for bid in pending:
+                alloc.release(bid)
+            pending.clear()
