@@ -81,6 +81,46 @@ class Primitives(Maintenance):
         self._bump(leaf, 2, rel)
         return node
 
+    def wrap_run(self, first: int, last: int, data: Any = None) -> int:
+        """A new node wrapping the sibling run first..last (checked by the caller: ``check_run``)
+        in its place; returns its id.  O(B · h + k log B) for k siblings.
+
+        When the run's bounds sit in one leaf with room for two more and free gap keys
+        on both sides, the new bounds go straight into that leaf and the run's levels
+        rise by one there: counts are bumped up the path, no relocation, no settle pass.
+        """
+        row = self._row(first)
+        leaf = row.open_leaf
+        blk = self._block(leaf)
+        keys = blk.keys
+        lo = bisect_left(keys, row.open_key)
+        if self._row(last).close_leaf == leaf and len(keys) + 2 <= self._B:
+            hi = bisect_left(keys, self._row(last).close_key, lo)
+            left = keys[lo - 1] if lo else 0
+            right = keys[hi + 1] if hi + 1 < len(keys) else SPACE
+            if keys[lo] - left >= 2 and right - keys[hi] >= 2:
+                k_open = (left + keys[lo]) // 2
+                k_close = (keys[hi] + right) // 2
+                node = self._nodes.insert(data, (leaf, k_open, leaf, k_close), self._parent_at((first, True)))
+                self._reparent(first, last, node << 1)
+                blk = self._w(leaf)
+                keys = blk.keys
+                aux = blk.aux
+                rel = aux[lo]  # the wrapper takes the run's level; the run goes one deeper
+                aux[lo : hi + 1] = [a + 1 for a in aux[lo : hi + 1]]
+                # Close first, so that ``lo`` still points at the run's start.
+                blk.items.insert(hi + 1, node << 1 | 1)
+                aux.insert(hi + 1, rel)
+                keys.insert(hi + 1, k_close)
+                blk.items.insert(lo, node << 1)
+                aux.insert(lo, rel)
+                keys.insert(lo, k_open)
+                self._bump(leaf, 2, rel)  # the leaf's minimum level cannot fall: rel was there
+                return node
+        node = self.insert_pair(data, (first, True))
+        self.relocate_checked((first, True), (last, False), (node, False), 1)
+        return node
+
     def _parent_at(self, before: Optional[Bound]) -> int:
         """``Row.parent`` (the parent's opening item, or ``TOP``) of a node placed just before ``before``. O(1)."""
         if before is None:

@@ -108,9 +108,7 @@ def _insert_parent(b: TransientIndex, first: int, data: Any, last: Optional[int]
     if last is None:
         last = first
     b.check_run((first, True), (last, False))
-    node = b.insert_pair(data, (first, True))
-    b.relocate((first, True), (last, False), (node, False), 1)
-    return node
+    return b.wrap_run(first, last, data)
 
 
 # -- deletes ----------------------------------------------------------------------
