@@ -68,7 +68,8 @@ class Maintenance(IndexReader):
         """Block ``bid``, owned by this batch (copied on first write). O(B) first time."""
         blk: Block = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
         if blk.owner is not self._token:
-            blk = blk.copy(self._token)
+            counts = blk.counts  # Block.copy inlined: every persistent update copies a path of blocks
+            blk = Block(blk.keys[:], blk.items[:], blk.aux[:], None if counts is None else counts[:], self._token)
             self._blocks[bid] = blk
             self.blocks_written += 1
         return blk
