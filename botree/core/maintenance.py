@@ -289,7 +289,7 @@ class Maintenance(IndexReader):
                     fix = False
             if pblk.owner is not token:
                 pblk = self._w(parent)
-            pblk.counts[i] += count  # type: ignore[index]
+            pblk.counts[i] += count
             if fix:
                 pblk.aux[i] = low
             blk = pblk

@@ -329,7 +329,9 @@ class TransientNodeTable(_TableReader):
     but it copies again before writing, so the frozen table never changes.
     """
 
-    __slots__ = ("_rows", "rows", "_alloc", "_alloc_owned", "_fields", "_index", "_keys", "_token", "fresh_ids", "wanted")
+    __slots__ = (
+        "_rows", "rows", "_alloc", "_alloc_owned", "_fields", "_index", "_keys", "_token", "fresh_ids", "wanted"
+    )
 
     def __init__(self, base: NodeTable, fresh_ids: bool = False) -> None:
         self.rows = self._rows = base._rows.transient()
