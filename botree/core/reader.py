@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any, Iterator, List, Optional, Tuple
 
-from ..errors import CorruptDatabase, InvalidArgument, NodeNotFound, PositionError, UnknownNode
+from ..errors import CorruptDatabase, InvalidArgument, NodeNotFound, PositionError
 from ..nodetable import TOP, ChunkedVector, IdAllocator, NodeTable
 from .blocks import Block
 
@@ -91,10 +91,14 @@ class IndexReader:
     # -- locating -----------------------------------------------------------
 
     def _row(self, node: int) -> Any:
-        try:
-            return self._nodes.row(node)
-        except UnknownNode:  # not any KeyError: a stored leaf that fails to load says so itself
-            raise NodeNotFound(node) from None
+        # NodeTable.row inlined (every update validates its nodes): a free slot or an id out of
+        # range is NodeNotFound; a stored leaf that fails to load raises its own error.
+        rows = self._nodes.rows
+        if type(node) is int and 0 <= node < rows.length:
+            row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63]
+            if row is not None:
+                return row
+        raise NodeNotFound(node)
 
     def _block(self, bid: int) -> Block:
         """Block ``bid`` (inlined ChunkedVector read: see nodetable.vector)."""
