@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Dict, List, Optional, Set
 
-from ..nodetable import IdAllocator
+from ..nodetable import IdAllocator, Row
 from .blocks import EMPTY_MIN, Block
 from .gapkeys import SPACE, even_keys, gap_keys
 from .reader import IndexReader
@@ -123,16 +123,18 @@ class Maintenance(IndexReader):
         items = blk.items
         if blk.counts is None:
             nodes = self._nodes
-            writable = nodes.writable
             vector = nodes.rows
             token = nodes.owner_token
             for j in range(lo, hi):
                 item = items[j]
                 node = item >> 1
-                # ``writable(node)`` inlined for rows this batch owns already (hot in splits).
+                # ``nodes.writable(node)`` inlined (splits and merges relink up to B rows).
                 row = vector.chunks[node >> 12][(node >> 6) & 63][node & 63]
-                if row is None or row.owner is not token:
-                    row = writable(node)
+                if row is None:
+                    row = nodes.writable(node)  # raises UnknownNode
+                elif row.owner is not token:
+                    row = Row(row.open_leaf, row.open_key, row.close_leaf, row.close_key, row.data, token, row.parent)
+                    vector[node] = row
                 if item & 1:
                     row.close_leaf = bid
                     row.close_key = keys[j]
@@ -208,15 +210,22 @@ class Maintenance(IndexReader):
         if counts is not None:
             del s.counts[lo:hi]  # type: ignore[union-attr]
         self._mark(src, level)
-        diff = self._sum(src) - self._sum(dst)
+        # S(src) - S(dst): both blocks are at one level, so climb in lockstep until the paths meet.
+        links = self._links.chunks
+        diff = 0
+        a, b = src, dst
+        while a != b:
+            a, _, da = links[a >> 12][(a >> 6) & 63][a & 63]
+            b, _, db = links[b >> 12][(b >> 6) & 63][b & 63]
+            diff += da - db
         if diff:
             aux = [a + diff for a in aux]
             if counts is not None:
                 # ``_shift(child, diff)`` inlined.
-                links = self._links
+                table = self._links
                 for child in items:
-                    parent, pkey, delta = links.chunks[child >> 12][(child >> 6) & 63][child & 63]
-                    links[child] = (parent, pkey, delta + diff)
+                    parent, pkey, delta = table.chunks[child >> 12][(child >> 6) & 63][child & 63]
+                    table[child] = (parent, pkey, delta + diff)
                 self.links_written += len(items)
         self._insert_items(dst, at, items, aux, counts, level, keys)
 
