@@ -273,6 +273,53 @@ class Maintenance(IndexReader):
             child = parent
             level += 1
 
+    def _shift_levels(self, first: tuple[int, bool], last: tuple[int, bool], d: int) -> None:
+        """Add ``d`` to the level of every bound from ``first`` to ``last`` (inclusive), in place.
+
+        No cuts: the two end leaves get ``d`` added to the entries in range, and climbing
+        both paths in lockstep up to the block where they meet, every child block wholly
+        between them gets ``d`` added to its level delta (a link write, no block copy) and
+        to its minimum in the parent.  Every block changed is marked for ``_settle``, which
+        refreshes the minimum levels above.  O(B · h) link writes at most, whatever the
+        number of bounds in the range.
+        """
+        b1, lo = self._locate(first)
+        b2, hi = self._locate(last)
+        blk = self._w(b1)
+        if b1 == b2:
+            blk.aux[lo : hi + 1] = [a + d for a in blk.aux[lo : hi + 1]]
+            self._mark(b1, 0)
+            return
+        blk.aux[lo:] = [a + d for a in blk.aux[lo:]]
+        self._mark(b1, 0)
+        blk = self._w(b2)
+        blk.aux[: hi + 1] = [a + d for a in blk.aux[: hi + 1]]
+        self._mark(b2, 0)
+        level = 0
+        while True:
+            p1, k1, _ = self._link(b1)
+            p2, k2, _ = self._link(b2)
+            level += 1
+            pblk = self._w(p1)
+            i = bisect_left(pblk.keys, k1) + 1
+            if p1 == p2:
+                self._shift_children(pblk, i, bisect_left(pblk.keys, k2), d)
+                self._mark(p1, level)
+                return
+            self._shift_children(pblk, i, len(pblk.items), d)
+            self._mark(p1, level)
+            pblk = self._w(p2)
+            self._shift_children(pblk, 0, bisect_left(pblk.keys, k2), d)
+            self._mark(p2, level)
+            b1, b2 = p1, p2
+
+    def _shift_children(self, blk: Block, lo: int, hi: int, d: int) -> None:
+        """Shift the levels of the subtrees of inner block ``blk``'s children lo..hi-1 by ``d``."""
+        aux = blk.aux
+        for j in range(lo, hi):
+            self._shift(blk.items[j], d)
+            aux[j] += d
+
     def _adjust(self, bid: int, count: int) -> None:
         """Propagate a change inside block ``bid`` whose size stays within B/2..B (no settle pass).
 

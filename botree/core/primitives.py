@@ -117,8 +117,18 @@ class Primitives(Maintenance):
                 keys.insert(lo, k_open)
                 self._bump(leaf, 2, rel)  # the leaf's minimum level cannot fall: rel was there
                 return node
-        node = self.insert_pair(data, (first, True))
-        self.relocate_checked((first, True), (last, False), (node, False), 1)
+        # Otherwise: levels of the run rise by one in place (no cuts), then the two new bounds
+        # go in just around it; the settle pass splits a full leaf and refreshes the aggregates.
+        node = self._nodes.insert(data, (0, 0, 0, 0), self._parent_at((first, True)))
+        self._reparent(first, last, node << 1)
+        close_leaf, close_pos = self._locate((last, False))
+        rel = self._block(close_leaf).aux[close_pos]
+        self._shift_levels((first, True), (last, False), 1)
+        self._insert_items(close_leaf, close_pos + 1, [node << 1 | 1], [rel], None, 0)
+        open_leaf, open_pos = self._locate((first, True))
+        rel = self._block(open_leaf).aux[open_pos] - 1
+        self._insert_items(open_leaf, open_pos, [node << 1], [rel], None, 0)
+        self._settle()
         return node
 
     def _parent_at(self, before: Optional[Bound]) -> int:
@@ -277,7 +287,7 @@ class Primitives(Maintenance):
             last = self.prev_bound((node, False))
             assert inner is not None and last is not None
             self._reparent(inner[0], last[0], self._parent_at((node, True)))
-            self._relocate(inner, last, (node, True), -1)
+            self._shift_levels(inner, last, -1)  # in place: no cuts (see ``_shift_levels``)
         for bound in ((node, False), (node, True)):
             leaf, pos = self._locate(bound)
             blk = self._w(leaf)

@@ -1,8 +1,10 @@
-"""The leaf-local fast paths (issue 16) against a simple model, and proof that they are taken.
+"""The fast paths (issue 16) against a simple model, and proof that they are taken.
 
 Small moves, deletes and wraps whose bounds sit in one leaf skip the split-and-join
 relocation and the settle pass (``Primitives._relocate``, ``delete_range``, ``wrap_run``;
-counts and minimum levels go up one path, ``Maintenance._adjust`` / ``_bump``).  Random
+counts and minimum levels go up one path, ``Maintenance._adjust`` / ``_bump``); other
+wraps and unwraps shift the levels of the wrapped range in place without cuts
+(``Maintenance._shift_levels``).  Random
 sequences of those updates on trees with small and large blocks, where the fast paths and
 the general ones both run, are compared after every step with the parent-pointer model of
 ``test_tree_stateful`` and with ``check()``; every earlier version is re-verified at the
@@ -44,7 +46,8 @@ def test_small_updates_match_the_model(block_size: int, size: int, data: st.Data
         if not m.parent:
             break
         kind = draw(st.sampled_from(["move", "delete", "wrap", "wrap_run", "unwrap", "move_after"]))
-        node = _small_subtree(m, draw)
+        # Wraps and unwraps of any node: levels shift in place over a range of any size.
+        node = _small_subtree(m, draw) if kind not in ("wrap", "unwrap") else draw(st.sampled_from(m.nodes()))
         if node is None:
             break
         new = None
