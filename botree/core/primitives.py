@@ -243,6 +243,20 @@ class Primitives(Maintenance):
         src, lo = self._locate(first)
         src_last, hi = self._locate(last)
         if src_last != src:
+            if self._next_leaf(src) == src_last:
+                dst, at = self._position(before)
+                if dst != src and dst != src_last:
+                    # The run straddles two neighbouring leaves (a small subtree across a leaf
+                    # edge): move both pieces straight to the target leaf, no cuts; the settle
+                    # pass splits the target if it overflowed and refills the sources.
+                    k = len(self._block(src).items) - lo + hi + 1
+                    self._move_items(src_last, 0, hi + 1, dst, at, 0)
+                    self._move_items(src, lo, len(self._block(src).items), dst, at, 0)
+                    if d:
+                        aux = self._w(dst).aux
+                        aux[at : at + k] = [a + d for a in aux[at : at + k]]
+                    self._settle()
+                    return
             self._splice(first, self.next_bound(last), before, d)
             return
         # The whole run sits in one leaf: move its entries straight to the target leaf
@@ -316,6 +330,19 @@ class Primitives(Maintenance):
             else:
                 self._mark(leaf, 0)
                 self._settle()
+            return removed
+        if self._next_leaf(leaf) == leaf_last:
+            # The run straddles two neighbouring leaves: drop its pieces there, no cuts.
+            blk = self._w(leaf)
+            gone_items = blk.items[lo:]
+            del blk.items[lo:], blk.aux[lo:], blk.keys[lo:]
+            self._mark(leaf, 0)
+            blk = self._w(leaf_last)
+            gone_items += blk.items[: hi + 1]
+            del blk.items[: hi + 1], blk.aux[: hi + 1], blk.keys[: hi + 1]
+            self._mark(leaf_last, 0)
+            removed = self._drop_rows(gone_items)
+            self._settle()
             return removed
         after = self.next_bound(last)
         if self._height == 0:
