@@ -431,7 +431,7 @@ class TransientNodeTable(_TableReader):
             node = alloc.allocate_fresh() if fresh else alloc.allocate()
         row = Row(open_leaf, open_key, close_leaf, close_key, data, self._token, parent)
         rows = self._rows
-        if node == len(rows):
+        if node == rows.length:
             rows.append(row)
         else:
             rows[node] = row

@@ -151,6 +151,11 @@ class TransientVector(_VectorReader):
     def append(self, value: Any) -> None:
         """Add an item at the end. O(1) amortised."""
         i = self.length
+        if i & LEAF_MASK and i >> LEAF_BITS in self._leaves:
+            # Fast path: the last leaf is owned already (appending rows in a batch).
+            self.chunks[i >> MID_BITS][(i >> LEAF_BITS) & LEAF_MASK].append(value)
+            self.length = i + 1
+            return
         if i & (MID - 1) == 0:
             if self._mids is None:  # the top list must be owned before it grows
                 self.chunks = list(self.chunks)
