@@ -9,16 +9,20 @@ stays ``perf_counter`` (the peers time some operations call by call; a CPU-time 
 a system call that would add ~0.5 µs to each).  The operations and arguments are those
 of ``python -m benchmarks`` (``peers``, ``peer_trees``), so the figures are comparable.
 
-    PYTHONPATH=. python -m benchmarks.interleaved --sizes 100000,1000000 [--reps 15]
+    PYTHONPATH=. python -m benchmarks.interleaved --sizes 100000,1000000 [--reps 15] [--baseline DIR]
 
 Prints a markdown table: µs per operation (build: seconds) and the ratio botree / anytree.
+``--baseline DIR`` times a second checkout of botree (e.g. ``git worktree add DIR <commit>``)
+in the same repetitions, so a change's before and after are compared under the same load.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import os
+import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -55,49 +59,91 @@ def _per_unit(call: Callable[..., Tuple[float, int]], args: Any) -> float:
     return sec / units * 1e6
 
 
-def run(sizes: Sequence[int], reps: int, seed: int) -> str:
+def baseline_peer(path: str) -> peers.Peer:
+    """botree as checked out at ``path`` (e.g. the commit before a change), imported beside this
+    one as ``botree_baseline``, so that before and after are timed in the same run."""
+    spec = importlib.util.spec_from_file_location(
+        "botree_baseline", os.path.join(path, "botree", "__init__.py"),
+        submodule_search_locations=[os.path.join(path, "botree")],
+    )
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["botree_baseline"] = mod
+    spec.loader.exec_module(mod)
+
+    class BaselinePeer(peers.BotreePeer):
+        name = "baseline"
+
+        def build(self, inp: peers.Inputs) -> Tuple[float, int]:
+            self.reset()
+            t0 = time.perf_counter()
+            tree, mapping = mod.load_parent_table(inp.rows, id=0, parent=1)
+            elapsed = time.perf_counter() - t0
+            self.t, self.inp = tree, inp
+            self.ids = [mapping[k] for k in inp.keys]
+            return elapsed, len(inp.keys)
+
+        def build_events(self, inp: peers.Inputs) -> Tuple[float, int]:
+            t0 = time.perf_counter()
+            mod.Tree.from_events(inp.events)
+            return time.perf_counter() - t0, len(inp.keys)
+
+    return BaselinePeer()
+
+
+def run(sizes: Sequence[int], reps: int, seed: int, baseline: Optional[str] = None) -> str:
+    extra = " baseline µs | baseline / anytree |" if baseline else ""
     lines = [
         f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
         "",
-        "| operation | nodes | botree µs | anytree µs | botree / anytree |",
-        "|:---|---:|---:|---:|---:|",
+        "| operation | nodes | botree µs | anytree µs | botree / anytree |" + extra,
+        "|:---|---:|---:|---:|---:|" + ("---:|---:|" if baseline else ""),
     ]
     for n in sizes:
         spec = peer_trees.random_tree(n, seed)
         work = peer_trees.make_workload(spec, 1000, 100, 20, seed + n)
         inp = peers.Inputs.make(spec.parents)
         libs: Dict[str, peers.Peer] = {"botree": peers.PEERS["botree"](), "anytree": peers.PEERS["anytree"]()}
+        if baseline:
+            libs["baseline"] = baseline_peer(baseline)
         builds: Dict[str, float] = {}
         for name, peer in libs.items():
             gc.collect()
             t0 = time.perf_counter()
             peer.build(inp)
             builds[name] = time.perf_counter() - t0
-        bo = libs["botree"]
+        bots = [name for name in libs if name != "anytree"]
         for key, method in (("from_parent_table", "build"), ("from_events", "build_events")):
-            if key == "from_parent_table":
-                sec = builds["botree"]
-            else:
-                gc.collect()
-                t0 = time.perf_counter()
-                getattr(bo, method)(inp)
-                sec = time.perf_counter() - t0
-            lines.append(f"| {key} (s) | {n:,} | {sec:.2f} | {builds['anytree']:.2f} | {sec / builds['anytree']:.2f} |")
+            cells = []
+            for name in bots:
+                if key == "from_parent_table":
+                    sec = builds[name]
+                else:
+                    gc.collect()
+                    t0 = time.perf_counter()
+                    getattr(libs[name], method)(inp)
+                    sec = time.perf_counter() - t0
+                cells.append((sec, sec / builds["anytree"]))
+            row = f"| {key} (s) | {n:,} | {cells[0][0]:.2f} | {builds['anytree']:.2f} | {cells[0][1]:.2f} |"
+            lines.append(row + "".join(f" {sec:.2f} | {ratio:.2f} |" for sec, ratio in cells[1:]))
         for key, label, bmethod, amethod, field in ROWS:
-            best: Dict[str, float] = {"botree": float("inf"), "anytree": float("inf")}
+            best: Dict[str, float] = {name: float("inf") for name in libs}
             updates = ("insert_parents", "small", "small_moves", "wraps")
             # Short batches: the minimum over many of them finds the undisturbed moments.
             limit = 20 if key == "move_half" else (100 if field in updates else 200)
-            bargs = _args(bo, work, field, limit)
-            aargs = _args(libs["anytree"], work, field, limit)
-            if field is not None and not bargs:
+            args = {name: _args(peer, work, field, limit) for name, peer in libs.items()}
+            if field is not None and not args["botree"]:
                 continue
             gc.collect()
             for _ in range(reps):
-                best["botree"] = min(best["botree"], _per_unit(getattr(bo, bmethod), bargs))
-                best["anytree"] = min(best["anytree"], _per_unit(getattr(libs["anytree"], amethod), aargs))
+                for name, peer in libs.items():
+                    call = getattr(peer, amethod if name == "anytree" else bmethod)
+                    best[name] = min(best[name], _per_unit(call, args[name]))
             ratio = best["botree"] / best["anytree"]
-            lines.append(f"| {label} | {n:,} | {best['botree']:.3g} | {best['anytree']:.3g} | {ratio:.2f} |")
+            row = f"| {label} | {n:,} | {best['botree']:.3g} | {best['anytree']:.3g} | {ratio:.2f} |"
+            if baseline:
+                row += f" {best['baseline']:.3g} | {best['baseline'] / best['anytree']:.2f} |"
+            lines.append(row)
         for peer in libs.values():
             peer.reset()
         del libs, inp, work, spec
@@ -112,8 +158,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--sizes", default="100000,1000000", help="random-tree sizes (default 100000,1000000)")
     parser.add_argument("--reps", type=int, default=15, help="repetitions per operation and library (default 15)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--baseline", default=None, help="a checkout of botree (e.g. a git worktree of the commit before a change) "
+        "timed beside this one in the same run, as two more columns"
+    )
     args = parser.parse_args(argv)
-    print(run([int(float(x)) for x in args.sizes.split(",")], args.reps, args.seed), flush=True)
+    sizes = [int(float(x)) for x in args.sizes.split(",")]
+    print(run(sizes, args.reps, args.seed, args.baseline), flush=True)
     return 0
 
 

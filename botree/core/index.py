@@ -185,8 +185,9 @@ class TransientIndex(Primitives):
             self._nodes.persistent(),
             self._root,
             self._height,
-            self._alloc.copy(),
+            self._alloc,
             self._B,
         )
+        self._alloc_owned = False  # the frozen index holds it now: copy before the next change
         self._token = object()
         return idx

@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Dict, List, Optional, Set
 
-from ..nodetable import IdAllocator
+from ..nodetable import IdAllocator, Row
 from .blocks import EMPTY_MIN, Block
 from .gapkeys import SPACE, even_keys, gap_keys
 from .reader import IndexReader
@@ -35,6 +35,7 @@ class Maintenance(IndexReader):
         "_root",
         "_height",
         "_alloc",
+        "_alloc_owned",
         "_token",
         "_B",
         "_min",
@@ -50,7 +51,9 @@ class Maintenance(IndexReader):
         self._nodes = base._nodes.transient(fresh_ids)
         self._root = base._root
         self._height = base._height
-        self._alloc: IdAllocator = base._alloc.copy()
+        # Copy-on-write: the base's block allocator is shared until a block is created or freed.
+        self._alloc: IdAllocator = base._alloc
+        self._alloc_owned = False
         self._token = object()
         self._B = block_size
         self._min = block_size // 2
@@ -65,7 +68,8 @@ class Maintenance(IndexReader):
         """Block ``bid``, owned by this batch (copied on first write). O(B) first time."""
         blk: Block = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
         if blk.owner is not self._token:
-            blk = blk.copy(self._token)
+            counts = blk.counts  # Block.copy inlined: every persistent update copies a path of blocks
+            blk = Block(blk.keys[:], blk.items[:], blk.aux[:], None if counts is None else counts[:], self._token)
             self._blocks[bid] = blk
             self.blocks_written += 1
         return blk
@@ -73,6 +77,9 @@ class Maintenance(IndexReader):
     def _new_block(self, leaf: bool, parent: int, delta: int) -> int:
         """Create an empty block (its link names ``parent``, which does not list it yet). O(1)."""
         blk = Block([], [], [], None if leaf else [], self._token)
+        if not self._alloc_owned:
+            self._alloc = self._alloc.copy()
+            self._alloc_owned = True
         bid = self._alloc.allocate()
         blocks = self._blocks
         if bid == len(blocks):
@@ -116,16 +123,18 @@ class Maintenance(IndexReader):
         items = blk.items
         if blk.counts is None:
             nodes = self._nodes
-            writable = nodes.writable
             vector = nodes.rows
             token = nodes.owner_token
             for j in range(lo, hi):
                 item = items[j]
                 node = item >> 1
-                # ``writable(node)`` inlined for rows this batch owns already (hot in splits).
+                # ``nodes.writable(node)`` inlined (splits and merges relink up to B rows).
                 row = vector.chunks[node >> 12][(node >> 6) & 63][node & 63]
-                if row is None or row.owner is not token:
-                    row = writable(node)
+                if row is None:
+                    row = nodes.writable(node)  # raises UnknownNode
+                elif row.owner is not token:
+                    row = Row(row.open_leaf, row.open_key, row.close_leaf, row.close_key, row.data, token, row.parent)
+                    vector[node] = row
                 if item & 1:
                     row.close_leaf = bid
                     row.close_key = keys[j]
@@ -201,15 +210,22 @@ class Maintenance(IndexReader):
         if counts is not None:
             del s.counts[lo:hi]  # type: ignore[union-attr]
         self._mark(src, level)
-        diff = self._sum(src) - self._sum(dst)
+        # S(src) - S(dst): both blocks are at one level, so climb in lockstep until the paths meet.
+        links = self._links.chunks
+        diff = 0
+        a, b = src, dst
+        while a != b:
+            a, _, da = links[a >> 12][(a >> 6) & 63][a & 63]
+            b, _, db = links[b >> 12][(b >> 6) & 63][b & 63]
+            diff += da - db
         if diff:
             aux = [a + diff for a in aux]
             if counts is not None:
                 # ``_shift(child, diff)`` inlined.
-                links = self._links
+                table = self._links
                 for child in items:
-                    parent, pkey, delta = links.chunks[child >> 12][(child >> 6) & 63][child & 63]
-                    links[child] = (parent, pkey, delta + diff)
+                    parent, pkey, delta = table.chunks[child >> 12][(child >> 6) & 63][child & 63]
+                    table[child] = (parent, pkey, delta + diff)
                 self.links_written += len(items)
         self._insert_items(dst, at, items, aux, counts, level, keys)
 
@@ -256,6 +272,84 @@ class Maintenance(IndexReader):
                 return
             child = parent
             level += 1
+
+    def _shift_levels(self, first: tuple[int, bool], last: tuple[int, bool], d: int) -> None:
+        """Add ``d`` to the level of every bound from ``first`` to ``last`` (inclusive), in place.
+
+        No cuts: the two end leaves get ``d`` added to the entries in range, and climbing
+        both paths in lockstep up to the block where they meet, every child block wholly
+        between them gets ``d`` added to its level delta (a link write, no block copy) and
+        to its minimum in the parent.  Every block changed is marked for ``_settle``, which
+        refreshes the minimum levels above.  O(B · h) link writes at most, whatever the
+        number of bounds in the range.
+        """
+        b1, lo = self._locate(first)
+        b2, hi = self._locate(last)
+        blk = self._w(b1)
+        if b1 == b2:
+            blk.aux[lo : hi + 1] = [a + d for a in blk.aux[lo : hi + 1]]
+            self._mark(b1, 0)
+            return
+        blk.aux[lo:] = [a + d for a in blk.aux[lo:]]
+        self._mark(b1, 0)
+        blk = self._w(b2)
+        blk.aux[: hi + 1] = [a + d for a in blk.aux[: hi + 1]]
+        self._mark(b2, 0)
+        level = 0
+        while True:
+            p1, k1, _ = self._link(b1)
+            p2, k2, _ = self._link(b2)
+            level += 1
+            pblk = self._w(p1)
+            i = bisect_left(pblk.keys, k1) + 1
+            if p1 == p2:
+                self._shift_children(pblk, i, bisect_left(pblk.keys, k2), d)
+                self._mark(p1, level)
+                return
+            self._shift_children(pblk, i, len(pblk.items), d)
+            self._mark(p1, level)
+            pblk = self._w(p2)
+            self._shift_children(pblk, 0, bisect_left(pblk.keys, k2), d)
+            self._mark(p2, level)
+            b1, b2 = p1, p2
+
+    def _shift_children(self, blk: Block, lo: int, hi: int, d: int) -> None:
+        """Shift the levels of the subtrees of inner block ``blk``'s children lo..hi-1 by ``d``."""
+        aux = blk.aux
+        for j in range(lo, hi):
+            self._shift(blk.items[j], d)
+            aux[j] += d
+
+    def _adjust(self, bid: int, count: int) -> None:
+        """Propagate a change inside block ``bid`` whose size stays within B/2..B (no settle pass).
+
+        Every entry on the path to the root gains ``count`` bounds; minimum levels are
+        recomputed from the block upwards until one equals what its parent holds (above
+        it nothing changes).  The leaf-local updates use it instead of ``_settle``: no
+        dirty sets, no rebalancing.  O(h log B + B) per level whose minimum changes.
+        """
+        token = self._token
+        links = self._links.chunks
+        blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+        parent, pkey, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+        fix = True
+        while parent >= 0:
+            pblk = self._blocks.chunks[parent >> 12][(parent >> 6) & 63][parent & 63]
+            i = bisect_left(pblk.keys, pkey)
+            if fix:
+                aux = blk.aux
+                low = delta + (min(aux) if aux else EMPTY_MIN)
+                if pblk.aux[i] == low:
+                    if not count:
+                        return
+                    fix = False
+            if pblk.owner is not token:
+                pblk = self._w(parent)
+            pblk.counts[i] += count
+            if fix:
+                pblk.aux[i] = low
+            blk = pblk
+            parent, pkey, delta = links[parent >> 12][(parent >> 6) & 63][parent & 63]
 
     # -- settling -------------------------------------------------------------
 
@@ -352,7 +446,12 @@ class Maintenance(IndexReader):
             self._free_block(self._root)
             self._root = child
             self._height -= 1
-        alloc = self._alloc
-        for bid in self._pending_free:
-            alloc.release(bid)
-        self._pending_free.clear()
+        pending = self._pending_free
+        if pending:
+            if not self._alloc_owned:
+                self._alloc = self._alloc.copy()
+                self._alloc_owned = True
+            alloc = self._alloc
+            for bid in pending:
+                alloc.release(bid)
+            pending.clear()

@@ -81,6 +81,56 @@ class Primitives(Maintenance):
         self._bump(leaf, 2, rel)
         return node
 
+    def wrap_run(self, first: int, last: int, data: Any = None) -> int:
+        """A new node wrapping the sibling run first..last (checked by the caller: ``check_run``)
+        in its place; returns its id.  O(B · h + k log B) for k siblings.
+
+        When the run's bounds sit in one leaf with room for two more and free gap keys
+        on both sides, the new bounds go straight into that leaf and the run's levels
+        rise by one there: counts are bumped up the path, no relocation, no settle pass.
+        """
+        row = self._row(first)
+        leaf = row.open_leaf
+        blk = self._block(leaf)
+        keys = blk.keys
+        lo = bisect_left(keys, row.open_key)
+        if self._row(last).close_leaf == leaf and len(keys) + 2 <= self._B:
+            hi = bisect_left(keys, self._row(last).close_key, lo)
+            left = keys[lo - 1] if lo else 0
+            right = keys[hi + 1] if hi + 1 < len(keys) else SPACE
+            if keys[lo] - left >= 2 and right - keys[hi] >= 2:
+                k_open = (left + keys[lo]) // 2
+                k_close = (keys[hi] + right) // 2
+                node = self._nodes.insert(data, (leaf, k_open, leaf, k_close), self._parent_at((first, True)))
+                self._reparent(first, last, node << 1)
+                blk = self._w(leaf)
+                keys = blk.keys
+                aux = blk.aux
+                rel = aux[lo]  # the wrapper takes the run's level; the run goes one deeper
+                aux[lo : hi + 1] = [a + 1 for a in aux[lo : hi + 1]]
+                # Close first, so that ``lo`` still points at the run's start.
+                blk.items.insert(hi + 1, node << 1 | 1)
+                aux.insert(hi + 1, rel)
+                keys.insert(hi + 1, k_close)
+                blk.items.insert(lo, node << 1)
+                aux.insert(lo, rel)
+                keys.insert(lo, k_open)
+                self._bump(leaf, 2, rel)  # the leaf's minimum level cannot fall: rel was there
+                return node
+        # Otherwise: levels of the run rise by one in place (no cuts), then the two new bounds
+        # go in just around it; the settle pass splits a full leaf and refreshes the aggregates.
+        node = self._nodes.insert(data, (0, 0, 0, 0), self._parent_at((first, True)))
+        self._reparent(first, last, node << 1)
+        close_leaf, close_pos = self._locate((last, False))
+        rel = self._block(close_leaf).aux[close_pos]
+        self._shift_levels((first, True), (last, False), 1)
+        self._insert_items(close_leaf, close_pos + 1, [node << 1 | 1], [rel], None, 0)
+        open_leaf, open_pos = self._locate((first, True))
+        rel = self._block(open_leaf).aux[open_pos] - 1
+        self._insert_items(open_leaf, open_pos, [node << 1], [rel], None, 0)
+        self._settle()
+        return node
+
     def _parent_at(self, before: Optional[Bound]) -> int:
         """``Row.parent`` (the parent's opening item, or ``TOP``) of a node placed just before ``before``. O(1)."""
         if before is None:
@@ -175,6 +225,11 @@ class Primitives(Maintenance):
             # Inside means first < before <= last in document order.
             if before != first and self.before(first, before) and not self.before(last, before):
                 raise InvalidOperation(f"target {before!r} lies inside the moved range {first!r}..{last!r}")
+        self.relocate_checked(first, last, before, d)
+
+    def relocate_checked(self, first: Bound, last: Bound, before: Optional[Bound], d: Optional[int] = None) -> None:
+        """``relocate`` for a caller that has checked the run (``check_run``) and that ``before``
+        is a bound of this index outside it; ``d`` is still checked. O(B · h)."""
         implied = self.implied_level(before) - self.level(first[0])
         if d is not None and d != implied:
             raise InvalidOperation(
@@ -188,6 +243,20 @@ class Primitives(Maintenance):
         src, lo = self._locate(first)
         src_last, hi = self._locate(last)
         if src_last != src:
+            if self._next_leaf(src) == src_last:
+                dst, at = self._position(before)
+                if dst != src and dst != src_last:
+                    # The run straddles two neighbouring leaves (a small subtree across a leaf
+                    # edge): move both pieces straight to the target leaf, no cuts; the settle
+                    # pass splits the target if it overflowed and refills the sources.
+                    k = len(self._block(src).items) - lo + hi + 1
+                    self._move_items(src_last, 0, hi + 1, dst, at, 0)
+                    self._move_items(src, lo, len(self._block(src).items), dst, at, 0)
+                    if d:
+                        aux = self._w(dst).aux
+                        aux[at : at + k] = [a + d for a in aux[at : at + k]]
+                    self._settle()
+                    return
             self._splice(first, self.next_bound(last), before, d)
             return
         # The whole run sits in one leaf: move its entries straight to the target leaf
@@ -200,18 +269,28 @@ class Primitives(Maintenance):
             if lo <= at <= hi:  # already in place: only levels may shift
                 if d:
                     blk.aux[lo:hi] = [a + d for a in blk.aux[lo:hi]]
-                    self._mark(src, 0)
-                    self._settle()
+                    self._adjust(src, 0)
                 return
             items = blk.items[lo:hi]
             aux = [a + d for a in blk.aux[lo:hi]]
             del blk.items[lo:hi], blk.aux[lo:hi], blk.keys[lo:hi]
             self._insert_items(src, at - k if at > hi else at, items, aux, None, 0)
-        else:
-            self._move_items(src, lo, hi, dst, at, 0)
-            if d:
-                aux = self._w(dst).aux
-                aux[at : at + k] = [a + d for a in aux[at : at + k]]
+            # The leaf keeps its size: only its minimum level may change.
+            self._dirty.clear()
+            self._adjust(src, 0)
+            return
+        self._move_items(src, lo, hi, dst, at, 0)
+        dblk = self._w(dst)
+        if d:
+            aux = dblk.aux
+            aux[at : at + k] = [a + d for a in aux[at : at + k]]
+        if len(dblk.items) <= self._B and len(self._block(src).items) >= self._min:
+            # Neither leaf over- nor underflows: counts and minimum levels along the two
+            # paths are all that change (no settle pass).
+            self._dirty.clear()
+            self._adjust(dst, k)
+            self._adjust(src, -k)
+            return
         self._settle()
 
     def delete_pair(self, node: int) -> None:
@@ -222,7 +301,7 @@ class Primitives(Maintenance):
             last = self.prev_bound((node, False))
             assert inner is not None and last is not None
             self._reparent(inner[0], last[0], self._parent_at((node, True)))
-            self._relocate(inner, last, (node, True), -1)
+            self._shift_levels(inner, last, -1)  # in place: no cuts (see ``_shift_levels``)
         for bound in ((node, False), (node, True)):
             leaf, pos = self._locate(bound)
             blk = self._w(leaf)
@@ -245,7 +324,23 @@ class Primitives(Maintenance):
             blk = self._w(leaf)
             gone_items = blk.items[lo : hi + 1]
             del blk.items[lo : hi + 1], blk.aux[lo : hi + 1], blk.keys[lo : hi + 1]
+            removed = self._drop_rows(gone_items)
+            if len(blk.items) >= self._min or leaf == self._root:
+                self._adjust(leaf, lo - hi - 1)  # no underflow: no settle pass
+            else:
+                self._mark(leaf, 0)
+                self._settle()
+            return removed
+        if self._next_leaf(leaf) == leaf_last:
+            # The run straddles two neighbouring leaves: drop its pieces there, no cuts.
+            blk = self._w(leaf)
+            gone_items = blk.items[lo:]
+            del blk.items[lo:], blk.aux[lo:], blk.keys[lo:]
             self._mark(leaf, 0)
+            blk = self._w(leaf_last)
+            gone_items += blk.items[: hi + 1]
+            del blk.items[: hi + 1], blk.aux[: hi + 1], blk.keys[: hi + 1]
+            self._mark(leaf_last, 0)
             removed = self._drop_rows(gone_items)
             self._settle()
             return removed

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any, Iterator, List, Optional, Tuple
 
-from ..errors import CorruptDatabase, InvalidArgument, NodeNotFound, PositionError, UnknownNode
+from ..errors import CorruptDatabase, InvalidArgument, NodeNotFound, PositionError
 from ..nodetable import TOP, ChunkedVector, IdAllocator, NodeTable
 from .blocks import Block
 
@@ -91,10 +91,14 @@ class IndexReader:
     # -- locating -----------------------------------------------------------
 
     def _row(self, node: int) -> Any:
-        try:
-            return self._nodes.row(node)
-        except UnknownNode:  # not any KeyError: a stored leaf that fails to load says so itself
-            raise NodeNotFound(node) from None
+        # NodeTable.row inlined (every update validates its nodes): a free slot or an id out of
+        # range is NodeNotFound; a stored leaf that fails to load raises its own error.
+        rows = self._nodes.rows
+        if type(node) is int and 0 <= node < rows.length:
+            row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63]
+            if row is not None:
+                return row
+        raise NodeNotFound(node)
 
     def _block(self, bid: int) -> Block:
         """Block ``bid`` (inlined ChunkedVector read: see nodetable.vector)."""
@@ -229,10 +233,26 @@ class IndexReader:
         Climbs both leaves' parent links in lockstep until they meet and compares
         the gap keys there; no position search is needed.
         """
-        node1, open1 = check_bound(first)
-        node2, open2 = check_bound(second)
-        row1 = self._row(node1)
-        row2 = self._row(node2)
+        # check_bound and the row reads inlined: every move's validation compares bounds.
+        if type(first) is not tuple or len(first) != 2:
+            check_bound(first)  # raises InvalidArgument
+        if type(second) is not tuple or len(second) != 2:
+            check_bound(second)
+        node1, open1 = first
+        node2, open2 = second
+        if type(node1) is not int or type(open1) is not bool:
+            check_bound(first)
+        if type(node2) is not int or type(open2) is not bool:
+            check_bound(second)
+        vector = self._nodes.rows
+        rows = vector.chunks
+        length = vector.length
+        row1 = rows[node1 >> 12][(node1 >> 6) & 63][node1 & 63] if 0 <= node1 < length else None
+        if row1 is None:
+            row1 = self._row(node1)  # raises NodeNotFound
+        row2 = rows[node2 >> 12][(node2 >> 6) & 63][node2 & 63] if 0 <= node2 < length else None
+        if row2 is None:
+            row2 = self._row(node2)
         if open1:
             b1, k1 = row1.open_leaf, row1.open_key
         else:

@@ -75,6 +75,18 @@ def parent_table_events(
     keys = _extract(rows, order, "order") if order is not None else None
     up = _parent_positions(ext, parents, _positions(ext))
     state = _settle_orphans(ext, up, orphans)
+    if not any(state):
+        # No dropped orphans: group and emit every row first.  When the walk from the top
+        # level reaches every row there is no cycle, and the per-row walk of
+        # ``_settle_cycles`` (a Python loop over all rows) is not needed.
+        try:
+            kept, start = _group_children(up, None, keys)
+        except InvalidArgument:
+            pass  # siblings' order values clash: decide below, after the cycle policy
+        else:
+            events, ids = _emit(kept, start, datas, ext)
+            if len(ids) == len(up):
+                return events, ids
     _settle_cycles(ext, up, state, cycles)
     kept, start = _group_children(up, state, keys)
     return _emit(kept, start, datas, ext)
@@ -150,13 +162,16 @@ def _settle_cycles(ext: List[Any], up: List[int], state: List[int], cycles: str)
         raise InvalidOperation(f"parent cycles among ids: {_names(cyclic)}")
 
 
-def _group_children(up: List[int], state: List[int], keys: Optional[List[Any]]) -> Tuple[List[int], List[int]]:
-    """Kept rows grouped by parent (input order, or by ``keys``) as one sorted list, and offsets into it.
+def _group_children(
+    up: List[int], state: Optional[List[int]], keys: Optional[List[Any]]
+) -> Tuple[List[int], List[int]]:
+    """Kept rows (``state`` 2; None: every row) grouped by parent (input order, or by ``keys``) as
+    one sorted list, and offsets into it.
 
     p's children (p = -1: the top level) fill ``kept[start[p + 2] : start[p + 3]]``.
     """
     n = len(up)
-    kept = [i for i in range(n) if state[i] == 2]
+    kept = list(range(n)) if state is None else [i for i in range(n) if state[i] == 2]
     if keys is not None:
         # Order values are compared only between siblings; ties keep input order.
         try:

@@ -61,10 +61,10 @@ class _TableReader:
         """The allocator of node ids (live count, freed ids to reuse). O(1)."""
         return self._alloc
 
-    @property
-    def rows(self) -> Any:
-        """The row vector, for read-only scans (``rows[node]`` is a Row or None). O(1)."""
-        return self._rows
+    # ``rows``: the row vector, for read-only scans (``rows[node]`` is a Row or None).  A plain
+    # attribute beside ``_rows`` (set together at construction), not a property: the order
+    # index reads it on every update and query, and a property is a Python call.
+    rows: Any
 
     def data(self, node: int) -> Any:
         """The user data of ``node``. O(1)."""
@@ -172,14 +172,14 @@ class NodeTable(_TableReader):
     Every update returns a new table and leaves this one unchanged.
     """
 
-    __slots__ = ("_rows", "_alloc", "_fields", "_index", "_keys")
+    __slots__ = ("_rows", "rows", "_alloc", "_fields", "_index", "_keys")
 
     def __init__(self, fields: Iterable[str] = (), key: Optional[str] = None) -> None:
         fields = tuple(fields)
         for field in fields:
             if not isinstance(field, str):
                 raise TypeError(f"indexed field names must be str, not {type(field).__name__}")
-        self._rows = ChunkedVector()
+        self.rows = self._rows = ChunkedVector()
         self._alloc = IdAllocator()
         self._fields = fields
         self._index: Optional[FieldTrees] = build_trees(fields, ())
@@ -200,7 +200,7 @@ class NodeTable(_TableReader):
         ``keys``: the key index (None: the table has no key field); it must agree with the rows.
         """
         table = cls.__new__(cls)
-        table._rows = rows
+        table.rows = table._rows = rows
         table._alloc = alloc
         table._fields = fields
         table._index = field_index
@@ -329,11 +329,15 @@ class TransientNodeTable(_TableReader):
     but it copies again before writing, so the frozen table never changes.
     """
 
-    __slots__ = ("_rows", "_alloc", "_fields", "_index", "_keys", "_token", "fresh_ids", "wanted")
+    __slots__ = (
+        "_rows", "rows", "_alloc", "_alloc_owned", "_fields", "_index", "_keys", "_token", "fresh_ids", "wanted"
+    )
 
     def __init__(self, base: NodeTable, fresh_ids: bool = False) -> None:
-        self._rows = base._rows.transient()
-        self._alloc = base._alloc.copy()
+        self.rows = self._rows = base._rows.transient()
+        # Copy-on-write: the base's allocator is shared until an insert or delete changes it.
+        self._alloc = base._alloc
+        self._alloc_owned = False
         self._fields = base._fields
         self._index: Optional[TransientFieldTrees] = base._trees().transient() if base._fields else None
         self._keys: Optional[TransientKeyIndex] = None if base._keys is None else base._keys.transient()
@@ -355,7 +359,7 @@ class TransientNodeTable(_TableReader):
 
         Branches of one database draw fresh ids from one shared range this way.
         """
-        alloc = self._alloc
+        alloc = self._own_alloc()
         rows = self._rows
         while alloc.next_id < next_id:
             rows.append(None)
@@ -364,7 +368,7 @@ class TransientNodeTable(_TableReader):
 
     def _take(self, node: int) -> None:
         """Reserve the unused id ``node`` for the insert in progress (see ``claim``). O(gap)."""
-        alloc = self._alloc
+        alloc = self._own_alloc()
         if node >= alloc.next_id:
             self.skip_to(node)
             alloc.next_id += 1
@@ -373,6 +377,13 @@ class TransientNodeTable(_TableReader):
             raise TableCorrupt(f"cannot insert node {node} again: the id is in use or was never retired")
         else:
             alloc.holes -= 1
+
+    def _own_alloc(self) -> IdAllocator:
+        """The allocator, copied first if it is still shared with a frozen table. O(1)."""
+        if not self._alloc_owned:
+            self._alloc = self._alloc.copy()
+            self._alloc_owned = True
+        return self._alloc
 
     @property
     def owner_token(self) -> object:
@@ -403,7 +414,7 @@ class TransientNodeTable(_TableReader):
             open_leaf, open_key, close_leaf, close_key = links
         except (TypeError, ValueError):
             raise TypeError(f"links must be four ints (open/close leaf and key), not {links!r}") from None
-        alloc = self._alloc
+        alloc = self._alloc if self._alloc_owned else self._own_alloc()
         wanted = self.wanted
         fresh = self.fresh_ids or alloc.free is None
         if wanted:
@@ -420,7 +431,7 @@ class TransientNodeTable(_TableReader):
             node = alloc.allocate_fresh() if fresh else alloc.allocate()
         row = Row(open_leaf, open_key, close_leaf, close_key, data, self._token, parent)
         rows = self._rows
-        if node == len(rows):
+        if node == rows.length:
             rows.append(row)
         else:
             rows[node] = row
@@ -478,10 +489,11 @@ class TransientNodeTable(_TableReader):
         if self._keys is not None:
             self._keys.remove(check_key(row.data, self._keys.field, node))
         self._rows[node] = None
+        alloc = self._alloc if self._alloc_owned else self._own_alloc()
         if self.fresh_ids:
-            self._alloc.retire(node)
+            alloc.retire(node)
         else:
-            self._alloc.release(node)
+            alloc.release(node)
 
     def _trees(self) -> Any:
         return self._index if self._index is not None else NO_FIELDS  # no fields: lookups raise NotIndexed
@@ -490,6 +502,7 @@ class TransientNodeTable(_TableReader):
         """Freeze the batch into a new ``NodeTable``. O(changes)."""
         index = self._index.persistent() if self._index is not None else NO_FIELDS
         keys = self._keys.persistent() if self._keys is not None else None
-        table = NodeTable.from_parts(self._rows.persistent(), self._alloc.copy(), self._fields, index, keys)
+        table = NodeTable.from_parts(self._rows.persistent(), self._alloc, self._fields, index, keys)
+        self._alloc_owned = False  # the frozen table holds it now: copy before the next change
         self._token = object()
         return table

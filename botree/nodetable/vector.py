@@ -129,11 +129,33 @@ class TransientVector(_VectorReader):
             return
         if not 0 <= i < self.length:
             raise IndexError(f"vector index {i} out of range")
-        self._leaf(i)[i & LEAF_MASK] = value
+        # First write into this leaf: ``_leaf`` and ``_mid`` inlined (one call per block or row write).
+        chunks = self.chunks
+        mids = self._mids
+        if mids is None:
+            chunks = self.chunks = list(chunks)
+            mids = self._mids = set()
+            self._leaves = set()
+        t = i >> MID_BITS
+        mid = chunks[t]
+        if t not in mids:
+            mid = list(mid)
+            chunks[t] = mid
+            mids.add(t)
+        leaf_no = i >> LEAF_BITS
+        leaf = list(mid[leaf_no & LEAF_MASK])
+        leaf[i & LEAF_MASK] = value
+        mid[leaf_no & LEAF_MASK] = leaf
+        self._leaves.add(leaf_no)
 
     def append(self, value: Any) -> None:
         """Add an item at the end. O(1) amortised."""
         i = self.length
+        if i & LEAF_MASK and i >> LEAF_BITS in self._leaves:
+            # Fast path: the last leaf is owned already (appending rows in a batch).
+            self.chunks[i >> MID_BITS][(i >> LEAF_BITS) & LEAF_MASK].append(value)
+            self.length = i + 1
+            return
         if i & (MID - 1) == 0:
             if self._mids is None:  # the top list must be owned before it grows
                 self.chunks = list(self.chunks)

@@ -45,8 +45,8 @@ def target_for_index(
         raise InvalidArgument(f"index must be an int, not {type(index).__name__}")
     if parent is not None:
         ix.require(parent)
-    if index == -1 and skip is None and splice is None:
-        return _end(parent)  # the common case: append as the last child
+    if index == -1:
+        return _end(parent)  # the common case: append as the last child (whatever is skipped or spliced)
     if index >= 0:
         # Skip `index` children; the new node goes before the next one, or last.
         walk = sibling_walk(ix, parent, True, skip, splice)
@@ -108,9 +108,7 @@ def _insert_parent(b: TransientIndex, first: int, data: Any, last: Optional[int]
     if last is None:
         last = first
     b.check_run((first, True), (last, False))
-    node = b.insert_pair(data, (first, True))
-    b.relocate((first, True), (last, False), (node, False), 1)
-    return node
+    return b.wrap_run(first, last, data)
 
 
 # -- deletes ----------------------------------------------------------------------
@@ -139,7 +137,9 @@ def _move_range(b: TransientIndex, first: int, last: int, parent: Optional[int],
                 f"cannot move {_describe_run(first, last)} under node {parent}: it lies inside the moved subtree"
             )
     target = target_for_index(b, parent, index, skip=(first, last))
-    b.relocate((first, True), (last, False), target)
+    # The run is checked, and the target (parent's end, or a child of parent outside the run)
+    # lies outside it: parent is not inside the run.
+    b.relocate_checked((first, True), (last, False), target)
 
 
 def _describe_run(first: int, last: int) -> str:

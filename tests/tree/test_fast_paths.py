@@ -1,0 +1,131 @@
+"""The fast paths (issue 16) against a simple model, and proof that they are taken.
+
+Small moves, deletes and wraps whose bounds sit in one leaf skip the split-and-join
+relocation and the settle pass (``Primitives._relocate``, ``delete_range``, ``wrap_run``;
+counts and minimum levels go up one path, ``Maintenance._adjust`` / ``_bump``); other
+wraps and unwraps shift the levels of the wrapped range in place without cuts
+(``Maintenance._shift_levels``).  Random
+sequences of those updates on trees with small and large blocks, where the fast paths and
+the general ones both run, are compared after every step with the parent-pointer model of
+``test_tree_stateful`` and with ``check()``; every earlier version is re-verified at the
+end (persistence).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional, Tuple
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from botree import Tree
+from botree.core.maintenance import Maintenance
+
+from .test_tree_stateful import Model, assert_matches
+
+
+def _small_subtree(m: Model, draw: Callable[[Any], Any]) -> Optional[int]:
+    """A node whose subtree holds at most 4 nodes (the fast paths' usual customer), or None."""
+    small = [n for n in m.nodes() if len(m.subtree(n)) <= 4]
+    return draw(st.sampled_from(small)) if small else None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(block_size=st.sampled_from([4, 6, 8, 16, 64]), size=st.integers(1, 60), data=st.data())
+def test_small_updates_match_the_model(block_size: int, size: int, data: st.DataObject) -> None:
+    draw = data.draw
+    t = Tree(block_size=block_size)
+    m = Model()
+    for i in range(size):
+        parent = None if i == 0 or not m.parent else draw(st.sampled_from([None, *m.nodes()]))
+        t, node = t.insert_child(parent, i)
+        m._add(node, parent, len(m.kids[parent]), i)
+    versions: List[Tuple[Tree, Model]] = [(t, m.copy())]
+    for _ in range(draw(st.integers(1, 25))):
+        if not m.parent:
+            break
+        kind = draw(st.sampled_from(["move", "delete", "wrap", "wrap_run", "unwrap", "move_after"]))
+        # Wraps and unwraps of any node: levels shift in place over a range of any size.
+        node = _small_subtree(m, draw) if kind not in ("wrap", "unwrap") else draw(st.sampled_from(m.nodes()))
+        if node is None:
+            break
+        new = None
+        if kind == "move":
+            outside = [n for n in m.nodes() if n not in m.subtree(node)]
+            parent = draw(st.sampled_from([None, *outside]))
+            index = draw(st.sampled_from([-1, 0]))
+            t = t.move(node, parent, index)
+            args: tuple = (node, parent, index)
+        elif kind == "move_after":
+            outside = [n for n in m.nodes() if n not in m.subtree(node)]
+            if not outside:
+                continue
+            target = draw(st.sampled_from(outside))
+            t = t.move_after(node, target)
+            args = (node, target)
+        elif kind == "delete":
+            t = t.delete(node)
+            args = (node,)
+        elif kind == "wrap":
+            t, new = t.insert_parent(node, "w")
+            args = (node, "w")
+        elif kind == "wrap_run":
+            sibs = m.siblings_of(node)
+            i = sibs.index(node)
+            last = sibs[draw(st.integers(i, min(i + 2, len(sibs) - 1)))]
+            t, new = t.insert_parent(node, "w", last)
+            args = (node, "w", last)
+            kind = "insert_parent"
+        else:
+            t = t.unwrap(node)
+            args = (node,)
+        name = {"wrap": "insert_parent"}.get(kind, kind)
+        m.apply(name, args, new)
+        t.check()
+        assert_matches(t, m)
+        versions.append((t, m.copy()))
+    for tree, model in versions:  # persistence: no later update changed an earlier tree
+        tree.check()
+        assert_matches(tree, model, full=False)
+
+
+@pytest.fixture
+def settles(monkeypatch: pytest.MonkeyPatch) -> List[int]:
+    """Counts the settle passes run (the general repair a fast path skips)."""
+    calls: List[int] = []
+    real = Maintenance._settle
+
+    def spy(self: Maintenance) -> None:
+        calls.append(1)
+        real(self)
+
+    monkeypatch.setattr(Maintenance, "_settle", spy)
+    return calls
+
+
+def _chain_forest(n: int) -> Tuple[Tree, List[int]]:
+    """n top-level nodes with one child each (bulk built: leaves 3/4 full)."""
+    events: List[Tuple[Any, bool]] = []
+    for i in range(n):
+        events += [(i, True), (None, True), (None, False), (None, False)]
+    t = Tree.from_events(events)
+    return t, list(t.children(None))
+
+
+def test_the_fast_paths_are_taken(settles: List[int]) -> None:
+    t, tops = _chain_forest(2000)
+    assert t.order_index.height >= 1
+    a, b = tops[100], tops[1500]  # different leaves, far apart
+    moved = t.move(a, b)
+    deleted = t.delete(tops[700])
+    wrapped, w = t.insert_parent(tops[900])
+    assert settles == []  # none of the three ran the settle pass
+    for tree in (moved, deleted, wrapped):
+        tree.check()
+    assert moved.parent(a) == b and list(moved.children(b))[-1] == a
+    assert tops[700] not in deleted and len(deleted) == len(t) - 2
+    assert wrapped.parent(tops[900]) == w and wrapped.parent(w) is None
+    assert list(wrapped.children(None))[900] == w
+    t.check()  # the base is unchanged
+    assert len(t) == 4000 and t.parent(a) is None
