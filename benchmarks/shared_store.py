@@ -15,8 +15,9 @@ PostgreSQL, ``BEGIN IMMEDIATE; INSERT; COMMIT`` with WAL and ``synchronous=FULL`
 (botree's settings) on SQLite.  ``--early`` adds a PostgreSQL run with
 ``PostgresStore.early_commit`` (see ``botree/storage/postgres.py``); ``--warm`` has each
 botree writer load the whole head once before the clock starts (a long-running
-process's state; without it the writers start cold and load leaves while measured).  Reported: commits/s over all writers, p50 and p99
-commit latency, and botree's rate as a ratio of the peer's.  The machine's load
+process's state; without it the writers start cold and load leaves while measured).
+Reported: commits/s over all writers, p50 and p99 commit latency, and botree's rate
+as a ratio of the peer's.  The machine's load
 average is printed with the table.  A report: nothing here asserts on timings.
 """
 
