@@ -9,7 +9,8 @@ Run by hand from the repository root (nothing in CI runs it; the big file lives 
 ``table`` runs every measurement in a fresh process (peak RSS is per process) and
 prints a markdown table: for each cap, a preorder walk of every node (``preorder``,
 then ``level``, ``parent``, ``data`` of each), and Q random queries (``level``,
-``parent``, ``data`` of a random node and ``is_descendant`` against another) with CLOCK eviction and with FIFO (load order) for comparison.
+``parent``, ``data`` of a random node and ``is_descendant`` against another), with
+CLOCK eviction and with FIFO (load order) for comparison.
 Each row: peak RSS, RSS after opening, loads, evictions, reads that found a demoted
 leaf still in memory (``rescues``), time.  ``reads`` times reads of loaded leaves:
 the plain ``LoadedLeaf`` subscript every policy here keeps, against a subclass that

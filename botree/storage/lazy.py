@@ -195,9 +195,13 @@ def lazy_vector(
 
 
 def changed_leaves(old: Optional[ChunkedVector], new: ChunkedVector) -> Iterator[Tuple[int, Any]]:
-    """(leaf number, leaf) for each leaf of ``new`` that is not the very same object in ``old``.
+    """(leaf number, slots) for each leaf of ``new`` that is not the very same object in ``old``.
 
-    O(len / 4096 + 64 · changed middle lists); nothing is loaded.
+    O(len / 4096 + 64 · changed middle lists).  Leaves are compared by identity, so
+    nothing is loaded to compare; a stored leaf that differs (``new`` is an older
+    version, as in a revert) comes as its slots (loaded if need be, or a copy taken
+    under the fill lock): the shared object may be evicted, emptied, by another thread
+    while the caller encodes it.
     """
     old_chunks: List[Any] = old.chunks if old is not None else []
     per_mid = MID >> LEAF_BITS
@@ -207,4 +211,4 @@ def changed_leaves(old: Optional[ChunkedVector], new: ChunkedVector) -> Iterator
             continue
         for b, leaf in enumerate(mid):
             if old_mid is None or b >= len(old_mid) or old_mid[b] is not leaf:
-                yield t * per_mid + b, leaf
+                yield t * per_mid + b, _slots(leaf) if isinstance(leaf, _Leaf) else leaf
