@@ -79,7 +79,7 @@ class LeafCache:
         # Class first: a reader that now sees a LazyLeaf goes through _slots, which
         # waits for the fill lock and then finds the slots cleared.
         leaf._source = source
-        leaf.__class__ = LazyLeaf  # type: ignore[assignment]
+        leaf.__class__ = LazyLeaf
         list.clear(leaf)
         self.loaded -= 1
         self.evictions += 1
@@ -117,7 +117,7 @@ def _slots(leaf: _Leaf) -> List[Any]:
                 return list.copy(leaf)
             if list.__len__(leaf):  # demoted, not evicted: its second chance
                 leaf._source = None
-                leaf.__class__ = LoadedLeaf  # type: ignore[assignment]
+                leaf.__class__ = LoadedLeaf
                 if source[3] is not None:
                     source[3].rescues += 1
                 return list.copy(leaf)
@@ -127,7 +127,7 @@ def _slots(leaf: _Leaf) -> List[Any]:
             if leaf._source is not None and not list.__len__(leaf):  # still empty: fill it
                 list.extend(leaf, items)
                 leaf._source = None
-                leaf.__class__ = LoadedLeaf  # type: ignore[assignment]
+                leaf.__class__ = LoadedLeaf
                 if cache is not None:
                     cache._admit(leaf, source)
         return items
