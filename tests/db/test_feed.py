@@ -76,7 +76,7 @@ def test_three_listening_processes_hear_every_commit_of_three_committing_process
     assert check.version == until
     expected = [[v, changes_json(check.changes(v - 1, v))] for v in range(start + 1, until + 1)]
     check.close()
-    assert all(changes != [[], [], [], []] for _, changes in expected)  # every commit changed something
+    assert sum(changes != [[], [], [], []] for _, changes in expected) > COUNT  # the comparison has teeth
     for out in outs:
         assert json.loads(out) == expected
     assert [list(x) for x in heard] == expected
