@@ -5,6 +5,7 @@ Run by hand from the repository root (nothing in CI runs it; the big file lives 
     python -m benchmarks.leaf_cache_rss build PATH N          # store a random tree of N nodes (10^7: ~6.5 GB, ~5 min)
     python -m benchmarks.leaf_cache_rss table PATH [--caps 1000,10000,none] [--queries Q]
     python -m benchmarks.leaf_cache_rss reads PATH            # the cost of a read of a loaded leaf
+    python -m benchmarks.leaf_cache_rss policies PATH --cap N # CLOCK vs FIFO in one process, interleaved
 
 ``table`` runs every measurement in a fresh process (peak RSS is per process) and
 prints a markdown table: for each cap, a preorder walk of every node (``preorder``,
@@ -21,6 +22,7 @@ Not a timed test: numbers are for the docs and vary with the machine's load.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -125,7 +127,12 @@ class _Recording(LoadedLeaf):
 
 
 def reads(path: str, rounds: int = 7) -> Dict[str, Any]:
-    """Random queries on a fully loaded tree, its leaves plain then recording, interleaved; best µs per query."""
+    """Reads of loaded leaves, plain then recording, interleaved; the best round of each, µs.
+
+    ``query``: level, parent and data of 20,000 random nodes; ``walk``: the first
+    100,000 nodes in preorder (the same three reads), both after one untimed pass that
+    loads every leaf they touch (uncapped).
+    """
     db = Database(path)
     head = db.tree
     rng = random.Random(3)
@@ -133,7 +140,7 @@ def reads(path: str, rounds: int = 7) -> Dict[str, Any]:
     nodes = [rng.randrange(n) for _ in range(20_000)]
     loaded = list(vectors(head.order_index).values())
 
-    def query_all() -> float:
+    def query() -> float:
         began = time.perf_counter()
         for x in nodes:
             head.level(x)
@@ -141,7 +148,13 @@ def reads(path: str, rounds: int = 7) -> Dict[str, Any]:
             head.data(x)
         return (time.perf_counter() - began) / len(nodes) * 1e6
 
-    query_all()  # loads every leaf the queries touch
+    def walk() -> float:
+        began = time.perf_counter()
+        for x in itertools.islice(head.preorder(), 100_000):
+            head.level(x)
+            head.parent(x)
+            head.data(x)
+        return (time.perf_counter() - began) / 100_000 * 1e6
 
     def set_class(cls: type) -> None:
         for vec in loaded:
@@ -150,17 +163,51 @@ def reads(path: str, rounds: int = 7) -> Dict[str, Any]:
                     if type(leaf) in (LoadedLeaf, _Recording):
                         leaf.__class__ = cls
 
-    plain: List[float] = []
-    hooked: List[float] = []
-    for _ in range(rounds):
+    out: Dict[str, Any] = {}
+    for name, run in (("query", query), ("walk", walk)):
+        run()  # loads every leaf the reads touch
+        plain: List[float] = []
+        hooked: List[float] = []
+        for _ in range(rounds):
+            set_class(LoadedLeaf)
+            plain.append(run())
+            set_class(_Recording)
+            hooked.append(run())
         set_class(LoadedLeaf)
-        plain.append(query_all())
-        set_class(_Recording)
-        hooked.append(query_all())
-    set_class(LoadedLeaf)
+        out[name] = {"plain_us": round(min(plain), 2), "recording_us": round(min(hooked), 2),
+                     "ratio": round(min(hooked) / min(plain), 2)}
     db.close()
-    return {"plain_us": round(min(plain), 2), "recording_us": round(min(hooked), 2),
-            "ratio": round(min(hooked) / min(plain), 2)}
+    return out
+
+
+def policies(path: str, cap: int, count: int, rounds: int = 5) -> Dict[str, Any]:
+    """CLOCK against FIFO in one process: two objects with the same cap answer the same random queries, interleaved.
+
+    Per policy: seconds over all rounds, loads, rescues.  The queries are those of
+    ``queries``, split into ``rounds`` runs taken in turn.
+    """
+    dbs = {"CLOCK": _open(path, cap, False), "FIFO": _open(path, cap, True)}
+    heads = {name: db.tree for name, db in dbs.items()}
+    rng = random.Random(5)
+    n = len(heads["CLOCK"])
+    pairs = [(rng.randrange(n), rng.randrange(n)) for _ in range(count)]
+    took = dict.fromkeys(dbs, 0.0)
+    per = count // rounds
+    for r in range(rounds):
+        for name in (("CLOCK", "FIFO") if r % 2 == 0 else ("FIFO", "CLOCK")):
+            head = heads[name]
+            began = time.perf_counter()
+            for x, y in pairs[r * per:(r + 1) * per]:
+                head.level(x)
+                head.parent(x)
+                head.data(x)
+                head.is_descendant(x, y)
+            took[name] += time.perf_counter() - began
+    out = {name: {"seconds": round(took[name], 1), "loads": db._leaf_cache.loads, "rescues": db._leaf_cache.rescues}
+           for name, db in dbs.items()}
+    for db in dbs.values():
+        db.close()
+    return out
 
 
 def _child(args: List[str]) -> Dict[str, Any]:
@@ -192,7 +239,7 @@ def table(path: str, caps: List[Optional[int]], count: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("verb", choices=["build", "walk", "queries", "table", "reads"])
+    parser.add_argument("verb", choices=["build", "walk", "queries", "table", "reads", "policies"])
     parser.add_argument("path")
     parser.add_argument("nodes", nargs="?", type=int, help="build: how many nodes")
     parser.add_argument("--cap", type=int, default=None)
@@ -211,6 +258,8 @@ def main() -> None:
         print(json.dumps(walk(a.path, a.cap, a.fifo)))
     elif a.verb == "queries":
         print(json.dumps(queries(a.path, a.cap, a.fifo, a.queries)))
+    elif a.verb == "policies":
+        print(json.dumps(policies(a.path, a.cap or 1000, a.queries)))
     elif a.verb == "reads":
         print(json.dumps(reads(a.path)))
     else:
