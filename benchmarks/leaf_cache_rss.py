@@ -219,7 +219,7 @@ def _child(args: List[str]) -> Dict[str, Any]:
 def table(path: str, caps: List[Optional[int]], count: int) -> None:
     """One fresh process per measurement; a markdown table on stdout."""
     print(f"load average before: {os.getloadavg()[0]:.1f}", file=sys.stderr)
-    print("| read | cap | policy | peak RSS MB | RSS after open MB | loads | evictions | rescues | s |")
+    print("| read | cap | policy | peak RSS MB | RSS after open MB | loads | evictions | rescues | s (load) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for cap in caps:
         capflag = [] if cap is None else ["--cap", str(cap)]
@@ -233,7 +233,7 @@ def table(path: str, caps: List[Optional[int]], count: int) -> None:
             r = _child(args)
             print(f"| {what} | {cap if cap is not None else 'none'} | {policy if cap is not None else '-'} | "
                   f"{r['peak_mb']:,} | {r['open_mb']:,} | {r['loads']:,} | {r['evictions']:,} | {r['rescues']:,} | "
-                  f"{r['seconds']} |", flush=True)
+                  f"{r['seconds']} ({os.getloadavg()[0]:.1f}) |", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}", file=sys.stderr)
 
 
