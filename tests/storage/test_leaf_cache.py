@@ -24,6 +24,7 @@ from botree.nodetable.vector import ChunkedVector
 from botree.storage import lazy
 from botree.storage.codec import vectors
 from botree.storage.lazy import LazyLeaf, LeafCache, LoadedLeaf, changed_leaves, lazy_vector
+from tests.db.test_database import run_threads
 
 N = 20_000
 CAP = 40
@@ -157,11 +158,7 @@ def test_threads_read_a_capped_tree(stored: Tuple[str, Tree]) -> None:
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=reader, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads([partial(reader, s) for s in range(4)], sys.getswitchinterval())
     assert not errors, errors[0]
     assert db.leaf_stats["loaded"] <= 8
     db.close()
@@ -359,15 +356,6 @@ def test_threads_race_on_a_tiny_cap() -> None:
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=reader, args=(s,)) for s in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    run_threads([partial(reader, s) for s in range(4)], 1e-6)
     assert not errors, errors[0]
     assert cache.loaded <= 1 and cache.evictions > 1000
