@@ -110,27 +110,28 @@ def _slots(leaf: _Leaf) -> List[Any]:
     ``LazyLeaf`` read goes through here, never through the leaf's own list: another
     thread may evict (empty) it at any moment outside the lock.  O(64) plus a load.
     """
-    while True:
-        with _fill_lock:
-            source = leaf._source
-            if source is None:  # loaded (another thread filled it since this read began)
-                return list.copy(leaf)
-            if list.__len__(leaf):  # demoted, not evicted: its second chance
-                leaf._source = None
-                leaf.__class__ = LoadedLeaf
-                if source[3] is not None:
-                    source[3].rescues += 1
-                return list.copy(leaf)
-        load, number, size, cache = source
-        items = load(number, size)  # may raise (CorruptDatabase, VersionNotFound): then nothing changes
-        with _fill_lock:
-            if leaf._source is not None and not list.__len__(leaf):  # still empty: fill it
-                list.extend(leaf, items)
-                leaf._source = None
-                leaf.__class__ = LoadedLeaf
-                if cache is not None:
-                    cache._admit(leaf, source)
-        return items
+    # Under the lock a leaf is (LoadedLeaf, no source, slots), (LazyLeaf, source, no slots)
+    # or, demoted, (LazyLeaf, source, slots); a stored leaf has at least one slot.
+    with _fill_lock:
+        source = leaf._source
+        if source is None:  # loaded (another thread filled it since this read began)
+            return list.copy(leaf)
+        if list.__len__(leaf):  # demoted, not evicted: its second chance
+            leaf._source = None
+            leaf.__class__ = LoadedLeaf
+            if source[3] is not None:
+                source[3].rescues += 1
+            return list.copy(leaf)
+    load, number, size, cache = source
+    items = load(number, size)  # may raise (CorruptDatabase, VersionNotFound): then nothing changes
+    with _fill_lock:
+        if leaf._source is not None and not list.__len__(leaf):  # still empty: fill it
+            list.extend(leaf, items)
+            leaf._source = None
+            leaf.__class__ = LoadedLeaf
+            if cache is not None:
+                cache._admit(leaf, source)
+    return items
 
 
 class LazyLeaf(_Leaf):
