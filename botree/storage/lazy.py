@@ -7,11 +7,14 @@ turns it into a ``LoadedLeaf``, a plain list subclass with C-speed reads.  The o
 keeps its identity, so versions that share the leaf keep sharing it, and
 ``changed_leaves`` can compare two vectors by identity without loading anything.
 
-A ``LeafCache`` with a cap bounds how many leaves stay loaded: when a load would
-exceed it, the least recently *loaded* leaf is emptied and turned back into a
-``LazyLeaf`` (same object, its loader restored), so its next read loads it again.
-Reads of a loaded leaf stay plain list reads: nothing is recorded on a read, which is
-why the order is load order (FIFO) and not true LRU.
+A ``LeafCache`` with a cap bounds how many leaves hold their slots, evicting by CLOCK
+(second chance), an approximation of least recently used that costs nothing on a read
+of a loaded leaf: when a load would exceed the cap, the clock hand visits the leaves in
+load order; a ``LoadedLeaf`` is *demoted* (its class becomes ``LazyLeaf`` again, its
+slots kept) and goes to the back; a leaf still demoted when the hand comes back was not
+read since, and is evicted (emptied).  A read of a demoted leaf goes through
+``LazyLeaf`` once, finds the slots still there and makes it a ``LoadedLeaf`` again: the
+reference bit is the class, set by the one read that needs a Python call anyway.
 """
 
 from __future__ import annotations
@@ -32,50 +35,60 @@ Source = Tuple[Loader, int, int, Optional["LeafCache"]]
 
 
 class LeafCache:
-    """Counts the leaves loaded through it and, with a cap, keeps at most ``cap`` loaded.
+    """Counts the leaves loaded through it and, with a cap, keeps at most ``cap`` holding their slots.
 
-    Eviction is in load order (FIFO): the leaf loaded longest ago is emptied and made
-    a ``LazyLeaf`` again.  Leaves that transactions write are private copies (plain
-    lists, see ``nodetable.vector.TransientVector``), never the shared loaded leaves,
-    so an eviction never loses a write.  All changes happen under the fill lock.
+    Eviction is CLOCK (``clock=True``, the default) or in load order (``clock=False``,
+    FIFO: kept to measure one against the other).  Leaves that transactions write are
+    private copies (plain lists, see ``nodetable.vector.TransientVector``), never the
+    shared loaded leaves, so an eviction never loses a write.  All changes happen under
+    the fill lock.
     """
 
-    __slots__ = ("cap", "loaded", "loads", "evictions", "_order")
+    __slots__ = ("cap", "clock", "loaded", "loads", "evictions", "rescues", "_order")
 
-    def __init__(self, cap: Optional[int] = None) -> None:
+    def __init__(self, cap: Optional[int] = None, clock: bool = True) -> None:
         self.cap = cap
-        self.loaded = 0  # leaves loaded through this cache and not evicted (garbage ones included when uncapped)
+        self.clock = clock
+        self.loaded = 0  # leaves holding slots (demoted ones too; uncapped, garbage ones too)
         self.loads = 0
         self.evictions = 0
-        self._order: Deque[Tuple["_Leaf", Source]] = deque()
+        self.rescues = 0  # reads that found a demoted leaf's slots still there: a load saved
+        self._order: Deque[Tuple["_Leaf", Source]] = deque()  # the clock, oldest first
 
     def _admit(self, leaf: "_Leaf", source: Source) -> None:
-        """Record a load (the caller holds the fill lock), evicting first if the cap is reached."""
+        """Record a load (the caller holds the fill lock), evicting first if the cap is reached.
+
+        Amortised O(1): each demotion follows a load or a rescue of that leaf.
+        """
         self.loads += 1
         cap = self.cap
         if cap is not None:
             order = self._order
             while self.loaded >= cap and order:
-                self._evict_oldest()
+                old, old_source = order.popleft()
+                if self.clock and type(old) is LoadedLeaf:  # read since its last visit: a second chance
+                    old._source = old_source
+                    old.__class__ = LazyLeaf  # type: ignore[assignment]
+                    order.append((old, old_source))
+                else:
+                    self._evict(old, old_source)
             order.append((leaf, source))
         self.loaded += 1
 
-    def _evict_oldest(self) -> None:
-        old, old_source = self._order.popleft()
+    def _evict(self, leaf: "_Leaf", source: Source) -> None:
+        # Class first: a reader that now sees a LazyLeaf goes through _slots, which
+        # waits for the fill lock and then finds the slots cleared.
+        leaf._source = source
+        leaf.__class__ = LazyLeaf
+        list.clear(leaf)
         self.loaded -= 1
-        if type(old) is LoadedLeaf:
-            # Class first: a reader that now sees a LazyLeaf goes through _fill, which
-            # waits for the fill lock and then finds the slots cleared.
-            old._source = old_source
-            old.__class__ = LazyLeaf  # type: ignore[assignment]
-            list.clear(old)
-            self.evictions += 1
+        self.evictions += 1
 
     def clear(self) -> None:
         """Evict every leaf loaded through this (capped) cache. O(loaded)."""
         with _fill_lock:
             while self._order:
-                self._evict_oldest()
+                self._evict(*self._order.popleft())
 
 
 class _Leaf(List[Any]):
@@ -89,8 +102,44 @@ class LoadedLeaf(_Leaf):
     __slots__ = ()
 
 
+def _slots(leaf: _Leaf) -> List[Any]:
+    """The slots of ``leaf``, loading them if it has none: a list no eviction can empty.
+
+    What this call loaded, or a copy taken under the fill lock.  A leaf the clock
+    demoted but did not evict yet is made a ``LoadedLeaf`` again without a load.  Every
+    ``LazyLeaf`` read goes through here, never through the leaf's own list: another
+    thread may evict (empty) it at any moment outside the lock.  O(64) plus a load.
+    """
+    # Under the lock a leaf is (LoadedLeaf, no source, slots), (LazyLeaf, source, no slots)
+    # or, demoted, (LazyLeaf, source, slots); a stored leaf has at least one slot.
+    with _fill_lock:
+        source = leaf._source
+        if source is None:  # loaded (another thread filled it since this read began)
+            return list.copy(leaf)
+        if list.__len__(leaf):  # demoted, not evicted: its second chance
+            leaf._source = None
+            leaf.__class__ = LoadedLeaf
+            if source[3] is not None:
+                source[3].rescues += 1
+            return list.copy(leaf)
+    load, number, size, cache = source
+    items = load(number, size)  # may raise (CorruptDatabase, VersionNotFound): then nothing changes
+    with _fill_lock:
+        if leaf._source is not None and not list.__len__(leaf):  # still empty: fill it
+            list.extend(leaf, items)
+            leaf._source = None
+            leaf.__class__ = LoadedLeaf
+            if cache is not None:
+                cache._admit(leaf, source)
+    return items
+
+
 class LazyLeaf(_Leaf):
-    """A leaf not read yet: the first read loads it (and the object becomes a ``LoadedLeaf``)."""
+    """A leaf not read yet, or evicted or demoted: a read loads it (or finds it still there).
+
+    Every method reads through ``_slots`` (a module function: the class of ``self``
+    may change under a running method, so nothing is looked up on it).
+    """
 
     __slots__ = ()
 
@@ -98,39 +147,17 @@ class LazyLeaf(_Leaf):
         super().__init__()
         self._source = (load, number, size, cache)
 
-    def _fill(self) -> Optional[List[Any]]:
-        """Load the slots unless another thread did; returns the slots this call loaded, if any."""
-        source = self._source
-        if source is None:  # another thread filled it meanwhile
-            return None
-        load, number, size, cache = source
-        items = load(number, size)  # may raise (CorruptDatabase, VersionNotFound): then nothing changes
-        with _fill_lock:
-            if type(self) is LazyLeaf:
-                list.extend(self, items)
-                self._source = None
-                self.__class__ = LoadedLeaf  # type: ignore[assignment]
-                if cache is not None:
-                    cache._admit(self, source)
-        return items
-
     def __getitem__(self, i: Any) -> Any:
-        items = self._fill()
-        # The slots this call loaded stay right even if another thread evicts the leaf meanwhile.
-        return items[i] if items is not None else list.__getitem__(self, i)
+        return _slots(self)[i]
 
     def __iter__(self) -> Iterator[Any]:
-        # Over a copy: an eviction while the caller iterates must not cut the iteration short.
-        items = self._fill()
-        return iter(items if items is not None else list.copy(self))
+        return iter(_slots(self))
 
     def __len__(self) -> int:
-        self._fill()
-        return list.__len__(self)
+        return len(_slots(self))
 
     def __reversed__(self) -> Iterator[Any]:
-        items = self._fill()
-        return reversed(items if items is not None else list.copy(self))
+        return reversed(_slots(self))
 
     def __repr__(self) -> str:
         return "LazyLeaf(not loaded)" if self._source is not None else list.__repr__(self)
@@ -169,9 +196,13 @@ def lazy_vector(
 
 
 def changed_leaves(old: Optional[ChunkedVector], new: ChunkedVector) -> Iterator[Tuple[int, Any]]:
-    """(leaf number, leaf) for each leaf of ``new`` that is not the very same object in ``old``.
+    """(leaf number, slots) for each leaf of ``new`` that is not the very same object in ``old``.
 
-    O(len / 4096 + 64 · changed middle lists); nothing is loaded.
+    O(len / 4096 + 64 · changed middle lists).  Leaves are compared by identity, so
+    nothing is loaded to compare; a stored leaf that differs (``new`` is an older
+    version, as in a revert) comes as its slots (loaded if need be, or a copy taken
+    under the fill lock): the shared object may be evicted, emptied, by another thread
+    while the caller encodes it.
     """
     old_chunks: List[Any] = old.chunks if old is not None else []
     per_mid = MID >> LEAF_BITS
@@ -181,4 +212,4 @@ def changed_leaves(old: Optional[ChunkedVector], new: ChunkedVector) -> Iterator
             continue
         for b, leaf in enumerate(mid):
             if old_mid is None or b >= len(old_mid) or old_mid[b] is not leaf:
-                yield t * per_mid + b, leaf
+                yield t * per_mid + b, _slots(leaf) if isinstance(leaf, _Leaf) else leaf

@@ -1,8 +1,9 @@
 """Subprocesses for the change-feed tests: ``python -m tests.db.feed_worker MODE DB ...`` from the repository root.
 
 * ``listen DB UNTIL``: subscribe, print ``ready``, then, once version UNTIL has been
-  delivered, print one JSON list of ``[version, changes]`` (``changes_json``) and exit
-  (exit 3 after 120 s without it).
+  delivered and 0.3 s more have passed (a late repeat is caught too), print one JSON
+  list of ``[version, changes]`` (``changes_json``) and exit (exit 3 after 120 s
+  without it).
 * ``commit DB SEED COUNT``: commit COUNT transactions of ``apply_step`` (random inserts,
   moves, data changes and deletes), re-running one that conflicts.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from typing import Any, List
 
 from botree import Database
@@ -39,6 +41,7 @@ def listen(target: str, until: int) -> int:
     print("ready", flush=True)
     if not done.wait(120):
         return 3
+    time.sleep(0.3)
     db.close()
     print(json.dumps(seen), flush=True)
     return 0

@@ -1,8 +1,9 @@
 """The change feed across processes: ``subscribe`` on a stored database hears every process's commits.
 
-Listeners are real subprocesses (``tests/db/feed_worker.py``) and threads with Database
-objects of their own; committers are subprocesses and a thread.  Every listener must
-receive every version exactly once, in order, with ``changes == db.changes(v - 1, v)``.
+Listeners are real subprocesses (``tests/db/feed_worker.py``: 3 at once, as issue 14
+asks) and Database objects in this process; committers are subprocesses (3 at once) and
+a thread.  Every listener must receive every version exactly once, in order, with
+``changes == db.changes(v - 1, v)`` as a fresh object reads it afterwards.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.db.feed_worker import changes_json, commit
 
 WORKER = [sys.executable, "-m", "tests.db.feed_worker"]
 COUNT = 12  # commits per committer
+LISTENERS = COMMITTERS = 3  # processes
 
 
 def _seed(target: str) -> int:
@@ -32,40 +34,78 @@ def _seed(target: str) -> int:
     return version
 
 
-def test_three_listeners_hear_every_commit_of_three_committers_once_in_order(target: str) -> None:
+def test_three_listening_processes_hear_every_commit_of_three_committing_processes_once_in_order(
+    target: str,
+) -> None:
+    """Issue 14: 3 listening processes (and a listening object in this one) while 3 other processes commit.
+
+    Each listener's whole feed, version by version, must equal ``db.changes(v - 1, v)``
+    read afterwards by a fresh object: a lost, repeated, reordered or wrong delivery fails.
+    """
     start = _seed(target)
-    until = start + 3 * COUNT
-    listener = subprocess.Popen([*WORKER, "listen", target, str(until)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    until = start + COMMITTERS * COUNT
+    listeners = [
+        subprocess.Popen([*WORKER, "listen", target, str(until)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        for _ in range(LISTENERS)
+    ]
+    committers: List["subprocess.Popen[bytes]"] = []
+    heard: List[Tuple[int, Any]] = []
+    here = Database(target)
+    here.subscribe(lambda version, changes: heard.append((version, changes_json(changes))))
+    try:
+        for listener in listeners:  # every listener subscribed before the first commit
+            assert listener.stdout is not None
+            assert listener.stdout.readline().strip() == "ready"
+        committers = [
+            subprocess.Popen([*WORKER, "commit", target, str(seed), str(COUNT)], cwd=ROOT)
+            for seed in range(1, COMMITTERS + 1)
+        ]
+        for proc in committers:
+            assert proc.wait(120) == 0
+        outs = [listener.communicate(timeout=120)[0] for listener in listeners]
+        assert [listener.returncode for listener in listeners] == [0] * LISTENERS
+        deadline = time.monotonic() + 30
+        while len(heard) < until - start and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        for proc in [*listeners, *committers]:
+            if proc.poll() is None:
+                proc.kill()
+        here.close()
+    check = Database(target)
+    assert check.version == until
+    expected = [[v, changes_json(check.changes(v - 1, v))] for v in range(start + 1, until + 1)]
+    check.close()
+    assert sum(changes != [[], [], [], []] for _, changes in expected) > COUNT  # the comparison has teeth
+    for out in outs:
+        assert json.loads(out) == expected
+    assert [list(x) for x in heard] == expected
+
+
+def test_a_listening_object_hears_committing_threads_and_processes_once_in_order(target: str) -> None:
+    """Committers in this process (a thread, with its own object) and in another; two listening objects here."""
+    start = _seed(target)
+    until = start + 2 * COUNT
     heard: List[List[Tuple[int, Any]]] = [[], []]
     dbs = [Database(target) for _ in heard]
     for db, into in zip(dbs, heard):
         db.subscribe(lambda version, changes, into=into: into.append((version, changes_json(changes))))
     try:
-        assert listener.stdout is not None
-        assert listener.stdout.readline().strip() == "ready"
-        committers = [
-            subprocess.Popen([*WORKER, "commit", target, str(seed), str(COUNT)], cwd=ROOT) for seed in (1, 2)
-        ]
-        local = threading.Thread(target=commit, args=(target, 3, COUNT))
+        other = subprocess.Popen([*WORKER, "commit", target, "1", str(COUNT)], cwd=ROOT)
+        local = threading.Thread(target=commit, args=(target, 2, COUNT))
         local.start()
         local.join(120)
-        for proc in committers:
-            assert proc.wait(120) == 0
-        out, _ = listener.communicate(timeout=120)
-        assert listener.returncode == 0
+        assert other.wait(120) == 0
         deadline = time.monotonic() + 30
         while any(len(into) < until - start for into in heard) and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        if listener.poll() is None:
-            listener.kill()
         for db in dbs:
             db.close()
     check = Database(target)
     assert check.version == until
     expected = [[v, changes_json(check.changes(v - 1, v))] for v in range(start + 1, until + 1)]
     check.close()
-    assert json.loads(out) == expected
     for into in heard:
         assert [list(x) for x in into] == expected
 

@@ -1,16 +1,30 @@
-"""A cap on loaded leaves (``cache_leaves``): bounded, same answers, reloads, commits after eviction."""
+"""A cap on loaded leaves (``cache_leaves``): bounded, same answers, reloads, commits after eviction.
+
+Also the lazy leaves themselves (``storage/lazy.py``): CLOCK keeps a leaf that is read
+between loads, and a read racing other threads' loads and evictions sees the whole leaf
+at every point where the reading thread can be preempted.
+"""
 
 from __future__ import annotations
 
 import os
+import queue
 import random
+import sys
 import threading
-from typing import Any, Iterator, List, Tuple
+from collections import Counter
+from functools import partial
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
 from botree import Database, DurableDatabase, Tree
 from botree.errors import InvalidArgument
+from botree.nodetable.vector import ChunkedVector
+from botree.storage import lazy
+from botree.storage.codec import vectors
+from botree.storage.lazy import LazyLeaf, LeafCache, LoadedLeaf, changed_leaves, lazy_vector
+from tests.db.test_database import run_threads
 
 N = 20_000
 CAP = 40
@@ -144,11 +158,204 @@ def test_threads_read_a_capped_tree(stored: Tuple[str, Tree]) -> None:
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=reader, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads([partial(reader, s) for s in range(4)], sys.getswitchinterval())
     assert not errors, errors[0]
     assert db.leaf_stats["loaded"] <= 8
     db.close()
+
+
+def _held(tree: Tree) -> int:
+    """Stored leaves of ``tree`` holding slots now, counted on the vectors themselves (not the cache's counter)."""
+    return sum(
+        1
+        for vec in vectors(tree.order_index).values()
+        for mid in vec.chunks
+        for leaf in mid
+        if isinstance(leaf, (LazyLeaf, LoadedLeaf)) and list.__len__(leaf)
+    )
+
+
+def test_a_walk_in_preorder_stays_under_the_cap_on_every_backend(target: str) -> None:
+    """Iterators (preorder, children, ancestors) as well as point queries: the leaves in memory never exceed the cap."""
+    tree = Tree.from_events(_random_events(2_000, 3), block_size=8)
+    db = Database(target)
+    db.replace(tree, message="bulk")
+    db.close()
+    cap = 24
+
+    def answers(t: Tree, check: Optional[Database] = None) -> List[Any]:
+        out: List[Any] = []
+        for k, node in enumerate(t.preorder()):
+            out.append((node, t.level(node), t.parent(node), t.data(node)))
+            if k % 10 == 0:
+                out.append((list(t.children(node)), list(t.ancestors(node)), t.is_descendant(node, out[0][0])))
+            if check is not None:
+                assert check.leaf_stats["loaded"] <= cap
+                if k % 50 == 0:
+                    assert _held(t) <= cap
+        return out
+
+    db = Database(target, cache_leaves=cap)
+    head = db.tree
+    assert answers(head, db) == answers(tree)
+    assert _held(head) <= cap
+    stats = db.leaf_stats
+    assert stats["evictions"] and stats["loads"] > 5 * cap  # the cap was binding, not idle
+    db.close()
+
+
+# -- lazy leaves ------------------------------------------------------------------
+
+SLOTS = 4
+
+
+def _leaf_slots(number: int, size: int) -> List[Any]:
+    return [(number, k) for k in range(size)]
+
+
+def test_clock_keeps_a_leaf_read_between_loads_where_fifo_reloads_it() -> None:
+    for clock in (True, False):
+        calls: Counter[int] = Counter()
+
+        def load(number: int, size: int, calls: Counter[int] = calls) -> List[Any]:
+            calls[number] += 1
+            return _leaf_slots(number, size)
+
+        cache = LeafCache(4, clock=clock)
+        leaves = [LazyLeaf(load, n, SLOTS, cache) for n in range(40)]
+        for n in range(1, 40):
+            assert leaves[n][2] == (n, 2)
+            assert leaves[0][1] == (0, 1)  # the hot leaf
+            assert cache.loaded <= 4
+        assert sum(1 for leaf in leaves if list.__len__(leaf)) == cache.loaded
+        assert [list(leaf) for leaf in leaves] == [_leaf_slots(n, SLOTS) for n in range(40)]
+        if clock:
+            assert calls[0] == 1 and cache.rescues > 0  # demoted, read again: never evicted
+        else:
+            assert calls[0] > 5 and cache.rescues == 0  # reloaded every few loads
+
+
+def test_changed_leaves_hands_out_slots_no_eviction_can_empty() -> None:
+    """A revert encodes an older version's (shared, evictable) leaves: the encoder must get lists that stay whole."""
+    cache = LeafCache(1)
+    new = lazy_vector(3 * 64 + 5, _leaf_slots, cache=cache)
+    new[0]  # one loaded, the others lazy
+    got = list(changed_leaves(ChunkedVector(range(3 * 64 + 5)), new))
+    cache.clear()  # another thread's evictions, while the caller encodes
+    assert [(number, list.__len__(slots)) for number, slots in got] == [(0, 64), (1, 64), (2, 64), (3, 5)]
+    assert [list.__getitem__(slots, 3) for _, slots in got] == [(n, 3) for n in range(4)]
+
+
+class _Other:
+    """A second thread that runs one action at a time while the caller waits for it."""
+
+    def __init__(self) -> None:
+        self.todo: queue.Queue[Optional[Callable[[], Any]]] = queue.Queue()
+        self.done: queue.Queue[None] = queue.Queue()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while (action := self.todo.get()) is not None:
+            try:
+                action()
+            finally:
+                self.done.put(None)
+
+    def run(self, action: Callable[[], Any]) -> None:
+        self.todo.put(action)
+        self.done.get()
+
+
+def _interleaved(read: Callable[[Any], Any], leaf: Any, plan: Dict[int, Callable[[], Any]], other: _Other) -> Any:
+    """``read(leaf)`` in this thread, preempted at its k-th line in lazy.py while ``other`` runs ``plan[k]``.
+
+    Returns (what the read returned or raised, how many lines of lazy.py it ran).  A
+    point where this thread holds the fill lock is skipped: any other thread's load or
+    eviction would wait for it there.
+    """
+    lines = [0]
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line":
+            action = plan.get(lines[0])
+            lines[0] += 1
+            if action is not None and not lazy._fill_lock.locked():
+                other.run(action)
+        return local
+
+    before = sys.gettrace()
+    sys.settrace(lambda frame, event, arg: local if frame.f_code.co_filename == lazy.__file__ else None)
+    try:
+        got = read(leaf)
+    except Exception as e:  # reported by the caller's comparison
+        got = e
+    finally:
+        sys.settrace(before)
+    return got, lines[0]
+
+
+def test_a_read_preempted_anywhere_by_other_threads_loads_and_evictions_sees_the_whole_leaf() -> None:
+    """Tiny cap (2 of 3 leaves), every pair of preemption points, every pair of other threads' reads.
+
+    Before the fix a read of a lazy leaf raised AttributeError when another thread loaded
+    it first (the method was looked up on the changed class), and ``len`` returned 0 when
+    another thread loaded it and a third evicted it between two lines.
+    """
+    reads: Dict[str, Callable[[Any], Any]] = {"item": lambda leaf: leaf[SLOTS - 1], "len": len, "iter": list}
+    other = _Other()
+    explored = 0
+
+    def scenario(name: str, target: int, first: int, a1: int, second: int, a2: int) -> int:
+        """Leaves 0, 1, 2 read in turn under a cap of 2 (0 evicted, 1 demoted); read ``target``, preempted twice."""
+        cache = LeafCache(2)
+        leaves = [LazyLeaf(_leaf_slots, n, SLOTS, cache) for n in range(3)]
+        for leaf in leaves:
+            leaf[0]
+        read = reads[name]
+        plan = {first: partial(len, leaves[a1]), second: partial(len, leaves[a2])}  # another thread reads a leaf
+        got, lines = _interleaved(read, leaves[target], plan, other)
+        assert got == read(_leaf_slots(target, SLOTS)), (name, target, first, a1, second, a2)
+        assert cache.loaded <= 2
+        assert [list(leaf) for leaf in leaves] == [_leaf_slots(n, SLOTS) for n in range(3)]
+        return int(lines)
+
+    try:
+        for name in reads:
+            for target in (0, 1):
+                first, lines = 0, 1
+                while first < lines:
+                    for a1 in range(3):
+                        second = first + 1
+                        while True:
+                            for a2 in range(3):
+                                lines = scenario(name, target, first, a1, second, a2)
+                                explored += 1
+                            if lines <= second:
+                                break
+                            second += 1
+                    first += 1
+    finally:
+        other.todo.put(None)
+    assert explored > 1000
+
+
+def test_threads_race_on_a_tiny_cap() -> None:
+    """Free-running threads, switching every microsecond, over 3 leaves with a cap of 1."""
+    cache = LeafCache(1)
+    leaves = [LazyLeaf(_leaf_slots, n, SLOTS, cache) for n in range(3)]
+    errors: List[BaseException] = []
+
+    def reader(seed: int) -> None:
+        try:
+            for k in range(seed, seed + 20_000):
+                n = k % 3
+                assert leaves[n][k % SLOTS] == (n, k % SLOTS)
+                assert len(leaves[n]) == SLOTS
+                assert list(leaves[n]) == _leaf_slots(n, SLOTS)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    run_threads([partial(reader, s) for s in range(4)], 1e-6)
+    assert not errors, errors[0]
+    assert cache.loaded <= 1 and cache.evictions > 1000
