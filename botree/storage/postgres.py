@@ -35,6 +35,7 @@ commit whose outcome is unknown is settled from the history (``Store.commit``).
 
 from __future__ import annotations
 
+import re
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
@@ -42,6 +43,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set,
 from ..errors import CorruptDatabase, StorageError
 from .store import COMMIT_COLUMNS, Busy, Cell, CommitRow, ConnectionLost, HeadWatch, Lineage, Regroup, Store, schema
 
+# What libpq says when the server went away mid-statement, before psycopg marks the connection
+# broken (seen under pg_terminate_backend: "connection socket closed" from the wait loop).
+_LOST_TEXT = re.compile(r"socket closed|server closed the connection|terminating connection|connection is lost")
 _INIT_LOCK = 0x626F74726565  # "botree": the advisory lock taken while creating the schema
 # The NOTIFY channel of a schema: one per database and schema (an identifier of at most 63 bytes).
 # Early commits (see the module docstring) when the session commits synchronously and may write WAL messages.
@@ -106,7 +110,7 @@ class PostgresStore(Store):
         psycopg = self._psycopg
         if isinstance(exc, (psycopg.DataError, psycopg.IntegrityError)):
             return CorruptDatabase(f"{self.target}: {_one_line(exc)}")
-        if isinstance(exc, psycopg.OperationalError) and self._lost():
+        if isinstance(exc, psycopg.OperationalError) and (self._lost() or _LOST_TEXT.search(str(exc))):
             return ConnectionLost(f"{self.target}: connection lost: {_one_line(exc)}")
         return StorageError(f"{self.target}: {_one_line(exc)}")
 
