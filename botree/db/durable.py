@@ -203,13 +203,17 @@ class DurableDatabase(Database):
 
     @property
     def leaf_stats(self) -> Dict[str, Optional[int]]:
-        """Leaf cache counters: ``cap`` (``cache_leaves``), ``loaded`` now, ``loads``, ``evictions``. O(1).
+        """Leaf cache counters: ``cap`` (``cache_leaves``), ``loaded`` now, ``loads``, ``evictions``,
+        ``rescues`` (reads that found a leaf the clock had demoted still in memory: loads saved). O(1).
 
         With a cap, ``loaded`` never exceeds it; uncapped, it also counts leaves of trees
         since dropped.
         """
         cache = self._leaf_cache
-        return {"cap": cache.cap, "loaded": cache.loaded, "loads": cache.loads, "evictions": cache.evictions}
+        return {
+            "cap": cache.cap, "loaded": cache.loaded, "loads": cache.loads, "evictions": cache.evictions,
+            "rescues": cache.rescues,
+        }
 
     @property
     def target(self) -> str:
