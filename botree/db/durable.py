@@ -135,7 +135,7 @@ class DurableDatabase(Database):
         self._store = open_store(target)
         super().__init__(empty)
         self._commit_cache: Dict[int, Commit] = {}
-        self._state_cache: Dict[int, Dict[str, Any]] = {}
+        self._state_cache: Dict[int, "bytes | Dict[str, Any]"] = {}  # a commit's state, decoded once asked
         self._tree_cache: "OrderedDict[int, Tree]" = OrderedDict()
         self._manifests: Manifests = {}
         self._prefetched: Dict[Tuple[str, int, int], Tuple[bytes, int]] = {}  # cells read ahead (_prefetch)
@@ -616,13 +616,17 @@ class DurableDatabase(Database):
             lineage[0] if lineage is not None else DEFAULT,
         )
         self._commit_cache[version] = commit
-        self._state_cache[version] = codec.decode_state(state, where)
+        self._state_cache[version] = state  # decoded when asked: a rebase over it reads only its updates
         return commit
 
     def _state(self, version: int) -> Dict[str, Any]:
+        """The decoded state of ``version`` (its checksummed commit row was checked when read). O(state), cached."""
         if version not in self._state_cache:
             self._commits(version, version)
-        return self._state_cache[version]
+        state = self._state_cache[version]
+        if isinstance(state, bytes):
+            state = self._state_cache[version] = codec.decode_state(state, f"{self.target}: commit {version}")
+        return state
 
     def _manifest(self, table: str, group: int, pinned: int, reading: int) -> List[int]:
         """The cell versions the leaves of ``group`` read, from its manifest written at ``pinned``. O(64), cached."""
