@@ -68,7 +68,8 @@ class ChunkedVector(_VectorReader):
 
     @classmethod
     def from_parts(cls, chunks: List[List[List[Any]]], length: int) -> "ChunkedVector":
-        vec = cls.__new__(cls)
+        new = cls.__new__  # not cls.__new__(cls): mypyc fails on that spelling in a subclass
+        vec = new(cls)
         vec.chunks = chunks
         vec.length = length
         return vec
