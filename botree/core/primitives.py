@@ -106,7 +106,7 @@ class Primitives(Maintenance):
             assert after is not None and after[1], "a checked run is a sequence of siblings"
             node = after[0]
 
-    def _position(self, before: Optional[Bound]) -> tuple[int, int]:
+    def _position(self, before: BoundArg) -> tuple[int, int]:
         """(leaf, position) where entries inserted just before ``before`` go (None: the end)."""
         if before is None:
             leaf = self._last_leaf()
