@@ -274,7 +274,7 @@ class IndexReader:
             parent, pkey, _ = self._link(parent)
         return total
 
-    def at_rank(self, k: int) -> Bound:
+    def at_rank(self, k: Any) -> Bound:  # Any: checked below (see NodeArg)
         """The bound with ``k`` bounds before it (negative k counts from the end). O(B · h)."""
         if type(k) is not int:
             raise InvalidArgument(f"rank must be an int, not {type(k).__name__}")
