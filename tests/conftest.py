@@ -23,6 +23,29 @@ from typing import Dict, Iterator, List, Optional
 import pytest
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _build() -> str:
+    """Which build of botree the tests import: "compiled" (mypyc's modules, docs/design.md) or "pure"."""
+    import botree.core.index
+
+    return "pure" if botree.core.index.__file__.endswith(".py") else "compiled"
+
+
+def pytest_report_header() -> str:
+    return f"botree build: {_build()}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``BOTREE_EXPECT_COMPILED=1`` (``.ci/run``'s compiled run) or ``0`` (its pure run): fail on another build."""
+    expected = {"1": "compiled", "0": "pure"}.get(os.environ.get("BOTREE_EXPECT_COMPILED", ""))
+    if expected and _build() != expected:
+        import botree.core.index
+
+        found = botree.core.index.__file__
+        raise pytest.UsageError(f"BOTREE_EXPECT_COMPILED wants the {expected} build, but {found} is imported")
+
+
 _found: Dict[str, Optional[str]] = {}  # "url" -> the server's URL, or None with "why"
 
 

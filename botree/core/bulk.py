@@ -36,12 +36,12 @@ def _sizes(total: int, block_size: int, fill: float) -> List[int]:
 
 def build_index(
     events: Iterable[Tuple[Any, bool]],
-    block_size: int = 64,
+    block_size: Any = 64,  # Any, not int/float/str: checked below (see nodetable.rows.NodeArg)
     fields: Iterable[str] = (),
-    fill: float = 0.75,
+    fill: Any = 0.75,
     progress: Optional[Progress] = None,
     total: Optional[int] = None,
-    key: Optional[str] = None,
+    key: Any = None,
 ) -> OrderIndex:
     """An ``OrderIndex`` holding the forest described by ``events``. O(n).
 
@@ -60,12 +60,12 @@ def build_index(
 
 def _build(
     events: Iterable[Tuple[Any, bool]],
-    block_size: int,
+    block_size: Any,
     fields: Iterable[str],
-    fill: float,
+    fill: Any,
     progress: Optional[Progress],
     total: Optional[int],
-    key: Optional[str] = None,
+    key: Any = None,
 ) -> OrderIndex:
     """``build_index`` with the garbage collector already paused."""
     B = check_block_size(block_size)

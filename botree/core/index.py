@@ -14,10 +14,11 @@ from typing import Any, Iterable, Optional, Tuple
 
 from ..errors import InvalidArgument
 from ..nodetable import ChunkedVector, IdAllocator, NodeTable
+from ..nodetable.rows import NodeArg
 from .blocks import Block
 from .check import check_index
 from .primitives import Primitives
-from .reader import Bound, IndexReader
+from .reader import BoundArg, IndexReader
 
 DEFAULT_BLOCK_SIZE = 64
 
@@ -62,9 +63,8 @@ class OrderIndex(IndexReader):
 
     __slots__ = ("_blocks", "_links", "_nodes", "_root", "_height", "_alloc", "block_size")
 
-    def __init__(
-        self, block_size: int = DEFAULT_BLOCK_SIZE, fields: Iterable[str] = (), key: Optional[str] = None
-    ) -> None:
+    def __init__(self, block_size: Any = DEFAULT_BLOCK_SIZE, fields: Iterable[str] = (), key: Any = None) -> None:
+        # block_size (an int) and key (a str or None) are checked below, not by their annotations (see NodeArg).
         self.block_size = check_block_size(block_size)
         root = Block([], [], [], None, None)
         self._blocks = ChunkedVector([root])
@@ -86,7 +86,8 @@ class OrderIndex(IndexReader):
         block_size: int,
     ) -> "OrderIndex":
         """An index over ready-made parts (bulk build, storage); ``check()`` verifies them. O(1)."""
-        idx = cls.__new__(cls)
+        new = cls.__new__  # not cls.__new__(cls): mypyc fails on that spelling in a subclass
+        idx = new(cls)
         idx._blocks = blocks
         idx._links = links
         idx._nodes = nodes
@@ -104,7 +105,7 @@ class OrderIndex(IndexReader):
         """
         return TransientIndex(self, self.block_size, fresh_ids)
 
-    def configured(self, fields: Iterable[str], key: Optional[str]) -> "OrderIndex":
+    def configured(self, fields: Iterable[str], key: Any) -> "OrderIndex":
         """The same forest and node ids with other indexed ``fields`` and key field.
 
         O(n) to build a changed index (unchanged ones are shared); ``InvalidKey`` or
@@ -121,7 +122,7 @@ class OrderIndex(IndexReader):
 
     # -- persistent updates: one-operation batches ----------------------------
 
-    def insert_pair(self, data: Any = None, before: Optional[Bound] = None) -> Tuple["OrderIndex", int]:
+    def insert_pair(self, data: Any = None, before: BoundArg = None) -> Tuple["OrderIndex", int]:
         """A new index with a node inserted just before ``before`` (None: the end).
 
         Returns (index, node id). O(B · h).
@@ -130,13 +131,13 @@ class OrderIndex(IndexReader):
         node = batch.insert_pair(data, before)
         return batch.persistent(), node
 
-    def delete_pair(self, node: int) -> "OrderIndex":
+    def delete_pair(self, node: NodeArg) -> "OrderIndex":
         """A new index without ``node``'s bounds (its descendants move up). O(B · h)."""
         batch = TransientIndex(self, self.block_size)
         batch.delete_pair(node)
         return batch.persistent()
 
-    def relocate(self, first: Bound, last: Bound, before: Optional[Bound], d: Optional[int] = None) -> "OrderIndex":
+    def relocate(self, first: BoundArg, last: BoundArg, before: BoundArg, d: Optional[int] = None) -> "OrderIndex":
         """A new index with first..last moved before ``before``; see ``Primitives.relocate``.
 
         O(B · h), independent of the range's size.
@@ -145,13 +146,13 @@ class OrderIndex(IndexReader):
         batch.relocate(first, last, before, d)
         return batch.persistent()
 
-    def delete_range(self, first: Bound, last: Bound) -> "OrderIndex":
+    def delete_range(self, first: BoundArg, last: BoundArg) -> "OrderIndex":
         """A new index without the run of sibling subtrees first..last. O(B log n) plus O(size)."""
         batch = TransientIndex(self, self.block_size)
         batch.delete_range(first, last)
         return batch.persistent()
 
-    def set_data(self, node: int, data: Any) -> "OrderIndex":
+    def set_data(self, node: NodeArg, data: Any) -> "OrderIndex":
         """A new index where ``node`` holds ``data``. O(1)."""
         batch = TransientIndex(self, self.block_size)
         batch.set_data(node, data)

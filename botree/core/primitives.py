@@ -25,9 +25,10 @@ from typing import Any, Optional
 
 from ..errors import InvalidOperation
 from ..nodetable import TOP
+from ..nodetable.rows import NodeArg
 from .gapkeys import SPACE
 from .maintenance import Maintenance
-from .reader import Bound, check_bound
+from .reader import Bound, BoundArg, check_bound
 
 
 class Primitives(Maintenance):
@@ -35,7 +36,7 @@ class Primitives(Maintenance):
 
     __slots__ = ()
 
-    def implied_level(self, before: Optional[Bound]) -> int:
+    def implied_level(self, before: BoundArg) -> int:
         """Level a node inserted just before ``before`` gets. O(h + log B).
 
         Before an opening bound: a sibling of that node; before a closing bound:
@@ -46,7 +47,7 @@ class Primitives(Maintenance):
         level = self.bound_level(before)
         return level if before[1] else level + 1
 
-    def insert_pair(self, data: Any = None, before: Optional[Bound] = None) -> int:
+    def insert_pair(self, data: Any = None, before: BoundArg = None) -> int:
         """Insert a new node's bounds, adjacent, just before ``before`` (None: at the end).
 
         Returns the new node id. O(B · h).
@@ -155,7 +156,7 @@ class Primitives(Maintenance):
             assert after is not None and after[1], "a checked run is a sequence of siblings"
             node = after[0]
 
-    def _position(self, before: Optional[Bound]) -> tuple[int, int]:
+    def _position(self, before: BoundArg) -> tuple[int, int]:
         """(leaf, position) where entries inserted just before ``before`` go (None: the end)."""
         if before is None:
             leaf = self._last_leaf()
@@ -192,7 +193,7 @@ class Primitives(Maintenance):
                 pblk.aux[i] = low
             parent, pkey, delta = links[parent >> 12][(parent >> 6) & 63][parent & 63]
 
-    def check_run(self, first: Bound, last: Bound) -> None:
+    def check_run(self, first: BoundArg, last: BoundArg) -> None:
         """Check that first..last is a balanced run: open of x .. close of y, x and y siblings. O(B log n)."""
         check_bound(first)
         check_bound(last)
@@ -209,7 +210,7 @@ class Primitives(Maintenance):
         else:
             self._row(first[0])
 
-    def relocate(self, first: Bound, last: Bound, before: Optional[Bound], d: Optional[int] = None) -> None:
+    def relocate(self, first: BoundArg, last: BoundArg, before: BoundArg, d: Optional[int] = None) -> None:
         """Move the bounds first..last (a run of sibling subtrees) to just before ``before``.
 
         ``before`` None means the end.  Every moved bound's level changes by d, the
@@ -293,7 +294,7 @@ class Primitives(Maintenance):
             return
         self._settle()
 
-    def delete_pair(self, node: int) -> None:
+    def delete_pair(self, node: NodeArg) -> None:
         """Remove ``node``'s two bounds; bounds between them move up one level. O(B · h + k log B) for k children."""
         self._row(node)
         inner = self.next_bound((node, True))
@@ -310,7 +311,7 @@ class Primitives(Maintenance):
         self._nodes.delete(node)
         self._settle()
 
-    def delete_range(self, first: Bound, last: Bound) -> int:
+    def delete_range(self, first: BoundArg, last: BoundArg) -> int:
         """Remove the run of sibling subtrees first..last; returns how many nodes went.
 
         Cutting the run out is O(B · h); freeing its blocks and node rows is
@@ -375,7 +376,7 @@ class Primitives(Maintenance):
         self._settle()
         return removed
 
-    def set_data(self, node: int, data: Any) -> None:
+    def set_data(self, node: NodeArg, data: Any) -> None:
         """Replace the user data of ``node``. O(1) (O(log n) with indexed fields)."""
         self._row(node)
         self._nodes.set_data(node, data)

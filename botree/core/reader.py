@@ -11,10 +11,13 @@ from bisect import bisect_left
 from typing import Any, Iterator, List, Optional, Tuple
 
 from ..errors import CorruptDatabase, InvalidArgument, NodeNotFound, PositionError
-from ..nodetable import TOP, ChunkedVector, IdAllocator, NodeTable
+from ..nodetable import TOP, IdAllocator
+from ..nodetable.rows import NodeArg
 from .blocks import Block
 
 Bound = Tuple[int, bool]
+# A bound as a caller passed it: checked by the body (``check_bound``), not the signature (see NodeArg).
+BoundArg = Any
 
 
 def check_bound(bound: object) -> Bound:
@@ -60,17 +63,19 @@ class IndexReader:
     # -- the parts, read-only -------------------------------------------------
 
     @property
-    def blocks(self) -> ChunkedVector:
-        """The block table: block id -> ``Block`` (None for a freed id). O(1)."""
+    def blocks(self) -> Any:
+        """The block table: block id -> ``Block`` (None for a freed id). O(1).
+
+        A ``ChunkedVector``, or a ``TransientVector`` in a batch (``Any``: compiled code checks return types)."""
         return self._blocks
 
     @property
-    def links(self) -> ChunkedVector:
+    def links(self) -> Any:  # ChunkedVector, or TransientVector in a batch
         """Block id -> ``(parent id, key in the parent, level delta)`` (None for a freed id). O(1)."""
         return self._links
 
     @property
-    def nodes(self) -> NodeTable:
+    def nodes(self) -> Any:  # NodeTable, or TransientNodeTable in a batch
         """The node table (rows with back-links and data). O(1)."""
         return self._nodes
 
@@ -84,13 +89,13 @@ class IndexReader:
         """The allocator of block ids (freed ids are reused). O(1)."""
         return self._alloc
 
-    def require(self, node: int) -> Any:
+    def require(self, node: NodeArg) -> Any:
         """``node``'s row; ``NodeNotFound`` if it is not a node of this index. O(1)."""
         return self._row(node)
 
     # -- locating -----------------------------------------------------------
 
-    def _row(self, node: int) -> Any:
+    def _row(self, node: NodeArg) -> Any:
         # NodeTable.row inlined (every update validates its nodes): a free slot or an id out of
         # range is NodeNotFound; a stored leaf that fails to load raises its own error.
         rows = self._nodes.rows
@@ -104,7 +109,7 @@ class IndexReader:
         """Block ``bid`` (inlined ChunkedVector read: see nodetable.vector)."""
         return self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
 
-    def _locate(self, bound: Bound) -> Tuple[int, int]:
+    def _locate(self, bound: BoundArg) -> Tuple[int, int]:
         """(leaf id, position in leaf) of a bound. O(log B)."""
         # check_bound, _row and the vector reads inlined: every update locates bounds.
         if type(bound) is not tuple or len(bound) != 2:
@@ -206,11 +211,11 @@ class IndexReader:
         """Number of inner levels above the leaves (0: the root is a leaf). O(1)."""
         return self._height
 
-    def data(self, node: int) -> Any:
+    def data(self, node: NodeArg) -> Any:
         """The user data of ``node``. O(1)."""
         return self._row(node).data
 
-    def level(self, node: int) -> int:
+    def level(self, node: NodeArg) -> int:
         """Depth of ``node`` in the forest (top-level nodes: 0). O(h + log B)."""
         row = self._row(node)
         bid = row.open_leaf
@@ -222,12 +227,12 @@ class IndexReader:
             total += delta
         return total
 
-    def bound_level(self, bound: Bound) -> int:
+    def bound_level(self, bound: BoundArg) -> int:
         """Level of a bound: the level of its node. O(h + log B)."""
         leaf, pos = self._locate(bound)
         return self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].aux[pos] + self._sum(leaf)
 
-    def before(self, first: Bound, second: Bound) -> bool:
+    def before(self, first: BoundArg, second: BoundArg) -> bool:
         """True if bound ``first`` comes strictly before ``second``. O(h).
 
         Climbs both leaves' parent links in lockstep until they meet and compares
@@ -263,7 +268,7 @@ class IndexReader:
             b2, k2 = row2.close_leaf, row2.close_key
         return _precedes(self._links.chunks, b1, k1, b2, k2)
 
-    def inside(self, a: int, b: int) -> bool:
+    def inside(self, a: NodeArg, b: NodeArg) -> bool:
         """True if node ``a`` lies strictly inside node ``b``'s subtree. O(h).
 
         One pass over both rows: open(b) < open(a) < close(b).
@@ -277,7 +282,7 @@ class IndexReader:
             chunks, row_a.open_leaf, row_a.open_key, row_b.close_leaf, row_b.close_key
         )
 
-    def rank(self, bound: Bound) -> int:
+    def rank(self, bound: BoundArg) -> int:
         """Number of bounds before ``bound`` in document order. O(B · h)."""
         bid, pos = self._locate(bound)
         blocks = self._blocks
@@ -289,7 +294,7 @@ class IndexReader:
             parent, pkey, _ = self._link(parent)
         return total
 
-    def at_rank(self, k: int) -> Bound:
+    def at_rank(self, k: Any) -> Bound:  # Any: checked below (see NodeArg)
         """The bound with ``k`` bounds before it (negative k counts from the end). O(B · h)."""
         if type(k) is not int:
             raise InvalidArgument(f"rank must be an int, not {type(k).__name__}")
@@ -310,7 +315,7 @@ class IndexReader:
         item = blk.items[k]
         return item >> 1, not item & 1
 
-    def next_bound(self, bound: Bound) -> Optional[Bound]:
+    def next_bound(self, bound: BoundArg) -> Optional[Bound]:
         """The bound after ``bound``, or None at the end. O(log B), O(h) at leaf ends."""
         leaf, pos = self._locate(bound)
         blk = self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
@@ -323,7 +328,7 @@ class IndexReader:
             item = self._blocks.chunks[nxt >> 12][(nxt >> 6) & 63][nxt & 63].items[0]
         return item >> 1, not item & 1
 
-    def prev_bound(self, bound: Bound) -> Optional[Bound]:
+    def prev_bound(self, bound: BoundArg) -> Optional[Bound]:
         """The bound before ``bound``, or None at the start. O(log B), O(h) at leaf ends."""
         leaf, pos = self._locate(bound)
         blk = self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
@@ -336,7 +341,7 @@ class IndexReader:
             item = self._blocks.chunks[prv >> 12][(prv >> 6) & 63][prv & 63].items[-1]
         return item >> 1, not item & 1
 
-    def child_walk(self, node: Optional[int]) -> Iterator[int]:
+    def child_walk(self, node: NodeArg) -> Iterator[int]:
         """The children of ``node`` (None: the top-level nodes) in order, lazily.
 
         Reads leaves directly: from a child's opening bound it jumps to the bound after
@@ -390,14 +395,14 @@ class IndexReader:
         items = self._blocks[self._last_leaf()].items
         return (items[-1] >> 1, not items[-1] & 1) if items else None
 
-    def bounds(self, start: Optional[Bound] = None) -> Iterator[Bound]:
+    def bounds(self, start: BoundArg = None) -> Iterator[Bound]:
         """Bounds in document order from ``start`` (default: the first). Amortised O(1) each."""
         for items, pos in self.leaf_runs(start):
             for j in range(pos, len(items)):
                 item = items[j]
                 yield item >> 1, not item & 1
 
-    def leaf_runs(self, start: Optional[Bound] = None) -> Iterator[Tuple[List[int], int]]:
+    def leaf_runs(self, start: BoundArg = None) -> Iterator[Tuple[List[int], int]]:
         """``(items, pos)`` per leaf from ``start``'s (default: the first): the leaf's encoded
         bounds (``node << 1 | is_close``; read only) and where the scan starts in them.
 
@@ -419,7 +424,7 @@ class IndexReader:
             if budget < 0:
                 raise CorruptDatabase("a scan of the order index visits more leaves than it has blocks")
 
-    def leaf_span(self, first: Bound, last: Bound) -> List[int]:
+    def leaf_span(self, first: BoundArg, last: BoundArg) -> List[int]:
         """Ids of the leaves from ``first``'s to ``last``'s, in document order (``first`` must
         not come after ``last``: ``InvalidArgument``, after walking to the last leaf).  Reads
         inner blocks only: O(h + leaves).  With the bounds' back-links this tests "is this
@@ -456,7 +461,7 @@ class IndexReader:
             if budget < 0:
                 raise CorruptDatabase("a scan of the order index visits more leaves than it has blocks")
 
-    def enclosing(self, node: int) -> Optional[int]:
+    def enclosing(self, node: NodeArg) -> Optional[int]:
         """The parent of ``node`` (None at top level). O(1) from its row.
 
         Rows decoded from files written before rows kept their parent hold ``UNKNOWN``;
@@ -474,7 +479,7 @@ class IndexReader:
                     return None
         return self.enclosing_by_levels(node)
 
-    def enclosing_by_levels(self, node: int) -> Optional[int]:
+    def enclosing_by_levels(self, node: NodeArg) -> Optional[int]:
         """The parent of ``node`` (None at top level), computed from the order index. O(B · h).
 
         The parent's opening bound is the nearest earlier bound whose level is
@@ -523,7 +528,7 @@ class IndexReader:
                 return blk.items[j] >> 1
             bid = blk.items[j]
 
-    def min_level(self, first: Bound, last: Bound) -> Tuple[Bound, int]:
+    def min_level(self, first: BoundArg, last: BoundArg) -> Tuple[Bound, int]:
         """The first bound of minimum level from ``first`` to ``last`` (both included), and that level.
 
         A range-minimum query over the B+-tree: the two leaves' ends, then, climbing both
@@ -590,7 +595,7 @@ class IndexReader:
         item = blk.items[j]
         return (item >> 1, not item & 1), target
 
-    def position(self, bound: Bound) -> Tuple[int, ...]:
+    def position(self, bound: BoundArg) -> Tuple[int, ...]:
         """An order key of ``bound``: the gap keys on the path from the root down to it.
 
         Bounds of one index version compare (as tuples) exactly as they lie in document
@@ -604,7 +609,7 @@ class IndexReader:
             return self._path_keys(row.open_leaf, row.open_key)
         return self._path_keys(row.close_leaf, row.close_key)
 
-    def open_position(self, node: int) -> Tuple[int, ...]:
+    def open_position(self, node: NodeArg) -> Tuple[int, ...]:
         """``position((node, True))`` without the bound's shape check (for many nodes). O(h)."""
         row = self._row(node)
         return self._path_keys(row.open_leaf, row.open_key)

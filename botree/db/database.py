@@ -1130,14 +1130,14 @@ def run_logged(transient: TransientIndex, update: Update, args: Tuple[Any, ...],
     created = update.created(result)
     if created:  # several (a subtree) are handed out fresh, one after the other
         alloc = nodes.node_ids
-        nodes.fresh_ids = created[0] == alloc.next_id  # type: ignore[attr-defined]
-        if not nodes.fresh_ids and not (alloc.free is not None and alloc.free[0] == created[0]):  # type: ignore
-            nodes.claim(created)  # type: ignore[attr-defined]  # an id of a branch or a merge: take it as logged
+        nodes.fresh_ids = created[0] == alloc.next_id
+        if not nodes.fresh_ids and not (alloc.free is not None and alloc.free[0] == created[0]):
+            nodes.claim(created)  # an id of a branch or a merge: take it as logged
     else:
-        nodes.fresh_ids = False  # type: ignore[attr-defined]
+        nodes.fresh_ids = False
     try:
         new = update.log_result(transient, update.run(transient, *args))
     finally:
-        nodes.wanted = []  # type: ignore[attr-defined]
+        nodes.wanted = []
     if update.inserts and update.created(new) != created:
         raise InvariantError(f"replaying {update.name}{args!r} gave node {new}, but the log recorded {result!r}")

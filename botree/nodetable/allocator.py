@@ -7,9 +7,11 @@ one allocator per value and copy it before a batch mutates it.
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Tuple
+from typing import Any, Iterator, Optional, Tuple
 
-FreeStack = Optional[Tuple[int, "FreeStack"]]
+# (id, rest): the rest is a FreeStack too.  Not spelled as a recursive alias: mypyc (the compiled
+# build, docs/design.md) recurses on it without end.
+FreeStack = Optional[Tuple[int, Any]]
 
 
 class IdAllocator:

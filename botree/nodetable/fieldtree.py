@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set,
 
 from ..errors import NotIndexed, TableCorrupt
 from .attrindex import FAMILIES, MISSING, Range, family, indexed_values
-from .vector import LEAF_BITS, MID_BITS, ChunkedVector, TransientVector
+from .vector import LEAF_BITS, MID_BITS, ChunkedVector
 
 FANOUT = 16  # entries per leaf, children per inner node; a node splits above this
 FILL = 12  # entries (children) per node of a bulk-built tree: room for inserts
@@ -342,7 +342,7 @@ class TransientFieldTrees(_TreesReader):
 
     def __init__(self, base: FieldTrees) -> None:
         self.fields = base.fields
-        self.slots: TransientVector = base.slots.transient()
+        self.slots = base.slots.transient()  # typed Any in _TreesReader (mypyc)
         self.roots = list(base.roots)
         self.counts = list(base.counts)
         self.free = base.free

@@ -13,6 +13,12 @@ TOP = -2
 # parent (format botree-2 without it); readers compute the parent from the order index.
 UNKNOWN = -4
 
+# A node id as a caller passed it, on the methods callers reach: their bodies check it
+# (``type(node) is int``).  Annotated ``Any``, not ``int``, for the compiled build (mypyc,
+# docs/design.md): a compiled function enforces ``int`` on entry, where a bool would pass as
+# 0 or 1 and a str would raise a plain TypeError instead of the library's typed error.
+NodeArg = Any
+
 
 class Row:
     """One node's row.

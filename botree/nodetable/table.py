@@ -17,8 +17,8 @@ from ..errors import DuplicateKey, InvalidOperation, TableCorrupt, UnknownNode
 from .allocator import IdAllocator
 from .attrindex import Range, indexed_values
 from .fieldtree import NO_FIELDS, FieldTrees, TransientFieldTrees, build_trees, check_trees, reconfigure
-from .keyindex import KeyIndex, TransientKeyIndex, build_keys, check_key, check_keys, empty_keys
-from .rows import UNKNOWN, Row
+from .keyindex import KeyIndex, build_keys, check_key, check_keys, empty_keys
+from .rows import UNKNOWN, NodeArg, Row
 from .vector import ChunkedVector
 
 
@@ -43,7 +43,7 @@ class _TableReader:
         except IndexError:
             return False
 
-    def row(self, node: int) -> Row:
+    def row(self, node: NodeArg) -> Row:
         """The row of ``node``; raises ``UnknownNode`` (a KeyError). O(1).
 
         The returned row must not be modified: use a batch's ``writable``.
@@ -66,7 +66,7 @@ class _TableReader:
     # index reads it on every update and query, and a property is a Python call.
     rows: Any
 
-    def data(self, node: int) -> Any:
+    def data(self, node: NodeArg) -> Any:
         """The user data of ``node``. O(1)."""
         return self.row(node).data
 
@@ -130,7 +130,7 @@ class _TableReader:
                 if j != i:
                     raise DuplicateKey(f"key {self._keys.field}={key!r} is held by items {j} and {i}")
 
-    def key_of(self, node: int) -> Any:
+    def key_of(self, node: NodeArg) -> Any:
         """The key of ``node`` (``UnknownNode`` if not live; ``InvalidOperation`` if unkeyed). O(1)."""
         keys = self._keys
         if keys is None:
@@ -183,7 +183,7 @@ class NodeTable(_TableReader):
         self._alloc = IdAllocator()
         self._fields = fields
         self._index: Optional[FieldTrees] = build_trees(fields, ())
-        self._keys: Optional[KeyIndex] = None if key is None else empty_keys(key)
+        self._keys = None if key is None else empty_keys(key)  # typed Any in _TableReader (mypyc)
 
     @classmethod
     def from_parts(
@@ -199,7 +199,8 @@ class NodeTable(_TableReader):
 
         ``keys``: the key index (None: the table has no key field); it must agree with the rows.
         """
-        table = cls.__new__(cls)
+        new = cls.__new__  # not cls.__new__(cls): mypyc fails on that spelling in a subclass
+        table = new(cls)
         table.rows = table._rows = rows
         table._alloc = alloc
         table._fields = fields
@@ -283,19 +284,19 @@ class NodeTable(_TableReader):
         ids = batch.insert_many(datas)
         return batch.persistent(), ids
 
-    def set_data(self, node: int, data: Any) -> "NodeTable":
+    def set_data(self, node: NodeArg, data: Any) -> "NodeTable":
         """A new table where ``node`` holds ``data``. O(log n)."""
         batch = self.transient()
         batch.set_data(node, data)
         return batch.persistent()
 
-    def update(self, node: int, **fields: Any) -> "NodeTable":
+    def update(self, node: NodeArg, **fields: Any) -> "NodeTable":
         """A new table with the named row fields of ``node`` replaced. O(log n)."""
         batch = self.transient()
         batch.update(node, **fields)
         return batch.persistent()
 
-    def delete(self, node: int) -> "NodeTable":
+    def delete(self, node: NodeArg) -> "NodeTable":
         """A new table without ``node``; its id may be reused later. O(log n)."""
         batch = self.transient()
         batch.delete(node)
@@ -340,7 +341,7 @@ class TransientNodeTable(_TableReader):
         self._alloc_owned = False
         self._fields = base._fields
         self._index: Optional[TransientFieldTrees] = base._trees().transient() if base._fields else None
-        self._keys: Optional[TransientKeyIndex] = None if base._keys is None else base._keys.transient()
+        self._keys = None if base._keys is None else base._keys.transient()
         self._token = object()
         self.fresh_ids = fresh_ids  # True: never reuse a freed id (see ``NodeTable.transient``)
         # Ids the next inserts must take, last one first (``claim``); empty: allocate as usual.
@@ -390,7 +391,7 @@ class TransientNodeTable(_TableReader):
         """The token of rows this batch may change in place (``row.owner is owner_token``). O(1)."""
         return self._token
 
-    def writable(self, node: int) -> Row:
+    def writable(self, node: NodeArg) -> Row:
         """The row of ``node``, owned by this batch and safe to change. O(1)."""
         rows = self._rows
         if type(node) is int and 0 <= node < rows.length:
@@ -450,7 +451,7 @@ class TransientNodeTable(_TableReader):
         self.check_inserts(datas)
         return [self.insert(data) for data in datas]
 
-    def set_data(self, node: int, data: Any) -> None:
+    def set_data(self, node: NodeArg, data: Any) -> None:
         """Replace the data of ``node``. O(log n) with indexed fields, else O(1)."""
         row = self.row(node)
         keys = self._keys
@@ -468,7 +469,7 @@ class TransientNodeTable(_TableReader):
             keys.add(key, node)
         self.writable(node).data = data
 
-    def update(self, node: int, **fields: Any) -> None:
+    def update(self, node: NodeArg, **fields: Any) -> None:
         """Replace named fields of the row of ``node`` (``data`` goes through ``set_data``). O(log n)."""
         allowed = ("open_leaf", "open_key", "close_leaf", "close_key", "parent", "data")
         for name in fields:
@@ -481,7 +482,7 @@ class TransientNodeTable(_TableReader):
         for name, value in fields.items():
             setattr(row, name, value)
 
-    def delete(self, node: int) -> None:
+    def delete(self, node: NodeArg) -> None:
         """Remove ``node``; its id goes to the free list (with ``fresh_ids``: retired for good). O(log n)."""
         row = self.row(node)
         if self._index is not None:

@@ -26,7 +26,7 @@ MID = 1 << MID_BITS
 assert (MID_BITS, LEAF_BITS) == (12, 6)
 
 
-def _build(flat: List[Any]) -> List[List[List[Any]]]:
+def _build(flat: List[Any]) -> List[List[Any]]:
     return [
         [flat[j : j + LEAF] for j in range(i, min(i + MID, len(flat)), LEAF)] for i in range(0, len(flat), MID)
     ]
@@ -36,7 +36,10 @@ class _VectorReader:
     """Reads shared by the frozen and the transient vector."""
 
     __slots__ = ()
-    chunks: List[List[List[Any]]]
+    # Middle lists of leaves.  A leaf is typed Any, not a list: a stored vector's leaves are list
+    # subclasses that load on first read (storage.lazy.LazyLeaf), and compiled code (mypyc) reads a
+    # declared list with the C list API, past their __getitem__.
+    chunks: List[List[Any]]
     length: int
 
     def __len__(self) -> int:
@@ -63,12 +66,13 @@ class ChunkedVector(_VectorReader):
 
     def __init__(self, items: Iterable[Any] = ()) -> None:
         flat = list(items)
-        self.chunks: List[List[List[Any]]] = _build(flat)
+        self.chunks: List[List[Any]] = _build(flat)
         self.length = len(flat)
 
     @classmethod
-    def from_parts(cls, chunks: List[List[List[Any]]], length: int) -> "ChunkedVector":
-        vec = cls.__new__(cls)
+    def from_parts(cls, chunks: List[List[Any]], length: int) -> "ChunkedVector":
+        new = cls.__new__  # not cls.__new__(cls): mypyc fails on that spelling in a subclass
+        vec = new(cls)
         vec.chunks = chunks
         vec.length = length
         return vec

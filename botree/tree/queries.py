@@ -54,7 +54,7 @@ def sibling_walk(
                 yield inner[0]
                 inner = step((inner[0], not forward))
         elif child == skip_from:
-            bound = step((skip_to, not forward))  # type: ignore[arg-type]
+            bound = step((skip_to, not forward))
             continue
         else:
             yield child
