@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -165,11 +165,17 @@ def test_a_serializable_transaction_queued_behind_another_is_refused_and_retried
         db.close()
 
 
-def test_a_damaged_request_is_refused_and_the_rest_land(tmp_path: Any) -> None:
+def rooted(tmp_path: Any) -> Tuple[str, Database, int]:
+    """An SQLite database with a root: (path, database, root)."""
     path = os.path.join(str(tmp_path), "t.db")
     db = Database(path)
     with db.transaction() as tx:
         root = tx.insert_root("root")
+    return path, db, root
+
+
+def test_a_damaged_request_is_refused_and_the_rest_land(tmp_path: Any) -> None:
+    path, db, root = rooted(tmp_path)
     good = codec.encode_request(7, db.version, 0, False, "m", {}, (("insert_child", (root, "x", None), 99),))
     bad = bytearray(good)
     bad[-3] ^= 0xFF  # a flipped bit in the body: the request's checksum fails
@@ -193,10 +199,7 @@ def test_a_damaged_request_is_refused_and_the_rest_land(tmp_path: Any) -> None:
 def test_a_damaged_outcome_is_corrupt_not_served(tmp_path: Any) -> None:
     import sqlite3
 
-    path = os.path.join(str(tmp_path), "t.db")
-    db = Database(path)
-    with db.transaction() as tx:
-        root = tx.insert_root("root")
+    path, db, root = rooted(tmp_path)
     store = db._store  # type: ignore[attr-defined]
     store.commit_group(lambda head, retrying: store.settle(5, head, codec.encode_ids({3: 4})))
     with sqlite3.connect(path) as conn:

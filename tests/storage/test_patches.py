@@ -157,6 +157,16 @@ def _damaged_patch_db(tmp_path: Any) -> Tuple[str, Tuple[Any, ...], Shape]:
     return path, patch, expected
 
 
+def _forge(path: str, leaf: int, version: int, value: Any) -> None:
+    """Store ``value`` as nodes cell (leaf, version) with a valid checksum: a bug, not bit rot."""
+    forged = codec.pack(value)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE nodes SET payload = ?, crc = ? WHERE leaf = ? AND version = ?",
+            (forged, codec.checksum(forged, "nodes", leaf, version), leaf, version),
+        )
+
+
 def test_a_patch_whose_base_is_gone_is_corrupt(tmp_path: Any) -> None:
     path, (leaf, version, _, _, base), _ = _damaged_patch_db(tmp_path)
     with sqlite3.connect(path) as conn:
@@ -172,12 +182,7 @@ def test_a_patch_whose_base_is_gone_is_corrupt(tmp_path: Any) -> None:
 def test_a_patch_on_a_patch_is_corrupt(tmp_path: Any) -> None:
     path, (leaf, version, payload, _, base), _ = _damaged_patch_db(tmp_path)
     # Rewrite the base cell as a patch naming an older version, with a valid checksum (a bug, not bit rot).
-    forged = codec.pack([codec.PATCH, 0, 64, [], []])
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "UPDATE nodes SET payload = ?, crc = ? WHERE leaf = ? AND version = ?",
-            (forged, codec.checksum(forged, "nodes", leaf, base), leaf, base),
-        )
+    _forge(path, leaf, base, [codec.PATCH, 0, 64, [], []])
     with Database(path) as db:
         with pytest.raises(CorruptDatabase):
             db.tree.data(500)
@@ -188,12 +193,7 @@ def test_a_patch_on_a_patch_is_corrupt(tmp_path: Any) -> None:
                                    [codec.PATCH, 99, 64, [], []]])
 def test_a_malformed_patch_is_corrupt(tmp_path: Any, shape: List[Any]) -> None:
     path, (leaf, version, _, _, base), _ = _damaged_patch_db(tmp_path)
-    forged = codec.pack(shape)
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "UPDATE nodes SET payload = ?, crc = ? WHERE leaf = ? AND version = ?",
-            (forged, codec.checksum(forged, "nodes", leaf, version), leaf, version),
-        )
+    _forge(path, leaf, version, shape)
     with Database(path) as db:
         with pytest.raises(CorruptDatabase):
             [db.tree.data(n) for n in db.tree.preorder()]
