@@ -517,8 +517,9 @@ class DurableDatabase(Database):
         """Check every stored record, every kept version's pins and the head tree. O(stored size).
 
         Runs the storage engine's own integrity check (SQLite ``PRAGMA integrity_check``),
-        then reads every commit and cell and checks its checksum, then checks that every
-        cell each kept version pins is there, then loads the head and runs ``check()``.
+        then reads every commit and cell and checks its checksum (and that every patch cell
+        names a stored, older, whole base), then checks that every cell each kept version
+        pins is there, then loads the head and runs ``check()``.
         Damage raises ``CorruptDatabase``; a lost connection stays a ``StorageError``.
         """
         with self._lock:
@@ -536,12 +537,24 @@ class DurableDatabase(Database):
             if [c.version for c in commits] != list(range(oldest, head + 1)):
                 raise CorruptDatabase(f"{self.target}: commits {oldest}..{head} are not contiguous")
             stored: Set[Tuple[str, int, int]] = set()
+            bases: Dict[Tuple[str, int, int], int] = {}  # patch cell -> the whole cell it applies to
             present = self._store.tables()
             for table in (*TABLES, *(t for t in OPTIONAL_TABLES if t in present)):
-                for leaf, version, payload, crc, _ in self._store.cells(table):
+                for leaf, version, payload, crc, base in self._store.cells(table):
+                    where = f"{self.target}: {table} leaf {leaf} version {version}"
                     if checksum(payload, table, leaf, version) != crc:
-                        raise CorruptDatabase(f"{self.target}: {table} leaf {leaf} version {version}: bad checksum")
+                        raise CorruptDatabase(f"{where}: bad checksum")
+                    if leaf >= 0 and codec.patch_base(payload) != base:
+                        raise CorruptDatabase(f"{where}: its base column does not name the base its payload does")
                     stored.add((table, leaf, version))
+                    if base is not None:
+                        bases[(table, leaf, version)] = base
+            for (table, leaf, version), base in bases.items():
+                if not base < version or (table, leaf, base) not in stored or (table, leaf, base) in bases:
+                    raise CorruptDatabase(
+                        f"{self.target}: {table} leaf {leaf} version {version} patches {base}, not a stored older "
+                        "whole cell"
+                    )
             self._check_pins(oldest, head, stored)
             self._tree_cache.clear()
             head = self._stored_head()

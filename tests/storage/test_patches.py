@@ -244,3 +244,13 @@ def test_a_botree_2_database_takes_whole_cells_until_upgraded(tmp_path: Any) -> 
     assert any(c[4] is not None for c in _cells(path, "nodes"))
     with Database(path) as db:
         assert shape(db.tree) == expected
+
+
+def test_verify_finds_a_base_column_that_disagrees_with_its_payload(tmp_path: Any) -> None:
+    path, (leaf, version, _, _, base), expected = _damaged_patch_db(tmp_path)
+    with sqlite3.connect(path) as conn:  # compaction reads the column: a wrong one could drop a needed base
+        conn.execute("UPDATE nodes SET base = ? WHERE leaf = ? AND version = ?", (version, leaf, version))
+    with Database(path) as db:
+        assert shape(db.tree) == expected  # reads go by the checksummed payload, never the column
+        with pytest.raises(CorruptDatabase, match="base column"):
+            db.verify()
