@@ -37,11 +37,15 @@ def start(*args: str) -> "subprocess.Popen[str]":
     return subprocess.Popen([*WORKER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
-def running(proc: "subprocess.Popen[str]") -> str:
-    """The worker's first line, once it printed one (its first commit landed): a kill after this is
-    mid-work, however slowly the loaded machine started the process."""
+def killed_mid_work(proc: "subprocess.Popen[str]", rng: random.Random) -> List[str]:
+    """SIGKILL the worker 0.1-0.6 s after its first printed line (its first commit landed: the kill
+    is mid-work, however slowly the loaded machine started the process); every line it printed."""
     assert proc.stdout is not None
-    return proc.stdout.readline()
+    first = proc.stdout.readline()
+    time.sleep(rng.uniform(0.1, 0.6))
+    proc.send_signal(signal.SIGKILL)
+    out, _ = proc.communicate()
+    return (first + out).splitlines()
 
 
 def finish(proc: "subprocess.Popen[str]") -> Dict[str, Any]:
@@ -120,12 +124,7 @@ def test_sigkill_during_branch_commits_and_merges(target: str) -> None:
     rng = random.Random(5)
     seen: Dict[str, int] = {}
     for round_no in range(5):
-        proc = start("crash", target, str(round_no))
-        first = running(proc)
-        time.sleep(rng.uniform(0.1, 0.6))
-        proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate()
-        printed = [line.split() for line in (first + out).splitlines()]
+        printed = [line.split() for line in killed_mid_work(start("crash", target, str(round_no)), rng)]
         assert printed, "the worker committed nothing before it was killed"
         again = Database(target)
         check_history(again)
@@ -422,12 +421,7 @@ def test_sigkill_during_set_key_add_index_and_merges_on_branches(target: str) ->
     rng = random.Random(7)
     kinds: Counter[str] = Counter()
     for round_no in range(5):
-        proc = start("reconfigure", target, str(round_no))
-        first = running(proc)
-        time.sleep(rng.uniform(0.1, 0.6))
-        proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate()
-        kinds.update(line.split()[0] for line in (first + out).splitlines())
+        kinds.update(line.split()[0] for line in killed_mid_work(start("reconfigure", target, str(round_no)), rng))
         again = Database(target)
         check_history(again)
         for name in ("main", "side"):
