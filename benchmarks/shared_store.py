@@ -54,8 +54,11 @@ def random_tree(n: int, seed: int = 1) -> Tree:
 WARM = {"on": False}  # set by --warm before the writers fork
 
 
+SHARED: Dict[str, Any] = {}  # --threads: the one Database the botree writer threads of a process share
+
+
 def _botree_writer(target: str, n: int, name: int) -> Callable[[int], None]:
-    db = Database(target)
+    db = SHARED["db"] if "db" in SHARED else Database(target)
     rng = random.Random(name)
     if WARM["on"]:  # a long-running writer's state: every leaf of the head loaded once, before the clock
         db.tree.check()
@@ -113,19 +116,60 @@ def _writer(kind: str, target: str, n: int, name: int, warmup: int, seconds: flo
     out.put((i, latencies))
 
 
-def run(kind: str, target: str, n: int, writers: int, warmup: int, seconds: float) -> Dict[str, float]:
-    """``writers`` processes of ``kind`` committing for ``seconds``: commits/s, p50 and p99 latency (ms)."""
-    ctx = mp.get_context("fork")
-    start = ctx.Barrier(writers + 1)
-    out = ctx.Queue()
-    procs = [
-        ctx.Process(target=_writer, args=(kind, target, n, w, warmup, seconds, start, out)) for w in range(writers)
+def _thread_writers(kind: str, target: str, n: int, writers: int, warmup: int, seconds: float, start: Any,
+                    out: Any) -> None:
+    """``writers`` threads of one process (botree: sharing one ``Database``; a peer: a connection each)."""
+    import queue
+    import threading
+
+    if kind == "botree":
+        SHARED["db"] = Database(target)
+    ready = threading.Barrier(writers + 1)
+    go = threading.Event()
+
+    class Gate:  # what a writer thread waits on once warmed up: every thread ready, then the common start
+        @staticmethod
+        def wait() -> None:
+            ready.wait()
+            go.wait()
+
+    local: "queue.Queue[Result]" = queue.Queue()
+    threads = [
+        threading.Thread(target=_writer, args=(kind, target, n, w, warmup, seconds, Gate, local))
+        for w in range(writers)
     ]
+    for thread in threads:
+        thread.start()
+    ready.wait()  # every thread warmed up
+    start.wait()  # with the measuring process
+    go.set()
+    for thread in threads:
+        thread.join()
+    for _ in threads:
+        out.put(local.get())
+
+
+def run(
+    kind: str, target: str, n: int, writers: int, warmup: int, seconds: float, threads: bool = False
+) -> Dict[str, float]:
+    """``writers`` processes (or threads of one process) of ``kind`` committing for ``seconds``:
+    commits/s, p50 and p99 latency (ms)."""
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    if threads:
+        start = ctx.Barrier(2)
+        procs = [ctx.Process(target=_thread_writers, args=(kind, target, n, writers, warmup, seconds, start, out))]
+    else:
+        start = ctx.Barrier(writers + 1)
+        procs = [
+            ctx.Process(target=_writer, args=(kind, target, n, w, warmup, seconds, start, out))
+            for w in range(writers)
+        ]
     for p in procs:
         p.start()
     start.wait()
     t0 = time.monotonic()
-    results: List[Result] = [out.get() for _ in procs]
+    results: List[Result] = [out.get() for _ in range(writers)]
     wall = time.monotonic() - t0
     for p in procs:
         p.join()
@@ -181,6 +225,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL URL ('' to skip)")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--early", action="store_true", help="also PostgreSQL with PostgresStore.early_commit")
+    parser.add_argument(
+        "--threads", action="store_true",
+        help="writers are threads of one process (botree: sharing one Database; peers: a connection each)",
+    )
     args = parser.parse_args(argv)
     counts = [int(w) for w in args.writers.split(",")]
     WARM["on"] = args.warm
@@ -207,8 +255,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                 with Database(target) as db:
                     db.replace(tree, message="setup")
                 for writers in counts:
-                    mine = run("botree", target, args.nodes, writers, args.warmup, args.seconds)
-                    theirs = run(peer, plain, args.nodes, writers, args.warmup, args.seconds)
+                    mine = run("botree", target, args.nodes, writers, args.warmup, args.seconds, args.threads)
+                    theirs = run(peer, plain, args.nodes, writers, args.warmup, args.seconds, args.threads)
                     row = (
                         f"| {backend} | {writers} | {mine['rate']:.0f} | {mine['p50']:.1f} | {mine['p99']:.1f} "
                         f"| {theirs['rate']:.0f} | {theirs['p50']:.1f} | {theirs['p99']:.1f} "
@@ -221,6 +269,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     load_after = os.getloadavg()
     print()
     print(f"{args.nodes} nodes, {args.seconds:g} s per configuration, {os.cpu_count()} CPUs, "
+          f"writers are {'threads of one process' if args.threads else 'processes'}, "
           f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
     print()
     print("| backend | writers | botree commits/s | p50 ms | p99 ms | plain commits/s | p50 ms | p99 ms | ratio |")

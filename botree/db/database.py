@@ -113,6 +113,10 @@ def next_node_id(tree: Tree) -> int:
     return int(tree.order_index.nodes.node_ids.next_id)
 
 
+# ``Transaction``'s own slot for ``tree``, which ``DbTransaction.tree`` (a property) reads and sets.
+_TREE_SLOT: Any = Transaction.__dict__["tree"]
+
+
 class DbTransaction(Transaction):
     """A ``Transaction`` that records its updates and commits into a ``Database``.
 
@@ -121,7 +125,8 @@ class DbTransaction(Transaction):
     """
 
     __slots__ = (
-        "db", "base_version", "ops", "ids", "deleted", "message", "meta", "serializable", "mark", "committed"
+        "db", "base_version", "ops", "ids", "deleted", "message", "meta", "serializable", "mark", "committed",
+        "_stored",
     )
 
     def __init__(
@@ -137,6 +142,7 @@ class DbTransaction(Transaction):
             table_of(self._ix).skip_to(self.mark)
         self.db = db
         self.committed: Optional[int] = None  # the version it committed as, once it has
+        self._stored: Optional[Callable[[], Tree]] = None  # loads ``tree`` when another writer stored it
         self.base_version = version
         self.ops: List[Op] = []
         self.ids: Dict[int, int] = {}
@@ -169,10 +175,37 @@ class DbTransaction(Transaction):
         Once the commit is published ``tree`` is set and it returns, whatever the
         listeners do (see ``Database.subscribe``).
         """
+        self._close()
+        return self.tree  # type: ignore[return-value]  # set by ``_close``
+
+    def _close(self) -> None:
+        """Commit; ``tree`` is loaded only if asked for, when another writer stored it (see ``tree``)."""
         transient = self._transient()
         self._open = False
-        self.tree = self.db._commit(self, transient)
-        return self.tree
+        tree = self.db._commit(self, transient)
+        if isinstance(tree, Tree):
+            self.tree = tree
+        else:
+            self._stored = tree
+
+    @property
+    def tree(self) -> Optional[Tree]:
+        """The committed tree (None before the commit or after a rollback). O(1), or a load once.
+
+        A durable database may have had another writer store this transaction in its
+        group commit (docs/storage.md): the tree is then loaded on first access, not
+        by the commit, which saves the writer a load it rarely needs.
+        """
+        stored = self._stored
+        if stored is not None:
+            _TREE_SLOT.__set__(self, stored())
+            self._stored = None
+        tree: Optional[Tree] = _TREE_SLOT.__get__(self)
+        return tree
+
+    @tree.setter
+    def tree(self, tree: Optional[Tree]) -> None:
+        _TREE_SLOT.__set__(self, tree)
 
 
 class Database:
@@ -889,7 +922,8 @@ class Database:
         """True if ``tx`` inserted nodes and another branch has since handed out ids it may have used. O(updates)."""
         return self._id_mark() > tx.mark and any(UPDATES[name].inserts for name, _, _ in tx.ops)
 
-    def _commit(self, tx: DbTransaction, batch: Any) -> Tree:
+    def _commit(self, tx: DbTransaction, batch: Any) -> "Tree | Callable[[], Tree]":
+        """Store ``tx`` as the next version: its tree, or (durable) a loader of the tree another writer stored."""
         with self._lock:
             version, previous = self._head
             tree, ops, tx.ids, deleted = self._resolve(tx, batch, version, previous, None)

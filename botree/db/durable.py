@@ -32,7 +32,7 @@ import threading
 import time
 from collections import OrderedDict
 from types import MappingProxyType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, cast
 
 from ..core.bulk import Progress
 from ..core.index import DEFAULT_BLOCK_SIZE, check_block_size
@@ -43,6 +43,9 @@ from ..storage import codec
 from ..storage.codec import checksum, layout, vectors
 from ..storage.format import OPTIONAL_TABLES, TABLES
 from ..storage.store import Built, Busy, Cell, CommitRow, HeadWatch, Regroup, Store
+
+if TYPE_CHECKING:
+    from ..storage.lazy import MidReuse
 from ..tree.tree import Tree
 from ..tree.values import check_message
 from .branches import DEFAULT
@@ -61,6 +64,9 @@ _PREFETCH = 256  # most manifests or leaf cells a refresh reads ahead in one sta
 _CACHED_MANIFESTS = 1 << 14  # decoded manifests kept (64 versions each); the cache is cleared when full
 _GROUP = 64  # most queued requests one group commit serves
 _CACHED_BASES = 256  # decoded whole cells kept as the bases of patches (the leaves commits change most)
+# What a group commit gave a writer: (version, (previous tree, ops) if built by it, the tree or its loader).
+# (The ops are None when ``make`` ran here: it recorded them itself.)
+_Landed = Tuple[int, Optional[Tuple[Tree, Optional[Tuple[Op, ...]]]], "Tree | Callable[[], Tree]"]
 _CACHED_CELLS = 1 << 16  # (base, patched slots) of cells read or written here; cleared when full
 # A leaf whose slots changed since its base's in more than this fraction is written whole again.
 _PATCH_SHARE = 4  # at most 64 // 4 = 16 of 64 slots in a patch
@@ -139,6 +145,12 @@ class DurableDatabase(Database):
         self._tree_cache: "OrderedDict[int, Tree]" = OrderedDict()
         self._manifests: Manifests = {}
         self._prefetched: Dict[Tuple[str, int, int], Tuple[bytes, int]] = {}  # cells read ahead (_prefetch)
+        # Commits of this object's threads take the writer lock first, for the whole commit (waits
+        # included), then ``_lock`` (the state: head, caches) only while they change it; the other
+        # threads' transactions queue meanwhile in ``_waiters`` (see ``_writer_or_wait``).
+        self._writer = threading.Lock()
+        self._waiters: List[_Waiter] = []
+        self._waiters_lock = threading.Lock()
         # (table, leaf, cell version) -> (its base, the slots it patches; the base is itself and () for a whole
         # cell), for cells read or written here: a commit changing that leaf writes a patch on the same base.
         self._cell_bases: Notes = {}
@@ -681,12 +693,11 @@ class DurableDatabase(Database):
             def load(number: int, size: int, table: str = table) -> List[Any]:
                 return self._load_leaf(table, version, number, size)
 
-            reuse = reuse_mid = None
+            reuse_mid = None
             if old is not None and old_state is not None and table in old and table in old_state["manifests"]:
                 assert share is not None
-                reuse = self._reuse(table, version, share[0], old_state, old[table].chunks)
-                reuse_mid = _same_groups(state["manifests"][table], old_state["manifests"][table], old[table].chunks)
-            vecs[table] = lazy_vector(length, load, reuse, self._leaf_cache, reuse_mid)
+                reuse_mid = self._reuse(table, version, share[0], old_state, old[table].chunks)
+            vecs[table] = lazy_vector(length, load, self._leaf_cache, reuse_mid)
         return Tree.from_order_index(codec.index_from_state(state, vecs, f"{self.target}: version {version}"))
 
     def _read_cell(self, table: str, leaf: int, version: int, reading: int) -> Tuple[bytes, int]:
@@ -697,9 +708,10 @@ class DurableDatabase(Database):
     def _prefetch(self, version: int, state: Dict[str, Any], old: int, old_state: Dict[str, Any]) -> None:
         """Read in 2–3 round trips the manifests and cells that moving from ``old`` to ``version`` needs.
 
-        The manifests of the groups whose pins differ, then the cells of the leaves whose
-        pinned cell differs in those groups (at most ``_PREFETCH``; decoded only when
-        read), then the bases of those that are patches, unless decoded here already.
+        The manifests of the groups whose pins differ, then, on a remote store only
+        (``Store.remote``), the cells of the leaves whose pinned cell differs in those
+        groups (at most ``_PREFETCH``; decoded only when read), then the bases of those
+        that are patches, unless decoded here already.
         Kept in ``_prefetched`` until read or until the next refresh.  Without this, a
         refresh after other processes' commits reads each one separately (PostgreSQL: a
         round trip each, ~10 per commit with 4 writers).  O(groups changed · 64).
@@ -729,7 +741,7 @@ class DurableDatabase(Database):
                 for i, written in enumerate(mine)
                 if i >= len(theirs) or theirs[i] != written
             )
-        if len(leaves) > _PREFETCH:
+        if len(leaves) > _PREFETCH or not self._store.remote:
             return
         cells = self._store.cells_at(leaves)
         self._prefetched.update(cells)
@@ -741,33 +753,30 @@ class DurableDatabase(Database):
         if bases:
             self._prefetched.update(self._store.cells_at(sorted(set(bases))))
 
-    def _reuse(
-        self, table: str, version: int, other: int, other_state: Dict[str, Any], chunks: Any
-    ) -> Callable[[int], Any]:
-        """``reuse(leaf)`` for ``lazy_vector``: ``other``'s leaf object when both versions read the same cell.
+    def _reuse(self, table: str, version: int, other: int, other_state: Dict[str, Any], chunks: Any) -> "MidReuse":
+        """``reuse_mid`` for ``lazy_vector``: ``other``'s middle lists, stale where the two versions' cells differ.
 
         A group whose manifest pin is the same in both versions is shared whole, unread;
-        for the others both manifests are read (O(64) each).
+        for the others both manifests are read (cached; ``_prefetch`` read them ahead)
+        and compared: O(64) per changed group, leaves reading the same cell are shared.
         """
         pins = self._state(version)["manifests"][table]
         other_pins = other_state["manifests"][table]
 
-        def reuse(number: int) -> Any:
-            group = number >> 6
-            if number >> 6 >= len(chunks) or (number & 63) >= len(chunks[group]) or group >= len(other_pins):
+        def reuse_mid(group: int, leaves: int) -> Optional[Tuple[List[Any], Sequence[int]]]:
+            if group >= len(chunks) or group >= len(pins) or group >= len(other_pins):
                 return None
-            if pins[group] != other_pins[group]:
-                mine = self._manifest(table, group, pins[group], version)
-                try:
-                    theirs = self._manifest(table, group, other_pins[group], other)
-                except VersionNotFound:  # the other version was compacted away: load afresh
-                    return None
-                i = number & 63
-                if i >= len(mine) or i >= len(theirs) or mine[i] != theirs[i]:
-                    return None
-            return chunks[group][number & 63]
+            if pins[group] == other_pins[group]:
+                return chunks[group], ()
+            mine = self._manifest(table, group, pins[group], version)
+            try:
+                theirs = self._manifest(table, group, other_pins[group], other)
+            except VersionNotFound:  # the other version was compacted away: load afresh
+                return None
+            shared = min(len(mine), len(chunks[group]))
+            return chunks[group], [i for i in range(shared) if i >= len(theirs) or mine[i] != theirs[i]]
 
-        return reuse
+        return reuse_mid
 
     def _shared_state(self, version: int) -> Optional[Dict[str, Any]]:
         """The state of a version whose leaves a newer load may share; None if it was compacted away."""
@@ -1054,7 +1063,7 @@ class DurableDatabase(Database):
             raise BranchNotFound(f"branch {self._branch!r} does not exist (deleted?)")
         return head
 
-    def _commit(self, tx: DbTransaction, batch: Any) -> Tree:
+    def _commit(self, tx: DbTransaction, batch: Any) -> "Tree | Callable[[], Tree]":
         persisted: Optional[Tree] = None
         ops: Tuple[Op, ...] = ()
 
@@ -1066,19 +1075,29 @@ class DurableDatabase(Database):
             return tree, ops, deleted
 
         previous: Optional[Tree]
-        with self._lock:
-            grouped = self._commit_grouped(tx, make) if self._store.grouping and self._branch == DEFAULT else None
-            if grouped is None:
+        tree: "Tree | Callable[[], Tree]"
+        if not (self._store.grouping and self._branch == DEFAULT):
+            with self._writer, self._lock:
                 version, previous = self._store_next(make, tx.message, tx.meta)
                 tree = self._head[1]
-            else:
-                version, own, tree = grouped
-                previous = own[0] if own is not None else None
-                if own is not None:
-                    ops = own[1]
-        tx.tree = tree  # stored: committed, whatever a listener does next
-        tx.committed = version
+        else:
+            # Only the writer lock is held while waiting for other processes' groups: this
+            # object's readers go on, and its other threads queue behind this commit.
+            waiter = self._writer_or_wait(tx)
+            try:
+                served = self._claim(waiter, tx) if waiter is not None else None
+                if served is not None:  # another thread's commit stored it, in its group
+                    version, previous, tree, ops = served
+                else:
+                    version, own, tree = self._commit_grouped(tx, make, waiter.ticket if waiter is not None else None)
+                    previous = own[0] if own is not None else None
+                    if own is not None and own[1] is not None:
+                        ops = own[1]
+            finally:
+                self._writer.release()
+        tx.committed = version  # stored: committed, whatever a listener does next
         if previous is not None:
+            assert isinstance(tree, Tree)
             self._notify(version, previous, tree, ops)
         elif self._subscribers:
             self._deliver(version)  # served by another writer: its changes are read back
@@ -1086,10 +1105,40 @@ class DurableDatabase(Database):
 
     # -- group commit ----------------------------------------------------------------
 
-    def _commit_grouped(
-        self, tx: DbTransaction, make: Make
-    ) -> Optional[Tuple[int, Optional[Tuple[Tree, Tuple[Op, ...]]], Tree]]:
-        """Commit ``tx`` by group commit: (version, (previous tree, ops) if built here, tree); None: commit alone.
+    def _writer_or_wait(self, tx: DbTransaction) -> "Optional[_Waiter]":
+        """Take this object's writer lock; if another thread holds it, queue ``tx`` in memory first.
+
+        The thread committing serves the queued transactions of this object's other
+        threads in its own group (``_serve``), as it serves other processes' requests,
+        so threads sharing one ``Database`` share its flush too.  Returns the waiter, or
+        None if the lock was free.
+        """
+        if self._writer.acquire(blocking=False):
+            return None
+        waiter = _Waiter(tx)
+        with self._waiters_lock:
+            self._waiters.append(waiter)
+        self._writer.acquire()
+        return waiter
+
+    def _claim(self, waiter: "_Waiter", tx: DbTransaction) -> Optional[Tuple[int, Tree, Tree, Tuple[Op, ...]]]:
+        """(version, previous, tree, ops) if a thread's group stored ``waiter``; None: commit it here.
+
+        A waiter taken by a group that did not land (or whose answer was lost) commits
+        itself, its ticket first: ``_commit_grouped`` looks whether it landed after all.
+        """
+        with self._waiters_lock:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+                return None
+        if waiter.refused is not None:
+            raise waiter.refused
+        if waiter.landed is not None:
+            tx.ids = waiter.request.ids
+        return waiter.landed
+
+    def _commit_grouped(self, tx: DbTransaction, make: Make, ticket: Optional[int] = None) -> _Landed:
+        """Commit ``tx`` by group commit: (version, (previous tree, ops) if built here, tree or its loader).
 
         If the head lock is free, take it, commit ``tx`` and serve the requests other
         writers queued meanwhile, all in one transaction (one flush).  If it is held,
@@ -1097,16 +1146,18 @@ class DurableDatabase(Database):
         ends (``Store.await_unlocked``: every waiter wakes at once); then either its outcome
         is there (stored with its version, in the transaction of the writer that served
         it: a plain read, no lock) or this writer takes the lock, serving itself and the
-        queue as above.
-        None when branch tables exist (a commit then moves its branch row: alone).
+        queue as above.  When branch tables exist a commit moves its branch row: alone.
+        ``ticket``: this transaction's, if a thread's group took it from this object's
+        queue and did not land; whether it stored it after all is looked at first.
         """
-        ticket = secrets.randbits(62) + 1
+        taken = ticket is not None  # by a thread's group that did not land: it may have stored it anyway
+        ticket = secrets.randbits(62) + 1 if ticket is None else ticket
         try:
-            return self._serve(ticket, tx, make, posted=False)
+            return self._serve(ticket, tx, make, posted=taken)
         except Busy:
             pass
         except Regroup:
-            return None
+            return self._commit_alone(tx, make, ticket)
         request = codec.encode_request(
             ticket, tx.base_version, tx.mark, tx.serializable, tx.message, tx.meta, tuple(tx.ops)
         )
@@ -1123,26 +1174,54 @@ class DurableDatabase(Database):
                     pass
         except Regroup:
             pass
-        # Alone from now on; the request stays queued, but no writer serves a queue once branch
-        # tables exist, and one that served it before then stored its outcome: look first.
-        self._store.unqueue([ticket])
-        found = self._store.commit_group(lambda head, retrying: self._store.outcome(ticket))
-        return None if found is None else self._served(ticket, tx, found)
+        return self._commit_alone(tx, make, ticket)
 
-    def _serve(
-        self, ticket: int, tx: DbTransaction, make: Make, posted: bool
-    ) -> Tuple[int, Optional[Tuple[Tree, Tuple[Op, ...]]], Tree]:
-        """Take the head lock if it is free (else ``Busy``): commit ``tx`` (unless already served) and the queue."""
+    def _commit_alone(self, tx: DbTransaction, make: Make, ticket: int) -> _Landed:
+        """Branch tables appeared: ``tx`` is committed alone, unless a group stored it already.
+
+        No writer serves a queue once branch tables exist, and one that served this
+        request before then stored its outcome with it: that is looked at first.
+        """
+        self._store.unqueue([ticket])
+        with self._lock:
+            found = self._store.commit_group(lambda head, retrying: self._store.outcome(ticket))
+            if found is not None:
+                return self._served(ticket, tx, found)
+            version, previous = self._store_next(make, tx.message, tx.meta)
+            return version, (previous, None), self._head[1]
+
+    def _serve(self, ticket: int, tx: DbTransaction, make: Make, posted: bool) -> _Landed:
+        """Take the head lock if it is free (else ``Busy``): commit ``tx`` (unless already served) and the queue.
+
+        The queue: other processes' requests (``Store.queued``), then this object's other
+        threads' transactions (``_waiters``).  Holds this object's state lock throughout:
+        its readers never see a version of the group before the group has landed.
+        """
+        with self._lock:
+            return self._serve_group(ticket, tx, make, posted)
+
+    def _serve_group(self, ticket: int, tx: DbTransaction, make: Make, posted: bool) -> _Landed:
         saved = self._head
         built: List[_Version] = []
         served: List[int] = []
         failed: List[ConflictError] = []
+        taken: List[_Waiter] = []  # this object's other threads' transactions, taken from its queue
+        threads: List[Tuple[_Waiter, Optional[_Version], Optional[ConflictError]]] = []
+
+        def serve(head: int, other: int, request: _Request) -> Tuple[int, Optional[_Version], Optional[ConflictError]]:
+            try:
+                theirs = self._build(head, head, self._replaying(request), request.message, request.meta)
+            except ConflictError as exc:
+                self._store.settle(other, None, codec.encode_refusal(codec.OUTCOME_CONFLICT, str(exc)))
+                return head, None, exc
+            built.append(theirs)
+            return self._add(theirs, other, request.ids), theirs, None
 
         def work(stored: int, retrying: bool) -> Optional[Tuple[Optional[int], bytes]]:
             if built:  # an earlier run's versions did not land
                 self._forget_after(saved[0])
             self._head = saved
-            del built[:], served[:], failed[:]
+            del built[:], served[:], failed[:], threads[:]
             if posted or retrying:
                 found = self._store.outcome(ticket)  # served while this writer waited, or before a lost answer
                 if found is not None:
@@ -1167,13 +1246,15 @@ class DurableDatabase(Database):
                 except CorruptDatabase as exc:
                     self._store.settle(other, None, codec.encode_refusal(codec.OUTCOME_DAMAGED, str(exc)))
                     continue
-                try:
-                    theirs = self._build(head, head, self._replaying(request), request.message, request.meta)
-                except ConflictError as exc:
-                    self._store.settle(other, None, codec.encode_refusal(codec.OUTCOME_CONFLICT, str(exc)))
-                    continue
-                head = self._add(theirs, other, request.ids)
-                built.append(theirs)
+                head = serve(head, other, request)[0]
+            with self._waiters_lock:
+                taken.extend(self._waiters)
+                self._waiters.clear()
+            for waiter in taken:
+                if retrying and self._store.outcome(waiter.ticket) is not None:
+                    continue  # landed in an earlier run after all: its thread reads its ticket
+                head, theirs, refused = serve(head, waiter.ticket, waiter.request)
+                threads.append((waiter, theirs, refused))
             return None
 
         try:
@@ -1183,6 +1264,10 @@ class DurableDatabase(Database):
                 self._forget_after(saved[0])
             self._head = saved
             raise
+        for waiter, theirs, refused in threads:  # each finds its outcome once it has the lock (``_claim``)
+            waiter.refused = refused
+            if theirs is not None:
+                waiter.landed = (theirs.row[0], theirs.head, theirs.tree, theirs.ops)
         if found is not None:
             return self._served(ticket, tx, found)
         self._store.unqueue(served)
@@ -1213,7 +1298,7 @@ class DurableDatabase(Database):
 
     def _served(
         self, ticket: int, tx: DbTransaction, found: Tuple[Optional[int], bytes]
-    ) -> Tuple[int, Optional[Tuple[Tree, Tuple[Op, ...]]], Tree]:
+    ) -> _Landed:
         """``tx`` was served by another writer: its version and tree, or its refusal raised."""
         version, payload = found
         kind, value = codec.decode_outcome(payload, f"{self.target}: the outcome of request {ticket}")
@@ -1222,9 +1307,18 @@ class DurableDatabase(Database):
                 raise ConflictError(str(value))
             raise StorageError(f"{self.target}: the commit was not stored: {value}")
         tx.ids = dict(value)
-        if version > self._head[0]:
-            return version, None, self._refresh(version)[1]
-        return version, None, self._load_tree(version, self._head)
+        # The tree is loaded when ``tx.tree`` is first read, not here: a writer that goes on
+        # to its next transaction loads only the head then, once, whatever the group stored.
+        return version, None, lambda: self._stored_tree(version)
+
+    def _stored_tree(self, version: int) -> Tree:
+        """Version ``version``'s tree: the head if it still is, else loaded sharing the head's leaves."""
+        with self._lock:
+            if version == self._head[0]:
+                return self._head[1]
+            if version > self._head[0] and version == self._stored_head():
+                return self._refresh(version)[1]
+        return self.as_of(version)
 
     def _forget_after(self, version: int) -> None:
         """Drop what this object remembers of versions after ``version`` (a group commit that did not land)."""
@@ -1295,6 +1389,19 @@ class _Request:
         self.ids: Dict[int, int] = {}
 
 
+class _Waiter:
+    """A transaction of one thread, queued in memory behind another thread's commit on the same object."""
+
+    __slots__ = ("ticket", "request", "landed", "refused")
+
+    def __init__(self, tx: DbTransaction) -> None:
+        self.ticket = secrets.randbits(62) + 1  # its outcome is settled in the store too, as a request's
+        self.request = _Request(tx.base_version, tx.mark, tx.serializable, tx.message, dict(tx.meta), tuple(tx.ops))
+        # Set by the thread that stored it, once its group landed: (version, previous, tree, ops).
+        self.landed: Optional[Tuple[int, Tree, Tree, Tuple[Op, ...]]] = None
+        self.refused: Optional[ConflictError] = None  # or the conflict its replay met (settled as refused)
+
+
 class _Version:
     """A version built inside a write transaction: its parent, trees, row and cells, and what to remember."""
 
@@ -1310,23 +1417,6 @@ class _Version:
         self.written: Manifests = {}
         self.notes: Notes = {}
         self.branched = False
-
-
-def _same_groups(pins: List[int], other_pins: List[int], chunks: Any) -> Callable[[int, int], Optional[List[Any]]]:
-    """``reuse_mid`` for ``lazy_vector``: the other version's middle list of a group pinned to the same manifest.
-
-    A middle list holds the 64 leaves of one manifest group; the same pin means the
-    same cells, so the list is shared whole (it is never written in place). O(1).
-    """
-
-    def reuse_mid(group: int, leaves: int) -> Optional[List[Any]]:
-        if group < len(pins) and group < len(other_pins) and group < len(chunks) and pins[group] == other_pins[group]:
-            mid: List[Any] = chunks[group]
-            if len(mid) == leaves:
-                return mid
-        return None
-
-    return reuse_mid
 
 
 __all__ = ["DurableDatabase", "VersionNotFound"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Callable, Deque, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Deque, Iterator, List, Optional, Sequence, Tuple
 
 from ..nodetable.vector import LEAF, LEAF_BITS, MID, ChunkedVector
 
@@ -163,34 +163,40 @@ class LazyLeaf(_Leaf):
         return "LazyLeaf(not loaded)" if self._source is not None else list.__repr__(self)
 
 
-def lazy_vector(
-    length: int,
-    load: Loader,
-    reuse: Optional[Callable[[int], Any]] = None,
-    cache: Optional[LeafCache] = None,
-    reuse_mid: Optional[Callable[[int, int], Optional[List[Any]]]] = None,
-) -> ChunkedVector:
-    """A vector of ``length`` slots whose leaves load on first touch. O(length / 64), less with ``reuse_mid``.
+# ``reuse_mid(t, leaves)`` of ``lazy_vector``: (an existing middle list, its stale positions) or None.
+MidReuse = Callable[[int, int], Optional[Tuple[List[Any], Sequence[int]]]]
 
-    ``reuse_mid(t, leaves)`` may return an existing middle list (``leaves`` leaves
-    holding the same slots, shared whole with an older version: O(1) for its 64
-    leaves); ``reuse(leaf number)`` may return an existing leaf object holding the
-    same slots; None means build the list / make a ``LazyLeaf``.  ``cache`` counts
-    the loads and, with a cap, evicts.
+
+def lazy_vector(
+    length: int, load: Loader, cache: Optional[LeafCache] = None, reuse_mid: Optional[MidReuse] = None
+) -> ChunkedVector:
+    """A vector of ``length`` slots whose leaves load on first touch. O(length / 4096 + leaves not shared).
+
+    ``reuse_mid(t, leaves)`` (``leaves``: how many leaves middle list ``t`` holds) may
+    return an older vector's middle list ``t`` and the positions in it that are stale:
+    its other leaves hold the same slots here and are shared, unread; stale ones, and
+    those past its end, become ``LazyLeaf``.  None: every leaf of ``t`` is a
+    ``LazyLeaf``.  A list with nothing stale and the same length is shared whole (it is
+    never written in place).  ``cache`` counts the loads and, with a cap, evicts.
     """
     chunks: List[List[Any]] = []
     leaves = (length + LEAF - 1) >> LEAF_BITS
     per_mid = MID >> LEAF_BITS
-    for first in range(0, leaves, per_mid):
-        whole = reuse_mid(first // per_mid, min(per_mid, leaves - first)) if reuse_mid is not None else None
-        if whole is not None:
-            chunks.append(whole)
+    for t, first in enumerate(range(0, leaves, per_mid)):
+        count = min(per_mid, leaves - first)
+        found = reuse_mid(t, count) if reuse_mid is not None else None
+        if found is not None and not found[1] and len(found[0]) == count:
+            chunks.append(found[0])
             continue
-        mid: List[Any] = []
-        for number in range(first, min(first + per_mid, leaves)):
-            size = min(LEAF, length - (number << LEAF_BITS))
-            leaf = reuse(number) if reuse is not None else None
-            mid.append(leaf if leaf is not None else LazyLeaf(load, number, size, cache))
+        mid: List[Any] = found[0][:count] if found is not None else []
+        stale = [i for i in found[1] if i < len(mid)] if found is not None else []
+        for i in (*stale, *range(len(mid), count)):
+            number = first + i
+            leaf = LazyLeaf(load, number, min(LEAF, length - (number << LEAF_BITS)), cache)
+            if i < len(mid):
+                mid[i] = leaf
+            else:
+                mid.append(leaf)
         chunks.append(mid)
     return ChunkedVector.from_parts(chunks, length)
 

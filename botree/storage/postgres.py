@@ -83,6 +83,7 @@ class PostgresStore(Store):
         self.commit_hook: Optional[Callable[[str], None]] = None
         self._channel: Optional[str] = None
         self._early: Optional[bool] = None  # early_commit and possible here (None: not probed yet)
+        self._waiting: Optional[Any] = None  # the connection ``await_unlocked`` waits on
         try:
             self._conn = self._connect()
         except psycopg.Error as exc:
@@ -179,15 +180,36 @@ class PostgresStore(Store):
             yield int(rows[0][0])
 
     def await_unlocked(self) -> None:
-        self._again(lambda retrying: self._run(
-            f"SELECT pg_advisory_lock_shared({_WRITER}), pg_advisory_unlock_shared({_WRITER})"
-        ))
+        """Wait on the writers' lock in shared mode, on a connection of its own (opened on first use).
+
+        Not on the store's connection: this store's other threads (readers of the same
+        ``Database``) keep using it meanwhile.  A lost wait connection only ends the
+        wait early; the caller looks at its ticket and at the lock again.
+        """
+        psycopg = self._psycopg
+        try:
+            waiting = self._waiting
+            if waiting is None or waiting.closed or waiting.broken:
+                waiting = self._waiting = self._connect()
+            waiting.execute(f"SELECT pg_advisory_lock_shared({_WRITER}), pg_advisory_unlock_shared({_WRITER})")
+        except psycopg.Error:
+            self._close_waiting()
+            time.sleep(0.01)
+
+    def _close_waiting(self) -> None:
+        if self._waiting is not None:
+            try:
+                self._waiting.close()
+            except self._psycopg.Error:
+                pass
+        self._waiting = None
 
     # The request queue of group commit: an UNLOGGED table (no WAL, no flush: a mailbox,
     # not a record; an outcome lands in ``tickets`` with its version, and a request the
     # server lost in a crash only means its owner serves itself once it holds the lock).
 
     grouping = True
+    remote = True
     _queue_known = False
 
     def post(self, ticket: int, request: bytes) -> None:
@@ -285,8 +307,9 @@ class PostgresStore(Store):
         return schema("BYTEA", "DOUBLE PRECISION")
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and the one ``await_unlocked`` waits on)."""
         self._conn.close()
+        self._close_waiting()
 
     def _announce(self, version: int) -> None:
         """``pg_notify`` inside the publishing transaction: delivered to listeners only if the commit lands."""

@@ -83,6 +83,7 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open {path!r}: {exc}") from None
         self._lock_fd: Optional[int] = None  # the commit lock file, opened by the first commit
+        self._wait_fd: Optional[int] = None  # the same file, opened again to wait on (``await_unlocked``)
         try:
             self._run("PRAGMA journal_mode=WAL")
             self._run("PRAGMA synchronous=FULL")
@@ -157,13 +158,23 @@ class SQLiteStore(Store):
     grouping = True
 
     def await_unlocked(self) -> None:
-        """A shared ``flock`` on ``PATH-lock``, taken and dropped: granted once the writer's exclusive one goes."""
-        fd = self._commit_lock()
-        if fd is None:
+        """A shared ``flock`` on ``PATH-lock``, taken and dropped: granted once the writer's exclusive one goes.
+
+        Through a descriptor of its own: ``flock`` locks belong to the open file, so on the
+        commit lock's descriptor this would turn a commit of another thread of this
+        store, holding it exclusively, into a shared lock (and then drop it).
+        """
+        if self._commit_lock() is None:
             time.sleep(0.001)
             return
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        if self._wait_fd is None:
+            try:
+                self._wait_fd = os.open(self.target + "-lock", os.O_RDWR)
+            except OSError:
+                time.sleep(0.001)
+                return
+        fcntl.flock(self._wait_fd, fcntl.LOCK_SH)
+        fcntl.flock(self._wait_fd, fcntl.LOCK_UN)
 
     def _queue(self) -> str:
         return self.target + "-queue"
@@ -232,7 +243,9 @@ class SQLiteStore(Store):
         self._conn.close()
         if self._lock_fd is not None and self._lock_fd >= 0:
             os.close(self._lock_fd)
-        self._lock_fd = None
+        if self._wait_fd is not None:
+            os.close(self._wait_fd)
+        self._lock_fd = self._wait_fd = None
 
     def watch(self) -> HeadWatch:
         """A ``SQLiteWatch`` on the same file."""

@@ -129,6 +129,10 @@ class Store:
 
     patches = False  # may cells be patches (format botree-3)? Set when the database is opened or created
     grouping = False  # does the dialect queue requests for group commit (``post``, ``queued``, ``unqueue``)?
+    # Is a statement a network round trip?  Then a refresh reads ahead the cells of every leaf
+    # other writers changed (one statement instead of one per leaf touched later); in-process
+    # (SQLite) that read-ahead costs more than the lookups it saves, for leaves never touched.
+    remote = False
     _tickets = False  # the tickets table is known to exist
     _settled = 0  # outcomes this object settled (every ``_PRUNE_EVERY``-th prunes old ones)
 

@@ -660,9 +660,13 @@ class Transaction(TreeQueries, Updates[int, None]):
         tb: Optional[TracebackType],
     ) -> None:
         if exc_type is None:
-            self.commit()
+            self._close()
         else:
             self.rollback()
+
+    def _close(self) -> None:
+        """Commit, on leaving the ``with`` block (a database may leave ``tree`` to load on first read)."""
+        self.commit()
 
     def commit(self) -> Tree:
         """Freeze the changes into a new ``Tree`` (also ``self.tree``); the transaction closes. O(changes)."""

@@ -110,11 +110,145 @@ def test_queued_commits_land_once_each(target: str) -> None:
         made = results[f"w{i}.made"]
         node = tx.ids.get(made, made)  # the id the insert got when it was replayed
         assert tree.data(node) == f"child {i}" and tree.parent(node) == root
-        assert tx.tree.data(node) == f"child {i}"  # the committed tree handed back to the writer
+    with setup.transaction() as later:  # the head moves on before any writer reads its tx.tree
+        later.insert_child(root, "later")
+    for tx in txs:
+        # The committed tree handed back to each writer (loaded on first read when another
+        # writer stored it) is its own version, not the head: exactly what a reader sees there.
+        assert tx.tree == reader.as_of(tx.committed)
+        assert tx.tree is tx.tree  # loaded once
+        assert sorted(tx.tree.data(n) for n in tx.tree.children(root)) == sorted(
+            f"child {j}" for j in range(4) if txs[j].committed <= tx.committed
+        )
     assert sorted(tree.data(n) for n in tree.children(root)) == [f"child {i}" for i in range(4)]
+    for db in writers:  # a served writer reads, and builds on, the newest head
+        assert db.version == setup.version and db.tree == setup.tree
+        with db.transaction() as tx:
+            tx.insert_child(root, "again")
+        assert tx.tree == reader.tree
     assert queued(target) == 0
     reader.verify()
     for db in [setup, reader, *writers]:
+        db.close()
+
+
+def waiting_threads(db: Database) -> int:
+    """How many of ``db``'s threads wait in its in-memory queue behind the thread committing."""
+    with db._waiters_lock:  # type: ignore[attr-defined]
+        return len(db._waiters)  # type: ignore[attr-defined]
+
+
+def test_threads_sharing_a_database_land_in_one_group(target: str) -> None:
+    """Threads of one ``Database`` queue in memory behind the thread committing, which stores them all
+    in its own write transaction (one flush), each as a version of its own."""
+    db = Database(target)
+    with db.transaction() as tx:
+        root = tx.insert_root("root")
+    base = db.version
+    groups: List[int] = []
+    commit_group = db._store.commit_group  # type: ignore[attr-defined]
+
+    def counted(work: Any, wait: bool = True) -> Any:
+        result = commit_group(work, wait)  # Busy (the lock is taken) is not a group
+        groups.append(1)
+        return result
+
+    db._store.commit_group = counted  # type: ignore[attr-defined]
+    results: Dict[str, Any] = {}
+    with writers_lock(target):  # the first thread queues in the store, the others behind it in memory
+        threads = [
+            commit_in_thread(db, lambda tx, i=i: tx.insert_child(root, f"child {i}"), results, f"t{i}")
+            for i in range(5)
+        ]
+        wait_for(lambda: queued(target) == 1 and waiting_threads(db) == 4)
+        # Meanwhile the object still reads: only its writer lock is held while the commit waits.
+        seen: List[Any] = []
+        reader = threading.Thread(target=lambda: seen.append((db.version, len(db.tree))))
+        reader.start()
+        reader.join(20)
+        assert seen == [(base, 1)]
+    for thread in threads:
+        thread.join(60)
+    txs = [results[f"t{i}"] for i in range(5)]
+    assert all(not isinstance(tx, Exception) for tx in txs), txs
+    assert sorted(tx.committed for tx in txs) == list(range(base + 1, base + 6))
+    assert len(groups) == 1  # one write transaction stored all five
+    with Database(target) as reader:
+        history = {c.version: c for c in reader.history()}
+        for i, tx in enumerate(txs):
+            commit = history[tx.committed]
+            assert commit.message == f"t{i}" and dict(commit.meta) == {"who": f"t{i}"}
+            node = tx.ids.get(results[f"t{i}.made"], results[f"t{i}.made"])
+            assert reader.tree.data(node) == f"child {i}" and reader.tree.parent(node) == root
+            assert tx.tree == reader.as_of(tx.committed)
+        assert sorted(reader.tree.data(n) for n in reader.tree.children(root)) == [f"child {i}" for i in range(5)]
+        reader.verify()
+    assert waiting_threads(db) == 0 and queued(target) == 0
+    db.close()
+
+
+def test_a_thread_whose_transaction_no_longer_applies_gets_the_conflict(target: str) -> None:
+    db = Database(target)
+    with db.transaction() as tx:
+        counter = tx.insert_root(0)
+        doomed = tx.insert_child(counter, "doomed")
+    results: Dict[str, Any] = {}
+    done: List[int] = []
+
+    def bump() -> None:
+        db.transact(lambda tx: tx.set_data(counter, tx.data(counter) + 1))  # serializable, retried
+        done.append(1)
+
+    with writers_lock(target):
+        threads = [commit_in_thread(db, lambda tx: tx.delete(doomed), results, f"d{i}") for i in range(2)]
+        threads += [threading.Thread(target=bump) for _ in range(3)]
+        for thread in threads[2:]:
+            thread.start()
+        wait_for(lambda: queued(target) + waiting_threads(db) == 5)
+    for thread in threads:
+        thread.join(60)
+    deletes = [results["d0"], results["d1"]]
+    assert sum(isinstance(o, ConflictError) for o in deletes) == 1, deletes  # the second delete: its node is gone
+    assert len(done) == 3
+    with Database(target) as reader:
+        assert reader.tree.data(counter) == 3 and doomed not in reader.tree  # no increment lost
+        messages = [c.message for c in reader.history()]
+        assert messages.count("d0") + messages.count("d1") == 1
+    db.close()
+
+
+def test_many_threads_and_processes_commit_each_transaction_once(target: str) -> None:
+    """Threads of two ``Database`` objects commit at once: every commit lands once, in order per thread."""
+    dbs = [Database(target) for _ in range(2)]
+    with dbs[0].transaction() as tx:
+        root = tx.insert_root("root")
+    errors: List[BaseException] = []
+
+    def run(db: Database, name: str) -> None:
+        try:
+            for i in range(15):
+                with db.transaction(message=f"{name} {i}") as tx:
+                    tx.insert_child(root, [name, i])
+        except BaseException as exc:  # reported to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(dbs[t % 2], f"t{t}")) for t in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors[0]
+    with Database(target) as reader:
+        messages = [c.message for c in reader.history() if c.message and c.message.startswith("t")]
+        assert sorted(messages) == sorted(f"t{t} {i}" for t in range(6) for i in range(15))  # each once
+        for t in range(6):
+            mine = [int(m.split()[1]) for m in messages if m.split()[0] == f"t{t}"]
+            assert mine == list(range(15))  # in the order its thread committed them
+        data = sorted(tuple(reader.tree.data(n)) for n in reader.tree.children(root))
+        assert data == sorted((f"t{t}", i) for t in range(6) for i in range(15))
+        reader.tree.check()
+        reader.verify()
+    for db in dbs:
         db.close()
 
 
