@@ -41,7 +41,19 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import CorruptDatabase, StorageError
-from .store import COMMIT_COLUMNS, Busy, Cell, CommitRow, ConnectionLost, HeadWatch, Lineage, Regroup, Store, schema
+from .store import (
+    COMMIT_COLUMNS,
+    Busy,
+    Cell,
+    CommitRow,
+    ConnectionLost,
+    Group,
+    HeadWatch,
+    Lineage,
+    Regroup,
+    Store,
+    schema,
+)
 
 # What libpq says when the server went away mid-statement, before psycopg marks the connection
 # broken (seen under pg_terminate_backend: "connection socket closed" from the wait loop).
@@ -246,10 +258,33 @@ class PostgresStore(Store):
         if self._early:
             self._run("SELECT pg_logical_emit_message(true, 'botree', '')")
 
-    def append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], ticket: int, outcome: bytes) -> None:
-        """``Store.append`` with the outcome's insert in the same pipeline as the version's."""
-        if not self._append(expected, row, cells, None, self._settling(ticket, row[0], outcome)):
-            raise Regroup()
+    def _write_group(self, group: Group) -> None:
+        """``Store._write_group`` in one pipeline: one round trip for all of a group's versions and outcomes."""
+        if self._channel is None:
+            self._channel = str(self._run(_CHANNEL)[0][0])
+        conn = self._conn
+        moved = None
+        try:
+            with conn.pipeline():
+                if self._early:
+                    conn.execute("SET LOCAL synchronous_commit = off")
+                branched = conn.execute("SELECT 1 FROM meta WHERE key = 'id_mark'")
+                if group.commits:
+                    moved = conn.execute(
+                        "UPDATE head SET version = %s WHERE id = 0 AND version = %s", (group.last, group.first)
+                    )
+                with conn.cursor() as cur:
+                    for sql, rows in self._group_writes(group):
+                        if rows:
+                            cur.executemany(sql, rows)
+                        else:
+                            cur.execute(sql)
+                if group.commits:
+                    conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(group.last)))
+            if branched.fetchall() or (moved is not None and moved.rowcount != 1):
+                raise Regroup()  # rolled back: branch tables appeared, or a writer that does not lock moved the head
+        except self._psycopg.Error as exc:
+            raise self._map(exc) from None
 
     def _append(
         self,
@@ -257,16 +292,14 @@ class PostgresStore(Store):
         row: CommitRow,
         cells: Dict[str, List[Cell]],
         lineage: Optional[Lineage] = None,
-        extra: Sequence[Tuple[str, Tuple[Any, ...]]] = (),
     ) -> bool:
-        """The compare-and-set, the inserts, ``extra`` statements and ``pg_notify`` in one pipeline (one round trip).
+        """The compare-and-set, the inserts and ``pg_notify`` in one pipeline (one round trip).
 
         A branch commit (``lineage``) moves its branch row statement by statement
         (``Store._append``).  Without one, the pipeline also asks whether branch tables
         exist; if they do the transaction is rolled back (``False``: build again).
         """
         if lineage is not None:
-            assert not extra
             return super()._append(expected, row, cells, lineage)
         if self._channel is None:
             self._channel = str(self._run(_CHANNEL)[0][0])
@@ -285,8 +318,6 @@ class PostgresStore(Store):
                             cur.executemany(sql, params)
                         else:
                             cur.execute(sql)
-                for statement, values in extra:
-                    conn.execute(statement, values)
                 conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(version)))
             if branched.fetchall():
                 return False  # branches appeared since the caller looked: rolled back by the caller

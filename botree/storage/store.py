@@ -134,6 +134,7 @@ class Store:
     # (SQLite) that read-ahead costs more than the lookups it saves, for leaves never touched.
     remote = False
     _tickets = False  # the tickets table is known to exist
+    _group: "Optional[Group]" = None  # inside ``commit_group``: what its work appended and settled so far
     _settled = 0  # outcomes this object settled (every ``_PRUNE_EVERY``-th prunes old ones)
 
     def __init__(self, target: str) -> None:
@@ -522,7 +523,12 @@ class Store:
 
         def attempt(retrying: bool) -> T:
             with self._writing(wait) as head:
-                result = work(head, retrying)
+                self._group = Group(head)
+                try:
+                    result = work(head, retrying)
+                    self._write_group(self._group)
+                finally:
+                    self._group = None
             self._flush()
             return result
 
@@ -530,10 +536,56 @@ class Store:
 
     def append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], ticket: int, outcome: bytes) -> None:
         """Inside ``commit_group``: the next version on ``expected`` (main, no branch tables), and the
-        outcome of the request it serves (``settle``). O(cells)."""
-        if not self._append(expected, row, cells):
+        outcome of the request it serves (``settle``). O(cells).
+
+        Kept until the group's work is done, then written with the group's other versions:
+        one statement per table for the whole group, one head move, one announcement.
+        """
+        group = self._group
+        if group is None:
+            raise StorageError("append outside commit_group")
+        if expected != group.last:
             raise Regroup()
+        group.commits.append(row)
+        for table, items in cells.items():
+            if items:
+                group.cells.setdefault(table, []).extend((row[0], cell) for cell in items)
+        group.last = row[0]
         self.settle(ticket, row[0], outcome)
+
+    def _write_group(self, group: "Group") -> None:
+        """The versions and outcomes a group's work appended and settled: a statement per table. O(cells).
+
+        ``Regroup`` (the transaction rolls back) if branch tables appeared, or if a writer
+        that does not lock (an older botree) moved the head.
+        """
+        if self._run(self._q("SELECT 1 FROM meta WHERE key = ?"), ("id_mark",)):
+            raise Regroup()  # branch tables: every commit moves a branch row, alone
+        if group.commits and self._rowcount(
+            self._q("UPDATE head SET version = ? WHERE id = 0 AND version = ?"), (group.last, group.first)
+        ) != 1:
+            raise Regroup()
+        for sql, rows in self._group_writes(group):
+            if rows:
+                self._run_many(sql, rows)
+            else:
+                self._run(sql)
+        if group.commits:
+            self._announce(group.last)  # inside the transaction: heard only if the commit lands
+
+    def _group_writes(self, group: "Group") -> List[Tuple[str, List[Tuple[Any, ...]]]]:
+        """The inserts of a group's commits, cells and outcomes: (SQL, rows), no rows for a CREATE."""
+        writes: List[Tuple[str, List[Tuple[Any, ...]]]] = []
+        if group.commits:
+            writes.append((self._q(f"INSERT INTO commits ({COMMIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                           list(group.commits)))
+        for table, items in group.cells.items():
+            if table in OPTIONAL_TABLES:
+                writes.append((cell_table(table, self.blob_type, exists_ok=True, patches=self.patches), []))
+            writes.append((self._cell_sql(table), [self._cell_row(version, cell) for version, cell in items]))
+        if group.tickets:
+            writes.extend(self._settling(group.tickets))
+        return writes
 
     def outcome(self, ticket: int) -> Optional[Tuple[Optional[int], bytes]]:
         """Inside ``commit_group``: (version or None, outcome) settled for ``ticket``, or None. O(log).
@@ -564,27 +616,30 @@ class Store:
         return found
 
     def settle(self, ticket: int, version: Optional[int], outcome: bytes) -> None:
-        """Inside ``commit_group``: record request ``ticket``'s outcome (its version, or None: refused). O(log)."""
-        for sql, params in self._settling(ticket, version, outcome):
-            self._run(sql, params)
+        """Inside ``commit_group``: record request ``ticket``'s outcome (its version, or None: refused). O(log).
 
-    def _settling(self, ticket: int, version: Optional[int], outcome: bytes) -> List[Tuple[str, Tuple[Any, ...]]]:
-        """The statements of ``settle`` (creating ``tickets`` the first time, pruning now and then)."""
-        statements: List[Tuple[str, Tuple[Any, ...]]] = []
+        Written with the group's versions (``_write_group``), in the same transaction.
+        """
+        group = self._group
+        if group is None:
+            raise StorageError("settle outside commit_group")
+        group.tickets.append((ticket, version, outcome, _ticket_checksum(ticket, version, outcome), int(time.time())))
+
+    def _settling(self, tickets: List[Tuple[Any, ...]]) -> List[Tuple[str, List[Tuple[Any, ...]]]]:
+        """The statements storing ``tickets`` rows (creating the table the first time, pruning now and then)."""
+        statements: List[Tuple[str, List[Tuple[Any, ...]]]] = []
         if not self._has_tickets():
             statements.append((
                 "CREATE TABLE IF NOT EXISTS tickets (ticket BIGINT PRIMARY KEY, version BIGINT, "
-                f"outcome {self.blob_type} NOT NULL, crc BIGINT NOT NULL, time BIGINT NOT NULL)", (),
+                f"outcome {self.blob_type} NOT NULL, crc BIGINT NOT NULL, time BIGINT NOT NULL)", [],
             ))
             self._tickets = True
-        now = int(time.time())
-        statements.append((
-            self._q("INSERT INTO tickets (ticket, version, outcome, crc, time) VALUES (?, ?, ?, ?, ?)"),
-            (ticket, version, outcome, _ticket_checksum(ticket, version, outcome), now),
-        ))
-        self._settled += 1
-        if self._settled % _PRUNE_EVERY == 0:  # an owner reads its outcome within moments; keep an hour
-            statements.append((self._q("DELETE FROM tickets WHERE time < ?"), (now - TICKETS_KEPT,)))
+        statements.append(
+            (self._q("INSERT INTO tickets (ticket, version, outcome, crc, time) VALUES (?, ?, ?, ?, ?)"), tickets)
+        )
+        settled, self._settled = self._settled, self._settled + len(tickets)
+        if settled // _PRUNE_EVERY != self._settled // _PRUNE_EVERY:  # an owner reads its outcome within moments
+            statements.append((self._q("DELETE FROM tickets WHERE time < ?"), [(tickets[-1][4] - TICKETS_KEPT,)]))
         return statements
 
     def _has_tickets(self) -> bool:
@@ -678,14 +733,20 @@ class Store:
 
     def _cell_insert(self, table: str, version: int, cells: List[Cell]) -> Tuple[str, List[Tuple[Any, ...]]]:
         """The INSERT of ``cells`` of ``version`` and its rows; ``StorageError`` for a patch in a botree-2 store."""
-        rows: List[Tuple[Any, ...]]
+        return self._cell_sql(table), [self._cell_row(version, cell) for cell in cells]
+
+    def _cell_sql(self, table: str) -> str:
         if self.patches:
-            rows = [(leaf, version, payload, crc, base) for leaf, payload, crc, base in cells]
-            return self._q(f"INSERT INTO {table} (leaf, version, payload, crc, base) VALUES (?, ?, ?, ?, ?)"), rows
-        if any(base is not None for *_, base in cells):
+            return self._q(f"INSERT INTO {table} (leaf, version, payload, crc, base) VALUES (?, ?, ?, ?, ?)")
+        return self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)")
+
+    def _cell_row(self, version: int, cell: Cell) -> Tuple[Any, ...]:
+        leaf, payload, crc, base = cell
+        if self.patches:
+            return leaf, version, payload, crc, base
+        if base is not None:
             raise StorageError(f"{self.target}: a patch cell for a database whose format has none")
-        rows = [(leaf, version, payload, crc) for leaf, payload, crc, _ in cells]
-        return self._q(f"INSERT INTO {table} (leaf, version, payload, crc) VALUES (?, ?, ?, ?)"), rows
+        return leaf, version, payload, crc
 
     def compact(self, plan: Plan) -> Tuple[int, int]:
         """Drop the commits before a cut and every cell no kept version reads; returns (cut, cells dropped).
@@ -781,6 +842,18 @@ class Store:
         """Insert cells of ``version`` inside ``rewriting()``. O(cells)."""
         if cells:
             self._run_many(*self._cell_insert(table, version, cells))
+
+
+class Group:
+    """What one ``commit_group``'s work appended and settled, written once the work is done."""
+
+    __slots__ = ("first", "last", "commits", "cells", "tickets")
+
+    def __init__(self, head: int) -> None:
+        self.first = self.last = head  # the head the group found, and its newest version so far
+        self.commits: List[CommitRow] = []
+        self.cells: Dict[str, List[Tuple[int, Cell]]] = {}  # table -> (version, cell)
+        self.tickets: List[Tuple[Any, ...]] = []  # rows of the tickets table
 
 
 class _Moved(Exception):
