@@ -260,16 +260,18 @@ class PostgresStore(Store):
 
     def _write_group(self, group: Group) -> None:
         """``Store._write_group`` in one pipeline: one round trip for all of a group's versions and outcomes."""
+        if not group.commits and not group.tickets:
+            return
         if self._channel is None:
             self._channel = str(self._run(_CHANNEL)[0][0])
         conn = self._conn
-        moved = None
+        moved = branched = None
         try:
             with conn.pipeline():
                 if self._early:
                     conn.execute("SET LOCAL synchronous_commit = off")
-                branched = conn.execute("SELECT 1 FROM meta WHERE key = 'id_mark'")
                 if group.commits:
+                    branched = conn.execute("SELECT 1 FROM meta WHERE key = 'id_mark'")
                     moved = conn.execute(
                         "UPDATE head SET version = %s WHERE id = 0 AND version = %s", (group.last, group.first)
                     )
@@ -281,7 +283,7 @@ class PostgresStore(Store):
                             cur.execute(sql)
                 if group.commits:
                     conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(group.last)))
-            if branched.fetchall() or (moved is not None and moved.rowcount != 1):
+            if branched is not None and (branched.fetchall() or moved is None or moved.rowcount != 1):
                 raise Regroup()  # rolled back: branch tables appeared, or a writer that does not lock moved the head
         except self._psycopg.Error as exc:
             raise self._map(exc) from None

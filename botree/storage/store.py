@@ -559,7 +559,7 @@ class Store:
         ``Regroup`` (the transaction rolls back) if branch tables appeared, or if a writer
         that does not lock (an older botree) moved the head.
         """
-        if self._run(self._q("SELECT 1 FROM meta WHERE key = ?"), ("id_mark",)):
+        if group.commits and self._run(self._q("SELECT 1 FROM meta WHERE key = ?"), ("id_mark",)):
             raise Regroup()  # branch tables: every commit moves a branch row, alone
         if group.commits and self._rowcount(
             self._q("UPDATE head SET version = ? WHERE id = 0 AND version = ?"), (group.last, group.first)
