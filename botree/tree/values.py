@@ -18,6 +18,14 @@ rule of the caller's, since a silent conversion would change the type read back)
 values that contain themselves.  Plain ``Tree`` values, outside a database, hold
 anything.  The storage codec calls the same checks, so memory and storage refuse
 exactly the same values.
+
+A database also *owns* what it holds: ``owned`` copies a value on the way in (fused
+with the check) and ``copy_out`` copies it on the way out, so a caller that keeps
+or mutates a value it gave or read never changes any version.  Only mutable parts
+are copied: ``dict``, ``list``, ``set`` and ``JsonNode`` (whose attributes can be
+set), and the tuples, frozensets and dict keys that hold one; scalars and tuples or
+frozensets of immutable values are shared, never copied.  Plain ``Tree`` values
+hand out what they hold (their node tables have no ``copy_out``).
 """
 
 from __future__ import annotations
@@ -59,6 +67,102 @@ def check_values(values: Iterable[Any], what: str) -> None:
             if all(type(v) in scalars for v in value):
                 continue
         check_value(value, what)
+
+
+def owned(value: Any, what: str) -> Any:
+    """``value`` checked as ``check_value`` does, and a copy of its mutable parts the caller cannot reach.
+
+    What a database stores: the caller may go on changing ``value`` without changing
+    the database.  A scalar, or a tuple of scalars, is returned itself; a dict or
+    list of scalars is checked and copied in one pass; anything else is walked twice
+    (the check, then ``copy_out``).  No recursion.  O(size of the value).
+    """
+    kind = type(value)
+    if kind in SCALARS:
+        return value
+    scalars = SCALARS
+    if kind is dict:
+        if scalars.issuperset(map(type, value.values())) and scalars.issuperset(map(type, value)):
+            return value.copy()
+    elif kind is list:
+        if scalars.issuperset(map(type, value)):
+            return value.copy()
+    elif kind is tuple and scalars.issuperset(map(type, value)):
+        return value
+    check_value(value, what)
+    return _deep_copy(value)
+
+
+def copy_out(value: Any) -> Any:
+    """A copy of a stored value that shares no mutable part with it (immutable parts are shared).
+
+    How a database hands out a value it holds (see ``owned``): mutating the copy
+    changes no version.  A scalar, or a tuple or frozenset of scalars, is returned
+    itself; a dict or list of scalars costs one shallow copy.  No recursion (values
+    are at most ``MAX_DEPTH`` deep, and a part shared by several paths is copied
+    once).  O(size of the value).
+    """
+    kind = type(value)
+    if kind in SCALARS:
+        return value
+    scalars = SCALARS
+    if kind is dict:
+        if scalars.issuperset(map(type, value.values())) and scalars.issuperset(map(type, value)):
+            return value.copy()
+    elif kind is list:
+        if scalars.issuperset(map(type, value)):
+            return value.copy()
+    elif kind is tuple or kind is frozenset:
+        if scalars.issuperset(map(type, value)):
+            return value
+    return _deep_copy(value)
+
+
+def _deep_copy(value: Any) -> Any:
+    """``copy_out`` of a nested value: children first, from an explicit stack; a part met twice is copied once.
+
+    A tuple or frozenset whose parts all come back themselves is itself; a JsonNode
+    is always copied (its attributes can be set).  O(size).
+    """
+    scalars = SCALARS
+    memo: Dict[int, Any] = {}  # id of a part -> its copy (the parts stay alive: ``value`` holds them)
+    stack: List[Tuple[Any, bool]] = [(value, False)]
+    while stack:
+        item, ready = stack.pop()
+        key = id(item)
+        if key in memo:
+            continue
+        kind = type(item)
+        if not ready:
+            stack.append((item, True))
+            if kind is dict:
+                parts: Iterable[Any] = [*item, *item.values()]
+            elif kind is JsonNode:
+                parts = (item.value,)
+            else:
+                parts = item
+            stack.extend((part, False) for part in parts if type(part) not in scalars and id(part) not in memo)
+            continue
+        if kind is JsonNode:
+            inner = item.value
+            memo[key] = JsonNode(item.kind, inner if type(inner) in scalars else memo[id(inner)])
+            continue
+        if kind is dict:
+            memo[key] = {
+                (k if type(k) in scalars else memo[id(k)]): (v if type(v) in scalars else memo[id(v)])
+                for k, v in item.items()
+            }
+            continue
+        copied = [part if type(part) in scalars else memo[id(part)] for part in item]
+        if kind is list:
+            memo[key] = copied
+        elif kind is set:
+            memo[key] = set(copied)
+        elif all(new is old for new, old in zip(copied, item)):  # tuple, frozenset: immutable all through
+            memo[key] = item
+        else:
+            memo[key] = kind(copied)
+    return memo[id(value)]
 
 
 def check_value(value: Any, what: str) -> None:
@@ -176,7 +280,7 @@ def check_message(message: Optional[str]) -> None:
 def check_meta(meta: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """Refuse commit meta unless it is None or a mapping of str keys to accepted values.
 
-    Returns it as a new dict (None: empty).  O(size of the values).
+    Returns it as a new dict (None: empty) of ``owned`` copies.  O(size of the values).
     """
     if meta is None:
         return {}
@@ -186,8 +290,8 @@ def check_meta(meta: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     for key, value in copy.items():
         if type(key) is not str:
             raise InvalidArgument(f"meta keys must be str, not {type(key).__name__} ({key!r:.60})")
-        check_value(value, f"meta[{key!r}]")
+        copy[key] = owned(value, f"meta[{key!r}]")
     return copy
 
 
-__all__ = ["check_value", "check_message", "check_meta", "MAX_DEPTH"]
+__all__ = ["check_value", "check_message", "check_meta", "copy_out", "owned", "MAX_DEPTH"]
