@@ -74,23 +74,29 @@ def owned(value: Any, what: str) -> Any:
 
     What a database stores: the caller may go on changing ``value`` without changing
     the database.  A scalar, or a tuple of scalars, is returned itself; a dict or
-    list of scalars is checked and copied in one pass; anything else is walked twice
-    (the check, then ``copy_out``).  No recursion.  O(size of the value).
+    list of scalars is checked and copied in one loop; anything else is walked twice
+    (``check_value``, then ``copy_out``).  No recursion.  O(size of the value).
     """
     kind = type(value)
     if kind in SCALARS:
         return value
     scalars = SCALARS
     if kind is dict:
-        if scalars.issuperset(map(type, value.values())) and scalars.issuperset(map(type, value)):
+        for k, v in value.items():
+            if type(v) not in scalars or type(k) not in scalars:
+                break
+        else:
             return value.copy()
     elif kind is list:
-        if scalars.issuperset(map(type, value)):
+        for v in value:
+            if type(v) not in scalars:
+                break
+        else:
             return value.copy()
     elif kind is tuple and scalars.issuperset(map(type, value)):
         return value
     check_value(value, what)
-    return _deep_copy(value)
+    return copy_out(value)
 
 
 def copy_out(value: Any) -> Any:
@@ -98,28 +104,95 @@ def copy_out(value: Any) -> Any:
 
     How a database hands out a value it holds (see ``owned``): mutating the copy
     changes no version.  A scalar, or a tuple or frozenset of scalars, is returned
-    itself; a dict or list of scalars costs one shallow copy.  No recursion (values
-    are at most ``MAX_DEPTH`` deep, and a part shared by several paths is copied
-    once).  O(size of the value).
+    itself; a dict or list of scalars, or of scalars and such flat containers (two
+    levels), is copied in one loop; deeper values by ``_deep_copy``.  ``value`` must
+    pass the value policy (only its types are expected).  No recursion (values are
+    at most ``MAX_DEPTH`` deep, and a part shared by several paths is copied once).
+    O(size of the value).
     """
     kind = type(value)
     if kind in SCALARS:
         return value
-    scalars = SCALARS
+    containers = CONTAINERS
     if kind is dict:
-        if scalars.issuperset(map(type, value.values())) and scalars.issuperset(map(type, value)):
-            return value.copy()
-    elif kind is list:
-        if scalars.issuperset(map(type, value)):
-            return value.copy()
-    elif kind is tuple or kind is frozenset:
-        if scalars.issuperset(map(type, value)):
-            return value
+        out = None
+        for k, v in value.items():
+            if type(v) in containers or type(k) in containers:
+                if type(k) in containers or not _flat(v):
+                    return _deep_copy(value)
+                if out is None:
+                    out = value.copy()
+                if type(v) is not tuple and type(v) is not frozenset:
+                    out[k] = v.copy()
+        return value.copy() if out is None else out
+    if kind is list:
+        out_list = None
+        for i, v in enumerate(value):
+            if type(v) in containers:
+                if not _flat(v):
+                    return _deep_copy(value)
+                if out_list is None:
+                    out_list = value.copy()
+                if type(v) is not tuple and type(v) is not frozenset:
+                    out_list[i] = v.copy()
+        return value.copy() if out_list is None else out_list
+    if (kind is tuple or kind is frozenset) and containers.isdisjoint(map(type, value)):
+        return value
     return _deep_copy(value)
 
 
+def _flat(value: Any) -> bool:
+    """True for a list, dict, set, tuple or frozenset of scalars only (a ``.copy()`` copies it; a tuple or
+    frozenset needs none). O(len)."""
+    kind = type(value)
+    containers = CONTAINERS
+    if kind is dict:
+        return containers.isdisjoint(map(type, value.values())) and containers.isdisjoint(map(type, value))
+    return kind is not JsonNode and containers.isdisjoint(map(type, value))
+
+
 def _deep_copy(value: Any) -> Any:
-    """``copy_out`` of a nested value: children first, from an explicit stack; a part met twice is copied once.
+    """``copy_out`` of a nested value: each dict and list copied shallowly, its container parts
+    patched in from an explicit stack; a part met twice is copied once.
+
+    Tuples, frozensets and sets of scalars, and JsonNodes holding a scalar, are handled
+    here; an immutable container or a key holding a container (rare) sends the whole
+    value to ``_deep_copy_parts_first``.  O(size).
+    """
+    containers = CONTAINERS
+    memo: Dict[int, Any] = {}  # id of a part -> its copy (the parts stay alive: ``value`` holds them)
+    top = [value]
+    work: List[Tuple[Any, Any, Any]] = [(top, 0, value)]  # (the copy holding a part, where, the part)
+    while work:
+        holder, slot, item = work.pop()
+        new = memo.get(id(item))
+        if new is None:
+            kind = type(item)
+            if kind is dict:
+                new = item.copy()
+                for k, v in new.items():
+                    if type(v) in containers:
+                        work.append((new, k, v))
+                    if type(k) in containers:
+                        return _deep_copy_parts_first(value)
+            elif kind is list:
+                new = item.copy()
+                for i, v in enumerate(new):
+                    if type(v) in containers:
+                        work.append((new, i, v))
+            elif kind is JsonNode and type(item.value) not in containers:
+                new = JsonNode(item.kind, item.value)
+            elif kind is not JsonNode and containers.isdisjoint(map(type, item)):
+                new = item.copy() if kind is set else item  # a tuple or frozenset of scalars: immutable
+            else:
+                return _deep_copy_parts_first(value)
+            memo[id(item)] = new
+        holder[slot] = new
+    return top[0]
+
+
+def _deep_copy_parts_first(value: Any) -> Any:
+    """``copy_out`` of any nested value: children first, from an explicit stack; a part met twice is copied once.
 
     A tuple or frozenset whose parts all come back themselves is itself; a JsonNode
     is always copied (its attributes can be set).  O(size).

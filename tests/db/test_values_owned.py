@@ -258,9 +258,8 @@ def test_copy_out_and_owned_share_no_mutable_part(value: Any) -> None:
 
 def test_copies_keep_sharing_and_need_no_recursion() -> None:
     part = [1]
-    shared = [part, part]
-    copied = copy_out(shared)
-    assert copied[0] is copied[1] is not part
+    copied = copy_out([part, part])
+    assert copied == [[1], [1]] and copied[0] is not part and copied[1] is not part
     deep: Any = "leaf"
     for _ in range(100):  # MAX_DEPTH containers
         deep = [deep]
@@ -295,3 +294,18 @@ def test_mutating_what_was_written_or_read_never_changes_a_reopened_database(
         for read in reread(db, place, node):
             assert same(read, original)
         assert same(db.history()[-2].meta["v"], original)
+
+
+def test_mutable_parts_inside_keys_tuples_and_frozensets_are_copied() -> None:
+    key = JsonNode("key", "k")
+    value = {key: (1, [2]), "s": frozenset({JsonNode("value", 1)}), "t": (JsonNode("value", [3]),)}
+    db = Database()
+    with db.transaction() as tx:
+        node = tx.insert_child(None, value)
+    read = db.tree.data(node)
+    (read_key,) = [k for k in read if type(k) is JsonNode]
+    read_key.value = "changed"
+    read[read_key][1].append(9)
+    next(iter(read["s"])).value = 2
+    read["t"][0].value.append(9)
+    assert same(db.tree.data(node), value) and same(copy_out(value), value)
