@@ -304,8 +304,8 @@ def test_mutable_parts_inside_keys_tuples_and_frozensets_are_copied() -> None:
         node = tx.insert_child(None, value)
     read = db.tree.data(node)
     (read_key,) = [k for k in read if type(k) is JsonNode]
-    read_key.value = "changed"
     read[read_key][1].append(9)
+    read_key.value = "changed"
     next(iter(read["s"])).value = 2
     read["t"][0].value.append(9)
     assert same(db.tree.data(node), value) and same(copy_out(value), value)
