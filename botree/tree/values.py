@@ -114,28 +114,18 @@ def copy_out(value: Any) -> Any:
     if kind in SCALARS:
         return value
     containers = CONTAINERS
-    if kind is dict:
+    if kind is dict or kind is list:
         out = None
-        for k, v in value.items():
-            if type(v) in containers or type(k) in containers:
-                if type(k) in containers or not _flat(v):
+        # (key, value) of a dict, (index, element) of a list: an index is never a container.
+        for slot, part in value.items() if kind is dict else enumerate(value):
+            if type(part) in containers or type(slot) in containers:
+                if type(slot) in containers or not _flat(part):
                     return _deep_copy(value)
                 if out is None:
                     out = value.copy()
-                if type(v) is not tuple and type(v) is not frozenset:
-                    out[k] = v.copy()
+                if type(part) is not tuple and type(part) is not frozenset:
+                    out[slot] = part.copy()
         return value.copy() if out is None else out
-    if kind is list:
-        out_list = None
-        for i, v in enumerate(value):
-            if type(v) in containers:
-                if not _flat(v):
-                    return _deep_copy(value)
-                if out_list is None:
-                    out_list = value.copy()
-                if type(v) is not tuple and type(v) is not frozenset:
-                    out_list[i] = v.copy()
-        return value.copy() if out_list is None else out_list
     if (kind is tuple or kind is frozenset) and containers.isdisjoint(map(type, value)):
         return value
     return _deep_copy(value)
