@@ -1132,14 +1132,12 @@ def adopt(tree: Tree) -> Tree:
     copied (``owned``), its reads handing out copies (``NodeTable.copy_out``).
 
     ``InvalidArgument`` for a value the policy refuses, nothing changed.  ``tree`` itself
-    is left as it is (a plain tree keeps handing out what it holds); a tree a database
-    already owns comes back as it is.  Node ids, blocks and indexes are shared; only rows
-    whose data has a mutable part are copied.  O(n + size of the data).
+    is left as it is (a plain tree keeps handing out what it holds).  A tree derived from a
+    database's (``db.tree.set_data(n, value)``) is copied too: its new rows hold the
+    caller's values.  Node ids, blocks and indexes are shared; only rows whose data has
+    a mutable part are copied.  O(n + size of the data).
     """
-    ix = tree.order_index
-    if ix.nodes.copy_out is not None:
-        return tree
-    batch = ix.transient()
+    batch = tree.order_index.transient()
     nodes = batch.nodes
     row = nodes.row
     for node in tree.preorder():

@@ -148,6 +148,17 @@ def test_a_tree_a_database_starts_from_or_replaces_with_stays_the_callers() -> N
     assert tree.data(a) == {"x": [1, 2, 3]}  # and the database's reads never reach the caller's tree
 
 
+def test_a_tree_derived_from_a_databases_tree_is_copied_when_it_comes_back() -> None:
+    db = Database()
+    with db.transaction() as tx:
+        a = tx.insert_child(None, {"x": [1]})
+    mine = {"x": [2]}
+    derived = db.tree.set_data(a, mine)  # a plain update of the database's tree: holds the caller's value
+    db.replace(derived)
+    mine["x"].append(3)
+    assert db.tree.data(a) == {"x": [2]}
+
+
 def test_a_stored_database_replaced_with_a_tree_keeps_its_own_copy(target: str) -> None:
     tree, a = Tree().insert_child(None, {"x": [1]})
     with Database(target) as db:
