@@ -47,7 +47,7 @@ from ..tree.diff import Changes, full_diff, reordered, targeted_diff
 from ..tree.sync import SyncReport
 from ..tree.tree import Transaction, Tree
 from ..tree.updates import UPDATES, Op, Update
-from ..tree.values import check_message, check_meta, check_value
+from ..tree.values import SCALARS, check_message, check_meta, copy_out, owned
 from .branches import DEFAULT, check_name, fork_point, merge_plan, path
 from .merge import named_nodes, replay_merge, table_of
 
@@ -121,7 +121,8 @@ class DbTransaction(Transaction):
     """A ``Transaction`` that records its updates and commits into a ``Database``.
 
     It never reuses a freed node id (``fresh_ids``), and refuses node data the
-    database could not store exactly (``botree.tree.values``) before the update runs.
+    database could not store exactly (``botree.tree.values``) before the update runs;
+    what it stores is its own copy (``owned``), and its reads hand out copies.
     """
 
     __slots__ = (
@@ -156,17 +157,14 @@ class DbTransaction(Transaction):
         if update.logged is not None:  # e.g. sort_children by a callable: run and log its storable form
             name, args = update.logged(transient, args)
             update = UPDATES[name]
-        if update.data is not None and update.data < len(args):
-            self._check_data(args[update.data])
+        at = update.data
+        if at is not None and at < len(args):  # checked, and copied: the caller keeps no handle on it
+            args = (*args[:at], owned(args[at], "data"), *args[at + 1 :])
         doomed = update.deletes(transient, args)
         result = super()._apply(update, args)
         self.deleted |= doomed
         self.ops.append((update.name, args, update.log_result(transient, result)))
         return result
-
-    def _check_data(self, data: Any) -> None:
-        """Refuse node data the database could not store exactly (``InvalidArgument``). O(size of data)."""
-        check_value(data, "data")
 
     def commit(self) -> Tree:
         """Commit into the database (replaying on a newer tree if needed); returns the new tree.
@@ -243,12 +241,11 @@ class Database:
             raise InvalidArgument(f"keep must be a positive int or None, not {keep!r}")
         if tree is None:
             size = DEFAULT_BLOCK_SIZE if block_size is None else block_size
-            start = Tree(size, () if fields is None else fields, key)
+            start = own_new(Tree(size, () if fields is None else fields, key))
         elif not isinstance(tree, Tree):
             raise InvalidArgument(f"a Database starts from a Tree, not {type(tree).__name__}")
         else:
-            start = conform(tree, block_size, fields, key)
-            _check_tree_data(start)
+            start = adopt(conform(tree, block_size, fields, key))
         self._lock = threading.Lock()
         self._branch = DEFAULT
         self._shared = _Shared((0, start))
@@ -350,16 +347,17 @@ class Database:
         return self._history(all_branches, max(first, self._shared.cut), self.version)
 
     def _history(self, all_branches: bool, oldest: int, head: int) -> List[Commit]:
-        """``history`` of ``head`` over the commits from ``oldest`` on (one range read). O(versions)."""
+        """``history`` of ``head`` over the commits from ``oldest`` on (one range read), handed out
+        (``handed_out``). O(versions + size of their mutable arguments and meta)."""
         commits = self._commits(oldest, self._newest())
         if all_branches:
-            return commits
+            return [handed_out(c) for c in commits]
         by_version = {c.version: c for c in commits}
         out = []
         version = head
         while version in by_version:
             commit = by_version[version]
-            out.append(commit)
+            out.append(handed_out(commit))
             version = commit.parent
         out.reverse()
         return out
@@ -873,15 +871,17 @@ class Database:
             fields = check_fields(fields)
         if block_size is not KEEP:
             check_block_size(block_size)
-        _check_tree_data(tree)
+        tree = adopt(tree)
 
         def make(head: Tree) -> Tree:
-            return _conformed(
+            conformed = _conformed(
                 tree,
                 head.block_size if block_size is KEEP else block_size,
                 head.order_index.nodes.fields if fields is KEEP else fields,
                 head.key if key is KEEP else key,
             )
+            # Rebuilt for another block size from ``tree``'s data (copies already): new, so ours to mark.
+            return conformed if conformed.order_index.nodes.copy_out is not None else own_new(conformed)
 
         version, previous, stored = self._append(make, message, MappingProxyType(checked), progress)
         self._notify(version, previous, stored, None)
@@ -937,6 +937,8 @@ class Database:
 
     def _publish(self, commit: Commit, tree: Tree) -> None:
         """Make ``tree`` the head as ``commit`` (the caller holds the lock). O(branches)."""
+        if tree.order_index.nodes.copy_out is None:  # every tree a database holds hands out copies
+            raise InvariantError(f"version {commit.version} would hand out the stored values themselves")
         self._log.append(commit)
         self._trees[commit.version] = tree
         self._head = (commit.version, tree)
@@ -1145,11 +1147,49 @@ def check_since(since: object) -> int:
     return since
 
 
-def _check_tree_data(tree: Tree) -> None:
-    """Refuse a whole tree whose node data breaks the value policy. O(n)."""
-    data = tree.order_index.data
+def handed_out(commit: Commit) -> Commit:
+    """``commit`` as ``history`` hands it out: its logged arguments and meta values copied where
+    they have a mutable part (``copy_out``), so a caller's edits never reach the log a rebase,
+    a merge or ``replay`` reads.  The commit itself when nothing is mutable. O(size of its ops and meta).
+    """
+    ops = commit.ops if commit.ops is None else copy_out(commit.ops)
+    meta = commit.meta
+    if not SCALARS.issuperset(map(type, meta.values())):
+        meta = MappingProxyType(copy_out(dict(meta)))
+    if ops is commit.ops and meta is commit.meta:
+        return commit
+    return dataclasses.replace(commit, ops=ops, meta=meta)
+
+
+def adopt(tree: Tree) -> Tree:
+    """``tree`` as a database holds it: its node data checked against the value policy and
+    copied (``owned``), its reads handing out copies (``NodeTable.copy_out``).
+
+    ``InvalidArgument`` for a value the policy refuses, nothing changed.  ``tree`` itself
+    is left as it is (a plain tree keeps handing out what it holds).  A tree derived from a
+    database's (``db.tree.set_data(n, value)``) is copied too: its new rows hold the
+    caller's values.  Node ids, blocks and indexes are shared; only rows whose data has
+    a mutable part are copied.  O(n + size of the data).
+    """
+    batch = tree.order_index.transient()
+    nodes = batch.nodes
+    row = nodes.row
     for node in tree.preorder():
-        check_value(data(node), f"data of node {node}")
+        data = row(node).data
+        mine = owned(data, f"data of node {node}")
+        if mine is not data:
+            nodes.writable(node).data = mine  # an equal value: the field and key indexes stay right
+    nodes.copy_out = copy_out
+    return Tree.from_order_index(batch.persistent())
+
+
+def own_new(tree: Tree) -> Tree:
+    """Mark ``tree`` as a database's, in place: its reads hand out copies from now on. O(1).
+
+    Only for a tree no caller holds (just built or loaded), whose data no caller can reach.
+    """
+    tree.order_index.nodes.copy_out = copy_out
+    return tree
 
 
 def run_logged(transient: TransientIndex, update: Update, args: Tuple[Any, ...], result: Any) -> None:

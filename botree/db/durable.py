@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 from ..tree.tree import Tree
 from ..tree.values import check_message
 from .branches import DEFAULT
-from .database import Commit, Database, DbTransaction, Listener, Op, check_since, next_node_id
+from .database import Commit, Database, DbTransaction, Listener, Op, check_since, next_node_id, own_new
 
 log = logging.getLogger("botree")
 
@@ -134,7 +134,8 @@ class DurableDatabase(Database):
             raise InvalidArgument(f"create must be True or False, not {create!r}")
         if cache_leaves is not None and (type(cache_leaves) is not int or cache_leaves < 1):
             raise InvalidArgument(f"cache_leaves must be a positive int or None, not {cache_leaves!r}")
-        empty = Tree(block_size or DEFAULT_BLOCK_SIZE, fields or (), key)  # validates the arguments before connecting
+        # Validates the arguments before connecting; marked: its reads hand out copies (``own_new``).
+        empty = own_new(Tree(block_size or DEFAULT_BLOCK_SIZE, fields or (), key))
         target = os.fspath(tree)
         if not create:
             _must_exist(target)
@@ -698,7 +699,7 @@ class DurableDatabase(Database):
                 assert share is not None
                 reuse_mid = self._reuse(table, version, share[0], old_state, old[table].chunks)
             vecs[table] = lazy_vector(length, load, self._leaf_cache, reuse_mid)
-        return Tree.from_order_index(codec.index_from_state(state, vecs, f"{self.target}: version {version}"))
+        return own_new(Tree.from_order_index(codec.index_from_state(state, vecs, f"{self.target}: version {version}")))
 
     def _read_cell(self, table: str, leaf: int, version: int, reading: int) -> Tuple[bytes, int]:
         """The stored cell, from the read-ahead if ``_prefetch`` fetched it (``Store.cell`` otherwise)."""

@@ -30,6 +30,11 @@ class _TableReader:
     _alloc: IdAllocator
     _fields: Tuple[str, ...]
     _keys: Any  # KeyIndex, TransientKeyIndex or None (no key field)
+    # ``copy_out``: None (a plain table hands out the data it holds), or the function a
+    # database sets (``botree.tree.values.copy_out``) that ``data`` reads go through, so
+    # that no caller can mutate a stored value.  Kept by ``transient``, ``persistent``
+    # and ``configured``; this layer never calls it on its own rows.
+    copy_out: Any
 
     def __len__(self) -> int:
         return self._alloc.live_count
@@ -67,8 +72,10 @@ class _TableReader:
     rows: Any
 
     def data(self, node: NodeArg) -> Any:
-        """The user data of ``node``. O(1)."""
-        return self.row(node).data
+        """The user data of ``node`` (through ``copy_out`` if the table has one). O(1) (O(size) copied)."""
+        data = self.row(node).data
+        copy = self.copy_out
+        return data if copy is None else copy(data)
 
     def ids(self) -> Iterator[int]:
         """Live ids in increasing order. O(capacity)."""
@@ -172,7 +179,7 @@ class NodeTable(_TableReader):
     Every update returns a new table and leaves this one unchanged.
     """
 
-    __slots__ = ("_rows", "rows", "_alloc", "_fields", "_index", "_keys")
+    __slots__ = ("_rows", "rows", "_alloc", "_fields", "_index", "_keys", "copy_out")
 
     def __init__(self, fields: Iterable[str] = (), key: Optional[str] = None) -> None:
         fields = tuple(fields)
@@ -184,6 +191,7 @@ class NodeTable(_TableReader):
         self._fields = fields
         self._index: Optional[FieldTrees] = build_trees(fields, ())
         self._keys = None if key is None else empty_keys(key)  # typed Any in _TableReader (mypyc)
+        self.copy_out = None
 
     @classmethod
     def from_parts(
@@ -206,6 +214,7 @@ class NodeTable(_TableReader):
         table._fields = fields
         table._index = field_index
         table._keys = keys
+        table.copy_out = None
         return table
 
     @classmethod
@@ -236,7 +245,9 @@ class NodeTable(_TableReader):
         else:
             keys = build_keys(key, self._live())
         trees = self._trees() if fields == self._fields else reconfigure(self._trees(), fields, self._live())
-        return NodeTable.from_parts(self._rows, self._alloc, fields, trees, keys)
+        table = NodeTable.from_parts(self._rows, self._alloc, fields, trees, keys)
+        table.copy_out = self.copy_out
+        return table
 
     def _live(self) -> Iterator[Tuple[int, Any]]:
         """(node, data) of every live row. O(capacity)."""
@@ -331,7 +342,17 @@ class TransientNodeTable(_TableReader):
     """
 
     __slots__ = (
-        "_rows", "rows", "_alloc", "_alloc_owned", "_fields", "_index", "_keys", "_token", "fresh_ids", "wanted"
+        "_rows",
+        "rows",
+        "_alloc",
+        "_alloc_owned",
+        "_fields",
+        "_index",
+        "_keys",
+        "_token",
+        "fresh_ids",
+        "wanted",
+        "copy_out",
     )
 
     def __init__(self, base: NodeTable, fresh_ids: bool = False) -> None:
@@ -346,6 +367,7 @@ class TransientNodeTable(_TableReader):
         self.fresh_ids = fresh_ids  # True: never reuse a freed id (see ``NodeTable.transient``)
         # Ids the next inserts must take, last one first (``claim``); empty: allocate as usual.
         self.wanted: List[int] = []
+        self.copy_out = base.copy_out
 
     def claim(self, ids: Iterable[int]) -> None:
         """Make the next inserts take exactly ``ids``, in order (a merge or replay keeping logged ids). O(k).
@@ -504,6 +526,7 @@ class TransientNodeTable(_TableReader):
         index = self._index.persistent() if self._index is not None else NO_FIELDS
         keys = self._keys.persistent() if self._keys is not None else None
         table = NodeTable.from_parts(self._rows.persistent(), self._alloc, self._fields, index, keys)
+        table.copy_out = self.copy_out
         self._alloc_owned = False  # the frozen table holds it now: copy before the next change
         self._token = object()
         return table

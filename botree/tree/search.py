@@ -143,6 +143,10 @@ def find(
     """See ``TreeQueries.find``."""
     if where is not None and not callable(where):
         raise InvalidArgument(f"where must be a callable taking a node's data, not {type(where).__name__}")
+    copy = ix.nodes.copy_out  # a database's tree: ``where`` sees copies, as every read does
+    if where is not None and copy is not None:
+        user = where
+        where = lambda data: user(copy(data))  # noqa: E731
     check_max_depth(max_depth)
     if under is not None:
         ix.require(under)

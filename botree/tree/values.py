@@ -18,6 +18,14 @@ rule of the caller's, since a silent conversion would change the type read back)
 values that contain themselves.  Plain ``Tree`` values, outside a database, hold
 anything.  The storage codec calls the same checks, so memory and storage refuse
 exactly the same values.
+
+A database also *owns* what it holds: ``owned`` copies a value on the way in (fused
+with the check) and ``copy_out`` copies it on the way out, so a caller that keeps
+or mutates a value it gave or read never changes any version.  Only mutable parts
+are copied: ``dict``, ``list``, ``set`` and ``JsonNode`` (whose attributes can be
+set), and the tuples, frozensets and dict keys that hold one; scalars and tuples or
+frozensets of immutable values are shared, never copied.  Plain ``Tree`` values
+hand out what they hold (their node tables have no ``copy_out``).
 """
 
 from __future__ import annotations
@@ -59,6 +67,165 @@ def check_values(values: Iterable[Any], what: str) -> None:
             if all(type(v) in scalars for v in value):
                 continue
         check_value(value, what)
+
+
+def owned(value: Any, what: str) -> Any:
+    """``value`` checked as ``check_value`` does, and a copy of its mutable parts the caller cannot reach.
+
+    What a database stores: the caller may go on changing ``value`` without changing
+    the database.  A scalar, or a tuple of scalars, is returned itself; a dict or
+    list of scalars is checked and copied in one loop; anything else is walked twice
+    (``check_value``, then ``copy_out``).  No recursion.  O(size of the value).
+    """
+    kind = type(value)
+    if kind in SCALARS:
+        return value
+    scalars = SCALARS
+    if kind is dict:
+        for k, v in value.items():
+            if type(v) not in scalars or type(k) not in scalars:
+                break
+        else:
+            return value.copy()
+    elif kind is list:
+        for v in value:
+            if type(v) not in scalars:
+                break
+        else:
+            return value.copy()
+    elif kind is tuple and scalars.issuperset(map(type, value)):
+        return value
+    check_value(value, what)
+    return copy_out(value)
+
+
+def copy_out(value: Any) -> Any:
+    """A copy of a stored value that shares no mutable part with it (immutable parts are shared).
+
+    How a database hands out a value it holds (see ``owned``): mutating the copy
+    changes no version.  A scalar, or a tuple or frozenset of scalars, is returned
+    itself; a dict or list of scalars, or of scalars and such flat containers (two
+    levels), is copied in one loop; deeper values by ``_deep_copy``.  ``value`` must
+    pass the value policy (only its types are expected).  No recursion (values are
+    at most ``MAX_DEPTH`` deep, and a part shared by several paths is copied once).
+    O(size of the value).
+    """
+    kind = type(value)
+    if kind in SCALARS:
+        return value
+    containers = CONTAINERS
+    if kind is dict or kind is list:
+        out = None
+        # (key, value) of a dict, (index, element) of a list: an index is never a container.
+        for slot, part in value.items() if kind is dict else enumerate(value):
+            if type(part) in containers or type(slot) in containers:
+                if type(slot) in containers or not _flat(part):
+                    return _deep_copy(value)
+                if out is None:
+                    out = value.copy()
+                if type(part) is not tuple and type(part) is not frozenset:
+                    out[slot] = part.copy()
+        return value.copy() if out is None else out
+    if (kind is tuple or kind is frozenset) and containers.isdisjoint(map(type, value)):
+        return value
+    return _deep_copy(value)
+
+
+def _flat(value: Any) -> bool:
+    """True for a list, dict, set, tuple or frozenset of scalars only (a ``.copy()`` copies it; a tuple or
+    frozenset needs none). O(len)."""
+    kind = type(value)
+    containers = CONTAINERS
+    if kind is dict:
+        return containers.isdisjoint(map(type, value.values())) and containers.isdisjoint(map(type, value))
+    return kind is not JsonNode and containers.isdisjoint(map(type, value))
+
+
+def _deep_copy(value: Any) -> Any:
+    """``copy_out`` of a nested value: each dict and list copied shallowly, its container parts
+    patched in from an explicit stack; a part met twice is copied once.
+
+    Tuples, frozensets and sets of scalars, and JsonNodes holding a scalar, are handled
+    here; an immutable container or a key holding a container (rare) sends the whole
+    value to ``_deep_copy_parts_first``.  O(size).
+    """
+    containers = CONTAINERS
+    memo: Dict[int, Any] = {}  # id of a part -> its copy (the parts stay alive: ``value`` holds them)
+    top = [value]
+    work: List[Tuple[Any, Any, Any]] = [(top, 0, value)]  # (the copy holding a part, where, the part)
+    while work:
+        holder, slot, item = work.pop()
+        new = memo.get(id(item))
+        if new is None:
+            kind = type(item)
+            if kind is dict:
+                new = item.copy()
+                for k, v in new.items():
+                    if type(v) in containers:
+                        work.append((new, k, v))
+                    if type(k) in containers:
+                        return _deep_copy_parts_first(value)
+            elif kind is list:
+                new = item.copy()
+                for i, v in enumerate(new):
+                    if type(v) in containers:
+                        work.append((new, i, v))
+            elif kind is JsonNode and type(item.value) not in containers:
+                new = JsonNode(item.kind, item.value)
+            elif kind is not JsonNode and containers.isdisjoint(map(type, item)):
+                new = item.copy() if kind is set else item  # a tuple or frozenset of scalars: immutable
+            else:
+                return _deep_copy_parts_first(value)
+            memo[id(item)] = new
+        holder[slot] = new
+    return top[0]
+
+
+def _deep_copy_parts_first(value: Any) -> Any:
+    """``copy_out`` of any nested value: children first, from an explicit stack; a part met twice is copied once.
+
+    A tuple or frozenset whose parts all come back themselves is itself; a JsonNode
+    is always copied (its attributes can be set).  O(size).
+    """
+    scalars = SCALARS
+    memo: Dict[int, Any] = {}  # id of a part -> its copy (the parts stay alive: ``value`` holds them)
+    stack: List[Tuple[Any, bool]] = [(value, False)]
+    while stack:
+        item, ready = stack.pop()
+        key = id(item)
+        if key in memo:
+            continue
+        kind = type(item)
+        if not ready:
+            stack.append((item, True))
+            if kind is dict:
+                parts: Iterable[Any] = [*item, *item.values()]
+            elif kind is JsonNode:
+                parts = (item.value,)
+            else:
+                parts = item
+            stack.extend((part, False) for part in parts if type(part) not in scalars and id(part) not in memo)
+            continue
+        if kind is JsonNode:
+            inner = item.value
+            memo[key] = JsonNode(item.kind, inner if type(inner) in scalars else memo[id(inner)])
+            continue
+        if kind is dict:
+            memo[key] = {
+                (k if type(k) in scalars else memo[id(k)]): (v if type(v) in scalars else memo[id(v)])
+                for k, v in item.items()
+            }
+            continue
+        copied = [part if type(part) in scalars else memo[id(part)] for part in item]
+        if kind is list:
+            memo[key] = copied
+        elif kind is set:
+            memo[key] = set(copied)
+        elif all(new is old for new, old in zip(copied, item)):  # tuple, frozenset: immutable all through
+            memo[key] = item
+        else:
+            memo[key] = kind(copied)
+    return memo[id(value)]
 
 
 def check_value(value: Any, what: str) -> None:
@@ -176,7 +343,7 @@ def check_message(message: Optional[str]) -> None:
 def check_meta(meta: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """Refuse commit meta unless it is None or a mapping of str keys to accepted values.
 
-    Returns it as a new dict (None: empty).  O(size of the values).
+    Returns it as a new dict (None: empty) of ``owned`` copies.  O(size of the values).
     """
     if meta is None:
         return {}
@@ -186,8 +353,8 @@ def check_meta(meta: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     for key, value in copy.items():
         if type(key) is not str:
             raise InvalidArgument(f"meta keys must be str, not {type(key).__name__} ({key!r:.60})")
-        check_value(value, f"meta[{key!r}]")
+        copy[key] = owned(value, f"meta[{key!r}]")
     return copy
 
 
-__all__ = ["check_value", "check_message", "check_meta", "MAX_DEPTH"]
+__all__ = ["check_value", "check_message", "check_meta", "copy_out", "owned", "MAX_DEPTH"]

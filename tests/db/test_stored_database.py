@@ -286,12 +286,6 @@ def test_readers_and_a_compacting_writer_on_other_handles_never_see_damage(tmp_p
         assert not errors, errors[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="node data read from a tree is the stored head's own object: mutating it in place changes the "
-    "head, and the next commit that re-encodes its leaf writes the change unlogged (changes() and the log "
-    "disagree with the stored version); needs copy-on-read or frozen values, not a small fix",
-)
 def test_mutating_data_read_from_a_tree_does_not_leak_into_a_later_commit(tmp_path: object) -> None:
     path = os.path.join(str(tmp_path), "m.db")
     with Database(path) as db:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
 import tempfile
-from typing import Any, List, Tuple
+from typing import Any, List
 
 import pytest
 from hypothesis import given, settings
@@ -19,44 +18,7 @@ from botree.nodetable import Row
 from botree.storage.codec import encode_leaf, pack, unpack
 from botree.tree.values import MAX_DEPTH, check_value
 from tests.conftest import pg_schema_url
-from tests.tree.test_values import accepted, rejected
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal in type and value all the way down (NaN equals NaN); iterative but for set members."""
-    todo: List[Tuple[Any, Any]] = [(a, b)]
-    while todo:
-        x, y = todo.pop()
-        if type(x) is not type(y):
-            return False
-        if type(x) is float:
-            if not (x == y or (math.isnan(x) and math.isnan(y))) or math.copysign(1, x) != math.copysign(1, y):
-                return False
-        elif type(x) in (list, tuple):
-            if len(x) != len(y):
-                return False
-            todo.extend(zip(x, y))
-        elif type(x) is dict:  # same keys and values in the same order (NaN keys included)
-            if len(x) != len(y):
-                return False
-            for (k1, v1), (k2, v2) in zip(x.items(), y.items()):
-                todo.extend(((k1, k2), (v1, v2)))
-        elif type(x) is JsonNode:
-            if x.kind != y.kind:
-                return False
-            todo.append((x.value, y.value))
-        elif type(x) in (set, frozenset):  # match members one to one (NaN members are not equal to themselves)
-            if len(x) != len(y):
-                return False
-            rest = list(y)
-            for member in x:
-                match = next((i for i, other in enumerate(rest) if same(member, other)), None)
-                if match is None:
-                    return False
-                rest.pop(match)
-        elif x != y:
-            return False
-    return True
+from tests.tree.test_values import accepted, rejected, same
 
 
 @settings(max_examples=400, deadline=None)
