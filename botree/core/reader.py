@@ -8,6 +8,7 @@ searches from the root except ``at_rank``.  B is the block size, h the height.
 from __future__ import annotations
 
 from bisect import bisect_left
+from itertools import chain
 from typing import Any, Iterator, List, Optional, Tuple
 
 from ..errors import CorruptDatabase, InvalidArgument, NodeNotFound, PositionError
@@ -18,6 +19,9 @@ from .blocks import Block
 Bound = Tuple[int, bool]
 # A bound as a caller passed it: checked by the body (``check_bound``), not the signature (see NodeArg).
 BoundArg = Any
+
+# Children ``child_walk`` lists at the call; more come lazily, this many at a time.
+CHILD_BATCH = 64
 
 
 def check_bound(bound: object) -> Bound:
@@ -217,7 +221,13 @@ class IndexReader:
 
     def level(self, node: NodeArg) -> int:
         """Depth of ``node`` in the forest (top-level nodes: 0). O(h + log B)."""
-        row = self._row(node)
+        # _row and the vector reads inlined: a hot read.
+        vector = self._nodes.rows
+        row = None
+        if type(node) is int and 0 <= node < vector.length:
+            row = vector.chunks[node >> 12][(node >> 6) & 63][node & 63]
+        if row is None:
+            row = self._row(node)  # raises NodeNotFound
         bid = row.open_leaf
         blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
         total = blk.aux[bisect_left(blk.keys, row.open_key)]
@@ -273,14 +283,32 @@ class IndexReader:
 
         One pass over both rows: open(b) < open(a) < close(b).
         """
-        row_a = self._row(a)
-        row_b = self._row(b)
+        # _row, _precedes and the vector reads inlined: a hot read.
+        vector = self._nodes.rows
+        rows = vector.chunks
+        length = vector.length
+        row_a = rows[a >> 12][(a >> 6) & 63][a & 63] if type(a) is int and 0 <= a < length else None
+        if row_a is None:
+            row_a = self._row(a)  # raises NodeNotFound
+        row_b = rows[b >> 12][(b >> 6) & 63][b & 63] if type(b) is int and 0 <= b < length else None
+        if row_b is None:
+            row_b = self._row(b)
         if a == b:
             return False
-        chunks = self._links.chunks
-        return _precedes(chunks, row_b.open_leaf, row_b.open_key, row_a.open_leaf, row_a.open_key) and _precedes(
-            chunks, row_a.open_leaf, row_a.open_key, row_b.close_leaf, row_b.close_key
-        )
+        links = self._links.chunks
+        leaf_a = row_a.open_leaf
+        key_a = row_a.open_key
+        b1, k1, b2, k2 = row_b.open_leaf, row_b.open_key, leaf_a, key_a
+        while b1 != b2:  # open(b) < open(a)?  (_precedes)
+            b1, k1, _ = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
+            b2, k2, _ = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
+        if k1 >= k2:
+            return False
+        b1, k1, b2, k2 = leaf_a, key_a, row_b.close_leaf, row_b.close_key
+        while b1 != b2:  # open(a) < close(b)?
+            b1, k1, _ = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
+            b2, k2, _ = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
+        return k1 < k2
 
     def rank(self, bound: BoundArg) -> int:
         """Number of bounds before ``bound`` in document order. O(B · h)."""
@@ -342,48 +370,87 @@ class IndexReader:
         return item >> 1, not item & 1
 
     def child_walk(self, node: NodeArg) -> Iterator[int]:
-        """The children of ``node`` (None: the top-level nodes) in order, lazily.
+        """The children of ``node`` (None: the top-level nodes) in order.
 
         Reads leaves directly: from a child's opening bound it jumps to the bound after
-        its closing one (a bisect in that leaf).  O(log B) per child, O(h) at leaf ends;
-        ``NodeNotFound`` at the first step for an unknown node.
+        its closing one (a bisect in that leaf).  The first ``CHILD_BATCH`` children are
+        listed at the call (a bad id raises there: ``InvalidArgument``, ``NodeNotFound``),
+        the rest lazily, a batch at a time: no generator for the usual few children.
+        O(log B) per child, O(h) at leaf ends.
         """
         # Inlined ChunkedVector reads (see nodetable.vector): this is a hot path.
-        blocks = self._blocks.chunks
-        vector = self._nodes.rows
-        rows = vector.chunks
         if node is None:
-            leaf: Optional[int] = self._first_leaf()
+            leaf = self._first_leaf()
             pos = 0
             stop = -1  # no closing bound ends the top level
         else:
             if type(node) is not int:
                 check_bound((node, True))  # raises InvalidArgument
-            row = rows[node >> 12][(node >> 6) & 63][node & 63] if 0 <= node < vector.length else None
+            vector = self._nodes.rows
+            row = vector.chunks[node >> 12][(node >> 6) & 63][node & 63] if 0 <= node < vector.length else None
             if row is None:
                 row = self._row(node)  # raises NodeNotFound
             leaf = row.open_leaf
-            pos = bisect_left(blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].keys, row.open_key) + 1
+            blk = self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+            pos = bisect_left(blk.keys, row.open_key) + 1
             stop = node << 1 | 1
-        while leaf is not None:
-            blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
-            items = blk.items
+            if row.close_leaf == leaf and blk.items[pos] == stop:  # no children (half the nodes of a random tree)
+                return iter(())
+        out: List[int] = []
+        leaf, pos = self._children_into(out, leaf, pos, stop)
+        if leaf < 0:
+            return iter(out)
+        return chain(out, self._more_children(leaf, pos, stop))
+
+    def _children_into(self, out: List[int], leaf: int, pos: int, stop: int) -> Tuple[int, int]:
+        """Append to ``out`` the children whose opening bounds come from (``leaf``, ``pos``) on, up to
+        the item ``stop`` (the parent's closing bound; -1: the top level), ``CHILD_BATCH`` at most.
+
+        Returns where the next child's opening bound lies, leaf -1 when the children are done.
+        O(log B) per child, O(h) at leaf ends.
+        """
+        blocks = self._blocks.chunks
+        rows = self._nodes.rows.chunks
+        limit = len(out) + CHILD_BATCH
+        blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+        items = blk.items
+        while True:
             if pos >= len(items):
-                leaf = self._next_leaf(leaf)
+                nxt = self._next_leaf(leaf)
+                if nxt is None:
+                    return -1, 0
+                leaf = nxt
                 pos = 0
+                blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+                items = blk.items
                 continue
             item = items[pos]
             if item == stop:
-                return
+                return -1, 0
+            if len(out) >= limit:
+                return leaf, pos
             child = item >> 1
-            yield child
+            out.append(child)
+            pos += 1
+            if pos < len(items) and items[pos] == item | 1:  # a leaf child: its closing bound is next
+                pos += 1
+                continue
             row = rows[child >> 12][(child >> 6) & 63][child & 63]
             close_leaf = row.close_leaf
             if close_leaf == leaf:
                 pos = bisect_left(blk.keys, row.close_key, pos) + 1
             else:
                 leaf = close_leaf
-                pos = bisect_left(blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].keys, row.close_key) + 1
+                blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+                items = blk.items
+                pos = bisect_left(blk.keys, row.close_key) + 1
+
+    def _more_children(self, leaf: int, pos: int, stop: int) -> Iterator[int]:
+        """The children after the first batch (see ``child_walk``), a batch at a time."""
+        while leaf >= 0:
+            out: List[int] = []
+            leaf, pos = self._children_into(out, leaf, pos, stop)
+            yield from out
 
     def first_bound(self) -> Optional[Bound]:
         """The first bound, or None when empty. O(h)."""
@@ -423,6 +490,41 @@ class IndexReader:
             budget -= 1
             if budget < 0:
                 raise CorruptDatabase("a scan of the order index visits more leaves than it has blocks")
+
+    def subtree_runs(self, node: NodeArg = None) -> Iterator[List[int]]:
+        """The encoded bounds (``node << 1 | is_close``) of ``node``'s subtree (None: the whole
+        forest) in document order, one list per leaf (a copy: the caller may keep it).
+
+        For scans that handle a leaf's bounds in one comprehension: no tuple and no generator
+        step per bound.  A bad ``node`` raises at the first step, as ``bounds((node, True))``
+        does.  O(log B) to start, amortised O(1) per bound (O(B) per leaf).
+        """
+        blocks = self._blocks.chunks
+        if node is None:
+            leaf = self._first_leaf()
+            pos = 0
+            end_leaf = -1
+            end_key = 0
+        else:
+            leaf, pos = self._locate((node, True))
+            row = self._row(node)
+            end_leaf = row.close_leaf
+            end_key = row.close_key
+        budget = len(self._blocks)  # as in leaf_runs: each leaf once
+        while True:
+            blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+            if leaf == end_leaf:
+                yield blk.items[pos : bisect_left(blk.keys, end_key, pos) + 1]
+                return
+            yield blk.items[pos:]
+            nxt = self._next_leaf(leaf)
+            budget -= 1
+            if nxt is None or budget < 0:
+                if end_leaf < 0 and nxt is None:
+                    return
+                raise CorruptDatabase("a scan of the order index does not reach the end of the subtree")
+            leaf = nxt
+            pos = 0
 
     def leaf_span(self, first: BoundArg, last: BoundArg) -> List[int]:
         """Ids of the leaves from ``first``'s to ``last``'s, in document order (``first`` must
