@@ -13,8 +13,8 @@ from typing import Any, Iterator, List, Optional, Tuple
 
 from ..errors import CorruptDatabase, InvalidArgument, NodeNotFound, PositionError
 from ..nodetable import TOP, IdAllocator
-from ..nodetable.rows import NodeArg
-from .blocks import Block
+from ..nodetable.rows import NodeArg, Row
+from .blocks import Block, Link
 
 Bound = Tuple[int, bool]
 # A bound as a caller passed it: checked by the body (``check_bound``), not the signature (see NodeArg).
@@ -36,7 +36,14 @@ def check_bound(bound: object) -> Bound:
     return bound
 
 
-def _precedes(links: Any, b1: int, k1: int, b2: int, k2: int) -> bool:
+# The hot reads below spell out the types of what they read from the tables (``chunks:
+# List[List[Any]]``, ``row: Row``, ``blk: Block``, ``link: Link``, ``n: int`` once a caller's id
+# passed ``type(node) is int``): free in the pure build, and in the compiled build (mypyc) the
+# difference between generic C-API calls on ``Any`` and native reads of slots, lists and
+# unboxed ints.  A vector's leaves stay ``Any`` (see nodetable.vector).
+
+
+def _precedes(links: List[List[Any]], b1: int, k1: int, b2: int, k2: int) -> bool:
     """True if the bound at (leaf b1, key k1) comes before the one at (b2, k2). O(h).
 
     Climbs both leaves' parent links in lockstep (all leaves are at one depth)
@@ -44,8 +51,10 @@ def _precedes(links: Any, b1: int, k1: int, b2: int, k2: int) -> bool:
     ``links`` is the link table's chunk lists (inlined ChunkedVector reads).
     """
     while b1 != b2:
-        b1, k1, _ = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
-        b2, k2, _ = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
+        link: Link = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
+        b1, k1, _ = link
+        link = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
+        b2, k2, _ = link
     return k1 < k2
 
 
@@ -99,14 +108,17 @@ class IndexReader:
 
     # -- locating -----------------------------------------------------------
 
-    def _row(self, node: NodeArg) -> Any:
+    def _row(self, node: NodeArg) -> Row:
         # NodeTable.row inlined (every update validates its nodes): a free slot or an id out of
         # range is NodeNotFound; a stored leaf that fails to load raises its own error.
         rows = self._nodes.rows
-        if type(node) is int and 0 <= node < rows.length:
-            row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63]
-            if row is not None:
-                return row
+        if type(node) is int:
+            n: int = node
+            if 0 <= n < rows.length:
+                chunks: List[List[Any]] = rows.chunks
+                row: Optional[Row] = chunks[n >> 12][(n >> 6) & 63][n & 63]
+                if row is not None:
+                    return row
         raise NodeNotFound(node)
 
     def _block(self, bid: int) -> Block:
@@ -121,24 +133,33 @@ class IndexReader:
         node, is_open = bound
         if type(node) is not int or type(is_open) is not bool:
             check_bound(bound)
-        rows = self._nodes.rows
-        row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63] if 0 <= node < rows.length else None
+        n: int = node
+        vector = self._nodes.rows
+        row: Optional[Row] = None
+        if 0 <= n < vector.length:
+            rows: List[List[Any]] = vector.chunks
+            row = rows[n >> 12][(n >> 6) & 63][n & 63]
         if row is None:
             row = self._row(node)  # raises NodeNotFound
+        leaf: int
+        key: int
         if is_open:
             leaf = row.open_leaf
             key = row.open_key
         else:
             leaf = row.close_leaf
             key = row.close_key
-        return leaf, bisect_left(self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].keys, key)
+        blocks: List[List[Any]] = self._blocks.chunks
+        blk: Block = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+        return leaf, bisect_left(blk.keys, key)
 
     def _sum(self, bid: int) -> int:
         """Sum of the level deltas from block ``bid`` up to the root. O(h)."""
-        links = self._links.chunks
+        links: List[List[Any]] = self._links.chunks
         total = 0
         while bid >= 0:
-            bid, _, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            link: Link = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            bid, _, delta = link
             total += delta
         return total
 
@@ -166,14 +187,15 @@ class IndexReader:
         Climbs until the ancestor has a sibling that way, steps over, and descends
         along the near edge. Amortised O(1) in scans, O(h) at worst.
         """
-        blocks = self._blocks.chunks  # inlined vector reads: scans and the settle pass step often
-        links = self._links.chunks
+        blocks: List[List[Any]] = self._blocks.chunks  # inlined vector reads: scans and the settle pass step often
+        links: List[List[Any]] = self._links.chunks
         up = 0
         while True:
-            parent, pkey, _ = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            link: Link = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            parent, pkey, _ = link
             if parent < 0:
                 return None
-            pblk = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
+            pblk: Block = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
             i = bisect_left(pblk.keys, pkey) + step
             up += 1
             if 0 <= i < len(pblk.items):
@@ -184,7 +206,8 @@ class IndexReader:
                 raise CorruptDatabase("the order index's parent links do not lead to its root")
         edge = 0 if step > 0 else -1
         for _ in range(up - 1):
-            bid = blocks[bid >> 12][(bid >> 6) & 63][bid & 63].items[edge]
+            pblk = blocks[bid >> 12][(bid >> 6) & 63][bid & 63]
+            bid = pblk.items[edge]
         return bid
 
     def _next_leaf(self, bid: int) -> Optional[int]:
@@ -221,19 +244,24 @@ class IndexReader:
 
     def level(self, node: NodeArg) -> int:
         """Depth of ``node`` in the forest (top-level nodes: 0). O(h + log B)."""
-        # _row and the vector reads inlined: a hot read.
+        # _row, _sum and the vector reads inlined: a hot read.
         vector = self._nodes.rows
-        row = None
-        if type(node) is int and 0 <= node < vector.length:
-            row = vector.chunks[node >> 12][(node >> 6) & 63][node & 63]
+        row: Optional[Row] = None
+        if type(node) is int:
+            n: int = node
+            if 0 <= n < vector.length:
+                rows: List[List[Any]] = vector.chunks
+                row = rows[n >> 12][(n >> 6) & 63][n & 63]
         if row is None:
             row = self._row(node)  # raises NodeNotFound
         bid = row.open_leaf
-        blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+        blocks: List[List[Any]] = self._blocks.chunks
+        blk: Block = blocks[bid >> 12][(bid >> 6) & 63][bid & 63]
         total = blk.aux[bisect_left(blk.keys, row.open_key)]
-        links = self._links.chunks
+        links: List[List[Any]] = self._links.chunks
         while bid >= 0:
-            bid, _, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            link: Link = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            bid, _, delta = link
             total += delta
         return total
 
@@ -285,29 +313,41 @@ class IndexReader:
         """
         # _row, _precedes and the vector reads inlined: a hot read.
         vector = self._nodes.rows
-        rows = vector.chunks
-        length = vector.length
-        row_a = rows[a >> 12][(a >> 6) & 63][a & 63] if type(a) is int and 0 <= a < length else None
+        rows: List[List[Any]] = vector.chunks
+        length: int = vector.length
+        row_a: Optional[Row] = None
+        row_b: Optional[Row] = None
+        if type(a) is int:
+            n: int = a
+            if 0 <= n < length:
+                row_a = rows[n >> 12][(n >> 6) & 63][n & 63]
         if row_a is None:
             row_a = self._row(a)  # raises NodeNotFound
-        row_b = rows[b >> 12][(b >> 6) & 63][b & 63] if type(b) is int and 0 <= b < length else None
+        if type(b) is int:
+            n = b
+            if 0 <= n < length:
+                row_b = rows[n >> 12][(n >> 6) & 63][n & 63]
         if row_b is None:
             row_b = self._row(b)
         if a == b:
             return False
-        links = self._links.chunks
+        links: List[List[Any]] = self._links.chunks
         leaf_a = row_a.open_leaf
         key_a = row_a.open_key
         b1, k1, b2, k2 = row_b.open_leaf, row_b.open_key, leaf_a, key_a
         while b1 != b2:  # open(b) < open(a)?  (_precedes)
-            b1, k1, _ = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
-            b2, k2, _ = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
+            link: Link = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
+            b1, k1, _ = link
+            link = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
+            b2, k2, _ = link
         if k1 >= k2:
             return False
         b1, k1, b2, k2 = leaf_a, key_a, row_b.close_leaf, row_b.close_key
         while b1 != b2:  # open(a) < close(b)?
-            b1, k1, _ = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
-            b2, k2, _ = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
+            link = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
+            b1, k1, _ = link
+            link = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
+            b2, k2, _ = link
         return k1 < k2
 
     def rank(self, bound: BoundArg) -> int:
@@ -386,14 +426,19 @@ class IndexReader:
         else:
             if type(node) is not int:
                 check_bound((node, True))  # raises InvalidArgument
+            n: int = node
             vector = self._nodes.rows
-            row = vector.chunks[node >> 12][(node >> 6) & 63][node & 63] if 0 <= node < vector.length else None
+            row: Optional[Row] = None
+            if 0 <= n < vector.length:
+                rows: List[List[Any]] = vector.chunks
+                row = rows[n >> 12][(n >> 6) & 63][n & 63]
             if row is None:
                 row = self._row(node)  # raises NodeNotFound
             leaf = row.open_leaf
-            blk = self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+            blocks: List[List[Any]] = self._blocks.chunks
+            blk: Block = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
             pos = bisect_left(blk.keys, row.open_key) + 1
-            stop = node << 1 | 1
+            stop = n << 1 | 1
             if row.close_leaf == leaf and blk.items[pos] == stop:  # no children (half the nodes of a random tree)
                 return iter(())
         out: List[int] = []
@@ -409,10 +454,10 @@ class IndexReader:
         Returns where the next child's opening bound lies, leaf -1 when the children are done.
         O(log B) per child, O(h) at leaf ends.
         """
-        blocks = self._blocks.chunks
-        rows = self._nodes.rows.chunks
+        blocks: List[List[Any]] = self._blocks.chunks
+        rows: List[List[Any]] = self._nodes.rows.chunks
         limit = len(out) + CHILD_BATCH
-        blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+        blk: Block = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
         items = blk.items
         while True:
             if pos >= len(items):
@@ -435,7 +480,7 @@ class IndexReader:
             if pos < len(items) and items[pos] == item | 1:  # a leaf child: its closing bound is next
                 pos += 1
                 continue
-            row = rows[child >> 12][(child >> 6) & 63][child & 63]
+            row: Row = rows[child >> 12][(child >> 6) & 63][child & 63]
             close_leaf = row.close_leaf
             if close_leaf == leaf:
                 pos = bisect_left(blk.keys, row.close_key, pos) + 1
@@ -499,7 +544,7 @@ class IndexReader:
         step per bound.  A bad ``node`` raises at the first step, as ``bounds((node, True))``
         does.  O(log B) to start, amortised O(1) per bound (O(B) per leaf).
         """
-        blocks = self._blocks.chunks
+        blocks: List[List[Any]] = self._blocks.chunks
         if node is None:
             leaf = self._first_leaf()
             pos = 0
@@ -512,7 +557,7 @@ class IndexReader:
             end_key = row.close_key
         budget = len(self._blocks)  # as in leaf_runs: each leaf once
         while True:
-            blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+            blk: Block = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
             if leaf == end_leaf:
                 yield blk.items[pos : bisect_left(blk.keys, end_key, pos) + 1]
                 return
@@ -569,10 +614,14 @@ class IndexReader:
         Rows decoded from files written before rows kept their parent hold ``UNKNOWN``;
         for those the parent is computed from the levels (``enclosing_by_levels``, O(B · h)).
         """
-        rows = self._nodes.rows
-        if type(node) is int and 0 <= node < rows.length:
+        vector = self._nodes.rows
+        if type(node) is int:
+            n: int = node
+            if not 0 <= n < vector.length:
+                raise NodeNotFound(node)
             # Inlined ChunkedVector read, as in NodeTable.row.
-            row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63]
+            rows: List[List[Any]] = vector.chunks
+            row: Optional[Row] = rows[n >> 12][(n >> 6) & 63][n & 63]
             if row is not None:
                 parent: int = row.parent  # the parent's opening item, parent << 1 (see nodetable.rows)
                 if parent >= 0:
