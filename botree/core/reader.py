@@ -331,24 +331,34 @@ class IndexReader:
             row_b = self._row(b)
         if a == b:
             return False
+        # Climb a's opening leaf and b's two leaves in lockstep (all leaves are at one depth):
+        # where a's block meets b's opening one, the keys there order open(b) and open(a);
+        # where it meets b's closing one, open(a) and close(b) (as in _precedes, but a's
+        # path is read once).
         links: List[List[Any]] = self._links.chunks
-        leaf_a = row_a.open_leaf
-        key_a = row_a.open_key
-        b1, k1, b2, k2 = row_b.open_leaf, row_b.open_key, leaf_a, key_a
-        while b1 != b2:  # open(b) < open(a)?  (_precedes)
-            link: Link = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
-            b1, k1, _ = link
-            link = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
-            b2, k2, _ = link
-        if k1 >= k2:
-            return False
-        b1, k1, b2, k2 = leaf_a, key_a, row_b.close_leaf, row_b.close_key
-        while b1 != b2:  # open(a) < close(b)?
-            link = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
-            b1, k1, _ = link
-            link = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
-            b2, k2, _ = link
-        return k1 < k2
+        x, kx = row_a.open_leaf, row_a.open_key
+        p, kp = row_b.open_leaf, row_b.open_key
+        q, kq = row_b.close_leaf, row_b.close_key
+        after_open = before_close = False
+        while True:
+            if not after_open and x == p:
+                if kp >= kx:
+                    return False
+                after_open = True
+            if not before_close and x == q:
+                if kx >= kq:
+                    return False
+                before_close = True
+            if after_open and before_close:
+                return True
+            link: Link = links[x >> 12][(x >> 6) & 63][x & 63]
+            x, kx, _ = link
+            if not after_open:
+                link = links[p >> 12][(p >> 6) & 63][p & 63]
+                p, kp, _ = link
+            if not before_close:
+                link = links[q >> 12][(q >> 6) & 63][q & 63]
+                q, kq, _ = link
 
     def rank(self, bound: BoundArg) -> int:
         """Number of bounds before ``bound`` in document order. O(B · h)."""
