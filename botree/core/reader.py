@@ -466,11 +466,12 @@ class IndexReader:
         """
         blocks: List[List[Any]] = self._blocks.chunks
         rows: List[List[Any]] = self._nodes.rows.chunks
-        limit = len(out) + CHILD_BATCH
+        room = CHILD_BATCH
         blk: Block = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
         items = blk.items
+        size = len(items)
         while True:
-            if pos >= len(items):
+            if pos >= size:
                 nxt = self._next_leaf(leaf)
                 if nxt is None:
                     return -1, 0
@@ -478,18 +479,20 @@ class IndexReader:
                 pos = 0
                 blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
                 items = blk.items
+                size = len(items)
                 continue
             item = items[pos]
             if item == stop:
                 return -1, 0
-            if len(out) >= limit:
+            if not room:
                 return leaf, pos
-            child = item >> 1
-            out.append(child)
+            room -= 1
+            out.append(item >> 1)
             pos += 1
-            if pos < len(items) and items[pos] == item | 1:  # a leaf child: its closing bound is next
+            if pos < size and items[pos] == item | 1:  # a leaf child: its closing bound is next
                 pos += 1
                 continue
+            child = item >> 1
             row: Row = rows[child >> 12][(child >> 6) & 63][child & 63]
             close_leaf = row.close_leaf
             if close_leaf == leaf:
@@ -498,6 +501,7 @@ class IndexReader:
                 leaf = close_leaf
                 blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
                 items = blk.items
+                size = len(items)
                 pos = bisect_left(blk.keys, row.close_key) + 1
 
     def _more_children(self, leaf: int, pos: int, stop: int) -> Iterator[int]:
