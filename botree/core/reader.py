@@ -437,13 +437,7 @@ class IndexReader:
             if type(node) is not int:
                 check_bound((node, True))  # raises InvalidArgument
             n: int = node
-            vector = self._nodes.rows
-            row: Optional[Row] = None
-            if 0 <= n < vector.length:
-                rows: List[List[Any]] = vector.chunks
-                row = rows[n >> 12][(n >> 6) & 63][n & 63]
-            if row is None:
-                row = self._row(node)  # raises NodeNotFound
+            row = self._row(n)  # raises NodeNotFound
             leaf = row.open_leaf
             blocks: List[List[Any]] = self._blocks.chunks
             blk: Block = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]

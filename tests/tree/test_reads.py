@@ -16,19 +16,13 @@ from botree import Tree
 from botree.core.reader import CHILD_BATCH
 from botree.errors import InvalidArgument, NodeNotFound
 from tests.tree.test_traversals import FAST, Model, build, forests
+from tests.tree.test_tree_stateful import Model as StatefulModel
 
 
 def events_of(m: Model, n: Optional[int]) -> List[Tuple[int, bool]]:
-    """(node, is_open) of ``n``'s subtree (None: the forest), without recursion."""
-    out: List[Tuple[int, bool]] = []
-    stack: List[Tuple[int, bool]] = [(x, True) for x in reversed(m.kids[n])] if n is None else [(n, True)]
-    while stack:
-        x, is_open = stack.pop()
-        out.append((x, is_open))
-        if is_open:
-            stack.append((x, False))
-            stack.extend((k, True) for k in reversed(m.kids[x]))
-    return out
+    """(node, is_open) of ``n``'s subtree (None: the forest), without recursion: the stateful
+    tests' model method, which reads the same ``kids`` lists."""
+    return StatefulModel.events(m, n)  # type: ignore[arg-type]
 
 
 def move(m: Model, node: int, parent: Optional[int], index: int) -> None:
