@@ -6,7 +6,8 @@ tree size, and prints one table: each build's ratio to anytree (measured in its 
 the load of the moment cancels out) and the compiled build's gain, pure ratio / compiled ratio.
 
 The compiled build lives in a throwaway copy of the tree (``--copy``, default
-``/tmp/botree-compiled``): a compiled module beside its source would shadow later edits
+``/tmp/botree-compiled-<this tree's folder name>``, so that two checkouts benchmarked at
+once do not rebuild each other's copy): a compiled module beside its source would shadow later edits
 (docs/design.md, "Compiled build").  The copy is made, or refreshed, from this tree with
 ``BOTREE_COMPILE=1 pip install -e '.[anytree]'`` in its own venv.
 
@@ -66,7 +67,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--copy", default="/tmp/botree-compiled", help="where the compiled copy of the tree lives")
+    parser.add_argument(
+        "--copy", default=f"/tmp/botree-compiled-{os.path.basename(ROOT)}",
+        help="where the compiled copy of the tree lives",
+    )
     parser.add_argument("--reuse", action="store_true", help="use the compiled copy as it is (no rebuild)")
     args = parser.parse_args(argv)
     compiled_python = os.path.join(args.copy, ".venv", "bin", "python")

@@ -8,16 +8,20 @@ searches from the root except ``at_rank``.  B is the block size, h the height.
 from __future__ import annotations
 
 from bisect import bisect_left
+from itertools import chain
 from typing import Any, Iterator, List, Optional, Tuple
 
 from ..errors import CorruptDatabase, InvalidArgument, NodeNotFound, PositionError
 from ..nodetable import TOP, IdAllocator
-from ..nodetable.rows import NodeArg
-from .blocks import Block
+from ..nodetable.rows import NodeArg, Row
+from .blocks import Block, Link
 
 Bound = Tuple[int, bool]
 # A bound as a caller passed it: checked by the body (``check_bound``), not the signature (see NodeArg).
 BoundArg = Any
+
+# Children ``child_walk`` lists at the call; more come lazily, this many at a time.
+CHILD_BATCH = 64
 
 
 def check_bound(bound: object) -> Bound:
@@ -32,7 +36,14 @@ def check_bound(bound: object) -> Bound:
     return bound
 
 
-def _precedes(links: Any, b1: int, k1: int, b2: int, k2: int) -> bool:
+# The hot reads below spell out the types of what they read from the tables (``chunks:
+# List[List[Any]]``, ``row: Row``, ``blk: Block``, ``link: Link``, ``n: int`` once a caller's id
+# passed ``type(node) is int``): free in the pure build, and in the compiled build (mypyc) the
+# difference between generic C-API calls on ``Any`` and native reads of slots, lists and
+# unboxed ints.  A vector's leaves stay ``Any`` (see nodetable.vector).
+
+
+def _precedes(links: List[List[Any]], b1: int, k1: int, b2: int, k2: int) -> bool:
     """True if the bound at (leaf b1, key k1) comes before the one at (b2, k2). O(h).
 
     Climbs both leaves' parent links in lockstep (all leaves are at one depth)
@@ -40,8 +51,10 @@ def _precedes(links: Any, b1: int, k1: int, b2: int, k2: int) -> bool:
     ``links`` is the link table's chunk lists (inlined ChunkedVector reads).
     """
     while b1 != b2:
-        b1, k1, _ = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
-        b2, k2, _ = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
+        link: Link = links[b1 >> 12][(b1 >> 6) & 63][b1 & 63]
+        b1, k1, _ = link
+        link = links[b2 >> 12][(b2 >> 6) & 63][b2 & 63]
+        b2, k2, _ = link
     return k1 < k2
 
 
@@ -95,14 +108,17 @@ class IndexReader:
 
     # -- locating -----------------------------------------------------------
 
-    def _row(self, node: NodeArg) -> Any:
+    def _row(self, node: NodeArg) -> Row:
         # NodeTable.row inlined (every update validates its nodes): a free slot or an id out of
         # range is NodeNotFound; a stored leaf that fails to load raises its own error.
         rows = self._nodes.rows
-        if type(node) is int and 0 <= node < rows.length:
-            row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63]
-            if row is not None:
-                return row
+        if type(node) is int:
+            n: int = node
+            if 0 <= n < rows.length:
+                chunks: List[List[Any]] = rows.chunks
+                row: Optional[Row] = chunks[n >> 12][(n >> 6) & 63][n & 63]
+                if row is not None:
+                    return row
         raise NodeNotFound(node)
 
     def _block(self, bid: int) -> Block:
@@ -117,24 +133,33 @@ class IndexReader:
         node, is_open = bound
         if type(node) is not int or type(is_open) is not bool:
             check_bound(bound)
-        rows = self._nodes.rows
-        row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63] if 0 <= node < rows.length else None
+        n: int = node
+        vector = self._nodes.rows
+        row: Optional[Row] = None
+        if 0 <= n < vector.length:
+            rows: List[List[Any]] = vector.chunks
+            row = rows[n >> 12][(n >> 6) & 63][n & 63]
         if row is None:
             row = self._row(node)  # raises NodeNotFound
+        leaf: int
+        key: int
         if is_open:
             leaf = row.open_leaf
             key = row.open_key
         else:
             leaf = row.close_leaf
             key = row.close_key
-        return leaf, bisect_left(self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].keys, key)
+        blocks: List[List[Any]] = self._blocks.chunks
+        blk: Block = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+        return leaf, bisect_left(blk.keys, key)
 
     def _sum(self, bid: int) -> int:
         """Sum of the level deltas from block ``bid`` up to the root. O(h)."""
-        links = self._links.chunks
+        links: List[List[Any]] = self._links.chunks
         total = 0
         while bid >= 0:
-            bid, _, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            link: Link = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            bid, _, delta = link
             total += delta
         return total
 
@@ -162,14 +187,15 @@ class IndexReader:
         Climbs until the ancestor has a sibling that way, steps over, and descends
         along the near edge. Amortised O(1) in scans, O(h) at worst.
         """
-        blocks = self._blocks.chunks  # inlined vector reads: scans and the settle pass step often
-        links = self._links.chunks
+        blocks: List[List[Any]] = self._blocks.chunks  # inlined vector reads: scans and the settle pass step often
+        links: List[List[Any]] = self._links.chunks
         up = 0
         while True:
-            parent, pkey, _ = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            link: Link = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            parent, pkey, _ = link
             if parent < 0:
                 return None
-            pblk = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
+            pblk: Block = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
             i = bisect_left(pblk.keys, pkey) + step
             up += 1
             if 0 <= i < len(pblk.items):
@@ -180,7 +206,8 @@ class IndexReader:
                 raise CorruptDatabase("the order index's parent links do not lead to its root")
         edge = 0 if step > 0 else -1
         for _ in range(up - 1):
-            bid = blocks[bid >> 12][(bid >> 6) & 63][bid & 63].items[edge]
+            pblk = blocks[bid >> 12][(bid >> 6) & 63][bid & 63]
+            bid = pblk.items[edge]
         return bid
 
     def _next_leaf(self, bid: int) -> Optional[int]:
@@ -225,13 +252,24 @@ class IndexReader:
 
     def level(self, node: NodeArg) -> int:
         """Depth of ``node`` in the forest (top-level nodes: 0). O(h + log B)."""
-        row = self._row(node)
+        # _row, _sum and the vector reads inlined: a hot read.
+        vector = self._nodes.rows
+        row: Optional[Row] = None
+        if type(node) is int:
+            n: int = node
+            if 0 <= n < vector.length:
+                rows: List[List[Any]] = vector.chunks
+                row = rows[n >> 12][(n >> 6) & 63][n & 63]
+        if row is None:
+            row = self._row(node)  # raises NodeNotFound
         bid = row.open_leaf
-        blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+        blocks: List[List[Any]] = self._blocks.chunks
+        blk: Block = blocks[bid >> 12][(bid >> 6) & 63][bid & 63]
         total = blk.aux[bisect_left(blk.keys, row.open_key)]
-        links = self._links.chunks
+        links: List[List[Any]] = self._links.chunks
         while bid >= 0:
-            bid, _, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            link: Link = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+            bid, _, delta = link
             total += delta
         return total
 
@@ -281,14 +319,54 @@ class IndexReader:
 
         One pass over both rows: open(b) < open(a) < close(b).
         """
-        row_a = self._row(a)
-        row_b = self._row(b)
+        # _row, _precedes and the vector reads inlined: a hot read.
+        vector = self._nodes.rows
+        rows: List[List[Any]] = vector.chunks
+        length: int = vector.length
+        row_a: Optional[Row] = None
+        row_b: Optional[Row] = None
+        if type(a) is int:
+            n: int = a
+            if 0 <= n < length:
+                row_a = rows[n >> 12][(n >> 6) & 63][n & 63]
+        if row_a is None:
+            row_a = self._row(a)  # raises NodeNotFound
+        if type(b) is int:
+            n = b
+            if 0 <= n < length:
+                row_b = rows[n >> 12][(n >> 6) & 63][n & 63]
+        if row_b is None:
+            row_b = self._row(b)
         if a == b:
             return False
-        chunks = self._links.chunks
-        return _precedes(chunks, row_b.open_leaf, row_b.open_key, row_a.open_leaf, row_a.open_key) and _precedes(
-            chunks, row_a.open_leaf, row_a.open_key, row_b.close_leaf, row_b.close_key
-        )
+        # Climb a's opening leaf and b's two leaves in lockstep (all leaves are at one depth):
+        # where a's block meets b's opening one, the keys there order open(b) and open(a);
+        # where it meets b's closing one, open(a) and close(b) (as in _precedes, but a's
+        # path is read once).
+        links: List[List[Any]] = self._links.chunks
+        x, kx = row_a.open_leaf, row_a.open_key
+        p, kp = row_b.open_leaf, row_b.open_key
+        q, kq = row_b.close_leaf, row_b.close_key
+        after_open = before_close = False
+        while True:
+            if not after_open and x == p:
+                if kp >= kx:
+                    return False
+                after_open = True
+            if not before_close and x == q:
+                if kx >= kq:
+                    return False
+                before_close = True
+            if after_open and before_close:
+                return True
+            link: Link = links[x >> 12][(x >> 6) & 63][x & 63]
+            x, kx, _ = link
+            if not after_open:
+                link = links[p >> 12][(p >> 6) & 63][p & 63]
+                p, kp, _ = link
+            if not before_close:
+                link = links[q >> 12][(q >> 6) & 63][q & 63]
+                q, kq, _ = link
 
     def rank(self, bound: BoundArg) -> int:
         """Number of bounds before ``bound`` in document order. O(B · h)."""
@@ -350,48 +428,90 @@ class IndexReader:
         return item >> 1, not item & 1
 
     def child_walk(self, node: NodeArg) -> Iterator[int]:
-        """The children of ``node`` (None: the top-level nodes) in order, lazily.
+        """The children of ``node`` (None: the top-level nodes) in order.
 
         Reads leaves directly: from a child's opening bound it jumps to the bound after
-        its closing one (a bisect in that leaf).  O(log B) per child, O(h) at leaf ends;
-        ``NodeNotFound`` at the first step for an unknown node.
+        its closing one (a bisect in that leaf).  The first ``CHILD_BATCH`` children are
+        listed at the call (a bad id raises there: ``InvalidArgument``, ``NodeNotFound``),
+        the rest lazily, a batch at a time: no generator for the usual few children.
+        O(log B) per child, O(h) at leaf ends.
         """
         # Inlined ChunkedVector reads (see nodetable.vector): this is a hot path.
-        blocks = self._blocks.chunks
-        vector = self._nodes.rows
-        rows = vector.chunks
         if node is None:
-            leaf: Optional[int] = self._first_leaf()
+            leaf = self._first_leaf()
             pos = 0
             stop = -1  # no closing bound ends the top level
         else:
             if type(node) is not int:
                 check_bound((node, True))  # raises InvalidArgument
-            row = rows[node >> 12][(node >> 6) & 63][node & 63] if 0 <= node < vector.length else None
-            if row is None:
-                row = self._row(node)  # raises NodeNotFound
+            n: int = node
+            row = self._row(n)  # raises NodeNotFound
             leaf = row.open_leaf
-            pos = bisect_left(blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].keys, row.open_key) + 1
-            stop = node << 1 | 1
-        while leaf is not None:
-            blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
-            items = blk.items
-            if pos >= len(items):
-                leaf = self._next_leaf(leaf)
+            blocks: List[List[Any]] = self._blocks.chunks
+            blk: Block = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+            pos = bisect_left(blk.keys, row.open_key) + 1
+            stop = n << 1 | 1
+            if row.close_leaf == leaf and blk.items[pos] == stop:  # no children (half the nodes of a random tree)
+                return iter(())
+        out: List[int] = []
+        leaf, pos = self._children_into(out, leaf, pos, stop)
+        if leaf < 0:
+            return iter(out)
+        return chain(out, self._more_children(leaf, pos, stop))
+
+    def _children_into(self, out: List[int], leaf: int, pos: int, stop: int) -> Tuple[int, int]:
+        """Append to ``out`` the children whose opening bounds come from (``leaf``, ``pos``) on, up to
+        the item ``stop`` (the parent's closing bound; -1: the top level), ``CHILD_BATCH`` at most.
+
+        Returns where the next child's opening bound lies, leaf -1 when the children are done.
+        O(log B) per child, O(h) at leaf ends.
+        """
+        blocks: List[List[Any]] = self._blocks.chunks
+        rows: List[List[Any]] = self._nodes.rows.chunks
+        room = CHILD_BATCH
+        blk: Block = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+        items = blk.items
+        size = len(items)
+        while True:
+            if pos >= size:
+                nxt = self._next_leaf(leaf)
+                if nxt is None:
+                    return -1, 0
+                leaf = nxt
                 pos = 0
+                blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+                items = blk.items
+                size = len(items)
                 continue
             item = items[pos]
             if item == stop:
-                return
+                return -1, 0
+            if not room:
+                return leaf, pos
+            room -= 1
+            out.append(item >> 1)
+            pos += 1
+            if pos < size and items[pos] == item | 1:  # a leaf child: its closing bound is next
+                pos += 1
+                continue
             child = item >> 1
-            yield child
-            row = rows[child >> 12][(child >> 6) & 63][child & 63]
+            row: Row = rows[child >> 12][(child >> 6) & 63][child & 63]
             close_leaf = row.close_leaf
             if close_leaf == leaf:
                 pos = bisect_left(blk.keys, row.close_key, pos) + 1
             else:
                 leaf = close_leaf
-                pos = bisect_left(blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].keys, row.close_key) + 1
+                blk = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+                items = blk.items
+                size = len(items)
+                pos = bisect_left(blk.keys, row.close_key) + 1
+
+    def _more_children(self, leaf: int, pos: int, stop: int) -> Iterator[int]:
+        """The children after the first batch (see ``child_walk``), a batch at a time."""
+        while leaf >= 0:
+            out: List[int] = []
+            leaf, pos = self._children_into(out, leaf, pos, stop)
+            yield from out
 
     def first_bound(self) -> Optional[Bound]:
         """The first bound, or None when empty. O(h)."""
@@ -431,6 +551,41 @@ class IndexReader:
             budget -= 1
             if budget < 0:
                 raise CorruptDatabase("a scan of the order index visits more leaves than it has blocks")
+
+    def subtree_runs(self, node: NodeArg = None) -> Iterator[List[int]]:
+        """The encoded bounds (``node << 1 | is_close``) of ``node``'s subtree (None: the whole
+        forest) in document order, one list per leaf (a copy: the caller may keep it).
+
+        For scans that handle a leaf's bounds in one comprehension: no tuple and no generator
+        step per bound.  A bad ``node`` raises at the first step, as ``bounds((node, True))``
+        does.  O(log B) to start, amortised O(1) per bound (O(B) per leaf).
+        """
+        blocks: List[List[Any]] = self._blocks.chunks
+        if node is None:
+            leaf = self._first_leaf()
+            pos = 0
+            end_leaf = -1
+            end_key = 0
+        else:
+            leaf, pos = self._locate((node, True))
+            row = self._row(node)
+            end_leaf = row.close_leaf
+            end_key = row.close_key
+        budget = len(self._blocks)  # as in leaf_runs: each leaf once
+        while True:
+            blk: Block = blocks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+            if leaf == end_leaf:
+                yield blk.items[pos : bisect_left(blk.keys, end_key, pos) + 1]
+                return
+            yield blk.items[pos:]
+            nxt = self._next_leaf(leaf)
+            budget -= 1
+            if nxt is None or budget < 0:
+                if end_leaf < 0 and nxt is None:
+                    return
+                raise CorruptDatabase("a scan of the order index does not reach the end of the subtree")
+            leaf = nxt
+            pos = 0
 
     def leaf_span(self, first: BoundArg, last: BoundArg) -> List[int]:
         """Ids of the leaves from ``first``'s to ``last``'s, in document order (``first`` must
@@ -475,10 +630,14 @@ class IndexReader:
         Rows decoded from files written before rows kept their parent hold ``UNKNOWN``;
         for those the parent is computed from the levels (``enclosing_by_levels``, O(B · h)).
         """
-        rows = self._nodes.rows
-        if type(node) is int and 0 <= node < rows.length:
+        vector = self._nodes.rows
+        if type(node) is int:
+            n: int = node
+            if not 0 <= n < vector.length:
+                raise NodeNotFound(node)
             # Inlined ChunkedVector read, as in NodeTable.row.
-            row = rows.chunks[node >> 12][(node >> 6) & 63][node & 63]
+            rows: List[List[Any]] = vector.chunks
+            row: Optional[Row] = rows[n >> 12][(n >> 6) & 63][n & 63]
             if row is not None:
                 parent: int = row.parent  # the parent's opening item, parent << 1 (see nodetable.rows)
                 if parent >= 0:
