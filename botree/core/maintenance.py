@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Dict, List, Optional, Set
 
-from ..nodetable import IdAllocator, Row
+from ..nodetable import IdAllocator, Row, TransientVector
 from .blocks import EMPTY_MIN, Block
 from .gapkeys import SPACE, even_keys, gap_keys
 from .reader import IndexReader
@@ -31,6 +31,7 @@ class Maintenance(IndexReader):
     __slots__ = (
         "_blocks",
         "_links",
+        "_links_owned",
         "_nodes",
         "_root",
         "_height",
@@ -47,7 +48,10 @@ class Maintenance(IndexReader):
 
     def __init__(self, base: IndexReader, block_size: int, fresh_ids: bool = False) -> None:
         self._blocks = base._blocks.transient()
-        self._links = base._links.transient()
+        # The link table is made transient on its first write (``_links_w``): most small updates
+        # write none, and a one-update batch then neither creates nor freezes a transient vector.
+        self._links = base._links
+        self._links_owned = False
         self._nodes = base._nodes.transient(fresh_ids)
         self._root = base._root
         self._height = base._height
@@ -82,24 +86,33 @@ class Maintenance(IndexReader):
             self._alloc_owned = True
         bid = self._alloc.allocate()
         blocks = self._blocks
+        links = self._links_w()
         if bid == len(blocks):
             blocks.append(blk)
-            self._links.append((parent, 0, delta))
+            links.append((parent, 0, delta))
         else:
             blocks[bid] = blk
-            self._links[bid] = (parent, 0, delta)
+            links[bid] = (parent, 0, delta)
         self.blocks_written += 1
         return bid
 
     def _free_block(self, bid: int) -> None:
         """Drop a block; its id is reused only after the current primitive ends."""
         self._blocks[bid] = None
-        self._links[bid] = None
+        self._links_w()[bid] = None
         self._pending_free.append(bid)
+
+    def _links_w(self) -> TransientVector:
+        """The link table, made transient (writable) by this batch on first use. O(1)."""
+        if not self._links_owned:
+            self._links = self._links.transient()
+            self._links_owned = True
+        links: TransientVector = self._links
+        return links
 
     def _set_link(self, bid: int, parent: int, pkey: int, delta: int) -> None:
         """Record block ``bid``'s parent, key in the parent and level delta. O(1)."""
-        self._links[bid] = (parent, pkey, delta)
+        self._links_w()[bid] = (parent, pkey, delta)
         self.links_written += 1
 
     def _shift(self, bid: int, diff: int) -> None:
@@ -143,7 +156,7 @@ class Maintenance(IndexReader):
                     row.open_key = keys[j]
         else:
             # ``_set_link(child, bid, key, delta)`` inlined: splits and merges relink up to B children.
-            links = self._links
+            links = self._links_w()
             for j in range(lo, hi):
                 child = items[j]
                 delta = links.chunks[child >> 12][(child >> 6) & 63][child & 63][2]
@@ -222,7 +235,7 @@ class Maintenance(IndexReader):
             aux = [a + diff for a in aux]
             if counts is not None:
                 # ``_shift(child, diff)`` inlined.
-                table = self._links
+                table = self._links_w()
                 for child in items:
                     parent, pkey, delta = table.chunks[child >> 12][(child >> 6) & 63][child & 63]
                     table[child] = (parent, pkey, delta + diff)

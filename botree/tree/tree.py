@@ -75,13 +75,13 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         """Run one insert on a one-update transient index: (the new tree, the new node). O(log n)."""
         transient = self._ix.transient()
         node = update.run(transient, *args)
-        return Tree.from_order_index(transient.persistent()), node
+        return Tree.from_order_index(transient.persistent_last()), node
 
     def _change(self, update: Update, *args: Any) -> "Tree":
         """Run one other update on a one-update transient index: the new tree. O(log n)."""
         transient = self._ix.transient()
         update.run(transient, *args)
-        return Tree.from_order_index(transient.persistent())
+        return Tree.from_order_index(transient.persistent_last())
 
     @property
     def block_size(self) -> int:
