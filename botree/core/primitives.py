@@ -82,6 +82,35 @@ class Primitives(Maintenance):
         self._bump(leaf, 2, rel)
         return node
 
+    def insert_last_child(self, parent: NodeArg, data: Any = None) -> int:
+        """``insert_pair(data, (parent, False))``: a new last child of ``parent``; returns its id. O(B · h).
+
+        The common insert, read from the parent's row directly (no bound tuples, no
+        separate locate): when two keys fit before the parent's closing bound and its leaf
+        has room, the bounds go in there and counts are bumped up the path.
+        """
+        row = self._row(parent)  # NodeNotFound for a bad id, as ``insert_pair`` would raise
+        leaf = row.close_leaf
+        blk = self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+        keys = blk.keys
+        pos = bisect_left(keys, row.close_key)
+        left = keys[pos - 1] if pos else 0
+        right = keys[pos]
+        if len(keys) + 2 > self._B or right - left < 3:
+            return self.insert_pair(data, (parent, False))
+        rel = blk.aux[pos] + 1  # one deeper than the parent, whose closing bound is at pos
+        third = (right - left) // 3
+        k1 = left + third
+        k2 = k1 + third
+        node = self._nodes.insert(data, (leaf, k1, leaf, k2), parent << 1)
+        if blk.owner is not self._token:
+            blk = self._w(leaf)
+        blk.items[pos:pos] = [node << 1, node << 1 | 1]
+        blk.aux[pos:pos] = [rel, rel]
+        blk.keys[pos:pos] = [k1, k2]
+        self._bump(leaf, 2, rel)
+        return node
+
     def wrap_run(self, first: int, last: int, data: Any = None) -> int:
         """A new node wrapping the sibling run first..last (checked by the caller: ``check_run``)
         in its place; returns its id.  O(B · h + k log B) for k siblings.
@@ -293,6 +322,87 @@ class Primitives(Maintenance):
             self._adjust(src, -k)
             return
         self._settle()
+
+    def move_last_child(self, node: NodeArg, parent: NodeArg) -> bool:
+        """Move ``node``'s subtree to be the last child of ``parent`` when that is a leaf-local
+        move; returns False, having changed nothing, when it is not (the caller relocates).
+
+        Leaf-local: both bounds of ``node`` sit in one leaf, the parent's closing bound in
+        another leaf with room for them and free gap keys before it, and the source leaf
+        keeps at least B/2 entries.  The entries go straight to the target leaf (their
+        levels shift by the parent's level + 1 minus the node's, read off the two leaves:
+        no climbing for level sums), the rows of the moved nodes are relinked, and one
+        lockstep climb of both paths moves the count from one side to the other up to the
+        block where they meet; above it only a changed minimum level climbs on.  No bound
+        tuples, no settle pass.  Arguments that are not two live nodes, or a parent inside
+        the moved subtree, return False too: the general path raises the right error.
+        O(B + h log B).
+        """
+        if type(node) is not int or type(parent) is not int or node == parent:
+            return False
+        vector = self._nodes.rows
+        rows = vector.chunks
+        length = vector.length
+        if not (0 <= node < length and 0 <= parent < length):
+            return False
+        rn = rows[node >> 12][(node >> 6) & 63][node & 63]
+        rp = rows[parent >> 12][(parent >> 6) & 63][parent & 63]
+        if rn is None or rp is None:
+            return False
+        src = rn.open_leaf
+        dst = rp.close_leaf
+        if rn.close_leaf != src or dst == src:
+            return False
+        if self.inside(parent, node):
+            return False  # the parent lies inside the moved subtree
+        blocks = self._blocks.chunks
+        sblk = blocks[src >> 12][(src >> 6) & 63][src & 63]
+        dblk = blocks[dst >> 12][(dst >> 6) & 63][dst & 63]
+        skeys = sblk.keys
+        lo = bisect_left(skeys, rn.open_key)
+        hi = bisect_left(skeys, rn.close_key, lo) + 1
+        k = hi - lo
+        dkeys = dblk.keys
+        at = bisect_left(dkeys, rp.close_key)
+        left = dkeys[at - 1] if at else 0
+        span = dkeys[at] - left
+        if len(dkeys) + k > self._B or len(skeys) - k < self._min or span <= k:
+            return False
+        # Valid and leaf-local: from here on the batch changes.
+        shift = dblk.aux[at] + 1 - sblk.aux[lo]  # new level - old level, in the two leaves' frames
+        sblk = self._w(src)
+        items = sblk.items[lo:hi]
+        aux = sblk.aux[lo:hi]
+        del sblk.items[lo:hi], sblk.aux[lo:hi], sblk.keys[lo:hi]
+        dblk = self._w(dst)
+        parts = k + 1
+        dblk.items[at:at] = items
+        dblk.aux[at:at] = [a + shift for a in aux] if shift else aux
+        dblk.keys[at:at] = [left + span * j // parts for j in range(1, parts)]
+        self._relink(dst, dblk, at, at + k)
+        self._nodes.writable(node).parent = parent << 1  # owned already: relinked just above
+        # Counts and minimum levels: both paths up to the block where they meet.
+        w = self._w
+        links = self._links.chunks
+        a, b = src, dst
+        while True:
+            pa, ka, da = links[a >> 12][(a >> 6) & 63][a & 63]
+            pb, kb, db = links[b >> 12][(b >> 6) & 63][b & 63]
+            pblk = w(pa)
+            i = bisect_left(pblk.keys, ka)
+            pblk.counts[i] -= k  # type: ignore[index]
+            pblk.aux[i] = da + min(sblk.aux)
+            if pa == pb:
+                j = bisect_left(pblk.keys, kb)
+                pblk.counts[j] += k  # type: ignore[index]
+                pblk.aux[j] = db + min(dblk.aux)
+                self._adjust(pa, 0)  # above the meeting block counts stay; a minimum may change
+                return True
+            qblk = w(pb)
+            j = bisect_left(qblk.keys, kb)
+            qblk.counts[j] += k  # type: ignore[index]
+            qblk.aux[j] = db + min(dblk.aux)
+            a, b, sblk, dblk = pa, pb, pblk, qblk
 
     def delete_pair(self, node: NodeArg) -> None:
         """Remove ``node``'s two bounds; bounds between them move up one level. O(B · h + k log B) for k children."""

@@ -513,5 +513,5 @@ class TransientNodeTable(_TableReader):
         this batch to go on (the caller stops using it: ``TransientIndex.persistent_last``). O(changes)."""
         index = self._index.persistent() if self._index is not None else NO_FIELDS
         keys = self._keys.persistent() if self._keys is not None else None
-        rows = self._rows
-        return NodeTable.from_parts(ChunkedVector.from_parts(rows.chunks, rows.length), self._alloc, self._fields, index, keys)
+        rows = ChunkedVector.from_parts(self._rows.chunks, self._rows.length)
+        return NodeTable.from_parts(rows, self._alloc, self._fields, index, keys)

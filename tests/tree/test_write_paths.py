@@ -1,0 +1,155 @@
+"""The single-update write paths of issue 16 (session 4) against the parent-pointer model.
+
+* ``insert_child(parent, data)`` (index -1) reads the parent's row and inserts beside its
+  closing bound (``Primitives.insert_last_child``), falling back to ``insert_pair`` when
+  the leaf is full or its gap exhausted;
+* ``move(node, parent)`` (index -1) of a subtree whose bounds sit in one leaf moves the
+  entries straight to the parent's closing leaf with one lockstep climb of both paths
+  (``Primitives.move_last_child``), falling back to the general relocation otherwise;
+* a ``Tree`` update freezes its one-update batch with ``persistent_last``, and a batch
+  makes the link table transient only on its first link write.
+
+Random sequences on small and large blocks (so both the fast and the general paths run)
+are compared with the model and ``check()``-ed after every step, in persistent updates and
+inside one transaction; every earlier version is re-verified at the end (persistence).
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Tuple
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from botree import Tree
+from botree.core.primitives import Primitives
+from botree.errors import InvalidOperation, NodeNotFound
+
+from .test_tree_stateful import Model, assert_matches
+
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+BLOCKS = st.sampled_from([4, 6, 8, 16, 64])
+
+
+def _grow(t: Tree, m: Model, size: int, draw: Any) -> Tuple[Tree, List[Tuple[Tree, Model]]]:
+    """``size`` persistent inserts, mostly as last children; check() and the model after each."""
+    versions: List[Tuple[Tree, Model]] = []
+    for i in range(size):
+        parent = None if not m.parent else draw(st.sampled_from([None, *m.nodes()]))
+        index = draw(st.sampled_from([-1, -1, -1, 0]))
+        t, node = t.insert_child(parent, i, index)
+        m._add(node, parent, len(m.kids[parent]) if index == -1 else 0, i)
+        t.check()
+        assert_matches(t, m, full=i % 8 == 0)
+        versions.append((t, m.copy()))
+    return t, versions
+
+
+@SETTINGS
+@given(block_size=BLOCKS, size=st.integers(1, 70), data=st.data())
+def test_inserts_and_moves_match_the_model(block_size: int, size: int, data: st.DataObject) -> None:
+    draw = data.draw
+    m = Model()
+    t, versions = _grow(Tree(block_size=block_size), m, size, draw)
+    for _ in range(draw(st.integers(0, 30))):
+        node = draw(st.sampled_from(m.nodes()))
+        inside = set(m.subtree(node))
+        outside = [n for n in m.nodes() if n not in inside]
+        if not outside:
+            continue
+        parent = draw(st.sampled_from(outside))
+        t = t.move(node, parent)
+        m.apply("move", (node, parent, -1), None)
+        t.check()
+        assert_matches(t, m)
+        versions.append((t, m.copy()))
+    for tree, model in versions:  # persistence: no later update changed an earlier tree
+        tree.check()
+        assert_matches(tree, model, full=False)
+
+
+@SETTINGS
+@given(block_size=BLOCKS, size=st.integers(1, 40), data=st.data())
+def test_the_same_paths_inside_a_transaction(block_size: int, size: int, data: st.DataObject) -> None:
+    draw = data.draw
+    m = Model()
+    base, _ = _grow(Tree(block_size=block_size), m, size, draw)
+    before = m.copy()
+    # Freezing a copy after every step checks each one; without it, blocks the batch owns are
+    # changed in place across updates (a frozen copy makes the batch copy them again).
+    checked = draw(st.booleans())
+    with base.transaction() as tx:
+        for i in range(draw(st.integers(1, 40))):
+            if draw(st.booleans()):
+                parent = draw(st.sampled_from(m.nodes()))
+                node = tx.insert_child(parent, ("tx", i))
+                m._add(node, parent, len(m.kids[parent]), ("tx", i))
+            else:
+                node = draw(st.sampled_from(m.nodes()))
+                outside = [n for n in m.nodes() if n not in set(m.subtree(node))]
+                if not outside:
+                    continue
+                parent = draw(st.sampled_from(outside))
+                tx.move(node, parent)
+                m.apply("move", (node, parent, -1), None)
+            if checked:
+                tx.order_index.persistent().check()
+            assert_matches(tx, m, full=False)
+    assert tx.tree is not None
+    tx.tree.check()
+    assert_matches(tx.tree, m)
+    base.check()  # the base tree is unchanged
+    assert_matches(base, before)
+
+
+def _wide_forest(n: int) -> Tuple[Tree, List[int]]:
+    """n top-level nodes with one child each (bulk built, so leaves are not full)."""
+    events: List[Tuple[Any, bool]] = []
+    for i in range(n):
+        events += [(i, True), (None, True), (None, False), (None, False)]
+    t = Tree.from_events(events)
+    return t, list(t.children(None))
+
+
+def test_the_fast_paths_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leaf-local moves and inserts never reach the general relocation or ``insert_pair``."""
+    general: List[str] = []
+    for name in ("_relocate", "insert_pair", "_settle"):
+        real = getattr(Primitives, name)
+
+        def spy(self: Primitives, *args: Any, _real: Any = real, _name: str = name) -> Any:
+            general.append(_name)
+            return _real(self, *args)
+
+        monkeypatch.setattr(Primitives, name, spy)
+    t, tops = _wide_forest(2000)
+    assert t.order_index.height >= 1
+    moved = t.move(tops[100], tops[1500])  # different leaves, far apart
+    grown, new = t.insert_child(tops[700], "x")
+    assert general == []
+    moved.check()
+    grown.check()
+    assert moved.parent(tops[100]) == tops[1500] and list(moved.children(tops[1500]))[-1] == tops[100]
+    assert grown.parent(new) == tops[700] and list(grown.children(tops[700]))[-1] == new
+    t.check()  # the base is unchanged
+    assert t.parent(tops[100]) is None and len(t) == 4000
+
+
+def test_refused_moves_change_nothing() -> None:
+    """A move under the node itself or its descendant, or of an unknown node, raises and leaves the batch as it was."""
+    t, tops = _wide_forest(200)
+    kid = list(t.children(tops[5]))[0]
+    with t.transaction() as tx:
+        for node, parent, error in (
+            (tops[5], kid, InvalidOperation),
+            (tops[5], tops[5], InvalidOperation),
+            (10**6, tops[3], NodeNotFound),
+            (tops[3], 10**6, NodeNotFound),
+        ):
+            with pytest.raises(error):
+                tx.move(node, parent)
+            assert list(tx.events()) == list(t.events())
+    assert tx.tree == t
