@@ -194,6 +194,7 @@ class TransientIndex(Primitives):
         )
         self._alloc_owned = False  # the frozen index holds it now: copy before the next change
         self._token = object()
+        self._ctoken = object()
         return idx
 
     def persistent_last(self) -> OrderIndex:
@@ -220,4 +221,5 @@ class TransientIndex(Primitives):
         self._alloc_owned = False
         self._links_owned = False  # the next link write would make the frozen table transient again
         self._token = RETIRED  # owns nothing: a block of the frozen index is never changed in place
+        self._ctoken = RETIRED
         return idx

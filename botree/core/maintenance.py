@@ -38,6 +38,7 @@ class Maintenance(IndexReader):
         "_alloc",
         "_alloc_owned",
         "_token",
+        "_ctoken",
         "_B",
         "_min",
         "_dirty",
@@ -59,6 +60,7 @@ class Maintenance(IndexReader):
         self._alloc: IdAllocator = base._alloc
         self._alloc_owned = False
         self._token = object()
+        self._ctoken = object()  # see ``_wc``
         self._B = block_size
         self._min = block_size // 2
         self._dirty: Dict[int, Set[int]] = {}
@@ -72,8 +74,31 @@ class Maintenance(IndexReader):
         """Block ``bid``, owned by this batch (copied on first write). O(B) first time."""
         blk: Block = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
         if blk.owner is not self._token:
+            if blk.owner is self._ctoken:
+                # Copied by ``_wc`` in this batch: its aux and counts are its own, keys and items are not yet.
+                blk.keys = blk.keys[:]
+                blk.items = blk.items[:]
+                blk.owner = self._token
+                return blk
             counts = blk.counts  # Block.copy inlined: every persistent update copies a path of blocks
             blk = Block(blk.keys[:], blk.items[:], blk.aux[:], None if counts is None else counts[:], self._token)
+            self._blocks[bid] = blk
+            self.blocks_written += 1
+        return blk
+
+    def _wc(self, bid: int) -> Block:
+        """Inner block ``bid`` with its ``counts`` and ``aux`` owned by this batch, to change those only.
+
+        Counting and minimum-level updates along a path (every insert, delete and move)
+        change nothing else in the blocks above a leaf: the copy shares the frozen block's
+        ``keys`` and ``items`` lists (two list copies instead of four) and is marked with
+        the batch's second token, so a later ``_w`` of the same block copies those two
+        before any change.  O(B) the first time.
+        """
+        blk: Block = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+        owner = blk.owner
+        if owner is not self._token and owner is not self._ctoken:
+            blk = Block(blk.keys, blk.items, blk.aux[:], blk.counts[:], self._ctoken)  # type: ignore[index]
             self._blocks[bid] = blk
             self.blocks_written += 1
         return blk
@@ -342,6 +367,7 @@ class Maintenance(IndexReader):
         dirty sets, no rebalancing.  O(h log B + B) per level whose minimum changes.
         """
         token = self._token
+        ctoken = self._ctoken
         links = self._links.chunks
         blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
         parent, pkey, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
@@ -356,8 +382,8 @@ class Maintenance(IndexReader):
                     if not count:
                         return
                     fix = False
-            if pblk.owner is not token:
-                pblk = self._w(parent)
+            if pblk.owner is not token and pblk.owner is not ctoken:
+                pblk = self._wc(parent)
             pblk.counts[i] += count
             if fix:
                 pblk.aux[i] = low
@@ -407,7 +433,7 @@ class Maintenance(IndexReader):
         pblk = self._blocks.chunks[parent >> 12][(parent >> 6) & 63][parent & 63]
         i = bisect_left(pblk.keys, pkey)
         if pblk.counts[i] != count or pblk.aux[i] != low:
-            pblk = self._w(parent)
+            pblk = self._wc(parent)
             pblk.counts[i] = count  # type: ignore[index]
             pblk.aux[i] = low
             self._mark(parent, level + 1)

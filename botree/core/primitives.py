@@ -206,16 +206,17 @@ class Primitives(Maintenance):
         Walks the parent links to the root: counts grow, minimum levels can only
         fall, so no block below needs recomputing. O(h log B).
         """
-        w = self._w
+        wc = self._wc
         token = self._token
+        ctoken = self._ctoken
         links = self._links.chunks
         blocks = self._blocks.chunks
         parent, pkey, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
         while parent >= 0:
             low += delta
             pblk = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
-            if pblk.owner is not token:
-                pblk = w(parent)
+            if pblk.owner is not token and pblk.owner is not ctoken:
+                pblk = wc(parent)
             i = bisect_left(pblk.keys, pkey)
             pblk.counts[i] += count
             if low < pblk.aux[i]:
@@ -382,13 +383,13 @@ class Primitives(Maintenance):
         self._relink(dst, dblk, at, at + k)
         self._nodes.writable(node).parent = parent << 1  # owned already: relinked just above
         # Counts and minimum levels: both paths up to the block where they meet.
-        w = self._w
+        wc = self._wc
         links = self._links.chunks
         a, b = src, dst
         while True:
             pa, ka, da = links[a >> 12][(a >> 6) & 63][a & 63]
             pb, kb, db = links[b >> 12][(b >> 6) & 63][b & 63]
-            pblk = w(pa)
+            pblk = wc(pa)
             i = bisect_left(pblk.keys, ka)
             pblk.counts[i] -= k  # type: ignore[index]
             pblk.aux[i] = da + min(sblk.aux)
@@ -398,7 +399,7 @@ class Primitives(Maintenance):
                 pblk.aux[j] = db + min(dblk.aux)
                 self._adjust(pa, 0)  # above the meeting block counts stay; a minimum may change
                 return True
-            qblk = w(pb)
+            qblk = wc(pb)
             j = bisect_left(qblk.keys, kb)
             qblk.counts[j] += k  # type: ignore[index]
             qblk.aux[j] = db + min(dblk.aux)

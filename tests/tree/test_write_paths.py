@@ -81,6 +81,7 @@ def test_the_same_paths_inside_a_transaction(block_size: int, size: int, data: s
     # Freezing a copy after every step checks each one; without it, blocks the batch owns are
     # changed in place across updates (a frozen copy makes the batch copy them again).
     checked = draw(st.booleans())
+    snapshots: List[Tuple[Tree, Model]] = []
     with base.transaction() as tx:
         for i in range(draw(st.integers(1, 40))):
             if draw(st.booleans()):
@@ -96,13 +97,18 @@ def test_the_same_paths_inside_a_transaction(block_size: int, size: int, data: s
                 tx.move(node, parent)
                 m.apply("move", (node, parent, -1), None)
             if checked:
-                tx.order_index.persistent().check()
+                frozen = Tree.from_order_index(tx.order_index.persistent())
+                frozen.check()
+                snapshots.append((frozen, m.copy()))
             assert_matches(tx, m, full=False)
     assert tx.tree is not None
     tx.tree.check()
     assert_matches(tx.tree, m)
     base.check()  # the base tree is unchanged
     assert_matches(base, before)
+    for tree, model in snapshots:  # the batch went on after each freeze: no frozen copy changed
+        tree.check()
+        assert_matches(tree, model, full=False)
 
 
 def _wide_forest(n: int) -> Tuple[Tree, List[int]]:
