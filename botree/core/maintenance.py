@@ -409,10 +409,17 @@ class Maintenance(IndexReader):
         m = len(self._block(other).items)
         lbid, rbid = (other, bid) if left else (bid, other)
         if n + m <= self._B:
-            rblk = self._block(rbid)
-            self._move_items(rbid, 0, len(rblk.items), lbid, len(self._block(lbid).items), level)
-            self._remove_child(rbid, level + 1)
-            todo.add(lbid)
+            # Merge: the smaller block's items move (each moved item is relinked).
+            nl = m if left else n
+            nr = n + m - nl
+            if nr <= nl:
+                self._move_items(rbid, 0, nr, lbid, nl, level)
+                self._remove_child(rbid, level + 1)
+                todo.add(lbid)
+            else:
+                self._move_items(lbid, 0, nl, rbid, 0, level)
+                self._remove_child(lbid, level + 1)
+                todo.add(rbid)
         else:
             k = (m - n) // 2
             if left:

@@ -118,7 +118,7 @@ def _insert_parent(b: TransientIndex, first: int, data: Any, last: Optional[int]
 
 def _delete(b: TransientIndex, node: int) -> None:
     """Remove ``node`` and its whole subtree."""
-    b.delete_range((node, True), (node, False))
+    b.delete_subtree(node)
 
 
 def _unwrap(b: TransientIndex, node: int) -> None:

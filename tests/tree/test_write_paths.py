@@ -6,6 +6,7 @@
 * ``move(node, parent)`` (index -1) of a subtree whose bounds sit in one leaf moves the
   entries straight to the parent's closing leaf with one lockstep climb of both paths
   (``Primitives.move_last_child``), falling back to the general relocation otherwise;
+* ``delete(node)`` of a subtree inside one leaf reads the row directly (``delete_subtree``);
 * a ``Tree`` update freezes its one-update batch with ``persistent_last``, and a batch
   makes the link table transient only on its first link write.
 
@@ -84,10 +85,17 @@ def test_the_same_paths_inside_a_transaction(block_size: int, size: int, data: s
     snapshots: List[Tuple[Tree, Model]] = []
     with base.transaction() as tx:
         for i in range(draw(st.integers(1, 40))):
-            if draw(st.booleans()):
-                parent = draw(st.sampled_from(m.nodes()))
+            kind = draw(st.sampled_from(["insert", "move", "delete"]))
+            if not m.parent:
+                kind = "insert_top"
+            if kind in ("insert", "insert_top"):
+                parent = None if kind == "insert_top" else draw(st.sampled_from(m.nodes()))
                 node = tx.insert_child(parent, ("tx", i))
                 m._add(node, parent, len(m.kids[parent]), ("tx", i))
+            elif kind == "delete":
+                node = draw(st.sampled_from(m.nodes()))
+                tx.delete(node)
+                m.apply("delete", (node,), None)
             else:
                 node = draw(st.sampled_from(m.nodes()))
                 outside = [n for n in m.nodes() if n not in set(m.subtree(node))]
