@@ -17,7 +17,7 @@ inside one transaction; every earlier version is re-verified at the end (persist
 
 from __future__ import annotations
 
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +27,7 @@ from botree import Tree
 from botree.core.primitives import Primitives
 from botree.errors import InvalidOperation, NodeNotFound
 
+from .test_fast_paths import assert_versions, chain_forest
 from .test_tree_stateful import Model, assert_matches
 
 SETTINGS = settings(
@@ -35,8 +36,11 @@ SETTINGS = settings(
 BLOCKS = st.sampled_from([4, 6, 8, 16, 64])
 
 
-def _grow(t: Tree, m: Model, size: int, draw: Any) -> Tuple[Tree, List[Tuple[Tree, Model]]]:
-    """``size`` persistent inserts, mostly as last children; check() and the model after each."""
+def _grow(block_size: int, size: int, draw: Any) -> Tuple[Tree, Model, List[Tuple[Tree, Model]]]:
+    """A tree of ``size`` persistent inserts, mostly as last children, and its model; check() and the
+    model after each insert; every version."""
+    t = Tree(block_size=block_size)
+    m = Model()
     versions: List[Tuple[Tree, Model]] = []
     for i in range(size):
         parent = None if not m.parent else draw(st.sampled_from([None, *m.nodes()]))
@@ -46,38 +50,40 @@ def _grow(t: Tree, m: Model, size: int, draw: Any) -> Tuple[Tree, List[Tuple[Tre
         t.check()
         assert_matches(t, m, full=i % 8 == 0)
         versions.append((t, m.copy()))
-    return t, versions
+    return t, m, versions
+
+
+def _a_move(m: Model, draw: Any) -> Optional[Tuple[int, int]]:
+    """A node and a new parent outside its subtree, or None when there is no such parent."""
+    node = draw(st.sampled_from(m.nodes()))
+    inside = set(m.subtree(node))
+    outside = [n for n in m.nodes() if n not in inside]
+    return (node, draw(st.sampled_from(outside))) if outside else None
 
 
 @SETTINGS
 @given(block_size=BLOCKS, size=st.integers(1, 70), data=st.data())
 def test_inserts_and_moves_match_the_model(block_size: int, size: int, data: st.DataObject) -> None:
     draw = data.draw
-    m = Model()
-    t, versions = _grow(Tree(block_size=block_size), m, size, draw)
+    t, m, versions = _grow(block_size, size, draw)
     for _ in range(draw(st.integers(0, 30))):
-        node = draw(st.sampled_from(m.nodes()))
-        inside = set(m.subtree(node))
-        outside = [n for n in m.nodes() if n not in inside]
-        if not outside:
+        move = _a_move(m, draw)
+        if move is None:
             continue
-        parent = draw(st.sampled_from(outside))
+        node, parent = move
         t = t.move(node, parent)
         m.apply("move", (node, parent, -1), None)
         t.check()
         assert_matches(t, m)
         versions.append((t, m.copy()))
-    for tree, model in versions:  # persistence: no later update changed an earlier tree
-        tree.check()
-        assert_matches(tree, model, full=False)
+    assert_versions(versions)
 
 
 @SETTINGS
 @given(block_size=BLOCKS, size=st.integers(1, 40), data=st.data())
 def test_the_same_paths_inside_a_transaction(block_size: int, size: int, data: st.DataObject) -> None:
     draw = data.draw
-    m = Model()
-    base, _ = _grow(Tree(block_size=block_size), m, size, draw)
+    base, m, _ = _grow(block_size, size, draw)
     before = m.copy()
     # Freezing a copy after every step checks each one; without it, blocks the batch owns are
     # changed in place across updates (a frozen copy makes the batch copy them again).
@@ -97,11 +103,10 @@ def test_the_same_paths_inside_a_transaction(block_size: int, size: int, data: s
                 tx.delete(node)
                 m.apply("delete", (node,), None)
             else:
-                node = draw(st.sampled_from(m.nodes()))
-                outside = [n for n in m.nodes() if n not in set(m.subtree(node))]
-                if not outside:
+                move = _a_move(m, draw)
+                if move is None:
                     continue
-                parent = draw(st.sampled_from(outside))
+                node, parent = move
                 tx.move(node, parent)
                 m.apply("move", (node, parent, -1), None)
             if checked:
@@ -114,18 +119,7 @@ def test_the_same_paths_inside_a_transaction(block_size: int, size: int, data: s
     assert_matches(tx.tree, m)
     base.check()  # the base tree is unchanged
     assert_matches(base, before)
-    for tree, model in snapshots:  # the batch went on after each freeze: no frozen copy changed
-        tree.check()
-        assert_matches(tree, model, full=False)
-
-
-def _wide_forest(n: int) -> Tuple[Tree, List[int]]:
-    """n top-level nodes with one child each (bulk built, so leaves are not full)."""
-    events: List[Tuple[Any, bool]] = []
-    for i in range(n):
-        events += [(i, True), (None, True), (None, False), (None, False)]
-    t = Tree.from_events(events)
-    return t, list(t.children(None))
+    assert_versions(snapshots)  # the batch went on after each freeze: no frozen copy changed
 
 
 def test_the_fast_paths_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,7 +133,7 @@ def test_the_fast_paths_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
             return _real(self, *args)
 
         monkeypatch.setattr(Primitives, name, spy)
-    t, tops = _wide_forest(2000)
+    t, tops = chain_forest(2000)
     assert t.order_index.height >= 1
     moved = t.move(tops[100], tops[1500])  # different leaves, far apart
     grown, new = t.insert_child(tops[700], "x")
@@ -154,7 +148,7 @@ def test_the_fast_paths_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_refused_moves_change_nothing() -> None:
     """A move under the node itself or its descendant, or of an unknown node, raises and leaves the batch as it was."""
-    t, tops = _wide_forest(200)
+    t, tops = chain_forest(200)
     kid = list(t.children(tops[5]))[0]
     with t.transaction() as tx:
         for node, parent, error in (
