@@ -156,23 +156,36 @@ class Maintenance(IndexReader):
     # -- links ------------------------------------------------------------------
 
     def _relink(self, bid: int, blk: Block, lo: int, hi: int) -> None:
-        """Point the back-links (leaf) or parent links (inner) of items lo..hi-1 at ``blk``."""
+        """Point the back-links (leaf) or parent links (inner) of items lo..hi-1 at ``blk``.
+
+        The loops write a row or link through the transient vector (``vector[i] = ...``)
+        only for the first slot of each vector leaf they touch: by ``TransientVector``'s
+        contract that write makes the leaf the transient's own, so the next slots of the
+        same leaf (items of one block mostly have neighbouring ids) are set in the leaf
+        list directly, with no call.
+        """
         keys = blk.keys
         items = blk.items
         if blk.counts is None:
             nodes = self._nodes
             vector = nodes.rows
             token = nodes.owner_token
+            owned = -1  # a vector leaf this loop wrote through ``vector[...] =``: owned, written in place
             for j in range(lo, hi):
                 item = items[j]
                 node = item >> 1
                 # ``nodes.writable(node)`` inlined (splits and merges relink up to B rows).
-                row = vector.chunks[node >> 12][(node >> 6) & 63][node & 63]
+                slots = vector.chunks[node >> 12][(node >> 6) & 63]
+                row = slots[node & 63]
                 if row is None:
                     row = nodes.writable(node)  # raises UnknownNode
                 elif row.owner is not token:
                     row = Row(row.open_leaf, row.open_key, row.close_leaf, row.close_key, row.data, token, row.parent)
-                    vector[node] = row
+                    if node >> 6 == owned:
+                        slots[node & 63] = row
+                    else:
+                        vector[node] = row
+                        owned = node >> 6
                 if item & 1:
                     row.close_leaf = bid
                     row.close_key = keys[j]
@@ -182,10 +195,15 @@ class Maintenance(IndexReader):
         else:
             # ``_set_link(child, bid, key, delta)`` inlined: splits and merges relink up to B children.
             links = self._links_w()
+            owned = -1  # as for rows above: after one write through the vector, its leaf is owned
             for j in range(lo, hi):
                 child = items[j]
-                delta = links.chunks[child >> 12][(child >> 6) & 63][child & 63][2]
-                links[child] = (bid, keys[j], delta)
+                slots = links.chunks[child >> 12][(child >> 6) & 63]
+                if child >> 6 == owned:
+                    slots[child & 63] = (bid, keys[j], slots[child & 63][2])
+                else:
+                    links[child] = (bid, keys[j], slots[child & 63][2])
+                    owned = child >> 6
             self.links_written += hi - lo
 
     def _label(self, bid: int, blk: Block, lo: int, hi: int) -> None:
@@ -261,9 +279,15 @@ class Maintenance(IndexReader):
             if counts is not None:
                 # ``_shift(child, diff)`` inlined.
                 table = self._links_w()
+                owned = -1  # see ``_relink``
                 for child in items:
-                    parent, pkey, delta = table.chunks[child >> 12][(child >> 6) & 63][child & 63]
-                    table[child] = (parent, pkey, delta + diff)
+                    slots = table.chunks[child >> 12][(child >> 6) & 63]
+                    parent, pkey, delta = slots[child & 63]
+                    if child >> 6 == owned:
+                        slots[child & 63] = (parent, pkey, delta + diff)
+                    else:
+                        table[child] = (parent, pkey, delta + diff)
+                        owned = child >> 6
                 self.links_written += len(items)
         self._insert_items(dst, at, items, aux, counts, level, keys)
 
@@ -354,9 +378,21 @@ class Maintenance(IndexReader):
     def _shift_children(self, blk: Block, lo: int, hi: int, d: int) -> None:
         """Shift the levels of the subtrees of inner block ``blk``'s children lo..hi-1 by ``d``."""
         aux = blk.aux
+        items = blk.items
+        links = self._links_w()
+        owned = -1  # see ``_relink``
+        # ``_shift(child, d)`` inlined: a wrap or unwrap of a large subtree shifts up to B children per level.
         for j in range(lo, hi):
-            self._shift(blk.items[j], d)
+            child = items[j]
+            slots = links.chunks[child >> 12][(child >> 6) & 63]
+            parent, pkey, delta = slots[child & 63]
+            if child >> 6 == owned:
+                slots[child & 63] = (parent, pkey, delta + d)
+            else:
+                links[child] = (parent, pkey, delta + d)
+                owned = child >> 6
             aux[j] += d
+        self.links_written += hi - lo
 
     def _adjust(self, bid: int, count: int) -> None:
         """Propagate a change inside block ``bid`` whose size stays within B/2..B (no settle pass).
