@@ -277,18 +277,7 @@ class Maintenance(IndexReader):
         if diff:
             aux = [a + diff for a in aux]
             if counts is not None:
-                # ``_shift(child, diff)`` inlined.
-                table = self._links_w()
-                owned = -1  # see ``_relink``
-                for child in items:
-                    slots = table.chunks[child >> 12][(child >> 6) & 63]
-                    parent, pkey, delta = slots[child & 63]
-                    if child >> 6 == owned:
-                        slots[child & 63] = (parent, pkey, delta + diff)
-                    else:
-                        table[child] = (parent, pkey, delta + diff)
-                        owned = child >> 6
-                self.links_written += len(items)
+                self._shift_deltas(items, diff)
         self._insert_items(dst, at, items, aux, counts, level, keys)
 
     def _split_off(self, bid: int, pos: int, level: int) -> int:
@@ -377,13 +366,16 @@ class Maintenance(IndexReader):
 
     def _shift_children(self, blk: Block, lo: int, hi: int, d: int) -> None:
         """Shift the levels of the subtrees of inner block ``blk``'s children lo..hi-1 by ``d``."""
+        self._shift_deltas(blk.items[lo:hi], d)
         aux = blk.aux
-        items = blk.items
+        aux[lo:hi] = [a + d for a in aux[lo:hi]]
+
+    def _shift_deltas(self, children: List[int], d: int) -> None:
+        """Add ``d`` to the level delta of each block of ``children``: ``_shift`` for many (a wrap, unwrap
+        or merge shifts up to B children per level), writing owned vector leaves directly (see ``_relink``)."""
         links = self._links_w()
-        owned = -1  # see ``_relink``
-        # ``_shift(child, d)`` inlined: a wrap or unwrap of a large subtree shifts up to B children per level.
-        for j in range(lo, hi):
-            child = items[j]
+        owned = -1
+        for child in children:
             slots = links.chunks[child >> 12][(child >> 6) & 63]
             parent, pkey, delta = slots[child & 63]
             if child >> 6 == owned:
@@ -391,8 +383,7 @@ class Maintenance(IndexReader):
             else:
                 links[child] = (parent, pkey, delta + d)
                 owned = child >> 6
-            aux[j] += d
-        self.links_written += hi - lo
+        self.links_written += len(children)
 
     def _adjust(self, bid: int, count: int) -> None:
         """Propagate a change inside block ``bid`` whose size stays within B/2..B (no settle pass).

@@ -21,7 +21,7 @@ O(B) per block along the cut paths: O(B · h) in all, whatever the range holds.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Any, Optional
+from typing import Any, Optional, Set
 
 from ..errors import InvalidOperation
 from ..nodetable import TOP
@@ -449,8 +449,9 @@ class Primitives(Maintenance):
         after = self.next_bound(last)
         if self._height == 0:
             self._grow()
-        self._cut(first)
-        self._cut(after)
+        done: Set[int] = set()
+        self._cut(first, done)
+        self._cut(after, done)
         lo = self._top_index(first)
         hi = self._top_index(after)
         root_id = self._root
@@ -511,8 +512,12 @@ class Primitives(Maintenance):
 
     # -- relocation by split and join ------------------------------------------------
 
-    def _cut(self, bound: Optional[Bound]) -> None:
-        """Make ``bound`` (None: the end) the first item of a block at every level below the root."""
+    def _cut(self, bound: Optional[Bound], done: Set[int]) -> None:
+        """Make ``bound`` (None: the end) the first item of a block at every level below the root.
+
+        ``done`` holds the leaf items of the bounds earlier cuts of the same relocation made
+        block starts; this cut keeps them so, and adds its own.
+        """
         if bound is None:
             return
         bid, pos = self._locate(bound)
@@ -521,11 +526,47 @@ class Primitives(Maintenance):
         root = self._root
         while bid != root:
             if pos > 0:
-                bid = self._split_off(bid, pos, level)
+                bid = self._cut_block(bid, pos, level, done)
             parent, pkey, _ = self._link(bid)
             pos = bisect_left(blocks.chunks[parent >> 12][(parent >> 6) & 63][parent & 63].keys, pkey)
             bid = parent
             level += 1
+        done.add(bound[0] << 1 | (not bound[1]))
+
+    def _cut_block(self, bid: int, pos: int, level: int, done: Set[int]) -> int:
+        """Make item ``pos`` of block ``bid`` (at ``level``) start a block; returns that block's id.
+
+        The smaller side goes into the neighbour on its side when that has room and the
+        move unsettles no earlier cut (the block the side leaves, or the one it enters at
+        the front, must not start with a bound in ``done``): the seam is then joined at
+        once, where a split would leave a small piece for the settle pass to move again.
+        Otherwise ``_split_off``.  O(B + h).
+        """
+        items = self._block(bid).items
+        n = len(items)
+        if 2 * pos < n:
+            other = self._adjacent(bid, -1)
+            if other is not None and not self._starts_cut(bid, level, done):
+                m = len(self._block(other).items)
+                if m + pos <= self._B:
+                    self._move_items(bid, 0, pos, other, m, level)
+                    return bid
+        else:
+            other = self._adjacent(bid, 1)
+            if other is not None and len(self._block(other).items) + n - pos <= self._B:
+                if not self._starts_cut(other, level, done):
+                    self._move_items(bid, pos, n, other, 0, level)
+                    return other
+        return self._split_off(bid, pos, level)
+
+    def _starts_cut(self, bid: int, level: int, done: Set[int]) -> bool:
+        """True if block ``bid`` (at ``level``) starts with a bound of ``done``. O(h)."""
+        if not done:
+            return False
+        blocks = self._blocks.chunks
+        for _ in range(level):
+            bid = blocks[bid >> 12][(bid >> 6) & 63][bid & 63].items[0]
+        return blocks[bid >> 12][(bid >> 6) & 63][bid & 63].items[0] in done
 
 
     def _top_index(self, bound: Optional[Bound]) -> int:
@@ -548,9 +589,10 @@ class Primitives(Maintenance):
         """
         if self._height == 0:
             self._grow()
-        self._cut(first)
-        self._cut(after)
-        self._cut(target)
+        done: Set[int] = set()
+        self._cut(first, done)
+        self._cut(after, done)
+        self._cut(target, done)
         lo = self._top_index(first)
         hi = self._top_index(after)
         at = self._top_index(target)

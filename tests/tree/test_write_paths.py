@@ -161,3 +161,44 @@ def test_refused_moves_change_nothing() -> None:
                 tx.move(node, parent)
             assert list(tx.events()) == list(t.events())
     assert tx.tree == t
+
+
+def test_cuts_join_small_pieces_into_their_neighbours(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Moving large runs: some cuts put their smaller piece straight into a neighbour (no split),
+    and the result is the model's, with every version intact."""
+    cuts: List[str] = []
+    real_cut, real_split = Primitives._cut_block, Primitives._split_off
+
+    def cut(self: Primitives, *args: Any) -> int:
+        cuts.append("?")
+        out = real_cut(self, *args)
+        if cuts[-1] == "?":  # no split inside this cut
+            cuts[-1] = "join"
+        return out
+
+    def split(self: Primitives, *args: Any) -> int:
+        if cuts and cuts[-1] == "?":
+            cuts[-1] = "split"
+        return real_split(self, *args)
+
+    events: List[Tuple[Any, bool]] = []
+    for i in range(300):
+        events += [(i, True), *[(None, True), (None, False)] * (i % 3), (None, False)]
+    base = Tree.from_events(events, block_size=8)
+    tops = list(base.children(None))
+    m = Model()
+    for node in base.preorder():
+        parent = base.parent(node)
+        m._add(node, parent, len(m.kids[parent]), base.data(node))
+    versions = [(base, m.copy())]
+    monkeypatch.setattr(Primitives, "_cut_block", cut)
+    monkeypatch.setattr(Primitives, "_split_off", split)
+    t = base
+    for first, last, parent in ((tops[10], tops[150], tops[200]), (tops[160], tops[290], tops[0])):
+        t = t.move_range(first, last, parent, 0)
+        m.apply("move_range", (first, last, parent, 0), None)
+        t.check()
+        assert_matches(t, m)
+        versions.append((t, m.copy()))
+    assert "join" in cuts and "split" in cuts  # both ways of cutting ran
+    assert_versions(versions)
