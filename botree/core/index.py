@@ -22,6 +22,9 @@ from .reader import BoundArg, IndexReader
 
 DEFAULT_BLOCK_SIZE = 64
 
+# The token of a batch frozen by ``persistent_last``: no block is ever created with it.
+RETIRED = object()
+
 
 def check_block_size(block_size: object) -> int:
     """Validate a block size: an even int >= 4."""
@@ -182,7 +185,7 @@ class TransientIndex(Primitives):
         """
         idx = OrderIndex.from_parts(
             self._blocks.persistent(),
-            self._links.persistent(),
+            self._links.persistent() if self._links_owned else self._links,
             self._nodes.persistent(),
             self._root,
             self._height,
@@ -191,4 +194,32 @@ class TransientIndex(Primitives):
         )
         self._alloc_owned = False  # the frozen index holds it now: copy before the next change
         self._token = object()
+        self._ctoken = object()
+        return idx
+
+    def persistent_last(self) -> OrderIndex:
+        """``persistent()`` for a batch dropped right after (a one-update batch: ``Tree``'s updates).
+
+        The same index, without preparing this batch to go on (no new token, no fresh
+        ownership sets): the batch reads the frozen index afterwards, and any write to it
+        fails (its tables are the frozen, immutable ones).  O(changes).
+        """
+        blocks = self._blocks
+        links = self._links
+        idx = OrderIndex.from_parts(
+            ChunkedVector.from_parts(blocks.chunks, blocks.length),
+            ChunkedVector.from_parts(links.chunks, links.length) if self._links_owned else links,
+            self._nodes.persistent_last(),
+            self._root,
+            self._height,
+            self._alloc,
+            self._B,
+        )
+        self._blocks = idx._blocks
+        self._links = idx._links
+        self._nodes = idx._nodes
+        self._alloc_owned = False
+        self._links_owned = False  # the next link write would make the frozen table transient again
+        self._token = RETIRED  # owns nothing: a block of the frozen index is never changed in place
+        self._ctoken = RETIRED
         return idx

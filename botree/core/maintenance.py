@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Dict, List, Optional, Set
 
-from ..nodetable import IdAllocator, Row
+from ..nodetable import IdAllocator, Row, TransientVector
 from .blocks import EMPTY_MIN, Block
 from .gapkeys import SPACE, even_keys, gap_keys
 from .reader import IndexReader
@@ -31,12 +31,14 @@ class Maintenance(IndexReader):
     __slots__ = (
         "_blocks",
         "_links",
+        "_links_owned",
         "_nodes",
         "_root",
         "_height",
         "_alloc",
         "_alloc_owned",
         "_token",
+        "_ctoken",
         "_B",
         "_min",
         "_dirty",
@@ -47,7 +49,10 @@ class Maintenance(IndexReader):
 
     def __init__(self, base: IndexReader, block_size: int, fresh_ids: bool = False) -> None:
         self._blocks = base._blocks.transient()
-        self._links = base._links.transient()
+        # The link table is made transient on its first write (``_links_w``): most small updates
+        # write none, and a one-update batch then neither creates nor freezes a transient vector.
+        self._links = base._links
+        self._links_owned = False
         self._nodes = base._nodes.transient(fresh_ids)
         self._root = base._root
         self._height = base._height
@@ -55,6 +60,7 @@ class Maintenance(IndexReader):
         self._alloc: IdAllocator = base._alloc
         self._alloc_owned = False
         self._token = object()
+        self._ctoken = object()  # see ``_wc``
         self._B = block_size
         self._min = block_size // 2
         self._dirty: Dict[int, Set[int]] = {}
@@ -68,8 +74,31 @@ class Maintenance(IndexReader):
         """Block ``bid``, owned by this batch (copied on first write). O(B) first time."""
         blk: Block = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
         if blk.owner is not self._token:
+            if blk.owner is self._ctoken:
+                # Copied by ``_wc`` in this batch: its aux and counts are its own, keys and items are not yet.
+                blk.keys = blk.keys[:]
+                blk.items = blk.items[:]
+                blk.owner = self._token
+                return blk
             counts = blk.counts  # Block.copy inlined: every persistent update copies a path of blocks
             blk = Block(blk.keys[:], blk.items[:], blk.aux[:], None if counts is None else counts[:], self._token)
+            self._blocks[bid] = blk
+            self.blocks_written += 1
+        return blk
+
+    def _wc(self, bid: int) -> Block:
+        """Inner block ``bid`` with its ``counts`` and ``aux`` owned by this batch, to change those only.
+
+        Counting and minimum-level updates along a path (every insert, delete and move)
+        change nothing else in the blocks above a leaf: the copy shares the frozen block's
+        ``keys`` and ``items`` lists (two list copies instead of four) and is marked with
+        the batch's second token, so a later ``_w`` of the same block copies those two
+        before any change.  O(B) the first time.
+        """
+        blk: Block = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
+        owner = blk.owner
+        if owner is not self._token and owner is not self._ctoken:
+            blk = Block(blk.keys, blk.items, blk.aux[:], blk.counts[:], self._ctoken)  # type: ignore[index]
             self._blocks[bid] = blk
             self.blocks_written += 1
         return blk
@@ -82,24 +111,33 @@ class Maintenance(IndexReader):
             self._alloc_owned = True
         bid = self._alloc.allocate()
         blocks = self._blocks
+        links = self._links_w()
         if bid == len(blocks):
             blocks.append(blk)
-            self._links.append((parent, 0, delta))
+            links.append((parent, 0, delta))
         else:
             blocks[bid] = blk
-            self._links[bid] = (parent, 0, delta)
+            links[bid] = (parent, 0, delta)
         self.blocks_written += 1
         return bid
 
     def _free_block(self, bid: int) -> None:
         """Drop a block; its id is reused only after the current primitive ends."""
         self._blocks[bid] = None
-        self._links[bid] = None
+        self._links_w()[bid] = None
         self._pending_free.append(bid)
+
+    def _links_w(self) -> TransientVector:
+        """The link table, made transient (writable) by this batch on first use. O(1)."""
+        if not self._links_owned:
+            self._links = self._links.transient()
+            self._links_owned = True
+        links: TransientVector = self._links
+        return links
 
     def _set_link(self, bid: int, parent: int, pkey: int, delta: int) -> None:
         """Record block ``bid``'s parent, key in the parent and level delta. O(1)."""
-        self._links[bid] = (parent, pkey, delta)
+        self._links_w()[bid] = (parent, pkey, delta)
         self.links_written += 1
 
     def _shift(self, bid: int, diff: int) -> None:
@@ -118,23 +156,36 @@ class Maintenance(IndexReader):
     # -- links ------------------------------------------------------------------
 
     def _relink(self, bid: int, blk: Block, lo: int, hi: int) -> None:
-        """Point the back-links (leaf) or parent links (inner) of items lo..hi-1 at ``blk``."""
+        """Point the back-links (leaf) or parent links (inner) of items lo..hi-1 at ``blk``.
+
+        The loops write a row or link through the transient vector (``vector[i] = ...``)
+        only for the first slot of each vector leaf they touch: by ``TransientVector``'s
+        contract that write makes the leaf the transient's own, so the next slots of the
+        same leaf (items of one block mostly have neighbouring ids) are set in the leaf
+        list directly, with no call.
+        """
         keys = blk.keys
         items = blk.items
         if blk.counts is None:
             nodes = self._nodes
             vector = nodes.rows
             token = nodes.owner_token
+            owned = -1  # a vector leaf this loop wrote through ``vector[...] =``: owned, written in place
             for j in range(lo, hi):
                 item = items[j]
                 node = item >> 1
                 # ``nodes.writable(node)`` inlined (splits and merges relink up to B rows).
-                row = vector.chunks[node >> 12][(node >> 6) & 63][node & 63]
+                slots = vector.chunks[node >> 12][(node >> 6) & 63]
+                row = slots[node & 63]
                 if row is None:
                     row = nodes.writable(node)  # raises UnknownNode
                 elif row.owner is not token:
                     row = Row(row.open_leaf, row.open_key, row.close_leaf, row.close_key, row.data, token, row.parent)
-                    vector[node] = row
+                    if node >> 6 == owned:
+                        slots[node & 63] = row
+                    else:
+                        vector[node] = row
+                        owned = node >> 6
                 if item & 1:
                     row.close_leaf = bid
                     row.close_key = keys[j]
@@ -143,11 +194,16 @@ class Maintenance(IndexReader):
                     row.open_key = keys[j]
         else:
             # ``_set_link(child, bid, key, delta)`` inlined: splits and merges relink up to B children.
-            links = self._links
+            links = self._links_w()
+            owned = -1  # as for rows above: after one write through the vector, its leaf is owned
             for j in range(lo, hi):
                 child = items[j]
-                delta = links.chunks[child >> 12][(child >> 6) & 63][child & 63][2]
-                links[child] = (bid, keys[j], delta)
+                slots = links.chunks[child >> 12][(child >> 6) & 63]
+                if child >> 6 == owned:
+                    slots[child & 63] = (bid, keys[j], slots[child & 63][2])
+                else:
+                    links[child] = (bid, keys[j], slots[child & 63][2])
+                    owned = child >> 6
             self.links_written += hi - lo
 
     def _label(self, bid: int, blk: Block, lo: int, hi: int) -> None:
@@ -221,12 +277,7 @@ class Maintenance(IndexReader):
         if diff:
             aux = [a + diff for a in aux]
             if counts is not None:
-                # ``_shift(child, diff)`` inlined.
-                table = self._links
-                for child in items:
-                    parent, pkey, delta = table.chunks[child >> 12][(child >> 6) & 63][child & 63]
-                    table[child] = (parent, pkey, delta + diff)
-                self.links_written += len(items)
+                self._shift_deltas(items, diff)
         self._insert_items(dst, at, items, aux, counts, level, keys)
 
     def _split_off(self, bid: int, pos: int, level: int) -> int:
@@ -315,10 +366,24 @@ class Maintenance(IndexReader):
 
     def _shift_children(self, blk: Block, lo: int, hi: int, d: int) -> None:
         """Shift the levels of the subtrees of inner block ``blk``'s children lo..hi-1 by ``d``."""
+        self._shift_deltas(blk.items[lo:hi], d)
         aux = blk.aux
-        for j in range(lo, hi):
-            self._shift(blk.items[j], d)
-            aux[j] += d
+        aux[lo:hi] = [a + d for a in aux[lo:hi]]
+
+    def _shift_deltas(self, children: List[int], d: int) -> None:
+        """Add ``d`` to the level delta of each block of ``children``: ``_shift`` for many (a wrap, unwrap
+        or merge shifts up to B children per level), writing owned vector leaves directly (see ``_relink``)."""
+        links = self._links_w()
+        owned = -1
+        for child in children:
+            slots = links.chunks[child >> 12][(child >> 6) & 63]
+            parent, pkey, delta = slots[child & 63]
+            if child >> 6 == owned:
+                slots[child & 63] = (parent, pkey, delta + d)
+            else:
+                links[child] = (parent, pkey, delta + d)
+                owned = child >> 6
+        self.links_written += len(children)
 
     def _adjust(self, bid: int, count: int) -> None:
         """Propagate a change inside block ``bid`` whose size stays within B/2..B (no settle pass).
@@ -329,6 +394,7 @@ class Maintenance(IndexReader):
         dirty sets, no rebalancing.  O(h log B + B) per level whose minimum changes.
         """
         token = self._token
+        ctoken = self._ctoken
         links = self._links.chunks
         blk = self._blocks.chunks[bid >> 12][(bid >> 6) & 63][bid & 63]
         parent, pkey, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
@@ -343,8 +409,8 @@ class Maintenance(IndexReader):
                     if not count:
                         return
                     fix = False
-            if pblk.owner is not token:
-                pblk = self._w(parent)
+            if pblk.owner is not token and pblk.owner is not ctoken:
+                pblk = self._wc(parent)
             pblk.counts[i] += count
             if fix:
                 pblk.aux[i] = low
@@ -370,10 +436,17 @@ class Maintenance(IndexReader):
         m = len(self._block(other).items)
         lbid, rbid = (other, bid) if left else (bid, other)
         if n + m <= self._B:
-            rblk = self._block(rbid)
-            self._move_items(rbid, 0, len(rblk.items), lbid, len(self._block(lbid).items), level)
-            self._remove_child(rbid, level + 1)
-            todo.add(lbid)
+            # Merge: the smaller block's items move (each moved item is relinked).
+            nl = m if left else n
+            nr = n + m - nl
+            if nr <= nl:
+                self._move_items(rbid, 0, nr, lbid, nl, level)
+                self._remove_child(rbid, level + 1)
+                todo.add(lbid)
+            else:
+                self._move_items(lbid, 0, nl, rbid, 0, level)
+                self._remove_child(lbid, level + 1)
+                todo.add(rbid)
         else:
             k = (m - n) // 2
             if left:
@@ -394,7 +467,7 @@ class Maintenance(IndexReader):
         pblk = self._blocks.chunks[parent >> 12][(parent >> 6) & 63][parent & 63]
         i = bisect_left(pblk.keys, pkey)
         if pblk.counts[i] != count or pblk.aux[i] != low:
-            pblk = self._w(parent)
+            pblk = self._wc(parent)
             pblk.counts[i] = count  # type: ignore[index]
             pblk.aux[i] = low
             self._mark(parent, level + 1)

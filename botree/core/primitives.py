@@ -21,7 +21,7 @@ O(B) per block along the cut paths: O(B · h) in all, whatever the range holds.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Any, Optional
+from typing import Any, Optional, Set
 
 from ..errors import InvalidOperation
 from ..nodetable import TOP
@@ -79,6 +79,35 @@ class Primitives(Maintenance):
         blk.items[pos:pos] = [node << 1, node << 1 | 1]
         blk.aux[pos:pos] = [rel, rel]
         keys[pos:pos] = [k1, k2]
+        self._bump(leaf, 2, rel)
+        return node
+
+    def insert_last_child(self, parent: NodeArg, data: Any = None) -> int:
+        """``insert_pair(data, (parent, False))``: a new last child of ``parent``; returns its id. O(B · h).
+
+        The common insert, read from the parent's row directly (no bound tuples, no
+        separate locate): when two keys fit before the parent's closing bound and its leaf
+        has room, the bounds go in there and counts are bumped up the path.
+        """
+        row = self._row(parent)  # NodeNotFound for a bad id, as ``insert_pair`` would raise
+        leaf = row.close_leaf
+        blk = self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+        keys = blk.keys
+        pos = bisect_left(keys, row.close_key)
+        left = keys[pos - 1] if pos else 0
+        right = keys[pos]
+        if len(keys) + 2 > self._B or right - left < 3:
+            return self.insert_pair(data, (parent, False))
+        rel = blk.aux[pos] + 1  # one deeper than the parent, whose closing bound is at pos
+        third = (right - left) // 3
+        k1 = left + third
+        k2 = k1 + third
+        node = self._nodes.insert(data, (leaf, k1, leaf, k2), parent << 1)
+        if blk.owner is not self._token:
+            blk = self._w(leaf)
+        blk.items[pos:pos] = [node << 1, node << 1 | 1]
+        blk.aux[pos:pos] = [rel, rel]
+        blk.keys[pos:pos] = [k1, k2]
         self._bump(leaf, 2, rel)
         return node
 
@@ -177,16 +206,17 @@ class Primitives(Maintenance):
         Walks the parent links to the root: counts grow, minimum levels can only
         fall, so no block below needs recomputing. O(h log B).
         """
-        w = self._w
+        wc = self._wc
         token = self._token
+        ctoken = self._ctoken
         links = self._links.chunks
         blocks = self._blocks.chunks
         parent, pkey, delta = links[bid >> 12][(bid >> 6) & 63][bid & 63]
         while parent >= 0:
             low += delta
             pblk = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
-            if pblk.owner is not token:
-                pblk = w(parent)
+            if pblk.owner is not token and pblk.owner is not ctoken:
+                pblk = wc(parent)
             i = bisect_left(pblk.keys, pkey)
             pblk.counts[i] += count
             if low < pblk.aux[i]:
@@ -294,6 +324,87 @@ class Primitives(Maintenance):
             return
         self._settle()
 
+    def move_last_child(self, node: NodeArg, parent: NodeArg) -> bool:
+        """Move ``node``'s subtree to be the last child of ``parent`` when that is a leaf-local
+        move; returns False, having changed nothing, when it is not (the caller relocates).
+
+        Leaf-local: both bounds of ``node`` sit in one leaf, the parent's closing bound in
+        another leaf with room for them and free gap keys before it, and the source leaf
+        keeps at least B/2 entries.  The entries go straight to the target leaf (their
+        levels shift by the parent's level + 1 minus the node's, read off the two leaves:
+        no climbing for level sums), the rows of the moved nodes are relinked, and one
+        lockstep climb of both paths moves the count from one side to the other up to the
+        block where they meet; above it only a changed minimum level climbs on.  No bound
+        tuples, no settle pass.  Arguments that are not two live nodes, or a parent inside
+        the moved subtree, return False too: the general path raises the right error.
+        O(B + h log B).
+        """
+        if type(node) is not int or type(parent) is not int or node == parent:
+            return False
+        vector = self._nodes.rows
+        rows = vector.chunks
+        length = vector.length
+        if not (0 <= node < length and 0 <= parent < length):
+            return False
+        rn = rows[node >> 12][(node >> 6) & 63][node & 63]
+        rp = rows[parent >> 12][(parent >> 6) & 63][parent & 63]
+        if rn is None or rp is None:
+            return False
+        src = rn.open_leaf
+        dst = rp.close_leaf
+        if rn.close_leaf != src or dst == src:
+            return False
+        if self.inside(parent, node):
+            return False  # the parent lies inside the moved subtree
+        blocks = self._blocks.chunks
+        sblk = blocks[src >> 12][(src >> 6) & 63][src & 63]
+        dblk = blocks[dst >> 12][(dst >> 6) & 63][dst & 63]
+        skeys = sblk.keys
+        lo = bisect_left(skeys, rn.open_key)
+        hi = bisect_left(skeys, rn.close_key, lo) + 1
+        k = hi - lo
+        dkeys = dblk.keys
+        at = bisect_left(dkeys, rp.close_key)
+        left = dkeys[at - 1] if at else 0
+        span = dkeys[at] - left
+        if len(dkeys) + k > self._B or len(skeys) - k < self._min or span <= k:
+            return False
+        # Valid and leaf-local: from here on the batch changes.
+        shift = dblk.aux[at] + 1 - sblk.aux[lo]  # new level - old level, in the two leaves' frames
+        sblk = self._w(src)
+        items = sblk.items[lo:hi]
+        aux = sblk.aux[lo:hi]
+        del sblk.items[lo:hi], sblk.aux[lo:hi], sblk.keys[lo:hi]
+        dblk = self._w(dst)
+        parts = k + 1
+        dblk.items[at:at] = items
+        dblk.aux[at:at] = [a + shift for a in aux] if shift else aux
+        dblk.keys[at:at] = [left + span * j // parts for j in range(1, parts)]
+        self._relink(dst, dblk, at, at + k)
+        self._nodes.writable(node).parent = parent << 1  # owned already: relinked just above
+        # Counts and minimum levels: both paths up to the block where they meet.
+        wc = self._wc
+        links = self._links.chunks
+        a, b = src, dst
+        while True:
+            pa, ka, da = links[a >> 12][(a >> 6) & 63][a & 63]
+            pb, kb, db = links[b >> 12][(b >> 6) & 63][b & 63]
+            pblk = wc(pa)
+            i = bisect_left(pblk.keys, ka)
+            pblk.counts[i] -= k  # type: ignore[index]
+            pblk.aux[i] = da + min(sblk.aux)
+            if pa == pb:
+                j = bisect_left(pblk.keys, kb)
+                pblk.counts[j] += k  # type: ignore[index]
+                pblk.aux[j] = db + min(dblk.aux)
+                self._adjust(pa, 0)  # above the meeting block counts stay; a minimum may change
+                return True
+            qblk = wc(pb)
+            j = bisect_left(qblk.keys, kb)
+            qblk.counts[j] += k  # type: ignore[index]
+            qblk.aux[j] = db + min(dblk.aux)
+            a, b, sblk, dblk = pa, pb, pblk, qblk
+
     def delete_pair(self, node: NodeArg) -> None:
         """Remove ``node``'s two bounds; bounds between them move up one level. O(B · h + k log B) for k children."""
         self._row(node)
@@ -321,17 +432,7 @@ class Primitives(Maintenance):
         leaf, lo = self._locate(first)
         leaf_last, hi = self._locate(last)
         if leaf == leaf_last:
-            # The run sits in one leaf: drop its entries there, no cuts needed.
-            blk = self._w(leaf)
-            gone_items = blk.items[lo : hi + 1]
-            del blk.items[lo : hi + 1], blk.aux[lo : hi + 1], blk.keys[lo : hi + 1]
-            removed = self._drop_rows(gone_items)
-            if len(blk.items) >= self._min or leaf == self._root:
-                self._adjust(leaf, lo - hi - 1)  # no underflow: no settle pass
-            else:
-                self._mark(leaf, 0)
-                self._settle()
-            return removed
+            return self._drop_in_leaf(leaf, lo, hi + 1)
         if self._next_leaf(leaf) == leaf_last:
             # The run straddles two neighbouring leaves: drop its pieces there, no cuts.
             blk = self._w(leaf)
@@ -348,8 +449,9 @@ class Primitives(Maintenance):
         after = self.next_bound(last)
         if self._height == 0:
             self._grow()
-        self._cut(first)
-        self._cut(after)
+        done: Set[int] = set()
+        self._cut(first, done)
+        self._cut(after, done)
         lo = self._top_index(first)
         hi = self._top_index(after)
         root_id = self._root
@@ -376,6 +478,33 @@ class Primitives(Maintenance):
         self._settle()
         return removed
 
+    def delete_subtree(self, node: NodeArg) -> int:
+        """``delete_range((node, True), (node, False))``: remove ``node`` and its subtree; returns how many
+        nodes went.  A subtree inside one leaf is read off the row directly (no bound tuples). O(B log n)."""
+        if type(node) is int:
+            vector = self._nodes.rows
+            row = vector.chunks[node >> 12][(node >> 6) & 63][node & 63] if 0 <= node < vector.length else None
+            if row is not None and row.open_leaf == row.close_leaf:
+                leaf = row.open_leaf
+                keys = self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63].keys
+                lo = bisect_left(keys, row.open_key)
+                return self._drop_in_leaf(leaf, lo, bisect_left(keys, row.close_key, lo) + 1)
+        return self.delete_range((node, True), (node, False))  # raises for a bad node
+
+    def _drop_in_leaf(self, leaf: int, lo: int, hi: int) -> int:
+        """Remove the entries lo..hi-1 of ``leaf`` (whole subtrees) and their nodes' rows; returns how many
+        nodes went.  Without an underflow, counts go up one path and no settle pass runs. O(B + h log B)."""
+        blk = self._w(leaf)
+        gone_items = blk.items[lo:hi]
+        del blk.items[lo:hi], blk.aux[lo:hi], blk.keys[lo:hi]
+        removed = self._drop_rows(gone_items)
+        if len(blk.items) >= self._min or leaf == self._root:
+            self._adjust(leaf, lo - hi)  # no underflow: no settle pass
+        else:
+            self._mark(leaf, 0)
+            self._settle()
+        return removed
+
     def set_data(self, node: NodeArg, data: Any) -> None:
         """Replace the user data of ``node``. O(1) (O(log n) with indexed fields)."""
         self._row(node)
@@ -383,8 +512,12 @@ class Primitives(Maintenance):
 
     # -- relocation by split and join ------------------------------------------------
 
-    def _cut(self, bound: Optional[Bound]) -> None:
-        """Make ``bound`` (None: the end) the first item of a block at every level below the root."""
+    def _cut(self, bound: Optional[Bound], done: Set[int]) -> None:
+        """Make ``bound`` (None: the end) the first item of a block at every level below the root.
+
+        ``done`` holds the leaf items of the bounds earlier cuts of the same relocation made
+        block starts; this cut keeps them so, and adds its own.
+        """
         if bound is None:
             return
         bid, pos = self._locate(bound)
@@ -393,11 +526,47 @@ class Primitives(Maintenance):
         root = self._root
         while bid != root:
             if pos > 0:
-                bid = self._split_off(bid, pos, level)
+                bid = self._cut_block(bid, pos, level, done)
             parent, pkey, _ = self._link(bid)
             pos = bisect_left(blocks.chunks[parent >> 12][(parent >> 6) & 63][parent & 63].keys, pkey)
             bid = parent
             level += 1
+        done.add(bound[0] << 1 | (not bound[1]))
+
+    def _cut_block(self, bid: int, pos: int, level: int, done: Set[int]) -> int:
+        """Make item ``pos`` of block ``bid`` (at ``level``) start a block; returns that block's id.
+
+        The smaller side goes into the neighbour on its side when that has room and the
+        move unsettles no earlier cut (the block the side leaves, or the one it enters at
+        the front, must not start with a bound in ``done``): the seam is then joined at
+        once, where a split would leave a small piece for the settle pass to move again.
+        Otherwise ``_split_off``.  O(B + h).
+        """
+        items = self._block(bid).items
+        n = len(items)
+        if 2 * pos < n:
+            other = self._adjacent(bid, -1)
+            if other is not None and not self._starts_cut(bid, level, done):
+                m = len(self._block(other).items)
+                if m + pos <= self._B:
+                    self._move_items(bid, 0, pos, other, m, level)
+                    return bid
+        else:
+            other = self._adjacent(bid, 1)
+            if other is not None and len(self._block(other).items) + n - pos <= self._B:
+                if not self._starts_cut(other, level, done):
+                    self._move_items(bid, pos, n, other, 0, level)
+                    return other
+        return self._split_off(bid, pos, level)
+
+    def _starts_cut(self, bid: int, level: int, done: Set[int]) -> bool:
+        """True if block ``bid`` (at ``level``) starts with a bound of ``done``. O(h)."""
+        if not done:
+            return False
+        blocks = self._blocks.chunks
+        for _ in range(level):
+            bid = blocks[bid >> 12][(bid >> 6) & 63][bid & 63].items[0]
+        return blocks[bid >> 12][(bid >> 6) & 63][bid & 63].items[0] in done
 
 
     def _top_index(self, bound: Optional[Bound]) -> int:
@@ -420,9 +589,10 @@ class Primitives(Maintenance):
         """
         if self._height == 0:
             self._grow()
-        self._cut(first)
-        self._cut(after)
-        self._cut(target)
+        done: Set[int] = set()
+        self._cut(first, done)
+        self._cut(after, done)
+        self._cut(target, done)
         lo = self._top_index(first)
         hi = self._top_index(after)
         at = self._top_index(target)

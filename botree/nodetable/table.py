@@ -530,3 +530,11 @@ class TransientNodeTable(_TableReader):
         self._alloc_owned = False  # the frozen table holds it now: copy before the next change
         self._token = object()
         return table
+
+    def persistent_last(self) -> NodeTable:
+        """``persistent()`` for a batch dropped right after: the same table, without preparing
+        this batch to go on (the caller stops using it: ``TransientIndex.persistent_last``). O(changes)."""
+        index = self._index.persistent() if self._index is not None else NO_FIELDS
+        keys = self._keys.persistent() if self._keys is not None else None
+        rows = ChunkedVector.from_parts(self._rows.chunks, self._rows.length)
+        return NodeTable.from_parts(rows, self._alloc, self._fields, index, keys)

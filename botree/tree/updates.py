@@ -80,6 +80,8 @@ def _inside(ix: IndexReader, node: int, first: int, last: int) -> bool:
 
 def _insert_child(b: TransientIndex, parent: Optional[int], data: Any, index: int = -1) -> int:
     """New node as child ``index`` of ``parent`` (None: top level). Returns its id."""
+    if index == -1 and type(index) is int and parent is not None:
+        return b.insert_last_child(parent, data)  # the common case, without a target bound
     return b.insert_pair(data, target_for_index(b, parent, index))
 
 
@@ -116,7 +118,7 @@ def _insert_parent(b: TransientIndex, first: int, data: Any, last: Optional[int]
 
 def _delete(b: TransientIndex, node: int) -> None:
     """Remove ``node`` and its whole subtree."""
-    b.delete_range((node, True), (node, False))
+    b.delete_subtree(node)
 
 
 def _unwrap(b: TransientIndex, node: int) -> None:
@@ -148,6 +150,8 @@ def _describe_run(first: int, last: int) -> str:
 
 def _move(b: TransientIndex, node: int, parent: Optional[int], index: int = -1) -> None:
     """Move ``node`` with its subtree to become child ``index`` of ``parent``."""
+    if index == -1 and type(index) is int and parent is not None and b.move_last_child(node, parent):
+        return  # a leaf-local move to the end of the parent's children (the common case)
     _move_range(b, node, node, parent, index)
 
 

@@ -85,7 +85,12 @@ def test_small_updates_match_the_model(block_size: int, size: int, data: st.Data
         t.check()
         assert_matches(t, m)
         versions.append((t, m.copy()))
-    for tree, model in versions:  # persistence: no later update changed an earlier tree
+    assert_versions(versions)
+
+
+def assert_versions(versions: List[Tuple[Tree, Model]]) -> None:
+    """Persistence: every kept tree still checks and holds its model's forest (no later update changed it)."""
+    for tree, model in versions:
         tree.check()
         assert_matches(tree, model, full=False)
 
@@ -104,7 +109,7 @@ def settles(monkeypatch: pytest.MonkeyPatch) -> List[int]:
     return calls
 
 
-def _chain_forest(n: int) -> Tuple[Tree, List[int]]:
+def chain_forest(n: int) -> Tuple[Tree, List[int]]:
     """n top-level nodes with one child each (bulk built: leaves 3/4 full)."""
     events: List[Tuple[Any, bool]] = []
     for i in range(n):
@@ -114,7 +119,7 @@ def _chain_forest(n: int) -> Tuple[Tree, List[int]]:
 
 
 def test_the_fast_paths_are_taken(settles: List[int]) -> None:
-    t, tops = _chain_forest(2000)
+    t, tops = chain_forest(2000)
     assert t.order_index.height >= 1
     a, b = tops[100], tops[1500]  # different leaves, far apart
     moved = t.move(a, b)
