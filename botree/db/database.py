@@ -265,6 +265,8 @@ class Database:
 
     @_head.setter
     def _head(self, value: Tuple[int, Tree]) -> None:
+        if value[1].order_index.nodes.copy_out is None:  # every head hands out copies (``adopt``)
+            raise InvariantError(f"version {value[0]} would hand out the stored values themselves")
         self._shared.heads[self._branch] = value
 
     @property
@@ -937,8 +939,6 @@ class Database:
 
     def _publish(self, commit: Commit, tree: Tree) -> None:
         """Make ``tree`` the head as ``commit`` (the caller holds the lock). O(branches)."""
-        if tree.order_index.nodes.copy_out is None:  # every tree a database holds hands out copies
-            raise InvariantError(f"version {commit.version} would hand out the stored values themselves")
         self._log.append(commit)
         self._trees[commit.version] = tree
         self._head = (commit.version, tree)

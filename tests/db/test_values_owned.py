@@ -320,3 +320,21 @@ def test_mutable_parts_inside_keys_tuples_and_frozensets_are_copied() -> None:
     next(iter(read["s"])).value = 2
     read["t"][0].value.append(9)
     assert same(db.tree.data(node), value) and same(copy_out(value), value)
+
+
+def test_bulk_reads_of_a_stored_database_hand_out_copies(target: str) -> None:
+    with Database(target) as db:
+        db.replace(Tree.from_nested({"a": [1, {"b": [2]}]}))
+        table = db.tree.to_parent_table()
+        for row in table:
+            mutate(row["data"])
+        for data, _ in db.tree.data_events():
+            mutate(data)
+        with db.transaction() as tx:
+            tx.insert_child(None, JsonNode("value", 3))
+    with Database(target) as db:
+        (root,) = [n for n in db.tree.roots() if db.tree.data(n).kind == "object"]
+        assert db.tree.to_nested(root) == {"a": [1, {"b": [2]}]}
+        assert [row["data"] for row in db.tree.to_parent_table()][: len(table)] == [
+            Tree.from_nested({"a": [1, {"b": [2]}]}).data(n) for n in range(len(table))
+        ]
