@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from botree import Tree
+from botree.core import primitives as primitives_module
 from botree.core.primitives import Primitives
 from botree.errors import InvalidOperation, NodeNotFound
 
@@ -34,6 +35,10 @@ SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 BLOCKS = st.sampled_from([4, 6, 8, 16, 64])
+# Spies replace methods of ``Primitives``; compiled methods (docs/design.md, "Compiled build") call
+# each other natively, past any replacement, so the spying assertions hold on the pure build only
+# (whose sources are the very same code); the results are checked on both.
+PURE = primitives_module.__file__.endswith(".py")
 
 
 def _grow(block_size: int, size: int, draw: Any) -> Tuple[Tree, Model, List[Tuple[Tree, Model]]]:
@@ -137,7 +142,8 @@ def test_the_fast_paths_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
     assert t.order_index.height >= 1
     moved = t.move(tops[100], tops[1500])  # different leaves, far apart
     grown, new = t.insert_child(tops[700], "x")
-    assert general == []
+    if PURE:
+        assert general == []
     moved.check()
     grown.check()
     assert moved.parent(tops[100]) == tops[1500] and list(moved.children(tops[1500]))[-1] == tops[100]
@@ -200,5 +206,6 @@ def test_cuts_join_small_pieces_into_their_neighbours(monkeypatch: pytest.Monkey
         t.check()
         assert_matches(t, m)
         versions.append((t, m.copy()))
-    assert "join" in cuts and "split" in cuts  # both ways of cutting ran
+    if PURE:
+        assert "join" in cuts and "split" in cuts  # both ways of cutting ran
     assert_versions(versions)
