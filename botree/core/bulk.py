@@ -9,7 +9,9 @@ blocks below.  All level deltas are 0, so a bound's ``aux`` is its true level.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, List, Optional, Tuple
+from itertools import chain, count, cycle, islice, repeat
+from operator import sub
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..errors import BotreeError, InvalidArgument, InvalidOperation
 from ..nodetable import TOP, ChunkedVector, IdAllocator, NodeTable, Row
@@ -74,15 +76,17 @@ def _build(
     if type(fill) not in (int, float) or not 0.5 <= fill <= 1.0:
         raise InvalidArgument(f"fill must be between 0.5 and 1.0, not {fill!r}")
     owner = object()  # held by no batch: every block and row built here is frozen
-    rows, items, levels, done = _read_bounds(events, owner, progress, total)
+    per = max(B // 2, int(B * fill))
+    rows, items, levels = _read_bounds(events, per, owner, progress, total)
     nodes = NodeTable.from_rows(rows, fields, key)  # checks indexed values before anything else
     blocks: List[Block] = []
     links: List[Link] = []
-    level_ids = _build_leaves(rows, items, levels, B, fill, owner, blocks, links)
+    level_ids = _build_leaves(rows, items, levels, B, per, owner, blocks, links)
     height = 0
     while len(level_ids) > 1:
         level_ids = _build_level(level_ids, B, fill, owner, blocks, links)
         height += 1
+    done = len(items)
     if progress is not None and (done & (PROGRESS_EVERY - 1) or not done):
         progress(done, total)  # the final count, unless it was just reported
     return OrderIndex.from_parts(
@@ -91,9 +95,13 @@ def _build(
 
 
 def _read_bounds(
-    events: Iterable[Tuple[Any, bool]], owner: object, progress: Optional[Progress], total: Optional[int]
-) -> Tuple[List[Row], List[int], List[int], int]:
-    """One pass over ``events``: a row per node, bound items (node << 1 | is_close), their levels, the bound count."""
+    events: Iterable[Tuple[Any, bool]], per: int, owner: object, progress: Optional[Progress], total: Optional[int]
+) -> Tuple[List[Row], List[int], List[int]]:
+    """One pass over ``events``: a row per node, bound items (node << 1 | is_close) and their levels.
+
+    Bound ``b`` goes to leaf ``b // per`` at key ``even_keys(per)[b % per]`` (``_build_leaves``
+    re-lays the last leaves), so every row gets its back-links here, as its bounds are read.
+    """
     rows: List[Row] = []
     items: List[int] = []
     levels: List[int] = []
@@ -103,9 +111,14 @@ def _read_bounds(
     new_row = rows.append
     push = stack.append
     pop = stack.pop
+    parent = TOP  # the innermost open node's opening item; ``stack`` holds the ones around it
     depth = 0
     node = 0
-    done = 0
+    reported = 0
+    # Leaf ids 0, 0, ... (per times), 1, 1, ... and the keys of a full leaf, over and over: one
+    # int object per leaf id and per key, shared by every row and leaf that holds it.
+    leaf_ids = chain.from_iterable(map(repeat, count(), repeat(per)))
+    leaf_keys = cycle(even_keys(per))
     try:
         iterator = iter(events)
     except TypeError:
@@ -113,33 +126,54 @@ def _read_bounds(
             f"events must be an iterable of (data, is_open) pairs, not {type(events).__name__}"
         ) from None
     try:
-        for data, is_open in iterator:
-            if is_open:
-                # The row's parent is the parent's opening item itself (one int object, see nodetable.rows).
-                new_row(Row(0, 0, 0, 0, data, owner, stack[-1] if stack else TOP))
-                append_level(depth)
-                depth += 1
-                item = node << 1
-                push(item)
-                append_item(item)
-                node += 1
+        while True:
+            for (data, is_open), leaf, gap in zip(islice(iterator, PROGRESS_EVERY), leaf_ids, leaf_keys):
+                if is_open:
+                    append_level(depth)
+                    depth += 1
+                    # The row's parent is the parent's opening item itself (one int object, see nodetable.rows).
+                    new_row(Row(leaf, gap, 0, 0, data, owner, parent))
+                    push(parent)
+                    parent = node << 1
+                    append_item(parent)
+                    node += 1
+                else:
+                    if not depth:
+                        raise InvalidOperation(f"bound {len(items)} closes a node, but no node is open")
+                    depth -= 1
+                    append_level(depth)
+                    row = rows[parent >> 1]
+                    row.close_leaf = leaf
+                    row.close_key = gap
+                    append_item(parent | 1)
+                    parent = pop()
+            done = len(items)
+            if done == reported + PROGRESS_EVERY:
+                reported = done
+                if progress is not None:
+                    progress(done, total)
             else:
-                if not depth:
-                    raise InvalidOperation(f"bound {done} closes a node, but no node is open")
-                depth -= 1
-                append_level(depth)
-                append_item(pop() | 1)
-            done += 1
-            if progress is not None and not done & (PROGRESS_EVERY - 1):
-                progress(done, total)
+                break  # the stream ended within this chunk
     except (TypeError, ValueError) as exc:
         tb = exc.__traceback__
         if isinstance(exc, BotreeError) or tb is None or tb.tb_next is not None:
             raise  # raised by the events' source or a callback, not by a malformed event
-        raise InvalidArgument(f"event {done} is not a (data, is_open) pair: {exc}") from None
-    if stack:
-        raise InvalidOperation(f"{len(stack)} node(s) never closed, the innermost is node {stack[-1] >> 1}")
-    return rows, items, levels, done
+        raise InvalidArgument(f"event {len(items)} is not a (data, is_open) pair: {exc}") from None
+    if depth:
+        raise InvalidOperation(f"{depth} node(s) never closed, the innermost is node {parent >> 1}")
+    return rows, items, levels
+
+
+def _leaf_sizes(total: int, per: int, B: int) -> List[int]:
+    """Leaf sizes for ``total`` bounds laid ``per`` to a leaf: the last leaves evened out to B/2..B."""
+    full, rest = divmod(total, per)
+    sizes = [per] * full
+    if rest and (not full or rest >= B // 2):
+        sizes.append(rest)
+    elif rest:  # too few for a leaf of its own: share with the last full leaf
+        both = per + rest
+        sizes[-1:] = [both] if both <= B else [(both + 1) // 2, both // 2]
+    return sizes
 
 
 def _build_leaves(
@@ -147,39 +181,49 @@ def _build_leaves(
     items: List[int],
     levels: List[int],
     B: int,
-    fill: float,
+    per: int,
     owner: object,
     blocks: List[Block],
     links: List[Link],
 ) -> List[int]:
-    """Cut the bounds into leaf blocks appended to ``blocks``/``links``, back-linking every row; the leaf ids."""
-    level_ids: List[int] = []
+    """Cut the bounds into leaf blocks appended to ``blocks``/``links``; the leaf ids.
+
+    Rows were back-linked as if every leaf held ``per`` bounds; the bounds of the
+    last leaves, which may hold another number, are linked again here (O(B)).
+    """
+    sizes = _leaf_sizes(len(items), per, B) or [0]
+    # Leaves of one size share one key list: no block built here is ever changed in place
+    # (a batch copies a block before changing it, see ``Block.copy``).
+    shared: Dict[int, List[int]] = {}
     start = 0
-    for size in _sizes(len(items), B, fill):
-        bid = len(blocks)
-        keys = even_keys(size)
-        chunk = items[start : start + size]
+    for bid, size in enumerate(sizes):
+        end = start + size
+        keys = shared.get(size)
+        if keys is None:
+            keys = shared[size] = even_keys(size)
+        chunk = items[start:end]
         # Each block's delta absorbs its lowest level, so stored levels stay small
         # (CPython shares small ints: deep trees then cost no more per node).
-        lv = levels[start : start + size]
-        base = min(lv)
-        blocks.append(Block(keys, chunk, [level - base for level in lv], None, owner))
+        lv = levels[start:end]
+        base = min(lv) if lv else 0
+        blocks.append(Block(keys, chunk, list(map(sub, lv, repeat(base))) if base else lv, None, owner))
         links.append((-1, 0, base))  # absolute for now; made relative to the parent below
-        for key, item in zip(keys, chunk):
-            row = rows[item >> 1]
-            if item & 1:
-                row.close_leaf = bid
-                row.close_key = key
-            else:
-                row.open_leaf = bid
-                row.open_key = key
-        level_ids.append(bid)
-        start += size
-    if not level_ids:
-        blocks.append(Block([], [], [], None, owner))
-        links.append((-1, 0, 0))
-        level_ids.append(0)
-    return level_ids
+        if size != per or start != bid * per:  # re-laid: not where ``_read_bounds`` put it
+            _relink_leaf(rows, bid, keys, chunk)
+        start = end
+    return list(range(len(sizes)))
+
+
+def _relink_leaf(rows: List[Row], bid: int, keys: List[int], chunk: List[int]) -> None:
+    """Point the back-links of the bounds ``chunk`` at leaf ``bid``, keys ``keys``. O(len(chunk))."""
+    for gap, item in zip(keys, chunk):
+        row = rows[item >> 1]
+        if item & 1:
+            row.close_leaf = bid
+            row.close_key = gap
+        else:
+            row.open_leaf = bid
+            row.open_key = gap
 
 
 def _build_level(

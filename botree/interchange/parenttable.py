@@ -9,7 +9,10 @@ the table) and cycles are errors by default; the policies are documented on
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
+from itertools import accumulate, repeat
+from operator import itemgetter
 from typing import Any, Dict, Hashable, Iterable, List, Optional, Tuple
 
 from ..errors import InvalidArgument, InvalidOperation
@@ -34,15 +37,23 @@ def _names(ids: Iterable[Any], limit: int = 10) -> str:
 
 
 def _extract(rows: List[Any], col: Any, what: str, optional: bool = False) -> List[Any]:
-    """One column of every row: a list comprehension, or a per-row pass naming the bad row."""
+    """One column of every row: a C-level pass, or a per-row pass naming the bad row.
+
+    ``optional``: a dict row without the column gives None (sequences need it anyway).
+    """
     try:
-        if optional:
+        if optional and not _sequences_only(rows):
             return [row.get(col) if isinstance(row, Mapping) else row[col] for row in rows]
-        return [row[col] for row in rows]
+        return list(map(itemgetter(col), rows))
     except (KeyError, IndexError, TypeError):
         for rownum, row in enumerate(rows):
             _column(row, col, what, rownum, optional)
         raise  # not reached: some row failed above
+
+
+def _sequences_only(rows: List[Any]) -> bool:
+    """Every row is a tuple or a list (no mapping: a missing column is an error, not None). O(n), C-level."""
+    return set(map(type, rows)) <= {tuple, list}
 
 
 def parent_table_events(
@@ -73,7 +84,9 @@ def parent_table_events(
     parents = _extract(rows, parent, "parent", optional=True)
     datas = rows if data is None else _extract(rows, data, "data")
     keys = _extract(rows, order, "order") if order is not None else None
-    up = _parent_positions(ext, parents, _positions(ext))
+    up = _dense_parent_positions(ext, parents)
+    if up is None:
+        up = _parent_positions(ext, parents, _positions(ext))
     state = _settle_orphans(ext, up, orphans)
     if not any(state):
         # No dropped orphans: group and emit every row first.  When the walk from the top
@@ -115,10 +128,27 @@ def _parent_positions(ext: List[Any], parents: List[Any], position: Dict[Hashabl
         raise InvalidArgument(f"row with id {ext[bad]!r} has an unhashable parent {parents[bad]!r}") from None
 
 
+def _dense_parent_positions(ext: List[Any], parents: List[Any]) -> Optional[List[int]]:
+    """``_parent_positions`` when the ids are the consecutive ints lo, lo + 1, ... in row order
+    and every parent is an int or None (else None): arithmetic instead of hashing. O(n).
+
+    A common table (serial ids in id order).  The result is the one ``_parent_positions``
+    gives: an id equal to ``lo + k`` is at row k, whatever its type (as for dict keys).
+    """
+    n = len(ext)
+    if not n or type(ext[0]) is not int:
+        return None
+    lo = ext[0]
+    hi = lo + n
+    if ext != list(range(lo, hi)) or not set(map(type, parents)) <= {int, type(None)}:
+        return None
+    return [-1 if p is None else p - lo if lo <= p < hi else -2 for p in parents]
+
+
 def _settle_orphans(ext: List[Any], up: List[int], orphans: str) -> List[int]:
     """Apply the orphan policy to ``up`` in place; the initial per-row states (3: dropped orphan)."""
     state = [0] * len(up)  # 0 unknown, 1 on the current walk, 2 kept, 3 dropped, 4 on/below a cycle
-    orphaned = [i for i in range(len(up)) if up[i] == -2]
+    orphaned = [i for i in range(len(up)) if up[i] == -2] if -2 in up else []
     if orphaned:
         if orphans == "error":
             raise InvalidOperation(
@@ -168,7 +198,8 @@ def _group_children(
     """Kept rows (``state`` 2; None: every row) grouped by parent (input order, or by ``keys``) as
     one sorted list, and offsets into it.
 
-    p's children (p = -1: the top level) fill ``kept[start[p + 2] : start[p + 3]]``.
+    p's children (p = -1: the top level) fill ``kept[start[p + 1] : start[p + 2]]``.
+    O(n log n) in C (the sort, counting, prefix sums).
     """
     n = len(up)
     kept = list(range(n)) if state is None else [i for i in range(n) if state[i] == 2]
@@ -180,25 +211,25 @@ def _group_children(
             raise InvalidArgument(f"order values of siblings cannot be compared: {exc}") from None
     else:
         kept.sort(key=up.__getitem__)  # stable: keeps the sibling order within each parent
-    start = [0] * (n + 3)
-    for i in kept:
-        start[up[i] + 3] += 1
-    for p in range(1, n + 3):
-        start[p] += start[p - 1]
+    counts = Counter(up if state is None else map(up.__getitem__, kept))
+    start = list(accumulate(map(counts.get, range(-1, n), repeat(0)), initial=0))
     return kept, start
 
 
 def _emit(
     kept: List[int], start: List[int], datas: List[Any], ext: List[Any]
 ) -> Tuple[List[Tuple[Any, bool]], List[Hashable]]:
-    """The bounds of the grouped forest in document order, and the external ids in preorder."""
+    """The bounds of the grouped forest in document order, and the external ids in preorder. O(n).
+
+    Depth-first with one stack of row positions, ``~i`` marking "close row i"; a row
+    without children is closed at once.
+    """
     events: List[Tuple[Any, bool]] = []
-    ids: List[Hashable] = []
+    order: List[int] = []
     emit = events.append
-    note = ids.append
+    note = order.append
     close = (None, False)
-    # Depth-first with one stack of row positions; ~i marks "close row i".
-    stack = kept[start[1] : start[2]]
+    stack = kept[start[0] : start[1]]
     stack.reverse()
     pop = stack.pop
     push = stack.append
@@ -209,13 +240,16 @@ def _emit(
             emit(close)
             continue
         emit((datas[i], True))
-        note(ext[i])
-        push(~i)
-        lo = start[i + 2]
-        hi = start[i + 3]
-        if hi > lo:
-            extend(kept[hi - 1 : lo - 1 if lo else None : -1])
-    return events, ids
+        note(i)
+        hi = start[i + 2]
+        lo = start[i + 1]
+        if hi == lo:
+            emit(close)
+        else:
+            push(~i)
+            # lo >= 1: the top-level rows come first in ``kept``, and there is one at least.
+            extend(kept[hi - 1 : lo - 1 : -1])
+    return events, list(map(ext.__getitem__, order))
 
 
 def _hashable(value: Any) -> bool:

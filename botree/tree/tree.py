@@ -198,9 +198,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         key: Optional[str] = None,
     ) -> "Tree":
         """A tree from (id, parent) rows; see ``load_parent_table`` for every option. O(n log n)."""
-        return load_parent_table(
-            rows, id, parent, order, data, orphans, cycles, block_size, fields, progress, key=key
-        )[0]
+        return _parent_table_tree(rows, id, parent, order, data, orphans, cycles, block_size, fields, progress, key)[0]
 
     def to_parent_table(self) -> List[Dict[str, Any]]:
         """One ``{"id", "parent", "order", "data"}`` dict per node, in preorder. O(n).
@@ -763,11 +761,31 @@ def load_parent_table(
     * Duplicate ids raise ``InvalidOperation`` naming them.  Nothing half-built is
       returned.  Node ids are assigned in preorder.
     """
+    with gc_paused():  # over the mapping too (see _parent_table_tree)
+        tree, ids = _parent_table_tree(
+            rows, id, parent, order, data, orphans, cycles, block_size, fields, progress, key
+        )
+        return tree, dict(zip(ids, range(len(ids))))
+
+
+def _parent_table_tree(
+    rows: Iterable[Any],
+    id: Any,
+    parent: Any,
+    order: Any,
+    data: Any,
+    orphans: str,
+    cycles: str,
+    block_size: int,
+    fields: Iterable[str],
+    progress: Optional[Progress],
+    key: Optional[str],
+) -> Tuple[Tree, List[Hashable]]:
+    """``load_parent_table``'s tree and the external ids in preorder (no mapping: ``from_parent_table``)."""
     fields = check_fields(fields)  # before reading any row
     # Millions of small containers, no cycles (see core.gcpause): one pause over the
-    # grouping, the build and the mapping, so the collector never walks the half-built
-    # heap between them (re-enabling it in between cost 17-25% of the whole at 10^6 rows).
+    # grouping and the build, so the collector never walks the half-built heap between
+    # them (re-enabling it in between cost 17-25% of the whole at 10^6 rows).
     with gc_paused():
         events, ids = parent_table_events(rows, id, parent, order, data, orphans, cycles)
-        tree = Tree.from_events(events, block_size, fields, progress=progress, key=key)
-        return tree, {ext: node for node, ext in enumerate(ids)}
+        return Tree.from_events(events, block_size, fields, progress=progress, key=key), ids
