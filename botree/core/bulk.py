@@ -1,17 +1,21 @@
-"""Bulk build: an order index made bottom-up from a stream of bounds, in O(n).
+"""Bulk build: an order index made bottom-up in O(n), from a stream of bounds or a linked forest.
 
-Bounds arrive in document order as ``(data, is_open)``; node ids are handed out in
-preorder (0, 1, 2, ...), exactly as inserting the same nodes one by one would.
-Leaves are filled to about ``fill`` of the block size and sized evenly, so every
-block ends between B/2 and B entries; inner levels are built the same way over the
-blocks below.  All level deltas are 0, so a bound's ``aux`` is its true level.
+Bounds arrive in document order as ``(data, is_open)`` (``build_index``), or are walked
+from first-child / next-sibling links (``build_forest``, for parent tables); node ids are
+handed out in preorder (0, 1, 2, ...), exactly as inserting the same nodes one by one
+would.  One pass reads the bounds: bound ``b`` goes to leaf ``b // per`` (``per``: about
+``fill`` of the block size) at that leaf's ``b % per``-th gap key, so each row is created
+with its back-links (or gets its closing one when its node closes); the last leaves are
+then re-laid so every block ends between B/2 and B entries.  Inner levels are built
+evenly over the blocks below.  A bound's ``aux`` is its level minus its leaf's lowest,
+which becomes the leaf's delta.
 """
 
 from __future__ import annotations
 
 from itertools import chain, count, cycle, islice, repeat
 from operator import sub
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import BotreeError, InvalidArgument, InvalidOperation
 from ..nodetable import TOP, ChunkedVector, IdAllocator, NodeTable, Row
@@ -57,51 +61,110 @@ def build_index(
     The cyclic garbage collector is paused meanwhile (see ``gcpause``).
     """
     with gc_paused():
-        return _build(events, block_size, fields, fill, progress, total, key)
+        B, fields, key, per = _checked(block_size, fields, fill, key)
+        layout = _Layout(per, progress, total)
+        rows, items, levels = _read_bounds(events, layout)
+        return _finish(rows, items, levels, B, fields, fill, key, layout)
 
 
-def _build(
-    events: Iterable[Tuple[Any, bool]],
-    block_size: Any,
-    fields: Iterable[str],
-    fill: Any,
-    progress: Optional[Progress],
-    total: Optional[int],
+def build_forest(
+    first: List[int],
+    after: List[int],
+    up: List[int],
+    datas: Sequence[Any],
+    expected: int,
+    block_size: Any = 64,
+    fields: Iterable[str] = (),
+    fill: Any = 0.75,
+    progress: Optional[Progress] = None,
     key: Any = None,
-) -> OrderIndex:
-    """``build_index`` with the garbage collector already paused."""
+) -> Optional[Tuple[OrderIndex, List[int]]]:
+    """An ``OrderIndex`` of the forest that the links describe, and its nodes' positions in preorder. O(n).
+
+    Positions are ``0 .. len(up) - 1``: ``first[i]`` is the first child of position ``i``
+    and ``first[-1]`` the first top-level one, ``after[i]`` its next sibling (-1: none),
+    ``up[i]`` its parent (-1: top level), ``datas[i]`` its data.  The walk starts at
+    ``first[-1]``; when it reaches other than ``expected`` positions (the links hold a
+    cycle) the result is None, before any data is checked.  Options and errors as in
+    ``build_index`` (progress counts bounds).  No recursion: one loop, O(1) per bound.
+    """
+    with gc_paused():
+        B, fields, key, per = _checked(block_size, fields, fill, key)
+        layout = _Layout(per, progress, None)
+        rows, items, levels, order = _walk_forest(first, after, up, datas, layout)
+        if len(order) != expected:
+            return None
+        return _finish(rows, items, levels, B, fields, fill, key, layout), order
+
+
+def _checked(block_size: Any, fields: Iterable[str], fill: Any, key: Any) -> Tuple[int, Tuple[str, ...], Any, int]:
+    """The checked options: block size B, fields, key field, and bounds per leaf while reading."""
     B = check_block_size(block_size)
-    fields = check_fields(fields)
+    names = check_fields(fields)
     key = check_key_field(key)
     if type(fill) not in (int, float) or not 0.5 <= fill <= 1.0:
         raise InvalidArgument(f"fill must be between 0.5 and 1.0, not {fill!r}")
-    owner = object()  # held by no batch: every block and row built here is frozen
-    per = max(B // 2, int(B * fill))
-    rows, items, levels = _read_bounds(events, per, owner, progress, total)
+    return B, names, key, max(B // 2, int(B * fill))
+
+
+class _Layout:
+    """Where each bound goes while reading: ``leaf_ids`` yields 0 (``per`` times), 1, ...;
+    ``leaf_keys`` the keys of a full leaf, over and over (one int object per leaf id and key,
+    shared by every row and leaf holding it).  Progress is reported as the 65,537th, 131,073rd ...
+    leaf id is taken, that is once that many bounds were read.
+    """
+
+    def __init__(self, per: int, progress: Optional[Progress], total: Optional[int]) -> None:
+        self.per = per
+        self.owner = object()  # held by no batch: every block and row built here is frozen
+        self.progress = progress
+        self.total = total
+        self.reported = -1  # the last count reported
+        ids: Iterator[int] = chain.from_iterable(map(repeat, count(), repeat(per)))
+        self.leaf_ids = ids if progress is None else chain.from_iterable(self._reporting(ids))
+        self.leaf_keys = cycle(even_keys(per))
+
+    def _reporting(self, ids: Iterator[int]) -> Iterator[Iterator[int]]:
+        done = 0
+        while True:
+            yield islice(ids, PROGRESS_EVERY)
+            done += PROGRESS_EVERY
+            self.reported = done
+            self.progress(done, self.total)  # type: ignore[misc]
+
+    def final(self, done: int) -> None:
+        """Report the final count, unless it was just reported."""
+        if self.progress is not None and self.reported != done:
+            self.progress(done, self.total)
+
+
+def _finish(
+    rows: List[Row],
+    items: List[int],
+    levels: List[int],
+    B: int,
+    fields: Tuple[str, ...],
+    fill: float,
+    key: Any,
+    layout: _Layout,
+) -> OrderIndex:
+    """The index over the bounds read: node table (checking indexed values first), leaves, inner levels."""
     nodes = NodeTable.from_rows(rows, fields, key)  # checks indexed values before anything else
     blocks: List[Block] = []
     links: List[Link] = []
-    level_ids = _build_leaves(rows, items, levels, B, per, owner, blocks, links)
+    level_ids = _build_leaves(rows, items, levels, B, layout.per, layout.owner, blocks, links)
     height = 0
     while len(level_ids) > 1:
-        level_ids = _build_level(level_ids, B, fill, owner, blocks, links)
+        level_ids = _build_level(level_ids, B, fill, layout.owner, blocks, links)
         height += 1
-    done = len(items)
-    if progress is not None and (done & (PROGRESS_EVERY - 1) or not done):
-        progress(done, total)  # the final count, unless it was just reported
+    layout.final(len(items))
     return OrderIndex.from_parts(
         ChunkedVector(blocks), ChunkedVector(links), nodes, level_ids[0], height, IdAllocator(len(blocks)), B
     )
 
 
-def _read_bounds(
-    events: Iterable[Tuple[Any, bool]], per: int, owner: object, progress: Optional[Progress], total: Optional[int]
-) -> Tuple[List[Row], List[int], List[int]]:
-    """One pass over ``events``: a row per node, bound items (node << 1 | is_close) and their levels.
-
-    Bound ``b`` goes to leaf ``b // per`` at key ``even_keys(per)[b % per]`` (``_build_leaves``
-    re-lays the last leaves), so every row gets its back-links here, as its bounds are read.
-    """
+def _read_bounds(events: Iterable[Tuple[Any, bool]], layout: _Layout) -> Tuple[List[Row], List[int], List[int]]:
+    """One pass over ``events``: a row per node, bound items (node << 1 | is_close) and their levels."""
     rows: List[Row] = []
     items: List[int] = []
     levels: List[int] = []
@@ -111,14 +174,10 @@ def _read_bounds(
     new_row = rows.append
     push = stack.append
     pop = stack.pop
+    owner = layout.owner
     parent = TOP  # the innermost open node's opening item; ``stack`` holds the ones around it
     depth = 0
     node = 0
-    reported = 0
-    # Leaf ids 0, 0, ... (per times), 1, 1, ... and the keys of a full leaf, over and over: one
-    # int object per leaf id and per key, shared by every row and leaf that holds it.
-    leaf_ids = chain.from_iterable(map(repeat, count(), repeat(per)))
-    leaf_keys = cycle(even_keys(per))
     try:
         iterator = iter(events)
     except TypeError:
@@ -126,34 +185,26 @@ def _read_bounds(
             f"events must be an iterable of (data, is_open) pairs, not {type(events).__name__}"
         ) from None
     try:
-        while True:
-            for (data, is_open), leaf, gap in zip(islice(iterator, PROGRESS_EVERY), leaf_ids, leaf_keys):
-                if is_open:
-                    append_level(depth)
-                    depth += 1
-                    # The row's parent is the parent's opening item itself (one int object, see nodetable.rows).
-                    new_row(Row(leaf, gap, 0, 0, data, owner, parent))
-                    push(parent)
-                    parent = node << 1
-                    append_item(parent)
-                    node += 1
-                else:
-                    if not depth:
-                        raise InvalidOperation(f"bound {len(items)} closes a node, but no node is open")
-                    depth -= 1
-                    append_level(depth)
-                    row = rows[parent >> 1]
-                    row.close_leaf = leaf
-                    row.close_key = gap
-                    append_item(parent | 1)
-                    parent = pop()
-            done = len(items)
-            if done == reported + PROGRESS_EVERY:
-                reported = done
-                if progress is not None:
-                    progress(done, total)
+        for (data, is_open), leaf, gap in zip(iterator, layout.leaf_ids, layout.leaf_keys):
+            if is_open:
+                append_level(depth)
+                depth += 1
+                # The row's parent is the parent's opening item itself (one int object, see nodetable.rows).
+                new_row(Row(leaf, gap, 0, 0, data, owner, parent))
+                push(parent)
+                parent = node << 1
+                append_item(parent)
+                node += 1
             else:
-                break  # the stream ended within this chunk
+                if not depth:
+                    raise InvalidOperation(f"bound {len(items)} closes a node, but no node is open")
+                depth -= 1
+                append_level(depth)
+                row = rows[parent >> 1]
+                row.close_leaf = leaf
+                row.close_key = gap
+                append_item(parent | 1)
+                parent = pop()
     except (TypeError, ValueError) as exc:
         tb = exc.__traceback__
         if isinstance(exc, BotreeError) or tb is None or tb.tb_next is not None:
@@ -162,6 +213,68 @@ def _read_bounds(
     if depth:
         raise InvalidOperation(f"{depth} node(s) never closed, the innermost is node {parent >> 1}")
     return rows, items, levels
+
+
+def _walk_forest(
+    first: List[int], after: List[int], up: List[int], datas: Sequence[Any], layout: _Layout
+) -> Tuple[List[Row], List[int], List[int], List[int]]:
+    """``_read_bounds`` over a linked forest (see ``build_forest``), and the positions in preorder.
+
+    A node without children gets both back-links at once; the others get the closing
+    one as the walk climbs back through them.
+    """
+    rows: List[Row] = []
+    items: List[int] = []
+    levels: List[int] = []
+    order: List[int] = []
+    stack: List[int] = []
+    append_item = items.append
+    append_level = levels.append
+    new_row = rows.append
+    note = order.append
+    push = stack.append
+    pop = stack.pop
+    slot = zip(layout.leaf_ids, layout.leaf_keys).__next__
+    owner = layout.owner
+    parent = TOP  # as in ``_read_bounds``
+    depth = 0
+    node = 0
+    i = first[-1]
+    while i >= 0:
+        leaf, gap = slot()
+        item = node << 1
+        node += 1
+        note(i)
+        append_item(item)
+        append_level(depth)
+        child = first[i]
+        if child >= 0:
+            new_row(Row(leaf, gap, 0, 0, datas[i], owner, parent))
+            push(parent)
+            parent = item
+            depth += 1
+            i = child
+            continue
+        close_leaf, close_gap = slot()
+        new_row(Row(leaf, gap, close_leaf, close_gap, datas[i], owner, parent))
+        append_item(item | 1)
+        append_level(depth)
+        following = after[i]
+        while following < 0:  # no next sibling: close the parent, and so on up
+            i = up[i]
+            if i < 0:
+                break
+            depth -= 1
+            leaf, gap = slot()
+            row = rows[parent >> 1]
+            row.close_leaf = leaf
+            row.close_key = gap
+            append_item(parent | 1)
+            append_level(depth)
+            parent = pop()
+            following = after[i]
+        i = following
+    return rows, items, levels, order
 
 
 def _leaf_sizes(total: int, per: int, B: int) -> List[int]:

@@ -9,13 +9,14 @@ the table) and cycles are errors by default; the policies are documented on
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
-from itertools import accumulate, repeat
 from operator import itemgetter
-from typing import Any, Dict, Hashable, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Tuple, TypeVar
 
-from ..errors import InvalidArgument, InvalidOperation
+from ..core.bulk import Progress, build_forest
+from ..core.gcpause import gc_paused
+from ..core.index import OrderIndex
+from ..errors import InvalidArgument, InvalidOperation, InvariantError
 
 ORPHAN_POLICIES = ("error", "ignore", "root")
 CYCLE_POLICIES = ("error", "break")
@@ -70,6 +71,46 @@ def parent_table_events(
     Node data is ``row[data]`` if ``data`` names a column, else the row itself.
     O(n) plus the sibling sort when ``order`` is given.
     """
+    ext, up, state, datas, keys = _read_table(rows, id, parent, order, data, orphans, cycles)
+
+    def emit(first: List[int], after: List[int], expected: int) -> Optional[Tuple[List[Tuple[Any, bool]], List[int]]]:
+        events, positions = _emit(first, after, up, datas)
+        return (events, positions) if len(positions) == expected else None
+
+    events, positions = _grouped(ext, up, state, keys, cycles, emit)
+    return events, list(map(ext.__getitem__, positions))
+
+
+def parent_table_index(
+    rows: Iterable[Any],
+    id: Any = "id",
+    parent: Any = "parent",
+    order: Any = None,
+    data: Any = None,
+    orphans: str = "error",
+    cycles: str = "error",
+    block_size: Any = 64,
+    fields: Iterable[str] = (),
+    progress: Optional[Progress] = None,
+    key: Any = None,
+) -> Tuple[OrderIndex, List[Hashable]]:
+    """``parent_table_events`` built into an order index at once (``core.bulk.build_forest``), and
+    the external ids in preorder: no bound list in between. O(n) plus the sibling sort.
+    """
+    with gc_paused():  # millions of small containers, no cycles (see core.gcpause)
+        ext, up, state, datas, keys = _read_table(rows, id, parent, order, data, orphans, cycles)
+
+        def build(first: List[int], after: List[int], expected: int) -> Optional[Tuple[OrderIndex, List[int]]]:
+            return build_forest(first, after, up, datas, expected, block_size, fields, progress=progress, key=key)
+
+        index, positions = _grouped(ext, up, state, keys, cycles, build)
+        return index, list(map(ext.__getitem__, positions))
+
+
+def _read_table(
+    rows: Iterable[Any], id: Any, parent: Any, order: Any, data: Any, orphans: str, cycles: str
+) -> Tuple[List[Any], List[int], List[int], List[Any], Optional[List[Any]]]:
+    """The columns (ids, parent positions, initial states, data, order values), orphans settled."""
     if orphans not in ORPHAN_POLICIES:
         raise InvalidArgument(f"orphans must be one of {ORPHAN_POLICIES}, not {orphans!r}")
     if cycles not in CYCLE_POLICIES:
@@ -87,22 +128,42 @@ def parent_table_events(
     up = _dense_parent_positions(ext, parents)
     if up is None:
         up = _parent_positions(ext, parents, _positions(ext))
-    state = _settle_orphans(ext, up, orphans)
+    return ext, up, _settle_orphans(ext, up, orphans), datas, keys
+
+
+Result = TypeVar("Result")
+
+
+def _grouped(
+    ext: List[Any],
+    up: List[int],
+    state: List[int],
+    keys: Optional[List[Any]],
+    cycles: str,
+    walk: Callable[[List[int], List[int], int], Optional[Result]],
+) -> Result:
+    """``walk(first, after, expected)`` over the rows linked as a forest, the cycle policy applied.
+
+    ``walk`` returns None when it reached fewer than ``expected`` rows from the top level.
+    """
     if not any(state):
-        # No dropped orphans: group and emit every row first.  When the walk from the top
+        # No dropped orphans: link and walk every row first.  When the walk from the top
         # level reaches every row there is no cycle, and the per-row walk of
         # ``_settle_cycles`` (a Python loop over all rows) is not needed.
         try:
-            kept, start = _group_children(up, None, keys)
+            first, after = _links(up, None, keys)
         except InvalidArgument:
             pass  # siblings' order values clash: decide below, after the cycle policy
         else:
-            events, ids = _emit(kept, start, datas, ext)
-            if len(ids) == len(up):
-                return events, ids
+            result = walk(first, after, len(up))
+            if result is not None:
+                return result
     _settle_cycles(ext, up, state, cycles)
-    kept, start = _group_children(up, state, keys)
-    return _emit(kept, start, datas, ext)
+    first, after = _links(up, state, keys)
+    result = walk(first, after, state.count(2))
+    if result is None:  # not reached: every kept row hangs below the top level now
+        raise InvariantError("a kept row of the parent table was not reached from the top level")
+    return result
 
 
 def _positions(ext: List[Any]) -> Dict[Hashable, int]:
@@ -192,64 +253,60 @@ def _settle_cycles(ext: List[Any], up: List[int], state: List[int], cycles: str)
         raise InvalidOperation(f"parent cycles among ids: {_names(cyclic)}")
 
 
-def _group_children(
-    up: List[int], state: Optional[List[int]], keys: Optional[List[Any]]
-) -> Tuple[List[int], List[int]]:
-    """Kept rows (``state`` 2; None: every row) grouped by parent (input order, or by ``keys``) as
-    one sorted list, and offsets into it.
+def _links(up: List[int], state: Optional[List[int]], keys: Optional[List[Any]]) -> Tuple[List[int], List[int]]:
+    """First child and next sibling (-1: none) of the kept rows (``state`` 2; None: every row),
+    siblings in input order or sorted by ``keys`` (stable); ``first[-1]``: the first top-level row.
 
-    p's children (p = -1: the top level) fill ``kept[start[p + 1] : start[p + 2]]``.
-    O(n log n) in C (the sort, counting, prefix sums).
+    O(n), or O(n log n) with ``keys`` (the sort, in C).
     """
     n = len(up)
-    kept = list(range(n)) if state is None else [i for i in range(n) if state[i] == 2]
+    kept: Iterable[int] = range(n) if state is None else [i for i in range(n) if state[i] == 2]
     if keys is not None:
         # Order values are compared only between siblings; ties keep input order.
         try:
-            kept.sort(key=lambda i: (up[i], keys[i]))
+            kept = sorted(kept, key=lambda i: (up[i], keys[i]))
         except TypeError as exc:
             raise InvalidArgument(f"order values of siblings cannot be compared: {exc}") from None
-    else:
-        kept.sort(key=up.__getitem__)  # stable: keeps the sibling order within each parent
-    counts = Counter(up if state is None else map(up.__getitem__, kept))
-    start = list(accumulate(map(counts.get, range(-1, n), repeat(0)), initial=0))
-    return kept, start
+    first = [-1] * (n + 1)
+    after = [-1] * n
+    for i in reversed(kept):  # type: ignore[call-overload]
+        p = up[i]
+        after[i] = first[p]
+        first[p] = i
+    return first, after
 
 
 def _emit(
-    kept: List[int], start: List[int], datas: List[Any], ext: List[Any]
-) -> Tuple[List[Tuple[Any, bool]], List[Hashable]]:
-    """The bounds of the grouped forest in document order, and the external ids in preorder. O(n).
+    first: List[int], after: List[int], up: List[int], datas: List[Any]
+) -> Tuple[List[Tuple[Any, bool]], List[int]]:
+    """The bounds of the linked forest in document order, and the row positions in preorder. O(n).
 
-    Depth-first with one stack of row positions, ``~i`` marking "close row i"; a row
-    without children is closed at once.
+    The walk of ``core.bulk.build_forest``: down to first children, closing a row
+    without children at once, then up through the parents until one has a next sibling.
     """
     events: List[Tuple[Any, bool]] = []
     order: List[int] = []
     emit = events.append
     note = order.append
     close = (None, False)
-    stack = kept[start[0] : start[1]]
-    stack.reverse()
-    pop = stack.pop
-    push = stack.append
-    extend = stack.extend
-    while stack:
-        i = pop()
-        if i < 0:
-            emit(close)
-            continue
+    i = first[-1]
+    while i >= 0:
         emit((datas[i], True))
         note(i)
-        hi = start[i + 2]
-        lo = start[i + 1]
-        if hi == lo:
+        child = first[i]
+        if child >= 0:
+            i = child
+            continue
+        emit(close)
+        following = after[i]
+        while following < 0:
+            i = up[i]
+            if i < 0:
+                break
             emit(close)
-        else:
-            push(~i)
-            # lo >= 1: the top-level rows come first in ``kept``, and there is one at least.
-            extend(kept[hi - 1 : lo - 1 : -1])
-    return events, list(map(ext.__getitem__, order))
+            following = after[i]
+        i = following
+    return events, order
 
 
 def _hashable(value: Any) -> bool:

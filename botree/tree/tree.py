@@ -25,7 +25,7 @@ from ..interchange.frames import frame_events, to_frame
 from ..interchange.graphs import graph_events, to_graph
 from ..interchange.keyedtable import csv_parent_rows, csv_table
 from ..interchange.nested import build_nested, json_text, nested_events, single_root
-from ..interchange.parenttable import parent_table_events
+from ..interchange.parenttable import parent_table_index
 from ..interchange.paths import check_separator, leaf_paths, path_events, segment_of, split_path
 from ..interchange.records import build_records, records_events
 from ..renamed import renamed
@@ -783,9 +783,5 @@ def _parent_table_tree(
 ) -> Tuple[Tree, List[Hashable]]:
     """``load_parent_table``'s tree and the external ids in preorder (no mapping: ``from_parent_table``)."""
     fields = check_fields(fields)  # before reading any row
-    # Millions of small containers, no cycles (see core.gcpause): one pause over the
-    # grouping and the build, so the collector never walks the half-built heap between
-    # them (re-enabling it in between cost 17-25% of the whole at 10^6 rows).
-    with gc_paused():
-        events, ids = parent_table_events(rows, id, parent, order, data, orphans, cycles)
-        return Tree.from_events(events, block_size, fields, progress=progress, key=key), ids
+    index, ids = parent_table_index(rows, id, parent, order, data, orphans, cycles, block_size, fields, progress, key)
+    return Tree.from_order_index(index), ids
