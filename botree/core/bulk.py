@@ -1,7 +1,7 @@
-"""Bulk build: an order index made bottom-up in O(n), from a stream of bounds or a linked forest.
+"""Bulk build: an order index made bottom-up in O(n), from a stream of bounds or a preorder.
 
-Bounds arrive in document order as ``(data, is_open)`` (``build_index``), or are walked
-from first-child / next-sibling links (``build_forest``, for parent tables); node ids are
+Bounds arrive in document order as ``(data, is_open)`` (``build_index``), or nodes in
+preorder with their subtree sizes (``build_preorder``, for parent tables); node ids are
 handed out in preorder (0, 1, 2, ...), exactly as inserting the same nodes one by one
 would.  One pass reads the bounds: bound ``b`` goes to leaf ``b // per`` (``per``: about
 ``fill`` of the block size) at that leaf's ``b % per``-th gap key, so each row is created
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from itertools import chain, count, cycle, islice, repeat
 from operator import sub
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import BotreeError, InvalidArgument, InvalidOperation
 from ..nodetable import TOP, ChunkedVector, IdAllocator, NodeTable, Row
@@ -67,34 +67,26 @@ def build_index(
         return _finish(rows, items, levels, B, fields, fill, key, layout)
 
 
-def build_forest(
-    first: List[int],
-    after: List[int],
-    up: List[int],
-    datas: Sequence[Any],
-    expected: int,
+def build_preorder(
+    datas: List[Any],
+    sizes: List[int],
     block_size: Any = 64,
     fields: Iterable[str] = (),
     fill: Any = 0.75,
     progress: Optional[Progress] = None,
     key: Any = None,
-) -> Optional[Tuple[OrderIndex, List[int]]]:
-    """An ``OrderIndex`` of the forest that the links describe, and its nodes' positions in preorder. O(n).
+) -> OrderIndex:
+    """An ``OrderIndex`` of the forest whose nodes, in preorder, hold ``datas`` and have subtrees of
+    ``sizes`` nodes (themselves included: 1 for a node without children). O(n).
 
-    Positions are ``0 .. len(up) - 1``: ``first[i]`` is the first child of position ``i``
-    and ``first[-1]`` the first top-level one, ``after[i]`` its next sibling (-1: none),
-    ``up[i]`` its parent (-1: top level), ``datas[i]`` its data.  The walk starts at
-    ``first[-1]``; when it reaches other than ``expected`` positions (the links hold a
-    cycle) the result is None, before any data is checked.  Options and errors as in
-    ``build_index`` (progress counts bounds).  No recursion: one loop, O(1) per bound.
+    The caller vouches for the sizes (each subtree lies within its parent's).  Options and
+    errors as in ``build_index`` (progress counts bounds).  One loop, no recursion.
     """
     with gc_paused():
         B, fields, key, per = _checked(block_size, fields, fill, key)
         layout = _Layout(per, progress, None)
-        rows, items, levels, order = _walk_forest(first, after, up, datas, layout)
-        if len(order) != expected:
-            return None
-        return _finish(rows, items, levels, B, fields, fill, key, layout), order
+        rows, items, levels = _read_preorder(datas, sizes, layout)
+        return _finish(rows, items, levels, B, fields, fill, key, layout)
 
 
 def _checked(block_size: Any, fields: Iterable[str], fill: Any, key: Any) -> Tuple[int, Tuple[str, ...], Any, int]:
@@ -215,66 +207,64 @@ def _read_bounds(events: Iterable[Tuple[Any, bool]], layout: _Layout) -> Tuple[L
     return rows, items, levels
 
 
-def _walk_forest(
-    first: List[int], after: List[int], up: List[int], datas: Sequence[Any], layout: _Layout
-) -> Tuple[List[Row], List[int], List[int], List[int]]:
-    """``_read_bounds`` over a linked forest (see ``build_forest``), and the positions in preorder.
+def _read_preorder(
+    datas: List[Any], sizes: List[int], layout: _Layout
+) -> Tuple[List[Row], List[int], List[int]]:
+    """``_read_bounds`` over nodes in preorder with their subtree sizes (see ``build_preorder``).
 
     A node without children gets both back-links at once; the others get the closing
-    one as the walk climbs back through them.
+    one when the walk passes their subtree's end.  Memory is read in order only.
     """
     rows: List[Row] = []
     items: List[int] = []
     levels: List[int] = []
-    order: List[int] = []
     stack: List[int] = []
+    ends: List[int] = []
     append_item = items.append
     append_level = levels.append
     new_row = rows.append
-    note = order.append
     push = stack.append
     pop = stack.pop
+    push_end = ends.append
+    pop_end = ends.pop
     slot = zip(layout.leaf_ids, layout.leaf_keys).__next__
     owner = layout.owner
     parent = TOP  # as in ``_read_bounds``
+    end = len(datas) + 1  # preorder number where the innermost open node's subtree ends
     depth = 0
     node = 0
-    i = first[-1]
-    while i >= 0:
-        leaf, gap = slot()
-        item = node << 1
-        node += 1
-        note(i)
-        append_item(item)
-        append_level(depth)
-        child = first[i]
-        if child >= 0:
-            new_row(Row(leaf, gap, 0, 0, datas[i], owner, parent))
-            push(parent)
-            parent = item
-            depth += 1
-            i = child
-            continue
-        close_leaf, close_gap = slot()
-        new_row(Row(leaf, gap, close_leaf, close_gap, datas[i], owner, parent))
-        append_item(item | 1)
-        append_level(depth)
-        following = after[i]
-        while following < 0:  # no next sibling: close the parent, and so on up
-            i = up[i]
-            if i < 0:
-                break
-            depth -= 1
+    # A last pseudo-node of size 0 closes the nodes still open.
+    for data, size in chain(zip(datas, sizes), ((None, 0),)):
+        while end <= node:  # the innermost open node's subtree ended: close it
             leaf, gap = slot()
             row = rows[parent >> 1]
             row.close_leaf = leaf
             row.close_key = gap
+            depth -= 1
             append_item(parent | 1)
             append_level(depth)
             parent = pop()
-            following = after[i]
-        i = following
-    return rows, items, levels, order
+            end = pop_end()
+        if not size:
+            break
+        leaf, gap = slot()
+        item = node << 1
+        append_item(item)
+        append_level(depth)
+        if size == 1:
+            close_leaf, close_gap = slot()
+            new_row(Row(leaf, gap, close_leaf, close_gap, data, owner, parent))
+            append_item(item | 1)
+            append_level(depth)
+        else:
+            new_row(Row(leaf, gap, 0, 0, data, owner, parent))
+            push(parent)
+            push_end(end)
+            parent = item
+            end = node + size
+            depth += 1
+        node += 1
+    return rows, items, levels
 
 
 def _leaf_sizes(total: int, per: int, B: int) -> List[int]:

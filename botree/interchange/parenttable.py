@@ -10,16 +10,18 @@ the table) and cycles are errors by default; the policies are documented on
 from __future__ import annotations
 
 from collections.abc import Mapping
-from operator import itemgetter
-from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Tuple, TypeVar
+from itertools import islice
+from operator import itemgetter, lt
+from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Tuple
 
-from ..core.bulk import Progress, build_forest
+from ..core.bulk import Progress, build_index, build_preorder
 from ..core.gcpause import gc_paused
 from ..core.index import OrderIndex
-from ..errors import InvalidArgument, InvalidOperation, InvariantError
+from ..errors import InvalidArgument, InvalidOperation
 
 ORPHAN_POLICIES = ("error", "ignore", "root")
 CYCLE_POLICIES = ("error", "break")
+MappingMaker = Callable[[], Dict[Hashable, int]]  # makes the mapping external id -> node id
 
 
 def _column(row: Any, col: Any, what: str, rownum: int, optional: bool = False) -> Any:
@@ -72,12 +74,7 @@ def parent_table_events(
     O(n) plus the sibling sort when ``order`` is given.
     """
     ext, up, state, datas, keys = _read_table(rows, id, parent, order, data, orphans, cycles)
-
-    def emit(first: List[int], after: List[int], expected: int) -> Optional[Tuple[List[Tuple[Any, bool]], List[int]]]:
-        events, positions = _emit(first, after, up, datas)
-        return (events, positions) if len(positions) == expected else None
-
-    events, positions = _grouped(ext, up, state, keys, cycles, emit)
+    events, positions = _bounds(ext, up, state, datas, keys, cycles)
     return events, list(map(ext.__getitem__, positions))
 
 
@@ -93,18 +90,67 @@ def parent_table_index(
     fields: Iterable[str] = (),
     progress: Optional[Progress] = None,
     key: Any = None,
-) -> Tuple[OrderIndex, List[Hashable]]:
-    """``parent_table_events`` built into an order index at once (``core.bulk.build_forest``), and
-    the external ids in preorder: no bound list in between. O(n) plus the sibling sort.
+) -> Tuple[OrderIndex, MappingMaker]:
+    """The forest of ``parent_table_events`` as an order index, and a function making the
+    mapping external id -> node id. O(n) plus the sibling sort.
+
+    When every row's parent comes before it (as in tables numbered in insertion order),
+    ``_preorder`` numbers the nodes in two passes over the rows and the index is built
+    from the preorder (``core.bulk.build_preorder``); otherwise through the bounds.
     """
     with gc_paused():  # millions of small containers, no cycles (see core.gcpause)
         ext, up, state, datas, keys = _read_table(rows, id, parent, order, data, orphans, cycles)
+        if not any(state):
+            laid = _preorder(up, keys, datas)
+            if laid is not None:
+                in_preorder, sizes, node_of = laid
+                index = build_preorder(in_preorder, sizes, block_size, fields, progress=progress, key=key)
+                return index, lambda: dict(zip(ext, node_of))
+        events, positions = _bounds(ext, up, state, datas, keys, cycles)
+        index = build_index(events, block_size, fields, progress=progress, key=key)
+        return index, lambda: dict(zip(map(ext.__getitem__, positions), range(len(positions))))
 
-        def build(first: List[int], after: List[int], expected: int) -> Optional[Tuple[OrderIndex, List[int]]]:
-            return build_forest(first, after, up, datas, expected, block_size, fields, progress=progress, key=key)
 
-        index, positions = _grouped(ext, up, state, keys, cycles, build)
-        return index, list(map(ext.__getitem__, positions))
+def _preorder(
+    up: List[int], keys: Optional[List[Any]], datas: List[Any]
+) -> Optional[Tuple[List[Any], List[int], List[int]]]:
+    """When every parent comes first (``up[i] < i``): the data and subtree sizes in preorder, and
+    each row's node id (preorder number); else None. O(n), or O(n log n) with ``keys``.
+
+    Subtree sizes are summed from the last row to the first; then each row, its parent
+    numbered already, takes the next free number under the parent and leaves its own
+    size to the next sibling.  Each pass reads the rows in order and touches one parent
+    slot per row, where a depth-first walk would jump around memory at every row.
+    """
+    n = len(up)
+    if not all(map(lt, up, range(n))):
+        return None
+    sizes = [1] * (n + 1)  # sizes[-1]: the top level's, unused
+    for p, size in zip(reversed(up), islice(reversed(sizes), 1, None)):
+        sizes[p] += size
+    del sizes[n]
+    rank: Iterable[int] = range(n)
+    if keys is not None:
+        # Order values are compared only between siblings; ties keep input order.  A row
+        # still comes after its parent: the parent sorts under its own parent, which comes first.
+        try:
+            rank = sorted(rank, key=lambda i: (up[i], keys[i]))
+        except TypeError as exc:
+            raise InvalidArgument(f"order values of siblings cannot be compared: {exc}") from None
+    free = [0] * (n + 1)  # next free number below each row; free[-1]: at the top level
+    node_of = [0] * n
+    in_preorder: List[Any] = [None] * n
+    sizes_in_preorder = [0] * n
+    for i in rank:
+        p = up[i]
+        node = free[p]
+        size = sizes[i]
+        free[p] = node + size
+        free[i] = node + 1
+        node_of[i] = node
+        in_preorder[node] = datas[i]
+        sizes_in_preorder[node] = size
+    return in_preorder, sizes_in_preorder, node_of
 
 
 def _read_table(
@@ -131,21 +177,10 @@ def _read_table(
     return ext, up, _settle_orphans(ext, up, orphans), datas, keys
 
 
-Result = TypeVar("Result")
-
-
-def _grouped(
-    ext: List[Any],
-    up: List[int],
-    state: List[int],
-    keys: Optional[List[Any]],
-    cycles: str,
-    walk: Callable[[List[int], List[int], int], Optional[Result]],
-) -> Result:
-    """``walk(first, after, expected)`` over the rows linked as a forest, the cycle policy applied.
-
-    ``walk`` returns None when it reached fewer than ``expected`` rows from the top level.
-    """
+def _bounds(
+    ext: List[Any], up: List[int], state: List[int], datas: List[Any], keys: Optional[List[Any]], cycles: str
+) -> Tuple[List[Tuple[Any, bool]], List[int]]:
+    """The bounds of the rows linked as a forest, the cycle policy applied, and the row positions in preorder."""
     if not any(state):
         # No dropped orphans: link and walk every row first.  When the walk from the top
         # level reaches every row there is no cycle, and the per-row walk of
@@ -155,15 +190,12 @@ def _grouped(
         except InvalidArgument:
             pass  # siblings' order values clash: decide below, after the cycle policy
         else:
-            result = walk(first, after, len(up))
-            if result is not None:
-                return result
+            events, positions = _emit(first, after, up, datas)
+            if len(positions) == len(up):
+                return events, positions
     _settle_cycles(ext, up, state, cycles)
     first, after = _links(up, state, keys)
-    result = walk(first, after, state.count(2))
-    if result is None:  # not reached: every kept row hangs below the top level now
-        raise InvariantError("a kept row of the parent table was not reached from the top level")
-    return result
+    return _emit(first, after, up, datas)
 
 
 def _positions(ext: List[Any]) -> Dict[Hashable, int]:

@@ -25,7 +25,7 @@ from ..interchange.frames import frame_events, to_frame
 from ..interchange.graphs import graph_events, to_graph
 from ..interchange.keyedtable import csv_parent_rows, csv_table
 from ..interchange.nested import build_nested, json_text, nested_events, single_root
-from ..interchange.parenttable import parent_table_index
+from ..interchange.parenttable import MappingMaker, parent_table_index
 from ..interchange.paths import check_separator, leaf_paths, path_events, segment_of, split_path
 from ..interchange.records import build_records, records_events
 from ..renamed import renamed
@@ -762,10 +762,10 @@ def load_parent_table(
       returned.  Node ids are assigned in preorder.
     """
     with gc_paused():  # over the mapping too (see _parent_table_tree)
-        tree, ids = _parent_table_tree(
+        tree, mapping = _parent_table_tree(
             rows, id, parent, order, data, orphans, cycles, block_size, fields, progress, key
         )
-        return tree, dict(zip(ids, range(len(ids))))
+        return tree, mapping()
 
 
 def _parent_table_tree(
@@ -780,8 +780,10 @@ def _parent_table_tree(
     fields: Iterable[str],
     progress: Optional[Progress],
     key: Optional[str],
-) -> Tuple[Tree, List[Hashable]]:
-    """``load_parent_table``'s tree and the external ids in preorder (no mapping: ``from_parent_table``)."""
+) -> Tuple[Tree, MappingMaker]:
+    """``load_parent_table``'s tree and a function making its mapping (``from_parent_table`` makes none)."""
     fields = check_fields(fields)  # before reading any row
-    index, ids = parent_table_index(rows, id, parent, order, data, orphans, cycles, block_size, fields, progress, key)
-    return Tree.from_order_index(index), ids
+    index, mapping = parent_table_index(
+        rows, id, parent, order, data, orphans, cycles, block_size, fields, progress, key
+    )
+    return Tree.from_order_index(index), mapping
