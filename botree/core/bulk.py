@@ -166,7 +166,6 @@ def _read_bounds(events: Iterable[Tuple[Any, bool]], layout: _Layout) -> Tuple[L
     new_row = rows.append
     push = stack.append
     pop = stack.pop
-    owner = layout.owner
     parent = TOP  # the innermost open node's opening item; ``stack`` holds the ones around it
     depth = 0
     node = 0
@@ -182,7 +181,7 @@ def _read_bounds(events: Iterable[Tuple[Any, bool]], layout: _Layout) -> Tuple[L
                 append_level(depth)
                 depth += 1
                 # The row's parent is the parent's opening item itself (one int object, see nodetable.rows).
-                new_row(Row(leaf, gap, 0, 0, data, owner, parent))
+                new_row(Row(leaf, gap, 0, 0, data, None, parent))
                 push(parent)
                 parent = node << 1
                 append_item(parent)
@@ -228,7 +227,6 @@ def _read_preorder(
     push_end = ends.append
     pop_end = ends.pop
     slot = zip(layout.leaf_ids, layout.leaf_keys).__next__
-    owner = layout.owner
     parent = TOP  # as in ``_read_bounds``
     end = len(datas) + 1  # preorder number where the innermost open node's subtree ends
     depth = 0
@@ -253,11 +251,11 @@ def _read_preorder(
         append_level(depth)
         if size == 1:
             close_leaf, close_gap = slot()
-            new_row(Row(leaf, gap, close_leaf, close_gap, data, owner, parent))
+            new_row(Row(leaf, gap, close_leaf, close_gap, data, None, parent))
             append_item(item | 1)
             append_level(depth)
         else:
-            new_row(Row(leaf, gap, 0, 0, data, owner, parent))
+            new_row(Row(leaf, gap, 0, 0, data, None, parent))
             push(parent)
             push_end(end)
             parent = item
@@ -298,6 +296,7 @@ def _build_leaves(
     # Leaves of one size share one key list: no block built here is ever changed in place
     # (a batch copies a block before changing it, see ``Block.copy``).
     shared: Dict[int, List[int]] = {}
+    leaf_ids: List[int] = []
     start = 0
     for bid, size in enumerate(sizes):
         end = start + size
@@ -309,12 +308,18 @@ def _build_leaves(
         # (CPython shares small ints: deep trees then cost no more per node).
         lv = levels[start:end]
         base = min(lv) if lv else 0
-        blocks.append(Block(keys, chunk, list(map(sub, lv, repeat(base))) if base else lv, None, owner))
+        if base:
+            lv[:] = map(sub, lv, repeat(base))  # in place: the list keeps its exact size
+        blocks.append(Block(keys, chunk, lv, None, owner))
         links.append((-1, 0, base))  # absolute for now; made relative to the parent below
         if size != per or start != bid * per:  # re-laid: not where ``_read_bounds`` put it
             _relink_leaf(rows, bid, keys, chunk)
+        elif chunk:  # the id object the rows hold already: one int per leaf, not two
+            row = rows[chunk[0] >> 1]
+            bid = row.close_leaf if chunk[0] & 1 else row.open_leaf
+        leaf_ids.append(bid)
         start = end
-    return list(range(len(sizes)))
+    return leaf_ids
 
 
 def _relink_leaf(rows: List[Row], bid: int, keys: List[int], chunk: List[int]) -> None:
