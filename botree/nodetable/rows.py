@@ -46,7 +46,7 @@ class Row:
         close_leaf: int,
         close_key: int,
         data: Any,
-        owner: None = None,
+        owner: object = None,  # object, not None: both builds raise the TypeError below
         parent: int = UNKNOWN,
     ) -> None:
         if owner is not None:
