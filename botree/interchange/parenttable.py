@@ -105,10 +105,18 @@ def parent_table_index(
             if laid is not None:
                 in_preorder, sizes, node_of = laid
                 index = build_preorder(in_preorder, sizes, block_size, fields, progress=progress, key=key)
-                return index, lambda: dict(zip(ext, node_of))
+                return index, lambda: _mapping(ext, node_of)
         events, positions = _bounds(ext, up, state, datas, keys, cycles)
         index = build_index(events, block_size, fields, progress=progress, key=key)
         return index, lambda: dict(zip(map(ext.__getitem__, positions), range(len(positions))))
+
+
+def _mapping(ext: List[Any], node_of: List[int]) -> Dict[Hashable, int]:
+    """External id -> node id, in preorder (as the bounds path makes it). O(n)."""
+    in_preorder: List[Any] = [None] * len(ext)
+    for ident, node in zip(ext, node_of):
+        in_preorder[node] = ident
+    return dict(zip(in_preorder, range(len(ext))))
 
 
 def _preorder(
