@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Dict, List, Optional, Set
 
-from ..nodetable import IdAllocator, Row, TransientVector
+from ..nodetable import IdAllocator, OwnedRow, TransientVector
 from .blocks import EMPTY_MIN, Block
 from .gapkeys import SPACE, even_keys, gap_keys
 from .reader import IndexReader
@@ -180,7 +180,9 @@ class Maintenance(IndexReader):
                 if row is None:
                     row = nodes.writable(node)  # raises UnknownNode
                 elif row.owner is not token:
-                    row = Row(row.open_leaf, row.open_key, row.close_leaf, row.close_key, row.data, token, row.parent)
+                    row = OwnedRow(
+                        row.open_leaf, row.open_key, row.close_leaf, row.close_key, row.data, token, row.parent
+                    )
                     if node >> 6 == owned:
                         slots[node & 63] = row
                     else:

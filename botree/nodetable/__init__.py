@@ -6,7 +6,7 @@
 
 from ..errors import NodeTableError, NotIndexed, TableCorrupt, UnknownNode
 from .allocator import IdAllocator
-from .rows import TOP, UNKNOWN, Row
+from .rows import TOP, UNKNOWN, OwnedRow, Row
 from .table import NodeTable, TransientNodeTable
 from .vector import ChunkedVector, TransientVector
 
@@ -16,6 +16,7 @@ __all__ = [
     "NodeTable",
     "NodeTableError",
     "NotIndexed",
+    "OwnedRow",
     "Row",
     "TOP",
     "TableCorrupt",

@@ -18,7 +18,7 @@ from .allocator import IdAllocator
 from .attrindex import Range, indexed_values
 from .fieldtree import NO_FIELDS, FieldTrees, TransientFieldTrees, build_trees, check_trees, reconfigure
 from .keyindex import KeyIndex, build_keys, check_key, check_keys, empty_keys
-from .rows import UNKNOWN, NodeArg, Row
+from .rows import UNKNOWN, NodeArg, OwnedRow, Row
 from .vector import ChunkedVector
 
 
@@ -452,7 +452,7 @@ class TransientNodeTable(_TableReader):
             self._take(wanted.pop())
         else:
             node = alloc.allocate_fresh() if fresh else alloc.allocate()
-        row = Row(open_leaf, open_key, close_leaf, close_key, data, self._token, parent)
+        row = OwnedRow(open_leaf, open_key, close_leaf, close_key, data, self._token, parent)
         rows = self._rows
         if node == rows.length:
             rows.append(row)

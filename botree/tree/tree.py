@@ -25,7 +25,7 @@ from ..interchange.frames import frame_events, to_frame
 from ..interchange.graphs import graph_events, to_graph
 from ..interchange.keyedtable import csv_parent_rows, csv_table
 from ..interchange.nested import build_nested, json_text, nested_events, single_root
-from ..interchange.parenttable import parent_table_events
+from ..interchange.parenttable import MappingMaker, parent_table_index
 from ..interchange.paths import check_separator, leaf_paths, path_events, segment_of, split_path
 from ..interchange.records import build_records, records_events
 from ..renamed import renamed
@@ -198,9 +198,7 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         key: Optional[str] = None,
     ) -> "Tree":
         """A tree from (id, parent) rows; see ``load_parent_table`` for every option. O(n log n)."""
-        return load_parent_table(
-            rows, id, parent, order, data, orphans, cycles, block_size, fields, progress, key=key
-        )[0]
+        return _parent_table_tree(rows, id, parent, order, data, orphans, cycles, block_size, fields, progress, key)[0]
 
     def to_parent_table(self) -> List[Dict[str, Any]]:
         """One ``{"id", "parent", "order", "data"}`` dict per node, in preorder. O(n).
@@ -772,11 +770,29 @@ def load_parent_table(
     * Duplicate ids raise ``InvalidOperation`` naming them.  Nothing half-built is
       returned.  Node ids are assigned in preorder.
     """
+    with gc_paused():  # over the mapping too (see _parent_table_tree)
+        tree, mapping = _parent_table_tree(
+            rows, id, parent, order, data, orphans, cycles, block_size, fields, progress, key
+        )
+        return tree, mapping()
+
+
+def _parent_table_tree(
+    rows: Iterable[Any],
+    id: Any,
+    parent: Any,
+    order: Any,
+    data: Any,
+    orphans: str,
+    cycles: str,
+    block_size: int,
+    fields: Iterable[str],
+    progress: Optional[Progress],
+    key: Optional[str],
+) -> Tuple[Tree, MappingMaker]:
+    """``load_parent_table``'s tree and a function making its mapping (``from_parent_table`` makes none)."""
     fields = check_fields(fields)  # before reading any row
-    # Millions of small containers, no cycles (see core.gcpause): one pause over the
-    # grouping, the build and the mapping, so the collector never walks the half-built
-    # heap between them (re-enabling it in between cost 17-25% of the whole at 10^6 rows).
-    with gc_paused():
-        events, ids = parent_table_events(rows, id, parent, order, data, orphans, cycles)
-        tree = Tree.from_events(events, block_size, fields, progress=progress, key=key)
-        return tree, {ext: node for node, ext in enumerate(ids)}
+    index, mapping = parent_table_index(
+        rows, id, parent, order, data, orphans, cycles, block_size, fields, progress, key
+    )
+    return Tree.from_order_index(index), mapping
