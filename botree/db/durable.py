@@ -1175,7 +1175,27 @@ class DurableDatabase(Database):
                     pass
         except Regroup:
             pass
+        except (VersionNotFound, CorruptDatabase):
+            # Its own build failed in its group, which rolled back: the posted copy must not be
+            # served by another writer's group after this raises (unless one already did).
+            found = self._withdraw(ticket)
+            if found is None:
+                raise
+            return self._served(ticket, tx, found)
         return self._commit_alone(tx, make, ticket)
+
+    def _withdraw(self, ticket: int) -> Optional[Tuple[Optional[int], bytes]]:
+        """Settle queued request ``ticket`` as refused unless a group stored it meanwhile: that outcome, or None."""
+
+        def work(head: int, retrying: bool) -> Optional[Tuple[Optional[int], bytes]]:
+            found = self._store.outcome(ticket)
+            if found is None:
+                self._store.settle(ticket, None, codec.encode_refusal(codec.OUTCOME_CONFLICT, "withdrawn"))
+            return found
+
+        found = self._store.commit_group(work)
+        self._store.unqueue([ticket])
+        return found
 
     def _commit_alone(self, tx: DbTransaction, make: Make, ticket: int) -> _Landed:
         """Branch tables appeared: ``tx`` is committed alone, unless a group stored it already.
@@ -1234,6 +1254,9 @@ class DurableDatabase(Database):
                 own = self._build(head, head, make, tx.message, tx.meta)
             except ConflictError as exc:
                 failed.append(exc)
+                # Settled as refused in this group: a posted copy of it may still sit in the queue,
+                # and another writer's group must find it settled, not serve it.
+                self._store.settle(ticket, None, codec.encode_refusal(codec.OUTCOME_CONFLICT, str(exc)))
             else:
                 head = self._add(own, ticket, tx.ids)
                 built.append(own)

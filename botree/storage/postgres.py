@@ -340,8 +340,10 @@ class PostgresStore(Store):
         return schema("BYTEA", "DOUBLE PRECISION")
 
     def close(self) -> None:
-        """Close the connection (and the one ``await_unlocked`` waits on)."""
-        self._conn.close()
+        """Close the connection (and the one ``await_unlocked`` waits on); later statements raise, never reconnect."""
+        with self.lock:
+            self.closed = True
+            self._conn.close()
         self._close_waiting()
 
     def _announce(self, version: int) -> None:

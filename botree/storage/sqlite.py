@@ -173,8 +173,11 @@ class SQLiteStore(Store):
             except OSError:
                 time.sleep(0.001)
                 return
-        fcntl.flock(self._wait_fd, fcntl.LOCK_SH)
-        fcntl.flock(self._wait_fd, fcntl.LOCK_UN)
+        try:
+            fcntl.flock(self._wait_fd, fcntl.LOCK_SH)
+            fcntl.flock(self._wait_fd, fcntl.LOCK_UN)
+        except (OSError, TypeError):  # closed meanwhile (``close``): the caller's next statement says so
+            time.sleep(0.001)
 
     def _queue(self) -> str:
         return self.target + "-queue"
@@ -239,8 +242,14 @@ class SQLiteStore(Store):
         return [] if rows == [("ok",)] else [str(r[0]) for r in rows]
 
     def close(self) -> None:
-        """Close the file (the last connection checkpoints the WAL) and the commit lock file."""
-        self._conn.close()
+        """Close the file (the last connection checkpoints the WAL) and the commit lock file.
+
+        Under the store's lock: a statement another thread is running ends first (closing
+        the connection under it would crash the process), and every later one raises.
+        """
+        with self.lock:
+            self.closed = True
+            self._conn.close()
         if self._lock_fd is not None and self._lock_fd >= 0:
             os.close(self._lock_fd)
         if self._wait_fd is not None:

@@ -133,6 +133,7 @@ class Store:
     # other writers changed (one statement instead of one per leaf touched later); in-process
     # (SQLite) that read-ahead costs more than the lookups it saves, for leaves never touched.
     remote = False
+    closed = False  # set by ``close`` (under ``lock``): every later statement raises StorageError
     _tickets = False  # the tickets table is known to exist
     _group: "Optional[Group]" = None  # inside ``commit_group``: what its work appended and settled so far
     _settled = 0  # outcomes this object settled (every ``_PRUNE_EVERY``-th prunes old ones)
@@ -197,6 +198,8 @@ class Store:
         run once: the outermost one retries the whole operation.
         """
         with self.lock:
+            if self.closed:
+                raise StorageError(f"{self.target} is closed")
             if self._depth:
                 return work(False)
             lost: Optional[ConnectionLost] = None
