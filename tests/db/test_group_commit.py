@@ -82,6 +82,16 @@ def wait_for(condition: Any, seconds: float = 20.0) -> None:
         time.sleep(0.01)
 
 
+def run_queued(target: str, threads: List[threading.Thread], count: int) -> None:
+    """Start ``threads`` while holding the writers' lock, wait until ``count`` requests are queued, let go, join."""
+    with writers_lock(target):
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: queued(target) == count)
+    for thread in threads:
+        thread.join(60)
+
+
 def test_queued_commits_land_once_each(target: str) -> None:
     setup = Database(target)
     with setup.transaction() as tx:
@@ -285,13 +295,7 @@ def test_a_serializable_transaction_queued_behind_another_is_refused_and_retried
         db.transact(lambda tx: tx.set_data(counter, tx.data(counter) + 1))
         done.append(1)
 
-    with writers_lock(target):
-        threads = [threading.Thread(target=bump, args=(db,)) for db in writers]
-        for thread in threads:
-            thread.start()
-        wait_for(lambda: queued(target) == 3)
-    for thread in threads:
-        thread.join(60)
+    run_queued(target, [threading.Thread(target=bump, args=(db,)) for db in writers], 3)
     assert len(done) == 3
     with Database(target) as reader:
         assert reader.tree.data(counter) == 3  # no increment lost: each saw the one before
