@@ -1159,9 +1159,7 @@ class DurableDatabase(Database):
             pass
         except Regroup:
             return self._commit_alone(tx, make, ticket)
-        request = codec.encode_request(
-            ticket, tx.base_version, tx.mark, tx.serializable, tx.message, tx.meta, tuple(tx.ops)
-        )
+        request = codec.encode_request(ticket, *_Request.fields(tx))
         self._store.post(ticket, request)
         try:
             while True:  # until another writer served this one, or the lock is free (then serve the queue)
@@ -1412,6 +1410,11 @@ class _Request:
         self.ops = ops
         self.ids: Dict[int, int] = {}
 
+    @staticmethod
+    def fields(tx: DbTransaction) -> Tuple[int, int, bool, Optional[str], Dict[str, Any], Tuple[Op, ...]]:
+        """What a request holds of ``tx``, in ``__init__``'s (and ``codec.encode_request``'s) order. O(ops)."""
+        return tx.base_version, tx.mark, tx.serializable, tx.message, dict(tx.meta), tuple(tx.ops)
+
 
 class _Waiter:
     """A transaction of one thread, queued in memory behind another thread's commit on the same object."""
@@ -1420,7 +1423,7 @@ class _Waiter:
 
     def __init__(self, tx: DbTransaction) -> None:
         self.ticket = secrets.randbits(62) + 1  # its outcome is settled in the store too, as a request's
-        self.request = _Request(tx.base_version, tx.mark, tx.serializable, tx.message, dict(tx.meta), tuple(tx.ops))
+        self.request = _Request(*_Request.fields(tx))
         # Set by the thread that stored it, once its group landed: (version, previous, tree, ops).
         self.landed: Optional[Tuple[int, Tree, Tree, Tuple[Op, ...]]] = None
         self.refused: Optional[ConflictError] = None  # or the conflict its replay met (settled as refused)
