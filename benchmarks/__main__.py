@@ -5,6 +5,10 @@ Run from the repository root (botree's dependencies and the ``bench`` extra inst
     PYTHONPATH=. python -m benchmarks            # full run: random trees of 10^4, 10^5, 10^6 nodes
     PYTHONPATH=. python -m benchmarks --quick    # 10^4 nodes only, fewer repetitions
 
+A full run ends with issue 16's targets on the pure and the compiled build side by side
+(``benchmarks.targets``: its own interleaved measurements, not this run's medians); the
+report puts that section after the machine and the trees.
+
 Every library is built from the same parent array and answers the same randomly chosen
 arguments; each figure is a median over repeated timed runs (``time.perf_counter``, the
 garbage collector left on).  Slow libraries get a time cap: a build or operation that
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from . import peer_report, peer_trees, peers
+from . import builds, peer_report, peer_trees, peers, targets
 from .peer_trees import TreeSpec, Workload
 from .peers import DEADLINE, Inputs, NotSupported, Peer
 
@@ -376,6 +380,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--trees", help="tree families, comma-separated (default all: random,deep,wide,dirs,ast)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="markdown report (plots go next to it)")
+    parser.add_argument(
+        "--targets", choices=("both", "pure", "none"), default=None,
+        help="issue 16's targets (benchmarks.targets): on both builds (default of a full run), the pure build only, "
+        "or not measured (default with --quick: the report keeps its existing section)",
+    )
     args = parser.parse_args(argv)
 
     sizes = [int(float(x)) for x in args.sizes.split(",")] if args.sizes else None
@@ -415,7 +424,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     run.seconds = time.perf_counter() - t_start
     run.load_end = os.getloadavg()
     argv_list = list(argv) if argv is not None else sys.argv[1:]
-    peer_report.write(run, args.output, argv_list)
+    section = None
+    mode = args.targets or ("none" if args.quick else "both")
+    if mode != "none":
+        log(f"targets ({mode} build{'s' if mode == 'both' else ''})")
+        started, t0 = time.time(), time.perf_counter()
+        copy = None if mode == "pure" else builds.DEFAULT_COPY
+        results = targets.measure_all(targets.DEFAULT_REPS, args.seed, copy, False)
+        section = targets.report(results, started, time.perf_counter() - t0)
+    peer_report.write(run, args.output, argv_list, section)
     log(f"done in {run.seconds:.0f} s; wrote {args.output}")
     return 0
 

@@ -1,15 +1,13 @@
-"""Issue 16's rows on the pure and the compiled build, side by side (docs/benchmarks.md, "Pure and compiled builds").
+"""The compiled build's throwaway copy, and issue 16's rows on both builds side by side.
 
-Runs ``benchmarks.interleaved`` (botree and anytree back to back, minimum over repetitions)
-once on this tree's pure sources and once on a compiled build, alternating the two runs per
-tree size, and prints one table: each build's ratio to anytree (measured in its own run, so
-the load of the moment cancels out) and the compiled build's gain, pure ratio / compiled ratio.
-
-The compiled build lives in a throwaway copy of the tree (``--copy``, default
-``/tmp/botree-compiled-<this tree's folder name>``, so that two checkouts benchmarked at
-once do not rebuild each other's copy): a compiled module beside its source would shadow later edits
+The compiled build lives in a copy of the tree (``--copy``, default
+``/tmp/botree-compiled-<this tree's folder name>``, so that two checkouts benchmarked at once do
+not rebuild each other's copy): a compiled module beside its source would shadow later edits
 (docs/design.md, "Compiled build").  The copy is made, or refreshed, from this tree with
-``BOTREE_COMPILE=1 pip install -e '.[anytree]'`` in its own venv.
+``BOTREE_COMPILE=1 pip install -e '.[anytree]'`` in its own venv.  ``benchmarks.targets`` uses it
+to report the targets on both builds; this module's command prints every row of
+``benchmarks.interleaved`` on both, with each build's ratio to anytree (measured in its own run,
+so the load of the moment cancels out) and the compiled build's gain, pure ratio / compiled ratio.
 
     PYTHONPATH=. python -m benchmarks.builds --sizes 100000,1000000 [--reps 15] [--copy DIR] [--reuse]
 """
@@ -21,10 +19,13 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional
+
+from .interleaved import LABELS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD_OF = "import botree.core.index as m; print('pure' if m.__file__.endswith('.py') else 'compiled')"
+DEFAULT_COPY = f"/tmp/botree-compiled-{os.path.basename(ROOT)}"
+BUILD_OF = "from benchmarks.builds import build_name; print(build_name())"
 SKIP = {".git", ".venv", "build", ".hypothesis", ".pytest_cache", ".mypy_cache", ".ruff_cache", "__pycache__"}
 
 
@@ -44,22 +45,16 @@ def build_of(python: str, cwd: str) -> str:
     return subprocess.run([python, "-c", BUILD_OF], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def interleaved(python: str, cwd: str, size: int, reps: int, seed: int) -> Tuple[Dict[str, Tuple[str, str]], str]:
-    """{operation: (botree µs, ratio to anytree)} of one run, and its load lines."""
-    env = dict(os.environ, PYTHONPATH=cwd)
-    out = subprocess.run(
-        [python, "-m", "benchmarks.interleaved", "--sizes", str(size), "--reps", str(reps), "--seed", str(seed)],
-        cwd=cwd, env=env, capture_output=True, text=True, check=True,
-    ).stdout
-    rows: Dict[str, Tuple[str, str]] = {}
-    loads: List[str] = []
-    for line in out.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and cells[1].replace(",", "").isdigit():
-            rows[cells[0]] = (cells[2], cells[4])
-        elif line.startswith("load average"):
-            loads.append(line.split(": ", 1)[1])
-    return rows, " → ".join(loads)
+def build_name() -> str:
+    """"pure" or "compiled": which build this interpreter imports."""
+    import botree.core.index as m
+
+    return "pure" if m.__file__.endswith(".py") else "compiled"
+
+
+def git_rev() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or "?"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -68,11 +63,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--copy", default=f"/tmp/botree-compiled-{os.path.basename(ROOT)}",
+        "--copy", default=DEFAULT_COPY,
         help="where the compiled copy of the tree lives",
     )
     parser.add_argument("--reuse", action="store_true", help="use the compiled copy as it is (no rebuild)")
     args = parser.parse_args(argv)
+    from . import targets
+
     compiled_python = os.path.join(args.copy, ".venv", "bin", "python")
     if not (args.reuse and os.path.exists(compiled_python)):
         compiled_python = make_copy(args.copy)
@@ -85,17 +82,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("|:---|---:|---:|---:|---:|---:|---:|")
     notes = []
     for size in [int(float(x)) for x in args.sizes.split(",")]:
-        results = {}
+        parts = {}
         for name, (python, cwd) in runs.items():  # one after the other, per size: the same moment of load
-            results[name], load = interleaved(python, cwd, size, args.reps, args.seed)
-            notes.append(f"{name} {size:,}: load {load}")
-        for op, (pure_us, pure_ratio) in results["pure"].items():
-            comp_us, comp_ratio = results["compiled"].get(op, ("-", "-"))
-            try:
-                gain = f"{float(pure_ratio) / float(comp_ratio):.2f}x"
-            except (ValueError, ZeroDivisionError):
-                gain = "-"
-            print(f"| {op} | {size:,} | {pure_us} | {comp_us} | {pure_ratio} | {comp_ratio} | {gain} |", flush=True)
+            parts[name] = targets.run_part(python, cwd, "random", size, args.reps, args.seed, False)
+            notes.append(f"{name} {size:,}: load {parts[name]['load'][0]} → {parts[name]['load'][1]}")
+        for key, label in LABELS.items():
+            if key not in parts["pure"]["rows"]:
+                continue
+            pure, comp = parts["pure"]["rows"][key], parts["compiled"]["rows"][key]
+            pr, cr = pure["botree"] / pure["anytree"], comp["botree"] / comp["anytree"]
+            times = f"{pure['botree']:.3g} | {comp['botree']:.3g}"
+            print(f"| {label} | {size:,} | {times} | {pr:.2f} | {cr:.2f} | {pr / cr:.2f}x |", flush=True)
     print()
     for note in notes:
         print(f"- {note}")

@@ -42,6 +42,9 @@ ROWS: Tuple[Tuple[str, str, str, str, Optional[str]], ...] = (
     ("move_half", "move half the tree", "move", "move", "half_moves"),
     ("preorder", "preorder scan (per node)", "preorder", "preorder", None),
 )
+BUILDS = ("from_parent_table", "from_events")  # rows in seconds per build, not µs per operation
+LABELS = {"from_parent_table": "from_parent_table (s)", "from_events": "from_events (s)"}
+LABELS.update((key, label) for key, label, *_ in ROWS)
 
 
 def _args(peer: peers.Peer, work: peer_trees.Workload, name: Optional[str], limit: int) -> Any:
@@ -91,7 +94,56 @@ def baseline_peer(path: str) -> peers.Peer:
     return BaselinePeer()
 
 
+#: One measured row: (key, label, nodes, {library: µs per operation, or seconds for a build}).
+Measured = Tuple[str, str, int, Dict[str, float]]
+
+
+def measure(n: int, reps: int, seed: int, baseline: Optional[str] = None) -> List[Measured]:
+    """Issue 16's rows on a random tree of ``n`` nodes: botree and anytree (and ``baseline``, a
+    second botree checkout) alive at once, timed back to back per repetition, minimum over ``reps``."""
+    spec = peer_trees.random_tree(n, seed)
+    work = peer_trees.make_workload(spec, 1000, 100, 20, seed + n)
+    inp = peers.Inputs.make(spec.parents)
+    libs: Dict[str, peers.Peer] = {"botree": peers.PEERS["botree"](), "anytree": peers.PEERS["anytree"]()}
+    if baseline:
+        libs["baseline"] = baseline_peer(baseline)
+    out: List[Measured] = []
+    builds: Dict[str, float] = {}
+    for name, peer in libs.items():
+        gc.collect()
+        t0 = time.perf_counter()
+        peer.build(inp)
+        builds[name] = time.perf_counter() - t0
+    out.append(("from_parent_table", LABELS["from_parent_table"], n, dict(builds)))
+    events = {"anytree": builds["anytree"]}  # anytree has one build: the ratio's denominator
+    for name, peer in libs.items():
+        if name != "anytree":
+            gc.collect()
+            t0 = time.perf_counter()
+            peer.build_events(inp)
+            events[name] = time.perf_counter() - t0
+    out.append(("from_events", LABELS["from_events"], n, events))
+    updates = ("insert_parents", "small", "small_moves", "wraps")
+    for key, label, bmethod, amethod, field in ROWS:
+        best: Dict[str, float] = {name: float("inf") for name in libs}
+        # Short batches: the minimum over many of them finds the undisturbed moments.
+        limit = 20 if key == "move_half" else (100 if field in updates else 200)
+        args = {name: _args(peer, work, field, limit) for name, peer in libs.items()}
+        if field is not None and not args["botree"]:
+            continue
+        gc.collect()
+        for _ in range(reps):
+            for name, peer in libs.items():
+                call = getattr(peer, amethod if name == "anytree" else bmethod)
+                best[name] = min(best[name], _per_unit(call, args[name]))
+        out.append((key, label, n, best))
+    for peer in libs.values():
+        peer.reset()
+    return out
+
+
 def run(sizes: Sequence[int], reps: int, seed: int, baseline: Optional[str] = None) -> str:
+    """The markdown table of ``measure`` over ``sizes``, with the load average before and after."""
     extra = " baseline µs | baseline / anytree |" if baseline else ""
     lines = [
         f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
@@ -100,53 +152,13 @@ def run(sizes: Sequence[int], reps: int, seed: int, baseline: Optional[str] = No
         "|:---|---:|---:|---:|---:|" + ("---:|---:|" if baseline else ""),
     ]
     for n in sizes:
-        spec = peer_trees.random_tree(n, seed)
-        work = peer_trees.make_workload(spec, 1000, 100, 20, seed + n)
-        inp = peers.Inputs.make(spec.parents)
-        libs: Dict[str, peers.Peer] = {"botree": peers.PEERS["botree"](), "anytree": peers.PEERS["anytree"]()}
-        if baseline:
-            libs["baseline"] = baseline_peer(baseline)
-        builds: Dict[str, float] = {}
-        for name, peer in libs.items():
-            gc.collect()
-            t0 = time.perf_counter()
-            peer.build(inp)
-            builds[name] = time.perf_counter() - t0
-        bots = [name for name in libs if name != "anytree"]
-        for key, method in (("from_parent_table", "build"), ("from_events", "build_events")):
-            cells = []
-            for name in bots:
-                if key == "from_parent_table":
-                    sec = builds[name]
-                else:
-                    gc.collect()
-                    t0 = time.perf_counter()
-                    getattr(libs[name], method)(inp)
-                    sec = time.perf_counter() - t0
-                cells.append((sec, sec / builds["anytree"]))
-            row = f"| {key} (s) | {n:,} | {cells[0][0]:.2f} | {builds['anytree']:.2f} | {cells[0][1]:.2f} |"
-            lines.append(row + "".join(f" {sec:.2f} | {ratio:.2f} |" for sec, ratio in cells[1:]))
-        for key, label, bmethod, amethod, field in ROWS:
-            best: Dict[str, float] = {name: float("inf") for name in libs}
-            updates = ("insert_parents", "small", "small_moves", "wraps")
-            # Short batches: the minimum over many of them finds the undisturbed moments.
-            limit = 20 if key == "move_half" else (100 if field in updates else 200)
-            args = {name: _args(peer, work, field, limit) for name, peer in libs.items()}
-            if field is not None and not args["botree"]:
-                continue
-            gc.collect()
-            for _ in range(reps):
-                for name, peer in libs.items():
-                    call = getattr(peer, amethod if name == "anytree" else bmethod)
-                    best[name] = min(best[name], _per_unit(call, args[name]))
+        for key, label, _, best in measure(n, reps, seed, baseline):
+            digits = ".2f" if key in BUILDS else ".3g"
             ratio = best["botree"] / best["anytree"]
-            row = f"| {label} | {n:,} | {best['botree']:.3g} | {best['anytree']:.3g} | {ratio:.2f} |"
+            row = f"| {label} | {n:,} | {best['botree']:{digits}} | {best['anytree']:{digits}} | {ratio:.2f} |"
             if baseline:
-                row += f" {best['baseline']:.3g} | {best['baseline'] / best['anytree']:.2f} |"
+                row += f" {best['baseline']:{digits}} | {best['baseline'] / best['anytree']:.2f} |"
             lines.append(row)
-        for peer in libs.values():
-            peer.reset()
-        del libs, inp, work, spec
         gc.collect()
     lines.append("")
     lines.append(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -1,4 +1,5 @@
-"""The peer comparison's report: markdown tables, targets, plots (``docs/benchmarks.md``)."""
+"""The peer comparison's report: markdown tables, plots, and the targets section of ``benchmarks.targets``
+(``docs/benchmarks.md``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
+from . import targets as targets_section
+
 if TYPE_CHECKING:
     from .__main__ import Run
 
@@ -24,40 +27,6 @@ LIB_TITLES = {
     "sqlite_nested": "SQLite nested set",
     "sqlite_adjacency": "SQLite adjacency",
 }
-# Operations compared in the deep-tree target and the losses list (botree-only variants excluded).
-CORE_OPS = (
-    "build", "is_descendant", "level", "parent", "children", "size", "insert", "delete",
-    "move_small", "move_half", "wrap", "preorder", "snapshot",
-)  # fmt: skip
-
-
-# Written by hand: the reasons behind targets that the design cannot meet, or has not yet.
-WHY_MISSED = [
-    "Why targets are missed (design reasons, not noise):",
-    "",
-    "- **parent** is read from the node's row (O(1) since issue 16), but through two method calls and a"
-    " bounds check, where anytree reads an attribute (~0.1 µs); **children** walks the leaves (a row read"
-    " and a bisect per child) where anytree returns a stored tuple.",
-    "- **single persistent insert**: a persistent update sets up and freezes a batch (~3 µs) and copies the"
-    " leaf-to-root path whose counts change (4 blocks at 10^5–10^6 nodes); **insert in a transaction** copies"
-    " the leaf it lands in (a random insert rarely finds it owned) and updates counts up to the root, where"
-    " anytree appends to a list.",
-    "- **move, delete, wrap of a small subtree**: each is a persistent update (copies of the changed leaves"
-    " and their paths to the root) plus validation, the settle pass and back-link rewrites: 225–400 Python"
-    " calls per update after issue 16's inlining (313–556 before); anytree sets one attribute. Pure Python"
-    " cannot close a 10–30x gap made of interpreter calls; that is the compiled build's job.",
-    "- **move half the tree**: three cuts from leaf to root and the seam repair after them, ~1,560 Python"
-    " calls (about 2,000 before); constant in the subtree's size.",
-    "- **deep tree**: parent, children and delete are O(1) pointer operations in anytree; nothing O(log n)"
-    " is 100x faster than O(1). Every operation that is O(depth) in anytree is far faster in botree,"
-    " and botree never raises RecursionError.",
-    "- **from_parent_table**: hashing, grouping and ordering 10^6 rows in Python; the O(n) bottom-up build"
-    " itself (`from_events`) is about a fifth of it.",
-    "- **memory**: a row (88 B) plus, per bound, three list slots and an int object (`node << 1`).",
-    "- Next lever for the constant factors: compiling the core with mypyc (issue 16, second step; not done).",
-]
-
-
 def fmt(x: Any) -> str:
     """A number with about three significant digits, or the cell's text."""
     if not isinstance(x, float):
@@ -134,117 +103,6 @@ class Results:
 
     def family(self, family: str) -> List[Dict[str, Any]]:
         return [t for t in self.run.trees if t["family"] == family]
-
-
-# -- targets ------------------------------------------------------------------------------------
-
-
-def targets(res: Results) -> List[List[str]]:
-    rows: List[List[str]] = []
-
-    def status(ok: Optional[bool]) -> str:
-        return "not measured" if ok is None else ("**MET**" if ok else "**MISSED**")
-
-    def ratio_target(op: str, limit: float, what: str) -> None:
-        for n in (10**5, 10**6):
-            tree = res.random_tree(n)
-            if tree is None:
-                rows.append([f"{what}, random {n:,}: ≤ {limit}× anytree", "—", status(None)])
-                continue
-            r, text = res.ratio(tree, op, "anytree")
-            mine = res.get(tree, op, "botree")
-            theirs = res.get(tree, res.op(op).ratio_to or op, "anytree")
-            ok = None if r is None else r <= limit
-            shown = f"{text} (botree {fmt(mine)} µs, anytree {fmt(theirs)} µs)"
-            rows.append([f"{what}, random {n:,}: ≤ {limit}× anytree", shown, status(ok)])
-
-    # The targets of issue 16 (ratios to anytree measured in the same run).
-    for op in ("is_descendant", "level"):
-        ratio_target(op, 0.4, op)
-    ratio_target("parent", 2.0, "parent")
-    ratio_target("children", 2.0, "list children")
-    ratio_target("preorder", 0.15, "preorder scan per node")
-    ratio_target("insert", 2.0, "single persistent insert_child")
-    ratio_target("insert_tx", 1.0, "insert_child in a transaction")
-    ratio_target("move_small", 3.0, "move a small subtree")
-    ratio_target("delete", 3.0, "delete a small subtree")
-    ratio_target("wrap", 3.0, "wrap a node in a new parent")
-
-    tree = res.random_tree(10**6)
-    v = res.get(tree, "move_half", "botree") if tree else None
-    half = next((t["half"] for t in res.run.trees if t["label"] == tree), 0)
-    ok = isinstance(v, float) and v < 200 if v is not None else None
-    rows.append(
-        [
-            "move a half-the-tree subtree, random 1,000,000: < 200 µs",
-            f"{fmt(v)} µs ({half:,} nodes moved)" if v else "—",
-            status(ok),
-        ]
-    )
-
-    snaps = [(res.get(t["label"], "snapshot", "botree"), t["label"]) for t in res.run.trees]
-    snaps = [(v, label) for v, label in snaps if v is not None]
-    if snaps:
-        numeric = [(v, label) for v, label in snaps if isinstance(v, float)]
-        worst = max(numeric) if numeric else None
-        ok = len(numeric) == len(snaps) and worst is not None and worst[0] < 2.0
-        shown = f"max {fmt(worst[0])} µs ({worst[1]})" if worst else "—"
-        rows.append(["snapshot < 2 µs at any size", shown, status(ok)])
-    else:
-        rows.append(["snapshot < 2 µs at any size", "—", status(None)])
-
-    deep = res.family("deep")
-    if deep:
-        tree = deep[0]["label"]
-        misses = []
-        compared = 0
-        for op in CORE_OPS:
-            r, text = res.ratio(tree, op, "anytree")
-            if r is None:
-                continue
-            compared += 1
-            if r > 0.01:
-                misses.append(f"{op} {1 / r:,.1f}× faster" if r < 1 else f"{op} {r:,.1f}× slower")
-        recursion = [op for op in CORE_OPS if res.get(tree, op, "botree") == "RecursionError"]
-        ok = not misses and not recursion and compared > 0
-        shown = f"{compared - len(misses)} of {compared} operations ≥ 100× faster"
-        if misses:
-            shown += "; short of 100×: " + ", ".join(misses)
-        shown += "; botree RecursionError: " + (", ".join(recursion) if recursion else "none")
-        rows.append(
-            [
-                f"deep tree ({tree}): every operation ≥ 100× faster than anytree, no RecursionError",
-                shown,
-                status(ok if "anytree" in res.run.libs else None),
-            ]
-        )
-    else:
-        rows.append(["deep tree: every operation ≥ 100× faster than anytree", "—", status(None)])
-
-    mems = [(res.get(t["label"], "memory", "botree"), t["label"]) for t in res.run.trees]
-    numeric_mems = [(v, label) for v, label in mems if isinstance(v, float)]
-    if numeric_mems:
-        worst_mem = max(numeric_mems)
-        rows.append(
-            [
-                "memory ≤ 200 B per node (no user data)",
-                f"max {worst_mem[0]:.0f} B/node ({worst_mem[1]})",
-                status(worst_mem[0] <= 200),
-            ]
-        )
-    else:
-        rows.append(["memory ≤ 200 B per node (no user data)", "—", status(None)])
-
-    tree = res.random_tree(10**6)
-    for op, what, limit in (("build_events", "Tree.from_events", 0.7), ("build", "Tree.from_parent_table", 2.0)):
-        v = res.get(tree, op, "botree") if tree else None
-        label = f"bulk build of 1,000,000 nodes ({what}) ≤ {limit} s"
-        if isinstance(v, float):
-            total = v * 10**6 / 1e6
-            rows.append([label, f"{total:.2f} s", status(total <= limit)])
-        else:
-            rows.append([label, fmt(v) if v else "—", status(None)])
-    return rows
 
 
 # -- plots ----------------------------------------------------------------------------------------
@@ -356,7 +214,9 @@ def machine(run: "Run") -> List[str]:
     ]
 
 
-def write(run: "Run", output: Path, argv: List[str]) -> None:
+def write(run: "Run", output: Path, argv: List[str], targets: Optional[List[str]] = None) -> None:
+    """Write the report to ``output``; ``targets``: the section of ``benchmarks.targets`` (None: keep
+    the one the existing report has)."""
     from .__main__ import OPS
 
     res = Results(run)
@@ -442,16 +302,10 @@ def write(run: "Run", output: Path, argv: List[str]) -> None:
         ],
         "lrrrl",
     )
-    goals = targets(res)
-    tally = {word: sum(1 for row in goals if row[2].strip("*") == word) for word in ("MET", "MISSED", "not measured")}
-    lines += ["", "## Targets", ""]
-    lines.append(
-        f"{tally['MET']} met, {tally['MISSED']} missed, {tally['not measured']} not measured in this run"
-        " (ratios are botree / anytree on the same tree in this run)."
-    )
+    if targets is None:
+        targets = kept_section(output, targets_section.START, targets_section.END)
+    lines += [""] + targets
     lines.append("")
-    lines += table(["target", "measured", "status"], goals, "lll")
-    lines += ["", *WHY_MISSED]
 
     # Biggest losses.
     losses = []
@@ -531,7 +385,7 @@ def write(run: "Run", output: Path, argv: List[str]) -> None:
         lines += [""] + [f"![{label}]({path})" for label, path in images]
     if run.notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in run.notes]
-    lines += kept_section(output)
+    lines += [""] + kept_section(output, KEEP_START, KEEP_END)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -540,13 +394,13 @@ KEEP_START = "<!-- kept: benchmarks.interleaved -->"
 KEEP_END = "<!-- /kept -->"
 
 
-def kept_section(output: Path) -> List[str]:
-    """The section between the ``KEEP_*`` markers of the existing report (written by
-    ``benchmarks.interleaved``, not by this run), so a rerun does not drop it."""
+def kept_section(output: Path, start_marker: str, end_marker: str) -> List[str]:
+    """The section between the markers in the existing report (written by another command than this
+    run), so a rerun does not drop it."""
     if not output.exists():
         return []
     text = output.read_text(encoding="utf-8")
-    start, end = text.find(KEEP_START), text.find(KEEP_END)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
         return []
-    return ["", text[start : end + len(KEEP_END)]]
+    return [text[start : end + len(end_marker)]]
