@@ -21,6 +21,7 @@ import csv
 import json
 import os
 import queue
+import string
 import sys
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,7 +29,7 @@ from typing import Any, Callable, Dict, Hashable, Iterator, List, Optional, Sequ
 
 from ..db.durable import DurableDatabase
 from ..db.upgrade import upgrade
-from ..errors import BotreeError, MergeConflict, NodeNotFound
+from ..errors import BotreeError, DuplicateKey, MergeConflict, NodeNotFound
 from ..tree.render import draw as draw_lines
 from ..tree.tree import Tree
 from ..version import VERSION as __version__
@@ -437,21 +438,78 @@ def child_place(tx: Any, args: argparse.Namespace) -> Tuple[Optional[int], int]:
 def cmd_cp(args: argparse.Namespace) -> int:
     """``botree cp DB NODE --under P [--index I]`` (or ``--before T`` / ``--after T``): copy a subtree.
 
-    Prints the copy's node id; the copy has new ids and equal data (so in a database
-    with a key field the copy would repeat keys: ``DuplicateKey``).
+    Prints the copy's key (or node id); the copy has new ids and equal data. In a database
+    with a key field the copies need keys of their own: ``--key-format '{key}-copy'`` makes
+    each from its original's key (a str key); without it a copy of keyed nodes would repeat
+    their keys, and fails before anything is written.
     """
     place, where = place_of(args, "to the top level")
+    rename = key_format(args.key_format) if args.key_format is not None else None
     with open_db(args.db) as db:
         tx = db.transaction(message=args.message if args.message is not None else f"cp {args.node} {where}")
         with tx:
             parent, index = child_place(tx, args)
-            node = tx.copy(named(tx, args, args.node), parent, index)
+            source = named(tx, args, args.node)
+            if rename is not None:
+                node = tx.insert_subtree(parent, rekeyed_events(tx, source, rename), index)
+            else:
+                try:
+                    node = tx.copy(source, parent, index)
+                except DuplicateKey as exc:
+                    raise CliError(
+                        f"{exc}: a copy repeats its nodes' keys (key field {tx.key!r}); "
+                        "give the copies keys of their own with --key-format, e.g. --key-format '{key}-copy'"
+                    ) from None
             size = tx.size(node)
         version = committed_version(db, tx.tree)
         name = new_label(db, tx, node)
     out(name)
     note(f"copied node {args.node} ({size} node{'' if size == 1 else 's'}) {place} as node {name}, version {version}")
     return 0
+
+
+def key_format(text: str) -> Callable[[Any], str]:
+    """The copies' key maker of ``cp --key-format``: ``text.format(key=original key)``.
+
+    ``UsageError`` unless ``{key}`` (with an optional conversion or format spec) is its
+    one replacement field and every other brace is doubled.  Copies that would share a
+    key, or take one the tree holds, make the copy fail (``DuplicateKey``) before
+    anything is written.
+    """
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        raise UsageError(f"--key-format {text!r}: {exc} (write a literal brace as {{{{ or }}}})") from None
+    if fields != ["key"]:
+        raise UsageError(f"--key-format {text!r} must hold {{key}} once and no other {{field}}, e.g. '{{key}}-copy'")
+
+    def rename(key: Any) -> str:
+        try:
+            return text.format(key=key)
+        except (ValueError, TypeError) as exc:
+            raise CliError(f"--key-format {text!r} cannot format the key {key!r}: {exc}") from None
+
+    return rename
+
+
+def rekeyed_events(tx: Any, node: int, rename: Callable[[Any], str]) -> List[Tuple[Any, bool]]:
+    """``(data, is_open)`` events of ``node``'s subtree with each key field renamed: ``insert_subtree`` input.
+
+    Data without the key field is copied as it is. O(size).
+    """
+    field = tx.key
+    if field is None:
+        raise CliError("--key-format: this database has no key field, so a copy repeats no keys")
+    events: List[Tuple[Any, bool]] = []
+    for n, is_open in tx.events(node):
+        if not is_open:
+            events.append((None, False))
+            continue
+        data = tx.data(n)
+        if type(data) is dict and field in data:
+            data = {**data, field: rename(data[field])}
+        events.append((data, True))
+    return events
 
 
 def cmd_set(args: argparse.Namespace) -> int:
@@ -886,10 +944,16 @@ def mv_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cp_arguments(p: argparse.ArgumentParser) -> None:
-    """The arguments of ``botree cp``: NODE and exactly one place for the copy."""
+    """The arguments of ``botree cp``: NODE, exactly one place for the copy, and the copies' keys."""
     db_argument(p)
     node_argument(p, "the node to copy with its subtree (" + NODE_HELP + ")")
     place_arguments(p, "the copy")
+    p.add_argument(
+        "--key-format",
+        metavar="FORMAT",
+        help="in a database with a key field: each copy's key, made from its original's key, e.g. '{key}-copy' "
+        "(a str key; braces other than {key} doubled)",
+    )
     message_argument(p, "'cp NODE --under P' (or --before/--after T)")
 
 

@@ -168,6 +168,44 @@ def test_without_a_key_field_node_is_an_internal_id(tmp_path: Path) -> None:
 # -- lossless export and import ------------------------------------------------------------------
 
 
+def test_cp_in_a_keyed_database_takes_new_keys_from_key_format(tmp_path: Path) -> None:
+    src = write(tmp_path, "num.csv", NUM_CSV)
+    db = str(tmp_path / "num.db")
+    call("import", src, db)
+    before = open_tree(db)
+    # Without --key-format the copy would repeat keys: it fails, says how to go on, writes nothing.
+    err = fails(db, "cp", db, "2", "--under", "3", says="--key-format")
+    assert "key field 'id'" in err
+    done = call("cp", db, "2", "--under", "3", "--key-format", "{key}-copy")
+    assert done.lines == ["2-copy"] and "copied node 2 (3 nodes) under node 3 as node 2-copy" in done.err
+    tree = open_tree(db)
+    copy = tree.node_of("2-copy")
+    assert tree.parent(copy) == tree.node_of(3)
+    assert [tree.data(n) for n in tree.preorder(copy)] == [
+        {**before.data(n), "id": f"{before.data(n)['id']}-copy"} for n in before.preorder(before.node_of(2))
+    ]
+    assert shape(tree, tree.node_of(2)) == shape(before, before.node_of(2))  # the original is untouched
+    assert call("query", db, "5-copy", "--parent", "--ids-only").lines == ["2-copy"]
+    # A format spec is allowed; braces other than {key} are doubled.
+    assert call("cp", db, "4", "--under", "1", "--key-format", "{{{key:>03}}}").lines == ["{004}"]
+    # Copies that would take a held key, or share one, fail whole before anything is written.
+    fails(db, "cp", db, "2", "--under", "3", "--key-format", "{key}-copy", says="2-copy")
+    fails(db, "cp", db, "2", "--under", "3", "--key-format", "{key!s:.0}x", says="'x'")
+    fails(db, "cp", db, "2", "--under", "3", "--key-format", "{key:.0}x", says="cannot format the key 2")
+    # Bad formats are usage errors (exit 2), checked before the database is opened.
+    for bad in ("x", "{other}", "{key}{key}", "{key", "{key.real}", "{0}"):
+        at = version(db)
+        assert call("cp", db, "2", "--under", "3", "--key-format", bad, code=2).code == 2
+        assert version(db) == at
+    # A database without a key field has no keys to rename.
+    plain = str(tmp_path / "plain.db")
+    with DurableDatabase(plain) as d:
+        with d.transaction() as tx:
+            tx.insert_child(tx.insert_child(None, {"name": "a"}), {"name": "b"})
+    fails(plain, "cp", plain, "#0", "--under", "root", "--key-format", "{key}-copy", says="no key field")
+    call("cp", plain, "#0", "--under", "root")  # a plain copy still works there
+
+
 def test_csv_round_trip_byte_for_byte(tmp_path: Path) -> None:
     src, db = imported(tmp_path, TYPED_CSV, "typed.csv", "--key", "sku")
     tree = open_tree(db)
