@@ -26,6 +26,7 @@ from typing import Any, Optional, Set
 from ..errors import InvalidOperation
 from ..nodetable import TOP
 from ..nodetable.rows import NodeArg
+from .blocks import Block
 from .gapkeys import SPACE
 from .maintenance import Maintenance
 from .reader import Bound, BoundArg, check_bound
@@ -147,6 +148,9 @@ class Primitives(Maintenance):
                 keys.insert(lo, k_open)
                 self._bump(leaf, 2, rel)  # the leaf's minimum level cannot fall: rel was there
                 return node
+        node = self._wrap_two_leaves(first, last, data)
+        if node >= 0:
+            return node
         # Otherwise: levels of the run rise by one in place (no cuts), then the two new bounds
         # go in just around it; the settle pass splits a full leaf and refreshes the aggregates.
         node = self._nodes.insert(data, (0, 0, 0, 0), self._parent_at((first, True)))
@@ -159,6 +163,102 @@ class Primitives(Maintenance):
         rel = self._block(open_leaf).aux[open_pos] - 1
         self._insert_items(open_leaf, open_pos, [node << 1], [rel], None, 0)
         self._settle()
+        return node
+
+    def _wrap_two_leaves(self, first: int, last: int, data: Any) -> int:
+        """``wrap_run`` when the run opens in one leaf and closes in another, each with room for
+        one more bound and a free gap key beside the run's end; returns the new node, or -1,
+        having changed nothing, when that does not hold.
+
+        A deep tree's wraps (a spine node's subtree spans most of the index) take this path.
+        The run's levels rise by one in place: the entries after its opening bound in the
+        first leaf and up to its closing bound in the last one, and every child block wholly
+        between the two leaf paths (its level delta, a link write, and its minimum in the
+        parent).  No minimum level changes anywhere else: the wrapper's two bounds take the
+        run's level L, which the run's ends held before, and everything shifted was at L or
+        deeper, so each block on the two paths keeps a bound at L below it and its minimum.
+        So, as for the one-leaf wrap, the two new bounds go straight into their leaves and
+        counts grow along both paths, in the same lockstep climb that shifts the blocks
+        between them: no settle pass, inner blocks copied for their ``aux`` and ``counts``
+        only (``_wc``).  O(B · h) link writes at most.
+        """
+        row = self._row(first)
+        lrow = self._row(last)
+        a = row.open_leaf
+        b = lrow.close_leaf
+        if a == b:
+            return -1
+        B = self._B
+        blocks = self._blocks.chunks
+        ablk: Block = blocks[a >> 12][(a >> 6) & 63][a & 63]
+        bblk: Block = blocks[b >> 12][(b >> 6) & 63][b & 63]
+        akeys = ablk.keys
+        bkeys = bblk.keys
+        if len(akeys) >= B or len(bkeys) >= B:
+            return -1
+        lo = bisect_left(akeys, row.open_key)
+        hi = bisect_left(bkeys, lrow.close_key)
+        left = akeys[lo - 1] if lo else 0
+        right = bkeys[hi + 1] if hi + 1 < len(bkeys) else SPACE
+        if akeys[lo] - left < 2 or right - bkeys[hi] < 2:
+            return -1
+        k_open = (left + akeys[lo]) // 2
+        k_close = (bkeys[hi] + right) // 2
+        rel_open = ablk.aux[lo]  # the run's level L in each leaf's frame: the wrapper takes it
+        rel_close = bblk.aux[hi]
+        node = self._nodes.insert(data, (a, k_open, b, k_close), self._parent_at((first, True)))
+        self._reparent(first, last, node << 1)
+        ablk = self._w(a)
+        aux = ablk.aux
+        aux[lo:] = [x + 1 for x in aux[lo:]]
+        ablk.items.insert(lo, node << 1)
+        aux.insert(lo, rel_open)
+        ablk.keys.insert(lo, k_open)
+        bblk = self._w(b)
+        aux = bblk.aux
+        aux[: hi + 1] = [x + 1 for x in aux[: hi + 1]]
+        bblk.items.insert(hi + 1, node << 1 | 1)
+        aux.insert(hi + 1, rel_close)
+        bblk.keys.insert(hi + 1, k_close)
+        # Climb both paths in lockstep to the block where they meet: each path's count grows by
+        # one (the new bound), and the child blocks wholly between the paths shift.
+        wc = self._wc
+        shift = self._shift_deltas
+        links = self._links.chunks
+        while True:
+            p1, k1, _ = links[a >> 12][(a >> 6) & 63][a & 63]
+            p2, k2, _ = links[b >> 12][(b >> 6) & 63][b & 63]
+            pblk = wc(p1)
+            i = bisect_left(pblk.keys, k1)
+            pblk.counts[i] += 1  # type: ignore[index]
+            i += 1
+            aux = pblk.aux
+            if p1 == p2:
+                j = bisect_left(pblk.keys, k2, i)
+                pblk.counts[j] += 1  # type: ignore[index]
+                if i < j:
+                    shift(pblk.items[i:j], 1)
+                    aux[i:j] = [x + 1 for x in aux[i:j]]
+                break
+            if i < len(aux):
+                shift(pblk.items[i:], 1)
+                aux[i:] = [x + 1 for x in aux[i:]]
+            pblk = wc(p2)
+            j = bisect_left(pblk.keys, k2)
+            pblk.counts[j] += 1  # type: ignore[index]
+            if j:
+                shift(pblk.items[:j], 1)
+                aux = pblk.aux
+                aux[:j] = [x + 1 for x in aux[:j]]
+            a, b = p1, p2
+            links = self._links.chunks  # a link write makes the table transient: its lists change
+        # Above the meeting block both new bounds count on one path; no minimum changes.
+        links = self._links.chunks
+        parent, pkey, _ = links[p1 >> 12][(p1 >> 6) & 63][p1 & 63]
+        while parent >= 0:
+            pblk = wc(parent)
+            pblk.counts[bisect_left(pblk.keys, pkey)] += 2  # type: ignore[index]
+            parent, pkey, _ = links[parent >> 12][(parent >> 6) & 63][parent & 63]
         return node
 
     def _parent_at(self, before: Optional[Bound]) -> int:

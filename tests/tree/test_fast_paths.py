@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from botree import Tree
+from botree.core import primitives as primitives_module
 from botree.core.maintenance import Maintenance
 
 from .test_tree_stateful import Model, assert_matches
@@ -134,3 +135,34 @@ def test_the_fast_paths_are_taken(settles: List[int]) -> None:
     assert list(wrapped.children(None))[900] == w
     t.check()  # the base is unchanged
     assert len(t) == 4000 and t.parent(a) is None
+
+
+def test_a_wrap_across_two_leaves_shifts_in_place_without_a_settle_pass(settles: List[int]) -> None:
+    """Wrapping a node of a deep path (its subtree opens in one leaf and closes in another, both with
+    room) puts the new bounds straight into the two leaves (``Primitives._wrap_two_leaves``); so does
+    wrapping a run of siblings spread over many leaves.  A full leaf falls back to the general path."""
+    depth = 3000
+    t = Tree.from_events([(i, True) for i in range(depth)] + [(None, False)] * depth)
+    chain = list(range(depth))  # preorder ids down the path
+    assert t.order_index.height >= 1
+    wrapped, w = t.insert_parent(chain[1000], "w")
+    t2, kids_w = chain_forest(600)
+    run, r = t2.insert_parent(kids_w[100], "r", kids_w[500])
+    if primitives_module.__file__.endswith(".py"):  # spies see the pure build only (see test_write_paths)
+        assert settles == []
+    wrapped.check()
+    run.check()
+    assert wrapped.parent(chain[1000]) == w and wrapped.parent(w) == chain[999]
+    assert wrapped.level(w) == 1000 and wrapped.level(chain[-1]) == depth
+    assert wrapped.level(chain[999]) == 999 and wrapped.size(w) == depth - 1000 + 1
+    assert list(wrapped.children(chain[999])) == [w] and list(wrapped.children(w)) == [chain[1000]]
+    assert list(run.children(r)) == kids_w[100:501] and run.level(kids_w[300]) == 1
+    assert list(run.children(None)) == kids_w[:100] + [r] + kids_w[501:]
+    assert t.level(chain[-1]) == depth - 1 and t.parent(chain[1000]) == chain[999]  # the bases are unchanged
+    t.check()
+    t2.check()
+    # Full leaves (block size 4, built full): the general path, same result.
+    full = Tree.from_events([(i, True) for i in range(40)] + [(None, False)] * 40, block_size=4, fill=1.0)
+    wrapped_full, v = full.insert_parent(10, "v")
+    wrapped_full.check()
+    assert wrapped_full.parent(10) == v and wrapped_full.level(39) == 40 and wrapped_full.parent(v) == 9
