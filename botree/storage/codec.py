@@ -495,7 +495,9 @@ class SlotReuse:
             self._keep(key, memo)
         return cell
 
-    def wrote(self, table: str, number: int, version: int, payload: bytes, numbers: Sequence[int], slots: List[Any]) -> None:
+    def wrote(
+        self, table: str, number: int, version: int, payload: bytes, numbers: Sequence[int], slots: List[Any]
+    ) -> None:
         """Remember a cell this process encoded: ``payload`` holds ``slots`` (of a frozen tree) at ``numbers``. O(1).
 
         The next cell of the leaf decoded here (another process's commit) takes those
