@@ -381,10 +381,20 @@ class _Memo:
         # about how many slots it knows (pending cells may overlap): few, and a cell is decoded whole
         self.count = 64 - spans.count(None) + sum(len(cell[2]) for cell in pending)
 
-    def known(self) -> Tuple[List[Optional[bytes]], List[Any], List[int]]:
-        """Fresh (spans, slots, versions) lists, ``pending``'s spans found. O(64), plus a pass over each payload."""
+    def known(self, after: int = -1) -> Tuple[List[Optional[bytes]], List[Any], List[int], Tuple[_Pending, ...]]:
+        """Fresh (spans, slots, versions) lists with the spans of the pending cells newer than ``after``
+        found, and the pending cells left.  O(64), plus a pass over each payload found.
+
+        A patch on base ``after`` holds slots changed since then: a cell of that version
+        or older cannot have their bytes, so its spans are left to find for a later cell.
+        """
         spans, slots, versions = list(self.spans), list(self.slots), list(self.versions)
-        for payload, version, numbers, objects in self.pending:
+        left = []
+        for cell in self.pending:
+            payload, version, numbers, objects = cell
+            if version <= after:
+                left.append(cell)
+                continue
             found = _slot_spans(payload, len(numbers))
             if found is None:
                 continue
@@ -393,7 +403,7 @@ class _Memo:
                     spans[i] = span
                     slots[i] = obj
                     versions[i] = version
-        return spans, slots, versions
+        return spans, slots, versions, tuple(left)
 
     def adding(self, cell: _Pending) -> "_Memo":
         """This memo with one more pending cell (the oldest dropped beyond ``_PENDING``). O(1)."""
@@ -526,7 +536,6 @@ def _decode_reusing(
     Returns it with the leaf's new memo and how many slots were reused.  Checks what
     ``decode_cell`` checks; damaged bytes are ``CorruptDatabase``, never reused slots.
     """
-    spans, slots, versions = memo.known()
     patch: Optional[Tuple[int, List[int]]] = None
     raw: List[Any] = []  # the slots decoded here, as MessagePack values
     raw_at: List[int] = []  # their places in ``out``
@@ -552,9 +561,11 @@ def _decode_reusing(
             _expect(unpacker.read_array_header() == len(changed), where, "not a patch")
             patch = (base, changed)
             numbers: Sequence[int] = changed
+            spans, slots, versions, left = memo.known(base)
         else:
             _expect(count == size if size is not None else count <= 64, where, f"expected {size} slots")
             numbers = range(count)
+            spans, slots, versions, left = memo.known()
         out: List[Any] = [None] * len(numbers)
         pos = unpacker.tell()
         skip = 0  # bytes of known slots not yet read past
@@ -588,7 +599,7 @@ def _decode_reusing(
             slots[i] = obj
             versions[i] = version
     cell: "List[Any] | Patch" = out if patch is None else Patch(patch[0], patch[1], out)
-    return cell, _Memo(spans, slots, versions), len(out) - len(raw)
+    return cell, _Memo(spans, slots, versions, left), len(out) - len(raw)
 
 
 def encode_manifest(versions: List[int]) -> bytes:
