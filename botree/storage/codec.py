@@ -372,14 +372,19 @@ class _Memo:
     __slots__ = ("spans", "slots", "versions", "pending", "count")
 
     def __init__(
-        self, spans: List[Optional[bytes]], slots: List[Any], versions: List[int], pending: Tuple[_Pending, ...] = ()
+        self,
+        spans: List[Optional[bytes]],
+        slots: List[Any],
+        versions: List[int],
+        pending: Tuple[_Pending, ...] = (),
+        count: int = -1,
     ) -> None:
         self.spans = spans
         self.slots = slots
         self.versions = versions
         self.pending = pending
         # about how many slots it knows (pending cells may overlap): few, and a cell is decoded whole
-        self.count = 64 - spans.count(None) + sum(len(cell[2]) for cell in pending)
+        self.count = count if count >= 0 else 64 - spans.count(None) + sum([len(cell[2]) for cell in pending])
 
     def known(self, after: int = -1) -> Tuple[List[Optional[bytes]], List[Any], List[int], Tuple[_Pending, ...]]:
         """Fresh (spans, slots, versions) lists with the spans of the pending cells newer than ``after``
@@ -407,8 +412,18 @@ class _Memo:
 
     def adding(self, cell: _Pending) -> "_Memo":
         """This memo with one more pending cell (the oldest dropped beyond ``_PENDING``). O(1)."""
-        pending = tuple(sorted((*self.pending, cell), key=lambda c: c[1])[-_PENDING:])
-        return _Memo(self.spans, self.slots, self.versions, pending)
+        pending = self.pending
+        if not pending or pending[-1][1] <= cell[1]:  # the usual order: newer cells come later
+            pending = (*pending, cell)
+        else:
+            pending = tuple(sorted((*pending, cell), key=_version_of))
+        if len(pending) <= _PENDING:
+            return _Memo(self.spans, self.slots, self.versions, pending, self.count + len(cell[2]))
+        return _Memo(self.spans, self.slots, self.versions, pending[-_PENDING:])
+
+
+def _version_of(cell: _Pending) -> int:
+    return cell[1]
 
 
 _EMPTY = _Memo([None] * 64, [None] * 64, [-1] * 64)
