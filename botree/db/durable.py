@@ -895,7 +895,9 @@ class DurableDatabase(Database):
         cells: Dict[str, List[Cell]] = {}
         pins: Dict[str, List[int]] = {}
         reuse = self._slot_reuse
-        seeds = reuse.cap  # the cells of a small commit seed the slot reuse (a bulk store would only churn it)
+        # The cells of a small commit seed the slot reuse (a bulk store would only churn it), once this
+        # object decodes leaves again (other writers' cells: a lone writer's own leaves stay in memory).
+        seeds = reuse.cap if reuse.again else 0
         for table, vec in vectors(tree.order_index).items():
             items = []
             changed: Dict[int, List[int]] = {}  # group -> its leaves this commit writes

@@ -464,15 +464,19 @@ class SlotReuse:
     The caller checks the payload's checksum first.
 
     Keeps the slots of at most ``cap`` leaves, least recently decoded dropped first.
-    ``decoded`` / ``reused`` count slots.  Thread-safe: a memo is replaced whole, never changed.
+    ``decoded`` / ``reused`` count slots, ``again`` cells of leaves decoded or written here
+    before (none in a process that is the only writer: its own leaves stay in memory, so
+    remembering the cells it writes would be wasted).  Thread-safe: a memo is replaced
+    whole, never changed.
     """
 
-    __slots__ = ("cap", "decoded", "reused", "_memos", "_lock")
+    __slots__ = ("cap", "decoded", "reused", "again", "_memos", "_lock")
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.decoded = 0
         self.reused = 0
+        self.again = 0
         self._memos: "OrderedDict[Tuple[str, int], _Memo]" = OrderedDict()
         self._lock = threading.Lock()
 
@@ -496,6 +500,7 @@ class SlotReuse:
         key = (table, number)
         with self._lock:
             memo = self._memos.get(key)
+        again = memo is not None
         reused = 0
         if memo is None or memo.count < _FEW:
             cell = decode_cell(table, payload, size, where)
@@ -509,6 +514,7 @@ class SlotReuse:
             if len(payload) < _SMALL_SLOT * decoded:  # small slots: nothing to gain, nothing kept
                 with self._lock:
                     self.decoded += decoded
+                    self.again += again
                 return cell
             memo = (memo or _EMPTY).adding((payload, version, numbers, objects))
         else:
@@ -517,6 +523,7 @@ class SlotReuse:
         with self._lock:
             self.decoded += decoded
             self.reused += reused
+            self.again += again
             self._keep(key, memo)
         return cell
 
