@@ -239,16 +239,21 @@ def decode_cell(table: str, payload: bytes, size: Optional[int], where: str) -> 
             "not a patch",
         )
         _, base, length, changed, slots = items
-        _expect(size is not None and length == size, where, f"a patch of {length} slots where {size} are expected")
-        _expect(
-            all(type(i) is int for i in changed) and all(0 <= a < b for a, b in zip(changed, changed[1:]))
-            and (not changed or 0 <= changed[0] and changed[-1] < length),
-            where,
-            "patch slot numbers",
-        )
+        _check_patch(length, changed, size, where)
         return Patch(base, changed, _decode_slots(table, slots, where))
     _expect(len(items) == size if size is not None else len(items) <= 64, where, f"expected {size} slots")
     return _decode_slots(table, items, where)
+
+
+def _check_patch(length: int, changed: List[Any], size: Optional[int], where: str) -> None:
+    """A patch's slot count is the one expected and its slot numbers ascend inside it (``CorruptDatabase``). O(k)."""
+    _expect(size is not None and length == size, where, f"a patch of {length} slots where {size} are expected")
+    _expect(
+        all(type(i) is int for i in changed) and all(0 <= a < b for a, b in zip(changed, changed[1:]))
+        and (not changed or 0 <= changed[0] and changed[-1] < length),
+        where,
+        "patch slot numbers",
+    )
 
 
 def patch_base(payload: bytes) -> Optional[int]:
@@ -573,13 +578,7 @@ def _decode_reusing(
                 where,
                 "not a patch",
             )
-            _expect(size is not None and length == size, where, f"a patch of {length} slots where {size} are expected")
-            _expect(
-                all(type(i) is int for i in changed) and all(0 <= a < b for a, b in zip(changed, changed[1:]))
-                and (not changed or 0 <= changed[0] and changed[-1] < length),
-                where,
-                "patch slot numbers",
-            )
+            _check_patch(length, changed, size, where)
             _expect(unpacker.read_array_header() == len(changed), where, "not a patch")
             patch = (base, changed)
             numbers: Sequence[int] = changed
