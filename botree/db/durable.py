@@ -64,6 +64,7 @@ _PREFETCH = 256  # most manifests or leaf cells a refresh reads ahead in one sta
 _CACHED_MANIFESTS = 1 << 14  # decoded manifests kept (64 versions each); the cache is cleared when full
 _GROUP = 64  # most queued requests one group commit serves
 _CACHED_BASES = 256  # decoded whole cells kept as the bases of patches (the leaves commits change most)
+_REUSED_LEAVES = 256  # leaves whose last decoded slots are kept to decode their next cells (codec.SlotReuse)
 # What a group commit gave a writer: (version, (previous tree, ops) if built by it, the tree or its loader).
 # (The ops are None when ``make`` ran here: it recorded them itself.)
 _Landed = Tuple[int, Optional[Tuple[Tree, Optional[Tuple[Op, ...]]]], "Tree | Callable[[], Tree]"]
@@ -74,6 +75,7 @@ _PATCH_SHARE = 4  # at most 64 // 4 = 16 of 64 slots in a patch
 Manifests = Dict[Tuple[str, int, int], List[int]]  # (table, group, version written) -> its leaves' cell versions
 Make = Callable[[int, Tree], Tuple[Tree, Optional[Tuple[Op, ...]], Set[int]]]
 Notes = Dict[Tuple[str, int, int], Tuple[int, Tuple[int, ...]]]  # (table, leaf, cell version) -> (base, patched slots)
+Bases = Dict[Tuple[str, int, int], List[Any]]  # (table, leaf, cell version) -> the slots of a whole cell
 
 
 def open_store(target: str) -> Store:
@@ -157,6 +159,8 @@ class DurableDatabase(Database):
         self._cell_bases: Notes = {}
         self._wholes: "OrderedDict[Tuple[str, int, int], List[Any]]" = OrderedDict()  # decoded bases (copies)
         self._leaf_cache = LeafCache(cache_leaves)
+        # The last decoded slots of recently loaded leaves: a new cell of one decodes only its changed slots.
+        self._slot_reuse = codec.SlotReuse(min(_REUSED_LEAVES, cache_leaves or _REUSED_LEAVES))
         # Shared by every branch handle: whether the branch tables exist, as of which stored head.
         self._branch_info: Dict[str, Any] = {"branched": False, "checked": -1}
         try:
@@ -217,15 +221,18 @@ class DurableDatabase(Database):
     @property
     def leaf_stats(self) -> Dict[str, Optional[int]]:
         """Leaf cache counters: ``cap`` (``cache_leaves``), ``loaded`` now, ``loads``, ``evictions``,
-        ``rescues`` (reads that found a leaf the clock had demoted still in memory: loads saved). O(1).
+        ``rescues`` (reads that found a leaf the clock had demoted still in memory: loads saved),
+        ``slots_decoded`` and ``slots_reused`` (slots of loaded cells decoded, or taken from the
+        last decoded cell of the same leaf because their bytes were identical). O(1).
 
         With a cap, ``loaded`` never exceeds it; uncapped, it also counts leaves of trees
         since dropped.
         """
         cache = self._leaf_cache
+        reuse = self._slot_reuse
         return {
             "cap": cache.cap, "loaded": cache.loaded, "loads": cache.loads, "evictions": cache.evictions,
-            "rescues": cache.rescues,
+            "rescues": cache.rescues, "slots_decoded": reuse.decoded, "slots_reused": reuse.reused,
         }
 
     @property
@@ -804,12 +811,16 @@ class DurableDatabase(Database):
     def _decoded_cell(
         self, table: str, number: int, written: int, reading: int, size: Optional[int]
     ) -> "List[Any] | codec.Patch":
-        """Cell ``(number, written)`` of ``table``, its checksum checked, decoded. O(its size)."""
+        """Cell ``(number, written)`` of ``table``, its checksum checked, decoded. O(its size).
+
+        Slots whose bytes equal those of the leaf's last decoded cell are that cell's
+        objects (``codec.SlotReuse``): O(changed slots' size) to decode, plus a scan.
+        """
         payload, crc = self._read_cell(table, number, written, reading)
         where = f"{self.target}: {table} leaf {number} version {written}"
         if checksum(payload, table, number, written) != crc:
             raise CorruptDatabase(f"{where}: bad checksum")
-        return codec.decode_cell(table, payload, size, where)
+        return self._slot_reuse.decode(table, number, written, payload, size, where)
 
     def _whole(self, table: str, number: int, base: int, reading: int, where: str) -> List[Any]:
         """The slots of the whole cell ``(number, base)`` a patch applies to (never to be changed). O(64), cached."""
@@ -863,6 +874,7 @@ class DurableDatabase(Database):
         written: Optional[Manifests] = None,
         number: Optional[int] = None,
         notes: Optional[Notes] = None,
+        bases: Optional[Bases] = None,
     ) -> Tuple[CommitRow, Dict[str, List[Cell]]]:
         """The commit row and cells that store ``tree`` as version ``number`` (default: ``parent + 1``).
 
@@ -871,7 +883,9 @@ class DurableDatabase(Database):
         each leaf cell's (base, patched slots) to ``notes`` (keyed like ``_cell_bases``;
         the caller keeps them once the commit has landed).  A changed leaf is written as
         a patch on its base when this object knows the parent's cell of that leaf and few
-        slots changed (``_patch``); otherwise whole.
+        slots changed (``_patch``); otherwise whole, and its slots go to ``bases`` (keyed
+        like ``_wholes``; kept once landed: a patch another process writes on it then
+        needs no read of its base).  The cells of a small commit also seed the slot reuse.
         """
         from ..storage.lazy import changed_leaves
 
@@ -880,6 +894,10 @@ class DurableDatabase(Database):
         old_pins = self._state(parent)["manifests"] if head is not None else None
         cells: Dict[str, List[Cell]] = {}
         pins: Dict[str, List[int]] = {}
+        reuse = self._slot_reuse
+        # The cells of a small commit seed the slot reuse (a bulk store would only churn it), once this
+        # object decodes leaves again (other writers' cells: a lone writer's own leaves stay in memory).
+        seeds = reuse.cap if reuse.again else 0
         for table, vec in vectors(tree.order_index).items():
             items = []
             changed: Dict[int, List[int]] = {}  # group -> its leaves this commit writes
@@ -891,10 +909,17 @@ class DurableDatabase(Database):
                 if patch is None:
                     payload = codec.encode_leaf(table, leaf)
                     cell_base, note = None, (version, cast(Tuple[int, ...], ()))
+                    if seeds > 0:
+                        reuse.wrote(table, number, version, payload, range(len(leaf)), leaf)
+                        if bases is not None:
+                            bases[(table, number, version)] = list(leaf)
                 else:
                     cell_base, slots = patch
                     payload = codec.encode_patch(table, cell_base, leaf, slots)
                     note = (cell_base, tuple(slots))
+                    if seeds > 0:
+                        reuse.wrote(table, number, version, payload, slots, [leaf[i] for i in slots])
+                seeds -= 1
                 if notes is not None:
                     notes[(table, number, version)] = note
                 if progress is not None and table == "nodes":
@@ -1034,7 +1059,7 @@ class DurableDatabase(Database):
         built = _Version(version, head, tree, ops)
         row, cells = self._encode(
             version, head, tree, time.time(), message, meta, ops, deleted, progress, built.written, stored + 1,
-            built.notes,
+            built.notes, built.bases,
         )
         built.row, built.cells = row, cells
         return built
@@ -1043,6 +1068,8 @@ class DurableDatabase(Database):
         """``built`` was stored (its transaction committed): remember it and make it this handle's head."""
         for (table, number, version), (base, slots) in built.notes.items():  # later commits patch on these
             self._note_cell(table, number, version, base, slots)
+        for key, whole in built.bases.items():  # and other processes' patches on these need not read them
+            self._keep_whole(key, whole)
         self._remember(built.row, lineage)
         if lineage is None:
             self._branch_info["checked"] = built.row[0]  # the commit saw no branch tables
@@ -1432,7 +1459,7 @@ class _Waiter:
 class _Version:
     """A version built inside a write transaction: its parent, trees, row and cells, and what to remember."""
 
-    __slots__ = ("parent", "head", "tree", "ops", "row", "cells", "written", "notes", "branched")
+    __slots__ = ("parent", "head", "tree", "ops", "row", "cells", "written", "notes", "bases", "branched")
 
     def __init__(self, parent: int, head: Tree, tree: Tree, ops: Optional[Tuple[Op, ...]]) -> None:
         self.parent = parent
@@ -1443,6 +1470,7 @@ class _Version:
         self.cells: Dict[str, List[Cell]] = {}
         self.written: Manifests = {}
         self.notes: Notes = {}
+        self.bases: Bases = {}  # the slots of the whole cells it writes (see ``_encode``)
         self.branched = False
 
 

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import threading
 import zlib
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from collections import OrderedDict
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import msgpack
 
@@ -238,16 +239,21 @@ def decode_cell(table: str, payload: bytes, size: Optional[int], where: str) -> 
             "not a patch",
         )
         _, base, length, changed, slots = items
-        _expect(size is not None and length == size, where, f"a patch of {length} slots where {size} are expected")
-        _expect(
-            all(type(i) is int for i in changed) and all(0 <= a < b for a, b in zip(changed, changed[1:]))
-            and (not changed or 0 <= changed[0] and changed[-1] < length),
-            where,
-            "patch slot numbers",
-        )
+        _check_patch(length, changed, size, where)
         return Patch(base, changed, _decode_slots(table, slots, where))
     _expect(len(items) == size if size is not None else len(items) <= 64, where, f"expected {size} slots")
     return _decode_slots(table, items, where)
+
+
+def _check_patch(length: int, changed: List[Any], size: Optional[int], where: str) -> None:
+    """A patch's slot count is the one expected and its slot numbers ascend inside it (``CorruptDatabase``). O(k)."""
+    _expect(size is not None and length == size, where, f"a patch of {length} slots where {size} are expected")
+    _expect(
+        all(type(i) is int for i in changed) and all(0 <= a < b for a, b in zip(changed, changed[1:]))
+        and (not changed or 0 <= changed[0] and changed[-1] < length),
+        where,
+        "patch slot numbers",
+    )
 
 
 def patch_base(payload: bytes) -> Optional[int]:
@@ -284,16 +290,16 @@ def _decode_slots(table: str, items: List[Any], where: str) -> List[Any]:
         # The sixth field is the parent's id (-1: top level).  A row written before rows kept
         # their parent has 5 fields: its parent is UNKNOWN (computed from the order index
         # when asked; see nodetable.rows).
-        return [None if r is None else Row(r[0], r[1], r[2], r[3], r[4], None, _parent_item(r)) for r in items]
+        # ``Row.parent`` is the parent id << 1 (-1: top), UNKNOWN for -2 or a 5-field row; computed inline:
+        # a cold load builds 64 rows, and a function call per row was a fifth of it.
+        return [
+            None if r is None else Row(
+                r[0], r[1], r[2], r[3], r[4], None, UNKNOWN if len(r) < 6 or (p := int(r[5])) < -1 else p << 1
+            )
+            for r in items
+        ]
     except (TypeError, IndexError, ValueError) as exc:
         raise CorruptDatabase(f"{where} is malformed: {exc}") from None
-
-
-def _parent_item(r: List[Any]) -> int:
-    """``Row.parent`` from a stored row: the sixth field is the parent id (-1 top, -2 unknown)."""
-    if len(r) < 6 or int(r[5]) < -1:
-        return UNKNOWN
-    return int(r[5]) << 1
 
 
 def _bucket(items: Any, where: str) -> Tuple[Any, ...]:
@@ -330,6 +336,291 @@ def _tree_node(item: Any, where: str) -> Tuple[Any, ...]:
     else:
         _expect(len(item) == 2 and type(item[1]) is int, where, "a free field index slot")
     return item
+
+
+# -- decoding only what changed ----------------------------------------------------------
+
+# First bytes of a MessagePack int (positive and negative fixint, uint 8-64, int 8-64): a cell
+# whose first item starts with one of these is a patch (or malformed), any other a whole cell.
+_INT_MARKERS = frozenset((*range(0x00, 0x80), *range(0xE0, 0x100), *range(0xCC, 0xD4)))
+
+
+def _unpacker(payload: bytes) -> msgpack.Unpacker:
+    """A streaming decoder over ``payload`` with ``unpack``'s options and ``unpackb``'s limits."""
+    unpacker = msgpack.Unpacker(
+        raw=False, strict_map_key=False, ext_hook=_ext_hook, unicode_errors="surrogatepass",
+        max_buffer_size=max(len(payload), 1),
+    )
+    unpacker.feed(payload)
+    return unpacker
+
+
+# A cell whose slot spans are not found yet: (payload, version, slot numbers, their objects).
+_Pending = Tuple[bytes, int, Sequence[int], List[Any]]
+_PENDING = 2  # most such cells a memo keeps (a patch repeats every slot since its base: the newest covers most)
+# Cells whose slots average fewer bytes than this are decoded whole and not remembered: finding a slot's
+# bytes and comparing them costs about what decoding a small slot does (a row of a few fields, a link).
+_SMALL_SLOT = 64
+_FEW = 8  # a memo that knows fewer slots than this is not worth a slot-by-slot pass (a base after its patch)
+
+
+class _Memo:
+    """What the slots of one leaf were decoded from, for ``SlotReuse``; never changed once made.
+
+    ``spans[i]`` is the encoded bytes of slot ``i``, ``slots[i]`` the object decoded
+    from them and ``versions[i]`` the version of the cell they came from (None, None,
+    -1: not known).  ``pending``: cells whose slot spans are found only if another cell
+    of the leaf is decoded (most cold loads never see one): the first cell decoded of
+    the leaf, and cells this process wrote, oldest first.
+    """
+
+    __slots__ = ("spans", "slots", "versions", "pending", "count")
+
+    def __init__(
+        self,
+        spans: List[Optional[bytes]],
+        slots: List[Any],
+        versions: List[int],
+        pending: Tuple[_Pending, ...] = (),
+        count: int = -1,
+    ) -> None:
+        self.spans = spans
+        self.slots = slots
+        self.versions = versions
+        self.pending = pending
+        # about how many slots it knows (pending cells may overlap): few, and a cell is decoded whole
+        self.count = count if count >= 0 else 64 - spans.count(None) + sum([len(cell[2]) for cell in pending])
+
+    def known(self, after: int = -1) -> Tuple[List[Optional[bytes]], List[Any], List[int], Tuple[_Pending, ...]]:
+        """Fresh (spans, slots, versions) lists with the spans of the pending cells newer than ``after``
+        found, and the pending cells left.  O(64), plus a pass over each payload found.
+
+        A patch on base ``after`` holds slots changed since then: a cell of that version
+        or older cannot have their bytes, so its spans are left to find for a later cell.
+        """
+        spans, slots, versions = list(self.spans), list(self.slots), list(self.versions)
+        left = []
+        for cell in self.pending:
+            payload, version, numbers, objects = cell
+            if version <= after:
+                left.append(cell)
+                continue
+            found = _slot_spans(payload, len(numbers))
+            if found is None:
+                continue
+            for i, span, obj in zip(numbers, found, objects):
+                if versions[i] <= version:
+                    spans[i] = span
+                    slots[i] = obj
+                    versions[i] = version
+        return spans, slots, versions, tuple(left)
+
+    def adding(self, cell: _Pending) -> "_Memo":
+        """This memo with one more pending cell (the oldest dropped beyond ``_PENDING``). O(1)."""
+        pending = self.pending
+        if not pending or pending[-1][1] <= cell[1]:  # the usual order: newer cells come later
+            pending = (*pending, cell)
+        else:
+            pending = tuple(sorted((*pending, cell), key=_version_of))
+        if len(pending) <= _PENDING:
+            return _Memo(self.spans, self.slots, self.versions, pending, self.count + len(cell[2]))
+        return _Memo(self.spans, self.slots, self.versions, pending[-_PENDING:])
+
+
+def _version_of(cell: _Pending) -> int:
+    return cell[1]
+
+
+_EMPTY = _Memo([None] * 64, [None] * 64, [-1] * 64)
+
+
+def _slot_spans(payload: bytes, count: int) -> Optional[List[bytes]]:
+    """The encoded bytes of each of the ``count`` slots of a cell that decoded (whole or patch). O(size)."""
+    try:
+        unpacker = _unpacker(payload)
+        if unpacker.read_array_header() and payload[unpacker.tell()] in _INT_MARKERS:  # a patch
+            for _ in range(4):  # PATCH, base, size, slot numbers
+                unpacker.skip()
+            unpacker.read_array_header()
+        spans = []
+        start = unpacker.tell()
+        for _ in range(count):
+            unpacker.skip()
+            end = unpacker.tell()
+            spans.append(payload[start:end])
+            start = end
+    except _DECODE_ERRORS:
+        return None
+    return spans
+
+
+class SlotReuse:
+    """Decodes cells reusing the slots of the last cells decoded of the same leaf whose bytes are identical.
+
+    A writer catching up with other processes' commits loads new cells of the leaves
+    they changed, and most slots of such a cell are byte for byte the slots this process
+    decoded last time (a patch repeats every slot changed since its base; a new base
+    repeats the unchanged slots).  Each slot's encoding is found in the payload (a
+    MessagePack value is self-delimiting, so bytes equal to a known slot's at the
+    current offset *are* that slot); a known slot is taken as the object decoded before,
+    the others are decoded.  Safe because decoded slots are never changed in place (a
+    ``Block`` or ``Row`` from storage has no owner, so a batch copies it first; links,
+    buckets and field-index nodes are tuples), exactly as versions in memory share them.
+    The caller checks the payload's checksum first.
+
+    Keeps the slots of at most ``cap`` leaves, least recently decoded dropped first.
+    ``decoded`` / ``reused`` count slots, ``again`` cells of leaves decoded or written here
+    before (none in a process that is the only writer: its own leaves stay in memory, so
+    remembering the cells it writes would be wasted).  Thread-safe: a memo is replaced
+    whole, never changed.
+    """
+
+    __slots__ = ("cap", "decoded", "reused", "again", "_memos", "_lock")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.decoded = 0
+        self.reused = 0
+        self.again = 0
+        self._memos: "OrderedDict[Tuple[str, int], _Memo]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._memos)
+
+    def clear(self) -> None:
+        """Forget every leaf's slots. O(leaves)."""
+        with self._lock:
+            self._memos.clear()
+
+    def decode(
+        self, table: str, number: int, version: int, payload: bytes, size: Optional[int], where: str
+    ) -> "List[Any] | Patch":
+        """``decode_cell(table, payload, size, where)`` of cell ``(number, version)``, sharing slots. O(size).
+
+        The slots it shares are those of leaf ``number``'s cells decoded before; each slot
+        remembered is the one of the newest cell that had it (a patch's base is decoded
+        after the patch, and its older slots must not displace the patch's).
+        """
+        key = (table, number)
+        with self._lock:
+            memo = self._memos.get(key)
+        again = memo is not None
+        reused = 0
+        if memo is None or memo.count < _FEW:
+            cell = decode_cell(table, payload, size, where)
+            if isinstance(cell, Patch):
+                numbers: Sequence[int] = cell.changed
+                objects = cell.slots
+            else:
+                numbers = range(len(cell))
+                objects = list(cell)
+            decoded = len(objects)
+            if len(payload) < _SMALL_SLOT * decoded:  # small slots: nothing to gain, nothing kept
+                with self._lock:
+                    self.decoded += decoded
+                    self.again += again
+                return cell
+            memo = (memo or _EMPTY).adding((payload, version, numbers, objects))
+        else:
+            cell, memo, reused = _decode_reusing(table, version, payload, size, where, memo)
+            decoded = len(cell.slots if isinstance(cell, Patch) else cell) - reused
+        with self._lock:
+            self.decoded += decoded
+            self.reused += reused
+            self.again += again
+            self._keep(key, memo)
+        return cell
+
+    def wrote(
+        self, table: str, number: int, version: int, payload: bytes, numbers: Sequence[int], slots: List[Any]
+    ) -> None:
+        """Remember a cell this process encoded: ``payload`` holds ``slots`` (of a frozen tree) at ``numbers``. O(1).
+
+        The next cell of the leaf decoded here (another process's commit) takes those
+        objects for its slots whose bytes are the same; the spans are found only then.
+        """
+        if len(payload) < _SMALL_SLOT * len(numbers):
+            return  # small slots: decoded whole when they come back (see ``decode``)
+        key = (table, number)
+        with self._lock:
+            memo = self._memos.get(key)
+            self._keep(key, (memo or _EMPTY).adding((payload, version, numbers, list(slots))))
+
+    def _keep(self, key: Tuple[str, int], memo: _Memo) -> None:
+        memos = self._memos  # the caller holds the lock
+        memos[key] = memo
+        memos.move_to_end(key)
+        while len(memos) > self.cap:
+            memos.popitem(last=False)
+
+
+def _decode_reusing(
+    table: str, version: int, payload: bytes, size: Optional[int], where: str, memo: _Memo
+) -> "Tuple[List[Any] | Patch, _Memo, int]":
+    """``decode_cell``'s result, decoding only the slots whose bytes ``memo`` does not know. O(size).
+
+    Returns it with the leaf's new memo and how many slots were reused.  Checks what
+    ``decode_cell`` checks; damaged bytes are ``CorruptDatabase``, never reused slots.
+    """
+    patch: Optional[Tuple[int, List[int]]] = None
+    raw: List[Any] = []  # the slots decoded here, as MessagePack values
+    raw_at: List[int] = []  # their places in ``out``
+    try:
+        unpacker = _unpacker(payload)
+        count = unpacker.read_array_header()
+        if count and payload[unpacker.tell()] in _INT_MARKERS:
+            _expect(count == 5, where, "not a patch")
+            kind, base, length, changed = (unpacker.unpack() for _ in range(4))
+            _expect(
+                kind == PATCH and type(kind) is int and type(base) is int and type(length) is int
+                and type(changed) is list,
+                where,
+                "not a patch",
+            )
+            _check_patch(length, changed, size, where)
+            _expect(unpacker.read_array_header() == len(changed), where, "not a patch")
+            patch = (base, changed)
+            numbers: Sequence[int] = changed
+            spans, slots, versions, left = memo.known(base)
+        else:
+            _expect(count == size if size is not None else count <= 64, where, f"expected {size} slots")
+            numbers = range(count)
+            spans, slots, versions, left = memo.known()
+        out: List[Any] = [None] * len(numbers)
+        pos = unpacker.tell()
+        skip = 0  # bytes of known slots not yet read past
+        for j, i in enumerate(numbers):
+            span = spans[i]
+            if span is not None and payload.startswith(span, pos):
+                out[j] = slots[i]
+                pos += len(span)
+                skip += len(span)
+                if versions[i] < version:
+                    versions[i] = version
+                continue
+            if skip:
+                unpacker.read_bytes(skip)
+                skip = 0
+            raw.append(unpacker.unpack())
+            raw_at.append(j)
+            end = unpacker.tell()
+            if versions[i] <= version:  # an older cell's slot (a patch's base) keeps the newer one
+                spans[i] = payload[pos:end]
+            pos = end
+        _expect(pos == len(payload), where, "bytes after the cell's end")
+    except _DECODE_ERRORS as exc:
+        raise CorruptDatabase(f"{where} does not decode: {exc}") from None
+    if patch is None and raw_at and raw_at[0] == 0 and type(raw[0]) is int:
+        raise CorruptDatabase(f"{where} is malformed: not a patch")  # an int that is not a plain MessagePack int
+    for j, obj in zip(raw_at, _decode_slots(table, raw, where)):
+        out[j] = obj
+        i = numbers[j]
+        if versions[i] <= version:
+            slots[i] = obj
+            versions[i] = version
+    cell: "List[Any] | Patch" = out if patch is None else Patch(patch[0], patch[1], out)
+    return cell, _Memo(spans, slots, versions, left), len(out) - len(raw)
 
 
 def encode_manifest(versions: List[int]) -> bytes:
