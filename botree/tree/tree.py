@@ -72,13 +72,25 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         return self._ix
 
     def _insert(self, update: Update, *args: Any) -> Tuple["Tree", int]:
-        """Run one insert on a one-update transient index: (the new tree, the new node). O(log n)."""
+        """Run one insert without a batch (``Update.single``) or on a one-update transient index:
+        (the new tree, the new node). O(log n)."""
+        single = update.single
+        if single is not None:
+            done = single(self._ix, *args)
+            if done is not None:
+                return Tree.from_order_index(done[0]), done[1]
         transient = self._ix.transient()
         node = update.run(transient, *args)
         return Tree.from_order_index(transient.persistent_last()), node
 
     def _change(self, update: Update, *args: Any) -> "Tree":
-        """Run one other update on a one-update transient index: the new tree. O(log n)."""
+        """Run one other update without a batch (``Update.single``) or on a one-update transient index:
+        the new tree. O(log n)."""
+        single = update.single
+        if single is not None:
+            ix = single(self._ix, *args)
+            if ix is not None:
+                return Tree.from_order_index(ix)
         transient = self._ix.transient()
         update.run(transient, *args)
         return Tree.from_order_index(transient.persistent_last())
