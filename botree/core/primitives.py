@@ -108,7 +108,20 @@ class Primitives(Maintenance):
         blk.items[pos:pos] = [node << 1, node << 1 | 1]
         blk.aux[pos:pos] = [rel, rel]
         blk.keys[pos:pos] = [k1, k2]
-        self._bump(leaf, 2, rel)
+        # ``_bump(leaf, 2, rel)`` without its minimum levels: the new bounds lie below the parent's
+        # closing bound in the same leaf, so no minimum changes (see ``OrderIndex.single_delete``).
+        token = self._token
+        ctoken = self._ctoken
+        links = self._links.chunks
+        blocks = self._blocks.chunks
+        parent, pkey, _ = links[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+        while parent >= 0:
+            pblk = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
+            if pblk.owner is not token and pblk.owner is not ctoken:
+                pblk = self._wc(parent)
+                blocks = self._blocks.chunks  # the first write may have replaced the top list
+            pblk.counts[bisect_left(pblk.keys, pkey)] += 2
+            parent, pkey, _ = links[parent >> 12][(parent >> 6) & 63][parent & 63]
         return node
 
     def wrap_run(self, first: int, last: int, data: Any = None) -> int:

@@ -479,6 +479,22 @@ class TransientNodeTable(_TableReader):
             raise TypeError(f"links must be four ints (open/close leaf and key), not {links!r}") from None
         alloc = self._alloc if self._alloc_owned else self._own_alloc()
         wanted = self.wanted
+        if self._index is None and self._keys is None and not wanted:
+            # The common table (no indexed field, no key, no claimed id): nothing to check.
+            free = alloc.free
+            if free is None or self.fresh_ids:
+                node = alloc.next_id
+                alloc.next_id = node + 1
+            else:
+                node, alloc.free = free  # ``allocate`` inlined
+                alloc.nfree -= 1
+            row = OwnedRow(open_leaf, open_key, close_leaf, close_key, data, self._token, parent)
+            rows = self._rows
+            if node == rows.length:
+                rows.append(row)
+            else:
+                rows[node] = row
+            return node
         fresh = self.fresh_ids or alloc.free is None
         if wanted:
             node = wanted[-1]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Generic, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
-from ..core.index import OrderIndex, TransientIndex
+from ..core.index import TransientIndex
 from ..core.reader import Bound, IndexReader
 from ..errors import InvalidArgument, InvalidOperation, PositionError
 from .queries import Run, TreeQueries, sibling_walk
@@ -85,13 +85,6 @@ def _insert_child(b: TransientIndex, parent: Optional[int], data: Any, index: in
     return b.insert_pair(data, target_for_index(b, parent, index))
 
 
-def _insert_child_single(ix: OrderIndex, parent: Optional[int], data: Any, index: int = -1) -> Any:
-    """``_insert_child`` without a batch when it is a leaf-local last child: (index, node), or None."""
-    if index == -1 and type(index) is int:
-        return ix.single_insert_last_child(parent, data)
-    return None
-
-
 def _insert_before(b: TransientIndex, node: int, data: Any) -> int:
     """New node as the sibling just before ``node``."""
     return b.insert_pair(data, (node, True))
@@ -134,13 +127,6 @@ def _unwrap(b: TransientIndex, node: int) -> None:
 
 
 # -- moves --------------------------------------------------------------------------
-
-
-def _move_single(ix: OrderIndex, node: int, parent: Optional[int], index: int = -1) -> Optional[OrderIndex]:
-    """``_move`` without a batch when it is a leaf-local move to the end of ``parent``'s children, or None."""
-    if index == -1 and type(index) is int:
-        return ix.single_move_last_child(node, parent)
-    return None
 
 
 def _move_range(b: TransientIndex, first: int, last: int, parent: Optional[int], index: int = -1) -> None:
@@ -423,10 +409,6 @@ class Update:
       hold a callable or another tree, or its replay must not read later state): before
       it runs, the name and storable arguments of the update that does the same.  A
       database runs and logs that one; logs never hold an update with ``logged`` set.
-    * ``single(index, *args)``: the update on an ``OrderIndex`` without a batch, for the
-      common leaf-local case (``OrderIndex.single_*``): the new index (inserts: (index,
-      node)), or None when that form does not apply, having made nothing; ``Tree`` then
-      runs ``run`` on a one-update batch.  Both must give the same tree.
     """
 
     name: str
@@ -441,7 +423,6 @@ class Update:
     subtree: bool = False
     node_lists: Tuple[int, ...] = ()
     logged: Optional[Callable[[IndexReader, Tuple[Any, ...]], Tuple[str, Tuple[Any, ...]]]] = None
-    single: Optional[Callable[..., Any]] = None
 
     def created(self, result: Any) -> List[int]:
         """The node ids a logged ``result`` of this update says it created, in the order it made them. O(k)."""
@@ -472,7 +453,7 @@ UPDATES: Dict[str, Update] = {
         Update(
             "insert_root", _insert_root, (), inserts=True, data=0, shifts=lambda ix, a: list(sibling_walk(ix, None))
         ),
-        Update("insert_child", _insert_child, (0,), inserts=True, data=1, single=_insert_child_single),
+        Update("insert_child", _insert_child, (0,), inserts=True, data=1),
         Update("insert_before", _insert_before, (0,), inserts=True, data=1),
         Update("insert_after", _insert_after, (0,), inserts=True, data=1),
         Update(
@@ -483,14 +464,7 @@ UPDATES: Dict[str, Update] = {
             data=1,
             shifts=lambda ix, a: sibling_run(ix, a[0], a[2] if a[2] is not None else a[0]),
         ),
-        Update(
-            "delete",
-            _delete,
-            (0,),
-            shifts=lambda ix, a: list(_subtree_of_first(ix, a)),
-            deletes=_subtree_of_first,
-            single=OrderIndex.single_delete,
-        ),
+        Update("delete", _delete, (0,), shifts=lambda ix, a: list(_subtree_of_first(ix, a)), deletes=_subtree_of_first),
         Update(
             "unwrap",
             _unwrap,
@@ -498,7 +472,7 @@ UPDATES: Dict[str, Update] = {
             shifts=lambda ix, a: [*_first_only(ix, a), *_children(ix, a[0])],
             deletes=_first_only,
         ),
-        Update("move", _move, (0, 1), shifts=lambda ix, a: [a[0]], moves=True, single=_move_single),
+        Update("move", _move, (0, 1), shifts=lambda ix, a: [a[0]], moves=True),
         Update("move_before", _move_before, (0, 1), shifts=lambda ix, a: [a[0]], moves=True),
         Update("move_after", _move_after, (0, 1), shifts=lambda ix, a: [a[0]], moves=True),
         Update("move_range", _move_range, (0, 1, 2), shifts=lambda ix, a: sibling_run(ix, a[0], a[1]), moves=True),

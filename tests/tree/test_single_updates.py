@@ -1,0 +1,212 @@
+"""Single persistent updates without a batch (``OrderIndex.single_*``, issue 16 session 5).
+
+``Tree.delete(node)``, ``Tree.insert_child(parent, data)`` and ``Tree.move(node, parent)``
+(index -1) first try their leaf-local form, which builds the new index from frozen parts
+(new blocks share the lists they do not change; the block and row vectors are path-copied
+by ``ChunkedVector.written``) and changes only counts above the leaves; anything else
+falls back to the registry's update on a one-update batch.  Here every step is run both
+ways -- on the ``Tree`` and on a ``Transaction`` of the same tree (the batch form) -- and the
+two results must be equal trees (same shape, same node ids, same data), match the
+parent-pointer model and pass ``check()`` (which verifies counts and minimum levels); every
+earlier version is re-verified at the end (persistence).  Plain, keyed and field-indexed
+trees are drawn (the node table's one-update forms go through a batch for the last two).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional, Tuple
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from botree import Tree
+from botree.core import index as index_module
+from botree.core.index import OrderIndex
+from botree.errors import BotreeError, DuplicateKey
+
+from .test_fast_paths import assert_versions, chain_forest
+from .test_tree_stateful import Model, assert_matches
+
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+# Spies replace methods of ``OrderIndex``; compiled classes refuse that, so the spying assertions
+# run on the pure build only (the same code); the results are checked on both.
+PURE = index_module.__file__.endswith(".py")
+
+
+def _tree(kind: str, block_size: int) -> Tree:
+    if kind == "keyed":
+        return Tree(block_size=block_size, key="k")
+    if kind == "fields":
+        return Tree(block_size=block_size, fields=("k",))
+    return Tree(block_size=block_size)
+
+
+def _both(t: Tree, run: Callable[[Any], Any]) -> Tuple[Any, Any, Any, Any]:
+    """``run`` on the tree and inside a transaction of it: (tree result, its error, batch result, its error)."""
+    try:
+        mine: Any = run(t)
+        error: Any = None
+    except BotreeError as exc:
+        mine, error = None, exc
+    tx = t.transaction()
+    try:
+        out = run(tx)
+        batch: Any = (Tree.from_order_index(tx.order_index.persistent()), out)
+        batch_error: Any = None
+    except BotreeError as exc:
+        batch, batch_error = None, exc
+    return mine, error, batch, batch_error
+
+
+@SETTINGS
+@given(
+    block_size=st.sampled_from([4, 6, 8, 16, 64]),
+    kind=st.sampled_from(["plain", "plain", "keyed", "fields"]),
+    size=st.integers(1, 60),
+    data=st.data(),
+)
+def test_single_updates_equal_the_batch_form_and_the_model(
+    block_size: int, kind: str, size: int, data: st.DataObject
+) -> None:
+    draw = data.draw
+    t = _tree(kind, block_size)
+    m = Model()
+    versions: List[Tuple[Tree, Model]] = []
+    key = 0
+    for step in range(size + draw(st.integers(0, 40))):
+        what = "insert" if step < size or not m.parent else draw(st.sampled_from(["insert", "delete", "move", "bad"]))
+        new: Optional[int] = None
+        if what == "insert":
+            parent = None if not m.parent else draw(st.sampled_from([None, *m.nodes(), *m.nodes()]))
+            key += 1
+            value = {"k": key} if kind != "plain" else key
+            if kind == "keyed" and m.parent and draw(st.integers(0, 9)) == 0:
+                value = {"k": m.data[draw(st.sampled_from(m.nodes()))]["k"]}  # a key some node holds
+            mine, error, batch, batch_error = _both(t, lambda q: q.insert_child(parent, value))
+            if error is not None:
+                assert isinstance(error, DuplicateKey) and type(batch_error) is type(error)
+                assert str(error) == str(batch_error)
+                continue
+            (t2, new) = mine
+            assert batch is not None and batch[1] == new
+            args: tuple = (parent, value, -1)
+            name = "insert_child"
+        elif what == "delete":
+            node = draw(st.sampled_from(m.nodes()))
+            mine, error, batch, batch_error = _both(t, lambda q: q.delete(node))
+            t2, args, name = mine, (node,), "delete"
+        elif what == "move":
+            node = draw(st.sampled_from(m.nodes()))
+            inside = set(m.subtree(node))
+            outside = [n for n in m.nodes() if n not in inside]
+            if not outside:
+                continue
+            parent = draw(st.sampled_from(outside))
+            mine, error, batch, batch_error = _both(t, lambda q: q.move(node, parent))
+            t2, args, name = mine, (node, parent, -1), "move"
+        else:
+            # Refused updates: the same error both ways, nothing changes.
+            node = draw(st.sampled_from(m.nodes()))
+            inner = draw(st.sampled_from(m.subtree(node)))  # node itself or a descendant
+            gone = max(m.nodes()) + 1 + draw(st.integers(0, 100))
+            bad = draw(
+                st.sampled_from(
+                    [
+                        lambda q: q.move(node, inner),
+                        lambda q: q.delete(gone),
+                        lambda q: q.delete(True),
+                        lambda q: q.delete(-1),
+                        lambda q: q.move(gone, node),
+                        lambda q: q.insert_child(gone, None),
+                        lambda q: q.insert_child("x", None),
+                    ]
+                )
+            )
+            mine, error, batch, batch_error = _both(t, bad)
+            assert error is not None and type(batch_error) is type(error) and str(error) == str(batch_error)
+            t.check()
+            assert_matches(t, m, full=False)
+            continue
+        assert error is None and batch_error is None
+        assert t2 == batch[0]  # same forest, node ids and data as the batch form
+        m.apply(name, args, new)
+        t = t2
+        t.check()
+        assert_matches(t, m, full=step % 4 == 0)
+        versions.append((t, m.copy()))
+    assert_versions(versions)
+
+
+def _spy_singles(monkeypatch: pytest.MonkeyPatch) -> List[str]:
+    """Records which single forms returned a new index (not None)."""
+    done: List[str] = []
+    for name in ("single_delete", "single_insert_last_child", "single_move_last_child"):
+        real = getattr(OrderIndex, name)
+
+        def spy(self: OrderIndex, *args: Any, _real: Any = real, _name: str = name) -> Any:
+            out = _real(self, *args)
+            if out is not None:
+                done.append(_name)
+            return out
+
+        monkeypatch.setattr(OrderIndex, name, spy)
+    return done
+
+
+@pytest.mark.skipif(not PURE, reason="spies on OrderIndex methods: pure build only")
+def test_leaf_local_updates_make_no_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The leaf-local delete, insert and move never open a transient index; others fall back to one."""
+    done = _spy_singles(monkeypatch)
+    batches: List[int] = []
+    real = OrderIndex.transient
+
+    def transient(self: OrderIndex, fresh_ids: bool = False) -> Any:
+        batches.append(1)
+        return real(self, fresh_ids)
+
+    monkeypatch.setattr(OrderIndex, "transient", transient)
+    t, tops = chain_forest(2000)
+    assert t.order_index.height >= 1
+    kid = list(t.children(tops[700]))[0]
+    moved = t.move(tops[100], tops[1500])  # different leaves, far apart
+    deleted = t.delete(tops[700])
+    grown, new = t.insert_child(tops[900], "x")
+    assert batches == []
+    assert sorted(done) == ["single_delete", "single_insert_last_child", "single_move_last_child"]
+    for tree in (moved, deleted, grown):
+        tree.check()
+    assert moved.parent(tops[100]) == tops[1500] and list(moved.children(tops[1500]))[-1] == tops[100]
+    assert tops[700] not in deleted and kid not in deleted and len(deleted) == len(t) - 2
+    assert grown.parent(new) == tops[900] and list(grown.children(tops[900]))[-1] == new
+    # Not leaf-local (a move to the top level, an insert as first child, a move within a leaf):
+    # the batch form runs.
+    t.move(tops[5], None)
+    t.insert_child(tops[5], "y", 0)
+    t.move(kid, tops[701])
+    assert len(batches) == 3
+    t.check()  # the base is unchanged
+    assert t.parent(tops[100]) is None and len(t) == 4000 and tops[700] in t
+
+
+def test_single_updates_keep_keys_and_indexed_fields() -> None:
+    """In keyed and field-indexed trees the node table's one-update forms keep both indexes."""
+    events: List[Tuple[Any, bool]] = []
+    for i in range(500):
+        events += [({"k": i, "f": i % 7}, True), ({"k": 1000 + i, "f": 0}, True), (None, False), (None, False)]
+    t = Tree.from_events(events, key="k", fields=("f",))
+    tops = list(t.children(None))
+    t2 = t.delete(tops[10])
+    assert not t2.has_key(10) and not t2.has_key(1010) and t.has_key(10)
+    t3, new = t2.insert_child(tops[20], {"k": 10, "f": 3})  # the freed key is free again
+    assert t3.node_of(10) == new and t3.parent(new) == tops[20]
+    assert new in t3.find(f=3) and new not in t2.find(f=3)
+    with pytest.raises(DuplicateKey):
+        t3.insert_child(tops[30], {"k": 20, "f": 1})
+    t4 = t3.move(tops[40], tops[400])
+    assert t4.node_of(40) == tops[40] and t4.parent(tops[40]) == tops[400]
+    for tree in (t, t2, t3, t4):
+        tree.check()
+    assert t == Tree.from_events(events, key="k", fields=("f",))
