@@ -85,7 +85,7 @@ def test_single_updates_equal_the_batch_form_and_the_model(
             value = {"k": key} if kind != "plain" else key
             if kind == "keyed" and m.parent and draw(st.integers(0, 9)) == 0:
                 value = {"k": m.data[draw(st.sampled_from(m.nodes()))]["k"]}  # a key some node holds
-            mine, error, batch, batch_error = _both(t, lambda q: q.insert_child(parent, value))
+            mine, error, batch, batch_error = _both(t, lambda q, p=parent, v=value: q.insert_child(p, v))
             if error is not None:
                 assert isinstance(error, DuplicateKey) and type(batch_error) is type(error)
                 assert str(error) == str(batch_error)
@@ -96,7 +96,7 @@ def test_single_updates_equal_the_batch_form_and_the_model(
             name = "insert_child"
         elif what == "delete":
             node = draw(st.sampled_from(m.nodes()))
-            mine, error, batch, batch_error = _both(t, lambda q: q.delete(node))
+            mine, error, batch, batch_error = _both(t, lambda q, n=node: q.delete(n))
             t2, args, name = mine, (node,), "delete"
         elif what == "move":
             node = draw(st.sampled_from(m.nodes()))
@@ -105,7 +105,7 @@ def test_single_updates_equal_the_batch_form_and_the_model(
             if not outside:
                 continue
             parent = draw(st.sampled_from(outside))
-            mine, error, batch, batch_error = _both(t, lambda q: q.move(node, parent))
+            mine, error, batch, batch_error = _both(t, lambda q, n=node, p=parent: q.move(n, p))
             t2, args, name = mine, (node, parent, -1), "move"
         else:
             # Refused updates: the same error both ways, nothing changes.
@@ -115,12 +115,12 @@ def test_single_updates_equal_the_batch_form_and_the_model(
             bad = draw(
                 st.sampled_from(
                     [
-                        lambda q: q.move(node, inner),
-                        lambda q: q.delete(gone),
+                        lambda q, n=node, i=inner: q.move(n, i),
+                        lambda q, g=gone: q.delete(g),
                         lambda q: q.delete(True),
                         lambda q: q.delete(-1),
-                        lambda q: q.move(gone, node),
-                        lambda q: q.insert_child(gone, None),
+                        lambda q, g=gone, n=node: q.move(g, n),
+                        lambda q, g=gone: q.insert_child(g, None),
                         lambda q: q.insert_child("x", None),
                     ]
                 )
