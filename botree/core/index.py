@@ -25,6 +25,8 @@ DEFAULT_BLOCK_SIZE = 64
 
 # The token of a batch frozen by ``persistent_last``: no block is ever created with it.
 RETIRED = object()
+# The owner of the blocks the single updates (``OrderIndex.single_*``) make frozen: no batch holds it.
+FROZEN = object()
 
 
 def check_block_size(block_size: object) -> int:
@@ -165,7 +167,7 @@ class OrderIndex(IndexReader):
     # -- single updates without a batch ----------------------------------------
     #
     # ``Tree``'s persistent updates in their commonest leaf-local form, made without a
-    # ``TransientIndex``: the new blocks are made frozen (owner ``RETIRED``, which no batch
+    # ``TransientIndex``: the new blocks are made frozen (owner ``FROZEN``, which no batch
     # holds) and share every list they do not change with the blocks they replace (a batch
     # copies a frozen block whole before it writes one), the block and row vectors are
     # path-copied once (``ChunkedVector.written``), and the new index is assembled from the
@@ -184,8 +186,8 @@ class OrderIndex(IndexReader):
     def _path_counts(self, bid: int, count: int, ids: List[int], new: List[Block]) -> None:
         """Frozen copies of the blocks above ``bid`` up to the root, the entry leading to ``bid``'s
         path gaining ``count`` bounds; their ids and blocks go to ``ids``/``new``. O(h (B + log B))."""
-        blocks = self._blocks.chunks
-        links = self._links.chunks
+        blocks: List[List[Any]] = self._blocks.chunks
+        links: List[List[Any]] = self._links.chunks
         parent, pkey, _ = links[bid >> 12][(bid >> 6) & 63][bid & 63]
         while parent >= 0:
             pblk: Block = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
@@ -193,7 +195,7 @@ class OrderIndex(IndexReader):
             counts = pblk.counts[:]  # type: ignore[index]
             counts[bisect_left(keys, pkey)] += count
             ids.append(parent)
-            new.append(Block(keys, pblk.items, pblk.aux, counts, RETIRED))
+            new.append(Block(keys, pblk.items, pblk.aux, counts, FROZEN))
             parent, pkey, _ = links[parent >> 12][(parent >> 6) & 63][parent & 63]
 
     def _with_blocks(self, ids: List[int], new: List[Block], nodes: NodeTable) -> "OrderIndex":
@@ -233,7 +235,7 @@ class OrderIndex(IndexReader):
         keys = keys[:]
         del items[lo:hi], aux[lo:hi], keys[lo:hi]
         ids = [leaf]
-        new = [Block(keys, items, aux, None, RETIRED)]
+        new = [Block(keys, items, aux, None, FROZEN)]
         self._path_counts(leaf, lo - hi, ids, new)
         return self._with_blocks(ids, new, nodes)
 
@@ -268,7 +270,7 @@ class OrderIndex(IndexReader):
         aux[pos:pos] = [rel, rel]
         keys[pos:pos] = [k1, k2]
         ids = [leaf]
-        new = [Block(keys, items, aux, None, RETIRED)]
+        new = [Block(keys, items, aux, None, FROZEN)]
         self._path_counts(leaf, 2, ids, new)
         return self._with_blocks(ids, new, nodes), node
 
@@ -278,8 +280,8 @@ class OrderIndex(IndexReader):
         if type(node) is not int or type(parent) is not int or node == parent:
             return None
         vector = self._nodes.rows
-        rows = vector.chunks
-        length = vector.length
+        rows: List[List[Any]] = vector.chunks
+        length: int = vector.length
         if not (0 <= node < length and 0 <= parent < length):
             return None
         rn: Optional[Row] = rows[node >> 12][(node >> 6) & 63][node & 63]
@@ -292,7 +294,7 @@ class OrderIndex(IndexReader):
         # is not inside it: no ``inside`` check is needed.
         if rn.close_leaf != src or dst == src:
             return None
-        blocks = self._blocks.chunks
+        blocks: List[List[Any]] = self._blocks.chunks
         sblk: Block = blocks[src >> 12][(src >> 6) & 63][src & 63]
         dblk: Block = blocks[dst >> 12][(dst >> 6) & 63][dst & 63]
         skeys = sblk.keys
@@ -340,16 +342,16 @@ class OrderIndex(IndexReader):
         keys = skeys[:]
         del items[lo:hi], aux[lo:hi], keys[lo:hi]
         bids = [src, dst]
-        new = [Block(keys, items, aux, None, RETIRED)]
+        new = [Block(keys, items, aux, None, FROZEN)]
         items = dblk.items[:]
         aux = daux[:]
         keys = dkeys[:]
         items[at:at] = moved
         aux[at:at] = [a + shift for a in saux[lo:hi]] if shift else saux[lo:hi]
         keys[at:at] = mkeys
-        new.append(Block(keys, items, aux, None, RETIRED))
+        new.append(Block(keys, items, aux, None, FROZEN))
         # Counts: both paths up to the block where they meet; above it nothing changes.
-        links = self._links.chunks
+        links: List[List[Any]] = self._links.chunks
         a, b = src, dst
         while True:
             pa, ka, _ = links[a >> 12][(a >> 6) & 63][a & 63]
@@ -361,16 +363,16 @@ class OrderIndex(IndexReader):
             if pa == pb:
                 counts[bisect_left(keys, kb)] += k
                 bids.append(pa)
-                new.append(Block(keys, pblk.items, pblk.aux, counts, RETIRED))
+                new.append(Block(keys, pblk.items, pblk.aux, counts, FROZEN))
                 return self._with_blocks(bids, new, nodes)
             bids.append(pa)
-            new.append(Block(keys, pblk.items, pblk.aux, counts, RETIRED))
+            new.append(Block(keys, pblk.items, pblk.aux, counts, FROZEN))
             pblk = blocks[pb >> 12][(pb >> 6) & 63][pb & 63]
             keys = pblk.keys
             counts = pblk.counts[:]  # type: ignore[index]
             counts[bisect_left(keys, kb)] += k
             bids.append(pb)
-            new.append(Block(keys, pblk.items, pblk.aux, counts, RETIRED))
+            new.append(Block(keys, pblk.items, pblk.aux, counts, FROZEN))
             a, b = pa, pb
 
     def check(self) -> None:
