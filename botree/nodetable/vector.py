@@ -90,6 +90,12 @@ class ChunkedVector(_VectorReader):
         vector changes.
         """
         top = self.chunks[:]
+        if len(ids) == 1:  # one slot (a leaf node's row): one path, no bookkeeping
+            i = ids[0]
+            mid = top[i >> MID_BITS] = top[i >> MID_BITS][:]
+            leaf = mid[(i >> LEAF_BITS) & LEAF_MASK] = mid[(i >> LEAF_BITS) & LEAF_MASK][:]
+            leaf[i & LEAF_MASK] = values[0]
+            return ChunkedVector.from_parts(top, self.length)
         mids: Dict[int, List[Any]] = {}
         leaves: Dict[int, List[Any]] = {}
         for i, value in zip(ids, values):
