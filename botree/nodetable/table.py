@@ -593,4 +593,6 @@ class TransientNodeTable(_TableReader):
         index = self._index.persistent() if self._index is not None else NO_FIELDS
         keys = self._keys.persistent() if self._keys is not None else None
         rows = ChunkedVector.from_parts(self._rows.chunks, self._rows.length)
-        return NodeTable.from_parts(rows, self._alloc, self._fields, index, keys)
+        table = NodeTable.from_parts(rows, self._alloc, self._fields, index, keys)
+        table.copy_out = self.copy_out  # a database's tree hands out copies: so does every tree made from it
+        return table

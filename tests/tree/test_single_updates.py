@@ -210,3 +210,29 @@ def test_single_updates_keep_keys_and_indexed_fields() -> None:
     for tree in (t, t2, t3, t4):
         tree.check()
     assert t == Tree.from_events(events, key="k", fields=("f",))
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_updates_of_a_database_tree_hand_out_copies(keyed: bool) -> None:
+    """A database's tree hands out copies of its data (``NodeTable.copy_out``); so does every tree a
+    persistent update makes from it, whichever form ran (single or batch): mutating what such a
+    tree hands out never changes the database (before, a one-update batch's freeze dropped it)."""
+    from botree import Database
+
+    db = Database(key="k") if keyed else Database()
+    with db.transaction() as tx:
+        root = tx.insert_child(None, {"k": 1, "a": [1]})
+        kids = [tx.insert_child(root, {"k": 10 + i, "b": [i]}) for i in range(4)]
+    t = db.tree
+    made = [
+        t.delete(kids[0]),
+        t.insert_child(root, {"k": 99, "b": []})[0],
+        t.move(kids[1], kids[2]),
+        t.insert_child(root, {"k": 98}, 0)[0],  # batch forms
+        t.move(kids[3], None),
+        t.unwrap(kids[2]),
+    ]
+    for tree in made:
+        tree.data(root)["a"].append("changed")
+    assert db.tree.data(root) == {"k": 1, "a": [1]}
+    assert all(tree.data(root) == {"k": 1, "a": [1]} for tree in made)
