@@ -92,9 +92,9 @@ class ChunkedVector(_VectorReader):
         top = self.chunks[:]
         if len(ids) == 1:  # one slot (a leaf node's row): one path, no bookkeeping
             i = ids[0]
-            mid = top[i >> MID_BITS] = top[i >> MID_BITS][:]
-            leaf = mid[(i >> LEAF_BITS) & LEAF_MASK] = mid[(i >> LEAF_BITS) & LEAF_MASK][:]
-            leaf[i & LEAF_MASK] = values[0]
+            one_mid = top[i >> MID_BITS] = top[i >> MID_BITS][:]
+            one_leaf = one_mid[(i >> LEAF_BITS) & LEAF_MASK] = one_mid[(i >> LEAF_BITS) & LEAF_MASK][:]
+            one_leaf[i & LEAF_MASK] = values[0]
             return ChunkedVector.from_parts(top, self.length)
         mids: Dict[int, List[Any]] = {}
         leaves: Dict[int, List[Any]] = {}
