@@ -204,10 +204,129 @@ class OrderIndex(IndexReader):
             self._blocks.written(ids, new), self._links, nodes, self._root, self._height, self._alloc, self.block_size
         )
 
+    def _moved_rows(
+        self, moved: List[int], mkeys: List[int], dst: int, node: int, parent: int, ids: List[int], rows: List[Row]
+    ) -> None:
+        """The new rows of the nodes of a moved subtree (its leaf items ``moved``, their new keys
+        ``mkeys`` in leaf ``dst``): back-links into dst, and ``node``'s parent ``parent``. O(k)."""
+        chunks: List[List[Any]] = self._nodes.rows.chunks
+        opened: Dict[int, int] = {}
+        for j in range(len(moved)):
+            item = moved[j]
+            n = item >> 1
+            if not item & 1:
+                opened[n] = mkeys[j]  # each node opens before it closes
+                continue
+            old: Row = chunks[n >> 12][(n >> 6) & 63][n & 63]
+            ids.append(n)
+            rows.append(Row(dst, opened[n], dst, mkeys[j], old.data, None, parent << 1 if n == node else old.parent))
+
+    def _climb_counts(self, changes: Dict[int, int], made: Dict[int, Block]) -> None:
+        """Counts above the leaves of ``changes`` (leaf id -> bounds it gained): in each ancestor the
+        entry leading to a changed subtree gains what that subtree gained, climbing while some subtree's
+        total changed (a move's paths stop where they meet).  Ancestors are copied once, into ``made``
+        (id -> this update's frozen block: one made earlier is changed in place).  O(h (B + log B)) a path."""
+        blocks: List[List[Any]] = self._blocks.chunks
+        links: List[List[Any]] = self._links.chunks
+        while changes:
+            up: Dict[int, int] = {}
+            for bid, d in changes.items():
+                parent, pkey, _ = links[bid >> 12][(bid >> 6) & 63][bid & 63]
+                if parent < 0:
+                    return  # the root: all the changed blocks are at one level
+                pblk = made.get(parent)
+                if pblk is None:
+                    old: Block = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
+                    pblk = made[parent] = Block(old.keys, old.items, old.aux, old.counts[:], FROZEN)  # type: ignore[index]
+                pblk.counts[bisect_left(pblk.keys, pkey)] += d  # type: ignore[index]
+                up[parent] = up.get(parent, 0) + d
+            changes = {bid: d for bid, d in up.items() if d}
+
+    def _with_made(self, made: Dict[int, Block], nodes: NodeTable) -> "OrderIndex":
+        """``_with_blocks`` of the blocks in ``made`` (id -> block)."""
+        return self._with_blocks(list(made.keys()), list(made.values()), nodes)
+
+    def _delete_across(self, row: Row) -> Optional["OrderIndex"]:
+        """``single_delete`` of a subtree whose bounds straddle two neighbouring leaves that both keep at
+        least B/2 entries (the tail of one, the head of the next go), or None. O(B + h log B + size)."""
+        a = row.open_leaf
+        b = row.close_leaf
+        blocks: List[List[Any]] = self._blocks.chunks
+        ablk: Block = blocks[a >> 12][(a >> 6) & 63][a & 63]
+        bblk: Block = blocks[b >> 12][(b >> 6) & 63][b & 63]
+        half = self.block_size >> 1
+        lo = bisect_left(ablk.keys, row.open_key)
+        hi = bisect_left(bblk.keys, row.close_key) + 1
+        if lo < half or len(bblk.keys) - hi < half or self._next_leaf(a) != b:
+            return None  # a leaf underflows, or the subtree spans more leaves
+        gone = [item >> 1 for item in ablk.items[lo:] if not item & 1]
+        gone += [item >> 1 for item in bblk.items[:hi] if not item & 1]
+        nodes = self._nodes.without(gone)
+        made = {
+            a: Block(ablk.keys[:lo], ablk.items[:lo], ablk.aux[:lo], None, FROZEN),
+            b: Block(bblk.keys[hi:], bblk.items[hi:], bblk.aux[hi:], None, FROZEN),
+        }
+        self._climb_counts({a: lo - len(ablk.items), b: -hi}, made)
+        return self._with_made(made, nodes)
+
+    def _move_across(self, node: int, parent: int, rn: Row, rp: Row) -> Optional["OrderIndex"]:
+        """``single_move_last_child`` of a subtree whose bounds straddle two neighbouring leaves a, b
+        (both keep at least B/2 entries) to a third leaf with room, or None. O(B + h log B)."""
+        a = rn.open_leaf
+        b = rn.close_leaf
+        dst = rp.close_leaf
+        if dst == a or dst == b:
+            return None
+        blocks: List[List[Any]] = self._blocks.chunks
+        ablk: Block = blocks[a >> 12][(a >> 6) & 63][a & 63]
+        bblk: Block = blocks[b >> 12][(b >> 6) & 63][b & 63]
+        dblk: Block = blocks[dst >> 12][(dst >> 6) & 63][dst & 63]
+        half = self.block_size >> 1
+        lo = bisect_left(ablk.keys, rn.open_key)
+        hi = bisect_left(bblk.keys, rn.close_key) + 1
+        ka = len(ablk.items) - lo
+        k = ka + hi
+        dkeys = dblk.keys
+        at = bisect_left(dkeys, rp.close_key)
+        left = dkeys[at - 1] if at else 0
+        span = dkeys[at] - left
+        # Room in dst (k <= B - B/2) also means a and b are neighbours: a leaf between them would hold
+        # at least B/2 of the subtree's bounds besides one in each of a and b.
+        if lo < half or len(bblk.keys) - hi < half or len(dkeys) + k > self.block_size or span <= k:
+            return None
+        # The subtree's bounds all sit in a and b, so the parent (closing in dst) is not inside it.
+        # Levels: each piece shifts by the parent's level + 1 minus the node's, read in its own leaf's
+        # frame (the node opens in a and closes in b, at one level).
+        daux = dblk.aux
+        aaux = ablk.aux
+        baux = bblk.aux
+        shift_a = daux[at] + 1 - aaux[lo]
+        shift_b = daux[at] + 1 - baux[hi - 1]
+        moved = ablk.items[lo:] + bblk.items[:hi]
+        parts = k + 1
+        mkeys = [left + span * j // parts for j in range(1, parts)]
+        ids: List[int] = []
+        new_rows: List[Row] = []
+        self._moved_rows(moved, mkeys, dst, node, parent, ids, new_rows)
+        nodes = self._nodes.with_rows(ids, new_rows)
+        items = dblk.items[:]
+        aux = daux[:]
+        keys = dkeys[:]
+        items[at:at] = moved
+        aux[at:at] = [x + shift_a for x in aaux[lo:]] + [x + shift_b for x in baux[:hi]]
+        keys[at:at] = mkeys
+        made = {
+            a: Block(ablk.keys[:lo], ablk.items[:lo], aaux[:lo], None, FROZEN),
+            b: Block(bblk.keys[hi:], bblk.items[hi:], baux[hi:], None, FROZEN),
+            dst: Block(keys, items, aux, None, FROZEN),
+        }
+        self._climb_counts({a: -ka, b: -hi, dst: k}, made)
+        return self._with_made(made, nodes)
+
     def single_delete(self, node: NodeArg) -> Optional["OrderIndex"]:
-        """``delete_range((node, True), (node, False))`` when ``node``'s subtree sits in one leaf that keeps
-        at least B/2 entries: the new index, or None (nothing made; the caller runs the batch form).
-        O(B + h log B + size)."""
+        """``delete_range((node, True), (node, False))`` when ``node``'s subtree sits in one leaf, or straddles
+        two neighbouring ones, that keep at least B/2 entries: the new index, or None (nothing made; the
+        caller runs the batch form). O(B + h log B + size)."""
         if type(node) is not int:
             return None
         vector = self._nodes.rows
@@ -218,7 +337,7 @@ class OrderIndex(IndexReader):
             return None
         leaf = row.open_leaf
         if row.close_leaf != leaf:
-            return None
+            return self._delete_across(row)
         blk: Block = self._blocks.chunks[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
         keys = blk.keys
         lo = bisect_left(keys, row.open_key)
@@ -275,8 +394,8 @@ class OrderIndex(IndexReader):
         return self._with_blocks(ids, new, nodes), node
 
     def single_move_last_child(self, node: NodeArg, parent: NodeArg) -> Optional["OrderIndex"]:
-        """``Primitives.move_last_child`` without a batch: the new index, or None when the move is not
-        leaf-local (nothing made). O(B + h log B)."""
+        """``Primitives.move_last_child`` without a batch (also for a subtree straddling two neighbouring
+        leaves): the new index, or None when the move is not leaf-local (nothing made). O(B + h log B)."""
         if type(node) is not int or type(parent) is not int or node == parent:
             return None
         vector = self._nodes.rows
@@ -292,7 +411,9 @@ class OrderIndex(IndexReader):
         dst = rp.close_leaf
         # The subtree's bounds all sit in src, so a parent whose closing bound is in another leaf
         # is not inside it: no ``inside`` check is needed.
-        if rn.close_leaf != src or dst == src:
+        if rn.close_leaf != src:
+            return self._move_across(node, parent, rn, rp)
+        if dst == src:
             return None
         blocks: List[List[Any]] = self._blocks.chunks
         sblk: Block = blocks[src >> 12][(src >> 6) & 63][src & 63]
@@ -322,20 +443,9 @@ class OrderIndex(IndexReader):
         else:
             parts = k + 1
             mkeys = [left + span * j // parts for j in range(1, parts)]
-            opened: Dict[int, int] = {}
             ids = []
             new_rows = []
-            for j in range(k):
-                item = moved[j]
-                n = item >> 1
-                if not item & 1:
-                    opened[n] = mkeys[j]  # each node opens before it closes
-                    continue
-                old: Row = rows[n >> 12][(n >> 6) & 63][n & 63]
-                ids.append(n)
-                new_rows.append(
-                    Row(dst, opened[n], dst, mkeys[j], old.data, None, parent << 1 if n == node else old.parent)
-                )
+            self._moved_rows(moved, mkeys, dst, node, parent, ids, new_rows)
         nodes = self._nodes.with_rows(ids, new_rows)
         items = sblk.items[:]
         aux = saux[:]

@@ -236,3 +236,59 @@ def test_updates_of_a_database_tree_hand_out_copies(keyed: bool) -> None:
         tree.data(root)["a"].append("changed")
     assert db.tree.data(root) == {"k": 1, "a": [1]}
     assert all(tree.data(root) == {"k": 1, "a": [1]} for tree in made)
+
+
+@pytest.mark.parametrize("block_size", [8, 16])
+def test_subtrees_straddling_two_leaves(block_size: int) -> None:
+    """Deleting or moving a subtree whose bounds straddle two neighbouring leaves takes the single form
+    too (``_delete_across``, ``_move_across``) and equals the batch form; the base never changes."""
+    events: List[Tuple[Any, bool]] = []
+    for i in range(120):  # small subtrees of 1..4 nodes under one root each
+        events += [(i, True)] + [(None, True), (None, False)] * (i % 4) + [(None, False)]
+    t = Tree.from_events(events, block_size=block_size)
+    before = list(t.events())
+    ix = t.order_index
+    rows = ix.nodes
+    tops = list(t.children(None))
+    across = [n for n in tops if rows.row(n).open_leaf != rows.row(n).close_leaf]
+    assert len(across) >= 10
+    singles = 0
+    for node in across:
+        target = tops[(tops.index(node) + 60) % len(tops)]
+        deleted = ix.single_delete(node)
+        moved = ix.single_move_last_child(node, target)
+        singles += (deleted is not None) + (moved is not None)
+        for run, fast in ((lambda q, n=node: q.delete(n), deleted), (lambda q, n=node, p=target: q.move(n, p), moved)):
+            mine, error, batch, batch_error = _both(t, run)
+            assert error is None and batch_error is None
+            assert mine == batch[0]
+            mine.check()
+            if fast is not None:
+                assert Tree.from_order_index(fast) == mine
+    assert singles >= 5  # the single forms ran (others leave a leaf under half full: the batch form)
+    assert list(t.events()) == before
+    t.check()
+
+
+def test_subtrees_over_three_leaves_take_the_batch_form() -> None:
+    """A subtree whose end leaves are not neighbours (a whole leaf of its bounds lies between them) is
+    left to the batch form, even when both end leaves would keep half their entries."""
+    # Full leaves of 8 bounds: two top-level nodes (bounds 0..3), then node 2 with 7 children (bounds
+    # 4..19: the tail of leaf 0, all of leaf 1, the head of leaf 2), then 12 more top-level nodes.
+    events: List[Tuple[Any, bool]] = [("a", True), (None, False), ("b", True), (None, False), ("wide", True)]
+    events += [(None, True), (None, False)] * 7 + [(None, False)]
+    for i in range(12):
+        events += [(i, True), (None, False)]
+    t = Tree.from_events(events, block_size=8, fill=1.0)
+    ix = t.order_index
+    wide = 2
+    row = ix.nodes.row(wide)
+    first, last = ix.blocks[row.open_leaf].items, ix.blocks[row.close_leaf].items
+    assert first.index(wide << 1) >= 4 and len(last) - (last.index(wide << 1 | 1) + 1) >= 4  # both keep half
+    assert row.open_leaf != row.close_leaf and ix.nodes.row(wide + 4).open_leaf not in (row.open_leaf, row.close_leaf)
+    target = list(t.children(None))[-1]
+    assert ix.single_delete(wide) is None and ix.single_move_last_child(wide, target) is None
+    for run in (lambda q: q.delete(wide), lambda q: q.move(wide, target)):
+        mine, error, batch, batch_error = _both(t, run)
+        assert error is None and batch_error is None and mine == batch[0]
+        mine.check()
