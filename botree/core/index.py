@@ -290,10 +290,10 @@ class OrderIndex(IndexReader):
         at = bisect_left(dkeys, rp.close_key)
         left = dkeys[at - 1] if at else 0
         span = dkeys[at] - left
-        # Room in dst (k <= B - B/2) also means a and b are neighbours: a leaf between them would hold
-        # at least B/2 of the subtree's bounds besides one in each of a and b.
         if lo < half or len(bblk.keys) - hi < half or len(dkeys) + k > self.block_size or span <= k:
             return None
+        if self._next_leaf(a) != b:
+            return None  # the subtree spans more leaves (k counted only its bounds in a and b)
         # The subtree's bounds all sit in a and b, so the parent (closing in dst) is not inside it.
         # Levels: each piece shifts by the parent's level + 1 minus the node's, read in its own leaf's
         # frame (the node opens in a and closes in b, at one level).

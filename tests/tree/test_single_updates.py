@@ -292,3 +292,29 @@ def test_subtrees_over_three_leaves_take_the_batch_form() -> None:
         mine, error, batch, batch_error = _both(t, run)
         assert error is None and batch_error is None and mine == batch[0]
         mine.check()
+
+
+def test_a_move_over_three_leaves_with_room_at_the_target_takes_the_batch_form() -> None:
+    """The moved run's length is counted in its two end leaves only: a subtree with a whole leaf between
+    them must not pass for a straddle even when those counts fit the target leaf."""
+    # Leaves of 6 bounds: "a", "b" (bounds 0..3), then node 2 with 4 children (bounds 4..13: two in leaf
+    # 0, all of leaf 1, two in leaf 2), then 30 top-level leaves (bounds 14..73).
+    events: List[Tuple[Any, bool]] = [("a", True), (None, False), ("b", True), (None, False), ("wide", True)]
+    events += [(None, True), (None, False)] * 4 + [(None, False)]
+    for i in range(30):
+        events += [(i, True), (None, False)]
+    t = Tree.from_events(events, block_size=8, fill=0.75)
+    tops = list(t.children(None))
+    wide = tops[2]
+    spare, target = tops[3 + 8], tops[3 + 9]  # bounds 30..33, in leaf 5
+    t = t.delete(spare)  # leaf 5 keeps 4 entries: room for the 4 bounds counted in the end leaves
+    ix = t.order_index
+    row = ix.nodes.row(wide)
+    first, last = ix.blocks[row.open_leaf].items, ix.blocks[row.close_leaf].items
+    assert first.index(wide << 1) == 4 and last.index(wide << 1 | 1) == 1 and len(last) == 6
+    assert len(ix.blocks[ix.nodes.row(target).close_leaf].items) == 4
+    assert ix.single_move_last_child(wide, target) is None
+    mine, error, batch, batch_error = _both(t, lambda q: q.move(wide, target))
+    assert error is None and batch_error is None and mine == batch[0]
+    mine.check()
+    assert mine.parent(wide) == target
