@@ -18,7 +18,7 @@ from ..nodetable import ChunkedVector, IdAllocator, NodeTable
 from ..nodetable.rows import NodeArg, Row
 from .blocks import Block
 from .check import check_index
-from .primitives import Primitives
+from .primitives import Primitives, leaf_move_slots
 from .reader import BoundArg, IndexReader
 
 DEFAULT_BLOCK_SIZE = 64
@@ -418,16 +418,13 @@ class OrderIndex(IndexReader):
         blocks: List[List[Any]] = self._blocks.chunks
         sblk: Block = blocks[src >> 12][(src >> 6) & 63][src & 63]
         dblk: Block = blocks[dst >> 12][(dst >> 6) & 63][dst & 63]
-        skeys = sblk.keys
-        lo = bisect_left(skeys, rn.open_key)
-        hi = bisect_left(skeys, rn.close_key, lo) + 1
-        k = hi - lo
-        dkeys = dblk.keys
-        at = bisect_left(dkeys, rp.close_key)
-        left = dkeys[at - 1] if at else 0
-        span = dkeys[at] - left
-        if len(dkeys) + k > self.block_size or len(skeys) - k < self.block_size >> 1 or span <= k:
+        slots = leaf_move_slots(sblk, dblk, rn, rp, self.block_size)
+        if slots is None:
             return None
+        lo, hi, at, left, span = slots
+        k = hi - lo
+        skeys = sblk.keys
+        dkeys = dblk.keys
         saux = sblk.aux
         daux = dblk.aux
         shift = daux[at] + 1 - saux[lo]  # new level - old level, in the two leaves' frames

@@ -21,14 +21,37 @@ O(B) per block along the cut paths: O(B · h) in all, whatever the range holds.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Any, Optional, Set
+from typing import Any, Optional, Set, Tuple
 
 from ..errors import InvalidOperation
 from ..nodetable import TOP
-from ..nodetable.rows import NodeArg
+from ..nodetable.rows import NodeArg, Row
+from .blocks import Block
 from .gapkeys import SPACE
 from .maintenance import Maintenance
 from .reader import Bound, BoundArg, check_bound
+
+
+def leaf_move_slots(
+    sblk: Block, dblk: Block, rn: Row, rp: Row, block_size: int
+) -> Optional[Tuple[int, int, int, int, int]]:
+    """Where a leaf-local move puts the subtree of row ``rn`` (its bounds all in leaf ``sblk``) just
+    before the closing bound of row ``rp`` (in another leaf, ``dblk``): ``(lo, hi, at, left, span)``,
+    the run ``lo:hi`` in sblk, the target position ``at`` in dblk, the gap key before it and the
+    gap's width; None when dblk lacks room or free gap keys for the run or sblk would keep less
+    than B/2 entries.  Shared by the batch form (``Primitives.move_last_child``) and the single
+    one (``OrderIndex.single_move_last_child``). O(log B)."""
+    skeys = sblk.keys
+    lo = bisect_left(skeys, rn.open_key)
+    hi = bisect_left(skeys, rn.close_key, lo) + 1
+    k = hi - lo
+    dkeys = dblk.keys
+    at = bisect_left(dkeys, rp.close_key)
+    left = dkeys[at - 1] if at else 0
+    span = dkeys[at] - left
+    if len(dkeys) + k > block_size or len(skeys) - k < block_size >> 1 or span <= k:
+        return None
+    return lo, hi, at, left, span
 
 
 class Primitives(Maintenance):
@@ -348,8 +371,9 @@ class Primitives(Maintenance):
         no climbing for level sums), the rows of the moved nodes are relinked, and one
         lockstep climb of both paths moves the count from one side to the other up to the
         block where they meet; above it only a changed minimum level climbs on.  No bound
-        tuples, no settle pass.  Arguments that are not two live nodes, or a parent inside
-        the moved subtree, return False too: the general path raises the right error.
+        tuples, no settle pass.  Arguments that are not two live nodes return False too:
+        the general path raises the right error (a parent inside the moved subtree closes
+        in the subtree's own leaf, which is never leaf-local here).
         O(B + h log B).
         """
         if type(node) is not int or type(parent) is not int or node == parent:
@@ -367,21 +391,16 @@ class Primitives(Maintenance):
         dst = rp.close_leaf
         if rn.close_leaf != src or dst == src:
             return False
-        if self.inside(parent, node):
-            return False  # the parent lies inside the moved subtree
+        # The subtree's bounds all sit in src, so a parent whose closing bound is in another leaf is
+        # not inside it: no ``inside`` check is needed.
         blocks = self._blocks.chunks
         sblk = blocks[src >> 12][(src >> 6) & 63][src & 63]
         dblk = blocks[dst >> 12][(dst >> 6) & 63][dst & 63]
-        skeys = sblk.keys
-        lo = bisect_left(skeys, rn.open_key)
-        hi = bisect_left(skeys, rn.close_key, lo) + 1
-        k = hi - lo
-        dkeys = dblk.keys
-        at = bisect_left(dkeys, rp.close_key)
-        left = dkeys[at - 1] if at else 0
-        span = dkeys[at] - left
-        if len(dkeys) + k > self._B or len(skeys) - k < self._min or span <= k:
+        slots = leaf_move_slots(sblk, dblk, rn, rp, self._B)
+        if slots is None:
             return False
+        lo, hi, at, left, span = slots
+        k = hi - lo
         # Valid and leaf-local: from here on the batch changes.
         shift = dblk.aux[at] + 1 - sblk.aux[lo]  # new level - old level, in the two leaves' frames
         sblk = self._w(src)

@@ -479,7 +479,9 @@ class TransientNodeTable(_TableReader):
             raise TypeError(f"links must be four ints (open/close leaf and key), not {links!r}") from None
         alloc = self._alloc if self._alloc_owned else self._own_alloc()
         wanted = self.wanted
-        if self._index is None and self._keys is None and not wanted:
+        keys = self._keys
+        values = None
+        if self._index is None and keys is None and not wanted:
             # The common table (no indexed field, no key, no claimed id): nothing to check.
             free = alloc.free
             if free is None or self.fresh_ids:
@@ -488,26 +490,19 @@ class TransientNodeTable(_TableReader):
             else:
                 node, alloc.free = free  # ``allocate`` inlined
                 alloc.nfree -= 1
-            row = OwnedRow(open_leaf, open_key, close_leaf, close_key, data, self._token, parent)
-            rows = self._rows
-            if node == rows.length:
-                rows.append(row)
+        else:
+            fresh = self.fresh_ids or alloc.free is None
+            if wanted:
+                node = wanted[-1]
             else:
-                rows[node] = row
-            return node
-        fresh = self.fresh_ids or alloc.free is None
-        if wanted:
-            node = wanted[-1]
-        else:
-            node = alloc.next_id if fresh else alloc.free[0]  # type: ignore[index]
-        values = indexed_values(self._fields, data, node) if self._index is not None else None
-        keys = self._keys
-        if keys is not None:
-            key = self._new_key(data, node)
-        if wanted:
-            self._take(wanted.pop())
-        else:
-            node = alloc.allocate_fresh() if fresh else alloc.allocate()
+                node = alloc.next_id if fresh else alloc.free[0]  # type: ignore[index]
+            values = indexed_values(self._fields, data, node) if self._index is not None else None
+            if keys is not None:
+                key = self._new_key(data, node)
+            if wanted:
+                self._take(wanted.pop())
+            else:
+                node = alloc.allocate_fresh() if fresh else alloc.allocate()
         row = OwnedRow(open_leaf, open_key, close_leaf, close_key, data, self._token, parent)
         rows = self._rows
         if node == rows.length:
