@@ -737,6 +737,20 @@ class Transaction(TreeQueries, Updates[int, None]):
             return self._ix.insert_last_child(parent, data)  # ``_insert_child``'s common case, four calls fewer
         return self._insert(_INSERT_CHILD, parent, data, index)
 
+    def delete(self, node: int) -> None:
+        """Remove ``node`` and its subtree. O(log n) to cut, O(size) to free the rows."""
+        if self._direct and self._open:
+            self._ix.delete_subtree(node)  # ``_delete``, four calls fewer
+            return
+        self._change(_DELETE, node)
+
+    def move(self, node: int, parent: Optional[int], index: int = -1) -> None:
+        """Move ``node`` with its subtree to child ``index`` of ``parent``. O(log n)."""
+        if self._direct and self._open and index == -1 and type(index) is int and parent is not None:
+            if self._ix.move_last_child(node, parent):  # ``_move``'s leaf-local case, four calls fewer
+                return
+        self._change(_MOVE, node, parent, index)
+
     def _apply(self, update: Update, args: Tuple[Any, ...]) -> Any:
         """Run one logical update on the working copy; subclasses may record it."""
         if not self._open:  # ``_transient()`` inlined: one call less on every update in a batch

@@ -318,3 +318,36 @@ def test_a_move_over_three_leaves_with_room_at_the_target_takes_the_batch_form()
     assert error is None and batch_error is None and mine == batch[0]
     mine.check()
     assert mine.parent(wide) == target
+
+
+def test_a_transaction_subclass_that_records_sees_every_update() -> None:
+    """``Transaction`` runs insert_child, delete and move straight on its working copy only while
+    ``_apply`` is its own: a subclass overriding it (a database's transaction logs there) gets them all."""
+    from botree.tree.tree import Transaction
+    from botree.tree.updates import Update
+
+    class Recording(Transaction):
+        __slots__ = ("seen",)
+
+        def __init__(self, base: Tree) -> None:
+            super().__init__(base)
+            self.seen: List[str] = []
+
+        def _apply(self, update: Update, args: Tuple[Any, ...]) -> Any:
+            self.seen.append(update.name)
+            return super()._apply(update, args)
+
+    t, tops = chain_forest(300)
+    assert Transaction._direct and not Recording._direct
+    tx = Recording(t)
+    node = tx.insert_child(tops[3], "x")
+    tx.move(tops[5], tops[250])
+    tx.delete(node)
+    tx.insert_child(tops[7], "y", 0)
+    assert tx.seen == ["insert_child", "move", "delete", "insert_child"]
+    plain = t.transaction()
+    plain.insert_child(tops[3], "x")
+    plain.move(tops[5], tops[250])
+    plain.delete(node)
+    plain.insert_child(tops[7], "y", 0)
+    assert tx.commit() == plain.commit()
