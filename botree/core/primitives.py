@@ -21,15 +21,37 @@ O(B) per block along the cut paths: O(B · h) in all, whatever the range holds.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Any, Optional, Set
+from typing import Any, Optional, Set, Tuple
 
 from ..errors import InvalidOperation
 from ..nodetable import TOP
-from ..nodetable.rows import NodeArg
+from ..nodetable.rows import NodeArg, Row
 from .blocks import Block
 from .gapkeys import SPACE
 from .maintenance import Maintenance
 from .reader import Bound, BoundArg, check_bound
+
+
+def leaf_move_slots(
+    sblk: Block, dblk: Block, rn: Row, rp: Row, block_size: int
+) -> Optional[Tuple[int, int, int, int, int]]:
+    """Where a leaf-local move puts the subtree of row ``rn`` (its bounds all in leaf ``sblk``) just
+    before the closing bound of row ``rp`` (in another leaf, ``dblk``): ``(lo, hi, at, left, span)``,
+    the run ``lo:hi`` in sblk, the target position ``at`` in dblk, the gap key before it and the
+    gap's width; None when dblk lacks room or free gap keys for the run or sblk would keep less
+    than B/2 entries.  Shared by the batch form (``Primitives.move_last_child``) and the single
+    one (``OrderIndex.single_move_last_child``). O(log B)."""
+    skeys = sblk.keys
+    lo = bisect_left(skeys, rn.open_key)
+    hi = bisect_left(skeys, rn.close_key, lo) + 1
+    k = hi - lo
+    dkeys = dblk.keys
+    at = bisect_left(dkeys, rp.close_key)
+    left = dkeys[at - 1] if at else 0
+    span = dkeys[at] - left
+    if len(dkeys) + k > block_size or len(skeys) - k < block_size >> 1 or span <= k:
+        return None
+    return lo, hi, at, left, span
 
 
 class Primitives(Maintenance):
@@ -109,7 +131,20 @@ class Primitives(Maintenance):
         blk.items[pos:pos] = [node << 1, node << 1 | 1]
         blk.aux[pos:pos] = [rel, rel]
         blk.keys[pos:pos] = [k1, k2]
-        self._bump(leaf, 2, rel)
+        # ``_bump(leaf, 2, rel)`` without its minimum levels: the new bounds lie below the parent's
+        # closing bound in the same leaf, so no minimum changes (see ``OrderIndex.single_delete``).
+        token = self._token
+        ctoken = self._ctoken
+        links = self._links.chunks
+        blocks = self._blocks.chunks
+        parent, pkey, _ = links[leaf >> 12][(leaf >> 6) & 63][leaf & 63]
+        while parent >= 0:
+            pblk = blocks[parent >> 12][(parent >> 6) & 63][parent & 63]
+            if pblk.owner is not token and pblk.owner is not ctoken:
+                pblk = self._wc(parent)
+                blocks = self._blocks.chunks  # the first write may have replaced the top list
+            pblk.counts[bisect_left(pblk.keys, pkey)] += 2
+            parent, pkey, _ = links[parent >> 12][(parent >> 6) & 63][parent & 63]
         return node
 
     def wrap_run(self, first: int, last: int, data: Any = None) -> int:
@@ -435,8 +470,9 @@ class Primitives(Maintenance):
         no climbing for level sums), the rows of the moved nodes are relinked, and one
         lockstep climb of both paths moves the count from one side to the other up to the
         block where they meet; above it only a changed minimum level climbs on.  No bound
-        tuples, no settle pass.  Arguments that are not two live nodes, or a parent inside
-        the moved subtree, return False too: the general path raises the right error.
+        tuples, no settle pass.  Arguments that are not two live nodes return False too:
+        the general path raises the right error (a parent inside the moved subtree closes
+        in the subtree's own leaf, which is never leaf-local here).
         O(B + h log B).
         """
         if type(node) is not int or type(parent) is not int or node == parent:
@@ -454,21 +490,16 @@ class Primitives(Maintenance):
         dst = rp.close_leaf
         if rn.close_leaf != src or dst == src:
             return False
-        if self.inside(parent, node):
-            return False  # the parent lies inside the moved subtree
+        # The subtree's bounds all sit in src, so a parent whose closing bound is in another leaf is
+        # not inside it: no ``inside`` check is needed.
         blocks = self._blocks.chunks
         sblk = blocks[src >> 12][(src >> 6) & 63][src & 63]
         dblk = blocks[dst >> 12][(dst >> 6) & 63][dst & 63]
-        skeys = sblk.keys
-        lo = bisect_left(skeys, rn.open_key)
-        hi = bisect_left(skeys, rn.close_key, lo) + 1
-        k = hi - lo
-        dkeys = dblk.keys
-        at = bisect_left(dkeys, rp.close_key)
-        left = dkeys[at - 1] if at else 0
-        span = dkeys[at] - left
-        if len(dkeys) + k > self._B or len(skeys) - k < self._min or span <= k:
+        slots = leaf_move_slots(sblk, dblk, rn, rp, self._B)
+        if slots is None:
             return False
+        lo, hi, at, left, span = slots
+        k = hi - lo
         # Valid and leaf-local: from here on the batch changes.
         shift = dblk.aux[at] + 1 - sblk.aux[lo]  # new level - old level, in the two leaves' frames
         sblk = self._w(src)

@@ -313,6 +313,46 @@ class NodeTable(_TableReader):
         batch.delete(node)
         return batch.persistent()
 
+    # One-update forms for the order index's single updates (``OrderIndex.single_*``): no batch,
+    # the new table is made from this one's parts with the few written slots path-copied.  A
+    # table with indexed fields or a key field goes through a batch (the indexes' own updates).
+
+    def _with(self, rows: ChunkedVector, alloc: IdAllocator) -> "NodeTable":
+        table = NodeTable.from_parts(rows, alloc, self._fields, self._index, self._keys)
+        table.copy_out = self.copy_out
+        return table
+
+    def with_row(self, data: Any, links: Tuple[int, int, int, int], parent: int) -> Tuple["NodeTable", int]:
+        """``insert`` of a row made frozen (``Row``, no owner); returns (table, new id). O(n / 4096 + 64)."""
+        if self._fields or self._keys is not None:
+            batch = self.transient()
+            node = batch.insert(data, links, parent)
+            return batch.persistent_last(), node
+        alloc = self._alloc.copy()
+        node = alloc.allocate()
+        row = Row(links[0], links[1], links[2], links[3], data, None, parent)
+        rows = self._rows
+        return self._with(rows.appended(row) if node == rows.length else rows.written([node], [row]), alloc), node
+
+    def without(self, nodes: List[int]) -> "NodeTable":
+        """A new table without the rows of ``nodes`` (distinct live ids): ``delete`` of each. O(k + n / 4096)."""
+        if self._fields or self._keys is not None:
+            batch = self.transient()
+            for node in nodes:
+                batch.delete(node)
+            return batch.persistent_last()
+        alloc = self._alloc
+        free = alloc.free
+        for node in nodes:  # ``release`` of each, on a copy of the allocator
+            free = (node, free)
+        alloc = IdAllocator(alloc.next_id, free, alloc.nfree + len(nodes), alloc.holes)
+        return self._with(self._rows.written(nodes, [None] * len(nodes)), alloc)
+
+    def with_rows(self, nodes: List[int], rows: List[Row]) -> "NodeTable":
+        """A new table whose live ``nodes`` hold ``rows`` (frozen ``Row``s with the same data: links and
+        parents changed, so no index changes). O(k + n / 4096)."""
+        return self._with(self._rows.written(nodes, rows), self._alloc)
+
     def check(self) -> None:
         """Verify allocator and attribute-index consistency; raises ``TableCorrupt``. O(n)."""
         rows = self._rows
@@ -439,19 +479,30 @@ class TransientNodeTable(_TableReader):
             raise TypeError(f"links must be four ints (open/close leaf and key), not {links!r}") from None
         alloc = self._alloc if self._alloc_owned else self._own_alloc()
         wanted = self.wanted
-        fresh = self.fresh_ids or alloc.free is None
-        if wanted:
-            node = wanted[-1]
-        else:
-            node = alloc.next_id if fresh else alloc.free[0]  # type: ignore[index]
-        values = indexed_values(self._fields, data, node) if self._index is not None else None
         keys = self._keys
-        if keys is not None:
-            key = self._new_key(data, node)
-        if wanted:
-            self._take(wanted.pop())
+        values = None
+        if self._index is None and keys is None and not wanted:
+            # The common table (no indexed field, no key, no claimed id): nothing to check.
+            free = alloc.free
+            if free is None or self.fresh_ids:
+                node = alloc.next_id
+                alloc.next_id = node + 1
+            else:
+                node, alloc.free = free  # ``allocate`` inlined
+                alloc.nfree -= 1
         else:
-            node = alloc.allocate_fresh() if fresh else alloc.allocate()
+            fresh = self.fresh_ids or alloc.free is None
+            if wanted:
+                node = wanted[-1]
+            else:
+                node = alloc.next_id if fresh else alloc.free[0]  # type: ignore[index]
+            values = indexed_values(self._fields, data, node) if self._index is not None else None
+            if keys is not None:
+                key = self._new_key(data, node)
+            if wanted:
+                self._take(wanted.pop())
+            else:
+                node = alloc.allocate_fresh() if fresh else alloc.allocate()
         row = OwnedRow(open_leaf, open_key, close_leaf, close_key, data, self._token, parent)
         rows = self._rows
         if node == rows.length:
@@ -537,4 +588,6 @@ class TransientNodeTable(_TableReader):
         index = self._index.persistent() if self._index is not None else NO_FIELDS
         keys = self._keys.persistent() if self._keys is not None else None
         rows = ChunkedVector.from_parts(self._rows.chunks, self._rows.length)
-        return NodeTable.from_parts(rows, self._alloc, self._fields, index, keys)
+        table = NodeTable.from_parts(rows, self._alloc, self._fields, index, keys)
+        table.copy_out = self.copy_out  # a database's tree hands out copies: so does every tree made from it
+        return table

@@ -15,7 +15,7 @@ changes; a ``TransientVector`` copies each list of the path on its first write.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, List, Optional, Set
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
 
 LEAF_BITS = 6
 LEAF = 1 << LEAF_BITS  # slots per leaf
@@ -80,6 +80,50 @@ class ChunkedVector(_VectorReader):
     def transient(self) -> "TransientVector":
         """A transient copy for batched writes. O(1)."""
         return TransientVector(self)
+
+    def written(self, ids: List[int], values: List[Any]) -> "ChunkedVector":
+        """A new vector with item ``ids[j]`` replaced by ``values[j]``. O(n / 4096 + 64 · k).
+
+        Every id must be in range (0 <= id < len: the caller's live ids; not checked).  The
+        one-update form of a transient's writes (``OrderIndex.single_*``): the top list, and
+        each middle list and leaf holding a written slot, are copied once; nothing of this
+        vector changes.
+        """
+        top = self.chunks[:]
+        if len(ids) == 1:  # one slot (a leaf node's row): one path, no bookkeeping
+            i = ids[0]
+            one_mid = top[i >> MID_BITS] = top[i >> MID_BITS][:]
+            one_leaf = one_mid[(i >> LEAF_BITS) & LEAF_MASK] = one_mid[(i >> LEAF_BITS) & LEAF_MASK][:]
+            one_leaf[i & LEAF_MASK] = values[0]
+            return ChunkedVector.from_parts(top, self.length)
+        mids: Dict[int, List[Any]] = {}
+        leaves: Dict[int, List[Any]] = {}
+        for i, value in zip(ids, values):
+            leaf = leaves.get(i >> LEAF_BITS)
+            if leaf is None:
+                t = i >> MID_BITS
+                mid = mids.get(t)
+                if mid is None:
+                    mid = mids[t] = top[t] = top[t][:]
+                j = (i >> LEAF_BITS) & LEAF_MASK
+                leaf = leaves[i >> LEAF_BITS] = mid[j] = mid[j][:]
+            leaf[i & LEAF_MASK] = value
+        return ChunkedVector.from_parts(top, self.length)
+
+    def appended(self, value: Any) -> "ChunkedVector":
+        """A new vector with ``value`` added at the end. O(n / 4096 + 64)."""
+        i = self.length
+        top = self.chunks[:]
+        if i & (MID - 1) == 0:
+            top.append([[value]])
+        elif i & LEAF_MASK == 0:
+            mid = top[-1] = top[-1][:]
+            mid.append([value])
+        else:
+            mid = top[-1] = top[-1][:]
+            leaf = mid[-1] = mid[-1][:]
+            leaf.append(value)
+        return ChunkedVector.from_parts(top, i + 1)
 
 
 class TransientVector(_VectorReader):

@@ -34,7 +34,7 @@ from .diff import Changes, full_diff
 from .queries import TreeQueries
 from .render import render, summary
 from .sync import SyncReport, plan_sync, run_sync
-from .updates import Update, Updates
+from .updates import UPDATES, Update, Updates
 
 
 class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
@@ -82,6 +82,37 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
         transient = self._ix.transient()
         update.run(transient, *args)
         return Tree.from_order_index(transient.persistent_last())
+
+    # The commonest updates try their leaf-local form without a batch first (``OrderIndex.single_*``,
+    # which make nothing and return None when it does not apply); the registry's update on a
+    # one-update batch does the rest, and raises for bad arguments.
+
+    def insert_child(self, parent: Optional[int], data: Any = None, index: int = -1) -> Tuple["Tree", int]:
+        """A new node as child ``index`` of ``parent`` (None: top level). O(log n + min(i, -i)).
+
+        ``index`` is the position among the children after the insert: 0 first,
+        -1 last, other negatives from the end.
+        """
+        if index == -1 and type(index) is int:
+            done = self._ix.single_insert_last_child(parent, data)
+            if done is not None:
+                return Tree.from_order_index(done[0]), done[1]
+        return self._insert(_INSERT_CHILD, parent, data, index)
+
+    def delete(self, node: int) -> "Tree":
+        """Remove ``node`` and its subtree. O(log n) to cut, O(size) to free the rows."""
+        ix = self._ix.single_delete(node)
+        if ix is not None:
+            return Tree.from_order_index(ix)
+        return self._change(_DELETE, node)
+
+    def move(self, node: int, parent: Optional[int], index: int = -1) -> "Tree":
+        """Move ``node`` with its subtree to child ``index`` of ``parent``. O(log n)."""
+        if index == -1 and type(index) is int:
+            ix = self._ix.single_move_last_child(node, parent)
+            if ix is not None:
+                return Tree.from_order_index(ix)
+        return self._change(_MOVE, node, parent, index)
 
     @property
     def block_size(self) -> int:
@@ -621,6 +652,9 @@ class Tree(TreeQueries, Updates[Tuple["Tree", int], "Tree"]):
 
 
 _CLOSED = "this transaction has already been committed or discarded"
+_INSERT_CHILD = UPDATES["insert_child"]
+_DELETE = UPDATES["delete"]
+_MOVE = UPDATES["move"]
 
 
 class Transaction(TreeQueries, Updates[int, None]):
@@ -683,6 +717,39 @@ class Transaction(TreeQueries, Updates[int, None]):
         """
         self._open = False
         self._ix = self.base.order_index.transient()
+
+    # True while ``_apply`` is this class's own: an update may then run on the working copy without
+    # going through it (``insert_child``).  A subclass that overrides ``_apply`` (a database's
+    # transaction records every update there) gets False, so every update goes through its ``_apply``.
+    _direct = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._direct = cls._apply is Transaction._apply
+
+    def insert_child(self, parent: Optional[int], data: Any = None, index: int = -1) -> int:
+        """A new node as child ``index`` of ``parent`` (None: top level). O(log n + min(i, -i)).
+
+        ``index`` is the position among the children after the insert: 0 first,
+        -1 last, other negatives from the end.
+        """
+        if self._direct and self._open and index == -1 and type(index) is int and parent is not None:
+            return self._ix.insert_last_child(parent, data)  # ``_insert_child``'s common case, four calls fewer
+        return self._insert(_INSERT_CHILD, parent, data, index)
+
+    def delete(self, node: int) -> None:
+        """Remove ``node`` and its subtree. O(log n) to cut, O(size) to free the rows."""
+        if self._direct and self._open:
+            self._ix.delete_subtree(node)  # ``_delete``, four calls fewer
+            return
+        self._change(_DELETE, node)
+
+    def move(self, node: int, parent: Optional[int], index: int = -1) -> None:
+        """Move ``node`` with its subtree to child ``index`` of ``parent``. O(log n)."""
+        if self._direct and self._open and index == -1 and type(index) is int and parent is not None:
+            if self._ix.move_last_child(node, parent):  # ``_move``'s leaf-local case, four calls fewer
+                return
+        self._change(_MOVE, node, parent, index)
 
     def _apply(self, update: Update, args: Tuple[Any, ...]) -> Any:
         """Run one logical update on the working copy; subclasses may record it."""

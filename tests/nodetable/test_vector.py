@@ -78,3 +78,37 @@ def test_an_update_copies_one_path_only() -> None:
     assert shared == len(old_leaves) - 1
     assert sum(a is b for a, b in zip(vec.chunks, new.chunks)) == len(vec.chunks) - 1
     assert vec[MID + 3] == MID + 3 and new[MID + 3] == "x"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.sampled_from([0, 1, LEAF - 1, LEAF, LEAF + 1, MID - 1, MID, MID + 1, 2 * MID + 5]),
+    script=st.lists(
+        st.one_of(
+            st.tuples(st.just("append"), st.integers()),
+            st.tuples(st.just("write"), st.lists(st.tuples(st.integers(0, 10**6), st.integers()), max_size=6)),
+        ),
+        max_size=40,
+    ),
+)
+def test_written_and_appended_match_a_list_and_never_change_their_source(start: int, script: list) -> None:
+    """The one-update forms (``written``, ``appended``): each returns a new vector; every earlier one keeps
+    its items (the path copies share nothing they change)."""
+    vec = ChunkedVector(range(start))
+    model: List[int] = list(range(start))
+    versions = [(vec, list(model))]
+    for op in script:
+        if op[0] == "append":
+            vec = vec.appended(op[1])
+            model.append(op[1])
+        elif model:
+            ids = [i % len(model) for i, _ in op[1]]
+            values = [v for _, v in op[1]]
+            vec = vec.written(ids, values)
+            for i, v in zip(ids, values):  # a repeated id: the last write wins
+                model[i] = v
+        assert len(vec) == len(model) and list(vec) == model
+        versions.append((vec, list(model)))
+    for frozen, items in versions:
+        assert len(frozen) == len(items) and list(frozen) == items
+        assert [frozen[i] for i in range(len(items))] == items
