@@ -53,16 +53,17 @@ def test_a_missed_target_is_flagged_per_build_and_explained_with_its_profile() -
     pure = [_random_part(1000, slow), _random_part(2000, _all_met()), _deep_part(500, {"wrap": 2.5})]
     top = [[0.12, 5.4, "__setitem__ (botree/nodetable/vector.py:1)"]]
     pure[0]["profiles"] = {"delete": {"calls": 68.6, "top": top}}
-    compiled = [_random_part(1000, _all_met()), _random_part(2000, _all_met()), _deep_part(500, {})]
+    compiled = [_random_part(1000, _all_met(), memory=219.0), _random_part(2000, _all_met()), _deep_part(500, {})]
     lines = _section({"pure": pure, "compiled": compiled})
     assert _status_of(lines, "delete a small subtree", "1,000") == ["**missed**", "met"]
     assert _status_of(lines, "delete a small subtree", "2,000") == ["met", "met"]
     deep_wrap = next(line for line in lines if line.startswith("| wrap a node in a new parent |") and "/" in line)
     assert deep_wrap.rstrip(" |").endswith("**missed** | met")
     text = "\n".join(lines)
-    assert "**delete a small subtree** (missed at 1,000)" in text
+    assert "**delete a small subtree** (missed at 1,000 (pure))" in text
     assert "68.6 Python-level calls per operation" in text and "12% ×5.4 __setitem__" in text
-    assert "**deep trees** (missed at wrap a node in a new parent)" in text
+    assert "**deep trees** (missed at wrap a node in a new parent (pure))" in text
+    assert "**memory without user data** (missed at 1,000 (compiled))" in text  # a miss of one build only
 
 
 def test_absolute_targets_are_judged_on_the_largest_tree_only() -> None:
