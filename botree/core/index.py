@@ -323,16 +323,22 @@ class OrderIndex(IndexReader):
         self._climb_counts({a: -ka, b: -hi, dst: k}, made)
         return self._with_made(made, nodes)
 
-    def single_delete(self, node: NodeArg) -> Optional["OrderIndex"]:
-        """``delete_range((node, True), (node, False))`` when ``node``'s subtree sits in one leaf, or straddles
-        two neighbouring ones, that keep at least B/2 entries: the new index, or None (nothing made; the
-        caller runs the batch form). O(B + h log B + size)."""
+    def _live_row(self, node: NodeArg) -> Optional[Row]:
+        """The row of ``node`` if it is the int id of a live node, else None (a single form then declines and
+        the batch form raises the right error). O(1)."""
         if type(node) is not int:
             return None
         vector = self._nodes.rows
         if not 0 <= node < vector.length:
             return None
         row: Optional[Row] = vector.chunks[node >> 12][(node >> 6) & 63][node & 63]
+        return row
+
+    def single_delete(self, node: NodeArg) -> Optional["OrderIndex"]:
+        """``delete_range((node, True), (node, False))`` when ``node``'s subtree sits in one leaf, or straddles
+        two neighbouring ones, that keep at least B/2 entries: the new index, or None (nothing made; the
+        caller runs the batch form). O(B + h log B + size)."""
+        row = self._live_row(node)
         if row is None:
             return None
         leaf = row.open_leaf
@@ -361,12 +367,7 @@ class OrderIndex(IndexReader):
     def single_insert_last_child(self, parent: NodeArg, data: Any) -> Optional[Tuple["OrderIndex", int]]:
         """``insert_pair(data, (parent, False))`` when two keys fit before ``parent``'s closing bound and
         its leaf has room: (the new index, the new node), or None (nothing made). O(B + h log B)."""
-        if type(parent) is not int:
-            return None
-        vector = self._nodes.rows
-        if not 0 <= parent < vector.length:
-            return None
-        row: Optional[Row] = vector.chunks[parent >> 12][(parent >> 6) & 63][parent & 63]
+        row = self._live_row(parent)
         if row is None:
             return None
         leaf = row.close_leaf
@@ -396,15 +397,10 @@ class OrderIndex(IndexReader):
     def single_move_last_child(self, node: NodeArg, parent: NodeArg) -> Optional["OrderIndex"]:
         """``Primitives.move_last_child`` without a batch (also for a subtree straddling two neighbouring
         leaves): the new index, or None when the move is not leaf-local (nothing made). O(B + h log B)."""
-        if type(node) is not int or type(parent) is not int or node == parent:
+        if node == parent:
             return None
-        vector = self._nodes.rows
-        rows: List[List[Any]] = vector.chunks
-        length: int = vector.length
-        if not (0 <= node < length and 0 <= parent < length):
-            return None
-        rn: Optional[Row] = rows[node >> 12][(node >> 6) & 63][node & 63]
-        rp: Optional[Row] = rows[parent >> 12][(parent >> 6) & 63][parent & 63]
+        rn = self._live_row(node)
+        rp = self._live_row(parent)
         if rn is None or rp is None:
             return None
         src = rn.open_leaf
