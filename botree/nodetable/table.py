@@ -341,11 +341,9 @@ class NodeTable(_TableReader):
             for node in nodes:
                 batch.delete(node)
             return batch.persistent_last()
-        alloc = self._alloc
-        free = alloc.free
-        for node in nodes:  # ``release`` of each, on a copy of the allocator
-            free = (node, free)
-        alloc = IdAllocator(alloc.next_id, free, alloc.nfree + len(nodes), alloc.holes)
+        alloc = self._alloc.copy()
+        for node in nodes:
+            alloc.release(node)
         return self._with(self._rows.written(nodes, [None] * len(nodes)), alloc)
 
     def with_rows(self, nodes: List[int], rows: List[Row]) -> "NodeTable":

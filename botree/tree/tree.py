@@ -655,6 +655,7 @@ _CLOSED = "this transaction has already been committed or discarded"
 _INSERT_CHILD = UPDATES["insert_child"]
 _DELETE = UPDATES["delete"]
 _MOVE = UPDATES["move"]
+_MOVE_RANGE = UPDATES["move_range"]
 
 
 class Transaction(TreeQueries, Updates[int, None]):
@@ -747,8 +748,9 @@ class Transaction(TreeQueries, Updates[int, None]):
     def move(self, node: int, parent: Optional[int], index: int = -1) -> None:
         """Move ``node`` with its subtree to child ``index`` of ``parent``. O(log n)."""
         if self._direct and self._open and index == -1 and type(index) is int and parent is not None:
-            if self._ix.move_last_child(node, parent):  # ``_move``'s leaf-local case, four calls fewer
-                return
+            if not self._ix.move_last_child(node, parent):  # ``_move``'s leaf-local case, four calls fewer
+                self._change(_MOVE_RANGE, node, node, parent, index)  # ``_move``'s other case: not tried twice
+            return
         self._change(_MOVE, node, parent, index)
 
     def _apply(self, update: Update, args: Tuple[Any, ...]) -> Any:
