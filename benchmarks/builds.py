@@ -19,7 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .interleaved import LABELS
 
@@ -43,6 +43,23 @@ def make_copy(copy: str) -> str:
 
 def build_of(python: str, cwd: str) -> str:
     return subprocess.run([python, "-c", BUILD_OF], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def interpreters(compiled: Optional[str], reuse: bool) -> Dict[str, Tuple[str, str]]:
+    """{build: (interpreter, folder to run it in)}: the pure build from this tree and, unless
+    ``compiled`` is None, the compiled copy there (made unless ``reuse`` finds one); each
+    checked to import the build it is named for (``SystemExit`` otherwise)."""
+    runs = {"pure": (sys.executable, ROOT)}
+    if compiled is not None:
+        python = os.path.join(compiled, ".venv", "bin", "python")
+        if not (reuse and os.path.exists(python)):
+            python = make_copy(compiled)
+        runs["compiled"] = (python, compiled)
+    for name, (python, cwd) in runs.items():
+        found = build_of(python, cwd)
+        if found != name:
+            raise SystemExit(f"the {name} run would import the {found} build ({python} in {cwd})")
+    return runs
 
 
 def build_name() -> str:
@@ -70,14 +87,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     from . import targets
 
-    compiled_python = os.path.join(args.copy, ".venv", "bin", "python")
-    if not (args.reuse and os.path.exists(compiled_python)):
-        compiled_python = make_copy(args.copy)
-    runs = {"pure": (sys.executable, ROOT), "compiled": (compiled_python, args.copy)}
-    for name, (python, cwd) in runs.items():
-        found = build_of(python, cwd)
-        if found != name:
-            raise SystemExit(f"the {name} run would import the {found} build ({python} in {cwd})")
+    runs = interpreters(args.copy, args.reuse)
     print("| operation | nodes | pure µs | compiled µs | pure / anytree | compiled / anytree | compiled gain |")
     print("|:---|---:|---:|---:|---:|---:|---:|")
     notes = []

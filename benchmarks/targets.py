@@ -281,16 +281,7 @@ def measure_all(
     reps: int, seed: int, compiled: Optional[str], reuse: bool, sizes: Sequence[int] = SIZES, deep_n: int = DEEP_N
 ) -> Dict[str, List[Part]]:
     """Every part on each build, the builds alternating per part: {build: [parts]}."""
-    runs = {"pure": (sys.executable, str(ROOT))}
-    if compiled is not None:
-        python = os.path.join(compiled, ".venv", "bin", "python")
-        if not (reuse and os.path.exists(python)):
-            python = builds.make_copy(compiled)
-        runs["compiled"] = (python, compiled)
-    for name, (python, cwd) in runs.items():
-        found = builds.build_of(python, cwd)
-        if found != name:
-            raise SystemExit(f"the {name} run would import the {found} build ({python} in {cwd})")
+    runs = builds.interpreters(compiled, reuse)
     results: Dict[str, List[Part]] = {name: [] for name in runs}
     parts = [("random", n) for n in sizes] + [("deep", deep_n)]
     for part, n in parts:
