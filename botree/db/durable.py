@@ -60,6 +60,9 @@ class _Skipped(Exception):
 _FEED_TICK = 0.2  # how long the feed thread waits on the head before checking whether it should stop
 
 _CACHED_VERSIONS = 8  # trees kept for as_of besides the head
+# Commit rows (and their states) kept decoded: past this many, the oldest are dropped down to half of it
+# (``_trim_commits``), so a long-running process that sees every other process's commits stays bounded.
+_CACHED_COMMITS = 4096
 _PREFETCH = 256  # most manifests or leaf cells a refresh reads ahead in one statement (2 parameters each)
 _CACHED_MANIFESTS = 1 << 14  # decoded manifests kept (64 versions each); the cache is cleared when full
 _GROUP = 64  # most queued requests one group commit serves
@@ -655,6 +658,7 @@ class DurableDatabase(Database):
     def _state(self, version: int) -> Dict[str, Any]:
         """The decoded state of ``version`` (its checksummed commit row was checked when read). O(state), cached."""
         if version not in self._state_cache:
+            self._commit_cache.pop(version, None)  # (kept in step with the states; never only one of them)
             self._commits(version, version)
         state = self._state_cache[version]
         if isinstance(state, bytes):
@@ -845,8 +849,23 @@ class DurableDatabase(Database):
             self._cell_bases.clear()
         self._cell_bases[(table, number, written)] = (base, changed)
 
+    def _trim_commits(self) -> None:
+        """Past ``_CACHED_COMMITS`` cached commit rows, drop all but the newest half (and their states).
+
+        Called where a version lands or the head moves (the caller holds the lock), never inside
+        a read of many commits (``history``, ``verify``), which may cache more for a moment.
+        Amortised O(1) per commit remembered.
+        """
+        cache = self._commit_cache
+        if len(cache) <= _CACHED_COMMITS:
+            return
+        for version in sorted(cache)[: len(cache) - _CACHED_COMMITS // 2]:
+            del cache[version]
+            self._state_cache.pop(version, None)
+
     def _refresh(self, stored: int) -> Tuple[int, Tree]:
         """Make the stored head ours (the caller holds the lock)."""
+        self._trim_commits()
         heads = self._shared.heads
         version, tree = heads.get(self._branch) or heads[DEFAULT]  # a branch new here shares main's leaves
         if stored != version or self._branch not in heads:
@@ -1071,6 +1090,7 @@ class DurableDatabase(Database):
         for key, whole in built.bases.items():  # and other processes' patches on these need not read them
             self._keep_whole(key, whole)
         self._remember(built.row, lineage)
+        self._trim_commits()
         if lineage is None:
             self._branch_info["checked"] = built.row[0]  # the commit saw no branch tables
         if len(self._manifests) + len(built.written) > _CACHED_MANIFESTS:
