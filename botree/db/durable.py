@@ -31,6 +31,8 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from itertools import compress, count
+from operator import is_not
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, cast
 
@@ -67,6 +69,7 @@ _PREFETCH = 256  # most manifests or leaf cells a refresh reads ahead in one sta
 _CACHED_MANIFESTS = 1 << 14  # decoded manifests kept (64 versions each); the cache is cleared when full
 _GROUP = 64  # most queued requests one group commit serves
 _CACHED_BASES = 256  # decoded whole cells kept as the bases of patches (the leaves commits change most)
+_PACKED_BLOCKS = 4096  # blocks whose packed bytes are kept for the next patches (``codec.encode_patch``)
 _REUSED_LEAVES = 256  # leaves whose last decoded slots are kept to decode their next cells (codec.SlotReuse)
 # What a group commit gave a writer: (version, (previous tree, ops) if built by it, the tree or its loader).
 # (The ops are None when ``make`` ran here: it recorded them itself.)
@@ -164,6 +167,8 @@ class DurableDatabase(Database):
         self._leaf_cache = LeafCache(cache_leaves)
         # The last decoded slots of recently loaded leaves: a new cell of one decodes only its changed slots.
         self._slot_reuse = codec.SlotReuse(min(_REUSED_LEAVES, cache_leaves or _REUSED_LEAVES))
+        # The bytes of blocks this object packed lately: a patch repeats them commit after commit.
+        self._packed: codec.Packed = {}
         # Shared by every branch handle: whether the branch tables exist, as of which stored head.
         self._branch_info: Dict[str, Any] = {"branched": False, "checked": -1}
         try:
@@ -917,6 +922,9 @@ class DurableDatabase(Database):
         # The cells of a small commit seed the slot reuse (a bulk store would only churn it), once this
         # object decodes leaves again (other writers' cells: a lone writer's own leaves stay in memory).
         seeds = reuse.cap if reuse.again else 0
+        packed = self._packed if head is not None else None  # (a whole new tree would only churn it)
+        if packed is not None and len(packed) > _PACKED_BLOCKS:
+            packed.clear()
         for table, vec in vectors(tree.order_index).items():
             items = []
             changed: Dict[int, List[int]] = {}  # group -> its leaves this commit writes
@@ -926,7 +934,7 @@ class DurableDatabase(Database):
             for number, leaf in changed_leaves(base, vec):
                 patch = self._patch(table, parent, base, number, leaf) if base is not None else None
                 if patch is None:
-                    payload = codec.encode_leaf(table, leaf)
+                    payload = codec.encode_leaf(table, leaf, packed)
                     cell_base, note = None, (version, cast(Tuple[int, ...], ()))
                     if seeds > 0:
                         reuse.wrote(table, number, version, payload, range(len(leaf)), leaf)
@@ -934,7 +942,7 @@ class DurableDatabase(Database):
                             bases[(table, number, version)] = list(leaf)
                 else:
                     cell_base, slots = patch
-                    payload = codec.encode_patch(table, cell_base, leaf, slots)
+                    payload = codec.encode_patch(table, cell_base, leaf, slots, packed)
                     note = (cell_base, tuple(slots))
                     if seeds > 0:
                         reuse.wrote(table, number, version, payload, slots, [leaf[i] for i in slots])
@@ -979,10 +987,8 @@ class DurableDatabase(Database):
             return None
         base, prior = known
         changed = set(prior)
-        size = len(old_slots)
-        for i, slot in enumerate(leaf):
-            if i >= size or slot is not old_slots[i]:
-                changed.add(i)
+        changed.update(compress(count(), map(is_not, leaf, old_slots)))  # slots now another object: in C
+        changed.update(range(len(old_slots), len(leaf)))  # and those past the parent's end
         if len(changed) * _PATCH_SHARE > len(leaf):
             return None
         return base, sorted(changed)

@@ -185,20 +185,68 @@ def _pack_cell(out: List[Any]) -> bytes:
         raise InvalidArgument(f"the data of a node cannot be stored: {exc} (see the value policy)") from None
 
 
-def encode_leaf(table: str, leaf: List[Any]) -> bytes:
-    """The payload of a whole cell: every slot of one leaf of ``table``'s vector. O(64 + data size)."""
+# ``Packed`` of ``encode_leaf`` / ``encode_patch``: id(block) -> (the block, its MessagePack bytes).
+Packed = Dict[int, Tuple[Block, bytes]]
+
+
+def encode_leaf(table: str, leaf: List[Any], packed: Optional[Packed] = None) -> bytes:
+    """The payload of a whole cell: every slot of one leaf of ``table``'s vector. O(64 + data size).
+
+    ``packed`` (blocks only): the bytes of blocks packed before, reused for the very same
+    objects and added to for the others (see ``_pack_blocks``).
+    """
+    if packed is not None and table == "blocks":
+        return _pack_blocks(leaf, packed)
     return _pack_cell(_encode_slots(table, leaf))
 
 
-def encode_patch(table: str, base: int, leaf: List[Any], changed: List[int]) -> bytes:
+def encode_patch(table: str, base: int, leaf: List[Any], changed: List[int], packed: Optional[Packed] = None) -> bytes:
     """The payload of a patch cell: leaf = the whole cell written at ``base`` with slots ``changed`` replaced.
 
     ``changed`` (ascending) must name every slot that differs from the base, and every
     slot past the base's end.  Layout: ``[PATCH, base, size, [slot numbers], [slots]]``;
     a whole cell is a list of slots, none of which is an int, so the leading int tells
-    the two apart.  O(changed + their data).
+    the two apart.  O(changed + their data).  ``packed``: as for ``encode_leaf``.
     """
+    if packed is not None and table == "blocks":
+        head = _array_header(5) + pack(PATCH) + pack(base) + pack(len(leaf)) + pack(list(changed))
+        return head + _pack_blocks([leaf[i] for i in changed], packed)
     return _pack_cell([PATCH, base, len(leaf), list(changed), _encode_slots(table, [leaf[i] for i in changed])])
+
+
+def _array_header(count: int) -> bytes:
+    """MessagePack's header of an array of ``count`` items (fixarray, array 16 or array 32). O(1)."""
+    if count < 16:
+        return bytes((0x90 | count,))
+    if count < 1 << 16:
+        return b"\xdc" + count.to_bytes(2, "big")
+    return b"\xdd" + count.to_bytes(4, "big")
+
+
+def _pack_blocks(slots: List[Any], packed: Packed) -> bytes:
+    """``pack(_encode_slots("blocks", slots))``, byte for byte, reusing ``packed``'s bytes of the same objects.
+
+    MessagePack is context-free: an array is its header followed by its items' own
+    encodings, so a block's bytes do not depend on where it is written.  A patch repeats
+    every slot changed since its base, commit after commit: those blocks were packed
+    by the commit that changed them.  Sound because a block of a frozen tree is never
+    changed in place (a batch copies a block it does not own, and a frozen index's
+    blocks are owned by no live batch), and an entry holds its block, so its id is not
+    reused while the entry lives.  O(slots + bytes of the blocks not packed before).
+    """
+    parts = [_array_header(len(slots))]
+    for block in slots:
+        if block is None:
+            parts.append(b"\xc0")
+            continue
+        known = packed.get(id(block))
+        if known is not None and known[0] is block:
+            parts.append(known[1])
+            continue
+        data = _pack_cell([block.keys, block.items, block.aux, block.counts])
+        packed[id(block)] = (block, data)
+        parts.append(data)
+    return b"".join(parts)
 
 
 class Patch:
