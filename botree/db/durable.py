@@ -149,7 +149,10 @@ class DurableDatabase(Database):
             _must_exist(target)
         self._store = open_store(target)
         super().__init__(empty)
-        self._commit_cache: Dict[int, Commit] = {}
+        # Commit rows read or written here, by version: checked when read, decoded (a ``Commit``) when
+        # first asked (``_commits``).  A writer catching up reads every other writer's rows but a
+        # rebase asks for their updates only when its head moved, and never for their meta.
+        self._commit_cache: Dict[int, "Commit | Tuple[CommitRow, Optional[Tuple[str, Optional[int]]]]"] = {}
         self._state_cache: Dict[int, "bytes | Dict[str, Any]"] = {}  # a commit's state, decoded once asked
         self._tree_cache: "OrderedDict[int, Tree]" = OrderedDict()
         self._manifests: Manifests = {}
@@ -522,7 +525,7 @@ class DurableDatabase(Database):
             for row in self._store.commit_rows(missing[0], missing[-1]):
                 self._remember(row, lineage.get(row[0]))
         try:
-            return [self._commit_cache[v] for v in range(first, last + 1)]
+            return [self._decoded_commit(v) for v in range(first, last + 1)]
         except KeyError as exc:
             self._missing(exc.args[0])
             raise  # unreachable: _missing always raises
@@ -639,10 +642,21 @@ class DurableDatabase(Database):
 
     # -- loading -------------------------------------------------------------------
 
-    def _remember(self, row: CommitRow, lineage: Optional[Tuple[str, Optional[int]]] = None) -> Commit:
+    def _remember(self, row: CommitRow, lineage: Optional[Tuple[str, Optional[int]]] = None) -> None:
+        """Keep a commit row read or written here, its checksum checked; decoded when first asked. O(row)."""
         version, parent, when, message, meta, state, ops, deleted, crc = row
         if codec.commit_checksum(version, parent, when, message, meta, state, ops, deleted) != crc:
             raise CorruptDatabase(f"{self.target}: commit {version}: bad checksum")
+        self._commit_cache[version] = (row, lineage)
+        self._state_cache[version] = state  # decoded when asked: a rebase over it reads only its updates
+
+    def _decoded_commit(self, version: int) -> Commit:
+        """The ``Commit`` of a cached row, decoded on first use (``KeyError`` if not cached). O(row)."""
+        entry = self._commit_cache[version]
+        if isinstance(entry, Commit):
+            return entry
+        row, lineage = entry
+        version, parent, when, message, meta, _, ops, deleted, _ = row
         where = f"{self.target}: commit {version}"
         dead = codec.decode_deleted(deleted, where)
         commit = Commit(
@@ -657,7 +671,6 @@ class DurableDatabase(Database):
             lineage[0] if lineage is not None else DEFAULT,
         )
         self._commit_cache[version] = commit
-        self._state_cache[version] = state  # decoded when asked: a rebase over it reads only its updates
         return commit
 
     def _state(self, version: int) -> Dict[str, Any]:
