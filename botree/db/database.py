@@ -113,8 +113,28 @@ def next_node_id(tree: Tree) -> int:
     return int(tree.order_index.nodes.node_ids.next_id)
 
 
-# ``Transaction``'s own slot for ``tree``, which ``DbTransaction.tree`` (a property) reads and sets.
+# ``Transaction``'s own slots for ``tree`` and ``_ix``, which ``DbTransaction``'s properties read and set.
 _TREE_SLOT: Any = Transaction.__dict__["tree"]
+_IX_SLOT: Any = Transaction.__dict__["_ix"]
+_INSERT_CHILD: Update = UPDATES["insert_child"]
+
+
+class _Deferred:
+    """The working copy of a transaction whose inserts are still deferred, as ``_resolve`` asks for it.
+
+    ``persistent()`` applies them first: only a commit that stores the transaction's own
+    batch needs them run here (not one that replays them on a newer head, or one another
+    writer serves).
+    """
+
+    __slots__ = ("tx",)
+
+    def __init__(self, tx: "DbTransaction") -> None:
+        self.tx = tx
+
+    def persistent(self) -> Any:
+        self.tx._materialize()
+        return _IX_SLOT.__get__(self.tx).persistent()
 
 
 class DbTransaction(Transaction):
@@ -127,7 +147,7 @@ class DbTransaction(Transaction):
 
     __slots__ = (
         "db", "base_version", "ops", "ids", "deleted", "message", "meta", "serializable", "mark", "committed",
-        "_stored",
+        "_stored", "_pending", "_deferring",
     )
 
     def __init__(
@@ -136,6 +156,10 @@ class DbTransaction(Transaction):
         check_message(message)
         meta = check_meta(meta)
         version, tree = db.snapshot()
+        # Deferred inserts (see ``_defer``): (arguments, the id returned), not yet run on the working copy.
+        self._pending: List[Tuple[Tuple[Any, ...], int]] = []
+        nodes = tree.order_index.nodes
+        self._deferring = db._defers_inserts() and nodes.key is None and not nodes.fields
         super().__init__(tree, fresh_ids=True)
         # Branches share one range of fresh ids: start past every id any branch handed out.
         self.mark = db._id_mark()
@@ -152,8 +176,25 @@ class DbTransaction(Transaction):
         self.meta: Mapping[str, Any] = MappingProxyType(meta)
         self.serializable = serializable
 
+    @property  # type: ignore[override]
+    def _ix(self) -> TransientIndex:
+        """The working copy, with any deferred inserts run on it first (every read comes through here)."""
+        if self._pending:
+            self._materialize()
+        ix: TransientIndex = _IX_SLOT.__get__(self)
+        return ix
+
+    @_ix.setter
+    def _ix(self, ix: TransientIndex) -> None:
+        _IX_SLOT.__set__(self, ix)
+
     def _apply(self, update: Update, args: Tuple[Any, ...]) -> Any:
+        if self._deferring and update is _INSERT_CHILD and self._open:
+            node = self._defer(args)
+            if node is not None:
+                return node
         transient = self._transient()
+        self._deferring = False  # an update ran: the working copy is no longer the snapshot
         if update.logged is not None:  # e.g. sort_children by a callable: run and log its storable form
             name, args = update.logged(transient, args)
             update = UPDATES[name]
@@ -165,6 +206,57 @@ class DbTransaction(Transaction):
         self.deleted |= doomed
         self.ops.append((update.name, args, update.log_result(transient, result)))
         return result
+
+    def _defer(self, args: Tuple[Any, ...]) -> Optional[int]:
+        """Log ``insert_child(parent, data)`` (a last child) without running it yet: the new id, or None.
+
+        A database that group-commits across processes (``_defers_inserts``) replays a
+        queued transaction's updates on the head in whichever writer serves it, so a
+        transaction that only inserts need not run them on its own snapshot too: that
+        run loads the leaves on the root path, which every other writer's commit has
+        changed.  Taken only while every update so far was deferred, on a tree with no
+        key and no field index, for a last child of a live node of the snapshot or of a
+        node this transaction inserted: then the insert cannot fail, and its id is the
+        next fresh id (``fresh_ids``), so the caller gets exactly what running it would
+        return.  Anything that reads the working copy (``_ix``) or any other update runs
+        the deferred ones first, in order, checking each id (``_materialize``).  None:
+        not deferrable, run it now.  O(1) plus the data's copy.
+        """
+        parent = args[0]
+        if len(args) != 3 or type(args[2]) is not int or args[2] != -1 or type(parent) is not int:
+            return None
+        pending = self._pending
+        # Fresh ids are handed out in order from ``next_id``, which nothing moves while inserts are
+        # deferred (the allocator may still be the snapshot's own: it is only read here).
+        first = _IX_SLOT.__get__(self).nodes.node_ids.next_id
+        if not (first <= parent < first + len(pending)) and self.base.order_index._live_row(parent) is None:
+            return None
+        args = (parent, owned(args[1], "data"), -1)
+        node = first + len(pending)
+        pending.append((args, node))
+        self.ops.append((_INSERT_CHILD.name, args, node))
+        return node
+
+    def rollback(self) -> None:
+        """Discard every change (deferred inserts too); reads afterwards answer from ``base``. O(1)."""
+        self._pending = []
+        self._deferring = False
+        super().rollback()
+
+    def _materialize(self) -> None:
+        """Run the deferred inserts on the working copy, in order; each must make the id it returned."""
+        pending, self._pending = self._pending, []
+        self._deferring = False
+        ix: TransientIndex = _IX_SLOT.__get__(self)
+        for args, node in pending:
+            try:
+                made = _INSERT_CHILD.run(ix, *args)
+            except BaseException:
+                self._open = False  # the working copy no longer matches the log: nothing more, no commit
+                raise
+            if made != node:
+                self._open = False
+                raise InvariantError(f"a deferred insert made node {made}, not the {node} it returned")
 
     def commit(self) -> Tree:
         """Commit into the database (replaying on a newer tree if needed); returns the new tree.
@@ -178,9 +270,9 @@ class DbTransaction(Transaction):
 
     def _close(self) -> None:
         """Commit; ``tree`` is loaded only if asked for, when another writer stored it (see ``tree``)."""
-        transient = self._transient()
+        batch: Any = _Deferred(self) if self._pending and self._open else self._transient()
         self._open = False
-        tree = self.db._commit(self, transient)
+        tree = self.db._commit(self, batch)
         if isinstance(tree, Tree):
             self.tree = tree
         else:
@@ -300,6 +392,14 @@ class Database:
     def version(self) -> int:
         """The current version number. O(1)."""
         return self._head[0]
+
+    def _defers_inserts(self) -> bool:
+        """Whether this database's transactions defer their leading inserts (``DbTransaction._defer``). O(1).
+
+        Only where another writer may replay a transaction anyway: a durable store that
+        group-commits (``DurableDatabase``).  In memory every commit uses its own batch.
+        """
+        return False
 
     def snapshot(self) -> Tuple[int, Tree]:
         """(version, tree), read together. O(1)."""

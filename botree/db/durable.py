@@ -388,6 +388,10 @@ class DurableDatabase(Database):
         """The current version (from storage). O(log)."""
         return self.snapshot()[0]
 
+    def _defers_inserts(self) -> bool:
+        """Transactions defer their leading inserts where commits are grouped (main, a grouping store). O(1)."""
+        return bool(self._store.grouping) and self._branch == DEFAULT
+
     def snapshot(self) -> Tuple[int, Tree]:
         """(version, tree) of the stored head. O(log) if nothing changed, else O(leaves changed + n/64)."""
         with self._lock:
