@@ -1241,6 +1241,16 @@ class DurableDatabase(Database):
                     return self._serve(ticket, tx, make, posted=True)
                 except Busy:
                     pass
+                if self._store.take_turn():  # wait for the lock itself: no spinning among waiters
+                    try:
+                        found = self._store.settled(ticket)  # served by the group that held it meanwhile
+                        if found is not None:
+                            return self._served(ticket, tx, found)
+                        return self._serve(ticket, tx, make, posted=True)
+                    except Busy:
+                        pass
+                    finally:
+                        self._store.end_turn()
         except Regroup:
             pass
         except (VersionNotFound, CorruptDatabase):

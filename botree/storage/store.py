@@ -654,6 +654,20 @@ class Store:
         """Wait (outside any transaction) until no writer holds the head lock; every waiter wakes at once."""
         time.sleep(0.001)  # dialects block on the lock itself
 
+    def take_turn(self) -> bool:
+        """Block until this store holds the writers' lock itself (outside any transaction); False if it cannot.
+
+        For a waiter whose request the last group did not serve and whose try found the
+        lock taken: waiting for the lock itself, not for it to be free (``await_unlocked``),
+        is what keeps such waiters from spinning while they wake each other (see
+        ``SQLiteStore``).  The next ``commit_group`` finds the lock held and keeps it; it
+        is released when that ends, or by ``end_turn``.  Dialects without it: False.
+        """
+        return False
+
+    def end_turn(self) -> None:
+        """Release the lock ``take_turn`` took, if a ``commit_group`` did not already (idempotent)."""
+
     def post(self, ticket: int, request: bytes) -> None:
         """Queue a request for whoever holds the head lock next (outside any transaction). O(request)."""
         raise NotImplementedError
