@@ -723,16 +723,50 @@ class DurableDatabase(Database):
             self._prefetch(version, state, share[0], old_state)
         vecs = {}
         for table, length in layout(state):
-
-            def load(number: int, size: int, table: str = table) -> List[Any]:
-                return self._load_leaf(table, version, number, size)
-
+            load = self._leaf_loader(table, version)
             reuse_mid = None
             if old is not None and old_state is not None and table in old and table in old_state["manifests"]:
                 assert share is not None
                 reuse_mid = self._reuse(table, version, share[0], old_state, old[table].chunks)
             vecs[table] = lazy_vector(length, load, self._leaf_cache, reuse_mid)
         return own_new(Tree.from_order_index(codec.index_from_state(state, vecs, f"{self.target}: version {version}")))
+
+    def _leaf_loader(self, table: str, version: int) -> Callable[[int, int], List[Any]]:
+        """The loader of ``version``'s leaves of ``table`` (``lazy_vector``'s ``load``)."""
+
+        def load(number: int, size: int) -> List[Any]:
+            try:
+                return self._load_leaf(table, version, number, size)
+            except VersionNotFound:
+                # ``version`` was compacted away, but a newer version may share this very
+                # leaf object (the same cell): read which cell through that one instead.
+                newer = self._sharing_version(table, number, load)
+                if newer is None:
+                    raise
+                return self._load_leaf(table, newer, number, size)
+
+        return load
+
+    def _sharing_version(self, table: str, number: int, load: Callable[..., Any]) -> Optional[int]:
+        """The newest version held here (a branch head, a cached ``as_of`` tree) whose tree holds the unloaded
+        leaf ``number`` of ``table`` that ``load`` was made for; None if none does. O(trees held).
+
+        A refresh shares every leaf whose cell did not change with the older tree, unloaded
+        ones included, and such a leaf keeps the loader of the version it was made for.
+        Once compaction drops that version, its manifests can no longer say which cell
+        the leaf reads, though the cell itself is kept for the newer versions that share
+        it; without this the leaf failed to load in every tree sharing it, for good.
+        Sound because a leaf object is shared only between versions that read the same cell.
+        """
+        held = [*self._shared.heads.values(), *self._tree_cache.items()]
+        for version, tree in sorted(held, key=lambda item: item[0], reverse=True):
+            vector = vectors(tree.order_index).get(table)
+            if vector is None or number >= (vector.length + LEAF_MASK) >> LEAF_BITS:
+                continue
+            source = getattr(vector.chunks[number >> LEAF_BITS][number & LEAF_MASK], "_source", None)
+            if source is not None and source[0] is load:
+                return version
+        return None
 
     def _read_cell(self, table: str, leaf: int, version: int, reading: int) -> Tuple[bytes, int]:
         """The stored cell, from the read-ahead if ``_prefetch`` fetched it (``Store.cell`` otherwise)."""

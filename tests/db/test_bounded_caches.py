@@ -55,3 +55,25 @@ def test_commit_and_state_caches_stay_bounded_and_trimmed_versions_read_back(tar
         with watcher.transaction() as tx:
             tx.insert_child(root, "after verify")
         assert len(watcher._commit_cache) <= small_cap + 1
+
+
+def test_an_unloaded_leaf_shared_from_a_compacted_version_still_loads(target: str) -> None:
+    """A refresh shares the unchanged leaves of the older tree, unloaded ones with their loader; once
+    compaction drops the version a leaf was made for, it loads through a newer version sharing it.
+    (Before, every tree sharing it raised VersionNotFound on that leaf, for good.)"""
+    with Database(target) as writer:
+        with writer.transaction() as tx:
+            root = tx.insert_child(None, "root")
+            nodes = [tx.insert_child(root, i) for i in range(1000)]
+        with Database(target) as reader:
+            first = reader.tree  # nothing loaded yet
+            assert first.data(nodes[-1]) == 999  # the last rows' leaf only
+            with writer.transaction() as tx:
+                tx.insert_child(nodes[-1], "late")  # rows appended: the first leaves' cells unchanged
+            head = reader.tree  # a refresh: shares the unloaded early leaves with ``first``
+            reader.compact(keep=1)  # drops the version ``first`` was loaded for, and what the reader knew of it
+            assert head.data(nodes[200]) == 200
+            assert reader.tree.data(nodes[5]) == 5
+            with reader.transaction() as tx:
+                tx.insert_child(nodes[300], "works")
+            reader.tree.check()
