@@ -593,8 +593,16 @@ class Store:
     def outcome(self, ticket: int) -> Optional[Tuple[Optional[int], bytes]]:
         """Inside ``commit_group``: (version or None, outcome) settled for ``ticket``, or None. O(log).
 
-        ``CorruptDatabase`` if the stored outcome fails its checksum.
+        ``CorruptDatabase`` if the stored outcome fails its checksum.  An outcome this group
+        settled already counts (not written yet): a ticket queued twice (``post`` run again
+        after its answer was lost) is served once, and its second outcome never collides
+        with the first in ``tickets``.
         """
+        group = self._group
+        if group is not None:
+            for row in group.tickets:
+                if row[0] == ticket:
+                    return row[1], row[2]
         if not self._has_tickets():
             return None
         rows = self._run(self._q("SELECT version, outcome, crc FROM tickets WHERE ticket = ?"), (ticket,))
