@@ -328,9 +328,18 @@ class PostgresStore(Store):
             raise self._map(exc) from None
 
     def _tables(self) -> Set[str]:
+        """The schema's tables, once whoever makes tables is done (``_INIT_LOCK``, held to the end of a transaction)."""
+        return self._table_names(lock=True)
+
+    def _peek_tables(self) -> Set[str]:
+        """The schema's tables without ``_INIT_LOCK``: a writer's group may hold it for its whole transaction."""
+        return self._table_names(lock=False)
+
+    def _table_names(self, lock: bool) -> Set[str]:
         if self._run("SELECT current_schema()") == [(None,)]:
             raise StorageError(f"{self.target}: no schema selected (does the search_path schema exist?)")
-        self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
+        if lock:
+            self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
         rows = self._run(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )

@@ -166,6 +166,11 @@ class Store:
     def _tables(self) -> Set[str]:
         raise NotImplementedError
 
+    def _peek_tables(self) -> Set[str]:
+        """The tables, read outside any transaction and without waiting for a lock (a new schema
+        appears whole: its creator commits it in one transaction)."""
+        return self._tables()
+
     def _reconnect(self) -> None:
         """Replace a lost connection with a fresh one (``ConnectionLost`` if the server does not answer)."""
         raise NotImplementedError
@@ -232,18 +237,23 @@ class Store:
         return self._again(lambda retrying: self._initialise(first, cells, create))
 
     def _initialise(self, first: CommitRow, cells: Dict[str, List[Cell]], create: bool) -> bool:
-        with self._transaction():
-            tables = self._tables()
-            if not tables and not create:
-                raise StorageError(f"{self.target} holds no botree database (create=False: nothing was created)")
-            if not tables:
-                for statement in self._schema():
-                    self._run(statement)
-                self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("format", FORMAT))
-                self.patches = True
-                self._run(self._q("INSERT INTO head VALUES (0, ?, ?)"), (first[0], first[0]))
-                self._insert(first, cells)
-                return True
+        # Looked at without the write lock first: opening a database that has its tables
+        # (every opening but the first) must not wait for a writer's transaction, nor need
+        # the right to write (a read-only file).
+        tables = self._peek_tables()
+        if not tables and not create:
+            raise StorageError(f"{self.target} holds no botree database (create=False: nothing was created)")
+        if not tables:
+            with self._transaction():
+                tables = self._tables()  # again, serialised with other creators
+                if not tables:
+                    for statement in self._schema():
+                        self._run(statement)
+                    self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("format", FORMAT))
+                    self.patches = True
+                    self._run(self._q("INSERT INTO head VALUES (0, ?, ?)"), (first[0], first[0]))
+                    self._insert(first, cells)
+                    return True
         expected = {"meta", "head", "commits", *TABLES}
         if not expected <= tables:
             raise CorruptDatabase(
