@@ -17,6 +17,7 @@ as truncated before anything is read.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from ..errors import CorruptDatabase, StorageError
 from .store import Busy, HeadWatch, Store, schema
 
 _HEADER = b"SQLite format 3\x00"
+_REQUEST = re.compile(r"[0-9]+-([0-9]{1,19})\.req")  # a queued request's file: <time in ns>-<ticket>.req
 # OperationalError texts that mean the file's content is damaged, not that it is busy or unreachable.
 _DAMAGE = ("malformed", "no such column", "no such table", "decode", "not a database", "corrupt")
 
@@ -193,29 +195,37 @@ class SQLiteStore(Store):
         except OSError as exc:
             raise StorageError(f"{self.target}: cannot queue a commit request: {exc}") from None
 
-    def queued(self, limit: int) -> List[Tuple[int, bytes]]:
+    def _requests(self) -> List[Tuple[str, int]]:
+        """(file name, ticket) of the request files in the queue, oldest first.
+
+        Only names ``post`` writes count, with a ticket a BIGINT holds: another file (a
+        stray name, a ticket out of range) is never served, so it cannot fail a group.
+        """
         try:
-            names = sorted(n for n in os.listdir(self._queue()) if n.endswith(".req"))
+            names = sorted(os.listdir(self._queue()))
         except OSError:
             return []  # no queue (or none readable): nothing to serve; a waiting owner serves itself
         found = []
-        for name in names[:limit]:
+        for name in names:
+            match = _REQUEST.fullmatch(name)
+            if match is not None and 0 < int(match.group(1)) < 1 << 63:
+                found.append((name, int(match.group(1))))
+        return found
+
+    def queued(self, limit: int) -> List[Tuple[int, bytes]]:
+        found = []
+        for name, ticket in self._requests()[:limit]:
             try:
-                ticket = int(name[:-4].split("-")[1])
                 with open(os.path.join(self._queue(), name), "rb") as f:
                     found.append((ticket, f.read()))
-            except (ValueError, IndexError, OSError):
-                continue  # not a request file, or served and removed meanwhile
+            except OSError:
+                continue  # not a file, or served and removed meanwhile
         return found
 
     def unqueue(self, tickets: Sequence[int]) -> None:
-        wanted = {str(t) for t in tickets}
-        try:
-            names = os.listdir(self._queue())
-        except OSError:
-            return
-        for name in names:
-            if name.endswith(".req") and name[:-4].split("-")[-1] in wanted:
+        wanted = set(tickets)
+        for name, ticket in self._requests():
+            if ticket in wanted:
                 try:
                     os.unlink(os.path.join(self._queue(), name))
                 except OSError:
