@@ -20,6 +20,7 @@ import os
 import re
 import sqlite3
 import time
+import urllib.parse
 from contextlib import contextmanager
 from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
 
@@ -73,6 +74,30 @@ def _shortfall(path: str) -> Optional[str]:
     return None
 
 
+def connect(path: str) -> sqlite3.Connection:
+    """A connection to ``path`` in autocommit mode; read-only (``immutable``) when nothing here can write.
+
+    A WAL database needs its ``-shm`` file even to be read.  In a directory this process
+    cannot write, with no ``-wal`` file (its last writer closed cleanly, so every commit is
+    in the main file), that file cannot be made, and SQLite refuses every read with
+    "attempt to write a readonly database": such a file is opened ``immutable`` (read
+    only, no side files); it does not see commits made after it opened (by a user who
+    may write there).
+    """
+    conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except (sqlite3.Error, UnicodeError) as exc:
+        directory = os.path.dirname(os.path.abspath(path))
+        if ("readonly" not in str(exc) or os.access(directory, os.W_OK) or not os.path.getsize(path)
+                or (os.path.exists(path + "-wal") and os.path.getsize(path + "-wal"))):
+            return conn  # the caller's first statement meets the error again and reports it
+    conn.close()
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?immutable=1"
+    return sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None, check_same_thread=False)
+
+
 class SQLiteStore(Store):
     """A botree database in one SQLite file."""
 
@@ -81,7 +106,7 @@ class SQLiteStore(Store):
         try:
             if os.path.exists(path):
                 check_header(path)
-            self._conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            self._conn = connect(path)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open {path!r}: {exc}") from None
         self._lock_fd: Optional[int] = None  # the commit lock file, opened by the first commit
@@ -282,7 +307,7 @@ class SQLiteWatch(HeadWatch):
     def __init__(self, path: str) -> None:
         self.target = path
         try:
-            self._conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            self._conn = connect(path)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open {path!r}: {exc}") from None
         self._data_version: Optional[int] = None
