@@ -228,18 +228,27 @@ class PostgresStore(Store):
         def work(retrying: bool) -> None:
             with self._transaction():
                 self._run("SET LOCAL synchronous_commit = off")
-                if not self._queue_known:
-                    self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
-                    self._run(_QUEUE_TABLE)
+                self._make_queue()
                 self._run("INSERT INTO queue (ticket, payload) VALUES (%s, %s)", (ticket, request))
             self._queue_known = True
 
-        self._again(work)  # posted twice after a lost answer: the second copy finds its outcome and is dropped
+        self._again(work)  # posted twice after a lost answer: the group serving it applies it once
+
+    def _make_queue(self) -> None:
+        """Inside a transaction: make sure the queue's table exists (known after the first time).
+
+        ``_INIT_LOCK`` (held to the end of the transaction) is taken only if the table is
+        missing: a group holding it would make every other writer's first ``post`` wait
+        for the group's whole transaction.
+        """
+        if self._queue_known or "queue" in self._peek_tables():
+            return
+        self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
+        self._run(_QUEUE_TABLE)
 
     def queued(self, limit: int) -> List[Tuple[int, bytes]]:
         if not self._queue_known:  # inside a commit: the queue's table may be made here
-            self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
-            self._run(_QUEUE_TABLE)
+            self._make_queue()
             self._queue_known = True
         rows = self._run("SELECT ticket, payload FROM queue ORDER BY seq LIMIT %s", (limit,))
         return [(int(t), bytes(p)) for t, p in rows]

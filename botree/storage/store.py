@@ -664,8 +664,9 @@ class Store:
         return statements
 
     def _has_tickets(self) -> bool:
+        # Without waiting for a lock: only the writers' lock holder makes the table, in one transaction.
         if not self._tickets:
-            self._tickets = "tickets" in self._tables()
+            self._tickets = "tickets" in self._peek_tables()
         return self._tickets
 
     def await_unlocked(self) -> None:
