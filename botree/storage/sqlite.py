@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import stat
 import time
 import urllib.parse
 from contextlib import contextmanager
@@ -33,6 +34,8 @@ from ..errors import CorruptDatabase, StorageError
 from .store import Busy, HeadWatch, Store, schema
 
 _HEADER = b"SQLite format 3\x00"
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _REQUEST = re.compile(r"[0-9]+-([0-9]{1,19})\.req")  # a queued request's file: <time in ns>-<ticket>.req
 # OperationalError texts that mean the file's content is damaged, not that it is busy or unreachable.
 _DAMAGE = ("malformed", "no such column", "no such table", "decode", "not a database", "corrupt")
@@ -240,11 +243,16 @@ class SQLiteStore(Store):
     def queued(self, limit: int) -> List[Tuple[int, bytes]]:
         found = []
         for name, ticket in self._requests()[:limit]:
-            try:
-                with open(os.path.join(self._queue(), name), "rb") as f:
-                    found.append((ticket, f.read()))
+            try:  # never blocks (a FIFO), never follows a link (to /dev/zero, say): only a plain file is read
+                fd = os.open(os.path.join(self._queue(), name), os.O_RDONLY | _NONBLOCK | _NOFOLLOW)
             except OSError:
-                continue  # not a file, or served and removed meanwhile
+                continue  # served and removed meanwhile, or not a file
+            try:
+                with os.fdopen(fd, "rb") as f:
+                    if stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                        found.append((ticket, f.read()))
+            except OSError:
+                continue
         return found
 
     def unqueue(self, tickets: Sequence[int]) -> None:
