@@ -234,6 +234,11 @@ class PostgresStore(Store):
 
         self._again(work)  # posted twice after a lost answer: the group serving it applies it once
 
+    def _forget_tables(self) -> None:
+        """``Store._forget_tables``, and the queue's table (``queued`` may have made it in the rolled-back group)."""
+        super()._forget_tables()
+        self._queue_known = False
+
     def _make_queue(self) -> None:
         """Inside a transaction: make sure the queue's table exists (known after the first time).
 

@@ -535,17 +535,32 @@ class Store:
         """
 
         def attempt(retrying: bool) -> T:
-            with self._writing(wait) as head:
-                self._group = Group(head)
-                try:
-                    result = work(head, retrying)
-                    self._write_group(self._group)
-                finally:
-                    self._group = None
+            try:
+                with self._writing(wait) as head:
+                    self._group = Group(head)
+                    try:
+                        result = work(head, retrying)
+                        self._write_group(self._group)
+                    finally:
+                        self._group = None
+            except Busy:
+                raise  # nothing was written
+            except BaseException:
+                self._forget_tables()  # a table the transaction made (tickets, queue) went with it
+                raise
             self._flush()
             return result
 
         return self._again(attempt)
+
+    def _forget_tables(self) -> None:
+        """A write transaction rolled back: the tables it may have made are looked for again when needed.
+
+        Before, a group that made the tickets table and then rolled back (a lost connection
+        before COMMIT, ``Regroup``) left it "known": every later outcome read and settle of
+        this object failed on the missing table, the retry of that very commit included.
+        """
+        self._tickets = False
 
     def append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], ticket: int, outcome: bytes) -> None:
         """Inside ``commit_group``: the next version on ``expected`` (main, no branch tables), and the
