@@ -742,3 +742,61 @@ def test_a_commit_that_raised_while_queued_is_not_stored_later(target: str) -> N
     assert [c.message for c in db.history()[2:]] == ["later"]
     owner.close()
     db.close()
+
+
+# -- the first group of a fresh database rolled back ----------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["before", "after"])
+def test_the_first_commit_of_a_fresh_database_survives_a_lost_connection(url: str, stage: str) -> None:
+    """The first group ever makes the tickets and queue tables inside its transaction.  The
+    connection is lost just before its COMMIT (rolled back) or just after (answer lost):
+    the retry must land it once (before the fix, "before" failed: the store believed the
+    tables it had made in the rolled-back transaction existed, "relation tickets does
+    not exist", and so did every later commit of that object)."""
+    from tests.storage.test_reconnect import lose
+
+    db = Database(url)
+    store = store_of(db)
+    armed = [True]
+
+    def hook(when: str) -> None:
+        if when == stage and armed[0]:
+            armed[0] = False
+            lose(store, stage)  # type: ignore[arg-type]
+
+    store.commit_hook = hook  # type: ignore[attr-defined]
+    with db.transaction(message="first") as tx:
+        tx.insert_root("r")
+    assert not armed[0]
+    with db.transaction(message="second") as tx:
+        tx.insert_child(0, "c")
+    assert [c.message for c in db.history()] == ["initial", "first", "second"]
+    db.close()
+
+
+def test_a_first_group_that_rolled_back_does_not_break_later_commits(target: str) -> None:
+    """The first group of a fresh database fails after writing (here: an injected error
+    after its statements, before COMMIT): its commit raises, nothing lands, and the next
+    commit of the same object works (before the fix: SQLite "no such table: tickets" as
+    CorruptDatabase, PostgreSQL "relation does not exist", on every later commit)."""
+    db = Database(target)
+    store = store_of(db)
+    real = store._write_group
+    armed = [True]
+
+    def failing(group: Any) -> None:
+        real(group)
+        if armed[0]:
+            armed[0] = False
+            raise StorageError("injected after the group's writes")
+
+    store._write_group = failing  # type: ignore[method-assign]
+    with pytest.raises(StorageError, match="injected"):
+        with db.transaction(message="lost") as tx:
+            tx.insert_root("lost")
+    assert db.version == 0
+    with db.transaction(message="kept") as tx:
+        tx.insert_root("kept")
+    assert [c.message for c in db.history()] == ["initial", "kept"]
+    db.close()
