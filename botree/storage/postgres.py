@@ -228,18 +228,32 @@ class PostgresStore(Store):
         def work(retrying: bool) -> None:
             with self._transaction():
                 self._run("SET LOCAL synchronous_commit = off")
-                if not self._queue_known:
-                    self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
-                    self._run(_QUEUE_TABLE)
+                self._make_queue()
                 self._run("INSERT INTO queue (ticket, payload) VALUES (%s, %s)", (ticket, request))
             self._queue_known = True
 
-        self._again(work)  # posted twice after a lost answer: the second copy finds its outcome and is dropped
+        self._again(work)  # posted twice after a lost answer: the group serving it applies it once
+
+    def _forget_tables(self) -> None:
+        """``Store._forget_tables``, and the queue's table (``queued`` may have made it in the rolled-back group)."""
+        super()._forget_tables()
+        self._queue_known = False
+
+    def _make_queue(self) -> None:
+        """Inside a transaction: make sure the queue's table exists (known after the first time).
+
+        ``_INIT_LOCK`` (held to the end of the transaction) is taken only if the table is
+        missing: a group holding it would make every other writer's first ``post`` wait
+        for the group's whole transaction.
+        """
+        if self._queue_known or "queue" in self._peek_tables():
+            return
+        self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
+        self._run(_QUEUE_TABLE)
 
     def queued(self, limit: int) -> List[Tuple[int, bytes]]:
         if not self._queue_known:  # inside a commit: the queue's table may be made here
-            self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
-            self._run(_QUEUE_TABLE)
+            self._make_queue()
             self._queue_known = True
         rows = self._run("SELECT ticket, payload FROM queue ORDER BY seq LIMIT %s", (limit,))
         return [(int(t), bytes(p)) for t, p in rows]
@@ -328,9 +342,18 @@ class PostgresStore(Store):
             raise self._map(exc) from None
 
     def _tables(self) -> Set[str]:
+        """The schema's tables, once whoever makes tables is done (``_INIT_LOCK``, held to the end of a transaction)."""
+        return self._table_names(lock=True)
+
+    def _peek_tables(self) -> Set[str]:
+        """The schema's tables without ``_INIT_LOCK``: a writer's group may hold it for its whole transaction."""
+        return self._table_names(lock=False)
+
+    def _table_names(self, lock: bool) -> Set[str]:
         if self._run("SELECT current_schema()") == [(None,)]:
             raise StorageError(f"{self.target}: no schema selected (does the search_path schema exist?)")
-        self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
+        if lock:
+            self._run("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
         rows = self._run(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )

@@ -17,8 +17,11 @@ as truncated before anything is read.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
+import stat
 import time
+import urllib.parse
 from contextlib import contextmanager
 from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
 
@@ -31,6 +34,9 @@ from ..errors import CorruptDatabase, StorageError
 from .store import Busy, HeadWatch, Store, schema
 
 _HEADER = b"SQLite format 3\x00"
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_REQUEST = re.compile(r"[0-9]+-([0-9]{1,19})\.req")  # a queued request's file: <time in ns>-<ticket>.req
 # OperationalError texts that mean the file's content is damaged, not that it is busy or unreachable.
 _DAMAGE = ("malformed", "no such column", "no such table", "decode", "not a database", "corrupt")
 
@@ -71,6 +77,30 @@ def _shortfall(path: str) -> Optional[str]:
     return None
 
 
+def connect(path: str) -> sqlite3.Connection:
+    """A connection to ``path`` in autocommit mode; read-only (``immutable``) when nothing here can write.
+
+    A WAL database needs its ``-shm`` file even to be read.  In a directory this process
+    cannot write, with no ``-wal`` file (its last writer closed cleanly, so every commit is
+    in the main file), that file cannot be made, and SQLite refuses every read with
+    "attempt to write a readonly database": such a file is opened ``immutable`` (read
+    only, no side files); it does not see commits made after it opened (by a user who
+    may write there).
+    """
+    conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except (sqlite3.Error, UnicodeError) as exc:
+        directory = os.path.dirname(os.path.abspath(path))
+        if ("readonly" not in str(exc) or os.access(directory, os.W_OK) or not os.path.getsize(path)
+                or (os.path.exists(path + "-wal") and os.path.getsize(path + "-wal"))):
+            return conn  # the caller's first statement meets the error again and reports it
+    conn.close()
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?immutable=1"
+    return sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None, check_same_thread=False)
+
+
 class SQLiteStore(Store):
     """A botree database in one SQLite file."""
 
@@ -79,7 +109,7 @@ class SQLiteStore(Store):
         try:
             if os.path.exists(path):
                 check_header(path)
-            self._conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            self._conn = connect(path)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open {path!r}: {exc}") from None
         self._lock_fd: Optional[int] = None  # the commit lock file, opened by the first commit
@@ -220,29 +250,42 @@ class SQLiteStore(Store):
         except OSError as exc:
             raise StorageError(f"{self.target}: cannot queue a commit request: {exc}") from None
 
-    def queued(self, limit: int) -> List[Tuple[int, bytes]]:
+    def _requests(self) -> List[Tuple[str, int]]:
+        """(file name, ticket) of the request files in the queue, oldest first.
+
+        Only names ``post`` writes count, with a ticket a BIGINT holds: another file (a
+        stray name, a ticket out of range) is never served, so it cannot fail a group.
+        """
         try:
-            names = sorted(n for n in os.listdir(self._queue()) if n.endswith(".req"))
+            names = sorted(os.listdir(self._queue()))
         except OSError:
             return []  # no queue (or none readable): nothing to serve; a waiting owner serves itself
         found = []
-        for name in names[:limit]:
+        for name in names:
+            match = _REQUEST.fullmatch(name)
+            if match is not None and 0 < int(match.group(1)) < 1 << 63:
+                found.append((name, int(match.group(1))))
+        return found
+
+    def queued(self, limit: int) -> List[Tuple[int, bytes]]:
+        found = []
+        for name, ticket in self._requests()[:limit]:
+            try:  # never blocks (a FIFO), never follows a link (to /dev/zero, say): only a plain file is read
+                fd = os.open(os.path.join(self._queue(), name), os.O_RDONLY | _NONBLOCK | _NOFOLLOW)
+            except OSError:
+                continue  # served and removed meanwhile, or not a file
             try:
-                ticket = int(name[:-4].split("-")[1])
-                with open(os.path.join(self._queue(), name), "rb") as f:
-                    found.append((ticket, f.read()))
-            except (ValueError, IndexError, OSError):
-                continue  # not a request file, or served and removed meanwhile
+                with os.fdopen(fd, "rb") as f:
+                    if stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                        found.append((ticket, f.read()))
+            except OSError:
+                continue
         return found
 
     def unqueue(self, tickets: Sequence[int]) -> None:
-        wanted = {str(t) for t in tickets}
-        try:
-            names = os.listdir(self._queue())
-        except OSError:
-            return
-        for name in names:
-            if name.endswith(".req") and name[:-4].split("-")[-1] in wanted:
+        wanted = set(tickets)
+        for name, ticket in self._requests():
+            if ticket in wanted:
                 try:
                     os.unlink(os.path.join(self._queue(), name))
                 except OSError:
@@ -299,7 +342,7 @@ class SQLiteWatch(HeadWatch):
     def __init__(self, path: str) -> None:
         self.target = path
         try:
-            self._conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            self._conn = connect(path)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open {path!r}: {exc}") from None
         self._data_version: Optional[int] = None

@@ -166,6 +166,11 @@ class Store:
     def _tables(self) -> Set[str]:
         raise NotImplementedError
 
+    def _peek_tables(self) -> Set[str]:
+        """The tables, read outside any transaction and without waiting for a lock (a new schema
+        appears whole: its creator commits it in one transaction)."""
+        return self._tables()
+
     def _reconnect(self) -> None:
         """Replace a lost connection with a fresh one (``ConnectionLost`` if the server does not answer)."""
         raise NotImplementedError
@@ -232,18 +237,23 @@ class Store:
         return self._again(lambda retrying: self._initialise(first, cells, create))
 
     def _initialise(self, first: CommitRow, cells: Dict[str, List[Cell]], create: bool) -> bool:
-        with self._transaction():
-            tables = self._tables()
-            if not tables and not create:
-                raise StorageError(f"{self.target} holds no botree database (create=False: nothing was created)")
-            if not tables:
-                for statement in self._schema():
-                    self._run(statement)
-                self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("format", FORMAT))
-                self.patches = True
-                self._run(self._q("INSERT INTO head VALUES (0, ?, ?)"), (first[0], first[0]))
-                self._insert(first, cells)
-                return True
+        # Looked at without the write lock first: opening a database that has its tables
+        # (every opening but the first) must not wait for a writer's transaction, nor need
+        # the right to write (a read-only file).
+        tables = self._peek_tables()
+        if not tables and not create:
+            raise StorageError(f"{self.target} holds no botree database (create=False: nothing was created)")
+        if not tables:
+            with self._transaction():
+                tables = self._tables()  # again, serialised with other creators
+                if not tables:
+                    for statement in self._schema():
+                        self._run(statement)
+                    self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("format", FORMAT))
+                    self.patches = True
+                    self._run(self._q("INSERT INTO head VALUES (0, ?, ?)"), (first[0], first[0]))
+                    self._insert(first, cells)
+                    return True
         expected = {"meta", "head", "commits", *TABLES}
         if not expected <= tables:
             raise CorruptDatabase(
@@ -525,17 +535,32 @@ class Store:
         """
 
         def attempt(retrying: bool) -> T:
-            with self._writing(wait) as head:
-                self._group = Group(head)
-                try:
-                    result = work(head, retrying)
-                    self._write_group(self._group)
-                finally:
-                    self._group = None
+            try:
+                with self._writing(wait) as head:
+                    self._group = Group(head)
+                    try:
+                        result = work(head, retrying)
+                        self._write_group(self._group)
+                    finally:
+                        self._group = None
+            except Busy:
+                raise  # nothing was written
+            except BaseException:
+                self._forget_tables()  # a table the transaction made (tickets, queue) went with it
+                raise
             self._flush()
             return result
 
         return self._again(attempt)
+
+    def _forget_tables(self) -> None:
+        """A write transaction rolled back: the tables it may have made are looked for again when needed.
+
+        Before, a group that made the tickets table and then rolled back (a lost connection
+        before COMMIT, ``Regroup``) left it "known": every later outcome read and settle of
+        this object failed on the missing table, the retry of that very commit included.
+        """
+        self._tickets = False
 
     def append(self, expected: int, row: CommitRow, cells: Dict[str, List[Cell]], ticket: int, outcome: bytes) -> None:
         """Inside ``commit_group``: the next version on ``expected`` (main, no branch tables), and the
@@ -593,8 +618,16 @@ class Store:
     def outcome(self, ticket: int) -> Optional[Tuple[Optional[int], bytes]]:
         """Inside ``commit_group``: (version or None, outcome) settled for ``ticket``, or None. O(log).
 
-        ``CorruptDatabase`` if the stored outcome fails its checksum.
+        ``CorruptDatabase`` if the stored outcome fails its checksum.  An outcome this group
+        settled already counts (not written yet): a ticket queued twice (``post`` run again
+        after its answer was lost) is served once, and its second outcome never collides
+        with the first in ``tickets``.
         """
+        group = self._group
+        if group is not None:
+            for row in group.tickets:
+                if row[0] == ticket:
+                    return row[1], row[2]
         if not self._has_tickets():
             return None
         rows = self._run(self._q("SELECT version, outcome, crc FROM tickets WHERE ticket = ?"), (ticket,))
@@ -646,8 +679,9 @@ class Store:
         return statements
 
     def _has_tickets(self) -> bool:
+        # Without waiting for a lock: only the writers' lock holder makes the table, in one transaction.
         if not self._tickets:
-            self._tickets = "tickets" in self._tables()
+            self._tickets = "tickets" in self._peek_tables()
         return self._tickets
 
     def await_unlocked(self) -> None:
