@@ -1287,12 +1287,18 @@ class DurableDatabase(Database):
                         self._store.end_turn()
         except Regroup:
             pass
-        except (VersionNotFound, CorruptDatabase):
-            # Its own build failed in its group, which rolled back: the posted copy must not be
-            # served by another writer's group after this raises (unless one already did).
-            found = self._withdraw(ticket)
-            if found is None:
-                raise
+        except BaseException as exc:
+            # Its own build failed in its group, which rolled back, or the wait failed (the
+            # server unreachable past its retries, an interrupt): the posted copy must not be
+            # served by another writer's group after this raises, unless one already did.
+            # (Before, only a failed build withdrew it: a caller that saw StorageError and
+            # retried could find its first attempt stored too.)
+            try:
+                found = self._withdraw(ticket)
+            except Exception:
+                raise exc from None  # not withdrawn either: its outcome stays unknown, as the error says
+            if found is None or not isinstance(exc, Exception):
+                raise  # refused for good (an interrupt goes on as an interrupt, landed or not)
             return self._served(ticket, tx, found)
         return self._commit_alone(tx, make, ticket)
 

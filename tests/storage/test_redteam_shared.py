@@ -705,9 +705,6 @@ def test_terminated_backends_while_three_processes_commit_land_each_commit_once(
     reader.close()
 
 
-@pytest.mark.xfail(strict=True, reason="durable._commit_grouped leaves a posted request queued when its wait "
-                   "raises anything but Regroup/VersionNotFound/CorruptDatabase: the caller sees an error and "
-                   "the transaction lands later (proposed fix: withdraw on any exception; see the h-red report)")
 def test_a_commit_that_raised_while_queued_is_not_stored_later(target: str) -> None:
     """A queued writer's wait fails (here: reading its outcome gives StorageError, as when the
     server stays unreachable past the store's attempts); the commit raises.  A transaction
