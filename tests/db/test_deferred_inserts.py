@@ -95,15 +95,21 @@ def test_a_deferring_transaction_is_a_plain_transaction(seed: int, steps: List[T
             assert again.tree.to_parent_table() == expected
 
 
+def _two_deferred(db: Database) -> Tuple[Any, int, Tuple[int, int]]:
+    """A committed root, then an open transaction holding two deferred inserts: x under the root, y under x."""
+    with db.transaction() as tx:
+        root = tx.insert_child(None, "root")
+    tx = db.transaction()
+    x = tx.insert_child(root, "x")
+    y = tx.insert_child(x, "y")
+    assert len(tx._pending) == 2
+    return tx, root, (x, y)
+
+
 def test_reads_run_the_deferred_inserts_first_and_rollback_drops_them(tmp_path: Any) -> None:
     with Database(str(tmp_path / "t.db")) as db:
-        with db.transaction() as tx:
-            root = tx.insert_child(None, "root")
-        tx = db.transaction()
-        a = tx.insert_child(root, "a")
-        b = tx.insert_child(a, "b")
-        assert len(tx._pending) == 2
-        assert list(tx.children(root)) == [a] and tx.data(b) == "b" and tx.parent(b) == a
+        tx, root, (a, b) = _two_deferred(db)
+        assert list(tx.children(root)) == [a] and tx.data(b) == "y" and tx.parent(b) == a
         assert tx._pending == []
         c = tx.insert_child(root, "c")  # after a read: run at once
         assert tx._pending == [] and list(tx.children(root)) == [a, c]
@@ -131,12 +137,7 @@ def test_a_deferred_transaction_served_by_another_writer_maps_its_ids(tmp_path: 
     """A transaction whose inserts never ran here: another object's group stores it, ids mapped."""
     path = str(tmp_path / "t.db")
     with Database(path) as db, Database(path) as other:
-        with db.transaction() as tx:
-            root = tx.insert_child(None, "root")
-        mine = db.transaction()
-        x = mine.insert_child(root, "x")
-        y = mine.insert_child(x, "y")
-        assert len(mine._pending) == 2
+        mine, root, (x, y) = _two_deferred(db)
         with other.transaction() as theirs:  # takes the ids x and y would have had
             taken = [theirs.insert_child(root, ("t", i)) for i in range(3)]
         assert x in taken

@@ -42,6 +42,7 @@ db = Database(sys.argv[1])
 if sys.argv[2:] == ["warm-up"]:  # a process's first group also makes sure the queue exists (PostgreSQL)
     with db.transaction(message="warm-up") as tx:
         tx.insert_child(0, ["warm-up", 0])
+
 def stuck(group):
     print("holding", flush=True)
     time.sleep(3600)
@@ -49,6 +50,21 @@ db._store._write_group = stuck
 with db.transaction(message="holder") as tx:
     tx.insert_child(0, ["holder", 0])
 """
+
+
+def committing(db: Any, name: str, into: Dict[str, Any], with_ids: bool = False) -> Callable[[], None]:
+    """A thread body: one commit of ``db`` inserting ``name`` under node 0 (message ``name``); its
+    version (with ``with_ids``: and its id map), or the exception it raised, goes to ``into[name]``."""
+
+    def commit() -> None:
+        try:
+            with db.transaction(message=name) as tx:
+                tx.insert_child(0, name)
+            into[name] = (db.version, dict(tx.ids)) if with_ids else db.version
+        except Exception as exc:  # reported by the caller
+            into[name] = exc
+
+    return commit
 
 
 @pytest.fixture
@@ -135,13 +151,7 @@ def test_a_post_whose_answer_is_lost_lands_once_when_another_writer_serves_it(ur
 
     results: Dict[str, Any] = {}
 
-    def commit() -> None:
-        try:
-            with owner.transaction(message="owner") as tx:
-                tx.insert_child(0, "owner")
-            results["owner"] = owner.version
-        except Exception as exc:  # reported below
-            results["owner"] = exc
+    commit = committing(owner, "owner", results)
 
     with writers_lock(url):
         owner.tree  # noqa: B018 - read the head before the hook is armed
@@ -220,13 +230,7 @@ def test_a_fifo_or_a_link_in_the_queue_does_not_hang_the_writer_serving_it(tmp_p
     os.symlink("/dev/zero", os.path.join(queue, f"{2:020d}-32.req"))
     outcome: Dict[str, Any] = {}
 
-    def commit() -> None:
-        try:
-            with db.transaction(message="mine") as tx:
-                tx.insert_child(0, "mine")
-            outcome["done"] = db.version
-        except Exception as exc:  # reported below
-            outcome["done"] = exc
+    commit = committing(db, "mine", outcome)
 
     thread = threading.Thread(target=commit, daemon=True)
     thread.start()
@@ -235,7 +239,7 @@ def test_a_fifo_or_a_link_in_the_queue_does_not_hang_the_writer_serving_it(tmp_p
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         thread.join(10)
         pytest.fail("the writer serving the queue blocked on a FIFO")
-    assert outcome["done"] == 2
+    assert outcome["mine"] == 2
     assert children_data(db) == ["mine"]
     db.close()
 
@@ -331,13 +335,7 @@ def test_a_waiting_writer_reading_a_damaged_outcome_gets_corrupt_database(target
     wstore.await_unlocked = held_back  # type: ignore[method-assign]
     results: Dict[str, Any] = {}
 
-    def commit() -> None:
-        try:
-            with waiter.transaction(message="waiter") as tx:
-                tx.insert_child(0, "waiter")
-            results["waiter"] = (waiter.version, dict(tx.ids))
-        except Exception as exc:  # reported below
-            results["waiter"] = exc
+    commit = committing(waiter, "waiter", results, with_ids=True)
 
     thread = threading.Thread(target=commit)
     with writers_lock(target):
@@ -720,13 +718,7 @@ def test_a_commit_that_raised_while_queued_is_not_stored_later(target: str) -> N
     ostore.settled = unreachable  # type: ignore[method-assign]
     results: Dict[str, Any] = {}
 
-    def commit() -> None:
-        try:
-            with owner.transaction(message="owner") as tx:
-                tx.insert_child(0, "owner")
-            results["owner"] = owner.version
-        except Exception as exc:  # reported below
-            results["owner"] = exc
+    commit = committing(owner, "owner", results)
 
     thread = threading.Thread(target=commit)
     with writers_lock(target):
