@@ -229,7 +229,7 @@ class DbTransaction(Transaction):
         # Fresh ids are handed out in order from ``next_id``, which nothing moves while inserts are
         # deferred (the allocator may still be the snapshot's own: it is only read here).
         first = _IX_SLOT.__get__(self).nodes.node_ids.next_id
-        if not (first <= parent < first + len(pending)) and self.base.order_index._live_row(parent) is None:
+        if not (first <= parent < first + len(pending)) and parent not in self.base:
             return None
         args = (parent, owned(args[1], "data"), -1)
         node = first + len(pending)
