@@ -49,6 +49,7 @@ from ..storage.store import Built, Busy, Cell, CommitRow, HeadWatch, Regroup, St
 if TYPE_CHECKING:
     from ..storage.lazy import MidReuse
 from ..tree.tree import Tree
+from ..tree.updates import UPDATES
 from ..tree.values import check_message
 from .branches import DEFAULT
 from .database import Commit, Database, DbTransaction, Listener, Op, check_since, next_node_id, own_new
@@ -811,15 +812,69 @@ class DurableDatabase(Database):
             )
         if len(leaves) > _PREFETCH or not self._store.remote:
             return
-        cells = self._store.cells_at(leaves)
-        self._prefetched.update(cells)
+        self._fetch(leaves)
+
+    def _fetch(self, cells: List[Tuple[str, int, int]]) -> None:
+        """Read ``cells`` (table, leaf, cell version) ahead into ``_prefetched``, and the bases of the
+        patches among them unless decoded here already: two statements at most. O(cells)."""
+        if not cells:
+            return
+        found = self._store.cells_at(cells)
+        self._prefetched.update(found)
         bases = []  # the whole cells the patches among them apply to, unless decoded here already
-        for (table, number, _), (payload, _) in cells.items():
+        for (table, number, _), (payload, _) in found.items():
             base = codec.patch_base(payload)
             if base is not None and (table, number, base) not in self._wholes:
                 bases.append((table, number, base))
         if bases:
             self._prefetched.update(self._store.cells_at(sorted(set(bases))))
+
+    def _read_ahead(self, requests: Sequence["_Request"]) -> None:
+        """On a remote store, read ahead the cold leaves the queued ``requests`` will replay on. O(nodes named).
+
+        A group replays each request on the head, and the head's leaves a request names
+        (its nodes' rows, the blocks holding their bounds and those blocks' links) are
+        often ones this writer never loaded: on PostgreSQL a round trip each, inside the
+        writers' lock.  Read here in two rounds of at most two statements: the rows' leaves,
+        then, from the rows, their bounds' leaves.  Leaves already loaded are skipped;
+        what is read is only kept for ``_read_cell`` (decoded when the replay touches it).
+        """
+        from ..storage.lazy import LazyLeaf
+
+        if not self._store.remote or not requests:
+            return
+        version, tree = self._head
+        vecs = vectors(tree.order_index)
+        rows = tree.order_index.nodes.rows
+        named = set()
+        for request in requests:
+            for name, args, _ in request.ops:
+                update = UPDATES.get(name)
+                for i in update.nodes if update is not None else ():
+                    if i < len(args) and type(args[i]) is int and 0 <= args[i] < rows.length:
+                        named.add(args[i])
+
+        def cold(table: str, numbers: Set[int]) -> List[Tuple[str, int, int]]:
+            vector = vecs.get(table)
+            out = []
+            for number in sorted(numbers):
+                if vector is None or number >= (vector.length + LEAF_MASK) >> LEAF_BITS:
+                    continue
+                leaf = vector.chunks[number >> LEAF_BITS][number & LEAF_MASK]
+                if type(leaf) is LazyLeaf and not list.__len__(leaf):
+                    out.append((table, number, self._pinned_cell(table, version, number)))
+            return out
+
+        try:
+            self._fetch(cold("nodes", {node >> LEAF_BITS for node in named})[:_PREFETCH])
+            blocks: Set[int] = set()
+            for node in named:
+                row = rows[node]  # from what was just read: no round trip
+                if row is not None:
+                    blocks.update((row.open_leaf >> LEAF_BITS, row.close_leaf >> LEAF_BITS))
+            self._fetch((cold("blocks", blocks) + cold("links", blocks))[:_PREFETCH])
+        except (VersionNotFound, CorruptDatabase):
+            pass  # reported by the replay that reads it for real
 
     def _reuse(self, table: str, version: int, other: int, other_state: Dict[str, Any], chunks: Any) -> "MidReuse":
         """``reuse_mid`` for ``lazy_vector``: ``other``'s middle lists, stale where the two versions' cells differ.
@@ -1378,16 +1433,21 @@ class DurableDatabase(Database):
             else:
                 head = self._add(own, ticket, tx.ids)
                 built.append(own)
-            for other, payload in self._store.queued(_GROUP):
-                served.append(other)
-                if other == ticket or self._store.outcome(other) is not None:
+            queued = self._store.queued(_GROUP)
+            served.extend(other for other, _ in queued)
+            landed = self._store.with_outcomes([other for other, _ in queued])  # one statement for all
+            requests = []
+            for other, payload in queued:
+                if other == ticket or other in landed:
                     continue
+                landed.add(other)  # a request queued twice (a post run again) is served once
                 where = f"{self.target}: queued request {other}"
                 try:
-                    request = _Request(*codec.decode_request(other, payload, where))
+                    requests.append((other, _Request(*codec.decode_request(other, payload, where))))
                 except CorruptDatabase as exc:
                     self._store.settle(other, None, codec.encode_refusal(codec.OUTCOME_DAMAGED, str(exc)))
-                    continue
+            self._read_ahead([request for _, request in requests])
+            for other, request in requests:
                 head = serve(head, other, request)[0]
             with self._waiters_lock:
                 taken.extend(self._waiters)
