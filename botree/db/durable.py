@@ -481,12 +481,23 @@ class DurableDatabase(Database):
         while True:  # no lock held: reading main's tree takes it
             main = self._store.head() if not self._store.branched() else -1
             mark = self._store.id_mark() if main < 0 else next_node_id(self.as_of(main))
-            created = self._store.create_branch(name, version, main, mark)
+            created = self._store.create_branch(name, version, main, mark, self._mark_of)
             if created is not None:
                 break
         self._branch_info["branched"] = True
         if not created:
             raise InvalidArgument(f"branch {name!r} already exists")
+
+    def _mark_of(self, row: CommitRow) -> int:
+        """The first node id a stored commit's tree has not handed out, from its checked row (no lock taken:
+        ``Store.create_branch`` asks it with the head locked). O(state)."""
+        version, parent, when, message, meta, state, ops, deleted, crc = row
+        if codec.commit_checksum(version, parent, when, message, meta, state, ops, deleted) != crc:
+            raise CorruptDatabase(f"{self.target}: commit {version}: bad checksum")
+        allocated = codec.decode_state(state, f"{self.target}: commit {version}").get("node_ids")
+        if not isinstance(allocated, list) or not allocated or type(allocated[0]) is not int:
+            raise CorruptDatabase(f"{self.target}: commit {version}: its state has no node id allocator")
+        return int(allocated[0])
 
     def _drop_branch(self, name: str) -> None:
         with self._lock:

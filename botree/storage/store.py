@@ -392,13 +392,18 @@ class Store:
         rows = self.query("SELECT version FROM branches WHERE name = ?", (name,))
         return _int(rows[0][0], f"{self.target}: branch {name!r}") if rows else None
 
-    def create_branch(self, name: str, version: int, main: int, mark: int) -> Optional[bool]:
+    def create_branch(
+        self, name: str, version: int, main: int, mark: int, mark_of: Optional[Callable[[CommitRow], int]] = None
+    ) -> Optional[bool]:
         """Add branch ``name`` at ``version``, creating the branch tables first if needed; False if it exists.
 
         Creating the tables records main's head, ``main`` (every commit so far is
         main's), and ``mark``, the first node id it has not handed out; if the stored
-        head is no longer ``main`` nothing is written and None is returned (read it
-        again and retry).  ``VersionNotFound`` if ``version`` was compacted away (its
+        head is no longer ``main``, the head's own commit row gives the mark instead
+        (``mark_of``, which checks the row), read with the head locked; without
+        ``mark_of`` nothing is written and None is returned (read it again and retry:
+        under a stream of commits such retries could go on until ``version`` was
+        compacted away).  ``VersionNotFound`` if ``version`` was compacted away (its
         commit row is checked with the head locked, so a compaction cannot race it).
         One write transaction. O(1).
 
@@ -412,12 +417,20 @@ class Store:
                 # Lock the head row first: a commit that does not know of branches waits, then sees them.
                 self._rowcount(self._q("UPDATE head SET version = version WHERE id = 0"), ())
                 if "branches" not in self._tables():
-                    if self._run(self._q("SELECT version FROM head WHERE id = 0")) != [(main,)]:
-                        return None
+                    head, first_id = main, mark
+                    found_head = self._run(self._q("SELECT version FROM head WHERE id = 0"))
+                    if found_head != [(main,)]:
+                        if mark_of is None or len(found_head) != 1:
+                            return None
+                        head = _int(found_head[0][0], f"{self.target}: the head")
+                        rows = self._run(self._q(f"SELECT {COMMIT_COLUMNS} FROM commits WHERE version = ?"), (head,))
+                        if len(rows) != 1:
+                            raise CorruptDatabase(f"{self.target}: the head's commit {head} is missing")
+                        first_id = mark_of(commit_row(rows[0], self.target))
                     for statement in BRANCH_SCHEMA:
                         self._run(statement)
-                    self._run(self._q("INSERT INTO branches VALUES (?, ?)"), ("main", main))
-                    self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("id_mark", str(mark)))
+                    self._run(self._q("INSERT INTO branches VALUES (?, ?)"), ("main", head))
+                    self._run(self._q("INSERT INTO meta VALUES (?, ?)"), ("id_mark", str(first_id)))
                 found = self._run(self._q("SELECT version FROM branches WHERE name = ?"), (name,))
                 if found:
                     return retrying and found == [(version,)]

@@ -564,3 +564,39 @@ def test_a_database_without_branch_tables_opens_read_only_unchanged(tmp_path: An
     old.compact(1)  # no branches: compaction works as before
     old.close()
     assert tables() == before and "branches" not in before
+
+
+def test_the_first_branch_is_created_at_once_though_main_moved_meanwhile(tmp_path: Any) -> None:
+    """Creating the branch tables records main's head and id mark.  When main moved between reading
+    its head and the write transaction, the head's own commit row (read with the head locked) gives
+    them; before, the creator read everything again and retried, and under a stream of commits
+    could retry until the version it branched from was compacted away."""
+    from botree.db.database import next_node_id
+
+    path = str(tmp_path / "t.db")
+    with Database(path) as db, Database(path) as other:
+        with db.transaction() as tx:
+            root = tx.insert_root("root")
+        store = db._store  # type: ignore[attr-defined]
+        real_create = store.create_branch
+        tries: List[int] = []
+
+        def create(*args: Any) -> Any:
+            tries.append(1)
+            assert len(tries) < 5, "the creator keeps retrying"
+            with other.transaction() as tx:  # another writer commits between the read and the transaction
+                tx.insert_child(root, len(tries))
+            return real_create(*args)
+
+        store.create_branch = create
+        handle = db.branch("side")
+        store.create_branch = real_create
+        assert len(tries) == 1
+        assert db.branches()["main"] == other.version
+        assert store.id_mark() == next_node_id(other.tree)
+        with handle.transaction() as tx:
+            mine = tx.insert_child(root, "on side")
+        assert mine not in other.tree  # ids of the branch never collide with main's
+        db.merge("side")
+        assert sorted(str(db.tree.data(n)) for n in db.tree.children(root)) == ["1", "on side"]
+        db.verify()
