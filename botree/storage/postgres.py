@@ -71,6 +71,9 @@ _QUEUE_TABLE = (
 )
 # The writers' advisory lock of a schema (the two-int key space: apart from _INIT_LOCK's).
 _WRITER = "1651471474, hashtext(current_schema())"
+# ``_writing(wait=False)``'s try of the writers' lock and read of the head, locked only once the try succeeded
+# (the head has one row: the function runs once).
+_TRY_LOCK_HEAD = f"SELECT version FROM head WHERE id = 0 AND pg_try_advisory_xact_lock({_WRITER}) FOR UPDATE"
 _CHANNEL = "SELECT 'botree_' || md5(current_database() || '.' || current_schema())"
 
 
@@ -184,9 +187,12 @@ class PostgresStore(Store):
         with self._transaction():
             if wait:
                 self._run(f"SELECT pg_advisory_xact_lock({_WRITER})")
-            elif self._run(f"SELECT pg_try_advisory_xact_lock({_WRITER})") != [(True,)]:
-                raise Busy()
-            rows = self._run(self._lock_head)
+                rows = self._run(self._lock_head)
+            else:
+                # The try and the head in one round trip: the row is locked only if the try succeeds.
+                rows = self._run(_TRY_LOCK_HEAD)
+                if not rows and self._run("SELECT 1 FROM head WHERE id = 0"):
+                    raise Busy()
             if len(rows) != 1:
                 raise CorruptDatabase(f"{self.target}: the head row is missing")
             yield int(rows[0][0])
