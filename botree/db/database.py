@@ -147,7 +147,7 @@ class DbTransaction(Transaction):
 
     __slots__ = (
         "db", "base_version", "ops", "ids", "deleted", "message", "meta", "serializable", "mark", "committed",
-        "_stored", "_pending", "_deferring",
+        "_stored", "_pending", "_deferring", "_running",
     )
 
     def __init__(
@@ -158,13 +158,14 @@ class DbTransaction(Transaction):
         version, tree = db.snapshot()
         # Deferred inserts (see ``_defer``): (arguments, the id returned), not yet run on the working copy.
         self._pending: List[Tuple[Tuple[Any, ...], int]] = []
+        self._running = threading.Lock()  # one thread runs the deferred inserts; readers wait for them
         nodes = tree.order_index.nodes
         self._deferring = db._defers_inserts() and nodes.key is None and not nodes.fields
         super().__init__(tree, fresh_ids=True)
         # Branches share one range of fresh ids: start past every id any branch handed out.
         self.mark = db._id_mark()
         if self.mark > next_node_id(tree):
-            table_of(self._ix).skip_to(self.mark)
+            table_of(_IX_SLOT.__get__(self)).skip_to(self.mark)
         self.db = db
         self.committed: Optional[int] = None  # the version it committed as, once it has
         self._stored: Optional[Callable[[], Tree]] = None  # loads ``tree`` when another writer stored it
@@ -239,24 +240,45 @@ class DbTransaction(Transaction):
 
     def rollback(self) -> None:
         """Discard every change (deferred inserts too); reads afterwards answer from ``base``. O(1)."""
-        self._pending = []
-        self._deferring = False
+        with self._running:
+            self._pending.clear()
+            self._deferring = False
         super().rollback()
 
     def _materialize(self) -> None:
-        """Run the deferred inserts on the working copy, in order; each must make the id it returned."""
-        pending, self._pending = self._pending, []
-        self._deferring = False
-        ix: TransientIndex = _IX_SLOT.__get__(self)
-        for args, node in pending:
+        """Run the deferred inserts on the working copy, in order; each must make the id it returned.
+
+        Under the transaction's own lock, and the list emptied in place only once all ran:
+        a thread (or a ``copy.copy`` of the transaction, which shares the list) reading
+        meanwhile waits, then finds them run, never half.  (Reading a transaction in one
+        thread while another commits it can deadlock: the committer holds the store.)  If
+        one fails (a leaf of a snapshot compaction dropped: ``VersionNotFound``), the
+        working copy goes back to the snapshot with the inserts still deferred, and the
+        error propagates: a later read fails the same way, and a commit on a newer head
+        replays them there, as it would have without the read.
+        """
+        with self._running:
+            pending = self._pending
+            if not pending:
+                return
+            ix: TransientIndex = _IX_SLOT.__get__(self)
             try:
-                made = _INSERT_CHILD.run(ix, *args)
+                for args, node in pending:
+                    made = _INSERT_CHILD.run(ix, *args)
+                    if made != node:
+                        raise InvariantError(f"a deferred insert made node {made}, not the {node} it returned")
             except BaseException:
-                self._open = False  # the working copy no longer matches the log: nothing more, no commit
+                _IX_SLOT.__set__(self, self._snapshot_copy())
                 raise
-            if made != node:
-                self._open = False
-                raise InvariantError(f"a deferred insert made node {made}, not the {node} it returned")
+            self._deferring = False
+            pending.clear()
+
+    def _snapshot_copy(self) -> TransientIndex:
+        """A working copy of the snapshot: fresh ids only, past every id a branch handed out (``mark``). O(1)."""
+        ix = self.base.order_index.transient(True)
+        if self.mark > next_node_id(self.base):
+            table_of(ix).skip_to(self.mark)
+        return ix
 
     def commit(self) -> Tree:
         """Commit into the database (replaying on a newer tree if needed); returns the new tree.
