@@ -735,29 +735,38 @@ class DurableDatabase(Database):
             self._prefetch(version, state, share[0], old_state)
         vecs = {}
         for table, length in layout(state):
-            load = self._leaf_loader(table, version)
+            load, part = self._leaf_loader(table, version)
             reuse_mid = None
             if old is not None and old_state is not None and table in old and table in old_state["manifests"]:
                 assert share is not None
                 reuse_mid = self._reuse(table, version, share[0], old_state, old[table].chunks)
-            vecs[table] = lazy_vector(length, load, self._leaf_cache, reuse_mid)
+            vecs[table] = lazy_vector(length, load, self._leaf_cache, reuse_mid, part if table == "nodes" else None)
         return own_new(Tree.from_order_index(codec.index_from_state(state, vecs, f"{self.target}: version {version}")))
 
-    def _leaf_loader(self, table: str, version: int) -> Callable[[int, int], List[Any]]:
-        """The loader of ``version``'s leaves of ``table`` (``lazy_vector``'s ``load``)."""
+    def _leaf_loader(
+        self, table: str, version: int
+    ) -> Tuple[Callable[[int, int], List[Any]], Callable[[int, int], Any]]:
+        """The loaders of ``version``'s leaves of ``table`` (``lazy_vector``'s ``load`` and ``part``)."""
 
-        def load(number: int, size: int) -> List[Any]:
+        def read(number: int, size: int, in_part: bool) -> Any:
             try:
-                return self._load_leaf(table, version, number, size)
+                return self._load_leaf(table, version, number, size, in_part)
             except VersionNotFound:
                 # ``version`` was compacted away, but a newer version may share this very
                 # leaf object (the same cell): read which cell through that one instead.
                 newer = self._sharing_version(table, number, load)
                 if newer is None:
                     raise
-                return self._load_leaf(table, newer, number, size)
+                return self._load_leaf(table, newer, number, size, in_part)
 
-        return load
+        def load(number: int, size: int) -> List[Any]:
+            slots: List[Any] = read(number, size, False)
+            return slots
+
+        def part(number: int, size: int) -> Any:
+            return read(number, size, True)
+
+        return load, part
 
     def _sharing_version(self, table: str, number: int, load: Callable[..., Any]) -> Optional[int]:
         """The newest version held here (a branch head, a cached ``as_of`` tree) whose tree holds the unloaded
@@ -919,9 +928,22 @@ class DurableDatabase(Database):
         except VersionNotFound:
             return None
 
-    def _load_leaf(self, table: str, version: int, number: int, size: int) -> List[Any]:
-        """The slots of leaf ``number`` of ``table`` in ``version``: its pinned cell, and a patch's base. O(64)."""
+    def _load_leaf(self, table: str, version: int, number: int, size: int, in_part: bool = False) -> Any:
+        """The slots of leaf ``number`` of ``table`` in ``version``: its pinned cell, and a patch's base. O(64).
+
+        ``in_part``: a whole cell of small slots the process never decoded comes as a
+        ``codec.PartialCell`` (read slot by slot, ``lazy._slot``); anything else as its slots.
+        """
         written = self._pinned_cell(table, version, number)
+        if in_part:
+            payload, crc = self._read_cell(table, number, written, version)
+            where = f"{self.target}: {table} leaf {number} version {written}"
+            if checksum(payload, table, number, written) != crc:
+                raise CorruptDatabase(f"{where}: bad checksum")
+            if codec.patch_base(payload) is None:
+                self._note_cell(table, number, written, written, ())
+                return codec.PartialCell(table, payload, size, where)
+            self._prefetched[(table, number, written)] = (payload, crc)  # a patch: decoded as usual, no read again
         cell = self._decoded_cell(table, number, written, version, size)
         if not isinstance(cell, codec.Patch):
             self._note_cell(table, number, written, written, ())

@@ -21,17 +21,33 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Callable, Deque, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Iterator, List, Optional, Protocol, Sequence, Tuple
 
 from ..nodetable.vector import LEAF, LEAF_BITS, MID, ChunkedVector
 
 # load(leaf number, expected slot count) -> the slots
 Loader = Callable[[int, int], List[Any]]
+# part(leaf number, expected slot count) -> the slots, or a ``Partial`` to read them one at a time
+PartLoader = Callable[[int, int], Any]
 
 _fill_lock = threading.Lock()
 
+# A leaf read slot by slot (``Partial``) is decoded whole on the first read of a slot past this many.
+PARTIAL_SLOTS = 4
 
-Source = Tuple[Loader, int, int, Optional["LeafCache"]]
+Source = Tuple[Loader, int, int, Optional["LeafCache"], Optional[PartLoader]]
+
+
+class Partial(Protocol):
+    """A loaded cell whose slots are decoded when read (``codec.PartialCell``)."""
+
+    count: int  # slots decoded so far
+
+    def get(self, i: int) -> Any:
+        """Slot ``i`` (negative: from the end), the same object on every call; IndexError past the end."""
+
+    def all(self) -> List[Any]:
+        """Every slot, the ones ``get`` handed out among them."""
 
 
 class LeafCache:
@@ -81,6 +97,7 @@ class LeafCache:
         leaf._source = source
         leaf.__class__ = LazyLeaf
         list.clear(leaf)
+        leaf._partial = None
         self.loaded -= 1
         self.evictions += 1
 
@@ -92,8 +109,9 @@ class LeafCache:
 
 
 class _Leaf(List[Any]):
-    __slots__ = ("_source",)
+    __slots__ = ("_source", "_partial")
     _source: Optional[Source]
+    _partial: Optional[Partial]  # a cell read slot by slot (and counted by the cache), while unloaded
 
 
 class LoadedLeaf(_Leaf):
@@ -106,12 +124,15 @@ def _slots(leaf: _Leaf) -> List[Any]:
     """The slots of ``leaf``, loading them if it has none: a list no eviction can empty.
 
     What this call loaded, or a copy taken under the fill lock.  A leaf the clock
-    demoted but did not evict yet is made a ``LoadedLeaf`` again without a load.  Every
-    ``LazyLeaf`` read goes through here, never through the leaf's own list: another
-    thread may evict (empty) it at any moment outside the lock.  O(64) plus a load.
+    demoted but did not evict yet is made a ``LoadedLeaf`` again without a load; a leaf
+    read slot by slot so far (``_partial``) is decoded whole from what it read, sharing
+    the slots it handed out.  Every ``LazyLeaf`` read goes through here (or ``_slot``),
+    never through the leaf's own list: another thread may evict (empty) it at any
+    moment outside the lock.  O(64) plus a load.
     """
-    # Under the lock a leaf is (LoadedLeaf, no source, slots), (LazyLeaf, source, no slots)
-    # or, demoted, (LazyLeaf, source, slots); a stored leaf has at least one slot.
+    # Under the lock a leaf is (LoadedLeaf, no source, slots), (LazyLeaf, source, no slots),
+    # demoted (LazyLeaf, source, slots) or read in part (LazyLeaf, source, no slots, a partial);
+    # a stored leaf has at least one slot.
     with _fill_lock:
         source = leaf._source
         if source is None:  # loaded (another thread filled it since this read began)
@@ -122,16 +143,59 @@ def _slots(leaf: _Leaf) -> List[Any]:
             if source[3] is not None:
                 source[3].rescues += 1
             return list.copy(leaf)
-    load, number, size, cache = source
-    items = load(number, size)  # may raise (CorruptDatabase, VersionNotFound): then nothing changes
+        partial = leaf._partial
+    load, number, size, _, _ = source
+    # May raise (CorruptDatabase, VersionNotFound): then nothing changes.
+    items = partial.all() if partial is not None else load(number, size)
+    return _fill(leaf, source, items)
+
+
+def _fill(leaf: _Leaf, source: Source, items: List[Any]) -> List[Any]:
+    """Fill an empty ``leaf`` with ``items`` (unless another thread did first) and count it. O(64)."""
     with _fill_lock:
         if leaf._source is not None and not list.__len__(leaf):  # still empty: fill it
+            counted = leaf._partial is not None  # admitted when it was first read in part
             list.extend(leaf, items)
             leaf._source = None
+            leaf._partial = None
             leaf.__class__ = LoadedLeaf
-            if cache is not None:
+            cache = source[3]
+            if cache is not None and not counted:
                 cache._admit(leaf, source)
     return items
+
+
+def _slot(leaf: _Leaf, i: int) -> Any:
+    """``leaf[i]`` for an int ``i``: from a cell read slot by slot where the leaf's loader offers one.
+
+    A random read of a cold leaf (a node's row) then decodes one slot, not 64, and leaves
+    one object, not 64, for the garbage collector.  Past ``PARTIAL_SLOTS`` slots read, or
+    for any other read (a slice, iteration, ``len``), the leaf is decoded whole, sharing the
+    slots already handed out.  O(1) amortised, plus a load.
+    """
+    with _fill_lock:
+        source = leaf._source
+        unloaded = source is not None and not list.__len__(leaf)
+        partial = leaf._partial if unloaded else None
+        if partial is not None and partial.count < PARTIAL_SLOTS:
+            return partial.get(i)
+    part = source[4] if source is not None and unloaded and partial is None else None
+    if source is None or part is None:
+        return _slots(leaf)[i]
+    _, number, size, cache, _ = source
+    made = part(number, size)  # may raise (CorruptDatabase, VersionNotFound): then nothing changes
+    if type(made) is list:  # decoded whole after all (a patch, say)
+        return _fill(leaf, source, made)[i]
+    with _fill_lock:
+        if leaf._source is not None and not list.__len__(leaf):  # still unloaded: read it in part
+            if leaf._partial is None:
+                leaf._partial = made
+                if cache is not None:
+                    cache._admit(leaf, source)
+            partial = leaf._partial
+            if partial.count < PARTIAL_SLOTS:
+                return partial.get(i)
+    return _slots(leaf)[i]
 
 
 class LazyLeaf(_Leaf):
@@ -143,12 +207,16 @@ class LazyLeaf(_Leaf):
 
     __slots__ = ()
 
-    def __init__(self, load: Loader, number: int, size: int, cache: Optional[LeafCache] = None) -> None:
+    def __init__(
+        self, load: Loader, number: int, size: int, cache: Optional[LeafCache] = None,
+        part: Optional[PartLoader] = None,
+    ) -> None:
         super().__init__()
-        self._source = (load, number, size, cache)
+        self._source = (load, number, size, cache, part)
+        self._partial = None
 
     def __getitem__(self, i: Any) -> Any:
-        return _slots(self)[i]
+        return _slot(self, i) if type(i) is int else _slots(self)[i]
 
     def __iter__(self) -> Iterator[Any]:
         return iter(_slots(self))
@@ -168,7 +236,8 @@ MidReuse = Callable[[int, int], Optional[Tuple[List[Any], Sequence[int]]]]
 
 
 def lazy_vector(
-    length: int, load: Loader, cache: Optional[LeafCache] = None, reuse_mid: Optional[MidReuse] = None
+    length: int, load: Loader, cache: Optional[LeafCache] = None, reuse_mid: Optional[MidReuse] = None,
+    part: Optional[PartLoader] = None,
 ) -> ChunkedVector:
     """A vector of ``length`` slots whose leaves load on first touch. O(length / 4096 + leaves not shared).
 
@@ -192,7 +261,7 @@ def lazy_vector(
         stale = [i for i in found[1] if i < len(mid)] if found is not None else []
         for i in (*stale, *range(len(mid), count)):
             number = first + i
-            leaf = LazyLeaf(load, number, min(LEAF, length - (number << LEAF_BITS)), cache)
+            leaf = LazyLeaf(load, number, min(LEAF, length - (number << LEAF_BITS)), cache, part)
             if i < len(mid):
                 mid[i] = leaf
             else:
