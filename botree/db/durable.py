@@ -1375,6 +1375,8 @@ class DurableDatabase(Database):
                         self._store.end_turn()
         except Regroup:
             pass
+        except ConflictError:
+            raise  # refused, and settled so: nothing left in the queue to withdraw
         except BaseException as exc:
             # Its own build failed in its group, which rolled back, or the wait failed (the
             # server unreachable past its retries, an interrupt): the posted copy must not be
