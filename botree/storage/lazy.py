@@ -6,6 +6,10 @@ subscript on a ``LazyLeaf`` loads the leaf (one storage read), fills the object 
 turns it into a ``LoadedLeaf``, a plain list subclass with C-speed reads.  The object
 keeps its identity, so versions that share the leaf keep sharing it, and
 ``changed_leaves`` can compare two vectors by identity without loading anything.
+Where the loader offers it (``part``: the node table's rows), a read of one slot of a
+leaf never decoded reads the cell but decodes only that slot (a ``Partial``), until more
+than ``PARTIAL_SLOTS`` were read or another kind of read comes: then the leaf is
+decoded whole, sharing the slots handed out.
 
 A ``LeafCache`` with a cap bounds how many leaves hold their slots, evicting by CLOCK
 (second chance), an approximation of least recently used that costs nothing on a read
