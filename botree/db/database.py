@@ -133,8 +133,7 @@ class _Deferred:
         self.tx = tx
 
     def persistent(self) -> Any:
-        self.tx._materialize()
-        return _IX_SLOT.__get__(self.tx).persistent()
+        return self.tx._ix.persistent()  # the property runs them
 
 
 class DbTransaction(Transaction):
@@ -164,8 +163,7 @@ class DbTransaction(Transaction):
         super().__init__(tree, fresh_ids=True)
         # Branches share one range of fresh ids: start past every id any branch handed out.
         self.mark = db._id_mark()
-        if self.mark > next_node_id(tree):
-            table_of(_IX_SLOT.__get__(self)).skip_to(self.mark)
+        self._past_mark(_IX_SLOT.__get__(self))
         self.db = db
         self.committed: Optional[int] = None  # the version it committed as, once it has
         self._stored: Optional[Callable[[], Tree]] = None  # loads ``tree`` when another writer stored it
@@ -275,7 +273,10 @@ class DbTransaction(Transaction):
 
     def _snapshot_copy(self) -> TransientIndex:
         """A working copy of the snapshot: fresh ids only, past every id a branch handed out (``mark``). O(1)."""
-        ix = self.base.order_index.transient(True)
+        return self._past_mark(self.base.order_index.transient(True))
+
+    def _past_mark(self, ix: TransientIndex) -> TransientIndex:
+        """``ix``, its fresh ids moved past ``mark`` if the snapshot's are below it. O(1)."""
         if self.mark > next_node_id(self.base):
             table_of(ix).skip_to(self.mark)
         return ix

@@ -491,9 +491,8 @@ class DurableDatabase(Database):
     def _mark_of(self, row: CommitRow) -> int:
         """The first node id a stored commit's tree has not handed out, from its checked row (no lock taken:
         ``Store.create_branch`` asks it with the head locked). O(state)."""
-        version, parent, when, message, meta, state, ops, deleted, crc = row
-        if codec.commit_checksum(version, parent, when, message, meta, state, ops, deleted) != crc:
-            raise CorruptDatabase(f"{self.target}: commit {version}: bad checksum")
+        self._check_row(row)
+        version, state = row[0], row[5]
         allocated = codec.decode_state(state, f"{self.target}: commit {version}").get("node_ids")
         if not isinstance(allocated, list) or not allocated or type(allocated[0]) is not int:
             raise CorruptDatabase(f"{self.target}: commit {version}: its state has no node id allocator")
@@ -660,11 +659,15 @@ class DurableDatabase(Database):
 
     def _remember(self, row: CommitRow, lineage: Optional[Tuple[str, Optional[int]]] = None) -> None:
         """Keep a commit row read or written here, its checksum checked; decoded when first asked. O(row)."""
+        self._check_row(row)
+        self._commit_cache[row[0]] = (row, lineage)
+        self._state_cache[row[0]] = row[5]  # the state, decoded when asked: a rebase over it reads only its updates
+
+    def _check_row(self, row: CommitRow) -> None:
+        """``CorruptDatabase`` unless a commit row's checksum matches its fields. O(row)."""
         version, parent, when, message, meta, state, ops, deleted, crc = row
         if codec.commit_checksum(version, parent, when, message, meta, state, ops, deleted) != crc:
             raise CorruptDatabase(f"{self.target}: commit {version}: bad checksum")
-        self._commit_cache[version] = (row, lineage)
-        self._state_cache[version] = state  # decoded when asked: a rebase over it reads only its updates
 
     def _decoded_commit(self, version: int) -> Commit:
         """The ``Commit`` of a cached row, decoded on first use (``KeyError`` if not cached). O(row)."""
@@ -782,9 +785,7 @@ class DurableDatabase(Database):
         held = [*self._shared.heads.values(), *self._tree_cache.items()]
         for version, tree in sorted(held, key=lambda item: item[0], reverse=True):
             vector = vectors(tree.order_index).get(table)
-            if vector is None or number >= (vector.length + LEAF_MASK) >> LEAF_BITS:
-                continue
-            source = getattr(vector.chunks[number >> LEAF_BITS][number & LEAF_MASK], "_source", None)
+            source = getattr(_leaf_at(vector, number), "_source", None) if vector is not None else None
             if source is not None and source[0] is load:
                 return version
         return None
@@ -878,9 +879,7 @@ class DurableDatabase(Database):
             vector = vecs.get(table)
             out = []
             for number in sorted(numbers):
-                if vector is None or number >= (vector.length + LEAF_MASK) >> LEAF_BITS:
-                    continue
-                leaf = vector.chunks[number >> LEAF_BITS][number & LEAF_MASK]
+                leaf = _leaf_at(vector, number) if vector is not None else None
                 if type(leaf) is LazyLeaf and not list.__len__(leaf):
                     out.append((table, number, self._pinned_cell(table, version, number)))
             return out
@@ -935,20 +934,14 @@ class DurableDatabase(Database):
         ``codec.PartialCell`` (read slot by slot, ``lazy._slot``); anything else as its slots.
         """
         written = self._pinned_cell(table, version, number)
-        if in_part:
-            payload, crc = self._read_cell(table, number, written, version)
-            where = f"{self.target}: {table} leaf {number} version {written}"
-            if checksum(payload, table, number, written) != crc:
-                raise CorruptDatabase(f"{where}: bad checksum")
-            if codec.patch_base(payload) is None:
-                self._note_cell(table, number, written, written, ())
-                return codec.PartialCell(table, payload, size, where)
-            self._prefetched[(table, number, written)] = (payload, crc)  # a patch: decoded as usual, no read again
-        cell = self._decoded_cell(table, number, written, version, size)
+        payload, where = self._checked_cell(table, number, written, version)
+        if in_part and codec.patch_base(payload) is None:
+            self._note_cell(table, number, written, written, ())
+            return codec.PartialCell(table, payload, size, where)
+        cell = self._slot_reuse.decode(table, number, written, payload, size, where)
         if not isinstance(cell, codec.Patch):
             self._note_cell(table, number, written, written, ())
             return cell
-        where = f"{self.target}: {table} leaf {number} version {written}"
         base = cell.base
         if not 0 <= base < written:
             raise CorruptDatabase(f"{where}: a patch of version {base}, not an older cell")
@@ -964,11 +957,16 @@ class DurableDatabase(Database):
         Slots whose bytes equal those of the leaf's last decoded cell are that cell's
         objects (``codec.SlotReuse``): O(changed slots' size) to decode, plus a scan.
         """
+        payload, where = self._checked_cell(table, number, written, reading)
+        return self._slot_reuse.decode(table, number, written, payload, size, where)
+
+    def _checked_cell(self, table: str, number: int, written: int, reading: int) -> Tuple[bytes, str]:
+        """(payload, where) of cell ``(number, written)`` of ``table``, its checksum checked. O(its size)."""
         payload, crc = self._read_cell(table, number, written, reading)
         where = f"{self.target}: {table} leaf {number} version {written}"
         if checksum(payload, table, number, written) != crc:
             raise CorruptDatabase(f"{where}: bad checksum")
-        return self._slot_reuse.decode(table, number, written, payload, size, where)
+        return payload, where
 
     def _whole(self, table: str, number: int, base: int, reading: int, where: str) -> List[Any]:
         """The slots of the whole cell ``(number, base)`` a patch applies to (never to be changed). O(64), cached."""
@@ -1115,9 +1113,9 @@ class DurableDatabase(Database):
         """
         from ..storage.lazy import LazyLeaf
 
-        if not self._store.patches or number >= (len(old) + LEAF_MASK) >> LEAF_BITS:
+        old_leaf = _leaf_at(old, number)
+        if not self._store.patches or old_leaf is None:
             return None
-        old_leaf = old.chunks[number >> LEAF_BITS][number & LEAF_MASK]  # a middle list holds 64 leaves
         if type(old_leaf) is LazyLeaf:
             return None  # evicted or never read: nothing to compare with
         old_slots = list.copy(old_leaf)  # one C call: another thread's eviction empties it whole or not at all
@@ -1606,6 +1604,13 @@ class DurableDatabase(Database):
             del self._commit_cache[version]
             self._state_cache.pop(version, None)
         return cut
+
+
+def _leaf_at(vector: ChunkedVector, number: int) -> Any:
+    """Leaf ``number`` of ``vector`` (a middle list holds 64 leaves), or None past its end. O(1)."""
+    if not 0 <= number < (vector.length + LEAF_MASK) >> LEAF_BITS:
+        return None
+    return vector.chunks[number >> LEAF_BITS][number & LEAF_MASK]
 
 
 class _Request:

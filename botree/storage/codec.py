@@ -406,10 +406,8 @@ class PartialCell:
         return slot
 
     def all(self) -> List[Any]:
-        """Every slot, decoded and checked as ``decode_cell`` does, sharing those ``get`` handed out. O(64)."""
-        cell = decode_cell(self.table, self.payload, self.size, self.where)
-        _expect(not isinstance(cell, Patch), self.where, "a patch where a whole cell is expected")
-        assert not isinstance(cell, Patch)
+        """Every slot, decoded and checked as ``decode_leaf`` does, sharing those ``get`` handed out. O(64)."""
+        cell = decode_leaf(self.table, self.payload, self.size, self.where)
         for i, slot in self.built.items():
             cell[i] = slot
         return cell
