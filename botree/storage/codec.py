@@ -381,7 +381,7 @@ class PartialCell:
 
     @property
     def count(self) -> int:
-        """Slots decoded so far."""
+        """Slots decoded so far. O(1)."""
         return len(self.built)
 
     def get(self, i: int) -> Any:

@@ -85,7 +85,7 @@ def connect(path: str) -> sqlite3.Connection:
     in the main file), that file cannot be made, and SQLite refuses every read with
     "attempt to write a readonly database": such a file is opened ``immutable`` (read
     only, no side files); it does not see commits made after it opened (by a user who
-    may write there).
+    may write there).  O(1): one statement.
     """
     conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
     try:
@@ -210,7 +210,7 @@ class SQLiteStore(Store):
             time.sleep(0.001)
 
     def take_turn(self) -> bool:
-        """A blocking exclusive ``flock`` on ``PATH-lock``, on the commit lock's own descriptor.
+        """A blocking exclusive ``flock`` on ``PATH-lock``, on the commit lock's own descriptor. O(1) plus the wait.
 
         Waiters wait with a shared lock (``await_unlocked``), so a waiter's non-blocking
         exclusive try fails whenever another waiter holds its shared lock for that moment;
@@ -229,6 +229,7 @@ class SQLiteStore(Store):
         return True
 
     def end_turn(self) -> None:
+        """Release the ``flock`` ``take_turn`` took, if ``_writing`` did not already (idempotent). O(1)."""
         fd = self._lock_fd
         if fd is not None and fd >= 0:
             try:

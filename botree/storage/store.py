@@ -719,6 +719,7 @@ class Store:
 
     def take_turn(self) -> bool:
         """Block until this store holds the writers' lock itself (outside any transaction); False if it cannot.
+        O(1) plus the wait.
 
         For a waiter whose request the last group did not serve and whose try found the
         lock taken: waiting for the lock itself, not for it to be free (``await_unlocked``),
@@ -729,7 +730,7 @@ class Store:
         return False
 
     def end_turn(self) -> None:
-        """Release the lock ``take_turn`` took, if a ``commit_group`` did not already (idempotent)."""
+        """Release the lock ``take_turn`` took, if a ``commit_group`` did not already (idempotent). O(1)."""
 
     def post(self, ticket: int, request: bytes) -> None:
         """Queue a request for whoever holds the head lock next (outside any transaction). O(request)."""
