@@ -24,6 +24,7 @@ average is printed with the table.  A report: nothing here asserts on timings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
 import random
@@ -257,6 +258,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--early", action="store_true", help="also PostgreSQL with PostgresStore.early_commit")
     parser.add_argument(
+        "--fsync-ms", type=float, default=0.0,
+        help="slow every flush by this many ms (benchmarks/slow_disk.py), for every process of the run, "
+             "PostgreSQL on a throwaway cluster of its own; 6 is the disk of issue 14's table",
+    )
+    parser.add_argument(
         "--threads", action="store_true",
         help="writers are threads of one process (botree: sharing one Database; peers: a connection each)",
     )
@@ -272,12 +278,21 @@ def main(argv: Optional[List[str]] = None) -> None:
             backends.append(("PostgreSQL, early commit", "psycopg"))
     rows: List[str] = []
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory() as directory, contextlib.ExitStack() as cleanup:
+        pg = args.pg
+        if args.fsync_ms > 0:
+            from benchmarks.slow_disk import cluster, preload
+
+            slow = preload(directory, int(args.fsync_ms * 1000))
+            os.environ.update(slow)  # every process spawned from now on: the writers of both sides
+            if pg:
+                pg, stop = cluster(slow)
+                cleanup.callback(stop)
         for backend, peer in backends:
             if backend == "SQLite":
                 target, plain, drop = _sqlite_targets(directory)
             else:
-                target, plain, drop = _pg_targets(args.pg)
+                target, plain, drop = _pg_targets(pg)
             setup = {"warm": args.warm, "early": "early" in backend}
             try:
                 with Database(target) as db:
@@ -298,7 +313,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     print()
     print(f"{args.nodes} nodes, {args.seconds:g} s per configuration, {os.cpu_count()} CPUs, "
           f"writers are {'threads of one process' if args.threads else 'processes'}, "
-          f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
+          + (f"every flush slowed by {args.fsync_ms:g} ms, " if args.fsync_ms > 0 else "")
+          + f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
     print()
     print("| backend | writers | botree commits/s | p50 ms | p99 ms | plain commits/s | p50 ms | p99 ms | ratio |")
     print("|---|---|---|---|---|---|---|---|---|")
