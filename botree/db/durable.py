@@ -412,7 +412,8 @@ class DurableDatabase(Database):
         """
         info = self._branch_info
         if not info["branched"] and (info["checked"] != newest or self._branch != DEFAULT):
-            info["branched"] = self._store.branched()
+            # main's question follows a head read (``_stored_head``), which asked it too
+            info["branched"] = self._store.branched(newest if self._branch == DEFAULT else None)
             info["checked"] = newest
         return bool(info["branched"])
 

@@ -143,6 +143,9 @@ class Store:
         self.lock = threading.RLock()
         self._depth = 0  # nesting of ``_again`` (only the outermost retries)
         self._branched = False  # the branch tables exist (never dropped once created)
+        # The newest head ``head`` read while there were no branch tables: the commits up to it
+        # were made before any existed, so none has a lineage row.
+        self._unbranched = -1
 
     # -- dialect hooks --------------------------------------------------------------
 
@@ -277,12 +280,24 @@ class Store:
         return found[0][0] if len(found) == 1 and isinstance(found[0][0], str) else None
 
     def head(self) -> int:
-        """The committed head version; ``CorruptDatabase`` unless it is the newest commit. O(log)."""
-        # One statement, so both values come from one snapshot even while others commit.
-        rows = self.query("SELECT version, (SELECT max(version) FROM commits) FROM head WHERE id = 0")
+        """The committed head version; ``CorruptDatabase`` unless it is the newest commit. O(log).
+
+        The same statement asks whether the branch tables exist (``branched``), so that a
+        refresh after another process's commit needs no second round trip to learn it.
+        """
+        # One statement, so every value comes from one snapshot even while others commit.
+        rows = self.query(
+            "SELECT version, (SELECT max(version) FROM commits), "
+            "(SELECT count(*) FROM meta WHERE key = 'id_mark') FROM head WHERE id = 0"
+        )
         if len(rows) != 1 or rows[0][0] != rows[0][1]:
-            raise CorruptDatabase(f"{self.target}: the head {rows!r} is not the newest commit")
-        return int(rows[0][0])
+            raise CorruptDatabase(f"{self.target}: the head {rows[:1]!r} is not the newest commit")
+        head = int(rows[0][0])
+        if rows[0][2]:
+            self._branched = True
+        else:
+            self._unbranched = head
+        return head
 
     def oldest(self) -> int:
         """The oldest version still stored (kept in ``head``, not read from an index). O(1)."""
@@ -371,11 +386,15 @@ class Store:
 
     # -- branches ------------------------------------------------------------------------
 
-    def branched(self) -> bool:
+    def branched(self, as_of: Optional[int] = None) -> bool:
         """True if the branch tables exist (checked until they do, then remembered). O(log).
 
-        Read from ``meta.id_mark``, which the transaction creating them writes.
+        Read from ``meta.id_mark``, which the transaction creating them writes.  ``as_of``:
+        the head version the caller just read with ``head``; if that read found no branch
+        tables, its answer stands (no second statement).
         """
+        if not self._branched and as_of is not None and as_of == self._unbranched:
+            return False
         if not self._branched:
             self._branched = bool(self.query("SELECT 1 FROM meta WHERE key = ?", ("id_mark",)))
         return self._branched
@@ -466,6 +485,8 @@ class Store:
 
     def lineage(self, first: int, last: int) -> Dict[int, Tuple[str, Optional[int]]]:
         """(branch, merged source) of the commits first..last that have a lineage row. O(rows)."""
+        if not self._branched and last <= self._unbranched:
+            return {}  # committed before the branch tables existed (a head read saw none): none has one
         if not self.branched():
             return {}
         rows = self.query("SELECT version, branch, merged FROM lineage WHERE version >= ? AND version <= ?",

@@ -1,0 +1,60 @@
+"""The head read also says whether branch tables exist (``Store.head``): one statement, not three.
+
+A refresh after another process's commit used to ask ``meta`` twice more (once for the
+handle's branch check, once for the lineage of the commits it read).  These tests count
+the statements, and check that a branch another handle creates without moving the head
+is still seen: by reads, and by a commit on main, which must then move main's branch row.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, List
+
+from botree import Database
+from botree.storage.sqlite import SQLiteStore
+
+
+def _traced(db: Database) -> List[str]:
+    """Every statement ``db``'s SQLite connection runs from now on."""
+    store = db._store  # type: ignore[attr-defined]
+    assert isinstance(store, SQLiteStore)
+    seen: List[str] = []
+    store._conn.set_trace_callback(seen.append)
+    return seen
+
+
+def test_a_refresh_after_another_commit_reads_head_and_branching_in_one_statement(tmp_path: Any) -> None:
+    path = os.path.join(str(tmp_path), "t.db")
+    a, b = Database(path), Database(path)
+    with a.transaction() as tx:
+        root = tx.insert_root("r")
+    assert b.tree.to_parent_table() == a.tree.to_parent_table()
+    with a.transaction() as tx:
+        tx.insert_child(root, "x")
+    seen = _traced(b)
+    assert b.tree.to_parent_table() == a.tree.to_parent_table()  # another handle's commit is seen
+    assert sum("FROM head" in s for s in seen) == 1
+    assert not [s for s in seen if "FROM meta" in s and "(SELECT count(*) FROM meta" not in s]
+    a.close()
+    b.close()
+
+
+def test_a_branch_made_by_another_handle_without_moving_the_head_is_seen(target: str) -> None:
+    a, b = Database(target), Database(target)
+    with a.transaction() as tx:
+        root = tx.insert_root("r")
+    head = a.version
+    assert b.version == head  # b read the head while there were no branch tables
+    a.branch("x")  # makes them; the head does not move
+    assert a.version == head
+    assert b.branches() == {"main": head, "x": head}
+    with b.transaction() as tx:  # a commit on main must now move main's branch row
+        tx.insert_child(root, "y")
+    fresh = Database(target)
+    assert fresh.branches()["main"] == b.version == head + 1
+    assert fresh.branches()["x"] == head
+    assert fresh.history()[-1].branch == "main"
+    assert fresh.branch("z", at=head).tree.to_parent_table() == [{"id": root, "parent": None, "order": 0, "data": "r"}]
+    for db in (a, b, fresh):
+        db.close()
