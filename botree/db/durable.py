@@ -797,15 +797,16 @@ class DurableDatabase(Database):
         return found if found is not None else self._store.cell(table, leaf, version, reading)
 
     def _prefetch(self, version: int, state: Dict[str, Any], old: int, old_state: Dict[str, Any]) -> None:
-        """Read in 2–3 round trips the manifests and cells that moving from ``old`` to ``version`` needs.
+        """Read in one statement the manifests that moving from ``old`` to ``version`` needs.
 
-        The manifests of the groups whose pins differ, then, on a remote store only
-        (``Store.remote``), the cells of the leaves whose pinned cell differs in those
-        groups (at most ``_PREFETCH``; decoded only when read), then the bases of those
-        that are patches, unless decoded here already.
-        Kept in ``_prefetched`` until read or until the next refresh.  Without this, a
-        refresh after other processes' commits reads each one separately (PostgreSQL: a
-        round trip each, ~10 per commit with 4 writers).  O(groups changed · 64).
+        The manifests of the groups whose pins differ (both versions'), at most
+        ``_PREFETCH``: the new tree shares each leaf whose cell did not change, and finding
+        those reads both manifests of a changed group.  Kept in ``_prefetched`` until read
+        or until the next refresh.  The changed leaves themselves load when first read:
+        since transactions defer their inserts (``DbTransaction._defer``) a writer reads
+        few of them, and reading them all ahead (as this did before) cost PostgreSQL
+        writers more than it saved (16 writers: 210 -> 280-296 commits/s without; 4:
+        330 -> 363).  O(groups changed).
         """
         self._prefetched.clear()
         groups = []
@@ -820,21 +821,6 @@ class DurableDatabase(Database):
         if not groups or len(wanted) > _PREFETCH:
             return
         self._prefetched.update(self._store.cells_at(wanted))
-        leaves: List[Tuple[str, int, int]] = []
-        for table, group, pinned, old_pinned in groups:
-            try:
-                mine = self._manifest(table, group, pinned, version)
-                theirs = self._manifest(table, group, old_pinned, old)
-            except (VersionNotFound, CorruptDatabase):
-                continue  # reported when read for real
-            leaves.extend(
-                (table, (group << 6) + i, written)
-                for i, written in enumerate(mine)
-                if i >= len(theirs) or theirs[i] != written
-            )
-        if len(leaves) > _PREFETCH or not self._store.remote:
-            return
-        self._fetch(leaves)
 
     def _fetch(self, cells: List[Tuple[str, int, int]]) -> None:
         """Read ``cells`` (table, leaf, cell version) ahead into ``_prefetched``, and the bases of the
