@@ -44,7 +44,7 @@ from ..renamed import renamed
 from ..storage import codec
 from ..storage.codec import checksum, layout, vectors
 from ..storage.format import OPTIONAL_TABLES, TABLES
-from ..storage.store import Built, Busy, Cell, CommitRow, HeadWatch, Regroup, Store
+from ..storage.store import TICKETS_KEPT, Built, Busy, Cell, CommitRow, HeadWatch, Regroup, Store
 
 if TYPE_CHECKING:
     from ..storage.lazy import MidReuse
@@ -69,6 +69,9 @@ _CACHED_COMMITS = 4096
 _PREFETCH = 256  # most manifests or leaf cells a refresh reads ahead in one statement (2 parameters each)
 _CACHED_MANIFESTS = 1 << 14  # decoded manifests kept (64 versions each); the cache is cleared when full
 _GROUP = 64  # most queued requests one group commit serves
+# A request waiting this long (wall clock, as outcomes are pruned by) may have been served and its
+# outcome pruned since (``TICKETS_KEPT``): its owner must not serve it again.  Half, for clock skew.
+_STALE_AFTER = TICKETS_KEPT // 2
 _CACHED_BASES = 256  # decoded whole cells kept as the bases of patches (the leaves commits change most)
 _PACKED_BLOCKS = 4096  # blocks whose packed bytes are kept for the next patches (``codec.encode_patch``)
 _REUSED_LEAVES = 256  # leaves whose last decoded slots are kept to decode their next cells (codec.SlotReuse)
@@ -1338,12 +1341,14 @@ class DurableDatabase(Database):
             return self._commit_alone(tx, make, ticket)
         request = codec.encode_request(ticket, *_Request.fields(tx))
         self._store.post(ticket, request)
+        posted = time.time()
         try:
             while True:  # until another writer served this one, or the lock is free (then serve the queue)
                 self._store.await_unlocked()  # woken, with every other waiter, when the holder's group lands
                 found = self._store.settled(ticket)  # a plain read: waiters never take turns on the lock
                 if found is not None:
                     return self._served(ticket, tx, found)
+                self._check_stale(posted)
                 try:
                     return self._serve(ticket, tx, make, posted=True)
                 except Busy:
@@ -1353,13 +1358,14 @@ class DurableDatabase(Database):
                         found = self._store.settled(ticket)  # served by the group that held it meanwhile
                         if found is not None:
                             return self._served(ticket, tx, found)
+                        self._check_stale(posted)
                         return self._serve(ticket, tx, make, posted=True)
                     except Busy:
                         pass
                     finally:
                         self._store.end_turn()
         except Regroup:
-            pass
+            return self._commit_alone(tx, make, ticket, posted)
         except ConflictError:
             raise  # refused, and settled so: nothing left in the queue to withdraw
         except BaseException as exc:
@@ -1375,7 +1381,21 @@ class DurableDatabase(Database):
             if found is None or not isinstance(exc, Exception):
                 raise  # refused for good (an interrupt goes on as an interrupt, landed or not)
             return self._served(ticket, tx, found)
-        return self._commit_alone(tx, make, ticket)
+
+    def _check_stale(self, posted: float) -> None:
+        """``StorageError`` if a request posted at ``posted`` (wall clock) and still without an outcome
+        waited past ``_STALE_AFTER``: a group may have served it and its outcome been pruned since,
+        so serving it now could store it twice.  The caller withdraws it (``_withdraw``). O(1).
+
+        A waiter stalls that long when its process was suspended or stopped, or behind a
+        commit holding the lock for half an hour.
+        """
+        waited = time.time() - posted
+        if waited > _STALE_AFTER:
+            raise StorageError(
+                f"{self.target}: the commit waited {waited:.0f} s in the queue, longer than outcomes are surely "
+                "kept, so whether a group stored it meanwhile is unknown: look at the history before retrying"
+            )
 
     def _withdraw(self, ticket: int) -> Optional[Tuple[Optional[int], bytes]]:
         """Settle queued request ``ticket`` as refused unless a group stored it meanwhile: that outcome, or None."""
@@ -1390,17 +1410,20 @@ class DurableDatabase(Database):
         self._store.unqueue([ticket])
         return found
 
-    def _commit_alone(self, tx: DbTransaction, make: Make, ticket: int) -> _Landed:
+    def _commit_alone(self, tx: DbTransaction, make: Make, ticket: int, posted: Optional[float] = None) -> _Landed:
         """Branch tables appeared: ``tx`` is committed alone, unless a group stored it already.
 
         No writer serves a queue once branch tables exist, and one that served this
         request before then stored its outcome with it: that is looked at first.
+        ``posted``: when its request was queued, if it was (see ``_check_stale``).
         """
         self._store.unqueue([ticket])
         with self._lock:
             found = self._store.commit_group(lambda head, retrying: self._store.outcome(ticket))
             if found is not None:
                 return self._served(ticket, tx, found)
+            if posted is not None:
+                self._check_stale(posted)
             version, previous = self._store_next(make, tx.message, tx.meta)
             return version, (previous, None), self._head[1]
 

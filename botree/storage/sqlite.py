@@ -37,6 +37,8 @@ _HEADER = b"SQLite format 3\x00"
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _REQUEST = re.compile(r"[0-9]+-([0-9]{1,19})\.req")  # a queued request's file: <time in ns>-<ticket>.req
+_STRAY = re.compile(r"[0-9]+-[0-9]{1,19}\.tmp")  # one ``post`` was writing when its process died
+_STRAY_AFTER = 60.0  # seconds: a live ``post`` renames its file within moments
 # OperationalError texts that mean the file's content is damaged, not that it is busy or unreachable.
 _DAMAGE = ("malformed", "no such column", "no such table", "decode", "not a database", "corrupt")
 
@@ -284,6 +286,8 @@ class SQLiteStore(Store):
         return found
 
     def unqueue(self, tickets: Sequence[int]) -> None:
+        """Remove the served requests' files, and any half-written one (``post``'s temporary file)
+        older than ``_STRAY_AFTER`` seconds: its writer died between writing and renaming it."""
         wanted = set(tickets)
         for name, ticket in self._requests():
             if ticket in wanted:
@@ -291,6 +295,22 @@ class SQLiteStore(Store):
                     os.unlink(os.path.join(self._queue(), name))
                 except OSError:
                     pass
+        self._drop_strays()
+
+    def _drop_strays(self) -> None:
+        """Unlink ``*.tmp`` files of the queue not touched for ``_STRAY_AFTER`` seconds. O(queue)."""
+        try:
+            names = [n for n in os.listdir(self._queue()) if _STRAY.fullmatch(n)]
+        except OSError:
+            return
+        now = time.time()
+        for name in names:
+            path = os.path.join(self._queue(), name)
+            try:
+                if now - os.lstat(path).st_mtime > _STRAY_AFTER:
+                    os.unlink(path)
+            except OSError:
+                pass  # renamed or removed meanwhile
 
     def _commit_lock(self) -> Optional[int]:
         if self._lock_fd is None and fcntl is not None:

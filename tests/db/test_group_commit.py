@@ -413,3 +413,96 @@ def test_killed_writers_leave_each_commit_once_and_in_order(target: str) -> None
     assert data == sorted((m.split()[0], int(m.split()[1])) for m in messages)
     db.verify()
     db.close()
+
+
+def test_a_request_stalled_past_the_outcomes_lifetime_is_withdrawn_not_served_again(
+    target: str, monkeypatch: Any
+) -> None:
+    """A waiter that finds no outcome after waiting longer than outcomes are surely kept must not
+    serve its request itself: a group may have stored it and its outcome been pruned since.  It is
+    withdrawn and the commit raises StorageError; nothing is stored."""
+    from botree.db import durable
+
+    monkeypatch.setattr(durable, "_STALE_AFTER", -1)  # every wait counts as stalled
+    first = Database(target)
+    with first.transaction() as tx:
+        root = tx.insert_root("r")
+    version = first.version
+    stalled = Database(target)
+    results: Dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: results.update(out=_commit(stalled, root)))
+    run_queued(target, [thread], 1)
+    assert isinstance(results["out"], StorageError) and "unknown" in str(results["out"])
+    assert queued(target) == 0  # withdrawn: no later group serves it
+    with first.transaction() as tx:  # a later group stores only its own commit
+        tx.insert_child(root, "later")
+    fresh = Database(target)
+    assert fresh.version == version + 1
+    assert [fresh.tree.data(n) for n in fresh.tree.preorder()] == ["r", "later"]
+    for db in (first, stalled, fresh):
+        db.close()
+
+
+def test_a_stalled_request_whose_outcome_is_there_lands_once(target: str, monkeypatch: Any) -> None:
+    """The stall check comes after the outcome is looked for: a request a group served is answered."""
+    from botree.db import durable
+
+    monkeypatch.setattr(durable, "_STALE_AFTER", -1)
+    server = Database(target)
+    with server.transaction() as tx:
+        root = tx.insert_root("r")
+    version = server.version
+    waiter = Database(target)
+    store = waiter._store  # type: ignore[attr-defined]
+    wait = store.await_unlocked
+
+    def await_then_serve() -> None:  # once the lock is free, another object's commit serves the queue
+        wait()
+        if "served" not in results:
+            results["served"] = True
+            with server.transaction() as tx:
+                tx.insert_child(root, "server's")
+
+    store.await_unlocked = await_then_serve
+    results: Dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: results.update(out=_commit(waiter, root)))
+    run_queued(target, [thread], 1)
+    tx = results["out"]
+    assert not isinstance(tx, Exception), tx
+    fresh = Database(target)
+    assert fresh.version == version + 2 and tx.committed == version + 2  # served in the server's group, after its own
+    assert sorted(fresh.tree.data(n) for n in fresh.tree.preorder()) == ["r", "server's", "waiter's"]
+    for db in (server, waiter, fresh):
+        db.close()
+
+
+def _commit(db: Database, parent: int) -> Any:
+    """Commit one insert under ``parent``: the transaction, or the exception."""
+    try:
+        with db.transaction() as tx:
+            tx.insert_child(parent, "waiter's")
+        return tx
+    except Exception as exc:  # reported to the test
+        return exc
+
+
+def test_a_half_written_request_left_by_a_dead_writer_is_removed(tmp_path: Any) -> None:
+    """``post`` writes ``<name>.tmp`` then renames it; a writer killed in between leaves the temporary
+    file.  A later group removes such files once they are old, and never serves them."""
+    target = os.path.join(str(tmp_path), "t.db")
+    db = Database(target)
+    with db.transaction() as tx:
+        root = tx.insert_root("r")
+    queue = target + "-queue"
+    os.makedirs(queue, exist_ok=True)
+    old = os.path.join(queue, f"{time.time_ns():020d}-12345.tmp")
+    young = os.path.join(queue, f"{time.time_ns():020d}-67890.tmp")
+    for path in (old, young):
+        with open(path, "wb") as out:
+            out.write(codec.encode_request(12345, 0, 0, False, None, {}, (("insert_child", (root, "x", -1), 9),)))
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    with db.transaction() as tx:
+        tx.insert_child(root, "y")
+    assert not os.path.exists(old) and os.path.exists(young)  # a live post may still be renaming the young one
+    assert [db.tree.data(n) for n in db.tree.preorder()] == ["r", "y"]
+    db.close()
