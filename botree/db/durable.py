@@ -402,8 +402,20 @@ class DurableDatabase(Database):
             return self._refresh(self._stored_head())
 
     def _stored_head(self) -> int:
-        """This handle's branch head as stored (main without branch tables: the head row). O(log)."""
-        newest = self._store.head()
+        """This handle's branch head as stored (main without branch tables: the head row). O(log).
+
+        On main, the commit rows after the head this object holds come in the same statement
+        (at most ``_PREFETCH``): the refresh that follows needs them (``_refresh``).
+        """
+        if self._branch != DEFAULT or self._branch_info["branched"]:
+            newest = self._store.head()
+        else:
+            held = self._shared.heads[DEFAULT][0]
+            newest, rows = self._store.head_and_commits(held, _PREFETCH)
+            if rows and not self._store.branched(newest):  # else their lineage is read with them (``_commits``)
+                for row in rows:
+                    if row[0] not in self._commit_cache:
+                        self._remember(row)
         return self._branch_head(newest) if self._branched(newest) else self._main_head(newest)
 
     def _branched(self, newest: int) -> bool:

@@ -1,7 +1,8 @@
-"""The head read also says whether branch tables exist (``Store.head``): one statement, not three.
+"""The head read also says whether branch tables exist (``Store.head``), and brings the new commit
+rows (``Store.head_and_commits``): one statement, not four.
 
 A refresh after another process's commit used to ask ``meta`` twice more (once for the
-handle's branch check, once for the lineage of the commits it read).  These tests count
+handle's branch check, once for the lineage of the commits it read), then read the commits.  These tests count
 the statements, and check that a branch another handle creates without moving the head
 is still seen: by reads, and by a commit on main, which must then move main's branch row.
 """
@@ -36,6 +37,8 @@ def test_a_refresh_after_another_commit_reads_head_and_branching_in_one_statemen
     assert b.tree.to_parent_table() == a.tree.to_parent_table()  # another handle's commit is seen
     assert sum("FROM head" in s for s in seen) == 1
     assert not [s for s in seen if "FROM meta" in s and "(SELECT count(*) FROM meta" not in s]
+    # the new commit row came with the head: not read again
+    assert not [s for s in seen if "FROM commits" in s and "FROM head" not in s]
     a.close()
     b.close()
 
