@@ -53,3 +53,50 @@ def test_a_commit_on_main_lands_when_another_handle_branches_during_its_transact
     done = _run_child(_BRANCH_DURING_TRANSACTION, target)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "2 1 [('main', 2), ('x', 1)] main"
+
+
+_THREADS_AND_A_BRANCH = """
+    import collections, sys, threading, time
+    from botree import Database
+    target = sys.argv[1]
+    a = Database(target)
+    with a.transaction() as tx:
+        root = tx.insert_root("r")
+    other = Database(target)
+    count, threads = 30, 4
+    landed = collections.defaultdict(list)
+    start = threading.Barrier(threads + 1)
+    def work(t):
+        start.wait()
+        for i in range(count):
+            with a.transaction() as tx:
+                tx.insert_child(root, [t, i])
+            landed[t].append(tx.committed)
+    running = [threading.Thread(target=work, args=(t,), daemon=True) for t in range(threads)]
+    for thread in running:
+        thread.start()
+    start.wait()
+    deadline = time.monotonic() + 10
+    while sum(map(len, landed.values())) < 20 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    other.branch("x")  # the head does not move: the threads' next commits must move main's row
+    for thread in running:
+        thread.join(15)
+    assert not any(thread.is_alive() for thread in running), "a committing thread hung"
+    fresh = Database(target)
+    data = collections.Counter(tuple(row["data"]) for row in fresh.tree.to_parent_table()[1:])
+    versions = sorted(v for vs in landed.values() for v in vs)
+    print(len(data), set(data.values()), versions == list(range(2, 2 + count * threads)),
+          fresh.branches()["main"] == fresh.version, {c.branch for c in fresh.history()})
+"""
+
+
+def test_threads_sharing_a_database_commit_once_each_while_another_handle_branches(target: str) -> None:
+    """Threads of one ``Database`` group their commits on main; another handle makes the first branch meanwhile.
+
+    Every transaction lands once (a version each, in one numbering), main's branch row
+    follows the head afterwards, and every commit is main's.
+    """
+    done = _run_child(_THREADS_AND_A_BRANCH, target)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "120 {1} True True {'main'}"
