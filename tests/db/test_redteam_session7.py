@@ -38,7 +38,9 @@ _BRANCH_DURING_TRANSACTION = """
         tx.insert_child(root, "y")
         a.branch("x")  # another handle makes them meanwhile; the head does not move
     fresh = Database(target)
-    print(b.version, head, sorted(fresh.branches().items()), fresh.history()[-1].branch)
+    print(b.version, head, sorted(fresh.branches().items()), fresh.history()[-1].branch,
+          [fresh.tree.data(n) for n in fresh.tree.preorder()],
+          [fresh.on("x").tree.data(n) for n in fresh.on("x").tree.preorder()])
 """
 
 
@@ -52,7 +54,7 @@ def test_a_commit_on_main_lands_when_another_handle_branches_during_its_transact
     """
     done = _run_child(_BRANCH_DURING_TRANSACTION, target)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "2 1 [('main', 2), ('x', 1)] main"
+    assert done.stdout.strip() == "2 1 [('main', 2), ('x', 1)] main ['r', 'y'] ['r']"
 
 
 _THREADS_AND_A_BRANCH = """
