@@ -102,3 +102,39 @@ def test_threads_sharing_a_database_commit_once_each_while_another_handle_branch
     done = _run_child(_THREADS_AND_A_BRANCH, target)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "120 {1} True True {'main'}"
+
+
+_QUEUED_WHEN_BRANCHED = """
+    import sys, threading
+    from botree import Database
+    from tests.db.test_group_commit import commit_in_thread, queued, wait_for, writers_lock
+    target = sys.argv[1]
+    setup = Database(target)
+    with setup.transaction() as tx:
+        root = tx.insert_root("r")
+    writers = [Database(target) for _ in range(3)]
+    results = {}
+    with writers_lock(target):  # a long transaction holds the writers' lock: every commit queues
+        threads = [commit_in_thread(db, lambda tx, i=i: tx.insert_child(root, i), results, f"w{i}")
+                   for i, db in enumerate(writers)]
+        wait_for(lambda: queued(target) == 3)
+        setup.branch("x")  # meanwhile: the first branch (the head does not move)
+    for thread in threads:
+        thread.join(15)
+    assert not any(thread.is_alive() for thread in threads), "a queued commit hung"
+    versions = sorted(results[f"w{i}"].committed for i in range(3))
+    fresh = Database(target)
+    print(versions, sorted(fresh.tree.data(n) for n in fresh.tree.children(root)), queued(target),
+          fresh.branches()["main"], {c.branch for c in fresh.history()})
+"""
+
+
+def test_queued_requests_land_once_each_when_the_first_branch_appears_while_they_wait(target: str) -> None:
+    """Three writers queue behind a held lock; another handle makes the first branch meanwhile.
+
+    No group may serve the queue once branch tables exist: each waiter commits alone
+    (``Regroup``), once, on main, moving main's branch row; the queue ends empty.
+    """
+    done = _run_child(_QUEUED_WHEN_BRANCHED, target)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[2, 3, 4] [0, 1, 2] 0 4 {'main'}"
