@@ -138,3 +138,46 @@ def test_queued_requests_land_once_each_when_the_first_branch_appears_while_they
     done = _run_child(_QUEUED_WHEN_BRANCHED, target)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[2, 3, 4] [0, 1, 2] 0 4 {'main'}"
+
+
+_INTERRUPTED_WAITER = """
+    import os, signal, sys, threading, time
+    from botree import Database
+    target = sys.argv[1]
+    db = Database(target)
+    with db.transaction() as tx:
+        root = tx.insert_root("r")
+    db._writer.acquire()  # another thread of this object is committing: this commit queues in memory
+
+    def interrupt():
+        deadline = time.monotonic() + 10
+        while not db._waiters and time.monotonic() < deadline:
+            time.sleep(0.001)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: KeyboardInterrupt in the main thread, waiting
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    try:
+        with db.transaction(message="interrupted") as tx:
+            tx.insert_child(root, "interrupted")
+        print("not interrupted")
+    except KeyboardInterrupt:
+        pass
+    db._writer.release()  # the other thread's commit is done
+    with db.transaction(message="later") as tx:
+        tx.insert_child(root, "later")
+    fresh = Database(target)
+    print([fresh.tree.data(n) for n in fresh.tree.children(root)], [c.message for c in fresh.history()][2:])
+"""
+
+
+def test_a_commit_interrupted_while_queued_behind_another_thread_is_not_applied_later(target: str) -> None:
+    """A thread's commit waits in memory (``_writer_or_wait``) behind another thread's commit of the
+    same ``Database``, and is interrupted (KeyboardInterrupt) before any group took it.
+
+    Nothing of it was stored or sent anywhere, so it must never land.  It stayed in
+    ``_waiters`` and the object's next commit served it: a transaction its caller saw
+    interrupted was applied later (twice, had the caller retried it).
+    """
+    done = _run_child(_INTERRUPTED_WAITER, target)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['later'] ['later']"
