@@ -1,6 +1,7 @@
-"""Red-team session 7: the shared-store commit path after the head read learned about branch tables.
+"""Red-team session 7: the shared-store commit path after the head read learned about branch tables,
+and a thread's commit interrupted while it waits behind another thread of the same ``Database``.
 
-Scenarios that hang are run in a child process with a deadline, so that a livelocked
+Scenarios that hang (or send signals) are run in a child process with a deadline, so that a livelocked
 commit cannot hold the test process (or the store's lock) hostage.
 """
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 
+from botree import Database
 from tests import ROOT
 
 _DEADLINE = 20.0
@@ -181,3 +183,30 @@ def test_a_commit_interrupted_while_queued_behind_another_thread_is_not_applied_
     done = _run_child(_INTERRUPTED_WAITER, target)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['later'] ['later']"
+
+
+def test_history_names_the_branch_of_commits_made_after_a_head_read_that_saw_no_branches(target: str) -> None:
+    """Passes: the head read's "no branch tables" covers only the commits up to the head it read.
+
+    ``b`` reads the head (no branch tables: its store skips lineage up to there); another
+    handle then branches and commits on the branch and on main.  ``b``'s history must name
+    each later commit's branch (lineage read), the earlier ones main (no lineage row).
+    """
+    a, b = Database(target), Database(target)
+    with a.transaction() as tx:
+        root = tx.insert_root("r")
+    first = b.version  # b's store: no branch tables as of this head
+    assert [c.branch for c in b.history(all_branches=True)] == ["main", "main"]  # cached before any branch
+    a.branch("x")
+    with a.on("x").transaction() as tx:
+        tx.insert_child(root, "on x")
+    with a.transaction() as tx:
+        tx.insert_child(root, "on main")
+    assert b.version == first + 2  # main's head: its own commit, after x's
+    assert [(c.version, c.branch) for c in b.history(all_branches=True)] == [
+        (0, "main"), (1, "main"), (first + 1, "x"), (first + 2, "main")
+    ]
+    assert [c.version for c in b.history()] == [0, 1, first + 2]
+    assert [b.on("x").tree.data(n) for n in b.on("x").tree.children(root)] == ["on x"]
+    for db in (a, b):
+        db.close()
