@@ -210,3 +210,40 @@ def test_history_names_the_branch_of_commits_made_after_a_head_read_that_saw_no_
     assert [b.on("x").tree.data(n) for n in b.on("x").tree.children(root)] == ["on x"]
     for db in (a, b):
         db.close()
+
+
+def test_a_queued_commit_that_raised_because_its_database_was_closed_does_not_land_later(target: str) -> None:
+    """A thread's commit waits, queued, behind a held writers' lock; another thread closes its ``Database``.
+
+    The commit raises StorageError ("... is closed"), which does not say its outcome is
+    unknown, and ``_commit_grouped`` promises that a posted copy is not served by another
+    writer's group after it raises, unless one already had.  It cannot withdraw it (its
+    store is closed), so the next group of any other writer applies it: a commit whose
+    caller saw it fail lands later (twice, if the caller retried it elsewhere).
+    """
+    import threading
+
+    from tests.db.test_group_commit import commit_in_thread, queued, wait_for, writers_lock
+
+    setup = Database(target)
+    with setup.transaction() as tx:
+        root = tx.insert_root("r")
+    closing = Database(target)
+    results: dict = {}
+    with writers_lock(target):
+        thread = commit_in_thread(closing, lambda tx: tx.insert_child(root, "closed"), results, "c")
+        wait_for(lambda: queued(target) == 1)
+        closer = threading.Thread(target=closing.close)
+        closer.start()
+        closer.join(10)
+        assert not closer.is_alive()
+    thread.join(10)  # woken once the lock is free (SQLite's wait blocks on it, not on the connection)
+    assert not thread.is_alive()
+    error = results["c"]
+    assert isinstance(error, Exception) and "closed" in str(error)
+    with setup.transaction() as tx:  # another writer's group serves the queue
+        tx.insert_child(root, "later")
+    fresh = Database(target)
+    assert [fresh.tree.data(n) for n in fresh.tree.children(root)] == ["later"]
+    for db in (setup, fresh):
+        db.close()
