@@ -1309,9 +1309,15 @@ class DurableDatabase(Database):
         if self._writer.acquire(blocking=False):
             return None
         waiter = _Waiter(tx)
-        with self._waiters_lock:
-            self._waiters.append(waiter)
-        self._writer.acquire()
+        try:
+            with self._waiters_lock:
+                self._waiters.append(waiter)
+            self._writer.acquire()
+        except BaseException:  # an interrupt while waiting: a group that did not take it yet never will
+            with self._waiters_lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+            raise
         return waiter
 
     def _claim(self, waiter: "_Waiter", tx: DbTransaction) -> Optional[Tuple[int, Tree, Tree, Tuple[Op, ...]]]:

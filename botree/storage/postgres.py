@@ -327,8 +327,11 @@ class PostgresStore(Store):
                     conn.execute("DELETE FROM queue WHERE ticket = ANY(%s)", (list(group.unqueued),))
                 if group.commits:
                     conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(group.last)))
-            if branched is not None and (branched.fetchall() or moved is None or moved.rowcount != 1):
-                raise Regroup()  # rolled back: branch tables appeared, or a writer that does not lock moved the head
+            if branched is not None and branched.fetchall():
+                self._branched = True  # the commit alone must see them, not an older head read's "none"
+                raise Regroup()  # rolled back: branch tables appeared
+            if branched is not None and (moved is None or moved.rowcount != 1):
+                raise Regroup()  # rolled back: a writer that does not lock moved the head
         except self._psycopg.Error as exc:
             raise self._map(exc) from None
 
@@ -366,6 +369,7 @@ class PostgresStore(Store):
                             cur.execute(sql)
                 conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(version)))
             if branched.fetchall():
+                self._branched = True  # the rebuild must see them, not an older head read's "none"
                 return False  # branches appeared since the caller looked: rolled back by the caller
             return bool(moved.rowcount == 1)
         except self._psycopg.Error as exc:

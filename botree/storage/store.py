@@ -637,6 +637,7 @@ class Store:
         that does not lock (an older botree) moved the head.
         """
         if group.commits and self._run(self._q("SELECT 1 FROM meta WHERE key = ?"), ("id_mark",)):
+            self._branched = True  # the commit alone must see them, not an older head read's "none"
             raise Regroup()  # branch tables: every commit moves a branch row, alone
         if group.commits and self._rowcount(
             self._q("UPDATE head SET version = ? WHERE id = 0 AND version = ?"), (group.last, group.first)
@@ -807,6 +808,7 @@ class Store:
             if lineage is not None:
                 self._advance(row[0], *lineage)
             elif self._run(self._q("SELECT 1 FROM meta WHERE key = ?"), ("id_mark",)):
+                self._branched = True  # the rebuild must see them, not an older head read's "none"
                 return False  # branches appeared since the caller looked: it must move main's row
         except _BranchMoved:
             return False
