@@ -1416,17 +1416,19 @@ class DurableDatabase(Database):
             )
 
     def _withdraw(self, ticket: int) -> Optional[Tuple[Optional[int], bytes]]:
-        """Settle queued request ``ticket`` as refused unless a group stored it meanwhile: that outcome, or None."""
+        """Settle queued request ``ticket`` as refused unless a group stored it meanwhile: that outcome, or None.
 
-        def work(head: int, retrying: bool) -> Optional[Tuple[Optional[int], bytes]]:
-            found = self._store.outcome(ticket)
-            if found is None:
-                self._store.settle(ticket, None, codec.encode_refusal(codec.OUTCOME_CONFLICT, "withdrawn"))
-            return found
-
-        found = self._store.commit_group(work)
-        self._store.unqueue([ticket])
-        return found
+        If another thread closed this object meanwhile, through a connection of its own
+        (opened and closed here): a request left queued would be stored by the next group
+        of any writer, after its commit raised.
+        """
+        if not self._store.closed:
+            return _withdrawn(self._store, ticket)
+        own = open_store(self.target)
+        try:
+            return _withdrawn(own, ticket)
+        finally:
+            own.close()
 
     def _commit_alone(self, tx: DbTransaction, make: Make, ticket: int, posted: Optional[float] = None) -> _Landed:
         """Branch tables appeared: ``tx`` is committed alone, unless a group stored it already.
@@ -1633,6 +1635,21 @@ class DurableDatabase(Database):
             del self._commit_cache[version]
             self._state_cache.pop(version, None)
         return cut
+
+
+def _withdrawn(store: Store, ticket: int) -> Optional[Tuple[Optional[int], bytes]]:
+    """``DurableDatabase._withdraw`` through ``store``: the outcome a group stored for ``ticket``, or None once
+    it is settled as refused (and taken off the queue). O(log) plus the wait for the writers' lock."""
+
+    def work(head: int, retrying: bool) -> Optional[Tuple[Optional[int], bytes]]:
+        found = store.outcome(ticket)
+        if found is None:
+            store.settle(ticket, None, codec.encode_refusal(codec.OUTCOME_CONFLICT, "withdrawn"))
+        return found
+
+    found = store.commit_group(work)
+    store.unqueue([ticket])
+    return found
 
 
 def _leaf_at(vector: ChunkedVector, number: int) -> Any:
