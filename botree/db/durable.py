@@ -1496,10 +1496,9 @@ class DurableDatabase(Database):
             else:
                 head = self._add(own, ticket, tx.ids)
                 built.append(own)
-            queued, landed = self._store.pending(_GROUP)
+            queued = self._store.queued(_GROUP)
             served.extend(other for other, _ in queued)
-            if self._store.unqueue_with_group(served):
-                del served[:]  # taken off the queue in this very transaction
+            landed = self._store.with_outcomes([other for other, _ in queued])  # one statement for all
             requests = []
             for other, payload in queued:
                 if other == ticket or other in landed:

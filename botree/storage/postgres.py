@@ -264,28 +264,6 @@ class PostgresStore(Store):
         rows = self._run("SELECT ticket, payload FROM queue ORDER BY seq LIMIT %s", (limit,))
         return [(int(t), bytes(p)) for t, p in rows]
 
-    def pending(self, limit: int) -> Tuple[List[Tuple[int, bytes]], Set[int]]:
-        """``Store.pending`` in one statement (the queue joined with the outcomes) once both tables exist."""
-        group = self._group
-        if not self._queue_known or group is None or not self._has_tickets():
-            return super().pending(limit)
-        rows = self._run(
-            "SELECT q.ticket, q.payload, t.ticket IS NOT NULL FROM queue q LEFT JOIN tickets t "
-            "ON t.ticket = q.ticket ORDER BY q.seq LIMIT %s", (limit,)
-        )
-        queued = [(int(t), bytes(p)) for t, p, _ in rows]
-        tickets = {ticket for ticket, _ in queued}
-        landed = {int(t) for t, _, has in rows if has} | {row[0] for row in group.tickets if row[0] in tickets}
-        return queued, landed
-
-    def unqueue_with_group(self, tickets: Sequence[int]) -> bool:
-        """The queue is a table: its served requests go in the group's own pipeline (``_write_group``)."""
-        group = self._group
-        if group is None:
-            raise StorageError("unqueue_with_group outside commit_group")
-        group.unqueued.extend(tickets)
-        return True
-
     def unqueue(self, tickets: Sequence[int]) -> None:
         if tickets:
             self._again(lambda retrying: self._run("DELETE FROM queue WHERE ticket = ANY(%s)", (list(tickets),)))
@@ -302,7 +280,7 @@ class PostgresStore(Store):
 
     def _write_group(self, group: Group) -> None:
         """``Store._write_group`` in one pipeline: one round trip for all of a group's versions and outcomes."""
-        if not group.commits and not group.tickets and not group.unqueued:
+        if not group.commits and not group.tickets:
             return
         if self._channel is None:
             self._channel = str(self._run(_CHANNEL)[0][0])
@@ -323,8 +301,6 @@ class PostgresStore(Store):
                             cur.executemany(sql, rows)
                         else:
                             cur.execute(sql)
-                if group.unqueued:  # an UNLOGGED table: no WAL; rolled back with the group if it is
-                    conn.execute("DELETE FROM queue WHERE ticket = ANY(%s)", (list(group.unqueued),))
                 if group.commits:
                     conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(group.last)))
             if branched is not None and branched.fetchall():

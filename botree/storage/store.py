@@ -690,18 +690,6 @@ class Store:
             raise CorruptDatabase(f"{where}: bad checksum")
         return version, payload
 
-    def pending(self, limit: int) -> Tuple[List[Tuple[int, bytes]], Set[int]]:
-        """Inside ``commit_group``: ``queued(limit)``, and those of them that have an outcome
-        (``with_outcomes``). Dialects may read both in one statement. O(limit log)."""
-        queued = self.queued(limit)
-        return queued, self.with_outcomes([ticket for ticket, _ in queued])
-
-    def unqueue_with_group(self, tickets: Sequence[int]) -> bool:
-        """Inside ``commit_group``: drop ``tickets`` from the queue in the group's own transaction,
-        if the queue is transactional (then True: no ``unqueue`` after it lands). O(1).
-        """
-        return False
-
     def with_outcomes(self, tickets: Sequence[int]) -> Set[int]:
         """Inside ``commit_group``: those of ``tickets`` that have an outcome, stored or settled by this
         group (as ``outcome`` counts them, its checksum not read). One statement for all. O(k log).
@@ -978,14 +966,13 @@ class Store:
 class Group:
     """What one ``commit_group``'s work appended and settled, written once the work is done."""
 
-    __slots__ = ("first", "last", "commits", "cells", "tickets", "unqueued")
+    __slots__ = ("first", "last", "commits", "cells", "tickets")
 
     def __init__(self, head: int) -> None:
         self.first = self.last = head  # the head the group found, and its newest version so far
         self.commits: List[CommitRow] = []
         self.cells: Dict[str, List[Tuple[int, Cell]]] = {}  # table -> (version, cell)
         self.tickets: List[Tuple[Any, ...]] = []  # rows of the tickets table
-        self.unqueued: List[int] = []  # requests it takes off a transactional queue (``unqueue_with_group``)
 
 
 class _Moved(Exception):
