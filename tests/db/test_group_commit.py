@@ -485,24 +485,3 @@ def _commit(db: Database, parent: int) -> Any:
     except Exception as exc:  # reported to the test
         return exc
 
-
-def test_a_half_written_request_left_by_a_dead_writer_is_removed(tmp_path: Any) -> None:
-    """``post`` writes ``<name>.tmp`` then renames it; a writer killed in between leaves the temporary
-    file.  A later group removes such files once they are old, and never serves them."""
-    target = os.path.join(str(tmp_path), "t.db")
-    db = Database(target)
-    with db.transaction() as tx:
-        root = tx.insert_root("r")
-    queue = target + "-queue"
-    os.makedirs(queue, exist_ok=True)
-    old = os.path.join(queue, f"{time.time_ns():020d}-12345.tmp")
-    young = os.path.join(queue, f"{time.time_ns():020d}-67890.tmp")
-    for path in (old, young):
-        with open(path, "wb") as out:
-            out.write(codec.encode_request(12345, 0, 0, False, None, {}, (("insert_child", (root, "x", -1), 9),)))
-    os.utime(old, (time.time() - 3600, time.time() - 3600))
-    with db.transaction() as tx:
-        tx.insert_child(root, "y")
-    assert not os.path.exists(old) and os.path.exists(young)  # a live post may still be renaming the young one
-    assert [db.tree.data(n) for n in db.tree.preorder()] == ["r", "y"]
-    db.close()

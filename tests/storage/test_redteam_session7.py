@@ -14,6 +14,9 @@ from botree import Database
 
 
 def test_the_stray_sweep_removes_only_old_stray_names_and_never_follows_a_link(tmp_path: Any) -> None:
+    """``post`` writes ``<name>.tmp`` then renames it; a writer killed in between leaves the temporary
+    file.  A later group removes such files once a minute old, never serves them, never follows a
+    link, and keeps every other name."""
     target = os.path.join(str(tmp_path), "t.db")
     db = Database(target)
     with db.transaction() as tx:
