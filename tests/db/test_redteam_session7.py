@@ -17,15 +17,18 @@ from tests import ROOT
 _DEADLINE = 20.0
 
 
-def _run_child(code: str, *args: str) -> "subprocess.CompletedProcess[str]":
-    """Run ``code`` in a fresh interpreter (argv[1:] = ``args``); a hang fails the test, it does not stall it."""
+def _child_says(code: str, *args: str) -> str:
+    """What ``code`` prints, run in a fresh interpreter (argv[1:] = ``args``); it must exit 0, and a
+    hang fails the test instead of stalling it."""
     try:
-        return subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-c", textwrap.dedent(code), *args],
             capture_output=True, text=True, cwd=ROOT, timeout=_DEADLINE,
         )
     except subprocess.TimeoutExpired as exc:
         raise AssertionError(f"the child hung past {_DEADLINE} s: {exc.stdout!r} {exc.stderr!r}") from None
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 _BRANCH_DURING_TRANSACTION = """
@@ -54,9 +57,7 @@ def test_a_commit_on_main_lands_when_another_handle_branches_during_its_transact
     rebuild asked ``Store.branched(as_of=head)``, which trusted the stale head read (same head
     version: creating a branch does not move the head), so every rebuild was refused again.
     """
-    done = _run_child(_BRANCH_DURING_TRANSACTION, target)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "2 1 [('main', 2), ('x', 1)] main ['r', 'y'] ['r']"
+    assert _child_says(_BRANCH_DURING_TRANSACTION, target) == "2 1 [('main', 2), ('x', 1)] main ['r', 'y'] ['r']"
 
 
 _THREADS_AND_A_BRANCH = """
@@ -101,9 +102,7 @@ def test_threads_sharing_a_database_commit_once_each_while_another_handle_branch
     Every transaction lands once (a version each, in one numbering), main's branch row
     follows the head afterwards, and every commit is main's.
     """
-    done = _run_child(_THREADS_AND_A_BRANCH, target)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "120 {1} True True {'main'}"
+    assert _child_says(_THREADS_AND_A_BRANCH, target) == "120 {1} True True {'main'}"
 
 
 _QUEUED_WHEN_BRANCHED = """
@@ -137,9 +136,7 @@ def test_queued_requests_land_once_each_when_the_first_branch_appears_while_they
     No group may serve the queue once branch tables exist: each waiter commits alone
     (``Regroup``), once, on main, moving main's branch row; the queue ends empty.
     """
-    done = _run_child(_QUEUED_WHEN_BRANCHED, target)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[2, 3, 4] [0, 1, 2] 0 4 {'main'}"
+    assert _child_says(_QUEUED_WHEN_BRANCHED, target) == "[2, 3, 4] [0, 1, 2] 0 4 {'main'}"
 
 
 _INTERRUPTED_WAITER = """
@@ -180,9 +177,7 @@ def test_a_commit_interrupted_while_queued_behind_another_thread_is_not_applied_
     ``_waiters`` and the object's next commit served it: a transaction its caller saw
     interrupted was applied later (twice, had the caller retried it).
     """
-    done = _run_child(_INTERRUPTED_WAITER, target)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['later'] ['later']"
+    assert _child_says(_INTERRUPTED_WAITER, target) == "['later'] ['later']"
 
 
 def test_history_names_the_branch_of_commits_made_after_a_head_read_that_saw_no_branches(target: str) -> None:
