@@ -181,7 +181,7 @@ class DurableDatabase(Database):
         try:
             first, cells = self._encode(-1, None, empty, time.time(), "initial", {}, (), set())
             created = self._store.initialise(first, cells, create)
-            head = self._stored_head()
+            head = self._stored_head(catching_up=False)
             loaded = empty if created else self._load_tree(head, None)
         except BaseException:
             self._store.close()
@@ -401,13 +401,15 @@ class DurableDatabase(Database):
         with self._lock:
             return self._refresh(self._stored_head())
 
-    def _stored_head(self) -> int:
+    def _stored_head(self, catching_up: bool = True) -> int:
         """This handle's branch head as stored (main without branch tables: the head row). O(log).
 
-        On main, the commit rows after the head this object holds come in the same statement
-        (at most ``_PREFETCH``): the refresh that follows needs them (``_refresh``).
+        ``catching_up`` (on main): the commit rows after the head this object holds come in
+        the same statement (at most ``_PREFETCH``), for the refresh that follows
+        (``_refresh``).  Opening and ``verify`` load the head afresh and read no other row:
+        damage in an older commit row is reported when that version is read, not on open.
         """
-        if self._branch != DEFAULT or self._branch_info["branched"]:
+        if not catching_up or self._branch != DEFAULT or self._branch_info["branched"]:
             newest = self._store.head()
         else:
             held = self._shared.heads[DEFAULT][0]
@@ -619,7 +621,7 @@ class DurableDatabase(Database):
                     )
             self._check_pins(oldest, head, stored)
             self._tree_cache.clear()
-            head = self._stored_head()
+            head = self._stored_head(catching_up=False)
             self._head = (head, self._load_tree(head, None))
             tree = self._head[1]
         try:

@@ -61,3 +61,35 @@ def test_a_branch_made_by_another_handle_without_moving_the_head_is_seen(target:
     assert fresh.branch("z", at=head).tree.to_parent_table() == [{"id": root, "parent": None, "order": 0, "data": "r"}]
     for db in (a, b, fresh):
         db.close()
+
+
+def test_a_damaged_older_commit_row_is_reported_when_read_not_on_open(tmp_path: Any) -> None:
+    """Opening reads the head's own commit row only: an older row's damage surfaces where that version
+    is read (``history``, ``as_of``), never as data, and does not make the database unopenable."""
+    import sqlite3
+
+    import pytest
+
+    from botree.errors import CorruptDatabase
+
+    path = os.path.join(str(tmp_path), "t.db")
+    db = Database(path)
+    with db.transaction(message="root") as tx:
+        root = tx.insert_root("r")
+    for i in range(4):
+        with db.transaction(message=f"m{i}") as tx:
+            tx.insert_child(root, i)
+    damaged = db.version - 2
+    expected = db.tree.to_parent_table()
+    db.close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE commits SET crc = crc + 1 WHERE version = ?", (damaged,))
+    conn.commit()
+    conn.close()
+    again = Database(path)
+    assert again.tree.to_parent_table() == expected
+    with pytest.raises(CorruptDatabase):
+        again.history()
+    with pytest.raises(CorruptDatabase):
+        again.as_of(damaged)
+    again.close()
