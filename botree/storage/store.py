@@ -506,7 +506,13 @@ class Store:
             return {}
         rows = self.query("SELECT version, branch, merged FROM lineage WHERE version >= ? AND version <= ?",
                           (first, last))
-        return {int(v): (str(b), None if m is None else int(m)) for v, b, m in rows}
+        found: Dict[int, Tuple[str, Optional[int]]] = {}
+        for v, b, m in rows:
+            where = f"{self.target}: the lineage row of version {v!r}"
+            if not isinstance(b, str):
+                raise CorruptDatabase(f"{where}: its branch is not text")
+            found[_int(v, where)] = (b, None if m is None else _int(m, where))
+        return found
 
     # -- committing ----------------------------------------------------------------------
 
