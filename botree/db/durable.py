@@ -618,6 +618,7 @@ class DurableDatabase(Database):
                         "whole cell"
                     )
             self._check_pins(oldest, head, stored)
+            self._check_branches(oldest, head, present)
             self._tree_cache.clear()
             head = self._stored_head()
             self._head = (head, self._load_tree(head, None))
@@ -628,6 +629,23 @@ class DurableDatabase(Database):
             raise  # CorruptDatabase from a leaf that fails to load, or a lost connection: as it is
         except Exception as exc:  # an InvariantError or a decoding failure deep in a read
             raise CorruptDatabase(f"{self.target}: version {head} fails its check: {exc}") from exc
+
+    def _check_branches(self, oldest: int, head: int, present: Set[str]) -> None:
+        """``CorruptDatabase`` unless the branch tables (if any) hold a valid ``id_mark``, a row for main,
+        every branch head a kept version, and every lineage row's merged version an older one. O(branches + rows)."""
+        if "branches" not in present and not self._store.branched():
+            return
+        self._store.id_mark()  # missing (the tables would go unread: every branch but main unlisted) or not a number
+        heads = self._store.heads()
+        if DEFAULT not in heads:
+            raise CorruptDatabase(f"{self.target}: the branch tables have no row for {DEFAULT!r}")
+        for name, version in heads.items():
+            if not oldest <= version <= head:
+                raise CorruptDatabase(f"{self.target}: branch {name!r} is at version {version}, not a kept one "
+                                      f"({oldest}..{head})")
+        for version, (_, merged) in self._store.lineage(oldest, head).items():
+            if merged is not None and not 0 <= merged < version:
+                raise CorruptDatabase(f"{self.target}: version {version} merged version {merged}, not an older one")
 
     def _check_pins(self, oldest: int, head: int, stored: Set[Tuple[str, int, int]]) -> None:
         """Every manifest and leaf cell that versions oldest..head pin is stored. O(pins + manifests · 64)."""
@@ -1252,6 +1270,8 @@ class DurableDatabase(Database):
     def _branch_head(self, stored: int) -> int:
         """This branch's stored head (branch tables exist). O(log)."""
         head = self._store.branch_head(self._branch)
+        if head is None and self._branch == DEFAULT:  # ``delete_branch`` refuses main: its row is gone by damage
+            raise CorruptDatabase(f"{self.target}: the branch tables have no row for {DEFAULT!r}")
         if head is None:
             raise BranchNotFound(f"branch {self._branch!r} does not exist (deleted?)")
         return head
