@@ -85,3 +85,12 @@ def test_a_missing_main_branch_row_is_corrupt_not_branch_not_found(target: str) 
     with pytest.raises(CorruptDatabase):
         with Database(target) as db:
             db.verify()
+
+
+def test_branch_tables_without_their_marker_do_not_open_as_an_unbranched_database(target: str) -> None:
+    """With ``meta.id_mark`` gone, the branch tables went unread: ``Database(target)`` listed main alone
+    and served the head row's version (branch x's commit) as main's tree, and commits went on from it."""
+    _two_branches(target)
+    _sql(target, "DELETE FROM meta WHERE key = 'id_mark'")
+    with pytest.raises(CorruptDatabase, match="id_mark"):
+        Database(target)
