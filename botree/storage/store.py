@@ -274,6 +274,8 @@ class Store:
         if found != FORMAT and found not in WHOLE_CELLS_ONLY:
             raise CorruptDatabase(f"{self.target} has format {found!r}, this library reads {FORMAT!r}")
         self.patches = found == FORMAT
+        if "branches" in tables:
+            self.id_mark()  # CorruptDatabase if gone: the branch tables would go unread, main served the head row's
         return False
 
     def format(self) -> Optional[str]:

@@ -72,8 +72,8 @@ def test_verify_reports_damaged_branch_tables(target: str, damage: str) -> None:
     listed) or unreadable, or a lineage row naming an unknown merged version, it passed."""
     _two_branches(target)
     _sql(target, damage)
-    with Database(target) as db:
-        with pytest.raises(CorruptDatabase):
+    with pytest.raises(CorruptDatabase):
+        with Database(target) as db:  # (reported on opening, now, for a missing or unreadable marker)
             db.verify()
 
 
