@@ -45,3 +45,44 @@ def test_a_lineage_row_of_the_wrong_type_is_corrupt(tmp_path: Any, damage: str) 
     with pytest.raises(CorruptDatabase, match="lineage"):
         with Database(path) as db:  # opening reads the head's commit row, and its lineage
             db.history()
+
+
+def _sql(target: str, statement: str) -> None:
+    if "://" in target:
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as conn:
+            conn.execute(statement)
+    else:
+        conn = sqlite3.connect(target)
+        try:
+            conn.execute(statement)
+            conn.commit()
+        finally:
+            conn.close()
+
+
+def test_compaction_does_not_destroy_a_patch_base_because_the_base_column_was_damaged(target: str) -> None:
+    """A patch cell's ``base`` column (outside the cell checksum) set to NULL: every read still serves the
+    right tree (the payload names its base), so nothing reports the damage, and ``compact`` trusted the
+    column, dropped the whole cell the patches apply to, and left the head unreadable ("the cell is
+    missing").  Committed data was lost to damage that reads never reported.  Compaction must either
+    refuse (CorruptDatabase) or keep what the head needs."""
+    with Database(target) as db:
+        with db.transaction() as tx:
+            root = tx.insert_root("r")
+            for i in range(200):
+                tx.insert_child(root, i)
+        for k in range(3):  # small changes to leaf 0 of the node table: patches on version 1's cell
+            with db.transaction() as tx:
+                tx.set_data(list(db.tree.children(root))[k * 7], ["v", k])
+        want = [db.tree.data(n) for n in db.tree.preorder()]
+    _sql(target, "UPDATE nodes SET base = NULL WHERE version > 1")
+    with Database(target) as db:
+        assert [db.tree.data(n) for n in db.tree.preorder()] == want  # reads are right: the payload knows
+        try:
+            db.compact(1)
+        except CorruptDatabase:
+            pass  # refusing to compact over the damage is a right answer too
+    with Database(target) as db:
+        assert [db.tree.data(n) for n in db.tree.preorder()] == want
