@@ -94,3 +94,27 @@ def test_branch_tables_without_their_marker_do_not_open_as_an_unbranched_databas
     _sql(target, "DELETE FROM meta WHERE key = 'id_mark'")
     with pytest.raises(CorruptDatabase, match="id_mark"):
         Database(target)
+
+
+def test_merging_a_branch_handle_of_another_database_is_refused(target: str) -> None:
+    """``merge(source)`` with a ``Database`` used only ``source.branch_name``: a handle of another
+    database (here an in-memory one) merged this database's branch of the same name, silently,
+    ignoring the data of the branch the caller passed."""
+    with Database(target) as db:
+        with db.transaction() as tx:
+            root = tx.insert_root("r")
+        mine = db.branch("x")
+        with mine.transaction() as tx:
+            tx.insert_child(root, "mine on x")
+        other = Database()
+        with other.transaction() as tx:
+            theirs_root = tx.insert_root("other")
+        theirs = other.branch("x")
+        with theirs.transaction() as tx:
+            tx.insert_child(theirs_root, "theirs on x")
+        version = db.version
+        with pytest.raises(InvalidArgument):
+            db.merge(theirs)
+        assert db.version == version and [db.tree.data(n) for n in db.tree.preorder()] == ["r"]
+        with Database(target) as again:  # a handle of this database opened separately is fine
+            assert db.merge(again.on("x")) == version + 1
