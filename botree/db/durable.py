@@ -255,6 +255,19 @@ class DurableDatabase(Database):
         """The file path or URL (without password). O(1)."""
         return self._store.target
 
+    def _same_database(self, other: Database) -> bool:
+        """``Database._same_database``: also a handle opened separately on the same file or URL. O(1)."""
+        if other._shared is self._shared:
+            return True
+        if not isinstance(other, DurableDatabase):
+            return False
+        if "://" in self.target or "://" in other.target:
+            return self.target == other.target
+        try:
+            return os.path.samefile(self.target, other.target)
+        except OSError:
+            return False
+
     def close(self) -> None:
         """Stop the change feed and close the connection; trees already loaded stay usable for what they loaded.
 
