@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Any
+import threading
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
@@ -86,3 +87,80 @@ def test_compaction_does_not_destroy_a_patch_base_because_the_base_column_was_da
             pass  # refusing to compact over the damage is a right answer too
     with Database(target) as db:
         assert [db.tree.data(n) for n in db.tree.preorder()] == want
+
+
+@pytest.fixture(scope="module")
+def password_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster that refuses connections without the password (scram-sha-256)."""
+    import glob
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb") or ""]
+    if not found[-1] or not os.path.exists(found[-1]):
+        pytest.skip("no PostgreSQL server binaries to start a cluster with a password")
+    initdb = found[-1]
+    pg_ctl = os.path.join(os.path.dirname(initdb), "pg_ctl")
+    home = tempfile.mkdtemp(prefix="botree-pw-")
+    as_user: List[str] = []
+    password = os.path.join(home, "password")
+    with open(password, "w") as f:
+        f.write("s3cret\n")
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        for path in (home, password):
+            shutil.chown(path, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = os.path.join(home, "data")
+    try:
+        subprocess.run([*as_user, initdb, "-D", data, "-A", "scram-sha-256", "-U", "postgres", f"--pwfile={password}"],
+                       check=True, capture_output=True, timeout=120)
+        subprocess.run([*as_user, pg_ctl, "-D", data, "-o", f"-p {port} -k {home} -c listen_addresses=127.0.0.1 "
+                        "-c fsync=off", "-w", "-l", os.path.join(home, "log"), "start"],
+                       check=True, capture_output=True, timeout=120)
+    except (OSError, subprocess.SubprocessError) as exc:
+        shutil.rmtree(home, ignore_errors=True)
+        pytest.skip(f"cannot start a PostgreSQL cluster with a password: {exc}")
+    try:
+        yield f"postgresql://postgres:s3cret@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_queued_commit_whose_database_was_closed_is_withdrawn_on_a_server_that_needs_a_password(
+    password_url: str,
+) -> None:
+    """Session 7's fix: a queued commit whose ``Database`` another thread closed withdraws its request
+    through a store of its own (``DurableDatabase._withdraw``).  That store was opened from
+    ``self.target``, the URL with its password removed (for messages), so on a server that wants one
+    it could not connect, the request stayed queued, and the next group of another writer stored the
+    commit its caller had been told failed."""
+    from tests.db.test_group_commit import commit_in_thread, queued, wait_for, writers_lock
+
+    setup = Database(password_url)
+    with setup.transaction() as tx:
+        root = tx.insert_root("r")
+    closing = Database(password_url)
+    results: Dict[str, Any] = {}
+    with writers_lock(password_url):
+        thread = commit_in_thread(closing, lambda tx: tx.insert_child(root, "closed"), results, "c")
+        wait_for(lambda: queued(password_url) == 1)
+        closer = threading.Thread(target=closing.close)
+        closer.start()
+        closer.join(10)
+        assert not closer.is_alive()
+    thread.join(10)
+    assert not thread.is_alive()
+    error = results["c"]
+    assert isinstance(error, Exception) and "closed" in str(error)
+    assert queued(password_url) == 0  # withdrawn
+    with setup.transaction() as tx:  # another writer's group serves the queue
+        tx.insert_child(root, "later")
+    with Database(password_url) as fresh:
+        assert [fresh.tree.data(n) for n in fresh.tree.children(root)] == ["later"]
+    setup.close()
