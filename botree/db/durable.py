@@ -152,6 +152,7 @@ class DurableDatabase(Database):
         if not create:
             _must_exist(target)
         self._store = open_store(target)
+        self._opened_as = target  # with its password (``target`` has none): ``_withdraw`` opens a store of its own
         super().__init__(empty)
         # Commit rows read or written here, by version: checked when read, decoded (a ``Commit``) when
         # first asked (``_commits``).  A writer catching up reads every other writer's rows but a
@@ -1457,7 +1458,7 @@ class DurableDatabase(Database):
         """
         if not self._store.closed:
             return _withdrawn(self._store, ticket)
-        own = open_store(self.target)
+        own = open_store(self._opened_as)
         try:
             return _withdrawn(own, ticket)
         finally:
