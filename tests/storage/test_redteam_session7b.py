@@ -164,3 +164,22 @@ def test_a_queued_commit_whose_database_was_closed_is_withdrawn_on_a_server_that
     with Database(password_url) as fresh:
         assert [fresh.tree.data(n) for n in fresh.tree.children(root)] == ["later"]
     setup.close()
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    from tests.conftest import pg_schema_url
+
+    yield from pg_schema_url()
+
+
+@pytest.mark.parametrize("extra", ["&password=s3cret", "&password=s3cret&application_name=app@corp"],
+                         ids=["password-parameter", "at-sign-in-the-query"])
+def test_the_target_shown_in_messages_holds_no_password_given_as_a_parameter(url: str, extra: str) -> None:
+    """``target`` is documented as the URL "without password", and it is what every message and
+    ``repr`` shows.  Only a password in the userinfo was removed: one given as the libpq
+    ``password`` parameter was kept, and an ``@`` in the query (as in ``user=name@server``) was taken
+    for the userinfo's, keeping the password and mangling the rest of the URL."""
+    with Database(url + extra) as db:
+        assert "s3cret" not in db.target and "s3cret" not in repr(db)
+        assert db.target.startswith(url.split("?")[0] + "?")  # the user, host and database, as given
