@@ -178,8 +178,9 @@ def url() -> Iterator[str]:
 def test_the_target_shown_in_messages_holds_no_password_given_as_a_parameter(url: str, extra: str) -> None:
     """``target`` is documented as the URL "without password", and it is what every message and
     ``repr`` shows.  Only a password in the userinfo was removed: one given as the libpq
-    ``password`` parameter was kept, and an ``@`` in the query (as in ``user=name@server``) was taken
-    for the userinfo's, keeping the password and mangling the rest of the URL."""
+    ``password`` parameter was kept (with an ``@`` later in the query too).  (In a URL without
+    userinfo, ``_redact`` also took an ``@`` in the query for the userinfo's and mangled the host:
+    ``postgresql://h/db?user=a@b`` became ``postgresql://h@b``; fixed with this.)"""
     with Database(url + extra) as db:
         assert "s3cret" not in db.target and "s3cret" not in repr(db)
         assert db.target.startswith(url.split("?")[0] + "?")  # the user, host and database, as given
