@@ -41,6 +41,10 @@ def check_name(name: Any) -> str:
     """``name`` if it is a usable branch name; ``InvalidArgument`` otherwise. O(len)."""
     if type(name) is not str or not name or len(name) > 200 or name != name.strip() or "\x00" in name:
         raise InvalidArgument(f"a branch name is a non-empty string without surrounding spaces, not {name!r}")
+    try:
+        name.encode("utf-8")  # stored as text: a lone surrogate has no encoding (as in ``check_message``)
+    except UnicodeEncodeError as exc:
+        raise InvalidArgument(f"a branch name must be valid Unicode text, not {name!r}: {exc}") from None
     return name
 
 

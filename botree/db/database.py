@@ -752,12 +752,21 @@ class Database:
         """
         if resolve not in (None, "ours", "theirs"):
             raise InvalidArgument(f"resolve must be None, 'ours' or 'theirs', not {resolve!r}")
+        if isinstance(source, Database) and not self._same_database(source):
+            raise InvalidArgument(
+                "merge's source is a handle of another database; to merge this database's branch of that "
+                f"name, pass the name ({source.branch_name!r})"
+            )
         name = source.branch_name if isinstance(source, Database) else check_name(source)
         check_message(message)
         checked = MappingProxyType(check_meta(meta))
         if name not in self.branches():
             raise BranchNotFound(f"branch {name!r} does not exist")
         return self._append_merge(name, resolve, message, checked)
+
+    def _same_database(self, other: "Database") -> bool:
+        """Whether ``other`` is a handle of this database (a branch of it, or itself). O(1)."""
+        return other._shared is self._shared
 
     def _merged(
         self, version: int, head: Tree, source: int, resolve: Optional[str]

@@ -152,6 +152,7 @@ class DurableDatabase(Database):
         if not create:
             _must_exist(target)
         self._store = open_store(target)
+        self._opened_as = target  # with its password (``target`` has none): ``_withdraw`` opens a store of its own
         super().__init__(empty)
         # Commit rows read or written here, by version: checked when read, decoded (a ``Commit``) when
         # first asked (``_commits``).  A writer catching up reads every other writer's rows but a
@@ -254,6 +255,19 @@ class DurableDatabase(Database):
     def target(self) -> str:
         """The file path or URL (without password). O(1)."""
         return self._store.target
+
+    def _same_database(self, other: Database) -> bool:
+        """``Database._same_database``: also a handle opened separately on the same file or URL. O(1)."""
+        if other._shared is self._shared:
+            return True
+        if not isinstance(other, DurableDatabase):
+            return False
+        if "://" in self.target or "://" in other.target:
+            return self.target == other.target
+        try:
+            return os.path.samefile(self.target, other.target)
+        except OSError:
+            return False
 
     def close(self) -> None:
         """Stop the change feed and close the connection; trees already loaded stay usable for what they loaded.
@@ -620,6 +634,7 @@ class DurableDatabase(Database):
                         "whole cell"
                     )
             self._check_pins(oldest, head, stored)
+            self._check_branches(oldest, head, present)
             self._tree_cache.clear()
             head = self._stored_head(catching_up=False)
             self._head = (head, self._load_tree(head, None))
@@ -630,6 +645,23 @@ class DurableDatabase(Database):
             raise  # CorruptDatabase from a leaf that fails to load, or a lost connection: as it is
         except Exception as exc:  # an InvariantError or a decoding failure deep in a read
             raise CorruptDatabase(f"{self.target}: version {head} fails its check: {exc}") from exc
+
+    def _check_branches(self, oldest: int, head: int, present: Set[str]) -> None:
+        """``CorruptDatabase`` unless the branch tables (if any) hold a valid ``id_mark``, a row for main,
+        every branch head a kept version, and every lineage row's merged version an older one. O(branches + rows)."""
+        if "branches" not in present and not self._store.branched():
+            return
+        self._store.id_mark()  # missing (the tables would go unread: every branch but main unlisted) or not a number
+        heads = self._store.heads()
+        if DEFAULT not in heads:
+            raise CorruptDatabase(f"{self.target}: the branch tables have no row for {DEFAULT!r}")
+        for name, version in heads.items():
+            if not oldest <= version <= head:
+                raise CorruptDatabase(f"{self.target}: branch {name!r} is at version {version}, not a kept one "
+                                      f"({oldest}..{head})")
+        for version, (_, merged) in self._store.lineage(oldest, head).items():
+            if merged is not None and not 0 <= merged < version:
+                raise CorruptDatabase(f"{self.target}: version {version} merged version {merged}, not an older one")
 
     def _check_pins(self, oldest: int, head: int, stored: Set[Tuple[str, int, int]]) -> None:
         """Every manifest and leaf cell that versions oldest..head pin is stored. O(pins + manifests · 64)."""
@@ -1254,6 +1286,8 @@ class DurableDatabase(Database):
     def _branch_head(self, stored: int) -> int:
         """This branch's stored head (branch tables exist). O(log)."""
         head = self._store.branch_head(self._branch)
+        if head is None and self._branch == DEFAULT:  # ``delete_branch`` refuses main: its row is gone by damage
+            raise CorruptDatabase(f"{self.target}: the branch tables have no row for {DEFAULT!r}")
         if head is None:
             raise BranchNotFound(f"branch {self._branch!r} does not exist (deleted?)")
         return head
@@ -1426,7 +1460,7 @@ class DurableDatabase(Database):
         """
         if not self._store.closed:
             return _withdrawn(self._store, ticket)
-        own = open_store(self.target)
+        own = open_store(self._opened_as)
         try:
             return _withdrawn(own, ticket)
         finally:

@@ -57,6 +57,7 @@ from .store import (
 
 # What libpq says when the server went away mid-statement, before psycopg marks the connection
 # broken (seen under pg_terminate_backend: "connection socket closed" from the wait loop).
+_PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 _LOST_TEXT = re.compile(r"socket closed|server closed the connection|terminating connection|connection is lost")
 _INIT_LOCK = 0x626F74726565  # "botree": the advisory lock taken while creating the schema
 # The NOTIFY channel of a schema: one per database and schema (an identifier of at most 63 bytes).
@@ -485,9 +486,14 @@ def _one_line(exc: Exception) -> str:
 
 
 def _redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    head, sep, tail = url.partition("@")
-    if not sep or "://" not in head:
+    """The URL without its password (the userinfo's, and a ``password`` parameter's), for messages."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
         return url
-    scheme, _, userinfo = head.partition("://")
-    return f"{scheme}://{userinfo.split(':', 1)[0]}@{tail}"
+    end = min([i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0] or [len(rest)])
+    netloc, tail = rest[:end], rest[end:]  # an @ after the host (in the query) is not the userinfo's
+    userinfo, at, host = netloc.rpartition("@")
+    if at:
+        netloc = f"{userinfo.split(':', 1)[0]}@{host}"
+    tail = _PASSWORD_PARAMETER.sub(r"\1***", tail)
+    return f"{scheme}://{netloc}{tail}"

@@ -274,6 +274,8 @@ class Store:
         if found != FORMAT and found not in WHOLE_CELLS_ONLY:
             raise CorruptDatabase(f"{self.target} has format {found!r}, this library reads {FORMAT!r}")
         self.patches = found == FORMAT
+        if "branches" in tables:
+            self.id_mark()  # CorruptDatabase if gone: the branch tables would go unread, main served the head row's
         return False
 
     def format(self) -> Optional[str]:
@@ -506,7 +508,13 @@ class Store:
             return {}
         rows = self.query("SELECT version, branch, merged FROM lineage WHERE version >= ? AND version <= ?",
                           (first, last))
-        return {int(v): (str(b), None if m is None else int(m)) for v, b, m in rows}
+        found: Dict[int, Tuple[str, Optional[int]]] = {}
+        for v, b, m in rows:
+            where = f"{self.target}: the lineage row of version {v!r}"
+            if not isinstance(b, str):
+                raise CorruptDatabase(f"{where}: its branch is not text")
+            found[_int(v, where)] = (b, None if m is None else _int(m, where))
+        return found
 
     # -- committing ----------------------------------------------------------------------
 
