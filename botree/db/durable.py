@@ -81,6 +81,7 @@ _Landed = Tuple[int, Optional[Tuple[Tree, Optional[Tuple[Op, ...]]]], "Tree | Ca
 _CACHED_CELLS = 1 << 16  # (base, patched slots) of cells read or written here; cleared when full
 # A leaf whose slots changed since its base's in more than this fraction is written whole again.
 _PATCH_SHARE = 4  # at most 64 // 4 = 16 of 64 slots in a patch
+_PATCH_HEAD = 16  # bytes of a cell that hold a patch's header and base: [PATCH, base, ... (msgpack)
 # make(head version, head) -> (tree to store, its logged updates or None, ids it deleted)
 Manifests = Dict[Tuple[str, int, int], List[int]]  # (table, group, version written) -> its leaves' cell versions
 Make = Callable[[int, Tree], Tuple[Tree, Optional[Tuple[Op, ...]], Set[int]]]
@@ -1646,6 +1647,25 @@ class DurableDatabase(Database):
             )
             return version, previous, self._head[1]
 
+    def _check_base_columns(self) -> None:
+        """Inside ``compact``: ``CorruptDatabase`` unless every cell's ``base`` column names the base its
+        payload names (None for a whole cell). O(stored cells), a short prefix of each read.
+
+        Reads never use the column (the payload, under its checksum, names the base), so
+        damage to it goes unnoticed until compaction trusts it to keep the patches' bases:
+        a patch whose column was emptied would lose its base, and the versions reading it
+        their data.  Compaction refuses instead (``verify`` says where).
+        """
+        if not self._store.patches:
+            return
+        for table, leaf, version, base, prefix in self._store.cell_prefixes(_PATCH_HEAD):
+            named = codec.patch_base(prefix)
+            if named != base:
+                raise CorruptDatabase(
+                    f"{self.target}: {table} leaf {leaf} version {version}: its base column says {base}, its "
+                    f"payload {named}; not compacting over the damage"
+                )
+
     def _drop_before(self, keep: int) -> int:
         """``compact``: keep each branch's newest ``keep`` first-parent versions and all newer; drop the rest.
 
@@ -1657,6 +1677,7 @@ class DurableDatabase(Database):
         """
 
         def plan(head: int, heads: Dict[str, int]) -> Tuple[int, Optional[Set[Tuple[str, int, int]]]]:
+            self._check_base_columns()
             oldest = self._store.oldest()
             tips = set(heads.values()) or {head}
             self._commits(max(oldest, min(tips) - keep + 1), head)  # one range read, all at or after the cut

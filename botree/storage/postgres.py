@@ -58,6 +58,7 @@ from .store import (
 # What libpq says when the server went away mid-statement, before psycopg marks the connection
 # broken (seen under pg_terminate_backend: "connection socket closed" from the wait loop).
 _PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+_USERINFO = re.compile(r"([^@/]*)@")  # a URL's user[:password]@ (libpq stops looking at the first /)
 _LOST_TEXT = re.compile(r"socket closed|server closed the connection|terminating connection|connection is lost")
 _INIT_LOCK = 0x626F74726565  # "botree": the advisory lock taken while creating the schema
 # The NOTIFY channel of a schema: one per database and schema (an identifier of at most 63 bytes).
@@ -490,10 +491,7 @@ def _redact(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
-    end = min([i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0] or [len(rest)])
-    netloc, tail = rest[:end], rest[end:]  # an @ after the host (in the query) is not the userinfo's
-    userinfo, at, host = netloc.rpartition("@")
-    if at:
-        netloc = f"{userinfo.split(':', 1)[0]}@{host}"
-    tail = _PASSWORD_PARAMETER.sub(r"\1***", tail)
-    return f"{scheme}://{netloc}{tail}"
+    userinfo = _USERINFO.match(rest)  # libpq's rule: an @ before any / ends the user's part
+    if userinfo is not None:
+        rest = userinfo.group(1).split(":", 1)[0] + rest[userinfo.end() - 1 :]
+    return scheme + "://" + _PASSWORD_PARAMETER.sub(r"\1***", rest)

@@ -391,6 +391,21 @@ class Store:
             found[(str(table), _int(leaf, where), _int(version, where))] = (_blob(payload, where), _int(crc, where))
         return found
 
+    def cell_prefixes(self, size: int) -> Iterator[Tuple[str, int, int, Optional[int], bytes]]:
+        """Every stored cell of every cell table: (table, leaf, version, base column, the payload's first
+        ``size`` bytes). O(stored cells) (for ``compact``, which must not trust the base column alone)."""
+        base = "base" if self.patches else "NULL"
+        present = self._tables()
+        for table in (*TABLES, *(t for t in OPTIONAL_TABLES if t in present)):
+            for leaf, version, of, prefix in self.query(
+                f"SELECT leaf, version, {base}, substr(payload, 1, {int(size)}) FROM {table}"
+            ):
+                where = f"{self.target}: a {table} cell"
+                yield (
+                    table, _int(leaf, where), _int(version, where), None if of is None else _int(of, where),
+                    _blob(prefix, where),
+                )
+
     def cells(self, table: str) -> Iterator[Tuple[int, int, bytes, int, Optional[int]]]:
         """Every stored cell of ``table``: (leaf, version, payload, crc, base). O(table) (for ``verify``)."""
         base = "base" if self.patches else "NULL"

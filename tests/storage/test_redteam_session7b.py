@@ -184,3 +184,17 @@ def test_the_target_shown_in_messages_holds_no_password_given_as_a_parameter(url
     with Database(url + extra) as db:
         assert "s3cret" not in db.target and "s3cret" not in repr(db)
         assert db.target.startswith(url.split("?")[0] + "?")  # the user, host and database, as given
+
+
+@pytest.mark.parametrize("given, shown", [
+    ("postgresql://u:pw@h:5432/db?options=x", "postgresql://u@h:5432/db?options=x"),
+    ("postgresql://u:p?w@h/db", "postgresql://u@h/db"),  # libpq: the user's part ends at the first @ before a /
+    ("postgresql://u:p#w@h/db", "postgresql://u@h/db"),
+    ("postgresql://h/db?options=a@b", "postgresql://h/db?options=a@b"),  # an @ after the path is not a user's
+    ("postgresql://u@h/db?password=s&x=1", "postgresql://u@h/db?password=***&x=1"),
+    ("postgresql://u:pw@[::1]:5/d", "postgresql://u@[::1]:5/d"),
+])
+def test_a_password_never_survives_redaction_whatever_it_holds(given: str, shown: str) -> None:
+    from botree.storage.postgres import _redact
+
+    assert _redact(given) == shown
