@@ -9,6 +9,7 @@ import pytest
 
 from botree import Database
 from botree.errors import CorruptDatabase, InvalidArgument
+from tests.storage.test_damage import _sql  # edits the store behind botree's back
 
 _SURROGATE = "b\ud800"  # a lone surrogate: no UTF-8 encoding, so no stored name can hold it
 
@@ -26,24 +27,6 @@ def test_a_branch_name_that_is_not_valid_unicode_is_invalid_argument_and_changes
     with Database(target) as again:
         assert again.branches() == {"main": 1} and again.version == 1
         again.verify()
-
-
-def _sql(target: str, statement: str) -> None:
-    """Run one statement on the stored database behind botree's back."""
-    if "://" in target:
-        import psycopg
-
-        with psycopg.connect(target, autocommit=True) as conn:
-            conn.execute(statement)
-    else:
-        import sqlite3
-
-        conn = sqlite3.connect(target)
-        try:
-            conn.execute(statement)
-            conn.commit()
-        finally:
-            conn.close()
 
 
 def _two_branches(target: str) -> None:

@@ -16,18 +16,14 @@ import pytest
 
 from botree import Database
 from botree.errors import CorruptDatabase
+from tests.db.test_redteam_session7b import _two_branches
+from tests.storage.test_damage import _sql  # edits the store behind botree's back
 
 
 def _branched(path: str) -> None:
     """Versions 1 (main), 2 (main), 3 (branch x), 4 (main, merging x): lineage rows for 2..4 (main: 2, 4)."""
+    _two_branches(path)
     with Database(path) as db:
-        with db.transaction() as tx:
-            tx.insert_root("r")
-        x = db.branch("x")
-        with db.transaction() as tx:
-            tx.insert_child(None, "m")
-        with x.transaction() as tx:
-            tx.insert_child(None, "x")
         db.merge("x")
         assert [(c.version, c.branch, c.merged) for c in db.history()[2:]] == [(2, "main", None), (4, "main", 3)]
 
@@ -46,21 +42,6 @@ def test_a_lineage_row_of_the_wrong_type_is_corrupt(tmp_path: Any, damage: str) 
     with pytest.raises(CorruptDatabase, match="lineage"):
         with Database(path) as db:  # opening reads the head's commit row, and its lineage
             db.history()
-
-
-def _sql(target: str, statement: str) -> None:
-    if "://" in target:
-        import psycopg
-
-        with psycopg.connect(target, autocommit=True) as conn:
-            conn.execute(statement)
-    else:
-        conn = sqlite3.connect(target)
-        try:
-            conn.execute(statement)
-            conn.commit()
-        finally:
-            conn.close()
 
 
 def test_compaction_does_not_destroy_a_patch_base_because_the_base_column_was_damaged(target: str) -> None:
