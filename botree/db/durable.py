@@ -1432,7 +1432,12 @@ class DurableDatabase(Database):
             try:
                 found = self._withdraw(ticket)
             except Exception:
-                raise exc from None  # not withdrawn either: its outcome stays unknown, as the error says
+                if type(exc) is StorageError:  # (not damage, not an interrupt: those go on as they are)
+                    raise StorageError(
+                        f"{exc}; the commit was queued and could not be withdrawn, so whether it lands is "
+                        "unknown: look at the history before retrying it"
+                    ) from None
+                raise exc from None  # not withdrawn either: its outcome stays unknown
             if found is None or not isinstance(exc, Exception):
                 raise  # refused for good (an interrupt goes on as an interrupt, landed or not)
             return self._served(ticket, tx, found)

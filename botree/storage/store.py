@@ -574,7 +574,14 @@ class Store:
                 except _Moved:
                     retrying = True  # a writer that does not lock (an older botree) moved the head
 
-        return self._again(attempt)
+        try:
+            return self._again(attempt)
+        except StorageError as exc:
+            if type(exc) is not StorageError or not tried:
+                raise  # damage, or nothing was sent: nothing can have landed
+            raise StorageError(
+                f"{exc}; whether the commit landed is unknown: look at the history before retrying it"
+            ) from None
 
     @contextmanager
     def _writing(self, wait: bool = True) -> Iterator[int]:

@@ -485,3 +485,33 @@ def _commit(db: Database, parent: int) -> Any:
     except Exception as exc:  # reported to the test
         return exc
 
+
+
+def test_a_queued_commit_that_fails_and_cannot_be_withdrawn_says_its_outcome_is_unknown(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    """The server lost past the retries, both while serving and while withdrawing: a group may still
+    store the posted request, so the error must say the outcome is unknown, not only that it failed."""
+    target = os.path.join(str(tmp_path), "t.db")
+    db = Database(target)
+    with db.transaction() as tx:
+        root = tx.insert_root("r")
+    tries = {"serve": 0}
+
+    def serve(*args: Any, **kwargs: Any) -> Any:
+        tries["serve"] += 1
+        if tries["serve"] == 1:
+            from botree.storage.store import Busy
+
+            raise Busy()  # the lock is taken: the request is posted
+        raise StorageError("connection lost (gave up after 3 attempts)")
+
+    def withdraw(ticket: int) -> Any:
+        raise StorageError("connection lost (gave up after 3 attempts)")
+
+    monkeypatch.setattr(db, "_serve", serve)
+    monkeypatch.setattr(db, "_withdraw", withdraw)
+    with pytest.raises(StorageError, match="whether it lands is unknown"):
+        with db.transaction() as tx:
+            tx.insert_child(root, "x")
+    assert queued(target) == 1  # still posted: a later group may serve it, as the error says

@@ -281,3 +281,26 @@ def test_early_commits_land_exactly_once_and_durably_flushed(url: str, monkeypat
     dbs[1].verify()
     for db in dbs:
         db.close()
+
+
+def test_a_commit_given_up_after_sending_it_says_its_outcome_is_unknown(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run of a commit loses the connection after building it (as if at COMMIT): past the retries
+    the error must say whether it landed is unknown; a failure before anything was sent need not."""
+    from botree.storage.store import ConnectionLost
+
+    db = Database(url)
+    with db.transaction() as tx:
+        tx.insert_root("kept")
+    store = db._store  # type: ignore[attr-defined]
+
+    def lost(*args: object) -> bool:
+        raise ConnectionLost("connection lost (at COMMIT)")
+
+    monkeypatch.setattr(store, "_append", lost)
+    with pytest.raises(StorageError, match="whether the commit landed is unknown"):
+        db.replace(Tree())
+    monkeypatch.undo()
+    db.close()
+    assert Database(url).version == 1  # here, in fact, nothing landed
