@@ -666,8 +666,7 @@ class Store:
         ``Regroup`` (the transaction rolls back) if branch tables appeared, or if a writer
         that does not lock (an older botree) moved the head.
         """
-        if group.commits and self._run(self._q("SELECT 1 FROM meta WHERE key = ?"), ("id_mark",)):
-            self._branched = True  # the commit alone must see them, not an older head read's "none"
+        if group.commits and self._branch_tables_now():
             raise Regroup()  # branch tables: every commit moves a branch row, alone
         if group.commits and self._rowcount(
             self._q("UPDATE head SET version = ? WHERE id = 0 AND version = ?"), (group.last, group.first)
@@ -825,8 +824,7 @@ class Store:
         try:
             if lineage is not None:
                 self._advance(row[0], *lineage)
-            elif self._run(self._q("SELECT 1 FROM meta WHERE key = ?"), ("id_mark",)):
-                self._branched = True  # the rebuild must see them, not an older head read's "none"
+            elif self._branch_tables_now():
                 return False  # branches appeared since the caller looked: it must move main's row
         except _BranchMoved:
             return False
@@ -927,10 +925,21 @@ class Store:
             self._rowcount(self._q("UPDATE head SET oldest = ? WHERE id = 0 AND oldest < ?"), (cut, cut))
         return cut, dropped
 
+    def _branch_tables_now(self) -> bool:
+        """Inside a transaction: whether the branch tables exist, asked now (``meta.id_mark``). O(log).
+
+        A yes is remembered (``branched``): the tables are never dropped, and a rebuild after
+        a write refused for them must not trust an older head read's "none".
+        """
+        found = bool(self._run(self._q("SELECT 1 FROM meta WHERE key = ?"), ("id_mark",)))
+        if found:
+            self._branched = True
+        return found
+
     def _heads_now(self) -> Dict[str, int]:
         """Inside a transaction: every branch head, asked now (a branch another object just created
         counts, whatever ``branched()`` remembers); empty without the branch tables. O(branches)."""
-        if not self._run(self._q("SELECT 1 FROM meta WHERE key = ?"), ("id_mark",)):
+        if not self._branch_tables_now():
             return {}
         rows = self._run(self._q("SELECT name, version FROM branches"))
         return {str(name): _int(v, f"{self.target}: branch {name!r}") for name, v in rows}
