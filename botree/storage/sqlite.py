@@ -253,18 +253,21 @@ class SQLiteStore(Store):
         except OSError as exc:
             raise StorageError(f"{self.target}: cannot queue a commit request: {exc}") from None
 
-    def _requests(self) -> List[Tuple[str, int]]:
-        """(file name, ticket) of the request files in the queue, oldest first.
+    def _names(self) -> List[str]:
+        """The queue's file names, sorted (oldest request first); none without a readable queue. O(queue)."""
+        try:
+            return sorted(os.listdir(self._queue()))
+        except OSError:
+            return []  # no queue (or none readable): nothing to serve; a waiting owner serves itself
+
+    def _requests(self, names: Optional[List[str]] = None) -> List[Tuple[str, int]]:
+        """(file name, ticket) of the request files in the queue (or among ``names``), oldest first.
 
         Only names ``post`` writes count, with a ticket a BIGINT holds: another file (a
         stray name, a ticket out of range) is never served, so it cannot fail a group.
         """
-        try:
-            names = sorted(os.listdir(self._queue()))
-        except OSError:
-            return []  # no queue (or none readable): nothing to serve; a waiting owner serves itself
         found = []
-        for name in names:
+        for name in self._names() if names is None else names:
             match = _REQUEST.fullmatch(name)
             if match is not None and 0 < int(match.group(1)) < 1 << 63:
                 found.append((name, int(match.group(1))))
@@ -289,22 +292,21 @@ class SQLiteStore(Store):
         """Remove the served requests' files, and any half-written one (``post``'s temporary file)
         older than ``_STRAY_AFTER`` seconds: its writer died between writing and renaming it."""
         wanted = set(tickets)
-        for name, ticket in self._requests():
+        names = self._names()  # one listing for both
+        for name, ticket in self._requests(names):
             if ticket in wanted:
                 try:
                     os.unlink(os.path.join(self._queue(), name))
                 except OSError:
                     pass
-        self._drop_strays()
+        self._drop_strays(names)
 
-    def _drop_strays(self) -> None:
-        """Unlink ``*.tmp`` files of the queue not touched for ``_STRAY_AFTER`` seconds. O(queue)."""
-        try:
-            names = [n for n in os.listdir(self._queue()) if _STRAY.fullmatch(n)]
-        except OSError:
-            return
+    def _drop_strays(self, names: List[str]) -> None:
+        """Unlink the ``*.tmp`` files among ``names`` not touched for ``_STRAY_AFTER`` seconds. O(names)."""
         now = time.time()
         for name in names:
+            if not _STRAY.fullmatch(name):
+                continue
             path = os.path.join(self._queue(), name)
             try:
                 if now - os.lstat(path).st_mtime > _STRAY_AFTER:
