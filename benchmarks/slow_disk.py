@@ -15,13 +15,12 @@ Linux with glibc only (``LD_PRELOAD``, ``dlsym(RTLD_NEXT)``).
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, Tuple
+
+from tests.pgcluster import ClusterUnavailable, start_cluster
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "slowsync.c")
 
@@ -45,41 +44,9 @@ def preload(directory: str, micros: int) -> Dict[str, str]:
     return {"LD_PRELOAD": library, "SLOWSYNC_US": str(micros)}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def cluster(env: Dict[str, str]) -> Tuple[str, Callable[[], None]]:
     """A throwaway PostgreSQL cluster (``fsync=on``) whose server runs with ``env``: (URL, stop)."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb") or ""]
-    initdb = found[-1]
-    if not initdb or not os.path.exists(initdb):
-        raise SlowDiskUnavailable("no PostgreSQL server binaries (initdb) on this machine")
-    pg_ctl = os.path.join(os.path.dirname(initdb), "pg_ctl")
-    home = tempfile.mkdtemp(prefix="botree-slowpg-")
-    as_user: List[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(home, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data = os.path.join(home, "data")
-    port = _free_port()
-    with_env = ["env", *(f"{k}={v}" for k, v in env.items())]
-    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200"
     try:
-        subprocess.run([*as_user, initdb, "-D", data, "-A", "trust", "-U", "postgres"],
-                       check=True, capture_output=True, timeout=300)
-        subprocess.run([*as_user, *with_env, pg_ctl, "-D", data, "-o", options, "-w", "-l",
-                        os.path.join(home, "log"), "start"], check=True, capture_output=True, timeout=300)
-        subprocess.run([*as_user, os.path.join(os.path.dirname(initdb), "createdb"), "-h", "127.0.0.1",
-                        "-p", str(port), "-U", "postgres", "test"], check=True, capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError) as exc:
-        shutil.rmtree(home, ignore_errors=True)
-        raise SlowDiskUnavailable(f"cannot start a PostgreSQL cluster: {exc}") from None
-
-    def stop() -> None:
-        subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(home, ignore_errors=True)
-
-    return f"postgresql://postgres@127.0.0.1:{port}/test", stop
+        return start_cluster(settings="-c fsync=on -c max_connections=200", env=env)
+    except ClusterUnavailable as exc:
+        raise SlowDiskUnavailable(str(exc)) from None

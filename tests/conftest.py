@@ -11,16 +11,13 @@ The PostgreSQL tests need a server.  ``server_url()`` finds one, in this order:
 """
 
 import atexit
-import glob
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, Optional
 
 import pytest
+
+from tests.pgcluster import ClusterUnavailable, start_cluster
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -68,45 +65,13 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_own_cluster() -> Optional[str]:
     """Start a throwaway PostgreSQL cluster if the server binaries are installed; its URL, or None."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb") or ""]
-    initdb = found[-1]
-    if not initdb or not os.path.exists(initdb):
-        return None
-    pg_ctl = os.path.join(os.path.dirname(initdb), "pg_ctl")
-    home = tempfile.mkdtemp(prefix="botree-pg-")
-    as_user: List[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root: run the cluster as the postgres user
-        try:
-            shutil.chown(home, "postgres")
-        except (LookupError, OSError):
-            return None
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    data = os.path.join(home, "data")
     try:
-        subprocess.run([*as_user, initdb, "-D", data, "-A", "trust", "-U", "postgres"],
-                       check=True, capture_output=True, timeout=120)
-        options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run([*as_user, pg_ctl, "-D", data, "-o", options, "-w", "-l", os.path.join(home, "log"), "start"],
-                       check=True, capture_output=True, timeout=120)
-    except (OSError, subprocess.SubprocessError):
-        shutil.rmtree(home, ignore_errors=True)
+        url, stop = start_cluster()
+    except ClusterUnavailable:
         return None
-
-    def stop() -> None:
-        subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(home, ignore_errors=True)
-
     atexit.register(stop)
-    url = f"postgresql://postgres@127.0.0.1:{port}/test"
     return url if _answers(url) else None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator
 
 import pytest
 
@@ -73,44 +73,16 @@ def test_compaction_does_not_destroy_a_patch_base_because_the_base_column_was_da
 @pytest.fixture(scope="module")
 def password_url() -> Iterator[str]:
     """A throwaway PostgreSQL cluster that refuses connections without the password (scram-sha-256)."""
-    import glob
-    import shutil
-    import socket
-    import subprocess
-    import tempfile
+    from tests.pgcluster import ClusterUnavailable, start_cluster
 
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb") or ""]
-    if not found[-1] or not os.path.exists(found[-1]):
-        pytest.skip("no PostgreSQL server binaries to start a cluster with a password")
-    initdb = found[-1]
-    pg_ctl = os.path.join(os.path.dirname(initdb), "pg_ctl")
-    home = tempfile.mkdtemp(prefix="botree-pw-")
-    as_user: List[str] = []
-    password = os.path.join(home, "password")
-    with open(password, "w") as f:
-        f.write("s3cret\n")
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        for path in (home, password):
-            shutil.chown(path, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = os.path.join(home, "data")
     try:
-        subprocess.run([*as_user, initdb, "-D", data, "-A", "scram-sha-256", "-U", "postgres", f"--pwfile={password}"],
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run([*as_user, pg_ctl, "-D", data, "-o", f"-p {port} -k {home} -c listen_addresses=127.0.0.1 "
-                        "-c fsync=off", "-w", "-l", os.path.join(home, "log"), "start"],
-                       check=True, capture_output=True, timeout=120)
-    except (OSError, subprocess.SubprocessError) as exc:
-        shutil.rmtree(home, ignore_errors=True)
-        pytest.skip(f"cannot start a PostgreSQL cluster with a password: {exc}")
+        url, stop = start_cluster(password="s3cret", database="postgres")
+    except ClusterUnavailable as exc:
+        pytest.skip(f"no PostgreSQL cluster with a password: {exc}")
     try:
-        yield f"postgresql://postgres:s3cret@127.0.0.1:{port}/postgres"
+        yield url
     finally:
-        subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(home, ignore_errors=True)
+        stop()
 
 
 def test_a_queued_commit_whose_database_was_closed_is_withdrawn_on_a_server_that_needs_a_password(
