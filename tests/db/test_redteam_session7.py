@@ -216,6 +216,12 @@ def test_a_queued_commit_that_raised_because_its_database_was_closed_does_not_la
     store is closed), so the next group of any other writer applies it: a commit whose
     caller saw it fail lands later (twice, if the caller retried it elsewhere).
     """
+    closed_while_queued(target)
+
+
+def closed_while_queued(target: str) -> None:
+    """A commit queued behind a held writers' lock, its ``Database`` closed by another thread: the
+    commit raises, its request is withdrawn (the queue ends empty), and only a later commit lands."""
     import threading
 
     from tests.db.test_group_commit import commit_in_thread, queued, wait_for, writers_lock
@@ -236,6 +242,7 @@ def test_a_queued_commit_that_raised_because_its_database_was_closed_does_not_la
     assert not thread.is_alive()
     error = results["c"]
     assert isinstance(error, Exception) and "closed" in str(error)
+    assert queued(target) == 0  # withdrawn
     with setup.transaction() as tx:  # another writer's group serves the queue
         tx.insert_child(root, "later")
     fresh = Database(target)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
-from typing import Any, Dict, Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -93,30 +92,9 @@ def test_a_queued_commit_whose_database_was_closed_is_withdrawn_on_a_server_that
     ``self.target``, the URL with its password removed (for messages), so on a server that wants one
     it could not connect, the request stayed queued, and the next group of another writer stored the
     commit its caller had been told failed."""
-    from tests.db.test_group_commit import commit_in_thread, queued, wait_for, writers_lock
+    from tests.db.test_redteam_session7 import closed_while_queued
 
-    setup = Database(password_url)
-    with setup.transaction() as tx:
-        root = tx.insert_root("r")
-    closing = Database(password_url)
-    results: Dict[str, Any] = {}
-    with writers_lock(password_url):
-        thread = commit_in_thread(closing, lambda tx: tx.insert_child(root, "closed"), results, "c")
-        wait_for(lambda: queued(password_url) == 1)
-        closer = threading.Thread(target=closing.close)
-        closer.start()
-        closer.join(10)
-        assert not closer.is_alive()
-    thread.join(10)
-    assert not thread.is_alive()
-    error = results["c"]
-    assert isinstance(error, Exception) and "closed" in str(error)
-    assert queued(password_url) == 0  # withdrawn
-    with setup.transaction() as tx:  # another writer's group serves the queue
-        tx.insert_child(root, "later")
-    with Database(password_url) as fresh:
-        assert [fresh.tree.data(n) for n in fresh.tree.children(root)] == ["later"]
-    setup.close()
+    closed_while_queued(password_url)
 
 
 @pytest.fixture
