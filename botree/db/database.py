@@ -747,6 +747,8 @@ class Database:
         nothing is committed; ``resolve="ours"`` or ``"theirs"`` settles the data-only
         ones (both sides set a node's data).  Merging a branch into itself or an
         ancestor of this branch's head is a no-op (the head's version is returned).
+        ``source`` is a branch name or a handle of this database (``InvalidArgument`` for
+        a handle of another one).
         O(k log n) for k replayed updates, plus walking the versions since the
         branches' common history.  See docs/concurrency.md, "Branches and merge".
         """
